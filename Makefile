@@ -1,0 +1,77 @@
+# ORFEAS - plain Makefile.
+#   make            build build/orfeas (installs missing Debian packages first)
+#   make test       build and run every test (cmocka), closing with a summary
+#   make sanitize   the same tests built with ASan+UBSan, in build-san/
+#   make bench      benchmarks (see BENCHMARKS.md)
+#   make run        start ORFEAS on its embedded defaults
+#   make format     clang-format every source file
+# Sources are found by wildcard: a new .c file under src/ joins the engine
+# library, a new tests/test_*.c becomes a test program.
+
+BUILD    ?= build
+CC       ?= gcc
+OPT      ?= -O2
+SANFLAGS ?=
+PKGS     := spng libturbojpeg libwebp libexif libcrypto
+CPPFLAGS += -Iinclude $(patsubst %,-I%,$(wildcard src/*)) -D_GNU_SOURCE
+CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -pthread -MMD -MP $(SANFLAGS)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmeshoptimizer -lm -pthread
+LDFLAGS  += $(SANFLAGS)
+
+ENGINE_SRC := $(filter-out src/cli/%,$(wildcard src/*/*.c))
+CLI_SRC    := $(wildcard src/cli/*.c)
+TEST_SRC   := $(wildcard tests/test_*.c)
+TEST_UTIL  := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+UTIL_OBJ   := $(TEST_UTIL:%.c=$(BUILD)/obj/%.o)
+TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+SETUP      := $(BUILD)/.setup-ok
+
+.PHONY: all test sanitize bench run format clean setup
+all: $(BUILD)/orfeas
+
+setup: $(SETUP)
+$(SETUP): scripts/setup.sh
+	@bash scripts/setup.sh build
+	@mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/obj/%.o: %.c | $(SETUP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/liborfeas.a: $(ENGINE_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/orfeas: $(CLI_OBJ) $(BUILD)/liborfeas.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(UTIL_OBJ) $(BUILD)/liborfeas.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+test: $(BUILD)/orfeas $(TEST_BIN)
+	@bash tests/run.sh $(BUILD)
+
+sanitize:
+	$(MAKE) BUILD=build-san OPT=-O1 SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+
+bench: $(BUILD)/orfeas $(BUILD)/bench/bench_engine
+	@bash scripts/setup.sh bench
+	@bash bench/run.sh $(BUILD)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(UTIL_OBJ) $(BUILD)/liborfeas.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+run: $(BUILD)/orfeas
+	@bash scripts/run.sh $(BUILD)
+
+format:
+	clang-format -i $(wildcard include/*.h src/*/*.[ch] tests/*.[ch] bench/*.c)
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

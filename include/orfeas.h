@@ -1,0 +1,246 @@
+/*
+ * orfeas.h - the one public header of the ORFEAS engine.
+ *
+ * The engine turns one image (PNG, JPEG, WebP) into a closed, printable,
+ * coloured triangle mesh, in stages that get finer (voxel_preview,
+ * rough_mesh, refined_mesh, final_optimized), and writes meshes as binary
+ * STL, OBJ, binary PLY or GLB.  It knows nothing of HTTP: the CLI and the
+ * server use it only through this header.  The contracts it implements are
+ * in shared/spec/ENGINE.md.
+ *
+ * Conventions (libuv / meshoptimizer style):
+ *  - actions return ORF_OK (0) or a negative ORF_E* code; orf_strerror()
+ *    names it.  A function that fails leaves its outputs empty and owns
+ *    nothing.
+ *  - the caller allocates the structs; every orf_x that fills memory has an
+ *    orf_x_free().
+ *  - sizes are size_t; meshes are in millimetres, Z up.
+ */
+#ifndef ORFEAS_H
+#define ORFEAS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ORF_VERSION "0.1.0"
+/* Part of every request hash: bump when any output byte may change. */
+#define ORF_ENGINE_VERSION "orfeas-engine-1"
+
+/* ---- errors ----------------------------------------------------------- */
+
+enum {
+  ORF_OK = 0,
+  ORF_ENOMEM = -1,       /* an allocation failed */
+  ORF_EINVAL = -2,       /* a parameter is unknown or out of range */
+  ORF_EBADIMAGE = -3,    /* empty, corrupt or truncated image */
+  ORF_EUNSUPPORTED = -4, /* not PNG / JPEG / WebP, or a feature we refuse */
+  ORF_ETOOLARGE = -5,    /* file size, side or pixel count over the limits */
+  ORF_ECANCELED = -6,    /* the caller cancelled the job */
+  ORF_ENOSUBJECT = -7,   /* no subject could be separated from the image */
+  ORF_EIO = -8,          /* a file could not be read or written */
+  ORF_EINTERNAL = -9,    /* a bug: an invariant of the engine failed */
+  ORF_ENOTIMPL = -10,    /* the mode exists in the spec but not in this build */
+};
+
+/* Returns a static, human sentence for an ORF_E* code (never NULL). */
+const char *orf_strerror(int err);
+
+/* Returns the snake_case name of an ORF_E* code ("bad_image", ...). */
+const char *orf_errname(int err);
+
+/* ---- parameters ------------------------------------------------------- */
+
+typedef enum { ORF_MODE_INFLATE, ORF_MODE_RELIEF, ORF_MODE_LITHOPHANE, ORF_MODE_EXTRUDE } orf_mode;
+typedef enum { ORF_FMT_GLB, ORF_FMT_STL, ORF_FMT_OBJ, ORF_FMT_PLY, ORF_FMT_3MF } orf_format;
+typedef enum { ORF_BG_AUTO, ORF_BG_ALPHA, ORF_BG_NONE } orf_background;
+typedef enum { ORF_SHAPE_FLAT, ORF_SHAPE_CYLINDER } orf_shape;
+
+/* Every engine parameter of ENGINE.md, with its value.  Fill with
+ * orf_params_init() (the defaults), then change fields or call
+ * orf_params_set() with text from a user. */
+typedef struct orf_params {
+  orf_mode mode;         /* inflate */
+  int quality;           /* 1..10, 7 */
+  double size_mm;        /* longest side, 1..1000; 100 (size=medium) */
+  int size_mm_set;       /* size_mm given explicitly: wins over `size` */
+  orf_format format;     /* glb */
+  int realistic;         /* style: 1 realistic (keep colours), 0 plain */
+  orf_background background;
+  int max_faces;         /* 0: F(quality) */
+  /* inflate */
+  double thickness;      /* depth relative to the longest side, 0.35 */
+  double detail;         /* 0..1, 0.2 */
+  /* relief */
+  double relief_mm, base_mm, smooth;
+  int invert, cutout;
+  /* lithophane */
+  double min_mm, max_mm, border_mm;
+  orf_shape shape;
+  /* extrude */
+  double depth_mm, bevel_mm;
+} orf_params;
+
+/* Fills *p with the defaults of ENGINE.md. */
+void orf_params_init(orf_params *p);
+
+/* Sets the parameter `name` from the text `value`, strictly: an unknown name,
+ * a malformed number or a value out of range returns ORF_EINVAL and writes a
+ * sentence naming the parameter into err (err_size bytes, may be 0).
+ * `size` (small/medium/large) does not override an explicit `size_mm`. */
+int orf_params_set(orf_params *p, const char *name, const char *value, char *err, size_t err_size);
+
+/* Writes the canonical form of *p into buf: every parameter that applies,
+ * defaults filled in, keys sorted, as `k=v` joined by '&', engine version
+ * first.  Returns the length it needs (like snprintf). */
+size_t orf_params_canonical(const orf_params *p, char *buf, size_t buf_size);
+
+/* Names of things, for output and logs. */
+const char *orf_mode_name(orf_mode m);
+const char *orf_format_ext(orf_format f);   /* "glb", "stl", ... */
+int orf_format_from_ext(const char *ext, orf_format *out);
+
+/* The marching-cubes resolution R(q) and face budget F(q) of ENGINE.md. */
+int orf_quality_resolution(int quality);
+int orf_quality_faces(int quality);
+
+/* ---- meshes ----------------------------------------------------------- */
+
+/* An indexed triangle mesh.  Owned by whoever filled it; free with
+ * orf_mesh_free(). */
+typedef struct orf_mesh {
+  float *positions;     /* 3 floats per vertex, millimetres, Z up */
+  uint8_t *colors;      /* 3 bytes (sRGB) per vertex, or NULL */
+  uint32_t *indices;    /* 3 per face, counter-clockwise seen from outside */
+  size_t vertex_count;
+  size_t face_count;
+} orf_mesh;
+
+/* Frees what *m owns and zeroes it.  Safe on a zeroed mesh. */
+void orf_mesh_free(orf_mesh *m);
+
+/* Deep copy: fills *dst (its old contents are not freed). */
+int orf_mesh_copy(orf_mesh *dst, const orf_mesh *src);
+
+/* Figures and topology of a mesh, from orf_mesh_check(). */
+typedef struct orf_mesh_report {
+  size_t vertices, faces, edges;
+  size_t boundary_edges;      /* edges used by one face */
+  size_t nonmanifold_edges;   /* used by more than two faces */
+  size_t misoriented_edges;   /* used twice in the same direction */
+  size_t nonmanifold_vertices;/* whose faces form more than one fan */
+  size_t degenerate_faces;    /* repeated index or zero area */
+  size_t duplicate_faces;     /* same three vertices as another face */
+  size_t unused_vertices;
+  size_t components;          /* connected by shared edges */
+  long euler;                 /* V - E + F over used vertices */
+  double volume;              /* signed, mm^3; > 0 when oriented outward */
+  double area;                /* mm^2 */
+  float bbox_min[3], bbox_max[3];
+  int watertight;             /* closed: no boundary, nonmanifold or misoriented edge */
+  int manifold;               /* edge- and vertex-manifold, no degenerate/duplicate face */
+} orf_mesh_report;
+
+/* Checks *m and fills *r.  Returns ORF_OK, or ORF_ENOMEM. */
+int orf_mesh_check(const orf_mesh *m, orf_mesh_report *r);
+
+/* ---- export ----------------------------------------------------------- */
+
+/* Writes *m in format f into a new buffer *out of *out_size bytes that the
+ * caller frees with orf_buffer_free().  Colours are written where m->colors is set.
+ * The same mesh always gives the same bytes. */
+int orf_export(const orf_mesh *m, orf_format f, uint8_t **out, size_t *out_size);
+
+/* Frees a buffer the engine returned (orf_export). NULL is a no-op. */
+void orf_buffer_free(void *p);
+
+/* orf_export() into a file: written to a temporary name, then renamed. */
+int orf_export_file(const orf_mesh *m, orf_format f, const char *path);
+
+/* ---- images ----------------------------------------------------------- */
+
+typedef enum { ORF_IMG_UNKNOWN, ORF_IMG_PNG, ORF_IMG_JPEG, ORF_IMG_WEBP } orf_image_type;
+
+/* Decoder limits; orf_limits_init() sets ENGINE.md's (50 MB, 8192 px a
+ * side, 40 megapixels). */
+typedef struct orf_limits {
+  size_t max_file_bytes;
+  uint32_t max_side;
+  uint64_t max_pixels;
+} orf_limits;
+
+void orf_limits_init(orf_limits *l);
+
+/* Reads only the header: type and size (after EXIF orientation).  Returns
+ * ORF_EUNSUPPORTED for a type that is not PNG/JPEG/WebP, ORF_EBADIMAGE for
+ * a broken header, ORF_ETOOLARGE past the limits. */
+int orf_image_probe(const uint8_t *data, size_t size, const orf_limits *lim, orf_image_type *type,
+                    uint32_t *width, uint32_t *height);
+
+/* ---- generation ------------------------------------------------------- */
+
+typedef enum {
+  ORF_STAGE_VOXEL_PREVIEW,
+  ORF_STAGE_ROUGH_MESH,
+  ORF_STAGE_REFINED_MESH,
+  ORF_STAGE_FINAL_OPTIMIZED,
+  ORF_STAGE_COUNT
+} orf_stage;
+
+const char *orf_stage_name(orf_stage s);
+
+/* Where the time of a job went, in milliseconds (summed over stages). */
+typedef struct orf_timings {
+  double decode, mask, field, mesh, smooth, simplify, export_, total;
+} orf_timings;
+
+/* Called on the job's thread as soon as a stage's mesh exists.  `mesh` is
+ * the engine's: copy what you keep.  `grid` is the stage's marching-cubes
+ * resolution (cells along the longest side).  Return 0 to go on, non-zero to
+ * cancel the job (orf_generate then returns ORF_ECANCELED). */
+typedef int (*orf_stage_fn)(void *user, orf_stage stage, const orf_mesh *mesh, int grid,
+                            double elapsed_ms);
+
+/* How a job runs (not what it makes). */
+typedef struct orf_job_opts {
+  int threads;              /* <= 0: every online core */
+  orf_limits limits;
+  orf_stage_fn on_stage;    /* may be NULL */
+  void *user;
+  atomic_int *cancel;       /* may be NULL; non-zero cancels between and inside stages */
+  size_t peak_bytes;        /* out: measured peak of the engine's own allocations */
+} orf_job_opts;
+
+void orf_job_opts_init(orf_job_opts *o);
+
+/* The result of a job: the final mesh, its report and timings. */
+typedef struct orf_result {
+  orf_mesh mesh;
+  orf_mesh_report report;
+  orf_timings timings;
+  int mask_source;          /* 0 alpha, 1 automatic background, 2 whole frame */
+} orf_result;
+
+void orf_result_free(orf_result *r);
+
+/* Runs the whole pipeline on an image in memory.  Calls opts->on_stage for
+ * each stage in order; fills *out with the final mesh (which the caller
+ * frees with orf_result_free).  On error *out is left empty and the
+ * callback is not called again. */
+int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_opts *opts,
+                 orf_result *out);
+
+/* An upper bound of the peak bytes a job with these parameters takes on an
+ * image of width x height pixels (as orf_image_probe() gives them) from a
+ * file of file_bytes bytes.  Admission control reserves this much. */
+size_t orf_estimate_peak_bytes(const orf_params *p, uint32_t width, uint32_t height,
+                               size_t file_bytes);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

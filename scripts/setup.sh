@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# setup.sh - installs the Debian packages ORFEAS needs, only those missing.
+#   scripts/setup.sh build   compiler, libraries and cmocka (make, make test)
+#   scripts/setup.sh bench   the peers the benchmarks compare against
+# Called by the Makefile and by .ci/run, so a fresh Debian 12 machine needs
+# nothing by hand.  Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+build_pkgs=(gcc make pkg-config libspng-dev libturbojpeg0-dev libwebp-dev libexif-dev
+            libssl-dev libmeshoptimizer-dev libcmocka-dev libjansson-dev libmicrohttpd-dev
+            libzip-dev)
+bench_pkgs=(python3 python3-numpy python3-scipy python3-skimage python3-vtk9)
+
+case "${1:-build}" in
+  build) want=("${build_pkgs[@]}") ;;
+  bench) want=("${bench_pkgs[@]}") ;;
+  *) echo "usage: $0 build|bench" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "setup: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+if ! $sudo apt-get install -y --no-install-recommends "${missing[@]}" >&2; then
+  $sudo apt-get update >&2
+  $sudo apt-get install -y --no-install-recommends "${missing[@]}" >&2
+fi

@@ -1,0 +1,46 @@
+/*
+ * error.c - names and sentences for the engine's error codes.
+ * The one place that maps ORF_E* codes to words; the server maps the same
+ * codes to HTTP statuses in one place of its own.
+ */
+#include "orfeas.h"
+
+#include <stdlib.h>
+
+#include "alloc.h"
+
+const char *orf_strerror(int err) {
+  switch (err) {
+  case ORF_OK: return "success";
+  case ORF_ENOMEM: return "out of memory";
+  case ORF_EINVAL: return "invalid parameter";
+  case ORF_EBADIMAGE: return "the image is empty, corrupt or truncated";
+  case ORF_EUNSUPPORTED: return "unsupported image type (PNG, JPEG and WebP are supported)";
+  case ORF_ETOOLARGE: return "the image is larger than the configured limits";
+  case ORF_ECANCELED: return "the job was cancelled";
+  case ORF_ENOSUBJECT: return "no subject could be separated from the background";
+  case ORF_EIO: return "a file could not be read or written";
+  case ORF_EINTERNAL: return "internal error";
+  case ORF_ENOTIMPL: return "this mode is not available in this build";
+  }
+  return "unknown error";
+}
+
+const char *orf_errname(int err) {
+  switch (err) {
+  case ORF_OK: return "ok";
+  case ORF_ENOMEM: return "insufficient_memory";
+  case ORF_EINVAL: return "invalid_param";
+  case ORF_EBADIMAGE: return "bad_image";
+  case ORF_EUNSUPPORTED: return "unsupported_type";
+  case ORF_ETOOLARGE: return "too_large";
+  case ORF_ECANCELED: return "cancelled";
+  case ORF_ENOSUBJECT: return "no_subject";
+  case ORF_EIO: return "io_error";
+  case ORF_EINTERNAL: return "internal_error";
+  case ORF_ENOTIMPL: return "not_implemented";
+  }
+  return "unknown_error";
+}
+
+void orf_buffer_free(void *p) { orf_free(p); }

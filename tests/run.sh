@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# run.sh - runs every test program under BUILD/tests (each a cmocka group,
+# each under a time limit) and closes with one summary line over all of them.
+#   tests/run.sh BUILD [NAME...]   NAME picks programs (test_mc, ...)
+set -u
+build=${1:-build}; shift || true
+cd "$(dirname "$0")/.."
+progs=("$@")
+[ ${#progs[@]} -eq 0 ] && progs=($(ls "$build"/tests/ | grep '^test_' | sort))
+passed=0; failed=0; broken=()
+for p in "${progs[@]}"; do
+  log=$(mktemp)
+  timeout 600 "$build/tests/$p" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  n_ok=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+  n_bad=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+  passed=$((passed + n_ok)); failed=$((failed + n_bad))
+  if [ "$rc" -ne 0 ] && [ "$n_bad" -eq 0 ]; then failed=$((failed + 1)); broken+=("$p(rc=$rc)"); fi
+  rm -f "$log"
+done
+[ ${#broken[@]} -gt 0 ] && echo "programs that crashed or timed out: ${broken[*]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
