@@ -57,7 +57,8 @@ test: $(BUILD)/orfeas $(TEST_BIN)
 sanitize:
 	$(MAKE) BUILD=build-san OPT=-O1 SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
-bench: $(BUILD)/orfeas $(BUILD)/bench/bench_engine
+BENCH_BIN  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
+bench: $(BUILD)/orfeas $(BENCH_BIN)
 	@bash scripts/setup.sh bench
 	@bash bench/run.sh $(BUILD)
 
