@@ -94,9 +94,15 @@ void orf_params_init(orf_params *p);
  * `size` (small/medium/large) does not override an explicit `size_mm`. */
 int orf_params_set(orf_params *p, const char *name, const char *value, char *err, size_t err_size);
 
+/* Checks the rules between parameters (lithophane min_mm < max_mm).
+ * Returns ORF_OK or ORF_EINVAL with a sentence naming the parameter. */
+int orf_params_validate(const orf_params *p, char *err, size_t err_size);
+
 /* Writes the canonical form of *p into buf: every parameter that applies,
  * defaults filled in, keys sorted, as `k=v` joined by '&', engine version
- * first.  Returns the length it needs (like snprintf). */
+ * first.  `format` is left out: it names a conversion of the same
+ * geometry, which the cache serves from one entry.  max_faces is written
+ * as its effective value.  Returns the length it needs (like snprintf). */
 size_t orf_params_canonical(const orf_params *p, char *buf, size_t buf_size);
 
 /* Names of things, for output and logs. */

@@ -1,0 +1,287 @@
+/*
+ * main.c - the `orfeas` command line.
+ *
+ *   orfeas generate IMAGE -o OUT.{glb,stl,obj,ply} [options]
+ *   orfeas --help | --version
+ *
+ * A thin shell over the engine's public header: parses options into
+ * orf_params (every engine parameter through --param name=value, so the CLI
+ * never knows more than the engine's own table), runs orf_generate() with a
+ * stage callback that draws a progress line on a terminal and writes each
+ * stage with --stages-dir, and prints the figures as one JSON object with
+ * --json.  Exit codes: 0 done, 2 bad usage or parameter, 3 bad input image,
+ * 4 internal or I/O error.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "orfeas.h"
+
+enum { EXIT_USAGE = 2, EXIT_INPUT = 3, EXIT_INTERNAL = 4 };
+
+typedef struct cli {
+  const char *image, *out, *stages_dir;
+  int json, threads, tty;
+  orf_params params;
+  json_t *stages; /* stage figures for --json */
+} cli;
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "ORFEAS %s - image to printable 3D model\n\n"
+          "usage:\n"
+          "  orfeas generate IMAGE -o OUT.{glb,stl,obj,ply} [options]\n"
+          "  orfeas --help | --version\n\n"
+          "generate options:\n"
+          "  -o, --output FILE        where the final mesh goes; its extension picks the format\n"
+          "  --mode M                 inflate (default); relief, lithophane, extrude: not in this build\n"
+          "  --quality N              1..10 (7): grid R(q) and face budget F(q)\n"
+          "  --size-mm N              longest side in millimetres, 1..1000 (100)\n"
+          "  --style S                realistic (keep colours, default) or plain\n"
+          "  --param NAME=VALUE       any engine parameter (repeatable): thickness, detail,\n"
+          "                           background=auto|alpha|none, max_faces, size=small|medium|large...\n"
+          "  --stages-dir DIR         also write every stage's mesh as DIR/<stage>.<ext>\n"
+          "  --threads N              worker threads (default: all cores)\n"
+          "  --json                   print one JSON object with the mesh figures and timings\n\n"
+          "exit status: 0 done, 2 bad usage or parameter, 3 bad input image, 4 internal or I/O error\n",
+          ORF_VERSION);
+}
+
+static int exit_code(int err) {
+  switch (err) {
+  case ORF_EINVAL:
+  case ORF_ENOTIMPL: return EXIT_USAGE;
+  case ORF_EBADIMAGE:
+  case ORF_EUNSUPPORTED:
+  case ORF_ETOOLARGE:
+  case ORF_ENOSUBJECT: return EXIT_INPUT;
+  default: return EXIT_INTERNAL;
+  }
+}
+
+static int set_param(cli *c, const char *name, const char *value) {
+  char err[256];
+  if (orf_params_set(&c->params, name, value, err, sizeof err)) {
+    fprintf(stderr, "orfeas: %s\n", err);
+    return -1;
+  }
+  return 0;
+}
+
+static int on_stage(void *user, orf_stage stage, const orf_mesh *mesh, int grid, double elapsed_ms) {
+  cli *c = user;
+  if (c->tty)
+    fprintf(stderr, "\r\033[K%-16s %3d%%  %7.1f ms  %zu faces", orf_stage_name(stage),
+            25 * ((int)stage + 1), elapsed_ms, mesh->face_count);
+  if (c->stages_dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.%s", c->stages_dir, orf_stage_name(stage),
+             orf_format_ext(c->params.format));
+    int rc = orf_export_file(mesh, c->params.format, path);
+    if (rc) {
+      fprintf(stderr, "\norfeas: cannot write %s: %s\n", path, orf_strerror(rc));
+      return 1;
+    }
+  }
+  json_array_append_new(c->stages, json_pack("{s:s, s:i, s:I, s:I, s:f}", "stage", orf_stage_name(stage),
+                                             "grid", grid, "vertices", (json_int_t)mesh->vertex_count,
+                                             "faces", (json_int_t)mesh->face_count, "elapsed_ms",
+                                             elapsed_ms));
+  return 0;
+}
+
+static uint8_t *read_all(const char *path, size_t *size, size_t limit) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  uint8_t *buf = NULL;
+  size_t len = 0, cap = 0;
+  for (;;) {
+    if (len == cap) {
+      cap = cap ? cap * 2 : 1 << 16;
+      uint8_t *p = realloc(buf, cap);
+      if (!p) break;
+      buf = p;
+    }
+    size_t n = fread(buf + len, 1, cap - len, f);
+    len += n;
+    if (n == 0 || len > limit) break;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) {
+    free(buf);
+    return NULL;
+  }
+  *size = len;
+  return buf ? buf : malloc(1);
+}
+
+static json_t *report_json(const orf_result *r) {
+  const orf_mesh_report *m = &r->report;
+  return json_pack("{s:I, s:I, s:b, s:b, s:I, s:[f,f,f], s:f, s:f}", "vertices", (json_int_t)m->vertices,
+                   "faces", (json_int_t)m->faces, "watertight", m->watertight, "manifold", m->manifold,
+                   "euler", (json_int_t)m->euler, "bbox_mm", (double)(m->bbox_max[0] - m->bbox_min[0]),
+                   (double)(m->bbox_max[1] - m->bbox_min[1]), (double)(m->bbox_max[2] - m->bbox_min[2]),
+                   "volume_mm3", m->volume, "surface_mm2", m->area);
+}
+
+static int cmd_generate(cli *c) {
+  if (!c->image || !c->out) {
+    fprintf(stderr, "orfeas: generate needs an IMAGE and -o OUT (see orfeas --help)\n");
+    return EXIT_USAGE;
+  }
+  const char *dot = strrchr(c->out, '.');
+  if (!dot || orf_format_from_ext(dot + 1, &c->params.format)) {
+    fprintf(stderr, "orfeas: cannot tell the format of %s: use .glb, .stl, .obj or .ply\n", c->out);
+    return EXIT_USAGE;
+  }
+  if (c->params.format == ORF_FMT_3MF) {
+    fprintf(stderr, "orfeas: 3MF output is not in this build: use .glb, .stl, .obj or .ply\n");
+    return EXIT_USAGE;
+  }
+  char err[256];
+  if (orf_params_validate(&c->params, err, sizeof err)) {
+    fprintf(stderr, "orfeas: %s\n", err);
+    return EXIT_USAGE;
+  }
+  if (c->params.mode != ORF_MODE_INFLATE) {
+    fprintf(stderr, "orfeas: mode %s is not in this build yet (only inflate)\n", orf_mode_name(c->params.mode));
+    return EXIT_USAGE;
+  }
+  if (c->stages_dir && mkdir(c->stages_dir, 0777) && errno != EEXIST) {
+    fprintf(stderr, "orfeas: cannot create %s: %s\n", c->stages_dir, strerror(errno));
+    return EXIT_INTERNAL;
+  }
+  orf_job_opts opts;
+  orf_job_opts_init(&opts);
+  size_t size = 0;
+  uint8_t *data = read_all(c->image, &size, opts.limits.max_file_bytes);
+  if (!data) {
+    fprintf(stderr, "orfeas: cannot read %s: %s\n", c->image, strerror(errno));
+    return EXIT_INPUT;
+  }
+  if (size > opts.limits.max_file_bytes) {
+    free(data);
+    fprintf(stderr, "orfeas: %s: %s\n", c->image, orf_strerror(ORF_ETOOLARGE));
+    return EXIT_INPUT;
+  }
+  opts.threads = c->threads;
+  opts.on_stage = on_stage;
+  opts.user = c;
+  c->stages = json_array();
+  orf_result res;
+  int rc = orf_generate(data, size, &c->params, &opts, &res);
+  free(data);
+  if (c->tty) fputc('\n', stderr);
+  if (rc) {
+    fprintf(stderr, "orfeas: %s: %s\n", c->image, orf_strerror(rc));
+    json_decref(c->stages);
+    return exit_code(rc);
+  }
+  double t1 = res.timings.total;
+  rc = orf_export_file(&res.mesh, c->params.format, c->out);
+  if (rc) {
+    fprintf(stderr, "orfeas: cannot write %s: %s\n", c->out, orf_strerror(rc));
+    orf_result_free(&res);
+    json_decref(c->stages);
+    return EXIT_INTERNAL;
+  }
+  if (c->json) {
+    const orf_timings *t = &res.timings;
+    json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:{s:f,s:f,s:f,s:f,s:f,s:f,s:f}, s:I}", "output",
+                          c->out, "mode", orf_mode_name(c->params.mode), "quality", c->params.quality,
+                          "format", orf_format_ext(c->params.format), "mesh", report_json(&res), "stages",
+                          c->stages, "timings_ms", "decode", t->decode, "mask", t->mask, "field", t->field,
+                          "mesh", t->mesh, "smooth", t->smooth, "simplify", t->simplify, "total", t1,
+                          "peak_bytes", (json_int_t)opts.peak_bytes);
+    char *s = json_dumps(o, JSON_COMPACT);
+    puts(s);
+    free(s);
+    json_decref(o);
+  } else {
+    json_decref(c->stages);
+    printf("%s: %zu vertices, %zu faces, %.1f x %.1f x %.1f mm, %s, %.0f ms\n", c->out, res.report.vertices,
+           res.report.faces, (double)(res.report.bbox_max[0] - res.report.bbox_min[0]),
+           (double)(res.report.bbox_max[1] - res.report.bbox_min[1]),
+           (double)(res.report.bbox_max[2] - res.report.bbox_min[2]),
+           res.report.watertight && res.report.manifold ? "watertight" : "NOT watertight", t1);
+  }
+  orf_result_free(&res);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? EXIT_USAGE : 0;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("orfeas %s (%s)\n", ORF_VERSION, ORF_ENGINE_VERSION);
+    return 0;
+  }
+  if (strcmp(argv[1], "generate") != 0) {
+    fprintf(stderr, "orfeas: unknown command \"%s\" (see orfeas --help)\n", argv[1]);
+    return EXIT_USAGE;
+  }
+  cli c = {0};
+  orf_params_init(&c.params);
+  c.tty = isatty(STDERR_FILENO);
+  static const char *const shortcuts[][2] = {
+      {"--mode", "mode"}, {"--quality", "quality"}, {"--size-mm", "size_mm"}, {"--style", "style"}};
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int used = 0;
+    for (size_t s = 0; s < sizeof shortcuts / sizeof shortcuts[0]; s++) {
+      if (!strcmp(a, shortcuts[s][0])) {
+        if (!v) goto missing;
+        if (set_param(&c, shortcuts[s][1], v)) return EXIT_USAGE;
+        used = 1;
+      }
+    }
+    if (used) {
+      i++;
+    } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+      if (!(c.out = v)) goto missing;
+      i++;
+    } else if (!strcmp(a, "--stages-dir")) {
+      if (!(c.stages_dir = v)) goto missing;
+      i++;
+    } else if (!strcmp(a, "--threads")) {
+      if (!v) goto missing;
+      c.threads = atoi(v);
+      i++;
+    } else if (!strcmp(a, "--param")) {
+      if (!v) goto missing;
+      const char *eq = strchr(v, '=');
+      if (!eq) {
+        fprintf(stderr, "orfeas: --param wants NAME=VALUE (got \"%s\")\n", v);
+        return EXIT_USAGE;
+      }
+      char name[64];
+      snprintf(name, sizeof name, "%.*s", (int)(eq - v), v);
+      if (set_param(&c, name, eq + 1)) return EXIT_USAGE;
+      i++;
+    } else if (!strcmp(a, "--json")) {
+      c.json = 1;
+    } else if (a[0] == '-') {
+      fprintf(stderr, "orfeas: unknown option %s (see orfeas --help)\n", a);
+      return EXIT_USAGE;
+    } else if (!c.image) {
+      c.image = a;
+    } else {
+      fprintf(stderr, "orfeas: one image at a time (got %s and %s)\n", c.image, a);
+      return EXIT_USAGE;
+    }
+    continue;
+  missing:
+    fprintf(stderr, "orfeas: %s needs a value\n", a);
+    return EXIT_USAGE;
+  }
+  return cmd_generate(&c);
+}

@@ -1,0 +1,222 @@
+/*
+ * params.c - the engine's parameters: defaults, strict parsing, the
+ * canonical text that request hashes are taken over, and the quality
+ * tables of ENGINE.md.
+ *
+ * One table (kParams) describes every parameter: its name, type, range,
+ * the modes it applies to and where it lives in orf_params.  Parsing,
+ * validation and the canonical form all read that table, so a parameter is
+ * added in one place.  Values out of range are errors that name the
+ * parameter; nothing is clamped or ignored.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orfeas.h"
+
+enum { P_INT, P_NUM, P_BOOL, P_ENUM };
+enum { M_INFLATE = 1, M_RELIEF = 2, M_LITHO = 4, M_EXTRUDE = 8, M_ALL = 15 };
+
+typedef struct param_desc {
+  const char *name;
+  int type;
+  size_t offset;              /* into orf_params */
+  double min, max;            /* P_INT / P_NUM, inclusive */
+  const char *const *choices; /* P_ENUM, NULL-terminated, value = index */
+  unsigned modes;             /* M_* where it applies (canonical form) */
+} param_desc;
+
+static const char *const kModes[] = {"inflate", "relief", "lithophane", "extrude", NULL};
+static const char *const kFormats[] = {"glb", "stl", "obj", "ply", "3mf", NULL};
+static const char *const kStyles[] = {"plain", "realistic", NULL};
+static const char *const kBackgrounds[] = {"auto", "alpha", "none", NULL};
+static const char *const kShapes[] = {"flat", "cylinder", NULL};
+
+#define OFF(f) offsetof(orf_params, f)
+static const param_desc kParams[] = {
+    {"background", P_ENUM, OFF(background), 0, 0, kBackgrounds, M_ALL},
+    {"base_mm", P_NUM, OFF(base_mm), 0.2, 50, NULL, M_RELIEF},
+    {"bevel_mm", P_NUM, OFF(bevel_mm), 0, 20, NULL, M_EXTRUDE},
+    {"border_mm", P_NUM, OFF(border_mm), 0, 50, NULL, M_LITHO},
+    {"cutout", P_BOOL, OFF(cutout), 0, 1, NULL, M_RELIEF},
+    {"depth_mm", P_NUM, OFF(depth_mm), 0.2, 500, NULL, M_EXTRUDE},
+    {"detail", P_NUM, OFF(detail), 0, 1, NULL, M_INFLATE},
+    {"format", P_ENUM, OFF(format), 0, 0, kFormats, 0},
+    {"invert", P_BOOL, OFF(invert), 0, 1, NULL, M_RELIEF | M_LITHO},
+    {"max_faces", P_INT, OFF(max_faces), 100, 5000000, NULL, M_ALL},
+    {"max_mm", P_NUM, OFF(max_mm), 0.3, 20, NULL, M_LITHO},
+    {"min_mm", P_NUM, OFF(min_mm), 0.2, 10, NULL, M_LITHO},
+    {"mode", P_ENUM, OFF(mode), 0, 0, kModes, M_ALL},
+    {"quality", P_INT, OFF(quality), 1, 10, NULL, M_ALL},
+    {"relief_mm", P_NUM, OFF(relief_mm), 0.1, 50, NULL, M_RELIEF},
+    {"shape", P_ENUM, OFF(shape), 0, 0, kShapes, M_LITHO},
+    {"size_mm", P_NUM, OFF(size_mm), 1, 1000, NULL, M_ALL},
+    {"smooth", P_NUM, OFF(smooth), 0, 20, NULL, M_RELIEF},
+    {"style", P_ENUM, OFF(realistic), 0, 0, kStyles, M_ALL},
+    {"thickness", P_NUM, OFF(thickness), 0.05, 2, NULL, M_INFLATE},
+};
+#define N_PARAMS (sizeof kParams / sizeof kParams[0])
+
+static const int kResolution[10] = {48, 64, 96, 128, 160, 192, 256, 320, 384, 512};
+static const int kFaces[10] = {5000, 10000, 15000, 25000, 40000, 60000, 80000, 120000, 160000, 250000};
+
+int orf_quality_resolution(int q) { return kResolution[q < 1 ? 0 : q > 10 ? 9 : q - 1]; }
+int orf_quality_faces(int q) { return kFaces[q < 1 ? 0 : q > 10 ? 9 : q - 1]; }
+
+void orf_params_init(orf_params *p) {
+  memset(p, 0, sizeof *p);
+  p->mode = ORF_MODE_INFLATE;
+  p->quality = 7;
+  p->size_mm = 100;
+  p->format = ORF_FMT_GLB;
+  p->realistic = 1;
+  p->background = ORF_BG_AUTO;
+  p->thickness = 0.35;
+  p->detail = 0.2;
+  p->relief_mm = 4;
+  p->base_mm = 2;
+  p->smooth = 1.0;
+  p->min_mm = 0.8;
+  p->max_mm = 3.0;
+  p->border_mm = 3;
+  p->shape = ORF_SHAPE_FLAT;
+  p->depth_mm = 5;
+  p->bevel_mm = 0.5;
+}
+
+static int fail(char *err, size_t err_size, const char *fmt, ...) {
+  if (err && err_size) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_size, fmt, ap);
+    va_end(ap);
+  }
+  return ORF_EINVAL;
+}
+
+/* The choices of an enum as "a, b or c", for error sentences. */
+static void list_choices(const char *const *c, char *out, size_t n) {
+  out[0] = 0;
+  for (int i = 0; c[i]; i++) {
+    size_t len = strlen(out);
+    snprintf(out + len, n - len, "%s%s", i == 0 ? "" : c[i + 1] ? ", " : " or ", c[i]);
+  }
+}
+
+static int parse_number(const char *s, double *out) {
+  if (!*s || isspace((unsigned char)*s)) return -1;
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (*end || errno || !isfinite(v)) return -1;
+  *out = v;
+  return 0;
+}
+
+int orf_params_set(orf_params *p, const char *name, const char *value, char *err, size_t err_size) {
+  if (!name || !value) return fail(err, err_size, "parameter name and value are required");
+  if (strcmp(name, "size") == 0) {
+    static const char *const sizes[] = {"small", "medium", "large", NULL};
+    static const double mm[] = {50, 100, 150};
+    for (int i = 0; sizes[i]; i++) {
+      if (strcmp(value, sizes[i]) == 0) {
+        if (!p->size_mm_set) p->size_mm = mm[i];
+        return ORF_OK;
+      }
+    }
+    return fail(err, err_size, "size must be small, medium or large (got \"%.40s\")", value);
+  }
+  const param_desc *d = NULL;
+  for (size_t i = 0; i < N_PARAMS; i++)
+    if (strcmp(kParams[i].name, name) == 0) d = &kParams[i];
+  if (!d) return fail(err, err_size, "unknown parameter \"%.40s\"", name);
+  char *field = (char *)p + d->offset;
+  double v;
+  switch (d->type) {
+  case P_INT:
+    if (parse_number(value, &v) || v != floor(v))
+      return fail(err, err_size, "%s must be a whole number (got \"%.40s\")", name, value);
+    if (v < d->min || v > d->max)
+      return fail(err, err_size, "%s must be between %g and %g (got %.40s)", name, d->min, d->max, value);
+    *(int *)field = (int)v;
+    return ORF_OK;
+  case P_NUM:
+    if (parse_number(value, &v))
+      return fail(err, err_size, "%s must be a number (got \"%.40s\")", name, value);
+    if (v < d->min || v > d->max)
+      return fail(err, err_size, "%s must be between %g and %g (got %.40s)", name, d->min, d->max, value);
+    *(double *)field = v;
+    if (d->offset == OFF(size_mm)) p->size_mm_set = 1;
+    return ORF_OK;
+  case P_BOOL:
+    if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes")) {
+      *(int *)field = 1;
+      return ORF_OK;
+    }
+    if (!strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "no")) {
+      *(int *)field = 0;
+      return ORF_OK;
+    }
+    return fail(err, err_size, "%s must be true or false (got \"%.40s\")", name, value);
+  default:
+    for (int i = 0; d->choices[i]; i++) {
+      if (strcmp(value, d->choices[i]) == 0) {
+        *(int *)field = i;
+        return ORF_OK;
+      }
+    }
+    char choices[128];
+    list_choices(d->choices, choices, sizeof choices);
+    return fail(err, err_size, "%s must be %s (got \"%.40s\")", name, choices, value);
+  }
+}
+
+int orf_params_validate(const orf_params *p, char *err, size_t err_size) {
+  if (p->mode == ORF_MODE_LITHOPHANE && p->min_mm >= p->max_mm)
+    return fail(err, err_size, "min_mm must be less than max_mm (got %g and %g)", p->min_mm, p->max_mm);
+  return ORF_OK;
+}
+
+size_t orf_params_canonical(const orf_params *p, char *buf, size_t buf_size) {
+  unsigned mode_bit = 1u << p->mode;
+  size_t len = (size_t)snprintf(buf, buf_size, "engine=%s", ORF_ENGINE_VERSION);
+  for (size_t i = 0; i < N_PARAMS; i++) {
+    const param_desc *d = &kParams[i];
+    if (!(d->modes & mode_bit)) continue;
+    const char *field = (const char *)p + d->offset;
+    char val[64];
+    switch (d->type) {
+    case P_INT: snprintf(val, sizeof val, "%d", *(const int *)field); break;
+    case P_NUM: snprintf(val, sizeof val, "%.15g", *(const double *)field); break;
+    case P_BOOL: snprintf(val, sizeof val, "%s", *(const int *)field ? "true" : "false"); break;
+    default: snprintf(val, sizeof val, "%s", d->choices[*(const int *)field]); break;
+    }
+    if (d->offset == OFF(max_faces) && p->max_faces == 0) snprintf(val, sizeof val, "%d", orf_quality_faces(p->quality));
+    int n = snprintf(len < buf_size ? buf + len : NULL, len < buf_size ? buf_size - len : 0, "&%s=%s", d->name, val);
+    len += (size_t)n;
+  }
+  return len;
+}
+
+const char *orf_mode_name(orf_mode m) { return (unsigned)m < 4 ? kModes[m] : "unknown"; }
+const char *orf_stage_name(orf_stage s) {
+  static const char *const names[] = {"voxel_preview", "rough_mesh", "refined_mesh", "final_optimized"};
+  return (unsigned)s < ORF_STAGE_COUNT ? names[s] : "unknown";
+}
+
+const char *orf_format_ext(orf_format f) { return (unsigned)f < 5 ? kFormats[f] : "bin"; }
+
+int orf_format_from_ext(const char *ext, orf_format *out) {
+  for (int i = 0; kFormats[i]; i++) {
+    if (strcasecmp(ext, kFormats[i]) == 0) {
+      *out = (orf_format)i;
+      return ORF_OK;
+    }
+  }
+  return ORF_EINVAL;
+}

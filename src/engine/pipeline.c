@@ -1,0 +1,206 @@
+/*
+ * pipeline.c - orf_generate(): one image through every stage of ENGINE.md.
+ *
+ *   bytes --decode--> pixels --mask--> subject --fields--> H, G, colours
+ *         --marching cubes--> mesh --smooth--> --simplify--> --check--> stage
+ *
+ * The first stage (voxel_preview, 32 cells) works from a small image: a
+ * JPEG is decoded at 1/2..1/8 scale in the DCT domain, anything else is
+ * decoded once and box-filtered down, so the first shape comes in a few
+ * milliseconds.  The other three stages share one working image (twice the
+ * final grid on its longest side), one mask and one set of fields, and only
+ * differ in the grid they sample them at.  Every stage's mesh is checked
+ * (closed, 2-manifold) before it is handed out: a mesh that fails is a bug
+ * and fails the job with ORF_EINTERNAL rather than reaching a user.
+ */
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "image.h"
+#include "inflate.h"
+#include "mask.h"
+#include "mesh.h"
+#include "orfeas.h"
+#include "parallel.h"
+#include "simplify.h"
+#include "smooth.h"
+
+#define PREVIEW_GRID 32
+#define PREVIEW_SIDE 128 /* pixels for the preview: 4 per cell */
+#define TAUBIN_LAMBDA 0.5f
+#define TAUBIN_MU -0.53f
+
+static const int kStageGrid[3] = {32, 64, 128};
+static const int kStageSmooth[4] = {0, 4, 6, 8};
+
+typedef struct job {
+  const orf_params *p;
+  orf_job_opts *o;
+  orf_result *res;
+  double t0;
+} job;
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void orf_job_opts_init(orf_job_opts *o) {
+  memset(o, 0, sizeof *o);
+  orf_limits_init(&o->limits);
+}
+
+void orf_result_free(orf_result *r) {
+  orf_mesh_free(&r->mesh);
+  memset(r, 0, sizeof *r);
+}
+
+/* Scales m so its longest side is size_mm and centres it on the origin. */
+static void to_millimetres(orf_mesh *m, double size_mm) {
+  float lo[3], hi[3];
+  orf_mesh_bounds(m, lo, hi);
+  float ext = 0;
+  for (int a = 0; a < 3; a++)
+    if (hi[a] - lo[a] > ext) ext = hi[a] - lo[a];
+  float k = ext > 0 ? (float)(size_mm / ext) : 1.0f;
+  float scale[3] = {k, k, k}, offset[3];
+  for (int a = 0; a < 3; a++) offset[a] = -0.5f * (lo[a] + hi[a]) * k;
+  orf_mesh_transform(m, scale, offset);
+}
+
+/* Smooths, simplifies, colours, scales and checks one stage's mesh, then
+ * hands it to the caller.  On success *m is the stage's final mesh. */
+static int finish_stage(job *j, const orf_inflate *f, orf_mesh *m, orf_stage stage, int grid) {
+  orf_timings *t = &j->res->timings;
+  int threads = j->o->threads, rc;
+  double t1 = now_ms();
+  if (kStageSmooth[stage] &&
+      (rc = orf_mesh_smooth_taubin(m, kStageSmooth[stage], TAUBIN_LAMBDA, TAUBIN_MU, threads)))
+    return rc;
+  double t2 = now_ms();
+  t->smooth += t2 - t1;
+  if (stage == ORF_STAGE_FINAL_OPTIMIZED) {
+    size_t budget = (size_t)(j->p->max_faces ? j->p->max_faces : orf_quality_faces(j->p->quality));
+    if ((rc = orf_mesh_simplify(m, budget))) return rc;
+  }
+  double t3 = now_ms();
+  t->simplify += t3 - t2;
+  if (j->p->realistic && (rc = orf_inflate_colorize(f, m))) return rc;
+  to_millimetres(m, j->p->size_mm);
+  orf_mesh_report rep;
+  if ((rc = orf_mesh_check(m, &rep))) return rc;
+  if (!rep.watertight || !rep.manifold || rep.volume <= 0) return ORF_EINTERNAL;
+  t->mesh += now_ms() - t3;
+  if (stage == ORF_STAGE_FINAL_OPTIMIZED) j->res->report = rep;
+  if (orf_cancelled(j->o->cancel)) return ORF_ECANCELED;
+  if (j->o->on_stage && j->o->on_stage(j->o->user, stage, m, grid, now_ms() - j->t0)) return ORF_ECANCELED;
+  return ORF_OK;
+}
+
+/* Decode, mask and fields of one image size: the preview's or the work's. */
+static int prepare(job *j, const orf_image *img, orf_inflate *f) {
+  orf_mask mask;
+  double t1 = now_ms();
+  int rc = orf_mask_build(img, j->p->background, j->o->threads, &mask);
+  if (rc == ORF_ENOSUBJECT && j->p->background == ORF_BG_AUTO)
+    rc = orf_mask_build(img, ORF_BG_NONE, j->o->threads, &mask);
+  if (rc) return rc;
+  j->res->mask_source = mask.source;
+  double t2 = now_ms();
+  j->res->timings.mask += t2 - t1;
+  rc = orf_inflate_build(mask.data, img->rgba, img->width, img->height, j->p->thickness, j->p->detail,
+                         j->o->threads, j->o->cancel, f);
+  orf_mask_free(&mask);
+  j->res->timings.field += now_ms() - t2;
+  return rc;
+}
+
+static int run_stage(job *j, const orf_inflate *f, orf_stage stage, int grid, orf_mesh *keep) {
+  orf_mesh m;
+  double t1 = now_ms();
+  int rc = orf_inflate_mesh(f, grid, j->o->threads, j->o->cancel, &m);
+  j->res->timings.mesh += now_ms() - t1;
+  if (rc) return rc;
+  rc = finish_stage(j, f, &m, stage, grid);
+  if (rc == ORF_OK && keep)
+    *keep = m;
+  else
+    orf_mesh_free(&m);
+  return rc;
+}
+
+static int generate(job *j, const uint8_t *data, size_t size) {
+  const orf_params *p = j->p;
+  orf_job_opts *o = j->o;
+  orf_image_type type;
+  uint32_t w, h;
+  int rc = orf_image_probe(data, size, &o->limits, &type, &w, &h);
+  if (rc) return rc;
+  orf_image src = {0}, small = {0}, work = {0};
+  orf_inflate f = {0};
+  int final_grid = orf_quality_resolution(p->quality);
+  uint32_t longest = w > h ? w : h;
+  uint32_t work_side = (uint32_t)(2 * final_grid);
+  if (work_side < 256) work_side = 256;
+  if (work_side > longest) work_side = longest;
+
+  /* voxel_preview: a small image, its own mask and fields. */
+  double t1 = now_ms();
+  if ((rc = orf_image_decode(data, size, &o->limits, type == ORF_IMG_JPEG ? PREVIEW_SIDE : 0, &src)))
+    goto out;
+  if ((rc = orf_image_downscale(&src, PREVIEW_SIDE, &small))) goto out;
+  if (type == ORF_IMG_JPEG) orf_image_free(&src);
+  j->res->timings.decode += now_ms() - t1;
+  if ((rc = prepare(j, &small, &f))) goto out;
+  orf_image_free(&small);
+  if ((rc = run_stage(j, &f, ORF_STAGE_VOXEL_PREVIEW, PREVIEW_GRID, NULL))) goto out;
+  orf_inflate_free(&f);
+
+  /* The working image, shared by the other three stages. */
+  t1 = now_ms();
+  if (type == ORF_IMG_JPEG && (rc = orf_image_decode(data, size, &o->limits, work_side, &src))) goto out;
+  if ((rc = orf_image_downscale(&src, work_side, &work))) goto out;
+  orf_image_free(&src);
+  j->res->timings.decode += now_ms() - t1;
+  if ((rc = prepare(j, &work, &f))) goto out;
+  orf_image_free(&work);
+  for (orf_stage s = ORF_STAGE_ROUGH_MESH; s <= ORF_STAGE_REFINED_MESH; s++)
+    if ((rc = run_stage(j, &f, s, kStageGrid[s], NULL))) goto out;
+  rc = run_stage(j, &f, ORF_STAGE_FINAL_OPTIMIZED, final_grid, &j->res->mesh);
+out:
+  orf_image_free(&src);
+  orf_image_free(&small);
+  orf_image_free(&work);
+  orf_inflate_free(&f);
+  return rc;
+}
+
+int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_opts *opts,
+                 orf_result *out) {
+  memset(out, 0, sizeof *out);
+  if (orf_params_validate(p, NULL, 0)) return ORF_EINVAL;
+  if (p->mode != ORF_MODE_INFLATE) return ORF_ENOTIMPL;
+  orf_job_opts defaults;
+  if (!opts) {
+    orf_job_opts_init(&defaults);
+    opts = &defaults;
+  }
+  if (opts->threads <= 0) opts->threads = orf_cpu_count();
+  orf_memtrack track = {0};
+  orf_memtrack *prev = orf_memtrack_get();
+  /* A caller that set fault injection (tests) keeps its tracker. */
+  orf_memtrack *use = prev ? prev : &track;
+  if (!prev) orf_memtrack_set(&track);
+  size_t base = atomic_load(&use->current);
+  atomic_store(&use->peak, base);
+  job j = {p, opts, out, now_ms()};
+  int rc = generate(&j, data, size);
+  out->timings.total = now_ms() - j.t0;
+  opts->peak_bytes = atomic_load(&use->peak) - base;
+  if (rc) orf_result_free(out);
+  if (!prev) orf_memtrack_set(NULL);
+  return rc;
+}
