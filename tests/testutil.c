@@ -33,7 +33,8 @@ static uint8_t *png_encode(struct spng_ihdr *ihdr, const uint8_t *pixels, size_t
     }
   }
   uint8_t *out = NULL;
-  if (spng_encode_image(ctx, pixels, len, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE) == 0) {
+    /* SPNG_FMT_RAW: 16-bit samples big-endian, as PNG stores them */
+  if (spng_encode_image(ctx, pixels, len, SPNG_FMT_RAW, SPNG_ENCODE_FINALIZE) == 0) {
     int err = 0;
     out = spng_get_png_buffer(ctx, size, &err);
     if (err) out = NULL;

@@ -15,8 +15,8 @@
  * When no pixel equals `feature`, every distance is INFINITY.
  * `nearest` (may be NULL) receives the index y*w+x of that nearest pixel
  * (-1 when there is none; ties broken deterministically).  dist and nearest
- * have w*h entries.  Returns 0, or ORF_ENOMEM.  Same result for any thread
- * count. */
+ * have w*h entries.  Returns 0, ORF_ENOMEM, or ORF_EINVAL (a NULL pointer,
+ * a side over 2^20, w*h over INT32_MAX).  Same result for any thread count. */
 int orf_edt(const uint8_t *mask, uint32_t w, uint32_t h, uint8_t feature, float *dist,
             int32_t *nearest, int threads);
 

@@ -29,7 +29,8 @@ typedef struct orf_mask {
 
 /* Builds the subject mask of img into *out (same size as img).
  * Errors: ORF_EINVAL when bg is ORF_BG_ALPHA and the image has no usable
- * alpha; ORF_ENOSUBJECT when automatic separation finds no subject (nearly
+ * alpha, or a NULL / empty / over-2^32-pixel image, or an unknown bg;
+ * ORF_ENOSUBJECT when automatic separation finds no subject (nearly
  * empty or nearly the whole frame); ORF_ENOMEM.  On error *out is zeroed. */
 int orf_mask_build(const orf_image *img, orf_background bg, int threads, orf_mask *out);
 

@@ -1,0 +1,168 @@
+/*
+ * glb.c - glTF 2.0 binary writer (Khronos glTF 2.0 specification, section
+ * "GLB File Format Specification"): a 12-byte header ('glTF', version 2,
+ * total length), a JSON chunk padded with spaces and a BIN chunk padded
+ * with zeros, both to 4 bytes.
+ *
+ * glTF is in metres with Y up; the engine's meshes are in millimetres with
+ * Z up.  (x, y, z) mm becomes (x, z, -y) / 1000: a rotation of -90 degrees
+ * about X (determinant +1), so handedness and counter-clockwise winding are
+ * kept, and normals turn the same way.
+ *
+ * One mesh, one triangle primitive, one node, one scene.  The BIN chunk
+ * holds, tightly packed, each in its own bufferView: POSITION (float VEC3,
+ * with the accessor min/max of the converted floats exactly as written),
+ * NORMAL (float VEC3, unit, area-weighted from orf_mesh_vertex_normals),
+ * COLOR_0 when the mesh has colours, and the indices (UNSIGNED_INT).
+ *
+ * COLOR_0 is linear in glTF while our colours are sRGB bytes, so they are
+ * converted with the sRGB transfer function (IEC 61966-2-1).  They are
+ * written as FLOAT VEC3: normalized bytes would crush the dark tones (sRGB
+ * 1..12 all map to linear byte 0 or 1), UNSIGNED_SHORT would need a VEC4 or
+ * a padded stride to keep glTF's 4-byte element alignment, and FLOAT VEC3 is
+ * read by every loader without an alpha channel that could switch a viewer
+ * into blending.
+ *
+ * The JSON is a fixed, small document, written by hand: that fixes its
+ * bytes (key order, number format) without depending on a JSON library's
+ * output style, which determinism needs.  Floats are printed with %.9g so
+ * that they read back as the same float32.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "export.h"
+#include "mesh.h"
+
+#define GLB_MAGIC 0x46546C67u /* "glTF" */
+#define GLB_JSON 0x4E4F534Au  /* "JSON" */
+#define GLB_BIN 0x004E4942u   /* "BIN\0" */
+
+/* mm Z-up -> m Y-up, the one conversion used for data and bounds alike. */
+static void to_gltf(const float *p, float q[3]) {
+  q[0] = (float)(p[0] / 1000.0);
+  q[1] = (float)(p[2] / 1000.0);
+  q[2] = (float)(-p[1] / 1000.0);
+}
+
+static float srgb_to_linear(uint8_t c) {
+  double s = c / 255.0;
+  return (float)(s <= 0.04045 ? s / 12.92 : pow((s + 0.055) / 1.055, 2.4));
+}
+
+/* Appends the JSON document (unpadded) for a BIN buffer of the given layout. */
+static void put_json(orf_buf *j, const orf_mesh *m, const float min[3], const float max[3], size_t bin_len) {
+  size_t v = m->vertex_count, vbytes = 12 * v;
+  int colors = m->colors != NULL;
+  int idx = colors ? 3 : 2; /* accessor and bufferView of the indices */
+
+  orf_buf_printf(j,
+                 "{\"asset\":{\"version\":\"2.0\",\"generator\":\"ORFEAS %s\"},"
+                 "\"scene\":0,\"scenes\":[{\"nodes\":[0]}],\"nodes\":[{\"mesh\":0}],"
+                 "\"meshes\":[{\"primitives\":[{\"attributes\":{\"POSITION\":0,\"NORMAL\":1",
+                 ORF_VERSION);
+  if (colors) orf_buf_printf(j, ",\"COLOR_0\":2");
+  orf_buf_printf(j,
+                 "},\"indices\":%d,\"material\":0,\"mode\":4}]}],"
+                 "\"materials\":[{\"pbrMetallicRoughness\":{\"baseColorFactor\":[1,1,1,1],"
+                 "\"metallicFactor\":0,\"roughnessFactor\":0.8},\"doubleSided\":false}],"
+                 "\"buffers\":[{\"byteLength\":%zu}],\"bufferViews\":[",
+                 idx, bin_len);
+  for (int a = 0; a < idx; a++)
+    orf_buf_printf(j, "{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":%zu,\"target\":34962},", a * vbytes,
+                   vbytes);
+  orf_buf_printf(j, "{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":%zu,\"target\":34963}],", idx * vbytes,
+                 12 * m->face_count);
+  orf_buf_printf(j,
+                 "\"accessors\":[{\"bufferView\":0,\"componentType\":5126,\"count\":%zu,\"type\":\"VEC3\","
+                 "\"min\":[%.9g,%.9g,%.9g],\"max\":[%.9g,%.9g,%.9g]},"
+                 "{\"bufferView\":1,\"componentType\":5126,\"count\":%zu,\"type\":\"VEC3\"},",
+                 v, min[0], min[1], min[2], max[0], max[1], max[2], v);
+  if (colors)
+    orf_buf_printf(j, "{\"bufferView\":2,\"componentType\":5126,\"count\":%zu,\"type\":\"VEC3\"},", v);
+  orf_buf_printf(j, "{\"bufferView\":%d,\"componentType\":5125,\"count\":%zu,\"type\":\"SCALAR\"}]}", idx,
+                 3 * m->face_count);
+}
+
+/* Contract: appends the GLB of *m (a mesh orf_export() accepts) to *out,
+ * converted to metres, Y up, with COLOR_0 where m->colors is set.
+ * ORF_EINVAL for a mesh without faces or one too big for GLB's 32-bit
+ * lengths, ORF_ENOMEM when memory runs out (scratch is freed; what was
+ * appended to *out stays for the caller to free). */
+int orf_write_glb(const orf_mesh *m, orf_buf *out) {
+  size_t v = m->vertex_count, f = m->face_count;
+  if (f == 0 || v == 0) return ORF_EINVAL;
+  int colors = m->colors != NULL;
+  if (v > UINT32_MAX / 36 || f > UINT32_MAX / 12) return ORF_EINVAL;
+  size_t bin_len = (colors ? 36 : 24) * v + 12 * f; /* every part a multiple of 4 */
+
+  float min[3], max[3];
+  for (size_t i = 0; i < v; i++) {
+    float q[3];
+    to_gltf(m->positions + 3 * i, q);
+    for (int a = 0; a < 3; a++) {
+      if (i == 0 || q[a] < min[a]) min[a] = q[a];
+      if (i == 0 || q[a] > max[a]) max[a] = q[a];
+    }
+  }
+
+  orf_buf j = {0};
+  put_json(&j, m, min, max, bin_len);
+  while (!j.failed && j.len % 4)
+    orf_buf_append(&j, " ", 1);
+  float *normals = orf_malloc_array(v, 3 * sizeof(float));
+  if (j.failed || !normals) {
+    orf_buf_free(&j);
+    orf_free(normals);
+    return ORF_ENOMEM;
+  }
+  uint64_t total = 12 + 8 + (uint64_t)j.len + 8 + bin_len;
+  if (total > UINT32_MAX) {
+    orf_buf_free(&j);
+    orf_free(normals);
+    return ORF_EINVAL;
+  }
+  orf_mesh_vertex_normals(m, normals);
+
+  if (orf_buf_reserve(out, (size_t)total)) goto out_nomem;
+  orf_buf_u32le(out, GLB_MAGIC);
+  orf_buf_u32le(out, 2);
+  orf_buf_u32le(out, (uint32_t)total);
+  orf_buf_u32le(out, (uint32_t)j.len);
+  orf_buf_u32le(out, GLB_JSON);
+  orf_buf_append(out, j.data, j.len);
+  orf_buf_u32le(out, (uint32_t)bin_len);
+  orf_buf_u32le(out, GLB_BIN);
+
+  for (size_t i = 0; i < v; i++) {
+    float q[3];
+    to_gltf(m->positions + 3 * i, q);
+    for (int a = 0; a < 3; a++)
+      orf_buf_f32le(out, q[a]);
+  }
+  for (size_t i = 0; i < v; i++) {
+    const float *n = normals + 3 * i; /* a rotation: no unit conversion */
+    orf_buf_f32le(out, n[0]);
+    orf_buf_f32le(out, n[2]);
+    orf_buf_f32le(out, -n[1]);
+  }
+  if (colors) {
+    float lin[256];
+    for (int c = 0; c < 256; c++)
+      lin[c] = srgb_to_linear((uint8_t)c);
+    for (size_t i = 0; i < 3 * v; i++)
+      orf_buf_f32le(out, lin[m->colors[i]]);
+  }
+  for (size_t i = 0; i < 3 * f; i++)
+    orf_buf_u32le(out, m->indices[i]);
+  if (out->failed) goto out_nomem;
+
+  orf_buf_free(&j);
+  orf_free(normals);
+  return ORF_OK;
+out_nomem:
+  orf_buf_free(&j);
+  orf_free(normals);
+  return ORF_ENOMEM;
+}

@@ -1,0 +1,170 @@
+/*
+ * downscale.c - area-averaging (box filter) image reduction, the "area"
+ * resampling of OpenCV's INTER_AREA and of pixel-mixing scalers: each output
+ * pixel is the mean of the source area it covers, with exact fractional
+ * weights when the ratio is not an integer.
+ *
+ * Exactness: in units where a source pixel is dst-long and an output pixel
+ * src-long, every overlap is an integer, so the weights are integers and all
+ * sums are 64-bit integers: the result does not depend on the order of the
+ * additions or on floating point, and a constant image stays exactly
+ * constant.  The filter is separable: each source row is reduced
+ * horizontally once, then rows are accumulated into the output row they
+ * overlap (a row across a boundary is split between two output rows).
+ *
+ * Alpha: colour is averaged weighted by alpha (as premultiplied-alpha
+ * resampling does), so a transparent pixel's colour does not bleed into its
+ * neighbours; where an output pixel is fully transparent its colour is the
+ * plain average, so that colour stays defined.
+ */
+#include <string.h>
+
+#include "alloc.h"
+#include "image.h"
+
+/* The source range of each output index along one axis, and the weight of
+ * each source index in it. */
+typedef struct axis {
+  uint32_t *first;  /* m: first source index of output i */
+  uint32_t *offset; /* m + 1: its weights are weight[offset[i] .. offset[i+1]) */
+  uint64_t *weight; /* <= n + m overlaps, in units where the total is n */
+} axis;
+
+static void axis_free(axis *a) {
+  orf_free(a->first);
+  orf_free(a->offset);
+  orf_free(a->weight);
+}
+
+/* Splits n source pixels into m output pixels (m <= n): output i covers
+ * [i*n, (i+1)*n) and source j covers [j*m, (j+1)*m). */
+static int axis_build(axis *a, uint32_t n, uint32_t m) {
+  a->first = orf_malloc_array(m, sizeof *a->first);
+  a->offset = orf_malloc_array((size_t)m + 1, sizeof *a->offset);
+  a->weight = orf_malloc_array((size_t)n + m, sizeof *a->weight);
+  if (!a->first || !a->offset || !a->weight) {
+    axis_free(a);
+    return ORF_ENOMEM;
+  }
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < m; i++) {
+    uint64_t lo = (uint64_t)i * n, hi = (uint64_t)(i + 1) * n;
+    uint32_t j0 = (uint32_t)(lo / m), j1 = (uint32_t)((hi - 1) / m);
+    a->first[i] = j0;
+    a->offset[i] = k;
+    for (uint32_t j = j0; j <= j1; j++) {
+      uint64_t s = (uint64_t)j * m, e = s + m;
+      a->weight[k++] = (e < hi ? e : hi) - (s > lo ? s : lo);
+    }
+  }
+  a->offset[m] = k;
+  return ORF_OK;
+}
+
+/* Sums kept per output pixel: alpha-weighted colour (3), alpha, plain
+ * colour (3). */
+enum { SUMS = 7 };
+
+/* Reduces source row `row` (w RGBA pixels) to nw columns of sums. */
+static void reduce_row(const uint8_t *row, const axis *ax, uint32_t nw, uint64_t *out) {
+  for (uint32_t xo = 0; xo < nw; xo++, out += SUMS) {
+    uint64_t s[SUMS] = {0};
+    const uint8_t *p = row + (size_t)ax->first[xo] * 4;
+    for (uint32_t k = ax->offset[xo]; k < ax->offset[xo + 1]; k++, p += 4) {
+      uint64_t wt = ax->weight[k], wa = wt * p[3];
+      s[0] += wa * p[0];
+      s[1] += wa * p[1];
+      s[2] += wa * p[2];
+      s[3] += wa;
+      s[4] += wt * p[0];
+      s[5] += wt * p[1];
+      s[6] += wt * p[2];
+    }
+    memcpy(out, s, sizeof s);
+  }
+}
+
+static uint8_t rounded_div(uint64_t num, uint64_t den) { return (uint8_t)((num + den / 2) / den); }
+
+/* Writes output row from the sums of nw columns, total being the sum of the
+ * weights of one output pixel. */
+static void finish_row(const uint64_t *acc, uint32_t nw, uint64_t total, uint8_t *dst) {
+  for (uint32_t x = 0; x < nw; x++, acc += SUMS, dst += 4) {
+    uint64_t a = acc[3];
+    for (int c = 0; c < 3; c++)
+      dst[c] = a ? rounded_div(acc[c], a) : rounded_div(acc[4 + c], total);
+    dst[3] = rounded_div(a, total);
+  }
+}
+
+/* The output size: longest side max_side, the other in proportion, rounded,
+ * at least 1. */
+static uint32_t scaled_side(uint32_t side, uint32_t longest, uint32_t max_side) {
+  uint64_t s = ((uint64_t)side * max_side + longest / 2) / longest;
+  return s ? (uint32_t)s : 1;
+}
+
+/* See image.h.  Returns ORF_EINVAL for an empty src or max_side 0,
+ * ORF_ENOMEM; on error *dst is zeroed.  dst gets src's type, has_alpha and
+ * source size; its pixels are orf_malloc'd (free with orf_image_free()). */
+int orf_image_downscale(const orf_image *src, uint32_t max_side, orf_image *dst) {
+  memset(dst, 0, sizeof *dst);
+  uint32_t w = src->width, h = src->height;
+  if (!src->rgba || w == 0 || h == 0 || max_side == 0) return ORF_EINVAL;
+  /* sums reach w*h*255*255: refuse sizes no decoder can produce */
+  if ((uint64_t)w * h > UINT64_MAX / (255 * 255 * 2)) return ORF_EINVAL;
+  uint32_t longest = w > h ? w : h;
+  uint32_t nw = w, nh = h;
+  if (longest > max_side) {
+    nw = scaled_side(w, longest, max_side);
+    nh = scaled_side(h, longest, max_side);
+  }
+  uint8_t *out = orf_malloc_array((size_t)nw * nh, 4);
+  if (!out) return ORF_ENOMEM;
+  if (nw == w && nh == h) {
+    memcpy(out, src->rgba, (size_t)w * h * 4);
+  } else {
+    axis ax = {0}, ay = {0};
+    uint64_t *hrow = orf_malloc_array((size_t)nw * SUMS, sizeof *hrow);
+    uint64_t *acc = orf_malloc_array((size_t)nw * SUMS, sizeof *acc);
+    int rc = (hrow && acc) ? axis_build(&ax, w, nw) : ORF_ENOMEM;
+    if (rc == ORF_OK) {
+      rc = axis_build(&ay, h, nh);
+      if (rc != ORF_OK) axis_free(&ax);
+    }
+    if (rc != ORF_OK) {
+      orf_free(hrow);
+      orf_free(acc);
+      orf_free(out);
+      return rc;
+    }
+    uint32_t reduced = UINT32_MAX; /* the source row now in hrow */
+    size_t n = (size_t)nw * SUMS;
+    for (uint32_t yo = 0; yo < nh; yo++) {
+      memset(acc, 0, n * sizeof *acc);
+      uint32_t sy = ay.first[yo];
+      for (uint32_t k = ay.offset[yo]; k < ay.offset[yo + 1]; k++, sy++) {
+        if (sy != reduced) {
+          reduce_row(src->rgba + (size_t)sy * w * 4, &ax, nw, hrow);
+          reduced = sy;
+        }
+        uint64_t wy = ay.weight[k];
+        for (size_t i = 0; i < n; i++)
+          acc[i] += wy * hrow[i];
+      }
+      finish_row(acc, nw, (uint64_t)w * h, out + (size_t)yo * nw * 4);
+    }
+    axis_free(&ax);
+    axis_free(&ay);
+    orf_free(hrow);
+    orf_free(acc);
+  }
+  dst->width = nw;
+  dst->height = nh;
+  dst->rgba = out;
+  dst->has_alpha = src->has_alpha;
+  dst->type = src->type;
+  dst->source_width = src->source_width;
+  dst->source_height = src->source_height;
+  return ORF_OK;
+}
