@@ -4,6 +4,7 @@
  */
 #include "testutil.h"
 
+#include <math.h>
 #include <spng.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +115,29 @@ uint8_t *tu_discs_rgba(uint32_t w, uint32_t h, const float *discs, int n, float 
     }
   }
   return p;
+}
+
+uint8_t *tu_photo_rgb(uint32_t n) {
+  uint8_t *rgb = malloc((size_t)n * n * 3);
+  if (!rgb) return NULL;
+  uint32_t seed = 12345;
+  for (uint32_t y = 0; y < n; y++)
+    for (uint32_t x = 0; x < n; x++) {
+      float u = ((float)x - n * 0.5f) / (n * 0.3f), v = ((float)y - n * 0.55f) / (n * 0.35f);
+      float d = u * u + v * v + 0.3f * sinf(5 * atan2f(v, u)) * (u * u + v * v);
+      seed = seed * 1664525u + 1013904223u;
+      int noise = (int)(seed >> 28) - 8;
+      uint8_t *p = rgb + 3 * ((size_t)y * n + x);
+      if (d < 1) {
+        float shade = 0.5f + 0.5f * (1 - d) - 0.2f * v;
+        p[0] = (uint8_t)fminf(255, 60 + 150 * shade);
+        p[1] = (uint8_t)fminf(255, 90 + 80 * shade + 20 * sinf((float)x * 0.2f));
+        p[2] = (uint8_t)fminf(255, 40 + 60 * shade);
+      } else {
+        p[0] = p[1] = p[2] = (uint8_t)(235 + noise);
+      }
+    }
+  return rgb;
 }
 
 uint8_t *tu_rgba_to_rgb(const uint8_t *rgba, uint32_t w, uint32_t h) {

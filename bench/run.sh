@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# run.sh - `make bench`: every benchmark program, then the peers they
+# compare against in the same run.  Figures go to BENCHMARKS.md by hand,
+# with the machine they came from.
+set -euo pipefail
+build=${1:-build}
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "== engine (bench_engine)"
+"$build/bench/bench_engine"
+if [ -x "$build/bench/bench_mc" ]; then
+  echo "== marching cubes (bench_mc --peers)"
+  "$build/bench/bench_mc" --peers
+fi

@@ -1,0 +1,2 @@
+build-int/obj/src/engine/params.o: src/engine/params.c include/orfeas.h
+include/orfeas.h:

@@ -1,0 +1,2 @@
+build-mc-san/obj/tests/testutil.o: tests/testutil.c tests/testutil.h
+tests/testutil.h:
