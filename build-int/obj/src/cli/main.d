@@ -1,2 +1,0 @@
-build-int/obj/src/cli/main.o: src/cli/main.c include/orfeas.h
-include/orfeas.h:

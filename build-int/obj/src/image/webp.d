@@ -1,6 +1,0 @@
-build-int/obj/src/image/webp.o: src/image/webp.c src/core/alloc.h \
- src/image/decode_int.h src/image/image.h include/orfeas.h
-src/core/alloc.h:
-src/image/decode_int.h:
-src/image/image.h:
-include/orfeas.h:

@@ -1,2 +1,0 @@
-build-lead/obj/src/core/alloc.o: src/core/alloc.c src/core/alloc.h
-src/core/alloc.h:

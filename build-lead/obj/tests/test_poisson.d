@@ -1,3 +1,0 @@
-build-lead/obj/tests/test_poisson.o: tests/test_poisson.c \
- src/field/poisson.h
-src/field/poisson.h:

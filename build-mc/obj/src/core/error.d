@@ -1,4 +1,0 @@
-build-mc/obj/src/core/error.o: src/core/error.c include/orfeas.h \
- src/core/alloc.h
-include/orfeas.h:
-src/core/alloc.h:
