@@ -30,6 +30,7 @@ TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 SETUP      := $(BUILD)/.setup-ok
 
 .PHONY: all test sanitize bench run format clean setup
+.SECONDARY:
 all: $(BUILD)/orfeas
 
 setup: $(SETUP)

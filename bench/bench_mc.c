@@ -121,7 +121,7 @@ int main(int argc, char **argv) {
 
   char script[4096], cmd[4200], out[8192] = "";
   peers_script(argv[0], script, sizeof script);
-  snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' %d %d 5", script, n, threads);
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' %d %d 10", script, n, threads);
   FILE *p = popen(cmd, "r");
   if (!p) {
     perror("bench_mc: popen");

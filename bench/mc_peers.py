@@ -70,7 +70,7 @@ def bench_vtk(f, n, threads, runs):
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 256
     threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
-    runs = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+    runs = int(sys.argv[3]) if len(sys.argv) > 3 else 10
     cells = (n - 1) ** 3 / 1e6
     f = field(n)
     if "--vtk-1t" in sys.argv:  # the single-thread run, in its own process (see below)

@@ -51,7 +51,8 @@ static uint64_t mix64(uint64_t x) {
 
 static int map_init(edge_map *h, size_t cap) {
   size_t c = 1024;
-  while (c < cap) c *= 2;
+  while (c < cap)
+    c *= 2;
   h->keys = calloc(c, sizeof *h->keys);
   h->vals = malloc(c * sizeof *h->vals);
   h->cap = c;
@@ -68,7 +69,8 @@ static void map_free(edge_map *h) {
 /* Returns the slot of key (found or empty). */
 static size_t map_slot(const edge_map *h, uint64_t key) {
   size_t i = mix64(key) & (h->cap - 1);
-  while (h->keys[i] && h->keys[i] != key + 1) i = (i + 1) & (h->cap - 1);
+  while (h->keys[i] && h->keys[i] != key + 1)
+    i = (i + 1) & (h->cap - 1);
   return i;
 }
 
@@ -98,8 +100,8 @@ static uint64_t edge_key(uint32_t a, uint32_t b) {
 
 int mg_icosphere(orf_mesh *m, int subdiv, float radius) {
   const double t = (1.0 + sqrt(5.0)) / 2.0;
-  const double base_v[12][3] = {{-1, t, 0}, {1, t, 0}, {-1, -t, 0}, {1, -t, 0}, {0, -1, t}, {0, 1, t},
-                                {0, -1, -t}, {0, 1, -t}, {t, 0, -1}, {t, 0, 1}, {-t, 0, -1}, {-t, 0, 1}};
+  const double base_v[12][3] = {{-1, t, 0},  {1, t, 0},  {-1, -t, 0}, {1, -t, 0}, {0, -1, t},  {0, 1, t},
+                                {0, -1, -t}, {0, 1, -t}, {t, 0, -1},  {t, 0, 1},  {-t, 0, -1}, {-t, 0, 1}};
   const uint32_t base_f[20][3] = {{0, 11, 5}, {0, 5, 1},  {0, 1, 7},   {0, 7, 10}, {0, 10, 11},
                                   {1, 5, 9},  {5, 11, 4}, {11, 10, 2}, {10, 7, 6}, {7, 1, 8},
                                   {3, 9, 4},  {3, 4, 2},  {3, 2, 6},   {3, 6, 8},  {3, 8, 9},
@@ -116,7 +118,8 @@ int mg_icosphere(orf_mesh *m, int subdiv, float radius) {
   if (!pos || !idx || !next || map_init(&h, 4 * nf)) goto out;
   for (int v = 0; v < 12; v++) {
     double l = sqrt(base_v[v][0] * base_v[v][0] + base_v[v][1] * base_v[v][1] + base_v[v][2] * base_v[v][2]);
-    for (int a = 0; a < 3; a++) pos[3 * v + a] = base_v[v][a] / l;
+    for (int a = 0; a < 3; a++)
+      pos[3 * v + a] = base_v[v][a] / l;
   }
   memcpy(idx, base_f, sizeof base_f);
   size_t cf = 20, cv = 12;
@@ -135,14 +138,17 @@ int mg_icosphere(orf_mesh *m, int subdiv, float radius) {
             p[c] = pos[3 * a + c] + pos[3 * b + c];
             l += p[c] * p[c];
           }
-          for (int c = 0; c < 3; c++) pos[3 * cv + c] = p[c] / sqrt(l);
+          for (int c = 0; c < 3; c++)
+            pos[3 * cv + c] = p[c] / sqrt(l);
           cv++;
         }
         mid[k] = h.vals[slot];
       }
       const uint32_t *t0 = idx + 3 * f;
       uint32_t *o = next + 12 * f;
-      uint32_t quad[4][3] = {{t0[0], mid[0], mid[2]}, {t0[1], mid[1], mid[0]}, {t0[2], mid[2], mid[1]},
+      uint32_t quad[4][3] = {{t0[0], mid[0], mid[2]},
+                             {t0[1], mid[1], mid[0]},
+                             {t0[2], mid[2], mid[1]},
                              {mid[0], mid[1], mid[2]}};
       memcpy(o, quad, sizeof quad);
     }
@@ -152,7 +158,8 @@ int mg_icosphere(orf_mesh *m, int subdiv, float radius) {
     next = x;
   }
   if (orf_mesh_alloc(m, cv, cf, 0)) goto out;
-  for (size_t i = 0; i < 3 * cv; i++) m->positions[i] = (float)(pos[i] * radius);
+  for (size_t i = 0; i < 3 * cv; i++)
+    m->positions[i] = (float)(pos[i] * radius);
   memcpy(m->indices, idx, cf * 3 * sizeof *idx);
   rc = 0;
 out:
@@ -234,7 +241,8 @@ int mg_cube(orf_mesh *m, int n, float half) {
   size_t nv = 0;
   for (size_t i = 0; i < nl; i++) {
     size_t x = i / (side * side), y = i / side % side, z = i % side;
-    if (x == 0 || y == 0 || z == 0 || x == (size_t)n || y == (size_t)n || z == (size_t)n) id[i] = (uint32_t)nv++;
+    if (x == 0 || y == 0 || z == 0 || x == (size_t)n || y == (size_t)n || z == (size_t)n)
+      id[i] = (uint32_t)nv++;
   }
   if (orf_mesh_alloc(m, nv, 12 * (size_t)n * n, 0)) {
     free(id);
@@ -243,7 +251,8 @@ int mg_cube(orf_mesh *m, int n, float half) {
   for (size_t i = 0; i < nl; i++) {
     if (id[i] == UINT32_MAX) continue;
     size_t c[3] = {i / (side * side), i / side % side, i % side};
-    for (int a = 0; a < 3; a++) m->positions[3 * (size_t)id[i] + a] = -half + 2 * half * (float)c[a] / n;
+    for (int a = 0; a < 3; a++)
+      m->positions[3 * (size_t)id[i] + a] = -half + 2 * half * (float)c[a] / n;
   }
   uint32_t *o = m->indices;
   for (int a = 0; a < 3; a++) {
@@ -280,15 +289,16 @@ int mg_cube(orf_mesh *m, int n, float half) {
 int mg_from_arrays(orf_mesh *m, const float *positions, size_t nv, const uint32_t *indices, size_t nf,
                    const uint8_t *colors) {
   if (orf_mesh_alloc(m, nv, nf, colors != NULL)) return -1;
-  memcpy(m->positions, positions, nv * 3 * sizeof(float));
-  memcpy(m->indices, indices, nf * 3 * sizeof(uint32_t));
-  if (colors) memcpy(m->colors, colors, nv * 3);
+  if (nv) memcpy(m->positions, positions, nv * 3 * sizeof(float));
+  if (nf) memcpy(m->indices, indices, nf * 3 * sizeof(uint32_t));
+  if (colors && nv) memcpy(m->colors, colors, nv * 3);
   return 0;
 }
 
 int mg_concat(orf_mesh *dst, const orf_mesh *a, const orf_mesh *b) {
   int colors = a->colors && b->colors;
-  if (orf_mesh_alloc(dst, a->vertex_count + b->vertex_count, a->face_count + b->face_count, colors)) return -1;
+  if (orf_mesh_alloc(dst, a->vertex_count + b->vertex_count, a->face_count + b->face_count, colors))
+    return -1;
   memcpy(dst->positions, a->positions, a->vertex_count * 3 * sizeof(float));
   memcpy(dst->positions + 3 * a->vertex_count, b->positions, b->vertex_count * 3 * sizeof(float));
   memcpy(dst->indices, a->indices, a->face_count * 3 * sizeof(uint32_t));
@@ -324,7 +334,8 @@ int mg_noisy_sphere(orf_mesh *m, int subdiv, float radius, float amplitude, uint
     double u = (double)(h >> 11) / (double)(1ULL << 53) * 2.0 - 1.0;
     float *p = m->positions + 3 * v;
     double s = 1.0 + amplitude * u;
-    for (int a = 0; a < 3; a++) p[a] = (float)(p[a] * s);
+    for (int a = 0; a < 3; a++)
+      p[a] = (float)(p[a] * s);
   }
   return 0;
 }
@@ -380,11 +391,12 @@ static int mt_vertex(mt *s, uint32_t a, uint32_t b, uint32_t *out) {
   int pb[3] = {(int)(b / (side * side)), (int)(b / side % side), (int)(b % side)};
   double fa = mt_field(s, pa[0], pa[1], pa[2]), fb = mt_field(s, pb[0], pb[1], pb[2]);
   double t = fa / (fa - fb);
-  if (t < 1e-4) t = 1e-4; /* as iso-surface extractors do: no coincident vertices */
-  if (t > 1 - 1e-4) t = 1 - 1e-4;
+  if (t < 1e-3) t = 1e-3; /* as iso-surface extractors do: no coincident vertices */
+  if (t > 1 - 1e-3) t = 1 - 1e-3;
   float *p = vec_push(&s->pos);
   if (!p) return -1;
-  for (int q = 0; q < 3; q++) p[q] = (float)(s->lo + s->h * (pa[q] + t * (pb[q] - pa[q])));
+  for (int q = 0; q < 3; q++)
+    p[q] = (float)(s->lo + s->h * (pa[q] + t * (pb[q] - pa[q])));
   s->map.keys[slot] = key + 1;
   s->map.vals[slot] = (uint32_t)(s->pos.count - 1);
   s->map.count++;
@@ -401,7 +413,8 @@ static int mt_tri(mt *s, uint32_t a, uint32_t b, uint32_t c) {
 
 static long det3(const int *o, const int *x, const int *y, const int *z) {
   long u[3], v[3], w[3];
-  for (int q = 0; q < 3; q++) u[q] = x[q] - o[q], v[q] = y[q] - o[q], w[q] = z[q] - o[q];
+  for (int q = 0; q < 3; q++)
+    u[q] = x[q] - o[q], v[q] = y[q] - o[q], w[q] = z[q] - o[q];
   return u[0] * (v[1] * w[2] - v[2] * w[1]) - u[1] * (v[0] * w[2] - v[2] * w[0]) +
          u[2] * (v[0] * w[1] - v[1] * w[0]);
 }
@@ -468,7 +481,8 @@ int mg_mt_sphere(orf_mesh *m, int n, float radius) {
   int rc = -1;
   if (map_init(&s.map, 1 << 16)) goto out;
   /* the 6 tetrahedra around the diagonal 0-7 of a cube (corner bits x|y<<1|z<<2) */
-  static const int tets[6][4] = {{0, 1, 3, 7}, {0, 1, 5, 7}, {0, 2, 3, 7}, {0, 2, 6, 7}, {0, 4, 5, 7}, {0, 4, 6, 7}};
+  static const int tets[6][4] = {{0, 1, 3, 7}, {0, 1, 5, 7}, {0, 2, 3, 7},
+                                 {0, 2, 6, 7}, {0, 4, 5, 7}, {0, 4, 6, 7}};
   size_t side = (size_t)n + 1;
   for (int i = 0; i < n; i++)
     for (int j = 0; j < n; j++)

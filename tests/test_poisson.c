@@ -97,6 +97,34 @@ static void test_no_medial_crease(void **state) {
   free(h);
 }
 
+/* Features thinner than a coarse pixel (a one-pixel diagonal line, a
+ * two-pixel bar) next to big blobs: the solution stays positive inside (at
+ * least 1, like the exact discrete one) and zero outside. */
+static void test_thin_features_positive(void **state) {
+  (void)state;
+  const uint32_t w = 600, hh = 400;
+  uint8_t *m = calloc((size_t)w * hh, 1);
+  for (uint32_t y = 20; y < 380; y++) {
+    for (uint32_t x = 20; x < 580; x++) {
+      float dx = (float)x - 150, dy = (float)y - 200, ex = (float)x - 450;
+      int blob = dx * dx + dy * dy < 100 * 100 || ex * ex + dy * dy < 90 * 90;
+      int line = x == y + 100 || x + 1 == y + 100;
+      int bar = y >= 300 && y < 302;
+      m[(size_t)y * w + x] = blob || line || bar;
+    }
+  }
+  float *h = malloc((size_t)w * hh * 4);
+  assert_int_equal(orf_poisson_solve(m, w, hh, h, 2, NULL), 0);
+  for (size_t i = 0; i < (size_t)w * hh; i++) {
+    if (m[i])
+      assert_true(h[i] >= 1.0f);
+    else
+      assert_true(h[i] == 0.0f);
+  }
+  free(m);
+  free(h);
+}
+
 static void test_cancel(void **state) {
   (void)state;
   uint8_t *m = disc_mask(256, 128, 128, 100);
@@ -112,6 +140,7 @@ int main(void) {
       cmocka_unit_test(test_disc_is_paraboloid),
       cmocka_unit_test(test_threads_identical),
       cmocka_unit_test(test_no_medial_crease),
+      cmocka_unit_test(test_thin_features_positive),
       cmocka_unit_test(test_cancel),
   };
   return cmocka_run_group_tests_name("poisson", tests, NULL, NULL);

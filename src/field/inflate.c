@@ -145,10 +145,13 @@ int orf_inflate_build(const uint8_t *mask, const uint8_t *rgba, uint32_t w, uint
   } else {
     memcpy(out->front, out->height, n * sizeof(float));
   }
-  out->bounds[0] = (float)(x0 + pad);
-  out->bounds[1] = (float)(y0 + pad);
-  out->bounds[2] = (float)(x1 + pad + 1);
-  out->bounds[3] = (float)(y1 + pad + 1);
+  /* Bilinear H reaches zero at the centres of the pixels just outside the
+   * subject, half a pixel beyond its edge: the bounds take one pixel more so
+   * that the grid's outer points are always outside. */
+  out->bounds[0] = (float)(x0 + pad) - 1;
+  out->bounds[1] = (float)(y0 + pad) - 1;
+  out->bounds[2] = (float)(x1 + pad + 2);
+  out->bounds[3] = (float)(y1 + pad + 2);
   rc = ORF_OK;
   goto done;
 fail:

@@ -38,7 +38,7 @@ typedef struct orf_inflate {
   uint8_t *rgb;         /* w*h*3, background filled from the subject */
   float s2;             /* s^2 */
   float z_front, z_back;/* largest front and back heights, pixels */
-  float bounds[4];      /* subject x0, y0, x1, y1 in canvas pixels (pixel edges) */
+  float bounds[4];      /* x0, y0, x1, y1 in canvas pixels around the solid's outline */
 } orf_inflate;
 
 /* Builds the fields of an image of w x h pixels from its subject mask

@@ -207,6 +207,11 @@ int orf_poisson_solve(const uint8_t *mask, uint32_t w, uint32_t hgt, float *h, i
     }
     vcycle(lv, 0, n, threads);
   }
+  /* The discrete solution is at least 1 on every inside pixel (each is the
+   * mean of non-negative neighbours plus 1); the coarse corrections can
+   * undershoot that on features thinner than a coarse pixel, so restore it. */
+  for (size_t i = 0; i < (size_t)w * hgt; i++)
+    if (mask[i] && h[i] < 1.0f) h[i] = 1.0f;
 out:
   orf_free(lv[0].res);
   for (int l = 1; l < n; l++) {

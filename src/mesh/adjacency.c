@@ -61,9 +61,11 @@ static void sort_keys(uint64_t *keys, size_t n) {
  * of at least n entries. */
 static void sort_bucket(const orf_mesh *m, uint32_t *h, size_t n, uint64_t *keys) {
   if (n < 2) return;
-  for (size_t i = 0; i < n; i++) keys[i] = (uint64_t)half_hi(m, h[i]) << 32 | h[i];
+  for (size_t i = 0; i < n; i++)
+    keys[i] = (uint64_t)half_hi(m, h[i]) << 32 | h[i];
   sort_keys(keys, n);
-  for (size_t i = 0; i < n; i++) h[i] = (uint32_t)keys[i];
+  for (size_t i = 0; i < n; i++)
+    h[i] = (uint32_t)keys[i];
 }
 
 void orf_edges_free(orf_edges *e) {
@@ -89,7 +91,8 @@ int orf_edges_build(orf_edges *e, const orf_mesh *m) {
   for (size_t f = 0; f < nf; f++) {
     const uint32_t *t = m->indices + 3 * f;
     if (!face_is_proper(t)) continue;
-    for (int k = 0; k < 3; k++) start[(t[k] < t[(k + 1) % 3] ? t[k] : t[(k + 1) % 3]) + 1]++;
+    for (int k = 0; k < 3; k++)
+      start[(t[k] < t[(k + 1) % 3] ? t[k] : t[(k + 1) % 3]) + 1]++;
     nh += 3;
   }
   size_t max_bucket = 0;
@@ -113,7 +116,8 @@ int orf_edges_build(orf_edges *e, const orf_mesh *m) {
       half[start[a < b ? a : b]++] = 3 * (uint32_t)f + k;
     }
   }
-  for (size_t v = nv; v > 0; v--) start[v] = start[v - 1];
+  for (size_t v = nv; v > 0; v--)
+    start[v] = start[v - 1];
   start[0] = 0;
 
   /* sort each bucket, and count the edges: runs of equal larger endpoint */
@@ -165,7 +169,8 @@ int orf_faces_same(const orf_edges *e, const orf_mesh *m, uint32_t *same) {
     if (e->first[i + 1] - e->first[i] > max_edge) max_edge = e->first[i + 1] - e->first[i];
   uint64_t *keys = orf_malloc_array(max_edge ? max_edge : 1, sizeof *keys);
   if (!keys) return ORF_ENOMEM;
-  for (size_t f = 0; f < e->face_count; f++) same[f] = (uint32_t)f;
+  for (size_t f = 0; f < e->face_count; f++)
+    same[f] = (uint32_t)f;
   /* Equal faces share all three edges; each face is looked up on the edge
    * of its two smallest vertices only, keyed by the third, so every group
    * of equal faces meets in one sorted run. */
@@ -213,7 +218,8 @@ int orf_neighbors_build(orf_neighbors *n, const orf_edges *e, const orf_mesh *m)
     start[lo + 1]++;
     start[hi + 1]++;
   }
-  for (size_t v = 0; v < nv; v++) start[v + 1] += start[v];
+  for (size_t v = 0; v < nv; v++)
+    start[v + 1] += start[v];
   /* Edges come sorted by (lo, hi): vertex v first meets the edges where it
    * is hi (ascending lo), then those where it is lo (ascending hi), so every
    * one-ring comes out ascending. */
@@ -223,7 +229,8 @@ int orf_neighbors_build(orf_neighbors *n, const orf_edges *e, const orf_mesh *m)
     nbr[start[lo]++] = hi;
     nbr[start[hi]++] = lo;
   }
-  for (size_t v = nv; v > 0; v--) start[v] = start[v - 1];
+  for (size_t v = nv; v > 0; v--)
+    start[v] = start[v - 1];
   start[0] = 0;
   n->vertex_count = nv;
   n->start = start;
@@ -248,6 +255,7 @@ double orf_degenerate_area(const orf_mesh *m) {
   float lo[3], hi[3];
   orf_mesh_bounds(m, lo, hi);
   double d2 = 0;
-  for (int a = 0; a < 3; a++) d2 += ((double)hi[a] - lo[a]) * ((double)hi[a] - lo[a]);
+  for (int a = 0; a < 3; a++)
+    d2 += ((double)hi[a] - lo[a]) * ((double)hi[a] - lo[a]);
   return 1e-12 * d2;
 }

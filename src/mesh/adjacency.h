@@ -27,9 +27,9 @@
 typedef struct orf_edges {
   size_t vertex_count, face_count; /* of the mesh it was built from */
   size_t edge_count;
-  size_t half_count;               /* 3 x the faces with three distinct indices */
-  uint32_t *first;                 /* edge_count + 1 offsets into half */
-  uint32_t *half;                  /* half-edge ids 3f+k, grouped by edge */
+  size_t half_count; /* 3 x the faces with three distinct indices */
+  uint32_t *first;   /* edge_count + 1 offsets into half */
+  uint32_t *half;    /* half-edge ids 3f+k, grouped by edge */
 } orf_edges;
 
 /* Builds the edges of *m into *e (which the caller frees with

@@ -69,7 +69,8 @@ static inline void uf_union(uint32_t *p, uint32_t a, uint32_t b) {
 /* Area, volume, degenerate faces and vertex use: one pass over the faces. */
 static void face_pass(const orf_mesh *m, uint8_t *flags, orf_mesh_report *r, size_t *proper_faces) {
   double c[3];
-  for (int a = 0; a < 3; a++) c[a] = 0.5 * ((double)r->bbox_min[a] + (double)r->bbox_max[a]);
+  for (int a = 0; a < 3; a++)
+    c[a] = 0.5 * ((double)r->bbox_min[a] + (double)r->bbox_max[a]);
   double eps = orf_degenerate_area(m);
   double area = 0, vol6 = 0;
   size_t proper = 0, degenerate = 0;
@@ -80,7 +81,8 @@ static void face_pass(const orf_mesh *m, uint8_t *flags, orf_mesh_report *r, siz
     double p[3][3];
     for (int k = 0; k < 3; k++) {
       flags[t[k]] |= use;
-      for (int a = 0; a < 3; a++) p[k][a] = (double)m->positions[3 * (size_t)t[k] + a] - c[a];
+      for (int a = 0; a < 3; a++)
+        p[k][a] = (double)m->positions[3 * (size_t)t[k] + a] - c[a];
     }
     double fa = orf_face_area(m, f);
     /* det(p0, p1, p2) = p0 . (p1 x p2), about the box centre for precision */
@@ -142,6 +144,9 @@ static void edge_pass(const orf_mesh *m, const orf_edges *e, uint32_t *face_uf, 
   r->misoriented_edges = misoriented;
 }
 
+/* See orfeas.h.  Returns ORF_OK; ORF_ENOMEM; or ORF_EINVAL for a NULL
+ * argument, an index >= vertex_count, or more than UINT32_MAX/3 faces.  On
+ * error *r is all zeros.  Owns nothing afterwards. */
 int orf_mesh_check(const orf_mesh *m, orf_mesh_report *r) {
   if (!r) return ORF_EINVAL;
   memset(r, 0, sizeof *r);
@@ -161,7 +166,8 @@ int orf_mesh_check(const orf_mesh *m, orf_mesh_report *r) {
   /* duplicates first, in face_uf's memory, before it becomes the union-find */
   rc = orf_faces_same(&e, m, face_uf);
   if (rc) goto out_free;
-  for (size_t f = 0; f < nf; f++) r->duplicate_faces += face_uf[f] != f;
+  for (size_t f = 0; f < nf; f++)
+    r->duplicate_faces += face_uf[f] != f;
 
   r->vertices = nv;
   r->faces = nf;
@@ -170,8 +176,10 @@ int orf_mesh_check(const orf_mesh *m, orf_mesh_report *r) {
   size_t proper = 0;
   face_pass(m, flags, r, &proper);
 
-  for (size_t f = 0; f < nf; f++) face_uf[f] = (uint32_t)f;
-  for (size_t c = 0; c < 3 * nf; c++) corner_uf[c] = (uint32_t)c;
+  for (size_t f = 0; f < nf; f++)
+    face_uf[f] = (uint32_t)f;
+  for (size_t c = 0; c < 3 * nf; c++)
+    corner_uf[c] = (uint32_t)c;
   edge_pass(m, &e, face_uf, corner_uf, r);
 
   size_t components = 0, nonmanifold_vertices = 0, unused = 0, used_proper = 0;
@@ -195,8 +203,8 @@ int orf_mesh_check(const orf_mesh *m, orf_mesh_report *r) {
   r->nonmanifold_vertices = nonmanifold_vertices;
   r->unused_vertices = unused;
   r->euler = (long)used_proper - (long)e.edge_count + (long)proper;
-  r->watertight = proper > 0 && r->boundary_edges == 0 && r->nonmanifold_edges == 0 &&
-                  r->misoriented_edges == 0;
+  r->watertight =
+      proper > 0 && r->boundary_edges == 0 && r->nonmanifold_edges == 0 && r->misoriented_edges == 0;
   r->manifold = proper > 0 && r->nonmanifold_edges == 0 && r->misoriented_edges == 0 &&
                 r->nonmanifold_vertices == 0 && r->degenerate_faces == 0 && r->duplicate_faces == 0;
   rc = ORF_OK;

@@ -5,25 +5,37 @@
  * SIGGRAPH 1997), then orf_mesh_check on every result.
  *
  * meshopt_simplify (0.18) does not test the link condition of an edge
- * collapse (T. Dey et al., "Topology Preserving Edge Contraction", 1999), so
- * on a closed mesh it can leave "fins": a vertex of valence two whose two
- * faces are the same triangle back to back, hanging on an edge that then
- * has four faces (seen already at 50% of a 327k-face icosphere), and
- * sometimes such a pair touching the rest at a vertex only.  So:
- *  1. meshopt_simplify towards the budget with an unbounded error
- *     (target_error = FLT_MAX: a budget is a budget; with 1e-2 it stops
- *     short on smooth shapes, e.g. at ~400 faces for a 20k sphere asked
- *     for 40);
- *  2. repair: drop every pair of faces with the same three vertices in
- *     opposite orientations (a fin or a pillow: zero volume, no area the
- *     surface needs);
- *  3. accept the result only if orf_mesh_check says it is as closed and as
+ * collapse (T. Dey et al., "Topology Preserving Edge Contraction", 1999) and
+ * accepts a collapse whose new face normal is zero.  On closed meshes that
+ * leaves (measured on icospheres, UV and marching-tetrahedra spheres, a
+ * torus, a cube, a flat ellipsoid; see tests/test_simplify.c):
+ *  - pockets: tiny closed sheets - two faces back to back on a valence-2
+ *    vertex, or a tetrahedron - hanging on an edge that then has four faces
+ *    or touching the surface at one vertex (218 non-manifold edges already
+ *    at 50% of a 327,680-face icosphere, in every budget of ENGINE.md's F(q));
+ *  - needles: zero-area faces along sharp edges, where a face was folded
+ *    flat onto three collinear vertices (hundreds on a cube at 5k faces),
+ *    and slivers under the degenerate area (one in a 947k-face
+ *    marching-tetrahedra sphere at 250k).
+ * So each attempt is:
+ *  1. meshopt_simplify towards the goal with an unbounded error
+ *     (target_error = FLT_MAX: a budget is a budget; with 1e-2 it stops at
+ *     its error bound, e.g. at ~400 faces for a 20k sphere asked for 40);
+ *  2. repair: drop the pockets - sheets (faces joined across edges that have
+ *     exactly two opposite half-edges) of at most POCKET_FACES faces that
+ *     share a vertex with another sheet - then remove each degenerate face:
+ *     flip a needle's edge with its neighbour, or else collapse a sliver's
+ *     shortest edge (link condition checked, every changed face
+ *     non-degenerate and facing the way it did);
+ *  3. accept only if orf_mesh_check finds the result as closed and as
  *     manifold as the input, with the same Euler characteristic, component
- *     count and sign of volume;
+ *     count and sign of volume - the repairs are never trusted blindly;
  *  4. otherwise back off: aim halfway between the failed goal and the last
- *     accepted mesh, and simplify from that accepted mesh; after an
- *     accepted step aim at the budget again.  At most MAX_TRIES attempts;
- *     if none is accepted the input is kept.
+ *     accepted mesh, simplifying from that accepted mesh; after an accepted
+ *     step aim at the budget again.  At most MAX_TRIES attempts; if none is
+ *     accepted the input is kept.
+ * With the repairs every shape above reaches every budget on the first
+ * attempt; the back-off remains the guarantee.
  * The accepted indices are then compacted (orf_mesh_compact): unused
  * vertices go, colours follow their vertices.
  *
@@ -45,7 +57,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 
 #include "adjacency.h"
 #include "alloc.h"
@@ -57,17 +68,20 @@
 /* Largest sheet dropped as a pocket. */
 #define POCKET_FACES 16
 
-/* Rounds of needle flips after each simplification. */
-#define FLIP_ROUNDS 32
+/* Passes over the degenerate faces (each fixes all it can, in order). */
+#define FIX_PASSES 8
+
+/* Largest fan walked around one vertex by a flip or a collapse. */
+#define MAX_VALENCE 256
 
 /* ---- meshoptimizer's memory ------------------------------------------- */
 
-/* meshopt_simplify 0.18 takes at most ~39.4 bytes per index plus a hash
- * table of under 2.5 x 4 bytes per vertex (measured: 39.40 B/index on
- * icospheres, 39.26 on UV spheres); the arena allows 48 + 64 and 16-byte
- * alignment of its ~15 blocks. */
-#define ARENA_PER_INDEX 48
-#define ARENA_PER_VERTEX 64
+/* meshopt_simplify 0.18 takes at most 24 bytes per index and 92.4 per
+ * vertex (measured: 38.7 MB for 983,040 indices over 163,842 vertices,
+ * +106 MB for 1.15 M more vertices); the arena allows 28 and 112.  Should a
+ * different build need more, the rest comes from orf_malloc. */
+#define ARENA_PER_INDEX 28
+#define ARENA_PER_VERTEX 112
 #define ARENA_SLACK 4096
 #define ALIGN 16
 
@@ -162,11 +176,6 @@ static inline void uf_union(uint32_t *p, uint32_t a, uint32_t b) {
     p[a] = b;
 }
 
-static size_t pocket_max(void) {
-  const char *s = getenv("POCKET_MAX");
-  return s ? (size_t)atoi(s) : POCKET_FACES;
-}
-
 /* Drops the pockets of idx (*nf faces over m's vertices): the "sheets" of
  * at most POCKET_FACES faces - faces joined across edges that have exactly
  * two faces in opposite directions - that share a vertex with another
@@ -186,7 +195,8 @@ static int drop_pockets(uint32_t *idx, size_t *nf, const orf_mesh *m) {
     rc = ORF_ENOMEM;
     goto out_free;
   }
-  for (size_t f = 0; f < n; f++) sheet[f] = (uint32_t)f;
+  for (size_t f = 0; f < n; f++)
+    sheet[f] = (uint32_t)f;
   for (size_t i = 0; i < e.edge_count; i++) {
     if (e.first[i + 1] - e.first[i] != 2) continue;
     uint32_t h0 = e.half[e.first[i]], h1 = e.half[e.first[i] + 1], a0, b0, a1, b1;
@@ -197,6 +207,7 @@ static int drop_pockets(uint32_t *idx, size_t *nf, const orf_mesh *m) {
   memset(owner, 0xff, nv * sizeof *owner);
   for (size_t f = 0; f < n; f++) {
     uint32_t s = uf_find(sheet, (uint32_t)f);
+    sheet[f] = s; /* from here on sheet[] holds the roots */
     size[s]++;
     for (int k = 0; k < 3; k++) {
       uint32_t v = idx[3 * f + k];
@@ -209,19 +220,12 @@ static int drop_pockets(uint32_t *idx, size_t *nf, const orf_mesh *m) {
   for (size_t f = 0; f < n; f++)
     for (int k = 0; k < 3; k++)
       if (shared[idx[3 * f + k]]) touch[sheet[f]] = 1;
-  size_t out = 0, limit = pocket_max();
+  size_t out = 0;
   for (size_t f = 0; f < n; f++) {
     uint32_t s = sheet[f];
-    if (touch[s] && size[s] <= limit) continue;
+    if (touch[s] && size[s] <= POCKET_FACES) continue;
     memmove(idx + 3 * out, idx + 3 * f, 3 * sizeof *idx);
     out++;
-  }
-  if (getenv("SIMP_DEBUG")) {
-    size_t hist[8] = {0};
-    for (size_t f = 0; f < n; f++) if (sheet[f] == f && touch[f]) { size_t b = 0, z = size[f]; while (z > 1 && b < 7) { z /= 2; b++; } hist[b]++; }
-    fprintf(stderr, "pockets:");
-    for (int b = 0; b < 8; b++) fprintf(stderr, " <%d:%zu", 2 << b, hist[b]);
-    fprintf(stderr, " dropped %zu faces\n", n - out);
   }
   *nf = out;
   rc = ORF_OK;
@@ -235,19 +239,6 @@ out_free:
   return rc;
 }
 
-/* Whether v is in the ascending one-ring of u. */
-static int adjacent(const orf_neighbors *n, uint32_t u, uint32_t v) {
-  uint32_t lo = n->start[u], hi = n->start[u + 1];
-  while (lo < hi) {
-    uint32_t mid = lo + (hi - lo) / 2;
-    if (n->nbr[mid] < v)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo < n->start[u + 1] && n->nbr[lo] == v;
-}
-
 static void face_normal(const float *pos, uint32_t a, uint32_t b, uint32_t c, double n[3]) {
   double u[3], w[3];
   for (int k = 0; k < 3; k++) {
@@ -259,80 +250,222 @@ static void face_normal(const float *pos, uint32_t a, uint32_t b, uint32_t c, do
   n[2] = u[0] * w[1] - u[1] * w[0];
 }
 
-/* One round of needle flips on idx (nf faces over m's vertices): a
- * degenerate face (a, b, c) whose neighbour across a-b, (b, a, d), is not
- * degenerate becomes (c, a, d), (c, d, b) - the same surface when c lies on
- * a-b, which is required: both new faces must be non-degenerate and face
- * the way (b, a, d) did, and c-d must not be an edge already (the link
- * condition of a flip).  Flips of one round touch disjoint vertices, so the
- * edge structure built at its start stays valid.  *flips gets their count.
- * Returns ORF_OK or ORF_ENOMEM. */
-static int flip_round(uint32_t *idx, size_t nf, const orf_mesh *m, double eps, size_t *flips) {
-  orf_mesh view = {m->positions, NULL, idx, m->vertex_count, nf};
-  orf_edges e;
-  orf_neighbors n;
-  *flips = 0;
-  int rc = orf_edges_build(&e, &view);
-  if (rc) return rc;
-  rc = orf_neighbors_build(&n, &e, &view);
-  uint8_t *touched = orf_calloc(m->vertex_count ? m->vertex_count : 1, 1);
-  uint8_t *changed = orf_calloc(nf ? nf : 1, 1);
-  if (rc || !touched || !changed) {
-    rc = ORF_ENOMEM;
-    goto out_free;
-  }
-  for (size_t i = 0; i < e.edge_count; i++) {
-    if (e.first[i + 1] - e.first[i] != 2) continue;
-    uint32_t h[2] = {e.half[e.first[i]], e.half[e.first[i] + 1]};
-    if (changed[h[0] / 3] || changed[h[1] / 3]) continue;
-    for (int side = 0; side < 2; side++) {
-      uint32_t hn = h[side], hg = h[1 - side], fn = hn / 3, fg = hg / 3;
-      if (orf_face_area(&view, fn) > eps || !(orf_face_area(&view, fg) > eps)) continue;
-      uint32_t a, b, b2, a2;
-      orf_half_ends(&view, hn, &a, &b);
-      orf_half_ends(&view, hg, &b2, &a2);
-      if (a != a2 || b != b2) continue; /* misoriented: not ours to fix */
-      uint32_t c = idx[3 * (size_t)fn + (hn % 3 + 2) % 3], d = idx[3 * (size_t)fg + (hg % 3 + 2) % 3];
-      if (c == d || touched[a] || touched[b] || touched[c] || touched[d] || adjacent(&n, c, d)) continue;
-      double ng[3], n1[3], n2[3];
-      face_normal(m->positions, b, a, d, ng);
-      face_normal(m->positions, c, a, d, n1);
-      face_normal(m->positions, c, d, b, n2);
-      double l1 = sqrt(n1[0] * n1[0] + n1[1] * n1[1] + n1[2] * n1[2]);
-      double l2 = sqrt(n2[0] * n2[0] + n2[1] * n2[1] + n2[2] * n2[2]);
-      if (!(0.5 * l1 > eps) || !(0.5 * l2 > eps)) continue;
-      if (!(ng[0] * n1[0] + ng[1] * n1[1] + ng[2] * n1[2] > 0) ||
-          !(ng[0] * n2[0] + ng[1] * n2[1] + ng[2] * n2[2] > 0))
-        continue;
-      uint32_t *tn = idx + 3 * (size_t)fn, *tg = idx + 3 * (size_t)fg;
-      tn[0] = c, tn[1] = a, tn[2] = d;
-      tg[0] = c, tg[1] = d, tg[2] = b;
-      touched[a] = touched[b] = touched[c] = touched[d] = 1;
-      changed[fn] = changed[fg] = 1;
-      (*flips)++;
-      break;
-    }
-  }
-  rc = ORF_OK;
-out_free:
-  orf_edges_free(&e);
-  orf_neighbors_free(&n);
-  orf_free(touched);
-  orf_free(changed);
-  return rc;
+static inline double dot3(const double *a, const double *b) {
+  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
 }
 
-/* Repairs what meshoptimizer leaves: drops pockets, then flips needles
- * (a few rounds, while any flip happens).  orf_mesh_check judges the
- * result.  Returns ORF_OK or ORF_ENOMEM. */
+/* Whether the face (a, b, c) is not degenerate and faces the way `was`
+ * (a normal) does. */
+static int face_ok(const float *pos, uint32_t a, uint32_t b, uint32_t c, const double was[3], double eps) {
+  double n[3];
+  face_normal(pos, a, b, c, n);
+  return 0.5 * sqrt(dot3(n, n)) > eps && dot3(n, was) > 0;
+}
+
+/* Half-edges: corner k of face f is 3f+k, running from idx[3f+k] to the
+ * next corner's vertex; opp[h] is its twin, UINT32_MAX when it has none. */
+static inline uint32_t next_half(uint32_t h) { return h % 3 == 2 ? h - 2 : h + 1; }
+static inline uint32_t prev_half(uint32_t h) { return h % 3 == 0 ? h + 2 : h - 1; }
+
+/* Collects into out (at most cap) the half-edges leaving the vertex that
+ * h0 leaves, walking its fan through the twins.  Returns their count, or 0
+ * when the fan is open, non-manifold or larger than cap. */
+static size_t fan(const uint32_t *opp, uint32_t h0, uint32_t *out, size_t cap) {
+  size_t n = 0;
+  uint32_t h = h0;
+  do {
+    if (n == cap) return 0;
+    out[n++] = h;
+    uint32_t o = opp[prev_half(h)];
+    if (o == UINT32_MAX) return 0;
+    h = o;
+  } while (h != h0);
+  return n;
+}
+
+/* Flips the edge of half-edge h (a->b in the degenerate face (a, b, c))
+ * with its twin's face (b, a, d) into (c, a, d), (c, d, b) if that is a
+ * valid flip: every twin around known, no edge c-d yet (the link condition
+ * of a flip), both new faces not degenerate and facing as (b, a, d) did -
+ * which holds when c lies on a-b: the same surface.  Returns whether it
+ * flipped. */
+static int try_flip(uint32_t *idx, uint32_t *opp, const float *pos, uint32_t h, double eps) {
+  uint32_t g = opp[h];
+  if (g == UINT32_MAX) return 0;
+  uint32_t h1 = next_half(h), h2 = prev_half(h), g1 = next_half(g), g2 = prev_half(g);
+  uint32_t a = idx[h], b = idx[h1], c = idx[h2], d = idx[g2];
+  if (h / 3 == g / 3 || c == d || idx[g] != b || idx[g1] != a) return 0;
+  uint32_t o_ca = opp[h2], o_bc = opp[h1], o_ad = opp[g1], o_db = opp[g2];
+  if (o_ca == UINT32_MAX || o_bc == UINT32_MAX || o_ad == UINT32_MAX || o_db == UINT32_MAX) return 0;
+  uint32_t ring[MAX_VALENCE];
+  size_t n = fan(opp, h2, ring, MAX_VALENCE);
+  if (!n) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (idx[next_half(ring[i])] == d) return 0;
+  double was[3];
+  face_normal(pos, b, a, d, was);
+  if (!face_ok(pos, c, a, d, was, eps) || !face_ok(pos, c, d, b, was, eps)) return 0;
+  /* face of h = (c, a, d): c->a, a->d, d->c; face of g = (c, d, b) */
+  uint32_t f0 = h - h % 3, g0 = g - g % 3;
+  idx[f0] = c, idx[f0 + 1] = a, idx[f0 + 2] = d;
+  idx[g0] = c, idx[g0 + 1] = d, idx[g0 + 2] = b;
+  opp[f0] = o_ca, opp[o_ca] = f0;
+  opp[f0 + 1] = o_ad, opp[o_ad] = f0 + 1;
+  opp[f0 + 2] = g0, opp[g0] = f0 + 2;
+  opp[g0 + 1] = o_db, opp[o_db] = g0 + 1;
+  opp[g0 + 2] = o_bc, opp[o_bc] = g0 + 2;
+  return 1;
+}
+
+/* Collapses the edge of half-edge h (x->y, in face (x, y, a), twin face
+ * (y, x, b)) by moving x onto y: both faces go (left collapsed, all three
+ * indices y), x's other faces take y, and the twins close up over them.
+ * Only a valid collapse is done: every twin around known, x and y sharing
+ * no neighbour but a and b (the link condition: T. Dey et al., "Topology
+ * Preserving Edge Contraction", 1999), every moved face not degenerate and
+ * still facing the way it did.  Returns whether it collapsed. */
+static int try_collapse(uint32_t *idx, uint32_t *opp, const float *pos, uint32_t h, double eps) {
+  uint32_t g = opp[h];
+  if (g == UINT32_MAX) return 0;
+  uint32_t h1 = next_half(h), h2 = prev_half(h), g1 = next_half(g), g2 = prev_half(g);
+  uint32_t x = idx[h], y = idx[h1], a = idx[h2], b = idx[g2];
+  if (h / 3 == g / 3 || a == b || idx[g] != y || idx[g1] != x) return 0;
+  uint32_t o1 = opp[h1], o2 = opp[h2], o3 = opp[g1], o4 = opp[g2];
+  if (o1 == UINT32_MAX || o2 == UINT32_MAX || o3 == UINT32_MAX || o4 == UINT32_MAX) return 0;
+  uint32_t rx[MAX_VALENCE], ry[MAX_VALENCE];
+  size_t nx = fan(opp, h, rx, MAX_VALENCE), ny = fan(opp, g, ry, MAX_VALENCE);
+  if (!nx || !ny) return 0;
+  size_t common = 0;
+  for (size_t i = 0; i < nx; i++)
+    for (size_t j = 0; j < ny; j++)
+      common += idx[next_half(rx[i])] == idx[next_half(ry[j])];
+  if (common != 2) return 0;
+  /* x's faces other than the two that go: (x, p, q) becomes (y, p, q) */
+  for (size_t i = 0; i < nx; i++) {
+    uint32_t e = rx[i];
+    if (e / 3 == h / 3 || e / 3 == g / 3) continue;
+    uint32_t p = idx[next_half(e)], q = idx[prev_half(e)];
+    double was[3];
+    face_normal(pos, x, p, q, was);
+    if (!face_ok(pos, y, p, q, was, eps)) return 0;
+  }
+  for (size_t i = 0; i < nx; i++)
+    idx[rx[i]] = y;
+  /* the faces across y-a and a-x (now a-y) become twins, and so do those
+   * across x-b (now y-b) and b-y */
+  opp[o1] = o2, opp[o2] = o1;
+  opp[o3] = o4, opp[o4] = o3;
+  uint32_t f0 = h - h % 3, g0 = g - g % 3;
+  for (int k = 0; k < 3; k++) {
+    idx[f0 + k] = idx[g0 + k] = y;
+    opp[f0 + k] = opp[g0 + k] = UINT32_MAX;
+  }
+  return 1;
+}
+
+static double dist2(const float *pos, uint32_t a, uint32_t b) {
+  double s = 0;
+  for (int k = 0; k < 3; k++) {
+    double d = (double)pos[3 * (size_t)a + k] - pos[3 * (size_t)b + k];
+    s += d * d;
+  }
+  return s;
+}
+
+static inline int collapsed(const uint32_t *t) { return t[0] == t[1] || t[1] == t[2] || t[2] == t[0]; }
+
+/* Removes the degenerate faces of idx (*nf faces over m's vertices) that a
+ * flip or a collapse can: a needle (a, b, c) with c on a-b, where
+ * meshoptimizer 0.18 folded a face flat (it accepts a collapse whose new
+ * normal is zero), is flipped across its longest edge possible; a sliver no
+ * flip fixes has its shortest edge possible collapsed.  Twins come from the
+ * edge structure (edges of exactly two opposite half-edges); the fixes run
+ * one after another in face order, keeping the twins up to date, in passes
+ * until one fixes nothing; collapsed faces are then dropped.  Returns
+ * ORF_OK or ORF_ENOMEM. */
+static int fix_degenerate(uint32_t *idx, size_t *nf, const orf_mesh *m, double eps) {
+  size_t n = *nf;
+  orf_mesh view = {m->positions, NULL, idx, m->vertex_count, n};
+  size_t nd = 0;
+  for (size_t f = 0; f < n; f++)
+    nd += !(orf_face_area(&view, f) > eps);
+  if (!nd) return ORF_OK;
+  orf_edges e;
+  int rc = orf_edges_build(&e, &view);
+  if (rc) return rc;
+  uint32_t *opp = orf_malloc_array(3 * n, sizeof *opp);
+  uint32_t *bad = orf_malloc_array(nd, sizeof *bad);
+  if (!opp || !bad) {
+    orf_edges_free(&e);
+    orf_free(opp);
+    orf_free(bad);
+    return ORF_ENOMEM;
+  }
+  memset(opp, 0xff, 3 * n * sizeof *opp);
+  for (size_t i = 0; i < e.edge_count; i++) {
+    if (e.first[i + 1] - e.first[i] != 2) continue;
+    uint32_t h0 = e.half[e.first[i]], h1 = e.half[e.first[i] + 1];
+    if (idx[h0] == idx[h1]) continue; /* same direction: no twins */
+    opp[h0] = h1;
+    opp[h1] = h0;
+  }
+  orf_edges_free(&e);
+  nd = 0;
+  for (size_t f = 0; f < n; f++)
+    if (!(orf_face_area(&view, f) > eps)) bad[nd++] = (uint32_t)f;
+  size_t removed = 0;
+  for (int pass = 0; pass < FIX_PASSES && nd; pass++) {
+    size_t fixes = 0, kept = 0;
+    for (size_t i = 0; i < nd; i++) {
+      uint32_t f = bad[i], h = 3 * f;
+      if (collapsed(idx + h) || orf_face_area(&view, f) > eps) continue; /* gone, or fixed */
+      double l[3] = {dist2(m->positions, idx[h], idx[h + 1]), dist2(m->positions, idx[h + 1], idx[h + 2]),
+                     dist2(m->positions, idx[h + 2], idx[h])};
+      uint32_t order[3] = {0, 1, 2}; /* corners by the length of their edge, longest first */
+      for (int x = 0; x < 2; x++)
+        for (int y = 0; y < 2 - x; y++)
+          if (l[order[y]] < l[order[y + 1]]) {
+            uint32_t t = order[y];
+            order[y] = order[y + 1];
+            order[y + 1] = t;
+          }
+      int done = 0;
+      for (int k = 0; k < 3 && !done; k++)
+        done = try_flip(idx, opp, m->positions, h + order[k], eps);
+      for (int k = 2; k >= 0 && !done; k--) {
+        uint32_t he = h + order[k];
+        done = try_collapse(idx, opp, m->positions, he, eps) ||
+               (opp[he] != UINT32_MAX && try_collapse(idx, opp, m->positions, opp[he], eps));
+        removed += done ? 2 : 0;
+      }
+      if (done)
+        fixes++;
+      else
+        bad[kept++] = f;
+    }
+    nd = kept;
+    if (!fixes) break;
+  }
+  if (removed) {
+    size_t out = 0;
+    for (size_t f = 0; f < n; f++) {
+      if (collapsed(idx + 3 * f)) continue;
+      memmove(idx + 3 * out, idx + 3 * f, 3 * sizeof *idx);
+      out++;
+    }
+    *nf = out;
+  }
+  orf_free(opp);
+  orf_free(bad);
+  return ORF_OK;
+}
+
+/* Repairs what meshoptimizer leaves: drops pockets, then flips or
+ * collapses degenerate faces away.  orf_mesh_check judges the result.
+ * Returns ORF_OK or ORF_ENOMEM. */
 static int repair(uint32_t *idx, size_t *nf, const orf_mesh *m, double eps) {
   int rc = drop_pockets(idx, nf, m);
-  for (int round = 0; !rc && round < FLIP_ROUNDS; round++) {
-    size_t flips;
-    rc = flip_round(idx, *nf, m, eps, &flips);
-    if (getenv("SIMP_DEBUG")) fprintf(stderr, "flip round %d: %zu\n", round, flips);
-    if (!flips) break;
-  }
+  if (!rc) rc = fix_degenerate(idx, nf, m, eps);
   return rc;
 }
 
@@ -347,6 +480,8 @@ static int acceptable(const orf_mesh_report *r, const orf_mesh_report *in) {
 
 /* ---- the public function ------------------------------------------------ */
 
+/* See simplify.h.  Also returns ORF_EINVAL (*m unchanged) for an index >=
+ * vertex_count.  On success *m owns new arrays when it was reduced. */
 int orf_mesh_simplify(orf_mesh *m, size_t target_faces) {
   if (m->face_count <= target_faces) return ORF_OK;
   pthread_once(&allocator_once, set_allocator);
@@ -376,7 +511,6 @@ int orf_mesh_simplify(orf_mesh *m, size_t target_faces) {
     orf_mesh view = {m->positions, NULL, work, m->vertex_count, got};
     rc = orf_mesh_check(&view, &r);
     if (rc) goto out_free;
-    if (getenv("SIMP_DEBUG")) fprintf(stderr, "try %d goal %zu got %zu wt %d mf %d bnd %zu nme %zu mis %zu nmv %zu deg %zu dup %zu euler %ld comp %zu\n", tries, goal, got, r.watertight, r.manifold, r.boundary_edges, r.nonmanifold_edges, r.misoriented_edges, r.nonmanifold_vertices, r.degenerate_faces, r.duplicate_faces, r.euler, r.components);
     if (acceptable(&r, &in)) {
       memcpy(best, work, got * 3 * sizeof *best);
       best_nf = got;

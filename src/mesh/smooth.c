@@ -51,10 +51,13 @@ static void step_range(void *ctx, size_t begin, size_t end, int worker) {
       sum[2] += o[2];
     }
     double inv = 1.0 / (double)(e - b);
-    for (int a = 0; a < 3; a++) q[a] = (float)(p[a] + s->w * (sum[a] * inv - p[a]));
+    for (int a = 0; a < 3; a++)
+      q[a] = (float)(p[a] + s->w * (sum[a] * inv - p[a]));
   }
 }
 
+/* See smooth.h.  Also returns ORF_EINVAL (positions unchanged) for an index
+ * >= vertex_count. */
 int orf_mesh_smooth_taubin(orf_mesh *m, int iterations, float lambda, float mu, int threads) {
   if (iterations <= 0 || m->vertex_count == 0 || m->face_count == 0) return ORF_OK;
   orf_edges e;

@@ -111,7 +111,9 @@ static int reserve_i(slab *s, size_t more) {
 /* ---- classification ---------------------------------------------------- */
 
 /* Bit b of the result set when p[b] < iso, for 64 values.  The compare into
- * bytes vectorises; a multiply gathers each 8 bytes (0 or 1) into 8 bits. */
+ * bytes vectorises; a multiply gathers each 8 bytes (0 or 1, read as a
+ * little-endian word) into 8 bits. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "pack64 reads bytes as a little-endian word");
 static uint64_t pack64(const float *p, float iso) {
   uint8_t tmp[64];
   for (int b = 0; b < 64; b++)
@@ -420,7 +422,8 @@ static void gather_worker(void *ctx, size_t begin, size_t end, int worker) {
     if (si == 0) continue;
     if (sl->nv) memcpy(J->out->positions + 3 * sl->vbase, sl->pos, sl->nv * 3 * sizeof(float));
     uint32_t *dst = J->out->indices + sl->ibase, base = (uint32_t)sl->vbase;
-    for (size_t q = 0; q < sl->ni; q++) dst[q] = sl->idx[q] + base;
+    for (size_t q = 0; q < sl->ni; q++)
+      dst[q] = sl->idx[q] + base;
   }
 }
 
