@@ -139,7 +139,7 @@ typedef struct orf_mesh_report {
   size_t nonmanifold_edges;   /* used by more than two faces */
   size_t misoriented_edges;   /* used twice in the same direction */
   size_t nonmanifold_vertices;/* whose faces form more than one fan */
-  size_t degenerate_faces;    /* repeated index or zero area */
+  size_t degenerate_faces;    /* repeated index or (near) zero area */
   size_t duplicate_faces;     /* same three vertices as another face */
   size_t unused_vertices;
   size_t components;          /* connected by shared edges */
@@ -151,7 +151,10 @@ typedef struct orf_mesh_report {
   int manifold;               /* edge- and vertex-manifold, no degenerate/duplicate face */
 } orf_mesh_report;
 
-/* Checks *m and fills *r.  Returns ORF_OK, or ORF_ENOMEM. */
+/* Checks *m and fills *r.  A face is degenerate when it repeats an index or
+ * its area is at most 1e-12 of the squared bounding-box diagonal; components
+ * are faces joined through shared edges.  Returns ORF_OK, ORF_ENOMEM, or
+ * ORF_EINVAL for an index >= vertex_count (*r then zeroed). */
 int orf_mesh_check(const orf_mesh *m, orf_mesh_report *r);
 
 /* ---- export ----------------------------------------------------------- */

@@ -92,6 +92,8 @@ static int finish_stage(job *j, const orf_inflate *f, orf_mesh *m, orf_stage sta
   to_millimetres(m, j->p->size_mm);
   orf_mesh_report rep;
   if ((rc = orf_mesh_check(m, &rep))) return rc;
+  if (rep.degenerate_faces && (rc = orf_mesh_fix_degenerate(m)) == ORF_OK) rc = orf_mesh_check(m, &rep);
+  if (rc) return rc;
   if (!rep.watertight || !rep.manifold || rep.volume <= 0) return ORF_EINTERNAL;
   t->mesh += now_ms() - t3;
   if (stage == ORF_STAGE_FINAL_OPTIMIZED) j->res->report = rep;

@@ -478,7 +478,17 @@ static int acceptable(const orf_mesh_report *r, const orf_mesh_report *in) {
   return 1;
 }
 
-/* ---- the public function ------------------------------------------------ */
+/* ---- the public functions ----------------------------------------------- */
+
+/* See simplify.h. */
+int orf_mesh_fix_degenerate(orf_mesh *m) {
+  size_t nf = m->face_count;
+  int rc = fix_degenerate(m->indices, &nf, m, orf_degenerate_area(m));
+  if (rc) return rc;
+  if (nf == m->face_count) return ORF_OK;
+  m->face_count = nf;
+  return orf_mesh_compact(m);
+}
 
 /* See simplify.h.  Also returns ORF_EINVAL (*m unchanged) for an index >=
  * vertex_count.  On success *m owns new arrays when it was reduced. */

@@ -17,7 +17,16 @@
  * keeping it closed, 2-manifold, free of degenerate and duplicate faces,
  * with its Euler characteristic unchanged.  Unused vertices are removed and
  * colours follow their vertices.  A mesh already under the budget is left
- * alone.  Returns ORF_OK or ORF_ENOMEM (*m then unchanged). */
+ * alone.  Returns ORF_OK, ORF_ENOMEM or ORF_EINVAL (an index >=
+ * vertex_count); *m is unchanged on error. */
 int orf_mesh_simplify(orf_mesh *m, size_t target_faces);
+
+/* Removes degenerate faces (see orf_mesh_check) from a closed mesh by
+ * flipping the edge a needle lies across or collapsing a sliver's shortest
+ * edge, where that keeps every neighbouring face's orientation; collapsed
+ * faces and unused vertices are dropped.  Used after scaling, where float
+ * rounding can bring a sliver under the degenerate threshold.  The caller
+ * checks the result.  Returns ORF_OK or ORF_ENOMEM. */
+int orf_mesh_fix_degenerate(orf_mesh *m);
 
 #endif

@@ -12,7 +12,8 @@
 /* Smooths vertex positions in place with `iterations` lambda|mu pairs over
  * the uniform (umbrella) Laplacian of the mesh's edge graph.  Topology is
  * untouched.  Deterministic for any thread count (Jacobi updates).
- * Returns ORF_OK or ORF_ENOMEM (positions then unchanged). */
+ * Returns ORF_OK, ORF_ENOMEM or ORF_EINVAL (an index >= vertex_count);
+ * positions are unchanged on error. */
 int orf_mesh_smooth_taubin(orf_mesh *m, int iterations, float lambda, float mu, int threads);
 
 #endif
