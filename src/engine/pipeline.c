@@ -4,12 +4,13 @@
  *   bytes --decode--> pixels --mask--> subject --fields--> H, G, colours
  *         --marching cubes--> mesh --smooth--> --simplify--> --check--> stage
  *
- * The first stage (voxel_preview, 32 cells) works from a small image: a
- * JPEG is decoded at 1/2..1/8 scale in the DCT domain, anything else is
- * decoded once and box-filtered down, so the first shape comes in a few
- * milliseconds.  The other three stages share one working image (twice the
- * final grid on its longest side), one mask and one set of fields, and only
- * differ in the grid they sample them at.  Every stage's mesh is checked
+ * The first two stages (voxel_preview at 32 cells, rough_mesh at 64) share a
+ * small image (SMALL_SIDE pixels): a JPEG is decoded at 1/2..1/8 scale in
+ * the DCT domain, anything else is decoded once and box-filtered down, so
+ * the first shape comes in a few milliseconds.  The last two stages share
+ * one working image (twice the final grid on its longest side).  Each image
+ * gets one mask and one set of fields, which its stages only sample at
+ * different grids.  Every stage's mesh is checked
  * (closed, 2-manifold) before it is handed out: a mesh that fails is a bug
  * and fails the job with ORF_EINTERNAL rather than reaching a user.
  */
@@ -27,8 +28,7 @@
 #include "simplify.h"
 #include "smooth.h"
 
-#define PREVIEW_GRID 32
-#define PREVIEW_SIDE 128 /* pixels for the preview: 4 per cell */
+#define SMALL_SIDE 160 /* pixels of the small image: 5 per preview cell */
 #define TAUBIN_LAMBDA 0.5f
 #define TAUBIN_MU -0.53f
 
@@ -84,7 +84,14 @@ static int finish_stage(job *j, const orf_inflate *f, orf_mesh *m, orf_stage sta
   t->smooth += t2 - t1;
   if (stage == ORF_STAGE_FINAL_OPTIMIZED) {
     size_t budget = (size_t)(j->p->max_faces ? j->p->max_faces : orf_quality_faces(j->p->quality));
-    if ((rc = orf_mesh_simplify(m, budget))) return rc;
+    /* The marching-cubes mesh is closed and 2-manifold by contract (mc.h),
+     * so its Euler characteristic is V - F/2: the simplifier need not check
+     * the full-size input.  The result is checked below all the same. */
+    orf_mesh_report known = {.watertight = 1, .manifold = 1, .volume = 1};
+    known.euler = (long)m->vertex_count - (long)(m->face_count / 2);
+    known.components = orf_mesh_components(m);
+    if (!known.components) return ORF_ENOMEM;
+    if ((rc = orf_mesh_simplify_known(m, budget, &known))) return rc;
   }
   double t3 = now_ms();
   t->simplify += t3 - t2;
@@ -149,19 +156,19 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   if (work_side < 256) work_side = 256;
   if (work_side > longest) work_side = longest;
 
-  /* voxel_preview: a small image, its own mask and fields. */
+  /* voxel_preview and rough_mesh: the small image, its mask and fields. */
   double t1 = now_ms();
-  if ((rc = orf_image_decode(data, size, &o->limits, type == ORF_IMG_JPEG ? PREVIEW_SIDE : 0, &src)))
-    goto out;
-  if ((rc = orf_image_downscale(&src, PREVIEW_SIDE, &small))) goto out;
+  if ((rc = orf_image_decode(data, size, &o->limits, type == ORF_IMG_JPEG ? SMALL_SIDE : 0, &src))) goto out;
+  if ((rc = orf_image_downscale(&src, SMALL_SIDE, &small))) goto out;
   if (type == ORF_IMG_JPEG) orf_image_free(&src);
   j->res->timings.decode += now_ms() - t1;
   if ((rc = prepare(j, &small, &f))) goto out;
   orf_image_free(&small);
-  if ((rc = run_stage(j, &f, ORF_STAGE_VOXEL_PREVIEW, PREVIEW_GRID, NULL))) goto out;
+  for (orf_stage s = ORF_STAGE_VOXEL_PREVIEW; s <= ORF_STAGE_ROUGH_MESH; s++)
+    if ((rc = run_stage(j, &f, s, kStageGrid[s], NULL))) goto out;
   orf_inflate_free(&f);
 
-  /* The working image, shared by the other three stages. */
+  /* refined_mesh and final_optimized: the working image. */
   t1 = now_ms();
   if (type == ORF_IMG_JPEG && (rc = orf_image_decode(data, size, &o->limits, work_side, &src))) goto out;
   if ((rc = orf_image_downscale(&src, work_side, &work))) goto out;
@@ -169,8 +176,7 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   j->res->timings.decode += now_ms() - t1;
   if ((rc = prepare(j, &work, &f))) goto out;
   orf_image_free(&work);
-  for (orf_stage s = ORF_STAGE_ROUGH_MESH; s <= ORF_STAGE_REFINED_MESH; s++)
-    if ((rc = run_stage(j, &f, s, kStageGrid[s], NULL))) goto out;
+  if ((rc = run_stage(j, &f, ORF_STAGE_REFINED_MESH, kStageGrid[ORF_STAGE_REFINED_MESH], NULL))) goto out;
   rc = run_stage(j, &f, ORF_STAGE_FINAL_OPTIMIZED, final_grid, &j->res->mesh);
 out:
   orf_image_free(&src);

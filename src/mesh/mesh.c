@@ -104,3 +104,33 @@ int orf_mesh_compact(orf_mesh *m) {
   orf_free(remap);
   return ORF_OK;
 }
+
+static uint32_t find_root(uint32_t *parent, uint32_t x) {
+  while (parent[x] != x) x = parent[x] = parent[parent[x]];
+  return x;
+}
+
+size_t orf_mesh_components(const orf_mesh *m) {
+  if (!m->face_count) return 0;
+  uint32_t *parent = orf_malloc_array(m->vertex_count, sizeof *parent);
+  if (!parent) return 0;
+  for (size_t v = 0; v < m->vertex_count; v++) parent[v] = (uint32_t)v;
+  for (size_t f = 0; f < m->face_count; f++) {
+    const uint32_t *t = m->indices + 3 * f;
+    for (int k = 1; k < 3; k++) {
+      uint32_t a = find_root(parent, t[0]), b = find_root(parent, t[k]);
+      if (a != b) parent[a < b ? b : a] = a < b ? a : b;
+    }
+  }
+  size_t n = 0;
+  uint8_t *used = orf_calloc(m->vertex_count, 1);
+  if (!used) {
+    orf_free(parent);
+    return 0;
+  }
+  for (size_t i = 0; i < 3 * m->face_count; i++) used[m->indices[i]] = 1;
+  for (size_t v = 0; v < m->vertex_count; v++) n += used[v] && find_root(parent, (uint32_t)v) == v;
+  orf_free(used);
+  orf_free(parent);
+  return n;
+}

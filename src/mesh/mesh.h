@@ -29,4 +29,10 @@ void orf_mesh_vertex_normals(const orf_mesh *m, float *normals);
  * rewritten.  Returns ORF_OK or ORF_ENOMEM. */
 int orf_mesh_compact(orf_mesh *m);
 
+/* Number of connected components of the faces, joined through shared
+ * vertices (for a vertex-manifold mesh the same as through shared edges,
+ * as orf_mesh_check counts them).  Returns 0 on allocation failure for a
+ * mesh with faces. */
+size_t orf_mesh_components(const orf_mesh *m);
+
 #endif

@@ -494,10 +494,20 @@ int orf_mesh_fix_degenerate(orf_mesh *m) {
  * vertex_count.  On success *m owns new arrays when it was reduced. */
 int orf_mesh_simplify(orf_mesh *m, size_t target_faces) {
   if (m->face_count <= target_faces) return ORF_OK;
-  pthread_once(&allocator_once, set_allocator);
-  orf_mesh_report in, r;
+  orf_mesh_report in;
   int rc = orf_mesh_check(m, &in);
   if (rc) return rc;
+  return orf_mesh_simplify_known(m, target_faces, &in);
+}
+
+/* See simplify.h. */
+int orf_mesh_simplify_known(orf_mesh *m, size_t target_faces, const orf_mesh_report *known) {
+  if (m->face_count <= target_faces) return ORF_OK;
+  for (size_t i = 0; i < 3 * m->face_count; i++)
+    if (m->indices[i] >= m->vertex_count) return ORF_EINVAL;
+  pthread_once(&allocator_once, set_allocator);
+  orf_mesh_report in = *known, r;
+  int rc;
 
   size_t nf = m->face_count;
   double eps = orf_degenerate_area(m);

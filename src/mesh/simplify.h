@@ -21,6 +21,12 @@
  * vertex_count); *m is unchanged on error. */
 int orf_mesh_simplify(orf_mesh *m, size_t target_faces);
 
+/* orf_mesh_simplify() for a caller that already knows the input's
+ * topology (watertight, manifold, euler, components, sign of volume in
+ * *known; the rest is not read), e.g. from the marching-cubes contract:
+ * skips checking the full-size input, the costliest check of a job. */
+int orf_mesh_simplify_known(orf_mesh *m, size_t target_faces, const orf_mesh_report *known);
+
 /* Removes degenerate faces (see orf_mesh_check) from a closed mesh by
  * flipping the edge a needle lies across or collapsing a sliver's shortest
  * edge, where that keeps every neighbouring face's orientation; collapsed
