@@ -7,6 +7,7 @@ build=${1:-build}; shift || true
 cd "$(dirname "$0")/.."
 progs=("$@")
 [ ${#progs[@]} -eq 0 ] && progs=($(ls "$build"/tests/ | grep '^test_' | sort))
+export ORFEAS_BIN="$build/orfeas"
 passed=0; failed=0; broken=()
 for p in "${progs[@]}"; do
   log=$(mktemp)
