@@ -71,20 +71,23 @@ static void bench_stages(const uint8_t *jpg, size_t size, int quality) {
     peak = o.peak_bytes;
     orf_result_free(&r);
   }
-  printf("1024x1024 JPEG, quality %d, %d threads, median of %d jobs (cumulative ms from the start):\n", quality,
-         (int)sysconf(_SC_NPROCESSORS_ONLN), RUNS);
+  printf("1024x1024 JPEG, quality %d, %d threads, median of %d jobs (cumulative ms from the start):\n",
+         quality, (int)sysconf(_SC_NPROCESSORS_ONLN), RUNS);
   for (int s = 0; s < ORF_STAGE_COUNT; s++) {
     double v[RUNS];
-    for (int i = 0; i < RUNS; i++) v[i] = stage_ms[i][s];
+    for (int i = 0; i < RUNS; i++)
+      v[i] = stage_ms[i][s];
     printf("  stage_%s_ms=%.1f\n", orf_stage_name((orf_stage)s), median(v, RUNS));
   }
   double total[RUNS];
-  for (int i = 0; i < RUNS; i++) total[i] = t[i].total;
+  for (int i = 0; i < RUNS; i++)
+    total[i] = t[i].total;
   double med = median(total, RUNS);
   for (int i = 0; i < RUNS; i++)
     if (t[i].total == med)
-      printf("  breakdown_ms: decode=%.1f mask=%.1f field=%.1f mesh=%.1f smooth=%.1f simplify=%.1f total=%.1f\n",
-             t[i].decode, t[i].mask, t[i].field, t[i].mesh, t[i].smooth, t[i].simplify, t[i].total);
+      printf(
+          "  breakdown_ms: decode=%.1f mask=%.1f field=%.1f mesh=%.1f smooth=%.1f simplify=%.1f total=%.1f\n",
+          t[i].decode, t[i].mask, t[i].field, t[i].mesh, t[i].smooth, t[i].simplify, t[i].total);
   printf("  final_faces=%zu tracked_peak_mb=%.1f\n", faces, peak / 1e6);
 }
 
@@ -145,7 +148,8 @@ static void bench_edt(void) {
     FILE *f = popen(cmd, "r");
     double peer = 0;
     if (f && fscanf(f, "edt_scipy_ms=%lf", &peer) == 1)
-      printf("  edt_scipy_ms=%.2f ratio scipy/orfeas=%.2fx (1 thread: %.2fx)\n", peer, peer / best, peer / best1);
+      printf("  edt_scipy_ms=%.2f ratio scipy/orfeas=%.2fx (1 thread: %.2fx)\n", peer, peer / best,
+             peer / best1);
     else
       printf("  scipy peer unavailable (python3-scipy missing?)\n");
     if (f) pclose(f);
@@ -162,7 +166,8 @@ int main(void) {
   free(rgb);
   bench_stages(jpg, size, 7);
   printf("peak memory of one job in a fresh process (1024x1024 JPEG):\n");
-  for (int q = 1; q <= 10; q += 3) bench_rss(jpg, size, q);
+  for (int q = 1; q <= 10; q += 3)
+    bench_rss(jpg, size, q);
   bench_rss(jpg, size, 10);
   bench_edt();
   free(jpg);

@@ -64,17 +64,17 @@ typedef enum { ORF_SHAPE_FLAT, ORF_SHAPE_CYLINDER } orf_shape;
  * orf_params_init() (the defaults), then change fields or call
  * orf_params_set() with text from a user. */
 typedef struct orf_params {
-  orf_mode mode;         /* inflate */
-  int quality;           /* 1..10, 7 */
-  double size_mm;        /* longest side, 1..1000; 100 (size=medium) */
-  int size_mm_set;       /* size_mm given explicitly: wins over `size` */
-  orf_format format;     /* glb */
-  int realistic;         /* style: 1 realistic (keep colours), 0 plain */
+  orf_mode mode;     /* inflate */
+  int quality;       /* 1..10, 7 */
+  double size_mm;    /* longest side, 1..1000; 100 (size=medium) */
+  int size_mm_set;   /* size_mm given explicitly: wins over `size` */
+  orf_format format; /* glb */
+  int realistic;     /* style: 1 realistic (keep colours), 0 plain */
   orf_background background;
-  int max_faces;         /* 0: F(quality) */
+  int max_faces; /* 0: F(quality) */
   /* inflate */
-  double thickness;      /* depth relative to the longest side, 0.35 */
-  double detail;         /* 0..1, 0.2 */
+  double thickness; /* depth relative to the longest side, 0.35 */
+  double detail;    /* 0..1, 0.2 */
   /* relief */
   double relief_mm, base_mm, smooth;
   int invert, cutout;
@@ -107,7 +107,7 @@ size_t orf_params_canonical(const orf_params *p, char *buf, size_t buf_size);
 
 /* Names of things, for output and logs. */
 const char *orf_mode_name(orf_mode m);
-const char *orf_format_ext(orf_format f);   /* "glb", "stl", ... */
+const char *orf_format_ext(orf_format f); /* "glb", "stl", ... */
 int orf_format_from_ext(const char *ext, orf_format *out);
 
 /* The marching-cubes resolution R(q) and face budget F(q) of ENGINE.md. */
@@ -119,9 +119,9 @@ int orf_quality_faces(int quality);
 /* An indexed triangle mesh.  Owned by whoever filled it; free with
  * orf_mesh_free(). */
 typedef struct orf_mesh {
-  float *positions;     /* 3 floats per vertex, millimetres, Z up */
-  uint8_t *colors;      /* 3 bytes (sRGB) per vertex, or NULL */
-  uint32_t *indices;    /* 3 per face, counter-clockwise seen from outside */
+  float *positions;  /* 3 floats per vertex, millimetres, Z up */
+  uint8_t *colors;   /* 3 bytes (sRGB) per vertex, or NULL */
+  uint32_t *indices; /* 3 per face, counter-clockwise seen from outside */
   size_t vertex_count;
   size_t face_count;
 } orf_mesh;
@@ -135,20 +135,20 @@ int orf_mesh_copy(orf_mesh *dst, const orf_mesh *src);
 /* Figures and topology of a mesh, from orf_mesh_check(). */
 typedef struct orf_mesh_report {
   size_t vertices, faces, edges;
-  size_t boundary_edges;      /* edges used by one face */
-  size_t nonmanifold_edges;   /* used by more than two faces */
-  size_t misoriented_edges;   /* used twice in the same direction */
-  size_t nonmanifold_vertices;/* whose faces form more than one fan */
-  size_t degenerate_faces;    /* repeated index or (near) zero area */
-  size_t duplicate_faces;     /* same three vertices as another face */
+  size_t boundary_edges;       /* edges used by one face */
+  size_t nonmanifold_edges;    /* used by more than two faces */
+  size_t misoriented_edges;    /* used twice in the same direction */
+  size_t nonmanifold_vertices; /* whose faces form more than one fan */
+  size_t degenerate_faces;     /* repeated index or (near) zero area */
+  size_t duplicate_faces;      /* same three vertices as another face */
   size_t unused_vertices;
-  size_t components;          /* connected by shared edges */
-  long euler;                 /* V - E + F over used vertices */
-  double volume;              /* signed, mm^3; > 0 when oriented outward */
-  double area;                /* mm^2 */
+  size_t components; /* connected by shared edges */
+  long euler;        /* V - E + F over used vertices */
+  double volume;     /* signed, mm^3; > 0 when oriented outward */
+  double area;       /* mm^2 */
   float bbox_min[3], bbox_max[3];
-  int watertight;             /* closed: no boundary, nonmanifold or misoriented edge */
-  int manifold;               /* edge- and vertex-manifold, no degenerate/duplicate face */
+  int watertight; /* closed: no boundary, nonmanifold or misoriented edge */
+  int manifold;   /* edge- and vertex-manifold, no degenerate/duplicate face */
 } orf_mesh_report;
 
 /* Checks *m and fills *r.  A face is degenerate when it repeats an index or
@@ -211,17 +211,16 @@ typedef struct orf_timings {
  * the engine's: copy what you keep.  `grid` is the stage's marching-cubes
  * resolution (cells along the longest side).  Return 0 to go on, non-zero to
  * cancel the job (orf_generate then returns ORF_ECANCELED). */
-typedef int (*orf_stage_fn)(void *user, orf_stage stage, const orf_mesh *mesh, int grid,
-                            double elapsed_ms);
+typedef int (*orf_stage_fn)(void *user, orf_stage stage, const orf_mesh *mesh, int grid, double elapsed_ms);
 
 /* How a job runs (not what it makes). */
 typedef struct orf_job_opts {
-  int threads;              /* <= 0: every online core */
+  int threads; /* <= 0: every online core */
   orf_limits limits;
-  orf_stage_fn on_stage;    /* may be NULL */
+  orf_stage_fn on_stage; /* may be NULL */
   void *user;
-  atomic_int *cancel;       /* may be NULL; non-zero cancels between and inside stages */
-  size_t peak_bytes;        /* out: measured peak of the engine's own allocations */
+  atomic_int *cancel; /* may be NULL; non-zero cancels between and inside stages */
+  size_t peak_bytes;  /* out: measured peak of the engine's own allocations */
 } orf_job_opts;
 
 void orf_job_opts_init(orf_job_opts *o);
@@ -231,7 +230,7 @@ typedef struct orf_result {
   orf_mesh mesh;
   orf_mesh_report report;
   orf_timings timings;
-  int mask_source;          /* 0 alpha, 1 automatic background, 2 whole frame */
+  int mask_source; /* 0 alpha, 1 automatic background, 2 whole frame */
 } orf_result;
 
 void orf_result_free(orf_result *r);
@@ -240,14 +239,12 @@ void orf_result_free(orf_result *r);
  * each stage in order; fills *out with the final mesh (which the caller
  * frees with orf_result_free).  On error *out is left empty and the
  * callback is not called again. */
-int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_opts *opts,
-                 orf_result *out);
+int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_opts *opts, orf_result *out);
 
 /* An upper bound of the peak bytes a job with these parameters takes on an
  * image of width x height pixels (as orf_image_probe() gives them) from a
  * file of file_bytes bytes.  Admission control reserves this much. */
-size_t orf_estimate_peak_bytes(const orf_params *p, uint32_t width, uint32_t height,
-                               size_t file_bytes);
+size_t orf_estimate_peak_bytes(const orf_params *p, uint32_t width, uint32_t height, size_t file_bytes);
 
 #ifdef __cplusplus
 }

@@ -98,8 +98,8 @@ static void test_json_and_stages(void **state) {
   char args[4096], path[512], stages[512];
   snprintf(path, sizeof path, "%s/disc.glb", dir);
   snprintf(stages, sizeof stages, "%s/stages", dir);
-  snprintf(args, sizeof args, "generate %s -o %s --quality 2 --param thickness=0.5 --stages-dir %s --json", image,
-           path, stages);
+  snprintf(args, sizeof args, "generate %s -o %s --quality 2 --param thickness=0.5 --stages-dir %s --json",
+           image, path, stages);
   assert_int_equal(orfeas(args), 0);
   json_error_t err;
   json_t *o = json_loads(out, 0, &err);

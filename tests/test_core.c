@@ -48,7 +48,8 @@ static void test_alloc_fault_injection(void **state) {
 
 static void mark(void *ctx, size_t begin, size_t end, int worker) {
   int *out = ctx;
-  for (size_t i = begin; i < end; i++) out[i] = worker + 1;
+  for (size_t i = begin; i < end; i++)
+    out[i] = worker + 1;
   /* allocations on workers count against the caller's job */
   orf_free(orf_malloc(64));
 }
@@ -60,8 +61,10 @@ static void test_parallel_covers_range(void **state) {
   orf_memtrack *old = orf_memtrack_set(&t);
   int chunks = orf_parallel_for(4, 1000, 10, mark, out);
   assert_int_equal(chunks, 4);
-  for (int i = 0; i < 1000; i++) assert_true(out[i] >= 1 && out[i] <= 4);
-  for (int i = 1; i < 1000; i++) assert_true(out[i] >= out[i - 1]);
+  for (int i = 0; i < 1000; i++)
+    assert_true(out[i] >= 1 && out[i] <= 4);
+  for (int i = 1; i < 1000; i++)
+    assert_true(out[i] >= out[i - 1]);
   assert_true(atomic_load(&t.peak) >= 64);
   assert_int_equal(orf_parallel_chunks(8, 5, 10), 1);
   assert_int_equal(orf_parallel_for(8, 0, 1, mark, out), 0);

@@ -99,8 +99,8 @@ static void test_canonical(void **state) {
   assert_true(strncmp(ca, "engine=" ORF_ENGINE_VERSION "&", strlen("engine=" ORF_ENGINE_VERSION "&")) == 0);
   assert_non_null(strstr(ca, "&max_faces=80000"));
   assert_non_null(strstr(ca, "&thickness=0.35"));
-  assert_null(strstr(ca, "format="));   /* a conversion, not geometry */
-  assert_null(strstr(ca, "min_mm="));   /* lithophane only */
+  assert_null(strstr(ca, "format=")); /* a conversion, not geometry */
+  assert_null(strstr(ca, "min_mm=")); /* lithophane only */
   /* keys sorted after the engine version */
   const char *prev = "";
   for (char *k = strchr(ca, '&'); k; k = strchr(k + 1, '&')) {
@@ -137,8 +137,8 @@ static void test_quality_tables(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_defaults),      cmocka_unit_test(test_strict_errors),
-      cmocka_unit_test(test_set_values),    cmocka_unit_test(test_canonical),
+      cmocka_unit_test(test_defaults),       cmocka_unit_test(test_strict_errors),
+      cmocka_unit_test(test_set_values),     cmocka_unit_test(test_canonical),
       cmocka_unit_test(test_quality_tables),
   };
   return cmocka_run_group_tests_name("params", tests, NULL, NULL);

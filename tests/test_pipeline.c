@@ -66,10 +66,13 @@ static int run(const uint8_t *img, size_t size, orf_params *p, int threads, orf_
 static double centroid_y(const orf_mesh *mesh, double *volume) {
   double vol = 0, cy = 0;
   for (size_t f = 0; f < mesh->face_count; f++) {
-    const float *a = mesh->positions + 3 * mesh->indices[3 * f], *b = mesh->positions + 3 * mesh->indices[3 * f + 1],
+    const float *a = mesh->positions + 3 * mesh->indices[3 * f],
+                *b = mesh->positions + 3 * mesh->indices[3 * f + 1],
                 *c = mesh->positions + 3 * mesh->indices[3 * f + 2];
-    double v = (a[0] * ((double)b[1] * c[2] - (double)b[2] * c[1]) - a[1] * ((double)b[0] * c[2] - (double)b[2] * c[0]) +
-                a[2] * ((double)b[0] * c[1] - (double)b[1] * c[0])) / 6.0;
+    double v = (a[0] * ((double)b[1] * c[2] - (double)b[2] * c[1]) -
+                a[1] * ((double)b[0] * c[2] - (double)b[2] * c[0]) +
+                a[2] * ((double)b[0] * c[1] - (double)b[1] * c[0])) /
+               6.0;
     vol += v;
     cy += v * (a[1] + b[1] + c[1]) / 4.0;
   }
@@ -105,11 +108,13 @@ static void test_disc_closed_symmetric(void **state) {
   assert_true(m->volume > 0);
   /* 100 mm across, 35 mm deep, centred on the origin */
   float ext[3];
-  for (int a = 0; a < 3; a++) ext[a] = m->bbox_max[a] - m->bbox_min[a];
+  for (int a = 0; a < 3; a++)
+    ext[a] = m->bbox_max[a] - m->bbox_min[a];
   assert_float_equal(ext[0], 100.0, 0.01);
   assert_float_equal(ext[2], 100.0, 1.0);
   assert_float_equal(ext[1], 35.0, 1.5);
-  for (int a = 0; a < 3; a++) assert_float_equal(m->bbox_min[a] + m->bbox_max[a], 0, 0.01);
+  for (int a = 0; a < 3; a++)
+    assert_float_equal(m->bbox_min[a] + m->bbox_max[a], 0, 0.01);
   /* front/back mirror symmetry: the volume's centroid lies on y = 0 */
   const orf_mesh *mesh = &r.mesh;
   double vol, cy = centroid_y(mesh, &vol);

@@ -58,7 +58,8 @@ static void test_threads_identical(void **state) {
   const uint32_t n = 300;
   uint8_t *m = disc_mask(n, 140, 160, 120);
   for (uint32_t y = 40; y < 80; y++)
-    for (uint32_t x = 20; x < 280; x++) m[(size_t)y * n + x] = 1; /* a bar across: not a disc */
+    for (uint32_t x = 20; x < 280; x++)
+      m[(size_t)y * n + x] = 1; /* a bar across: not a disc */
   float *a = malloc((size_t)n * n * 4), *b = malloc((size_t)n * n * 4);
   assert_int_equal(orf_poisson_solve(m, n, n, a, 1, NULL), 0);
   assert_int_equal(orf_poisson_solve(m, n, n, b, 3, NULL), 0);
@@ -76,7 +77,8 @@ static void test_no_medial_crease(void **state) {
   const uint32_t w = 400, hh = 200;
   uint8_t *m = calloc((size_t)w * hh, 1);
   for (uint32_t y = 20; y < 180; y++)
-    for (uint32_t x = 20; x < 380; x++) m[(size_t)y * w + x] = 1;
+    for (uint32_t x = 20; x < 380; x++)
+      m[(size_t)y * w + x] = 1;
   float *h = malloc((size_t)w * hh * 4);
   assert_int_equal(orf_poisson_solve(m, w, hh, h, 2, NULL), 0);
   /* column through the centre, rows 90..109 straddle the medial axis y = 99.5 */

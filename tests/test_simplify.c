@@ -252,6 +252,49 @@ static void test_impossible_budget_keeps_input(void **state) {
 
 /* Every allocation failing in turn: ORF_ENOMEM with the mesh unchanged and
  * nothing leaked, until enough allocations succeed. */
+/* The known-topology entry gives the same mesh as the checking one, and
+ * orf_mesh_components counts what orf_mesh_check counts. */
+static void test_known_topology(void **state) {
+  (void)state;
+  orf_mesh a, b;
+  assert_int_equal(mg_two_spheres(&a, 5, 1.0f, 0.3f), ORF_OK);
+  assert_int_equal(orf_mesh_copy(&b, &a), ORF_OK);
+  orf_mesh_report in;
+  assert_int_equal(orf_mesh_check(&a, &in), ORF_OK);
+  assert_int_equal(orf_mesh_components(&a), 2);
+  assert_int_equal(in.components, 2);
+  assert_int_equal(orf_mesh_simplify(&a, 3000), ORF_OK);
+  assert_int_equal(orf_mesh_simplify_known(&b, 3000, &in), ORF_OK);
+  assert_int_equal(a.face_count, b.face_count);
+  assert_memory_equal(a.indices, b.indices, a.face_count * 3 * sizeof(uint32_t));
+  assert_memory_equal(a.positions, b.positions, a.vertex_count * 3 * sizeof(float));
+  orf_mesh_free(&a);
+  orf_mesh_free(&b);
+}
+
+/* A vertex moved onto its neighbour leaves two zero-area faces; the repair
+ * collapses them away and the mesh is closed and manifold again. */
+static void test_fix_degenerate(void **state) {
+  (void)state;
+  orf_mesh m;
+  assert_int_equal(mg_icosphere(&m, 3, 1.0f), ORF_OK);
+  uint32_t a = m.indices[0], b = m.indices[1];
+  memcpy(m.positions + 3 * a, m.positions + 3 * b, 3 * sizeof(float));
+  orf_mesh_report r;
+  assert_int_equal(orf_mesh_check(&m, &r), ORF_OK);
+  assert_true(r.degenerate_faces >= 2);
+  assert_false(r.manifold);
+  size_t faces = m.face_count;
+  assert_int_equal(orf_mesh_fix_degenerate(&m), ORF_OK);
+  assert_int_equal(orf_mesh_check(&m, &r), ORF_OK);
+  assert_int_equal(r.degenerate_faces, 0);
+  assert_true(r.watertight && r.manifold);
+  assert_int_equal(r.euler, 2);
+  assert_int_equal(r.unused_vertices, 0);
+  assert_true(m.face_count < faces);
+  orf_mesh_free(&m);
+}
+
 static void test_out_of_memory(void **state) {
   (void)state;
   orf_mesh m = {0}, before = {0};
@@ -297,6 +340,8 @@ int main(void) {
       cmocka_unit_test(test_under_budget_untouched),
       cmocka_unit_test(test_deterministic),
       cmocka_unit_test(test_impossible_budget_keeps_input),
+      cmocka_unit_test(test_known_topology),
+      cmocka_unit_test(test_fix_degenerate),
       cmocka_unit_test(test_out_of_memory),
   };
   return cmocka_run_group_tests_name("simplify", tests, NULL, NULL);

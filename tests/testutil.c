@@ -12,9 +12,8 @@
 #include <turbojpeg.h>
 #include <webp/encode.h>
 
-static uint8_t *png_encode(struct spng_ihdr *ihdr, const uint8_t *pixels, size_t len,
-                           const uint8_t *palette, int n_palette, const uint8_t *trns,
-                           size_t *size) {
+static uint8_t *png_encode(struct spng_ihdr *ihdr, const uint8_t *pixels, size_t len, const uint8_t *palette,
+                           int n_palette, const uint8_t *trns, size_t *size) {
   spng_ctx *ctx = spng_ctx_new(SPNG_CTX_ENCODER);
   if (!ctx) return NULL;
   spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1);
@@ -34,7 +33,7 @@ static uint8_t *png_encode(struct spng_ihdr *ihdr, const uint8_t *pixels, size_t
     }
   }
   uint8_t *out = NULL;
-    /* SPNG_FMT_RAW: 16-bit samples big-endian, as PNG stores them */
+  /* SPNG_FMT_RAW: 16-bit samples big-endian, as PNG stores them */
   if (spng_encode_image(ctx, pixels, len, SPNG_FMT_RAW, SPNG_ENCODE_FINALIZE) == 0) {
     int err = 0;
     out = spng_get_png_buffer(ctx, size, &err);
@@ -44,25 +43,22 @@ static uint8_t *png_encode(struct spng_ihdr *ihdr, const uint8_t *pixels, size_t
   return out;
 }
 
-uint8_t *tu_png(const uint8_t *pixels, uint32_t w, uint32_t h, int channels, int bit_depth,
-                size_t *size) {
+uint8_t *tu_png(const uint8_t *pixels, uint32_t w, uint32_t h, int channels, int bit_depth, size_t *size) {
   static const uint8_t types[5] = {0, SPNG_COLOR_TYPE_GRAYSCALE, SPNG_COLOR_TYPE_GRAYSCALE_ALPHA,
                                    SPNG_COLOR_TYPE_TRUECOLOR, SPNG_COLOR_TYPE_TRUECOLOR_ALPHA};
-  struct spng_ihdr ihdr = {.width = w, .height = h, .bit_depth = (uint8_t)bit_depth,
-                           .color_type = types[channels]};
+  struct spng_ihdr ihdr = {
+      .width = w, .height = h, .bit_depth = (uint8_t)bit_depth, .color_type = types[channels]};
   size_t len = (size_t)w * h * (size_t)channels * (size_t)(bit_depth / 8);
   return png_encode(&ihdr, pixels, len, NULL, 0, NULL, size);
 }
 
-uint8_t *tu_png_palette(const uint8_t *indices, uint32_t w, uint32_t h, const uint8_t *palette,
-                        int n_palette, const uint8_t *trns, size_t *size) {
-  struct spng_ihdr ihdr = {.width = w, .height = h, .bit_depth = 8,
-                           .color_type = SPNG_COLOR_TYPE_INDEXED};
+uint8_t *tu_png_palette(const uint8_t *indices, uint32_t w, uint32_t h, const uint8_t *palette, int n_palette,
+                        const uint8_t *trns, size_t *size) {
+  struct spng_ihdr ihdr = {.width = w, .height = h, .bit_depth = 8, .color_type = SPNG_COLOR_TYPE_INDEXED};
   return png_encode(&ihdr, indices, (size_t)w * h, palette, n_palette, trns, size);
 }
 
-uint8_t *tu_jpeg(const uint8_t *rgb, uint32_t w, uint32_t h, int quality, int progressive,
-                 size_t *size) {
+uint8_t *tu_jpeg(const uint8_t *rgb, uint32_t w, uint32_t h, int quality, int progressive, size_t *size) {
   tjhandle tj = tjInitCompress();
   if (!tj) return NULL;
   unsigned char *jpg = NULL;
@@ -93,8 +89,8 @@ uint8_t *tu_webp(const uint8_t *rgba, uint32_t w, uint32_t h, int lossless, size
   return out;
 }
 
-uint8_t *tu_discs_rgba(uint32_t w, uint32_t h, const float *discs, int n, float hole_r,
-                       const uint8_t fg[3], const uint8_t bg[3], uint8_t alpha_bg) {
+uint8_t *tu_discs_rgba(uint32_t w, uint32_t h, const float *discs, int n, float hole_r, const uint8_t fg[3],
+                       const uint8_t bg[3], uint8_t alpha_bg) {
   uint8_t *p = malloc((size_t)w * h * 4);
   if (!p) return NULL;
   for (uint32_t y = 0; y < h; y++) {
@@ -144,7 +140,8 @@ uint8_t *tu_rgba_to_rgb(const uint8_t *rgba, uint32_t w, uint32_t h) {
   size_t n = (size_t)w * h;
   uint8_t *p = malloc(n * 3);
   if (!p) return NULL;
-  for (size_t i = 0; i < n; i++) memcpy(p + 3 * i, rgba + 4 * i, 3);
+  for (size_t i = 0; i < n; i++)
+    memcpy(p + 3 * i, rgba + 4 * i, 3);
   return p;
 }
 

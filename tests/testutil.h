@@ -13,13 +13,11 @@
  * 16 (16-bit samples big-endian in `pixels`, as PNG stores them).  With
  * palette != 0, pixels are 1-byte indices into `palette` (n_palette RGB
  * triplets) and `trns` (may be NULL) gives their alpha. */
-uint8_t *tu_png(const uint8_t *pixels, uint32_t w, uint32_t h, int channels, int bit_depth,
-                size_t *size);
-uint8_t *tu_png_palette(const uint8_t *indices, uint32_t w, uint32_t h, const uint8_t *palette,
-                        int n_palette, const uint8_t *trns, size_t *size);
+uint8_t *tu_png(const uint8_t *pixels, uint32_t w, uint32_t h, int channels, int bit_depth, size_t *size);
+uint8_t *tu_png_palette(const uint8_t *indices, uint32_t w, uint32_t h, const uint8_t *palette, int n_palette,
+                        const uint8_t *trns, size_t *size);
 /* JPEG of RGB pixels (quality 1..100, progressive or baseline). */
-uint8_t *tu_jpeg(const uint8_t *rgb, uint32_t w, uint32_t h, int quality, int progressive,
-                 size_t *size);
+uint8_t *tu_jpeg(const uint8_t *rgb, uint32_t w, uint32_t h, int quality, int progressive, size_t *size);
 /* WebP of RGBA pixels; lossless or lossy (quality 90). */
 uint8_t *tu_webp(const uint8_t *rgba, uint32_t w, uint32_t h, int lossless, size_t *size);
 
@@ -27,8 +25,8 @@ uint8_t *tu_webp(const uint8_t *rgba, uint32_t w, uint32_t h, int lossless, size
  * union of the given discs (cx, cy, r in pixels; n discs), minus the holes
  * (a disc of radius hole_r at each centre, 0 for none).  alpha_bg is the
  * alpha of the background (255 for an opaque image). */
-uint8_t *tu_discs_rgba(uint32_t w, uint32_t h, const float *discs, int n, float hole_r,
-                       const uint8_t fg[3], const uint8_t bg[3], uint8_t alpha_bg);
+uint8_t *tu_discs_rgba(uint32_t w, uint32_t h, const float *discs, int n, float hole_r, const uint8_t fg[3],
+                       const uint8_t bg[3], uint8_t alpha_bg);
 
 /* A photo-like n x n RGB picture: a shaded, textured five-lobed subject on
  * a light, noisy backdrop (deterministic). */

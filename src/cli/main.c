@@ -76,8 +76,8 @@ static int set_param(cli *c, const char *name, const char *value) {
 static int on_stage(void *user, orf_stage stage, const orf_mesh *mesh, int grid, double elapsed_ms) {
   cli *c = user;
   if (c->tty)
-    fprintf(stderr, "\r\033[K%-16s %3d%%  %7.1f ms  %zu faces", orf_stage_name(stage),
-            25 * ((int)stage + 1), elapsed_ms, mesh->face_count);
+    fprintf(stderr, "\r\033[K%-16s %3d%%  %7.1f ms  %zu faces", orf_stage_name(stage), 25 * ((int)stage + 1),
+            elapsed_ms, mesh->face_count);
   if (c->stages_dir) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.%s", c->stages_dir, orf_stage_name(stage),
@@ -88,10 +88,10 @@ static int on_stage(void *user, orf_stage stage, const orf_mesh *mesh, int grid,
       return 1;
     }
   }
-  json_array_append_new(c->stages, json_pack("{s:s, s:i, s:I, s:I, s:f}", "stage", orf_stage_name(stage),
-                                             "grid", grid, "vertices", (json_int_t)mesh->vertex_count,
-                                             "faces", (json_int_t)mesh->face_count, "elapsed_ms",
-                                             elapsed_ms));
+  json_array_append_new(c->stages,
+                        json_pack("{s:s, s:i, s:I, s:I, s:f}", "stage", orf_stage_name(stage), "grid", grid,
+                                  "vertices", (json_int_t)mesh->vertex_count, "faces",
+                                  (json_int_t)mesh->face_count, "elapsed_ms", elapsed_ms));
   return 0;
 }
 
@@ -150,7 +150,8 @@ static int cmd_generate(cli *c) {
     return EXIT_USAGE;
   }
   if (c->params.mode != ORF_MODE_INFLATE) {
-    fprintf(stderr, "orfeas: mode %s is not in this build yet (only inflate)\n", orf_mode_name(c->params.mode));
+    fprintf(stderr, "orfeas: mode %s is not in this build yet (only inflate)\n",
+            orf_mode_name(c->params.mode));
     return EXIT_USAGE;
   }
   if (c->stages_dir && mkdir(c->stages_dir, 0777) && errno != EEXIST) {

@@ -15,9 +15,9 @@
 #include <stddef.h>
 
 typedef struct orf_memtrack {
-  atomic_size_t current;   /* bytes live now */
-  atomic_size_t peak;      /* most bytes live at once */
-  atomic_long fail_after;  /* > 0: the allocation that brings it to 0 fails */
+  atomic_size_t current;  /* bytes live now */
+  atomic_size_t peak;     /* most bytes live at once */
+  atomic_long fail_after; /* > 0: the allocation that brings it to 0 fails */
 } orf_memtrack;
 
 /* Makes t the accounting of the calling thread (NULL: none); returns the old. */

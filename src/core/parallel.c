@@ -50,10 +50,11 @@ int orf_parallel_for(int threads, size_t n, size_t min_chunk, orf_range_fn fn, v
   int started[MAX_THREADS] = {0};
   orf_memtrack *track = orf_memtrack_get();
   for (int i = 0; i < chunks; i++) {
-    tasks[i] = (task){fn, ctx, n * (size_t)i / (size_t)chunks, n * (size_t)(i + 1) / (size_t)chunks,
-                      i, track};
+    tasks[i] =
+        (task){fn, ctx, n * (size_t)i / (size_t)chunks, n * (size_t)(i + 1) / (size_t)chunks, i, track};
   }
-  for (int i = 1; i < chunks; i++) started[i] = pthread_create(&tids[i], NULL, run_task, &tasks[i]) == 0;
+  for (int i = 1; i < chunks; i++)
+    started[i] = pthread_create(&tids[i], NULL, run_task, &tasks[i]) == 0;
   run_task(&tasks[0]);
   for (int i = 1; i < chunks; i++) {
     if (started[i])

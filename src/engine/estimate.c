@@ -16,9 +16,9 @@
 
 #include "orfeas.h"
 
-#define MC_FACES_PER_CELL2 12   /* marching-cubes faces per N^2 (see above) */
-#define BYTES_PER_FACE 220      /* mesh + smoothing + simplifier + checker, at the final stage */
-#define CANVAS_BYTES_PER_PX 48  /* fields, EDT, Poisson pyramid and mask scratch per canvas pixel */
+#define MC_FACES_PER_CELL2 12  /* marching-cubes faces per N^2 (see above) */
+#define BYTES_PER_FACE 220     /* mesh + smoothing + simplifier + checker, at the final stage */
+#define CANVAS_BYTES_PER_PX 48 /* fields, EDT, Poisson pyramid and mask scratch per canvas pixel */
 #define DECODER_OVERHEAD (8u << 20)
 
 static uint64_t scaled_px(uint32_t w, uint32_t h, uint32_t side) {

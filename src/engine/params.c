@@ -196,8 +196,10 @@ size_t orf_params_canonical(const orf_params *p, char *buf, size_t buf_size) {
     case P_BOOL: snprintf(val, sizeof val, "%s", *(const int *)field ? "true" : "false"); break;
     default: snprintf(val, sizeof val, "%s", d->choices[*(const int *)field]); break;
     }
-    if (d->offset == OFF(max_faces) && p->max_faces == 0) snprintf(val, sizeof val, "%d", orf_quality_faces(p->quality));
-    int n = snprintf(len < buf_size ? buf + len : NULL, len < buf_size ? buf_size - len : 0, "&%s=%s", d->name, val);
+    if (d->offset == OFF(max_faces) && p->max_faces == 0)
+      snprintf(val, sizeof val, "%d", orf_quality_faces(p->quality));
+    int n = snprintf(len < buf_size ? buf + len : NULL, len < buf_size ? buf_size - len : 0, "&%s=%s",
+                     d->name, val);
     len += (size_t)n;
   }
   return len;

@@ -67,7 +67,8 @@ static void to_millimetres(orf_mesh *m, double size_mm) {
     if (hi[a] - lo[a] > ext) ext = hi[a] - lo[a];
   float k = ext > 0 ? (float)(size_mm / ext) : 1.0f;
   float scale[3] = {k, k, k}, offset[3];
-  for (int a = 0; a < 3; a++) offset[a] = -0.5f * (lo[a] + hi[a]) * k;
+  for (int a = 0; a < 3; a++)
+    offset[a] = -0.5f * (lo[a] + hi[a]) * k;
   orf_mesh_transform(m, scale, offset);
 }
 
@@ -186,8 +187,7 @@ out:
   return rc;
 }
 
-int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_opts *opts,
-                 orf_result *out) {
+int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_opts *opts, orf_result *out) {
   memset(out, 0, sizeof *out);
   if (orf_params_validate(p, NULL, 0)) return ORF_EINVAL;
   if (p->mode != ORF_MODE_INFLATE) return ORF_ENOTIMPL;

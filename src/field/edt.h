@@ -17,8 +17,8 @@
  * (-1 when there is none; ties broken deterministically).  dist and nearest
  * have w*h entries.  Returns 0, ORF_ENOMEM, or ORF_EINVAL (a NULL pointer,
  * a side over 2^20, w*h over INT32_MAX).  Same result for any thread count. */
-int orf_edt(const uint8_t *mask, uint32_t w, uint32_t h, uint8_t feature, float *dist,
-            int32_t *nearest, int threads);
+int orf_edt(const uint8_t *mask, uint32_t w, uint32_t h, uint8_t feature, float *dist, int32_t *nearest,
+            int threads);
 
 /* Signed distance to the subject's outline: inside (mask != 0) the distance
  * to the nearest background pixel minus 0.5, outside minus (the distance to

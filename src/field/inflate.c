@@ -41,22 +41,23 @@ static int blur(float *v, uint32_t w, uint32_t h, int r) {
       float *p = v + (horizontal ? (size_t)l * w : l);
       double sum = 0;
       int count = 0;
-      for (int i = 0; i < r && i < (int)len; i++, count++) sum += p[(size_t)i * step];
+      for (int i = 0; i < r && i < (int)len; i++, count++)
+        sum += p[(size_t)i * step];
       for (int i = 0; i < (int)len; i++) {
         if (i + r < (int)len) sum += p[(size_t)(i + r) * step], count++;
         if (i - r - 1 >= 0) sum -= p[(size_t)(i - r - 1) * step], count--;
         tmp[i] = (float)(sum / count);
       }
-      for (uint32_t i = 0; i < len; i++) p[i * step] = tmp[i];
+      for (uint32_t i = 0; i < len; i++)
+        p[i * step] = tmp[i];
     }
   }
   orf_free(tmp);
   return ORF_OK;
 }
 
-int orf_inflate_build(const uint8_t *mask, const uint8_t *rgba, uint32_t w, uint32_t h,
-                      double thickness, double detail, int threads, atomic_int *cancel,
-                      orf_inflate *out) {
+int orf_inflate_build(const uint8_t *mask, const uint8_t *rgba, uint32_t w, uint32_t h, double thickness,
+                      double detail, int threads, atomic_int *cancel, orf_inflate *out) {
   memset(out, 0, sizeof *out);
   uint32_t x0 = w, y0 = h, x1 = 0, y1 = 0;
   for (uint32_t y = 0; y < h; y++)
@@ -81,8 +82,7 @@ int orf_inflate_build(const uint8_t *mask, const uint8_t *rgba, uint32_t w, uint
   out->front = orf_malloc_array(n, sizeof(float));
   out->rgb = orf_calloc(n, 3);
   int rc = ORF_ENOMEM;
-  if (!cm || !dist || !near || (detail > 0 && !lum) || !out->height || !out->front || !out->rgb)
-    goto fail;
+  if (!cm || !dist || !near || (detail > 0 && !lum) || !out->height || !out->front || !out->rgb) goto fail;
   out->w = cw;
   out->h = ch;
   out->pad = pad;
@@ -176,8 +176,8 @@ static void axis_sample(float coord, uint32_t len, int32_t *i0, float *t) {
 typedef struct slicer {
   const orf_inflate *f;
   const orf_volume *vol;
-  int32_t *col;    /* per grid x: canvas column */
-  float *colt;     /* per grid x: weight */
+  int32_t *col; /* per grid x: canvas column */
+  float *colt;  /* per grid x: weight */
 } slicer;
 
 static float lerp2(const float *a, size_t w, int32_t c, float tx, float ty) {
@@ -204,7 +204,8 @@ static void eval_slice(void *ctx, int k, float *out) {
     float y = v->origin[1] + (float)j * v->spacing[1];
     const float *g = y < 0 ? front : back;
     float *o = out + (size_t)j * v->nx;
-    for (int i = 0; i < v->nx; i++) o[i] = y * y - g[i];
+    for (int i = 0; i < v->nx; i++)
+      o[i] = y * y - g[i];
   }
 }
 
@@ -224,7 +225,8 @@ int orf_inflate_mesh(const orf_inflate *f, int grid, int threads, atomic_int *ca
                orf_malloc_array((size_t)vol.nx, sizeof(float))};
   int rc = ORF_ENOMEM;
   if (sl.col && sl.colt) {
-    for (int i = 0; i < vol.nx; i++) axis_sample(vol.origin[0] + (float)i * sp, f->w, &sl.col[i], &sl.colt[i]);
+    for (int i = 0; i < vol.nx; i++)
+      axis_sample(vol.origin[0] + (float)i * sp, f->w, &sl.col[i], &sl.colt[i]);
     vol.eval = eval_slice;
     vol.ctx = &sl;
     rc = orf_mc_extract(&vol, 0.0f, threads, cancel, out);

@@ -31,23 +31,22 @@
 #include "orfeas.h"
 
 typedef struct orf_inflate {
-  uint32_t w, h;        /* canvas: the image with a margin of `pad` pixels */
+  uint32_t w, h; /* canvas: the image with a margin of `pad` pixels */
   uint32_t pad;
-  float *height;        /* H, w*h */
-  float *front;         /* G of the front half, w*h */
-  uint8_t *rgb;         /* w*h*3, background filled from the subject */
-  float s2;             /* s^2 */
-  float z_front, z_back;/* largest front and back heights, pixels */
-  float bounds[4];      /* x0, y0, x1, y1 in canvas pixels around the solid's outline */
+  float *height;         /* H, w*h */
+  float *front;          /* G of the front half, w*h */
+  uint8_t *rgb;          /* w*h*3, background filled from the subject */
+  float s2;              /* s^2 */
+  float z_front, z_back; /* largest front and back heights, pixels */
+  float bounds[4];       /* x0, y0, x1, y1 in canvas pixels around the solid's outline */
 } orf_inflate;
 
 /* Builds the fields of an image of w x h pixels from its subject mask
  * (w*h bytes, non-zero = subject) and its RGBA pixels.  thickness and detail
  * are the parameters of ENGINE.md.  Returns ORF_OK, ORF_ENOSUBJECT (empty
  * mask), ORF_ENOMEM or ORF_ECANCELED; on error *out is zeroed. */
-int orf_inflate_build(const uint8_t *mask, const uint8_t *rgba, uint32_t w, uint32_t h,
-                      double thickness, double detail, int threads, atomic_int *cancel,
-                      orf_inflate *out);
+int orf_inflate_build(const uint8_t *mask, const uint8_t *rgba, uint32_t w, uint32_t h, double thickness,
+                      double detail, int threads, atomic_int *cancel, orf_inflate *out);
 
 /* Extracts the solid at `grid` cells along the subject's longest side, in
  * canvas pixel units, into *out (no colours).  Closed and 2-manifold (see

@@ -27,11 +27,11 @@
 
 typedef struct level {
   uint32_t w, h;
-  float s2;     /* spacing^2, in level-0 pixels */
+  float s2; /* spacing^2, in level-0 pixels */
   uint8_t *mask;
-  float *val;   /* the solution (level 0) or the correction (coarser levels) */
-  float *rhs;   /* right-hand side; NULL at level 0 where it is 4 everywhere */
-  float *res;   /* scratch: residual */
+  float *val; /* the solution (level 0) or the correction (coarser levels) */
+  float *rhs; /* right-hand side; NULL at level 0 where it is 4 everywhere */
+  float *res; /* scratch: residual */
 } level;
 
 typedef struct sweep_ctx {
@@ -157,8 +157,8 @@ int orf_poisson_solve(const uint8_t *mask, uint32_t w, uint32_t hgt, float *h, i
   if (!lv[0].res) return ORF_ENOMEM;
   /* The pyramid of masks: a coarse pixel is inside when two of its four
    * children are. */
-  while (n < MAX_LEVELS && (lv[n - 1].w > COARSE_SIDE || lv[n - 1].h > COARSE_SIDE) &&
-         lv[n - 1].w >= 8 && lv[n - 1].h >= 8) {
+  while (n < MAX_LEVELS && (lv[n - 1].w > COARSE_SIDE || lv[n - 1].h > COARSE_SIDE) && lv[n - 1].w >= 8 &&
+         lv[n - 1].h >= 8) {
     level *f = &lv[n - 1], *c = &lv[n];
     c->w = (f->w + 1) / 2;
     c->h = (f->h + 1) / 2;
@@ -188,7 +188,8 @@ int orf_poisson_solve(const uint8_t *mask, uint32_t w, uint32_t hgt, float *h, i
   /* Nested iteration: the problem itself (rhs 4) on each level from the
    * coarsest up, each started from the coarser solution. */
   for (int l = n - 1; l >= 1; l--) {
-    for (size_t i = 0; i < (size_t)lv[l].w * lv[l].h; i++) lv[l].rhs[i] = lv[l].mask[i] ? 4.0f : 0;
+    for (size_t i = 0; i < (size_t)lv[l].w * lv[l].h; i++)
+      lv[l].rhs[i] = lv[l].mask[i] ? 4.0f : 0;
     if (l == n - 1)
       memset(lv[l].val, 0, (size_t)lv[l].w * lv[l].h * sizeof(float));
     else

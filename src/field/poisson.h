@@ -23,8 +23,8 @@
  * 1994 - here with red-black SOR as the smoother): solved on a pyramid of
  * coarser masks first, each level's solution prolonged as the next one's
  * start, then V-cycles on the finest level.  Every inside pixel ends at
- * least 1, as the exact discrete solution is.  Deterministic for any thread count.  Returns ORF_OK, ORF_ENOMEM or
- * ORF_ECANCELED. */
+ * least 1, as the exact discrete solution is.  Deterministic for any thread count.  Returns ORF_OK,
+ * ORF_ENOMEM or ORF_ECANCELED. */
 int orf_poisson_solve(const uint8_t *mask, uint32_t w, uint32_t hgt, float *h, int threads,
                       atomic_int *cancel);
 

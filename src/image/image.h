@@ -14,11 +14,11 @@
 #include "orfeas.h"
 
 typedef struct orf_image {
-  uint32_t width, height;   /* of the pixels below, after EXIF orientation */
-  uint8_t *rgba;            /* width*height*4, row-major from the top-left; orf_malloc'd */
-  int has_alpha;            /* the file carries alpha (PNG alpha/tRNS, WebP alpha) */
+  uint32_t width, height; /* of the pixels below, after EXIF orientation */
+  uint8_t *rgba;          /* width*height*4, row-major from the top-left; orf_malloc'd */
+  int has_alpha;          /* the file carries alpha (PNG alpha/tRNS, WebP alpha) */
   orf_image_type type;
-  uint32_t source_width;    /* full size of the file's image, after orientation */
+  uint32_t source_width; /* full size of the file's image, after orientation */
   uint32_t source_height;
 } orf_image;
 

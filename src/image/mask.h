@@ -22,9 +22,9 @@ enum { ORF_MASK_FROM_ALPHA = 0, ORF_MASK_FROM_BACKGROUND = 1, ORF_MASK_FRAME = 2
 
 typedef struct orf_mask {
   uint32_t width, height;
-  uint8_t *data;   /* width*height bytes: 1 subject, 0 background; orf_malloc'd */
-  size_t area;     /* subject pixels */
-  int source;      /* ORF_MASK_FROM_* */
+  uint8_t *data; /* width*height bytes: 1 subject, 0 background; orf_malloc'd */
+  size_t area;   /* subject pixels */
+  int source;    /* ORF_MASK_FROM_* */
 } orf_mask;
 
 /* Builds the subject mask of img into *out (same size as img).

@@ -47,25 +47,6 @@
 #define USED_PROPER 2u /* indexed by a non-collapsed face */
 #define FAN_SHIFT 2    /* bits 2-3: fans seen, saturating at 2 */
 
-static inline uint32_t uf_find(uint32_t *p, uint32_t x) {
-  while (p[x] != x) {
-    p[x] = p[p[x]];
-    x = p[x];
-  }
-  return x;
-}
-
-/* Joins the sets of a and b; the smaller root wins, so the result does not
- * depend on anything but the order of calls. */
-static inline void uf_union(uint32_t *p, uint32_t a, uint32_t b) {
-  a = uf_find(p, a);
-  b = uf_find(p, b);
-  if (a < b)
-    p[b] = a;
-  else if (b < a)
-    p[a] = b;
-}
-
 /* Area, volume, degenerate faces and vertex use: one pass over the faces. */
 static void face_pass(const orf_mesh *m, uint8_t *flags, orf_mesh_report *r, size_t *proper_faces) {
   double c[3];
@@ -133,9 +114,9 @@ static void edge_pass(const orf_mesh *m, const orf_edges *e, uint32_t *face_uf, 
         lo0 = c_lo;
         hi0 = c_hi;
       } else {
-        uf_union(face_uf, h[0] / 3, f);
-        uf_union(corner_uf, lo0, c_lo);
-        uf_union(corner_uf, hi0, c_hi);
+        orf_uf_union(face_uf, h[0] / 3, f);
+        orf_uf_union(corner_uf, lo0, c_lo);
+        orf_uf_union(corner_uf, hi0, c_hi);
       }
     }
   }
@@ -186,10 +167,10 @@ int orf_mesh_check(const orf_mesh *m, orf_mesh_report *r) {
   for (size_t f = 0; f < nf; f++) {
     const uint32_t *t = m->indices + 3 * f;
     if (t[0] == t[1] || t[1] == t[2] || t[2] == t[0]) continue;
-    if (uf_find(face_uf, (uint32_t)f) == f) components++;
+    if (orf_uf_find(face_uf, (uint32_t)f) == f) components++;
     for (uint32_t k = 0; k < 3; k++) {
       uint32_t c = 3 * (uint32_t)f + k;
-      if (uf_find(corner_uf, c) != c) continue;
+      if (orf_uf_find(corner_uf, c) != c) continue;
       uint8_t fans = (flags[t[k]] >> FAN_SHIFT) & 3u;
       if (fans < 2) flags[t[k]] = (uint8_t)((flags[t[k]] & 3u) | (fans + 1) << FAN_SHIFT);
     }

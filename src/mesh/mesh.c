@@ -42,7 +42,8 @@ int orf_mesh_copy(orf_mesh *dst, const orf_mesh *src) {
 }
 
 void orf_mesh_bounds(const orf_mesh *m, float min[3], float max[3]) {
-  for (int a = 0; a < 3; a++) min[a] = max[a] = 0;
+  for (int a = 0; a < 3; a++)
+    min[a] = max[a] = 0;
   for (size_t v = 0; v < m->vertex_count; v++) {
     const float *p = m->positions + 3 * v;
     for (int a = 0; a < 3; a++) {
@@ -55,7 +56,8 @@ void orf_mesh_bounds(const orf_mesh *m, float min[3], float max[3]) {
 void orf_mesh_transform(orf_mesh *m, const float scale[3], const float offset[3]) {
   for (size_t v = 0; v < m->vertex_count; v++) {
     float *p = m->positions + 3 * v;
-    for (int a = 0; a < 3; a++) p[a] = p[a] * scale[a] + offset[a];
+    for (int a = 0; a < 3; a++)
+      p[a] = p[a] * scale[a] + offset[a];
   }
 }
 
@@ -63,14 +65,14 @@ void orf_mesh_vertex_normals(const orf_mesh *m, float *normals) {
   memset(normals, 0, m->vertex_count * 3 * sizeof(float));
   for (size_t f = 0; f < m->face_count; f++) {
     const uint32_t *t = m->indices + 3 * f;
-    const float *a = m->positions + 3 * t[0], *b = m->positions + 3 * t[1],
-                *c = m->positions + 3 * t[2];
+    const float *a = m->positions + 3 * t[0], *b = m->positions + 3 * t[1], *c = m->positions + 3 * t[2];
     float u[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
     float w[3] = {c[0] - a[0], c[1] - a[1], c[2] - a[2]};
     /* the cross product's length is twice the area: area weighting for free */
     float n[3] = {u[1] * w[2] - u[2] * w[1], u[2] * w[0] - u[0] * w[2], u[0] * w[1] - u[1] * w[0]};
     for (int k = 0; k < 3; k++)
-      for (int a = 0; a < 3; a++) normals[3 * t[k] + a] += n[a];
+      for (int a = 0; a < 3; a++)
+        normals[3 * t[k] + a] += n[a];
   }
   for (size_t v = 0; v < m->vertex_count; v++) {
     float *n = normals + 3 * v;
@@ -90,7 +92,8 @@ int orf_mesh_compact(orf_mesh *m) {
   uint32_t *remap = orf_malloc_array(m->vertex_count ? m->vertex_count : 1, sizeof *remap);
   if (!remap) return ORF_ENOMEM;
   memset(remap, 0xff, m->vertex_count * sizeof *remap);
-  for (size_t i = 0; i < 3 * m->face_count; i++) remap[m->indices[i]] = 0;
+  for (size_t i = 0; i < 3 * m->face_count; i++)
+    remap[m->indices[i]] = 0;
   uint32_t next = 0;
   for (size_t v = 0; v < m->vertex_count; v++) {
     if (remap[v] == UINT32_MAX) continue;
@@ -99,27 +102,23 @@ int orf_mesh_compact(orf_mesh *m) {
     if (m->colors) memmove(m->colors + 3 * (size_t)next, m->colors + 3 * v, 3);
     next++;
   }
-  for (size_t i = 0; i < 3 * m->face_count; i++) m->indices[i] = remap[m->indices[i]];
+  for (size_t i = 0; i < 3 * m->face_count; i++)
+    m->indices[i] = remap[m->indices[i]];
   m->vertex_count = next;
   orf_free(remap);
   return ORF_OK;
-}
-
-static uint32_t find_root(uint32_t *parent, uint32_t x) {
-  while (parent[x] != x) x = parent[x] = parent[parent[x]];
-  return x;
 }
 
 size_t orf_mesh_components(const orf_mesh *m) {
   if (!m->face_count) return 0;
   uint32_t *parent = orf_malloc_array(m->vertex_count, sizeof *parent);
   if (!parent) return 0;
-  for (size_t v = 0; v < m->vertex_count; v++) parent[v] = (uint32_t)v;
+  for (size_t v = 0; v < m->vertex_count; v++)
+    parent[v] = (uint32_t)v;
   for (size_t f = 0; f < m->face_count; f++) {
     const uint32_t *t = m->indices + 3 * f;
     for (int k = 1; k < 3; k++) {
-      uint32_t a = find_root(parent, t[0]), b = find_root(parent, t[k]);
-      if (a != b) parent[a < b ? b : a] = a < b ? a : b;
+      orf_uf_union(parent, t[0], t[k]);
     }
   }
   size_t n = 0;
@@ -128,8 +127,10 @@ size_t orf_mesh_components(const orf_mesh *m) {
     orf_free(parent);
     return 0;
   }
-  for (size_t i = 0; i < 3 * m->face_count; i++) used[m->indices[i]] = 1;
-  for (size_t v = 0; v < m->vertex_count; v++) n += used[v] && find_root(parent, (uint32_t)v) == v;
+  for (size_t i = 0; i < 3 * m->face_count; i++)
+    used[m->indices[i]] = 1;
+  for (size_t v = 0; v < m->vertex_count; v++)
+    n += used[v] && orf_uf_find(parent, (uint32_t)v) == v;
   orf_free(used);
   orf_free(parent);
   return n;

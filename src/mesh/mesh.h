@@ -8,6 +8,7 @@
 #define ORF_MESH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "orfeas.h"
 
@@ -28,6 +29,27 @@ void orf_mesh_vertex_normals(const orf_mesh *m, float *normals);
 /* Drops vertices no face uses, keeping the order of the others; indices are
  * rewritten.  Returns ORF_OK or ORF_ENOMEM. */
 int orf_mesh_compact(orf_mesh *m);
+
+/* Union-find over indices (parent[i] == i for a root), with path halving.
+ * The smaller root wins a union, so the sets and their roots depend only on
+ * the order of the calls: deterministic.  Used by the checker, the
+ * simplifier's repairs and orf_mesh_components. */
+static inline uint32_t orf_uf_find(uint32_t *parent, uint32_t x) {
+  while (parent[x] != x) {
+    parent[x] = parent[parent[x]];
+    x = parent[x];
+  }
+  return x;
+}
+
+static inline void orf_uf_union(uint32_t *parent, uint32_t a, uint32_t b) {
+  a = orf_uf_find(parent, a);
+  b = orf_uf_find(parent, b);
+  if (a < b)
+    parent[b] = a;
+  else if (b < a)
+    parent[a] = b;
+}
 
 /* Number of connected components of the faces, joined through shared
  * vertices (for a vertex-manifold mesh the same as through shared edges,

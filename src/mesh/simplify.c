@@ -159,23 +159,6 @@ static size_t simplify_once(uint32_t *dst, const uint32_t *src, size_t nf, const
 
 /* ---- repair and acceptance ---------------------------------------------- */
 
-static inline uint32_t uf_find(uint32_t *p, uint32_t x) {
-  while (p[x] != x) {
-    p[x] = p[p[x]];
-    x = p[x];
-  }
-  return x;
-}
-
-static inline void uf_union(uint32_t *p, uint32_t a, uint32_t b) {
-  a = uf_find(p, a);
-  b = uf_find(p, b);
-  if (a < b)
-    p[b] = a;
-  else if (b < a)
-    p[a] = b;
-}
-
 /* Drops the pockets of idx (*nf faces over m's vertices): the "sheets" of
  * at most POCKET_FACES faces - faces joined across edges that have exactly
  * two faces in opposite directions - that share a vertex with another
@@ -202,11 +185,11 @@ static int drop_pockets(uint32_t *idx, size_t *nf, const orf_mesh *m) {
     uint32_t h0 = e.half[e.first[i]], h1 = e.half[e.first[i] + 1], a0, b0, a1, b1;
     orf_half_ends(&view, h0, &a0, &b0);
     orf_half_ends(&view, h1, &a1, &b1);
-    if (a0 == b1) uf_union(sheet, h0 / 3, h1 / 3);
+    if (a0 == b1) orf_uf_union(sheet, h0 / 3, h1 / 3);
   }
   memset(owner, 0xff, nv * sizeof *owner);
   for (size_t f = 0; f < n; f++) {
-    uint32_t s = uf_find(sheet, (uint32_t)f);
+    uint32_t s = orf_uf_find(sheet, (uint32_t)f);
     sheet[f] = s; /* from here on sheet[] holds the roots */
     size[s]++;
     for (int k = 0; k < 3; k++) {

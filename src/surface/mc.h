@@ -23,9 +23,9 @@
 typedef void (*orf_slice_fn)(void *ctx, int k, float *out);
 
 typedef struct orf_volume {
-  int nx, ny, nz;        /* grid points along x, y, z (>= 2 each) */
-  float origin[3];       /* position of point (0,0,0) */
-  float spacing[3];      /* distance between neighbouring points */
+  int nx, ny, nz;   /* grid points along x, y, z (>= 2 each) */
+  float origin[3];  /* position of point (0,0,0) */
+  float spacing[3]; /* distance between neighbouring points */
   orf_slice_fn eval;
   void *ctx;
 } orf_volume;
