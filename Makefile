@@ -12,18 +12,20 @@ BUILD    ?= build
 CC       ?= gcc
 OPT      ?= -O2
 SANFLAGS ?=
-PKGS     := spng libturbojpeg libwebp libexif libcrypto jansson
+PKGS     := spng libturbojpeg libwebp libexif libcrypto jansson libmicrohttpd
 CPPFLAGS += -Iinclude $(patsubst %,-I%,$(wildcard src/*)) -Itests -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -pthread -MMD -MP $(SANFLAGS)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmeshoptimizer -lm -pthread
 LDFLAGS  += $(SANFLAGS)
 
-ENGINE_SRC := $(filter-out src/cli/%,$(wildcard src/*/*.c))
+ENGINE_SRC := $(filter-out src/cli/% src/server/%,$(wildcard src/*/*.c))
+SERVER_SRC := $(wildcard src/server/*.c)
 CLI_SRC    := $(wildcard src/cli/*.c)
 TEST_SRC   := $(wildcard tests/test_*.c)
 TEST_UTIL  := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UTIL_OBJ   := $(TEST_UTIL:%.c=$(BUILD)/obj/%.o)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -45,12 +47,17 @@ $(BUILD)/obj/%.o: %.c | $(SETUP)
 $(BUILD)/liborfeas.a: $(ENGINE_OBJ)
 	ar rcs $@ $^
 
-$(BUILD)/orfeas: $(CLI_OBJ) $(BUILD)/liborfeas.a
+# The server is a library of its own on top of the engine's: the engine
+# never links server code.
+$(BUILD)/liborfeas-server.a: $(SERVER_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/orfeas: $(CLI_OBJ) $(BUILD)/liborfeas-server.a $(BUILD)/liborfeas.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(UTIL_OBJ) $(BUILD)/liborfeas.a
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(UTIL_OBJ) $(BUILD)/liborfeas-server.a $(BUILD)/liborfeas.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcurl -lcmocka
 
 test: $(BUILD)/orfeas $(TEST_BIN)
 	@bash tests/run.sh $(BUILD)

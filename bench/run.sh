@@ -11,3 +11,5 @@ if [ -x "$build/bench/bench_mc" ]; then
   echo "== marching cubes (bench_mc --peers)"
   "$build/bench/bench_mc" --peers
 fi
+echo "== HTTP server (bench_server.sh)"
+bash bench/bench_server.sh "$build"

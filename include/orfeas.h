@@ -170,6 +170,13 @@ void orf_buffer_free(void *p);
 /* orf_export() into a file: written to a temporary name, then renamed. */
 int orf_export_file(const orf_mesh *m, orf_format f, const char *path);
 
+/* Reads a binary little-endian PLY as orf_export() writes it (float x y z,
+ * optional uchar red green blue, faces as a uchar count of 3 and uint
+ * indices) into *out (colours when the file has them).  Anything else
+ * (ASCII, other properties, non-triangles, indices out of range, short
+ * data) is ORF_EINVAL; out of memory ORF_ENOMEM.  On error *out is empty. */
+int orf_mesh_read_ply(const uint8_t *data, size_t size, orf_mesh *out);
+
 /* ---- images ----------------------------------------------------------- */
 
 typedef enum { ORF_IMG_UNKNOWN, ORF_IMG_PNG, ORF_IMG_JPEG, ORF_IMG_WEBP } orf_image_type;

@@ -1,11 +1,8 @@
 #!/usr/bin/env bash
-# run.sh - what `make run` does.  Until the HTTP server lands (issue #4) it
-# turns the bundled sample image into a model with the CLI, every stage
-# included, and says where the files are.
+# run.sh - what `make run` does: starts the ORFEAS server on its embedded
+# defaults (127.0.0.1:5000), keeping its cache under BUILD/data.  Any
+# ORFEAS_* environment variable or extra argument changes a default.
 set -euo pipefail
 build=${1:-build}
-out="$build/sample"
-mkdir -p "$out"
-"$build/orfeas" generate samples/heart.png -o "$out/heart.glb" --stages-dir "$out/stages"
-"$build/orfeas" generate samples/heart.png -o "$out/heart.stl" --style plain
-echo "run: wrote $out/heart.glb (view it in any glTF viewer), $out/heart.stl and $out/stages/"
+shift || true
+exec "$build/orfeas" serve --data-dir "${ORFEAS_DATA_DIR:-$build/data}" "$@"

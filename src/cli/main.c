@@ -4,7 +4,8 @@
  *   orfeas generate IMAGE -o OUT.{glb,stl,obj,ply} [options]
  *   orfeas --help | --version
  *
- * A thin shell over the engine's public header: parses options into
+ * `orfeas serve` hands over to the HTTP server (src/server/server.h).
+ * The rest is a thin shell over the engine's public header: parses options into
  * orf_params (every engine parameter through --param name=value, so the CLI
  * never knows more than the engine's own table), runs orf_generate() with a
  * stage callback that draws a progress line on a terminal and writes each
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "orfeas.h"
+#include "server.h"
 
 enum { EXIT_USAGE = 2, EXIT_INPUT = 3, EXIT_INTERNAL = 4 };
 
@@ -36,6 +38,7 @@ static void usage(FILE *f) {
           "ORFEAS %s - image to printable 3D model\n\n"
           "usage:\n"
           "  orfeas generate IMAGE -o OUT.{glb,stl,obj,ply} [options]\n"
+          "  orfeas serve [--host H] [--port P] [...]   the HTTP server (orfeas serve --help)\n"
           "  orfeas --help | --version\n\n"
           "generate options:\n"
           "  -o, --output FILE        where the final mesh goes; its extension picks the format\n"
@@ -225,6 +228,7 @@ int main(int argc, char **argv) {
     printf("orfeas %s (%s)\n", ORF_VERSION, ORF_ENGINE_VERSION);
     return 0;
   }
+  if (!strcmp(argv[1], "serve")) return orf_server_main(argc - 2, argv + 2);
   if (strcmp(argv[1], "generate") != 0) {
     fprintf(stderr, "orfeas: unknown command \"%s\" (see orfeas --help)\n", argv[1]);
     return EXIT_USAGE;

@@ -1,0 +1,895 @@
+/*
+ * cache_disk.c - the disk tier of the deduplication cache, and the key
+ * checks and index shared with the memory tier (see cache_disk.h for the
+ * file format).
+ *
+ * Durability follows the write-temporary / fsync / rename / fsync-directory
+ * protocol (as in LevelDB's and Git's object stores): rename(2) is atomic,
+ * so a reader sees the old file or the new one, never a mix, and a crash
+ * leaves at worst a temporary file, which the scan at open removes.
+ * Integrity: a 48-byte header carries the payload size (checked against the
+ * file size at every open: catches truncation cheaply) and its SHA-256
+ * (checked once per file and process, on first use: catches altered bytes).
+ *
+ * Every path is relative to a descriptor on the cache root (openat & co.,
+ * O_NOFOLLOW), and built only from validated keys, so no path can leave the
+ * cache directory.  Locking: one mutex guards the index; file data is
+ * written, read and hashed outside it; renames and unlinks happen under it
+ * so that the index and the directory tree agree.  Each indexed file has a
+ * generation number, so a thread that read a file outside the lock only
+ * drops or marks the entry if it has not been replaced meanwhile.  A rmdir
+ * of an empty entry directory may race with a writer that just created it:
+ * the writer sees ENOENT and creates it again.
+ */
+#include "cache_disk.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "orfeas.h"
+#include "srv_error.h"
+
+#define MAGIC "ORFCACH1"
+#define HDR ORF_CACHE_FILE_HEADER
+/* "ab/<hash>/<name>" and its NUL */
+#define REL_SIZE (3 + ORF_CACHE_KEY_SIZE)
+/* ".<name>.tmp.<pid>.<tid>" and its NUL */
+#define TMP_SIZE (ORF_CACHE_NAME_MAX + 64)
+/* a file's mtime is refreshed when it is used this long after the last
+ * refresh, so that the LRU order survives a restart without a write per hit */
+#define TOUCH_INTERVAL_S 60.0
+
+/* ---- keys ------------------------------------------------------------ */
+
+int orf_cache__valid_hash(const char *hash) {
+  if (!hash) return 0;
+  for (int i = 0; i < ORF_CACHE_HASH_LEN; i++) {
+    char ch = hash[i];
+    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return 0;
+  }
+  return hash[ORF_CACHE_HASH_LEN] == '\0';
+}
+
+int orf_cache__valid_name(const char *name) {
+  if (!name || name[0] == '\0' || name[0] == '.') return 0;
+  int i = 0;
+  for (; name[i]; i++) {
+    char ch = name[i];
+    if (i >= ORF_CACHE_NAME_MAX) return 0;
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.')) return 0;
+    if (ch == '.' && name[i + 1] == '.') return 0;
+  }
+  return 1;
+}
+
+int orf_cache__make_key(char key[ORF_CACHE_KEY_SIZE], const char *hash, const char *name) {
+  if (!orf_cache__valid_hash(hash) || !orf_cache__valid_name(name)) return ORF_EINVAL;
+  memcpy(key, hash, ORF_CACHE_HASH_LEN);
+  key[ORF_CACHE_HASH_LEN] = '/';
+  strcpy(key + ORF_CACHE_HASH_LEN + 1, name);
+  return ORF_OK;
+}
+
+void orf_cache__sha256(const void *data, size_t size, uint8_t out[32]) {
+  unsigned int len = 32;
+  static const uint8_t empty = 0;
+  if (!EVP_Digest(size ? data : &empty, size, out, &len, EVP_sha256(), NULL)) memset(out, 0, 32);
+}
+
+/* ---- index ----------------------------------------------------------- */
+
+#define INDEX_FIRST_CAP 64
+
+/* FNV-1a, 64 bits: keys are short and not chosen by an attacker in bulk
+ * (a client controls only the image bytes behind a SHA-256). */
+static uint64_t key_hash(const char *key) {
+  uint64_t h = 1469598103934665603ull;
+  for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+    h = (h ^ *p) * 1099511628211ull;
+  return h;
+}
+
+int orf_cache__index_init(orf_cache__index *ix) {
+  ix->slots = orf_calloc(INDEX_FIRST_CAP, sizeof *ix->slots);
+  if (!ix->slots) return ORF_ENOMEM;
+  ix->cap = INDEX_FIRST_CAP;
+  ix->count = 0;
+  ix->lru.prev = ix->lru.next = &ix->lru;
+  return ORF_OK;
+}
+
+void orf_cache__index_fini(orf_cache__index *ix) {
+  orf_free(ix->slots);
+  ix->slots = NULL;
+  ix->cap = ix->count = 0;
+}
+
+orf_cache__node *orf_cache__index_find(orf_cache__index *ix, const char *key) {
+  uint64_t h = key_hash(key);
+  for (orf_cache__node *n = ix->slots[h & (ix->cap - 1)]; n; n = n->hnext)
+    if (n->h == h && strcmp(n->key, key) == 0) return n;
+  return NULL;
+}
+
+static void index_grow(orf_cache__index *ix) {
+  size_t cap = ix->cap * 2;
+  orf_cache__node **slots = orf_calloc(cap, sizeof *slots);
+  if (!slots) return; /* longer chains, still correct */
+  for (size_t i = 0; i < ix->cap; i++) {
+    orf_cache__node *n = ix->slots[i];
+    while (n) {
+      orf_cache__node *next = n->hnext;
+      n->hnext = slots[n->h & (cap - 1)];
+      slots[n->h & (cap - 1)] = n;
+      n = next;
+    }
+  }
+  orf_free(ix->slots);
+  ix->slots = slots;
+  ix->cap = cap;
+}
+
+static void lru_link_front(orf_cache__index *ix, orf_cache__node *n) {
+  n->prev = &ix->lru;
+  n->next = ix->lru.next;
+  ix->lru.next->prev = n;
+  ix->lru.next = n;
+}
+
+static void lru_unlink(orf_cache__node *n) {
+  n->prev->next = n->next;
+  n->next->prev = n->prev;
+  n->prev = n->next = NULL;
+}
+
+void orf_cache__index_insert(orf_cache__index *ix, orf_cache__node *n) {
+  if (ix->count >= ix->cap) index_grow(ix);
+  n->h = key_hash(n->key);
+  size_t s = n->h & (ix->cap - 1);
+  n->hnext = ix->slots[s];
+  ix->slots[s] = n;
+  ix->count++;
+  lru_link_front(ix, n);
+}
+
+void orf_cache__index_remove(orf_cache__index *ix, orf_cache__node *n) {
+  orf_cache__node **pp = &ix->slots[n->h & (ix->cap - 1)];
+  while (*pp && *pp != n)
+    pp = &(*pp)->hnext;
+  if (!*pp) return;
+  *pp = n->hnext;
+  n->hnext = NULL;
+  ix->count--;
+  lru_unlink(n);
+}
+
+void orf_cache__index_touch(orf_cache__index *ix, orf_cache__node *n) {
+  if (ix->lru.next == n) return;
+  lru_unlink(n);
+  lru_link_front(ix, n);
+}
+
+orf_cache__node *orf_cache__index_oldest(orf_cache__index *ix) {
+  return ix->lru.prev == &ix->lru ? NULL : ix->lru.prev;
+}
+
+/* ---- disk tier: state ------------------------------------------------- */
+
+typedef struct disk_entry {
+  orf_cache__node node; /* first: the index hands out nodes */
+  uint64_t file_size;   /* header + payload */
+  uint64_t gen;         /* changes each time the file is replaced */
+  double stamp;         /* last use, wall-clock seconds (mtime at scan) */
+  int verified;         /* checksum checked (or written) by this process */
+} disk_entry;
+
+struct orf_cache_disk {
+  pthread_mutex_t mu;
+  int root; /* O_DIRECTORY descriptor of the cache dir */
+  orf_cache__index ix;
+  size_t bytes, max_bytes;
+  uint64_t gen, evictions, corrupt;
+  int ok;
+  char last_error[128];
+};
+
+static double now_real(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void put_le64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--)
+    v = (v << 8) | p[i];
+  return v;
+}
+
+/* "ab/<hash>/<name>" for key "<hash>/<name>"; dir_len gets the length of
+ * "ab/<hash>". */
+static void rel_path(char out[REL_SIZE], const char *key) {
+  out[0] = key[0];
+  out[1] = key[1];
+  out[2] = '/';
+  strcpy(out + 3, key);
+}
+#define REL_DIR_LEN (3 + ORF_CACHE_HASH_LEN)
+
+static void errtext(char *out, size_t size, const char *what, int err) {
+  char buf[96];
+  const char *s = strerror_r(err, buf, sizeof buf);
+  snprintf(out, size, "%s: %s", what, s);
+}
+
+/* Why the cache dir is unusable: the reason first, so that a long path is
+ * what gets cut. */
+static void dir_errtext(char *out, size_t size, const char *what, int err, const char *dir) {
+  char buf[96];
+  const char *s = strerror_r(err, buf, sizeof buf);
+  snprintf(out, size, "%s: %s (%s)", what, s, dir);
+}
+
+/* Records a failed disk operation.  Caller holds d->mu. */
+static void set_error_locked(orf_cache_disk *d, const char *what, int err) {
+  d->ok = 0;
+  errtext(d->last_error, sizeof d->last_error, what, err);
+}
+
+/* Deletes n's file and unindexes and frees n; removes its directories when
+ * they become empty.  Caller holds d->mu. */
+static void drop_locked(orf_cache_disk *d, disk_entry *n) {
+  char rel[REL_SIZE];
+  rel_path(rel, n->node.key);
+  unlinkat(d->root, rel, 0);
+  rel[REL_DIR_LEN] = '\0';
+  unlinkat(d->root, rel, AT_REMOVEDIR); /* fails while not empty: fine */
+  rel[2] = '\0';
+  unlinkat(d->root, rel, AT_REMOVEDIR);
+  orf_cache__index_remove(&d->ix, &n->node);
+  d->bytes -= n->file_size;
+  orf_free(n);
+}
+
+/* Evicts least recently used files, never `keep`, while over the bound.
+ * Caller holds d->mu. */
+static void evict_locked(orf_cache_disk *d, const disk_entry *keep) {
+  while (d->bytes > d->max_bytes) {
+    disk_entry *o = (disk_entry *)orf_cache__index_oldest(&d->ix);
+    if (!o || o == keep) break;
+    drop_locked(d, o);
+    d->evictions++;
+  }
+}
+
+/* Drops key's entry if it is still generation gen (it failed a check);
+ * counts it as corrupt. */
+static void drop_corrupt(orf_cache_disk *d, const char *key, uint64_t gen) {
+  pthread_mutex_lock(&d->mu);
+  disk_entry *n = (disk_entry *)orf_cache__index_find(&d->ix, key);
+  if (n && n->gen == gen) {
+    drop_locked(d, n);
+    d->corrupt++;
+  }
+  pthread_mutex_unlock(&d->mu);
+}
+
+static void mark_verified(orf_cache_disk *d, const char *key, uint64_t gen) {
+  pthread_mutex_lock(&d->mu);
+  disk_entry *n = (disk_entry *)orf_cache__index_find(&d->ix, key);
+  if (n && n->gen == gen) n->verified = 1;
+  pthread_mutex_unlock(&d->mu);
+}
+
+static int write_all(int fd, const void *buf, size_t n) {
+  const uint8_t *p = buf;
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Reads exactly n bytes at off; -1 on an error or a short file. */
+static int read_at(int fd, void *buf, size_t n, off_t off) {
+  uint8_t *p = buf;
+  while (n) {
+    ssize_t r = pread(fd, p, n, off);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    p += r;
+    n -= (size_t)r;
+    off += r;
+  }
+  return 0;
+}
+
+/* Checks the header of an open entry file against its size.  On success
+ * *payload gets the payload size and sha the stored checksum. */
+static int check_header(int fd, uint64_t *payload, uint8_t sha[32]) {
+  struct stat st;
+  uint8_t hdr[HDR];
+  if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size < HDR) return -1;
+  if (read_at(fd, hdr, HDR, 0)) return -1;
+  if (memcmp(hdr, MAGIC, 8) != 0) return -1;
+  uint64_t size = get_le64(hdr + 8);
+  if (size != (uint64_t)st.st_size - HDR) return -1;
+  *payload = size;
+  if (sha) memcpy(sha, hdr + 16, 32);
+  return 0;
+}
+
+/* ---- disk tier: scan at open ----------------------------------------- */
+
+static int is_hex2(const char *s) {
+  for (int i = 0; i < 2; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
+  return s[2] == '\0';
+}
+
+static int is_dots(const char *s) { return strcmp(s, ".") == 0 || strcmp(s, "..") == 0; }
+
+/* Indexes the files of "ab/<hash>"; removes anything else that is not a
+ * directory.  Returns ORF_OK or ORF_ENOMEM. */
+static int scan_entry_dir(orf_cache_disk *d, const char *ab, const char *hash) {
+  char rel[REL_DIR_LEN + 1]; /* "ab/<hash>"; both checked by the caller */
+  memcpy(rel, ab, 2);
+  rel[2] = '/';
+  memcpy(rel + 3, hash, ORF_CACHE_HASH_LEN + 1);
+  int dfd = openat(d->root, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd < 0) return ORF_OK;
+  DIR *dir = fdopendir(dfd);
+  if (!dir) {
+    close(dfd);
+    return ORF_OK;
+  }
+  int rc = ORF_OK;
+  struct dirent *ent;
+  while (rc == ORF_OK && (ent = readdir(dir))) {
+    if (is_dots(ent->d_name)) continue;
+    struct stat st;
+    if (fstatat(dfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW)) continue;
+    if (S_ISDIR(st.st_mode)) continue; /* not ours to judge: left alone */
+    int valid = 0;
+    if (S_ISREG(st.st_mode) && orf_cache__valid_name(ent->d_name)) {
+      int fd = openat(dfd, ent->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      uint64_t payload;
+      if (fd >= 0) {
+        valid = check_header(fd, &payload, NULL) == 0;
+        close(fd);
+      }
+    }
+    if (!valid) {
+      unlinkat(dfd, ent->d_name, 0);
+      d->corrupt++;
+      continue;
+    }
+    disk_entry *n = orf_malloc(sizeof *n);
+    if (!n) {
+      rc = ORF_ENOMEM;
+      break;
+    }
+    memset(n, 0, sizeof *n);
+    orf_cache__make_key(n->node.key, hash, ent->d_name);
+    n->file_size = (uint64_t)st.st_size;
+    n->gen = ++d->gen;
+    n->stamp = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9;
+    orf_cache__index_insert(&d->ix, &n->node);
+    d->bytes += n->file_size;
+  }
+  closedir(dir);
+  unlinkat(d->root, rel, AT_REMOVEDIR); /* only when empty */
+  return rc;
+}
+
+/* Scans "ab": entry directories are indexed, stray files removed. */
+static int scan_prefix_dir(orf_cache_disk *d, const char *ab) {
+  int dfd = openat(d->root, ab, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd < 0) return ORF_OK;
+  DIR *dir = fdopendir(dfd);
+  if (!dir) {
+    close(dfd);
+    return ORF_OK;
+  }
+  int rc = ORF_OK;
+  struct dirent *ent;
+  while (rc == ORF_OK && (ent = readdir(dir))) {
+    if (is_dots(ent->d_name)) continue;
+    struct stat st;
+    if (fstatat(dfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW)) continue;
+    if (S_ISDIR(st.st_mode)) {
+      if (orf_cache__valid_hash(ent->d_name) && memcmp(ent->d_name, ab, 2) == 0)
+        rc = scan_entry_dir(d, ab, ent->d_name);
+      continue; /* other directories are left alone */
+    }
+    unlinkat(dfd, ent->d_name, 0);
+    d->corrupt++;
+  }
+  closedir(dir);
+  unlinkat(d->root, ab, AT_REMOVEDIR); /* only when empty */
+  return rc;
+}
+
+static int by_stamp(const void *a, const void *b) {
+  const disk_entry *x = *(disk_entry *const *)a, *y = *(disk_entry *const *)b;
+  if (x->stamp != y->stamp) return x->stamp < y->stamp ? -1 : 1;
+  return strcmp(x->node.key, y->node.key);
+}
+
+/* Walks root's two-digit directories only: anything else in the cache dir
+ * (a file the operator put there) is left alone. */
+static int scan(orf_cache_disk *d) {
+  int fd = openat(d->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ORF_OK;
+  DIR *dir = fdopendir(fd);
+  if (!dir) {
+    close(fd);
+    return ORF_OK;
+  }
+  int rc = ORF_OK;
+  struct dirent *ent;
+  while (rc == ORF_OK && (ent = readdir(dir))) {
+    if (is_hex2(ent->d_name)) rc = scan_prefix_dir(d, ent->d_name);
+  }
+  closedir(dir);
+  if (rc != ORF_OK || d->ix.count == 0) return rc;
+
+  /* LRU order from the mtimes: oldest linked first, so it ends last */
+  disk_entry **all = orf_malloc_array(d->ix.count, sizeof *all);
+  if (!all) return ORF_ENOMEM;
+  size_t k = 0;
+  for (orf_cache__node *n = d->ix.lru.next; n != &d->ix.lru; n = n->next)
+    all[k++] = (disk_entry *)n;
+  qsort(all, k, sizeof *all, by_stamp);
+  for (size_t i = 0; i < k; i++)
+    orf_cache__index_touch(&d->ix, &all[i]->node);
+  orf_free(all);
+  evict_locked(d, NULL);
+  return ORF_OK;
+}
+
+/* mkdir -p for an absolute or relative path; 0 or -1 with errno set. */
+static int mkdir_parents(const char *dir) {
+  size_t len = strlen(dir);
+  char *p = orf_malloc(len + 1);
+  if (!p) {
+    errno = ENOMEM;
+    return -1;
+  }
+  memcpy(p, dir, len + 1);
+  int err = 0;
+  for (size_t i = 1; i <= len && err == 0; i++) {
+    if (p[i] != '/' && p[i] != '\0') continue;
+    char save = p[i];
+    p[i] = '\0';
+    if (mkdir(p, 0755) && errno != EEXIST) err = errno;
+    p[i] = save;
+  }
+  orf_free(p);
+  errno = err;
+  return err ? -1 : 0;
+}
+
+static void free_all(orf_cache_disk *d) {
+  orf_cache__node *n = d->ix.lru.next;
+  while (n && n != &d->ix.lru) {
+    orf_cache__node *next = n->next;
+    orf_free(n);
+    n = next;
+  }
+  orf_cache__index_fini(&d->ix);
+}
+
+int orf_cache_disk_open(orf_cache_disk **out, const char *dir, size_t max_bytes, char *why, size_t why_size) {
+  *out = NULL;
+  if (why_size) why[0] = '\0';
+  if (!dir || !dir[0]) {
+    snprintf(why, why_size, "no data directory");
+    return ORF_OK;
+  }
+  if (mkdir_parents(dir)) {
+    if (errno == ENOMEM) return ORF_ENOMEM;
+    dir_errtext(why, why_size, "mkdir", errno, dir);
+    return ORF_OK;
+  }
+  int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) {
+    dir_errtext(why, why_size, "open", errno, dir);
+    return ORF_OK;
+  }
+  if (faccessat(root, ".", W_OK | X_OK, 0)) {
+    dir_errtext(why, why_size, "access", errno, dir);
+    close(root);
+    return ORF_OK;
+  }
+  orf_cache_disk *d = orf_calloc(1, sizeof *d);
+  if (!d) {
+    close(root);
+    return ORF_ENOMEM;
+  }
+  if (orf_cache__index_init(&d->ix)) {
+    orf_free(d);
+    close(root);
+    return ORF_ENOMEM;
+  }
+  d->root = root;
+  d->max_bytes = max_bytes;
+  d->ok = 1;
+  if (scan(d) != ORF_OK) {
+    free_all(d);
+    orf_free(d);
+    close(root);
+    return ORF_ENOMEM;
+  }
+  pthread_mutex_init(&d->mu, NULL);
+  *out = d;
+  return ORF_OK;
+}
+
+void orf_cache_disk_close(orf_cache_disk *d) {
+  if (!d) return;
+  free_all(d);
+  close(d->root);
+  pthread_mutex_destroy(&d->mu);
+  orf_free(d);
+}
+
+/* ---- disk tier: put -------------------------------------------------- */
+
+/* Creates "ab" and "ab/<hash>" when missing, making each new directory
+ * durable (fsync of its parent).  0, or an errno. */
+static int make_entry_dirs(orf_cache_disk *d, const char *rel_dir) {
+  char ab[3] = {rel_dir[0], rel_dir[1], '\0'};
+  if (mkdirat(d->root, ab, 0755) == 0)
+    fsync(d->root);
+  else if (errno != EEXIST)
+    return errno;
+  if (mkdirat(d->root, rel_dir, 0755) == 0) {
+    int pfd = openat(d->root, ab, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (pfd >= 0) {
+      fsync(pfd);
+      close(pfd);
+    }
+  } else if (errno != EEXIST) {
+    return errno;
+  }
+  return 0;
+}
+
+/* Removes key's entry, if any (its newer version could not be written). */
+static void drop_key_locked(orf_cache_disk *d, const char *key) {
+  disk_entry *old = (disk_entry *)orf_cache__index_find(&d->ix, key);
+  if (old) drop_locked(d, old);
+}
+
+int orf_cache_disk_put(orf_cache_disk *d, const char *key, const void *data, size_t size) {
+  disk_entry *n = orf_malloc(sizeof *n);
+  if (!n) return ORF_ENOMEM;
+  memset(n, 0, sizeof *n);
+  strcpy(n->node.key, key);
+  if (size > d->max_bytes || d->max_bytes - size < HDR) {
+    /* bigger than the whole tier: not kept on disk */
+    pthread_mutex_lock(&d->mu);
+    drop_key_locked(d, key);
+    pthread_mutex_unlock(&d->mu);
+    orf_free(n);
+    return ORF_OK;
+  }
+  uint8_t hdr[HDR];
+  memcpy(hdr, MAGIC, 8);
+  put_le64(hdr + 8, size);
+  orf_cache__sha256(data, size, hdr + 16);
+
+  char rel[REL_SIZE], tmp[TMP_SIZE];
+  rel_path(rel, key);
+  const char *name = rel + REL_DIR_LEN + 1;
+  rel[REL_DIR_LEN] = '\0'; /* rel is now "ab/<hash>" */
+  snprintf(tmp, sizeof tmp, ".%s.tmp.%ld.%ld", name, (long)getpid(), (long)gettid());
+
+  const char *what = "create";
+  int err = ENOENT, dfd = -1, fd = -1;
+  /* a concurrent eviction may remove the (empty) directory between our
+   * mkdir and our create: then create sees ENOENT and we go again */
+  for (int attempt = 0; attempt < 8 && fd < 0; attempt++) {
+    if ((err = make_entry_dirs(d, rel)) != 0) {
+      what = "mkdir";
+      if (err == ENOENT) continue;
+      goto fail;
+    }
+    dfd = openat(d->root, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) {
+      err = errno;
+      what = "open";
+      if (err == ENOENT) continue;
+      goto fail;
+    }
+    fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      err = errno;
+      what = "create";
+      close(dfd);
+      dfd = -1;
+      if (err != ENOENT) goto fail;
+    }
+  }
+  if (fd < 0) goto fail;
+  if (write_all(fd, hdr, HDR) || write_all(fd, data, size)) {
+    err = errno;
+    what = "write";
+    goto fail_unlink;
+  }
+  if (fsync(fd)) {
+    err = errno;
+    what = "fsync";
+    goto fail_unlink;
+  }
+  int cr = close(fd);
+  fd = -1;
+  if (cr) {
+    err = errno;
+    what = "close";
+    goto fail_unlink;
+  }
+
+  pthread_mutex_lock(&d->mu);
+  if (renameat(dfd, tmp, dfd, name)) {
+    err = errno;
+    pthread_mutex_unlock(&d->mu);
+    what = "rename";
+    goto fail_unlink;
+  }
+  disk_entry *old = (disk_entry *)orf_cache__index_find(&d->ix, key);
+  if (old) {
+    orf_cache__index_remove(&d->ix, &old->node);
+    d->bytes -= old->file_size;
+    orf_free(old);
+  }
+  n->file_size = HDR + (uint64_t)size;
+  n->gen = ++d->gen;
+  n->stamp = now_real();
+  n->verified = 1;
+  orf_cache__index_insert(&d->ix, &n->node);
+  d->bytes += n->file_size;
+  d->ok = 1;
+  evict_locked(d, n);
+  pthread_mutex_unlock(&d->mu);
+
+  if (fsync(dfd)) {
+    err = errno;
+    pthread_mutex_lock(&d->mu);
+    set_error_locked(d, "fsync", err);
+    pthread_mutex_unlock(&d->mu);
+  }
+  close(dfd);
+  return ORF_OK;
+
+fail_unlink:
+  if (fd >= 0) close(fd);
+  fd = -1;
+  unlinkat(dfd, tmp, 0);
+fail:
+  if (fd >= 0) close(fd);
+  if (dfd >= 0) close(dfd);
+  pthread_mutex_lock(&d->mu);
+  set_error_locked(d, what, err);
+  drop_key_locked(d, key);
+  pthread_mutex_unlock(&d->mu);
+  orf_free(n);
+  return ORF_EIO;
+}
+
+/* ---- disk tier: reads ------------------------------------------------ */
+
+/* Opens key's file under the lock and takes what the reader needs. */
+static int open_entry(orf_cache_disk *d, const char *key, int *fd, uint64_t *gen, int *verified, int *touch) {
+  char rel[REL_SIZE];
+  rel_path(rel, key);
+  pthread_mutex_lock(&d->mu);
+  disk_entry *n = (disk_entry *)orf_cache__index_find(&d->ix, key);
+  if (!n) {
+    pthread_mutex_unlock(&d->mu);
+    return ORF_SRV_ENOTFOUND;
+  }
+  *fd = openat(d->root, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (*fd < 0) {
+    /* removed behind our back: forget it (other errors, such as running
+     * out of descriptors, leave the file alone) */
+    if (errno == ENOENT) drop_locked(d, n);
+    pthread_mutex_unlock(&d->mu);
+    return ORF_SRV_ENOTFOUND;
+  }
+  *gen = n->gen;
+  *verified = n->verified;
+  double now = now_real();
+  *touch = now - n->stamp > TOUCH_INTERVAL_S;
+  if (*touch) n->stamp = now;
+  orf_cache__index_touch(&d->ix, &n->node);
+  pthread_mutex_unlock(&d->mu);
+  return ORF_OK;
+}
+
+/* Whether the payload's SHA-256 matches, reading it in pieces.  1 yes,
+ * 0 no (or unreadable), -1 out of memory. */
+static int verify_stream(int fd, uint64_t payload, const uint8_t want[32]) {
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  if (!ctx) return -1;
+  int good = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+  uint8_t buf[16384];
+  off_t off = HDR;
+  while (good && payload) {
+    size_t n = payload < sizeof buf ? (size_t)payload : sizeof buf;
+    if (read_at(fd, buf, n, off) || EVP_DigestUpdate(ctx, buf, n) != 1) good = 0;
+    off += (off_t)n;
+    payload -= n;
+  }
+  uint8_t got[32];
+  unsigned int len = 32;
+  if (good && EVP_DigestFinal_ex(ctx, got, &len) != 1) good = 0;
+  EVP_MD_CTX_free(ctx);
+  return good && CRYPTO_memcmp(got, want, 32) == 0;
+}
+
+int orf_cache_disk_load(orf_cache_disk *d, const char *key, size_t prefix, void **block, size_t *size) {
+  *block = NULL;
+  *size = 0;
+  int fd, verified, touch;
+  uint64_t gen, payload;
+  uint8_t want[32], got[32];
+  int rc = open_entry(d, key, &fd, &gen, &verified, &touch);
+  if (rc != ORF_OK) return rc;
+  if (check_header(fd, &payload, want) || payload > SIZE_MAX - prefix) goto corrupt;
+  uint8_t *buf = orf_malloc((size_t)payload + prefix);
+  if (!buf) {
+    close(fd);
+    return ORF_ENOMEM;
+  }
+  if (read_at(fd, buf + prefix, (size_t)payload, HDR)) {
+    orf_free(buf);
+    goto corrupt;
+  }
+  if (!verified) {
+    orf_cache__sha256(buf + prefix, (size_t)payload, got);
+    if (CRYPTO_memcmp(got, want, 32) != 0) {
+      orf_free(buf);
+      goto corrupt;
+    }
+    mark_verified(d, key, gen);
+  }
+  if (touch) futimens(fd, NULL);
+  close(fd);
+  *block = buf;
+  *size = (size_t)payload;
+  return ORF_OK;
+
+corrupt:
+  close(fd);
+  drop_corrupt(d, key, gen);
+  return ORF_SRV_ECORRUPT;
+}
+
+int orf_cache_disk_open_fd(orf_cache_disk *d, const char *key, int *fd_out, off_t *offset, size_t *size) {
+  int fd, verified, touch;
+  uint64_t gen, payload;
+  uint8_t want[32];
+  int rc = open_entry(d, key, &fd, &gen, &verified, &touch);
+  if (rc != ORF_OK) return rc;
+  if (check_header(fd, &payload, want)) goto corrupt;
+  if (!verified) {
+    int v = verify_stream(fd, payload, want);
+    if (v < 0) {
+      close(fd);
+      return ORF_ENOMEM;
+    }
+    if (!v) goto corrupt;
+    mark_verified(d, key, gen);
+  }
+  if (touch) futimens(fd, NULL);
+  *fd_out = fd;
+  *offset = HDR;
+  *size = (size_t)payload;
+  return ORF_OK;
+
+corrupt:
+  close(fd);
+  drop_corrupt(d, key, gen);
+  return ORF_SRV_ECORRUPT;
+}
+
+/* ---- disk tier: the rest ---------------------------------------------- */
+
+int orf_cache_disk_has(orf_cache_disk *d, const char *hash, const char *name) {
+  int found = 0;
+  pthread_mutex_lock(&d->mu);
+  if (name) {
+    char key[ORF_CACHE_KEY_SIZE];
+    found = orf_cache__make_key(key, hash, name) == ORF_OK && orf_cache__index_find(&d->ix, key);
+  } else {
+    for (orf_cache__node *n = d->ix.lru.next; n != &d->ix.lru && !found; n = n->next)
+      found = memcmp(n->key, hash, ORF_CACHE_HASH_LEN) == 0;
+  }
+  pthread_mutex_unlock(&d->mu);
+  return found;
+}
+
+int orf_cache_disk_remove(orf_cache_disk *d, const char *key) {
+  pthread_mutex_lock(&d->mu);
+  disk_entry *n = (disk_entry *)orf_cache__index_find(&d->ix, key);
+  if (n) drop_locked(d, n);
+  pthread_mutex_unlock(&d->mu);
+  return n != NULL;
+}
+
+/* Removes empty entry and prefix directories (a writer racing with this
+ * recreates its directory, see orf_cache_disk_put). */
+static void sweep_empty_dirs(orf_cache_disk *d) {
+  int fd = openat(d->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  DIR *top = fdopendir(fd);
+  if (!top) {
+    close(fd);
+    return;
+  }
+  struct dirent *ent;
+  while ((ent = readdir(top))) {
+    if (!is_hex2(ent->d_name)) continue;
+    int pfd = openat(d->root, ent->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (pfd < 0) continue;
+    DIR *sub = fdopendir(pfd);
+    if (!sub) {
+      close(pfd);
+      continue;
+    }
+    struct dirent *e2;
+    while ((e2 = readdir(sub)))
+      if (orf_cache__valid_hash(e2->d_name)) unlinkat(pfd, e2->d_name, AT_REMOVEDIR);
+    closedir(sub);
+    unlinkat(d->root, ent->d_name, AT_REMOVEDIR);
+  }
+  closedir(top);
+}
+
+size_t orf_cache_disk_clear(orf_cache_disk *d) {
+  size_t removed = 0;
+  pthread_mutex_lock(&d->mu);
+  disk_entry *n;
+  while ((n = (disk_entry *)orf_cache__index_oldest(&d->ix))) {
+    drop_locked(d, n);
+    removed++;
+  }
+  pthread_mutex_unlock(&d->mu);
+  sweep_empty_dirs(d);
+  return removed;
+}
+
+void orf_cache_disk_stats_get(orf_cache_disk *d, orf_cache_disk_stats *st) {
+  pthread_mutex_lock(&d->mu);
+  st->entries = d->ix.count;
+  st->bytes = d->bytes;
+  st->evictions = d->evictions;
+  st->corrupt = d->corrupt;
+  st->ok = d->ok;
+  memcpy(st->last_error, d->last_error, sizeof st->last_error);
+  pthread_mutex_unlock(&d->mu);
+}

@@ -1,0 +1,37 @@
+/*
+ * config.h - `orfeas serve` options, each with its ORFEAS_* environment
+ * variable (the option wins over the variable, the variable over the
+ * default).  --help lists them with their defaults.
+ *
+ *   --host ORFEAS_HOST (127.0.0.1)         --port ORFEAS_PORT (5000; 0 = any free port)
+ *   --data-dir ORFEAS_DATA_DIR (./orfeas-data)
+ *   --workers ORFEAS_WORKERS (2)            --queue-max ORFEAS_QUEUE_MAX (16)
+ *   --cache-mem-mb ORFEAS_CACHE_MEM_MB (256) --cache-disk-mb ORFEAS_CACHE_DISK_MB (2048)
+ *   --cache-ttl ORFEAS_CACHE_TTL (3600 s)   --max-upload-mb ORFEAS_MAX_UPLOAD_MB (50)
+ *   --admin-token ORFEAS_ADMIN_TOKEN (none)
+ *   --engine-threads ORFEAS_ENGINE_THREADS (cores / workers, at least 1)
+ *   --connection-timeout ORFEAS_CONNECTION_TIMEOUT (30 s)
+ */
+#ifndef ORF_CONFIG_H
+#define ORF_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct orf_server_config {
+  char host[256];
+  int port;
+  char data_dir[4096];
+  int workers, queue_max, engine_threads;
+  size_t cache_mem_bytes, cache_disk_bytes, max_upload_bytes;
+  double cache_ttl_s;
+  char admin_token[256]; /* "" = none */
+  int connection_timeout_s;
+} orf_server_config;
+
+/* Fills *c from defaults, then the environment, then argv (the arguments
+ * after "serve").  Returns 0; 1 when --help was given (help printed to
+ * `out`); -1 on a bad option or value, with one line naming it in err. */
+int orf_server_config_parse(orf_server_config *c, int argc, char **argv, FILE *out, char *err, size_t err_size);
+
+#endif

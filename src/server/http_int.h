@@ -1,0 +1,148 @@
+/*
+ * http_int.h - what the HTTP layer's files share (internal to src/server):
+ * the server's state, the per-request context, and the helpers that build
+ * responses.  The layer is libmicrohttpd with its own polling threads and
+ * epoll; no thread is held per waiting client: a request that waits for a
+ * job suspends its connection and the job's wake-up resumes it, and
+ * streams are produced by content-reader callbacks that suspend when they
+ * have nothing to send.
+ *
+ * Files: server.c (start, signals, drain), http.c (dispatch, uploads,
+ * responses, logs), http_status.c (error code -> status), routes_generate.c
+ * (generate, progressive, jobs, events), routes_info.c (health, ready,
+ * metrics, stats, studio), results.c (results and format conversion).
+ */
+#ifndef ORF_HTTP_INT_H
+#define ORF_HTTP_INT_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "config.h"
+#include "jobs.h"
+#include "metrics.h"
+#include "orfeas.h"
+
+#define MAX_FORM_FIELDS 48
+#define MAX_FIELD_BYTES 256
+
+typedef struct server {
+  orf_server_config cfg;
+  orf_limits limits;
+  orf_cache *cache;
+  orf_jobs *jobs;
+  orf_metrics *metrics;
+  struct MHD_Daemon *daemon;
+  double started;       /* monotonic seconds */
+  atomic_int draining;  /* SIGTERM received */
+} server;
+
+/* The stage files and formats the results endpoint knows. */
+extern const char *const kStageNames[ORF_STAGE_COUNT];
+
+/* One HTTP request, from its first callback to its completion. */
+typedef struct request {
+  server *srv;
+  struct MHD_Connection *conn;
+  char id[33];          /* X-Request-Id */
+  orf_route route;
+  char method[8];
+  char path[256];
+  double t0;
+  int status;           /* of the response queued, for logs and metrics */
+  size_t bytes;         /* body bytes of the response (buffers; streams add as they go) */
+
+  /* upload */
+  struct MHD_PostProcessor *pp;
+  uint8_t *body;        /* raw body, or the multipart `image` field */
+  size_t body_len, body_cap;
+  int too_large;        /* the body passed max_upload_bytes: the rest is discarded */
+  int has_image_field;  /* multipart: an `image` field was seen */
+  int raw;              /* the body is the image itself */
+  char *keys[MAX_FORM_FIELDS], *vals[MAX_FORM_FIELDS];
+  int nfields;
+  int bad_form;         /* too many or too long form fields */
+
+  /* waiting for a job (POST /generate) */
+  orf_job *job;
+  int armed;            /* a wake-up is armed with this request as ctx */
+  int woken;            /* resumed by the job at least once */
+  orf_format format;
+  int download;
+  char hash[65];
+} request;
+
+/* A JSON error in API.md's shape; err is an ORF_E* or ORF_SRV_E* code,
+ * message overrides the default sentence (may be NULL), param names the
+ * parameter (may be NULL). */
+enum MHD_Result http_error(request *r, int err, const char *message, const char *param);
+
+/* The same with an explicit status and code (missing_image, bad_request). */
+enum MHD_Result http_error_code(request *r, unsigned status, const char *code, const char *message,
+                                const char *param);
+
+/* Responds with an explicit status and a JSON body (takes ownership of j). */
+enum MHD_Result http_json(request *r, unsigned status, json_t *j);
+
+/* Queues resp with the common headers (request id, security headers) and
+ * the given status, then drops our reference to resp. */
+enum MHD_Result http_queue(request *r, unsigned status, struct MHD_Response *resp);
+
+/* Maps an error code to an HTTP status and API.md code (http_status.c). */
+unsigned http_status_of(int err, const char **code);
+
+/* Parses the request's parameters (query string and form fields) into *p;
+ * `download` (reserved, not an engine parameter) into r->download.
+ * On a bad parameter responds 422 and returns non-zero. */
+int http_parse_params(request *r, orf_params *p, enum MHD_Result *ret);
+
+/* SHA-256 over the image bytes and the canonical parameters, as 64 hex. */
+void http_request_hash(const uint8_t *image, size_t size, const orf_params *p, char out[65]);
+
+/* Builds the API.md generate response from a job's meta.json. */
+json_t *http_generate_response(const char *meta_json, const char *hash, orf_format f, int cached);
+
+/* Adds "url" to the data of one event (JSON text) for hash and format;
+ * returns a malloc'd line ending in '\n' (or NULL on error). */
+char *http_event_line(const char *event, const char *hash, orf_format f);
+
+/* Serves the mesh of (hash, stage) in format f: from the cache's disk file
+ * (zero copy), its memory tier, or converted from the stage's PLY and
+ * cached.  404 when the stage is unknown to the cache. */
+enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage, orf_format f);
+
+/* The media type of a format (model/gltf-binary, model/stl, ...). */
+const char *http_media_type(orf_format f);
+
+/* Route handlers: called once the body is complete. */
+enum MHD_Result route_generate(request *r, int progressive);
+enum MHD_Result route_job_submit(request *r);
+enum MHD_Result route_job_status(request *r, const char *id);
+enum MHD_Result route_job_events(request *r, const char *id);
+enum MHD_Result route_job_cancel(request *r, const char *id);
+enum MHD_Result route_results(request *r, const char *rest);
+enum MHD_Result route_health(request *r);
+enum MHD_Result route_ready(request *r);
+enum MHD_Result route_gpu_stats(request *r);
+enum MHD_Result route_cache_stats(request *r);
+enum MHD_Result route_cache_clear(request *r);
+enum MHD_Result route_metrics(request *r);
+enum MHD_Result route_studio(request *r);
+
+/* libmicrohttpd's access handler and completion callback (cls: server). */
+enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                const char *version, const char *upload_data, size_t *upload_data_size,
+                                void **con_cls);
+void http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                       enum MHD_RequestTerminationCode toe);
+
+/* Resumes a request waiting on a job (orf_job_wake_fn). */
+void http_wake(void *ctx);
+
+double http_now(void);
+
+#endif

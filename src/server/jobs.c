@@ -1,0 +1,899 @@
+/*
+ * jobs.c - the job manager (contract in jobs.h): a bounded first-in-first-
+ * out queue served by a fixed pool of worker threads, with single flight
+ * (one computation per request hash, as in Go's golang.org/x/sync/
+ * singleflight) and one-shot wake-ups in the style of a condition variable
+ * that calls back instead of blocking, so the HTTP layer can suspend a
+ * connection rather than hold a thread per waiting client.
+ *
+ * Structure.  The manager (orf_jobs) owns a mutex that guards its queue,
+ * its two tables (active jobs by hash, every findable job by id), the list
+ * of finished jobs kept for keep_finished_s, and each job's interest count.
+ * Each job has a mutex of its own for its events, state and waiters.  Lock
+ * order: manager, then job.  A job's status is written with both held, so
+ * either is enough to read it.  Callbacks run with no lock held: whoever
+ * makes waiters ready collects them under the job's lock and calls them
+ * after releasing every lock - a worker for stage events and endings, the
+ * thread of orf_job_release / orf_jobs_cancel / orf_jobs_free when that
+ * call ends a queued job - so a wake-up must be quick (it holds that
+ * thread).
+ *
+ * Decisions where jobs.h is silent: orf_jobs_cancel() cancels the
+ * computation even when other requests share it (the id names the shared
+ * job); a running job that is cancelled leaves single flight at once; a
+ * hash that is not 64 lowercase hex digits is ORF_EINVAL; if getrandom(2)
+ * fails, submit returns ORF_EIO.
+ *
+ * Lifetimes.  A job (struct job) is reference counted: one reference for
+ * the manager while the job is in the id table, one per handle.  A handle
+ * (orf_job) is what submit and find return: it says whether it carries an
+ * interest, which is how orf_job_release() knows whether releasing may
+ * cancel.  Every job also holds a reference on the manager's shared core,
+ * so a job released after orf_jobs_free() can still take the manager's
+ * lock (the core is freed with its last job).
+ */
+#include "jobs.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "job_events.h"
+#include "srv_error.h"
+
+#define HASH_BUCKETS 256       /* active jobs by request hash */
+#define ID_BUCKETS 1024        /* findable jobs by id */
+#define KEEP_FINISHED_MAX 4096 /* finished jobs kept findable, at most */
+#define MAX_EVENTS 4           /* three stage events and a final one */
+#define ERR_EVENT_CAP 256      /* the error event lives inside the job */
+#define RATE_WINDOW_S 60.0     /* orf_jobs_retry_after looks this far back */
+#define RATE_RING 256          /* finish times remembered for it */
+#define RETRY_MAX_S 300
+
+typedef struct job job;
+typedef struct waiter waiter;
+
+/* One armed orf_job_wait(). */
+struct waiter {
+  orf_job_wake_fn fn;
+  void *ctx;
+  size_t have;
+  pthread_t firer;   /* the thread calling fn, once firing */
+  job *owner;        /* the job whose armed or firing list holds it */
+  waiter *next;      /* in that list */
+  waiter *fire_next; /* in the batch being fired */
+};
+
+struct job {
+  orf_jobs *js;
+  atomic_size_t refs;
+  char id[33], hash[65];
+  orf_params params;
+  uint8_t *image; /* the job's copy; freed when it has run or ended */
+  size_t image_size;
+  atomic_int cancel; /* the engine's cancel flag */
+
+  /* Guarded by js->mu. */
+  int interests; /* handles from submit not yet released */
+  int kept;      /* keep = 1: held by the manager until it ends or is cancelled */
+  int in_hash;   /* in js->by_hash (single flight joins it) */
+  job *q_prev, *q_next, *hash_next, *id_next, *fin_next;
+  double finished_at;
+
+  /* Guarded by mu (status also by js->mu when written). */
+  pthread_mutex_t mu;
+  pthread_cond_t cv; /* a firing waiter has returned */
+  orf_job_status status;
+  int progress, stage, error;
+  char *events[MAX_EVENTS];
+  size_t n_events;
+  char err_event[ERR_EVENT_CAP];
+  waiter *armed, *firing;
+};
+
+struct orf_job {
+  job *j;
+  int interest;
+};
+
+struct orf_jobs {
+  orf_jobs_config cfg;
+  atomic_size_t refs; /* the owner's, plus one per job alive */
+  pthread_mutex_t mu;
+  pthread_cond_t work_cv; /* a job was queued, or the manager stops */
+  pthread_cond_t idle_cv; /* nothing is queued or running any more */
+  pthread_t *threads;
+  int n_threads;
+  job *q_head, *q_tail;
+  size_t queued, running;
+  job *by_hash[HASH_BUCKETS], *by_id[ID_BUCKETS];
+  job *fin_head, *fin_tail; /* finished jobs, oldest first */
+  size_t n_finished;
+  int draining, stopping;
+  double started;
+  double done_at[RATE_RING]; /* ring of finish times */
+  size_t n_done;
+};
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int is_hex(const char *s, size_t n) {
+  if (!s) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
+  return s[n] == '\0';
+}
+
+/* A bucket from the first 8 hex digits (ids are random, hashes SHA-256). */
+static size_t bucket(const char *hex, size_t n) {
+  uint32_t v = 0;
+  for (int i = 0; i < 8; i++)
+    v = v << 4 | (uint32_t)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
+  return v % n;
+}
+
+static int finished(orf_job_status s) { return s >= ORF_JOB_COMPLETE; }
+
+const char *orf_job_status_name(orf_job_status s) {
+  switch (s) {
+  case ORF_JOB_QUEUED: return "queued";
+  case ORF_JOB_RUNNING: return "running";
+  case ORF_JOB_COMPLETE: return "complete";
+  case ORF_JOB_FAILED: return "failed";
+  case ORF_JOB_CANCELLED: return "cancelled";
+  }
+  return "unknown";
+}
+
+/* ---- reference counts ------------------------------------------------ */
+
+static void jobs_unref(orf_jobs *js) {
+  if (atomic_fetch_sub(&js->refs, 1) != 1) return;
+  pthread_mutex_destroy(&js->mu);
+  pthread_cond_destroy(&js->work_cv);
+  pthread_cond_destroy(&js->idle_cv);
+  orf_free(js->threads);
+  orf_free(js);
+}
+
+static void job_ref(job *j) { atomic_fetch_add(&j->refs, 1); }
+
+static void free_waiters(waiter *w) {
+  while (w) {
+    waiter *next = w->next;
+    orf_free(w);
+    w = next;
+  }
+}
+
+static void job_unref(job *j) {
+  if (!j || atomic_fetch_sub(&j->refs, 1) != 1) return;
+  for (size_t i = 0; i < j->n_events; i++)
+    if (j->events[i] != j->err_event) orf_free(j->events[i]);
+  free_waiters(j->armed);
+  free_waiters(j->firing);
+  orf_free(j->image);
+  pthread_mutex_destroy(&j->mu);
+  pthread_cond_destroy(&j->cv);
+  orf_jobs *js = j->js;
+  orf_free(j);
+  jobs_unref(js);
+}
+
+/* Drops a chain of jobs linked by fin_next (taken out of the manager). */
+static void unref_chain(job *j) {
+  while (j) {
+    job *next = j->fin_next;
+    job_unref(j);
+    j = next;
+  }
+}
+
+/* ---- tables and queue (js->mu held) ---------------------------------- */
+
+static job *hash_find(orf_jobs *js, const char *hash) {
+  for (job *j = js->by_hash[bucket(hash, HASH_BUCKETS)]; j; j = j->hash_next)
+    if (!strcmp(j->hash, hash)) return j;
+  return NULL;
+}
+
+static void hash_insert(orf_jobs *js, job *j) {
+  job **head = &js->by_hash[bucket(j->hash, HASH_BUCKETS)];
+  j->hash_next = *head;
+  *head = j;
+  j->in_hash = 1;
+}
+
+static void hash_remove(orf_jobs *js, job *j) {
+  if (!j->in_hash) return;
+  for (job **p = &js->by_hash[bucket(j->hash, HASH_BUCKETS)]; *p; p = &(*p)->hash_next)
+    if (*p == j) {
+      *p = j->hash_next;
+      break;
+    }
+  j->hash_next = NULL;
+  j->in_hash = 0;
+}
+
+static job *id_find(orf_jobs *js, const char *id) {
+  for (job *j = js->by_id[bucket(id, ID_BUCKETS)]; j; j = j->id_next)
+    if (!strcmp(j->id, id)) return j;
+  return NULL;
+}
+
+static void id_insert(orf_jobs *js, job *j) {
+  job **head = &js->by_id[bucket(j->id, ID_BUCKETS)];
+  j->id_next = *head;
+  *head = j;
+}
+
+static void id_remove(orf_jobs *js, job *j) {
+  for (job **p = &js->by_id[bucket(j->id, ID_BUCKETS)]; *p; p = &(*p)->id_next)
+    if (*p == j) {
+      *p = j->id_next;
+      break;
+    }
+  j->id_next = NULL;
+}
+
+static void queue_push(orf_jobs *js, job *j) {
+  j->q_next = NULL;
+  j->q_prev = js->q_tail;
+  if (js->q_tail)
+    js->q_tail->q_next = j;
+  else
+    js->q_head = j;
+  js->q_tail = j;
+  js->queued++;
+}
+
+static void queue_unlink(orf_jobs *js, job *j) {
+  if (j->q_prev)
+    j->q_prev->q_next = j->q_next;
+  else
+    js->q_head = j->q_next;
+  if (j->q_next)
+    j->q_next->q_prev = j->q_prev;
+  else
+    js->q_tail = j->q_prev;
+  j->q_prev = j->q_next = NULL;
+  js->queued--;
+}
+
+/* Room for one more job: the queue holds at most queue_max jobs beyond
+ * those an idle worker is about to take. */
+static int has_room(const orf_jobs *js) {
+  return js->queued + js->running < (size_t)js->cfg.queue_max + (size_t)js->cfg.workers;
+}
+
+/* Takes finished jobs past their time (or past the cap) out of the
+ * manager; returns them as a fin_next chain whose references the caller
+ * drops after unlocking. */
+static job *prune_locked(orf_jobs *js) {
+  double now = now_s();
+  job *dropped = NULL, **tail = &dropped;
+  while (js->fin_head &&
+         (js->n_finished > KEEP_FINISHED_MAX || now - js->fin_head->finished_at >= js->cfg.keep_finished_s)) {
+    job *j = js->fin_head;
+    js->fin_head = j->fin_next;
+    if (!js->fin_head) js->fin_tail = NULL;
+    js->n_finished--;
+    id_remove(js, j);
+    j->fin_next = NULL;
+    *tail = j;
+    tail = &j->fin_next;
+  }
+  return dropped;
+}
+
+/* ---- waiters --------------------------------------------------------- */
+
+/* Moves the armed waiters that may fire now (j->mu held) to the job's
+ * firing list and onto *batch, taking a job reference for each. */
+static void collect_ready(job *j, waiter **batch) {
+  int done = finished(j->status);
+  waiter **p = &j->armed;
+  while (*p) {
+    waiter *w = *p;
+    if (!done && j->n_events <= w->have) {
+      p = &w->next;
+      continue;
+    }
+    *p = w->next;
+    w->next = j->firing;
+    j->firing = w;
+    w->firer = pthread_self();
+    w->fire_next = *batch;
+    *batch = w;
+    job_ref(j);
+  }
+}
+
+/* Calls each waiter of the batch (no lock held), then retires it and wakes
+ * any orf_job_unwait() waiting for it to return. */
+static void fire_batch(waiter *w) {
+  while (w) {
+    waiter *next = w->fire_next;
+    job *j = w->owner;
+    w->fn(w->ctx);
+    pthread_mutex_lock(&j->mu);
+    for (waiter **p = &j->firing; *p; p = &(*p)->next)
+      if (*p == w) {
+        *p = w->next;
+        break;
+      }
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    orf_free(w);
+    job_unref(j);
+    w = next;
+  }
+}
+
+/* ---- ending jobs ------------------------------------------------------ */
+
+/* Ends job j (js->mu held): leaves single flight, publishes its last event
+ * (final_event, or the error event of err), sets its status, joins the
+ * finished list, and adds its ready waiters to *batch.  The caller has
+ * already taken it out of the queue or the running count. */
+static void finish_locked(orf_jobs *js, job *j, orf_job_status status, int err, char *final_event,
+                          waiter **batch) {
+  hash_remove(js, j);
+  pthread_mutex_lock(&j->mu);
+  if (!final_event) {
+    orf_jobev_error(j->err_event, sizeof j->err_event, err);
+    final_event = j->err_event;
+  }
+  j->events[j->n_events++] = final_event;
+  j->status = status;
+  j->error = status == ORF_JOB_FAILED ? err : 0;
+  if (status == ORF_JOB_COMPLETE) {
+    j->progress = 100;
+    j->stage = ORF_STAGE_FINAL_OPTIMIZED;
+  }
+  collect_ready(j, batch);
+  pthread_mutex_unlock(&j->mu);
+  orf_free(j->image);
+  j->image = NULL;
+  j->kept = 0;
+  j->finished_at = now_s();
+  j->fin_next = NULL;
+  if (js->fin_tail)
+    js->fin_tail->fin_next = j;
+  else
+    js->fin_head = j;
+  js->fin_tail = j;
+  js->n_finished++;
+  js->done_at[js->n_done++ % RATE_RING] = j->finished_at;
+  if (js->cfg.metrics) orf_metrics_job(js->cfg.metrics, orf_job_status_name(status));
+  if (js->queued + js->running == 0) pthread_cond_broadcast(&js->idle_cv);
+}
+
+/* Cancels j (js->mu held): a queued job ends now, a running one is told to
+ * stop and leaves single flight at once, so that a new request for the same
+ * hash starts afresh instead of joining a job about to end "cancelled". */
+static void cancel_locked(orf_jobs *js, job *j, waiter **batch) {
+  j->kept = 0;
+  if (j->status == ORF_JOB_QUEUED) {
+    queue_unlink(js, j);
+    finish_locked(js, j, ORF_JOB_CANCELLED, ORF_ECANCELED, NULL, batch);
+  } else if (j->status == ORF_JOB_RUNNING) {
+    atomic_store(&j->cancel, 1);
+    hash_remove(js, j);
+  }
+}
+
+/* ---- running a job (worker thread, no lock held) ---------------------- */
+
+typedef struct run_ctx {
+  orf_jobs *js;
+  job *j;
+  orf_stage_info stages[ORF_STAGE_COUNT];
+  double export_ms;
+  int err; /* the stage callback's own failure */
+} run_ctx;
+
+static double now_ms(void) { return now_s() * 1e3; }
+
+/* Appends a stage event and wakes the waiters it satisfies. */
+static void publish_stage(job *j, char *event, orf_stage s) {
+  waiter *batch = NULL;
+  pthread_mutex_lock(&j->mu);
+  j->events[j->n_events++] = event;
+  j->progress = 25 * ((int)s + 1);
+  j->stage = (int)s;
+  collect_ready(j, &batch);
+  pthread_mutex_unlock(&j->mu);
+  fire_batch(batch);
+}
+
+/* One stage's mesh: into the cache as "<stage>.ply", then its event. */
+static int stage_done(run_ctx *c, orf_stage s, const orf_mesh *m, int grid, double elapsed_ms) {
+  if ((int)s < 0 || s >= ORF_STAGE_COUNT) return ORF_EINTERNAL;
+  c->stages[s] = (orf_stage_info){grid, m->vertex_count, m->face_count, elapsed_ms};
+  uint8_t *ply;
+  size_t size;
+  double t0 = now_ms();
+  int rc = orf_export(m, ORF_FMT_PLY, &ply, &size);
+  c->export_ms += now_ms() - t0;
+  if (rc) return rc;
+  char name[64];
+  snprintf(name, sizeof name, "%s.ply", orf_stage_name(s));
+  rc = orf_cache_put(c->js->cfg.cache, c->j->hash, name, ply, size);
+  orf_buffer_free(ply);
+  if (rc) return rc;
+  if (c->js->cfg.metrics) orf_metrics_stage(c->js->cfg.metrics, (int)s, elapsed_ms / 1000.0);
+  if (s == ORF_STAGE_FINAL_OPTIMIZED) return ORF_OK; /* published after meta.json */
+  char *event;
+  if ((rc = orf_jobev_stage(&event, &size, s, &c->stages[s], NULL))) return rc;
+  publish_stage(c->j, event, s);
+  return ORF_OK;
+}
+
+/* The engine's stage callback.  What the manager allocates here is not
+ * the engine's: the job's memory accounting is suspended meanwhile. */
+static int on_stage(void *user, orf_stage s, const orf_mesh *m, int grid, double elapsed_ms) {
+  run_ctx *c = user;
+  orf_memtrack *prev = orf_memtrack_set(NULL);
+  int rc = stage_done(c, s, m, grid, elapsed_ms);
+  orf_memtrack_set(prev);
+  if (rc) {
+    c->err = rc;
+    return 1;
+  }
+  return atomic_load(&c->j->cancel) != 0;
+}
+
+/* Runs the engine on j; returns the job's outcome: ORF_OK with
+ * *final_event (meta.json stored), ORF_ECANCELED, or an error. */
+static int run_job(orf_jobs *js, job *j, char **final_event) {
+  run_ctx c = {.js = js, .j = j};
+  orf_job_opts o;
+  orf_job_opts_init(&o);
+  o.threads = js->cfg.engine_threads;
+  o.limits = js->cfg.limits;
+  o.on_stage = on_stage;
+  o.user = &c;
+  o.cancel = &j->cancel;
+  orf_result res;
+  int rc = orf_generate(j->image, j->image_size, &j->params, &o, &res);
+  if (rc == ORF_ECANCELED && c.err) rc = c.err;
+  *final_event = NULL;
+  if (rc == ORF_OK) {
+    char *meta;
+    size_t len;
+    rc = orf_jobev_meta(&meta, &len, j->hash, &j->params, c.stages, &res.report, &res.timings, c.export_ms);
+    if (rc == ORF_OK) {
+      rc = orf_cache_put(js->cfg.cache, j->hash, "meta.json", meta, len);
+      orf_free(meta);
+    }
+    if (rc == ORF_OK)
+      rc = orf_jobev_stage(final_event, &len, ORF_STAGE_FINAL_OPTIMIZED, &c.stages[ORF_STAGE_FINAL_OPTIMIZED],
+                           &res.report);
+  }
+  orf_result_free(&res);
+  return rc;
+}
+
+static void *worker_main(void *arg) {
+  orf_jobs *js = arg;
+  pthread_mutex_lock(&js->mu);
+  for (;;) {
+    while (!js->q_head && !js->stopping)
+      pthread_cond_wait(&js->work_cv, &js->mu);
+    job *j = js->q_head;
+    if (!j) break;
+    queue_unlink(js, j);
+    js->running++;
+    pthread_mutex_lock(&j->mu);
+    j->status = ORF_JOB_RUNNING;
+    pthread_mutex_unlock(&j->mu);
+    pthread_mutex_unlock(&js->mu);
+
+    char *final_event;
+    int rc = run_job(js, j, &final_event);
+    orf_job_status status = rc == ORF_OK          ? ORF_JOB_COMPLETE
+                            : rc == ORF_ECANCELED ? ORF_JOB_CANCELLED
+                                                  : ORF_JOB_FAILED;
+    waiter *batch = NULL;
+    pthread_mutex_lock(&js->mu);
+    js->running--;
+    finish_locked(js, j, status, rc, final_event, &batch);
+    job *dropped = prune_locked(js);
+    pthread_mutex_unlock(&js->mu);
+    fire_batch(batch);
+    unref_chain(dropped);
+    pthread_mutex_lock(&js->mu);
+  }
+  pthread_mutex_unlock(&js->mu);
+  return NULL;
+}
+
+/* ---- the manager ------------------------------------------------------ */
+
+/* Stops and joins the workers (after cancelling what is queued and telling
+ * running jobs to stop), then drops the manager's job references. */
+static void shutdown_workers(orf_jobs *js) {
+  waiter *batch = NULL;
+  pthread_mutex_lock(&js->mu);
+  js->draining = js->stopping = 1;
+  while (js->q_head)
+    cancel_locked(js, js->q_head, &batch);
+  for (size_t b = 0; b < ID_BUCKETS; b++)
+    for (job *j = js->by_id[b]; j; j = j->id_next)
+      if (j->status == ORF_JOB_RUNNING) cancel_locked(js, j, &batch);
+  pthread_cond_broadcast(&js->work_cv);
+  pthread_mutex_unlock(&js->mu);
+  fire_batch(batch);
+  for (int i = 0; i < js->n_threads; i++)
+    pthread_join(js->threads[i], NULL);
+  js->n_threads = 0;
+
+  job *dropped = NULL;
+  pthread_mutex_lock(&js->mu);
+  for (size_t b = 0; b < ID_BUCKETS; b++) {
+    while (js->by_id[b]) {
+      job *j = js->by_id[b];
+      js->by_id[b] = j->id_next;
+      j->id_next = NULL;
+      j->fin_next = dropped;
+      dropped = j;
+    }
+  }
+  js->fin_head = js->fin_tail = NULL;
+  js->n_finished = 0;
+  pthread_mutex_unlock(&js->mu);
+  unref_chain(dropped);
+}
+
+int orf_jobs_create(orf_jobs **out, const orf_jobs_config *cfg) {
+  if (!out) return ORF_EINVAL;
+  *out = NULL;
+  if (!cfg || cfg->workers < 1 || cfg->queue_max < 0 || cfg->engine_threads < 1 || !cfg->cache ||
+      !(cfg->keep_finished_s >= 0))
+    return ORF_EINVAL;
+  orf_jobs *js = orf_calloc(1, sizeof *js);
+  if (!js) return ORF_ENOMEM;
+  js->threads = orf_calloc((size_t)cfg->workers, sizeof *js->threads);
+  if (!js->threads) {
+    orf_free(js);
+    return ORF_ENOMEM;
+  }
+  js->cfg = *cfg;
+  atomic_init(&js->refs, 1);
+  pthread_mutex_init(&js->mu, NULL);
+  pthread_cond_init(&js->work_cv, NULL);
+  pthread_cond_init(&js->idle_cv, NULL);
+  js->started = now_s();
+  for (int i = 0; i < cfg->workers; i++) {
+    if (pthread_create(&js->threads[i], NULL, worker_main, js)) {
+      shutdown_workers(js);
+      jobs_unref(js);
+      return ORF_ENOMEM;
+    }
+    js->n_threads++;
+  }
+  *out = js;
+  return ORF_OK;
+}
+
+void orf_jobs_drain(orf_jobs *js) {
+  pthread_mutex_lock(&js->mu);
+  js->draining = 1;
+  while (js->queued + js->running > 0)
+    pthread_cond_wait(&js->idle_cv, &js->mu);
+  pthread_mutex_unlock(&js->mu);
+}
+
+void orf_jobs_free(orf_jobs *js) {
+  if (!js) return;
+  shutdown_workers(js);
+  jobs_unref(js);
+}
+
+/* Fills a 32-hex-digit id from getrandom(2). */
+static int new_id(char id[33]) {
+  uint8_t raw[16];
+  size_t got = 0;
+  while (got < sizeof raw) {
+    ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return ORF_EIO;
+    got += (size_t)n;
+  }
+  static const char hex[] = "0123456789abcdef";
+  for (int i = 0; i < 16; i++) {
+    id[2 * i] = hex[raw[i] >> 4];
+    id[2 * i + 1] = hex[raw[i] & 15];
+  }
+  id[32] = '\0';
+  return ORF_OK;
+}
+
+/* A new queued job holding a copy of the image (one reference: the
+ * manager's, taken over when it is inserted). */
+static int job_new(orf_jobs *js, const char *hash, const uint8_t *image, size_t size, const orf_params *p,
+                   job **out) {
+  *out = NULL;
+  job *j = orf_calloc(1, sizeof *j);
+  if (!j) return ORF_ENOMEM;
+  j->image = orf_malloc(size ? size : 1);
+  if (!j->image) {
+    orf_free(j);
+    return ORF_ENOMEM;
+  }
+  int rc = new_id(j->id);
+  if (rc) {
+    orf_free(j->image);
+    orf_free(j);
+    return rc;
+  }
+  if (size) memcpy(j->image, image, size);
+  j->image_size = size;
+  memcpy(j->hash, hash, 65);
+  j->params = *p;
+  j->js = js;
+  atomic_init(&j->refs, 1);
+  atomic_init(&j->cancel, 0);
+  pthread_mutex_init(&j->mu, NULL);
+  pthread_cond_init(&j->cv, NULL);
+  j->status = ORF_JOB_QUEUED;
+  j->stage = -1;
+  atomic_fetch_add(&js->refs, 1);
+  *out = j;
+  return ORF_OK;
+}
+
+int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t size, const orf_params *p,
+                    int keep, orf_job **out, int *coalesced) {
+  if (out) *out = NULL;
+  if (coalesced) *coalesced = 0;
+  if (!js || !out || !p || !is_hex(hash, 64) || (!image && size)) return ORF_EINVAL;
+  orf_job *h = orf_malloc(sizeof *h);
+  if (!h) return ORF_ENOMEM;
+  h->j = NULL;
+  h->interest = 1;
+  job *fresh = NULL, *dropped = NULL;
+  int rc = ORF_OK, joined = 0;
+  pthread_mutex_lock(&js->mu);
+  for (;;) {
+    if (js->draining) {
+      rc = ORF_SRV_EDRAINING;
+      break;
+    }
+    job *j = hash_find(js, hash);
+    if (j) { /* single flight: join the queued or running job */
+      j->interests++;
+      if (keep) j->kept = 1;
+      job_ref(j);
+      h->j = j;
+      joined = 1;
+      break;
+    }
+    if (!has_room(js)) {
+      rc = ORF_SRV_EQUEUEFULL;
+      break;
+    }
+    if (!fresh) { /* copy the image unlocked, then look again */
+      pthread_mutex_unlock(&js->mu);
+      rc = job_new(js, hash, image, size, p, &fresh);
+      pthread_mutex_lock(&js->mu);
+      if (rc) break;
+      continue;
+    }
+    while (id_find(js, fresh->id) && (rc = new_id(fresh->id)) == ORF_OK) {
+    }
+    if (rc) break;
+    dropped = prune_locked(js);
+    fresh->interests = 1;
+    fresh->kept = keep != 0;
+    hash_insert(js, fresh);
+    id_insert(js, fresh);
+    queue_push(js, fresh);
+    job_ref(fresh);
+    h->j = fresh;
+    fresh = NULL;
+    pthread_cond_signal(&js->work_cv);
+    break;
+  }
+  pthread_mutex_unlock(&js->mu);
+  job_unref(fresh);
+  unref_chain(dropped);
+  if (rc) {
+    orf_free(h);
+    return rc;
+  }
+  if (joined) orf_cache_note_coalesced(js->cfg.cache);
+  if (coalesced) *coalesced = joined;
+  *out = h;
+  return ORF_OK;
+}
+
+orf_job *orf_jobs_find(orf_jobs *js, const char *id) {
+  if (!js || !is_hex(id, 32)) return NULL;
+  orf_job *h = orf_malloc(sizeof *h);
+  if (!h) return NULL;
+  pthread_mutex_lock(&js->mu);
+  job *dropped = prune_locked(js);
+  job *j = id_find(js, id);
+  if (j) job_ref(j);
+  pthread_mutex_unlock(&js->mu);
+  unref_chain(dropped);
+  if (!j) {
+    orf_free(h);
+    return NULL;
+  }
+  h->j = j;
+  h->interest = 0;
+  return h;
+}
+
+int orf_jobs_cancel(orf_jobs *js, const char *id) {
+  if (!js || !is_hex(id, 32)) return ORF_SRV_ENOTFOUND;
+  waiter *batch = NULL;
+  int rc = ORF_OK;
+  pthread_mutex_lock(&js->mu);
+  job *dropped = prune_locked(js);
+  job *j = id_find(js, id);
+  if (!j)
+    rc = ORF_SRV_ENOTFOUND;
+  else if (finished(j->status))
+    rc = ORF_SRV_ECONFLICT;
+  else
+    cancel_locked(js, j, &batch);
+  pthread_mutex_unlock(&js->mu);
+  fire_batch(batch);
+  unref_chain(dropped);
+  return rc;
+}
+
+void orf_jobs_counts(orf_jobs *js, size_t *queued, size_t *running) {
+  pthread_mutex_lock(&js->mu);
+  if (queued) *queued = js->queued;
+  if (running) *running = js->running;
+  pthread_mutex_unlock(&js->mu);
+}
+
+/* The rate r is the number n of jobs that ended in the last 60 s (queued
+ * jobs cancelled included: they free a place too) over the time they span:
+ * 60 s, or the manager's age when younger, or - when all RATE_RING
+ * remembered finishes are that recent - the time since the oldest of them;
+ * never under 1 s.  The answer is the time to clear what is queued and
+ * running now at that rate, ceil((queued + running) / r), within [1, 300].
+ * r already counts every worker, so it is not divided by the worker count.
+ * With no job ended in the last 60 s there is no rate to go by: 1. */
+int orf_jobs_retry_after(orf_jobs *js) {
+  pthread_mutex_lock(&js->mu);
+  double now = now_s();
+  size_t remembered = js->n_done < RATE_RING ? js->n_done : RATE_RING, n = 0;
+  double oldest = now;
+  for (size_t i = 0; i < remembered; i++) {
+    double t = js->done_at[(js->n_done - 1 - i) % RATE_RING];
+    if (now - t > RATE_WINDOW_S) break;
+    oldest = t;
+    n++;
+  }
+  size_t backlog = js->queued + js->running;
+  double span = n == RATE_RING ? now - oldest : fmin(RATE_WINDOW_S, now - js->started);
+  pthread_mutex_unlock(&js->mu);
+  if (n == 0) return 1;
+  double rate = (double)n / fmax(span, 1.0);
+  double wait = ceil((double)backlog / rate);
+  return wait < 1 ? 1 : wait > RETRY_MAX_S ? RETRY_MAX_S : (int)wait;
+}
+
+/* ---- handles ---------------------------------------------------------- */
+
+void orf_job_release(orf_job *h) {
+  if (!h) return;
+  job *j = h->j;
+  if (h->interest) {
+    orf_jobs *js = j->js;
+    waiter *batch = NULL;
+    pthread_mutex_lock(&js->mu);
+    if (--j->interests == 0 && !j->kept && !finished(j->status)) cancel_locked(js, j, &batch);
+    pthread_mutex_unlock(&js->mu);
+    fire_batch(batch);
+  }
+  orf_free(h);
+  job_unref(j);
+}
+
+const char *orf_job_id(const orf_job *h) { return h->j->id; }
+const char *orf_job_hash(const orf_job *h) { return h->j->hash; }
+const orf_params *orf_job_params(const orf_job *h) { return &h->j->params; }
+
+void orf_job_get_state(orf_job *h, orf_job_state *st) {
+  job *j = h->j;
+  orf_jobs *js = j->js;
+  pthread_mutex_lock(&js->mu);
+  pthread_mutex_lock(&j->mu);
+  st->status = j->status;
+  st->progress = j->progress;
+  st->stage = j->stage;
+  st->events = j->n_events;
+  st->error = j->error;
+  st->position = 0;
+  if (j->status == ORF_JOB_QUEUED) {
+    size_t pos = 1;
+    for (job *q = js->q_head; q && q != j; q = q->q_next)
+      pos++;
+    st->position = pos;
+  }
+  pthread_mutex_unlock(&j->mu);
+  pthread_mutex_unlock(&js->mu);
+}
+
+const char *orf_job_event(orf_job *h, size_t i) {
+  job *j = h->j;
+  pthread_mutex_lock(&j->mu);
+  const char *ev = i < j->n_events ? j->events[i] : NULL;
+  pthread_mutex_unlock(&j->mu);
+  return ev;
+}
+
+/* Arming with a ctx already armed on this job re-arms it (one wake-up per
+ * ctx).  Out of memory for the waiter, it returns 1 as if ready: the
+ * caller looks at the events and calls again, so no wake-up is lost. */
+int orf_job_wait(orf_job *h, size_t have, orf_job_wake_fn fn, void *ctx) {
+  job *j = h->j;
+  pthread_mutex_lock(&j->mu);
+  if (j->n_events > have || finished(j->status)) {
+    pthread_mutex_unlock(&j->mu);
+    return 1;
+  }
+  for (waiter *w = j->armed; w; w = w->next)
+    if (w->ctx == ctx) {
+      w->fn = fn;
+      w->have = have;
+      pthread_mutex_unlock(&j->mu);
+      return 0;
+    }
+  waiter *w = orf_calloc(1, sizeof *w);
+  if (!w) {
+    pthread_mutex_unlock(&j->mu);
+    return 1;
+  }
+  w->fn = fn;
+  w->ctx = ctx;
+  w->have = have;
+  w->owner = j;
+  w->next = j->armed;
+  j->armed = w;
+  pthread_mutex_unlock(&j->mu);
+  return 0;
+}
+
+/* Called from within fn(ctx) itself, it does not wait for that call to
+ * return (it would wait for itself). */
+void orf_job_unwait(orf_job *h, void *ctx) {
+  job *j = h->j;
+  pthread_mutex_lock(&j->mu);
+  for (waiter **p = &j->armed; *p;) {
+    waiter *w = *p;
+    if (w->ctx == ctx) {
+      *p = w->next;
+      orf_free(w);
+    } else {
+      p = &w->next;
+    }
+  }
+  for (;;) {
+    int busy = 0;
+    for (waiter *w = j->firing; w && !busy; w = w->next)
+      busy = w->ctx == ctx && !pthread_equal(w->firer, pthread_self());
+    if (!busy) break;
+    pthread_cond_wait(&j->cv, &j->mu);
+  }
+  pthread_mutex_unlock(&j->mu);
+}

@@ -1,0 +1,138 @@
+/*
+ * jobs.h - the job manager: a bounded first-in-first-out queue, a fixed set
+ * of worker threads running the engine, and single flight - a request whose
+ * hash is already queued or running joins that job instead of starting its
+ * own (counted as coalesced in the cache's stats).
+ *
+ * A job's stages arrive as events: JSON objects (text) in the shape of one
+ * line of API.md's progressive stream, without "url" (the HTTP layer adds
+ * the URL in the format each client asked for):
+ *   {"stage":"voxel_preview","progress":25,"status":"processing",
+ *    "data":{"type":"voxel_grid","dimensions":[32,32,32],"vertices":V,"faces":F,"elapsed_ms":T}}
+ *   ... rough_mesh (50, "type":"mesh"), refined_mesh (75),
+ *   {"stage":"final_optimized","progress":100,"status":"complete","data":{...},"mesh":{MESH}}
+ * or a last {"status":"error","error":"<sentence>","code":"<snake_case>"}
+ * (a cancelled job ends with code "cancelled").  MESH is API.md's mesh
+ * object.  Each stage's mesh is stored in the cache as "<stage>.ply"
+ * (binary PLY, the canonical form every other format is converted from)
+ * before its event is published, so an event's URL can always be fetched.
+ * When the job completes, "meta.json" is stored too: API.md's generate
+ * response without "cached", "format", "download_url" and the stage URLs:
+ *   {"request_hash","status":"complete","mode","quality","mesh":{...},
+ *    "stages":[{"stage","vertices","faces","elapsed_ms"}...],
+ *    "timings_ms":{"decode","mask","field","mesh","smooth","simplify","export","total"}}
+ *
+ * Interest and cancellation: every reference from orf_jobs_submit() is an
+ * interest in the result.  When the last interest is released before the
+ * job has finished, the job is cancelled (a client that disconnects from a
+ * progressive stream cancels its job unless another request shares it).
+ * A job submitted with keep = 1 (the /jobs API) is also held by the manager
+ * until it finishes or orf_jobs_cancel() is called.
+ * Finished jobs stay findable by id for keep_finished_s seconds.
+ * Thread-safe: every function may be called from any thread.
+ */
+#ifndef ORF_JOBS_H
+#define ORF_JOBS_H
+
+#include <stddef.h>
+
+#include "cache.h"
+#include "metrics.h"
+#include "orfeas.h"
+
+typedef struct orf_jobs orf_jobs;
+typedef struct orf_job orf_job;
+
+typedef struct orf_jobs_config {
+  int workers;            /* worker threads (jobs running at once), >= 1 */
+  int queue_max;          /* queued (not yet running) jobs at most, >= 0 */
+  int engine_threads;     /* threads each job's engine uses, >= 1 */
+  double keep_finished_s; /* how long finished jobs stay findable by id */
+  orf_limits limits;      /* decoder limits for every job */
+  orf_cache *cache;       /* where results go (required) */
+  orf_metrics *metrics;   /* may be NULL */
+} orf_jobs_config;
+
+typedef enum {
+  ORF_JOB_QUEUED,
+  ORF_JOB_RUNNING,
+  ORF_JOB_COMPLETE,
+  ORF_JOB_FAILED,
+  ORF_JOB_CANCELLED
+} orf_job_status;
+
+/* "queued", "running", "complete", "failed", "cancelled" */
+const char *orf_job_status_name(orf_job_status s);
+
+typedef struct orf_job_state {
+  orf_job_status status;
+  int progress;     /* 0, 25, 50, 75, 100 */
+  int stage;        /* last stage done (orf_stage), -1 before the first */
+  size_t events;    /* events published so far */
+  size_t position;  /* place in the queue while queued (1 = next), else 0 */
+  int error;        /* ORF_E* / ORF_SRV_E* of a failed job, else 0 */
+} orf_job_state;
+
+/* Starts the manager's worker threads.  On success *out is freed with
+ * orf_jobs_free().  Returns ORF_OK, ORF_EINVAL or ORF_ENOMEM. */
+int orf_jobs_create(orf_jobs **out, const orf_jobs_config *cfg);
+
+/* Stops taking jobs (orf_jobs_submit then fails with ORF_SRV_EDRAINING) and
+ * waits until every queued and running job has finished. */
+void orf_jobs_drain(orf_jobs *js);
+
+/* Cancels what is left, joins the workers, frees the manager.  Jobs still
+ * referenced stay valid until released. */
+void orf_jobs_free(orf_jobs *js);
+
+/* Submits the generation of `hash` (64 hex) from a copy of the image and
+ * the parameters, or joins the queued or running job of the same hash
+ * (*coalesced = 1).  On success *out is a new reference (an interest).
+ * Errors: ORF_SRV_EQUEUEFULL, ORF_SRV_EDRAINING, ORF_ENOMEM. */
+int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t size, const orf_params *p,
+                    int keep, orf_job **out, int *coalesced);
+
+/* The job of that id (32 hex), as a new reference that is NOT an interest
+ * (releasing it never cancels), or NULL. */
+orf_job *orf_jobs_find(orf_jobs *js, const char *id);
+
+/* Cancels a job by id: ORF_OK, ORF_SRV_ENOTFOUND, or ORF_SRV_ECONFLICT when
+ * it has already finished. */
+int orf_jobs_cancel(orf_jobs *js, const char *id);
+
+/* Jobs queued and running now. */
+void orf_jobs_counts(orf_jobs *js, size_t *queued, size_t *running);
+
+/* Seconds a client refused with 429 should wait, from the recent completion
+ * rate (at least 1). */
+int orf_jobs_retry_after(orf_jobs *js);
+
+/* Drops a reference from submit or find (and its interest, if it is one). */
+void orf_job_release(orf_job *j);
+
+const char *orf_job_id(const orf_job *j);   /* 32 hex digits */
+const char *orf_job_hash(const orf_job *j); /* 64 hex digits */
+const orf_params *orf_job_params(const orf_job *j);
+
+void orf_job_get_state(orf_job *j, orf_job_state *st);
+
+/* Event i (JSON text, NUL-terminated), valid while the job is referenced;
+ * NULL when i >= the events published. */
+const char *orf_job_event(orf_job *j, size_t i);
+
+/* Callback for orf_job_wait; called once, from any thread, with no lock of
+ * the job held. */
+typedef void (*orf_job_wake_fn)(void *ctx);
+
+/* Arms a one-shot wake-up for when the job has more than `have` events or
+ * has finished.  If that is already the case, returns 1 and arms nothing;
+ * else returns 0 and fn(ctx) will be called exactly once (unless
+ * orf_job_unwait(j, ctx) is called first).  The check and the arming are
+ * atomic, so no wake-up is lost between them. */
+int orf_job_wait(orf_job *j, size_t have, orf_job_wake_fn fn, void *ctx);
+
+/* Disarms the wake-up armed with ctx, if it has not fired; afterwards fn(ctx)
+ * is neither running nor going to run. */
+void orf_job_unwait(orf_job *j, void *ctx);
+
+#endif

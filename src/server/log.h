@@ -1,0 +1,30 @@
+/*
+ * log.h - structured logs: one JSON object per line on stderr (or a file),
+ * written whole with one write(2) so lines from different threads never
+ * interleave.  Two kinds:
+ *   {"ts":"2026-11-27T00:00:00.123Z","level":"info","event":"access",
+ *    "request_id":"...","method":"POST","route":"generate","path":"/api/v1/generate",
+ *    "status":200,"bytes":1234,"duration_ms":12.3}
+ *   {"ts":...,"level":"info|warn|error","event":"<name>", ...fields}
+ * Secrets are never passed in: callers log no tokens or bodies.
+ */
+#ifndef ORF_LOG_H
+#define ORF_LOG_H
+
+#include <stddef.h>
+
+/* Where lines go (default: stderr, fd 2). */
+void orf_log_set_fd(int fd);
+
+/* Logs one event; `fields` is a JSON object text of extra fields without
+ * braces (e.g. "\"port\":5000,\"host\":\"127.0.0.1\"") or NULL. */
+void orf_log_event(const char *level, const char *event, const char *fields);
+
+/* Logs one HTTP exchange. */
+void orf_log_access(const char *request_id, const char *method, const char *route, const char *path, int status,
+                    size_t bytes, double duration_ms);
+
+/* Writes a fresh request id (32 hex digits, random) into out[33]. */
+void orf_request_id(char out[33]);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * responses.c - the JSON the generating endpoints answer with, built from
+ * what a job stored: the generate response of API.md from meta.json, and a
+ * stream line from a job event, each with the URLs of the format the
+ * client asked for (the cache holds one result per hash whatever the
+ * format; see orf_params_canonical).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_int.h"
+
+static json_t *result_url(const char *hash, const char *stage, orf_format f) {
+  char url[160];
+  snprintf(url, sizeof url, "/api/v1/results/%s/%s.%s", hash, stage, orf_format_ext(f));
+  return json_string(url);
+}
+
+json_t *http_generate_response(const char *meta_json, const char *hash, orf_format f, int cached) {
+  json_t *j = json_loads(meta_json, 0, NULL);
+  if (!j) return NULL;
+  json_object_set_new(j, "cached", json_boolean(cached));
+  json_object_set_new(j, "format", json_string(orf_format_ext(f)));
+  json_object_set_new(j, "download_url", result_url(hash, "final_optimized", f));
+  size_t i;
+  json_t *st;
+  json_array_foreach(json_object_get(j, "stages"), i, st) {
+    const char *name = json_string_value(json_object_get(st, "stage"));
+    if (name) json_object_set_new(st, "url", result_url(hash, name, f));
+  }
+  return j;
+}
+
+char *http_event_line(const char *event, const char *hash, orf_format f) {
+  json_t *j = json_loads(event, 0, NULL);
+  if (!j) return NULL;
+  const char *stage = json_string_value(json_object_get(j, "stage"));
+  json_t *data = json_object_get(j, "data");
+  if (stage && json_is_object(data)) json_object_set_new(data, "url", result_url(hash, stage, f));
+  char *text = json_dumps(j, JSON_COMPACT);
+  json_decref(j);
+  if (!text) return NULL;
+  size_t n = strlen(text);
+  char *line = realloc(text, n + 2);
+  if (!line) {
+    free(text);
+    return NULL;
+  }
+  line[n] = '\n';
+  line[n + 1] = 0;
+  return line;
+}

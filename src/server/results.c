@@ -1,0 +1,133 @@
+/*
+ * results.c - GET /api/v1/results/<hash>/<stage>.<format>: a stage's mesh
+ * in any format.  The cache holds each stage as PLY (the job writes it);
+ * another format is converted from it on first request and cached too.
+ * Files on the disk tier are sent from their descriptor (sendfile, no copy
+ * through user space); entries only in memory from their buffer.  The path
+ * is parsed against fixed names: a hash of 64 hex digits, one of the four
+ * stages, one of the formats, so no request can name a file of its own.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http_int.h"
+#include "srv_error.h"
+
+const char *http_media_type(orf_format f) {
+  switch (f) {
+  case ORF_FMT_GLB: return "model/gltf-binary";
+  case ORF_FMT_STL: return "model/stl";
+  case ORF_FMT_OBJ: return "model/obj";
+  case ORF_FMT_3MF: return "model/3mf";
+  default: return "application/octet-stream";
+  }
+}
+
+static void release_blob(void *cls) { orf_blob_release(cls); }
+
+static enum MHD_Result send_mesh(request *r, const char *hash, const char *name, orf_format f,
+                                 struct MHD_Response *resp, size_t size) {
+  if (!resp) return http_error(r, ORF_ENOMEM, NULL, NULL);
+  char etag[160], disposition[200];
+  snprintf(etag, sizeof etag, "\"%s-%s\"", hash, name);
+  snprintf(disposition, sizeof disposition, "attachment; filename=\"orfeas-%.12s-%s\"", hash, name);
+  MHD_add_response_header(resp, "Content-Type", http_media_type(f));
+  MHD_add_response_header(resp, "ETag", etag);
+  MHD_add_response_header(resp, "Cache-Control", "public, max-age=31536000, immutable");
+  MHD_add_response_header(resp, "Content-Disposition", disposition);
+  r->bytes = size;
+  const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+  if (inm && !strcmp(inm, etag)) {
+    MHD_destroy_response(resp);
+    resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(resp, "ETag", etag);
+    MHD_add_response_header(resp, "Cache-Control", "public, max-age=31536000, immutable");
+    r->bytes = 0;
+    return http_queue(r, 304, resp);
+  }
+  return http_queue(r, 200, resp);
+}
+
+/* From the cache as it stands: disk descriptor first, then memory. */
+static int try_cached(request *r, const char *hash, const char *name, orf_format f, enum MHD_Result *ret) {
+  int fd;
+  off_t off;
+  size_t size;
+  if (orf_cache_open_fd(r->srv->cache, hash, name, &fd, &off, &size) == ORF_OK) {
+    struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(size, fd, (uint64_t)off);
+    if (!resp) close(fd);
+    *ret = send_mesh(r, hash, name, f, resp, size);
+    return 1;
+  }
+  orf_blob *b;
+  if (orf_cache_get(r->srv->cache, hash, name, 0, &b) == ORF_OK) {
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+        b->size, (void *)b->data, release_blob, b);
+    if (!resp) orf_blob_release(b);
+    *ret = send_mesh(r, hash, name, f, resp, b->size);
+    return 1;
+  }
+  return 0;
+}
+
+enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage, orf_format f) {
+  char name[64], ply[64];
+  snprintf(name, sizeof name, "%s.%s", stage, orf_format_ext(f));
+  snprintf(ply, sizeof ply, "%s.ply", stage);
+  enum MHD_Result ret;
+  if (try_cached(r, hash, name, f, &ret)) return ret;
+  if (f == ORF_FMT_PLY) return http_error(r, ORF_SRV_ENOTFOUND, "no such result", NULL);
+  orf_blob *src;
+  if (orf_cache_get(r->srv->cache, hash, ply, 0, &src)) return http_error(r, ORF_SRV_ENOTFOUND, "no such result", NULL);
+  orf_mesh m;
+  int rc = orf_mesh_read_ply(src->data, src->size, &m);
+  orf_blob_release(src);
+  if (rc) return http_error(r, ORF_EINTERNAL, "the cached mesh could not be read", NULL);
+  uint8_t *out;
+  size_t size;
+  rc = orf_export(&m, f, &out, &size);
+  orf_mesh_free(&m);
+  if (rc) return http_error(r, rc, NULL, NULL);
+  rc = orf_cache_put(r->srv->cache, hash, name, out, size);
+  orf_buffer_free(out);
+  if (rc) return http_error(r, rc, NULL, NULL);
+  if (try_cached(r, hash, name, f, &ret)) return ret;
+  return http_error(r, ORF_EINTERNAL, "the converted mesh was not kept", NULL);
+}
+
+static int is_hex64(const char *s, size_t n) {
+  if (n != 64) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
+  return 1;
+}
+
+enum MHD_Result route_results(request *r, const char *rest) {
+  const char *slash = strchr(rest, '/');
+  if (!slash || !is_hex64(rest, (size_t)(slash - rest)))
+    return http_error_code(r, 400, "bad_request", "a result path is /api/v1/results/<64 hex>/<stage>.<format>",
+                           NULL);
+  char hash[65];
+  memcpy(hash, rest, 64);
+  hash[64] = 0;
+  const char *file = slash + 1, *dot = strrchr(file, '.');
+  if (!dot || strchr(file, '/'))
+    return http_error_code(r, 400, "bad_request", "a result path is /api/v1/results/<64 hex>/<stage>.<format>",
+                           NULL);
+  int stage = -1;
+  for (int i = 0; i < ORF_STAGE_COUNT; i++)
+    if ((size_t)(dot - file) == strlen(kStageNames[i]) && !strncmp(file, kStageNames[i], (size_t)(dot - file)))
+      stage = i;
+  orf_format f;
+  if (stage < 0 || orf_format_from_ext(dot + 1, &f))
+    return http_error_code(r, 400, "bad_request",
+                           "unknown stage or format: stages are voxel_preview, rough_mesh, refined_mesh, "
+                           "final_optimized; formats glb, stl, obj, ply",
+                           NULL);
+  if (f == ORF_FMT_3MF)
+    return http_error_code(r, 415, "unsupported_type", "3MF output is not available in this build yet", NULL);
+  return http_serve_mesh(r, hash, kStageNames[stage], f);
+}

@@ -1,0 +1,388 @@
+/*
+ * routes_generate.c - the generating endpoints of API.md: POST
+ * /api/v1/generate (waits for the final stage, suspended, then answers
+ * JSON or the file), POST /api/v1/generate-progressive (NDJSON, one line per
+ * stage, sent the moment the stage exists), POST /api/v1/jobs and
+ * GET/DELETE /api/v1/jobs/<id>[/events] (Server-Sent Events).
+ *
+ * Every generating request: parameters parsed strictly (422 names the
+ * parameter), the image's type and size read from its header (400, 413,
+ * 415) before anything is queued, the request hash taken, the cache asked
+ * (a hit is answered at once), else the job submitted or joined (429 with
+ * Retry-After when the queue is full, 503 while draining).
+ * Streams are content-reader callbacks that suspend the connection when
+ * they have nothing to send; the job's wake-up resumes it.  A suspended
+ * connection does not notice its client leaving, so a disconnected
+ * progressive client is noticed at its next stage line, whose write fails:
+ * the stream is freed, its interest in the job released, and the job
+ * cancelled if no other request shares it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http_int.h"
+#include "srv_error.h"
+
+/* ---- input -------------------------------------------------------------- */
+
+/* Validates the request's image and parameters and takes its hash.
+ * Returns 0, or non-zero with an error queued in *ret. */
+static int read_input(request *r, orf_params *p, enum MHD_Result *ret) {
+  char msg[160];
+  if (r->too_large) {
+    snprintf(msg, sizeof msg, "the request body is larger than the %zu MB limit",
+             r->srv->cfg.max_upload_bytes >> 20);
+    *ret = http_error_code(r, 413, "too_large", msg, NULL);
+    return -1;
+  }
+  if (r->bad_form) {
+    *ret = http_error_code(r, 400, "bad_request", "malformed form data (too many or too long fields)", NULL);
+    return -1;
+  }
+  if (http_parse_params(r, p, ret)) return -1;
+  if (r->body_len == 0) {
+    *ret = http_error_code(r, 400, "missing_image",
+                           "no image: send it as the multipart field \"image\" or as the request body", NULL);
+    return -1;
+  }
+  if (r->raw) {
+    const char *type = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (type && strncasecmp(type, "image/png", 9) && strncasecmp(type, "image/jpeg", 10) &&
+        strncasecmp(type, "image/webp", 10) && strncasecmp(type, "application/octet-stream", 24)) {
+      snprintf(msg, sizeof msg, "unsupported content type \"%.60s\": send PNG, JPEG or WebP", type);
+      *ret = http_error_code(r, 415, "unsupported_type", msg, NULL);
+      return -1;
+    }
+  }
+  orf_image_type t;
+  uint32_t w, h;
+  int rc = orf_image_probe(r->body, r->body_len, &r->srv->limits, &t, &w, &h);
+  if (rc) {
+    *ret = http_error(r, rc, NULL, NULL);
+    return -1;
+  }
+  http_request_hash(r->body, r->body_len, p, r->hash);
+  r->format = p->format;
+  /* An Accept naming the format's media type asks for the file itself. */
+  const char *accept = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+  if (accept && strstr(accept, http_media_type(p->format))) r->download = 1;
+  return 0;
+}
+
+/* Whether the cache holds a whole, readable result for hash: meta.json and
+ * every stage's PLY, the final one read (and so checksum-verified).  A
+ * result with a part missing or damaged on disk is computed again rather
+ * than answered with links that would fail. */
+static int cached_result(server *srv, const char *hash) {
+  orf_blob *b;
+  if (orf_cache_get(srv->cache, hash, "meta.json", 0, &b)) return 0;
+  orf_blob_release(b);
+  for (int s = 0; s < ORF_STAGE_COUNT; s++) {
+    char name[64];
+    snprintf(name, sizeof name, "%s.ply", kStageNames[s]);
+    if (s == ORF_STAGE_FINAL_OPTIMIZED) {
+      if (orf_cache_get(srv->cache, hash, name, 0, &b)) return 0;
+      orf_blob_release(b);
+    } else if (!orf_cache_has(srv->cache, hash, name)) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* ---- responses of finished work ----------------------------------------- */
+
+/* Answers a finished generation of r->hash (from the cache or a job). */
+static enum MHD_Result answer_complete(request *r, int cached) {
+  if (r->download) return http_serve_mesh(r, r->hash, kStageNames[ORF_STAGE_FINAL_OPTIMIZED], r->format);
+  orf_blob *meta;
+  if (orf_cache_get(r->srv->cache, r->hash, "meta.json", 0, &meta))
+    return http_error(r, ORF_EINTERNAL, "the finished result is missing from the cache", NULL);
+  char *text = strndup((const char *)meta->data, meta->size);
+  orf_blob_release(meta);
+  json_t *j = text ? http_generate_response(text, r->hash, r->format, cached) : NULL;
+  free(text);
+  if (!j) return http_error(r, ORF_ENOMEM, NULL, NULL);
+  return http_json(r, 200, j);
+}
+
+/* The error of a failed job, from its last event. */
+static enum MHD_Result answer_failed(request *r, const orf_job_state *st) {
+  const char *last = st->events ? orf_job_event(r->job, st->events - 1) : NULL;
+  json_t *ev = last ? json_loads(last, 0, NULL) : NULL;
+  const char *msg = ev ? json_string_value(json_object_get(ev, "error")) : NULL;
+  enum MHD_Result ret = http_error(r, st->error ? st->error : ORF_ECANCELED, msg, NULL);
+  json_decref(ev);
+  return ret;
+}
+
+/* Suspends r until its job has more than `have` events or has finished. */
+static enum MHD_Result wait_for_job(request *r, size_t have) {
+  MHD_suspend_connection(r->conn);
+  r->armed = 1;
+  if (orf_job_wait(r->job, have, http_wake, r)) {
+    r->armed = 0;
+    MHD_resume_connection(r->conn);
+  }
+  return MHD_YES;
+}
+
+/* ---- streams (NDJSON and SSE) ------------------------------------------- */
+
+typedef struct stream {
+  struct MHD_Connection *conn;
+  orf_job *job;         /* NULL for a stream of a cached result */
+  char hash[65];
+  orf_format format;
+  int sse;
+  size_t next;          /* next event of the job */
+  char *line;           /* line being sent */
+  size_t line_len, line_off;
+  char **pre;           /* lines prepared up front (a cached result) */
+  size_t npre, ipre;
+  int armed;
+} stream;
+
+static void stream_wake(void *ctx) {
+  stream *s = ctx;
+  s->armed = 0;
+  MHD_resume_connection(s->conn);
+}
+
+static char *frame(stream *s, char *line) {
+  if (!s->sse || !line) return line;
+  size_t n = strlen(line);
+  char *f = malloc(n + 8);
+  if (f) {
+    memcpy(f, "data: ", 6);
+    memcpy(f + 6, line, n); /* line ends in '\n'; SSE wants a blank line after */
+    f[6 + n] = '\n';
+    f[7 + n] = 0;
+  }
+  free(line);
+  return f;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+  (void)pos;
+  stream *s = cls;
+  for (;;) {
+    if (s->line && s->line_off < s->line_len) {
+      size_t n = s->line_len - s->line_off < max ? s->line_len - s->line_off : max;
+      memcpy(buf, s->line + s->line_off, n);
+      s->line_off += n;
+      return (ssize_t)n;
+    }
+    free(s->line);
+    s->line = NULL;
+    if (s->ipre < s->npre) {
+      s->line = frame(s, s->pre[s->ipre]);
+      s->pre[s->ipre++] = NULL;
+    } else if (s->job) {
+      const char *ev = orf_job_event(s->job, s->next);
+      if (ev) {
+        s->line = frame(s, http_event_line(ev, s->hash, s->format));
+        s->next++;
+      } else {
+        orf_job_state st;
+        orf_job_get_state(s->job, &st);
+        if (st.status >= ORF_JOB_COMPLETE && s->next >= st.events) return MHD_CONTENT_READER_END_OF_STREAM;
+        MHD_suspend_connection(s->conn);
+        s->armed = 1;
+        if (orf_job_wait(s->job, s->next, stream_wake, s)) {
+          s->armed = 0;
+          MHD_resume_connection(s->conn);
+        }
+        return 0;
+      }
+    } else {
+      return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    if (!s->line) return MHD_CONTENT_READER_END_WITH_ERROR;
+    s->line_len = strlen(s->line);
+    s->line_off = 0;
+  }
+}
+
+static void stream_free(void *cls) {
+  stream *s = cls;
+  if (s->job) {
+    if (s->armed) orf_job_unwait(s->job, s);
+    orf_job_release(s->job); /* a stream cut short drops its interest: may cancel */
+  }
+  for (size_t i = s->ipre; i < s->npre; i++) free(s->pre[i]);
+  free(s->pre);
+  free(s->line);
+  free(s);
+}
+
+/* The lines of a cached result, as a finished job would have sent them. */
+static int cached_lines(stream *s, server *srv) {
+  orf_blob *meta;
+  if (orf_cache_get(srv->cache, s->hash, "meta.json", 0, &meta)) return -1;
+  json_error_t err;
+  json_t *m = json_loadb((const char *)meta->data, meta->size, 0, &err);
+  orf_blob_release(meta);
+  json_t *stages = json_object_get(m, "stages");
+  size_t n = json_array_size(stages);
+  s->pre = calloc(n ? n : 1, sizeof *s->pre);
+  if (!m || !s->pre) {
+    json_decref(m);
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    json_t *st = json_array_get(stages, i);
+    int last = i + 1 == n;
+    json_t *data = json_deep_copy(st);
+    json_object_del(data, "stage");
+    json_object_set_new(data, "type", json_string(i == 0 ? "voxel_grid" : "mesh"));
+    json_t *ev = json_pack("{s:O, s:i, s:s, s:o}", "stage", json_object_get(st, "stage"), "progress",
+                           25 * (int)(i + 1), "status", last ? "complete" : "processing", "data", data);
+    json_object_set_new(ev, "cached", json_true());
+    if (last) json_object_set(ev, "mesh", json_object_get(m, "mesh"));
+    char *text = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    s->pre[s->npre++] = text ? http_event_line(text, s->hash, s->format) : NULL;
+    free(text);
+    if (!s->pre[s->npre - 1]) {
+      json_decref(m);
+      return -1;
+    }
+  }
+  json_decref(m);
+  return 0;
+}
+
+static enum MHD_Result start_stream(request *r, orf_job *job, int sse) {
+  stream *s = calloc(1, sizeof *s);
+  if (!s) {
+    if (job) orf_job_release(job);
+    return http_error(r, ORF_ENOMEM, NULL, NULL);
+  }
+  s->conn = r->conn;
+  s->job = job;
+  s->sse = sse;
+  s->format = r->format;
+  memcpy(s->hash, job ? orf_job_hash(job) : r->hash, 65);
+  if (!job && cached_lines(s, r->srv)) {
+    stream_free(s);
+    return http_error(r, ORF_EINTERNAL, "the cached result could not be read", NULL);
+  }
+  struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_free);
+  if (!resp) {
+    stream_free(s);
+    return MHD_NO;
+  }
+  MHD_add_response_header(resp, "Content-Type", sse ? "text/event-stream" : "application/x-ndjson");
+  MHD_add_response_header(resp, "Cache-Control", "no-cache");
+  MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+  return http_queue(r, 200, resp);
+}
+
+/* ---- routes ------------------------------------------------------------- */
+
+enum MHD_Result route_generate(request *r, int progressive) {
+  enum MHD_Result ret;
+  if (r->job) { /* resumed: finished, or a new event on the way there */
+    orf_job_state st;
+    orf_job_get_state(r->job, &st);
+    if (st.status == ORF_JOB_COMPLETE) return answer_complete(r, 0);
+    if (st.status >= ORF_JOB_FAILED) return answer_failed(r, &st);
+    return wait_for_job(r, st.events);
+  }
+  orf_params p;
+  if (read_input(r, &p, &ret)) return ret;
+  int found = cached_result(r->srv, r->hash);
+  orf_cache_note_lookup(r->srv->cache, found);
+  if (found) return progressive ? start_stream(r, NULL, 0) : answer_complete(r, 1);
+  if (atomic_load(&r->srv->draining)) return http_error(r, ORF_SRV_EDRAINING, NULL, NULL);
+  orf_job *job;
+  int coalesced;
+  int rc = orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, &p, 0, &job, &coalesced);
+  if (rc) return http_error(r, rc, NULL, NULL);
+  free(r->body); /* the job has its copy */
+  r->body = NULL;
+  r->body_len = r->body_cap = 0;
+  if (progressive) return start_stream(r, job, 0);
+  r->job = job;
+  return wait_for_job(r, 0);
+}
+
+enum MHD_Result route_job_submit(request *r) {
+  enum MHD_Result ret;
+  orf_params p;
+  if (read_input(r, &p, &ret)) return ret;
+  if (atomic_load(&r->srv->draining)) return http_error(r, ORF_SRV_EDRAINING, NULL, NULL);
+  orf_job *job;
+  int coalesced;
+  int rc = orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, &p, 1, &job, &coalesced);
+  if (rc) return http_error(r, rc, NULL, NULL);
+  orf_job_state st;
+  orf_job_get_state(job, &st);
+  char location[64];
+  snprintf(location, sizeof location, "/api/v1/jobs/%s", orf_job_id(job));
+  json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:b}", "job_id", orf_job_id(job), "status",
+                        orf_job_status_name(st.status), "position", (json_int_t)st.position, "request_hash",
+                        r->hash, "coalesced", coalesced);
+  orf_job_release(job); /* the manager keeps it (keep = 1) */
+  char *text = json_dumps(j, JSON_COMPACT);
+  json_decref(j);
+  if (!text) return MHD_NO;
+  r->bytes = strlen(text);
+  struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+  MHD_add_response_header(resp, "Content-Type", "application/json");
+  MHD_add_response_header(resp, "Location", location);
+  return http_queue(r, 202, resp);
+}
+
+static int valid_job_id(const char *id) {
+  size_t n = strlen(id);
+  if (n != 32) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f'))) return 0;
+  return 1;
+}
+
+enum MHD_Result route_job_status(request *r, const char *id) {
+  orf_job *job = valid_job_id(id) ? orf_jobs_find(r->srv->jobs, id) : NULL;
+  if (!job) return http_error(r, ORF_SRV_ENOTFOUND, "no such job", NULL);
+  orf_job_state st;
+  orf_job_get_state(job, &st);
+  json_t *j = json_pack("{s:s, s:s, s:i, s:s?}", "job_id", id, "status", orf_job_status_name(st.status),
+                        "progress", st.progress, "stage", st.stage >= 0 ? kStageNames[st.stage] : NULL);
+  if (st.status == ORF_JOB_QUEUED) json_object_set_new(j, "position", json_integer((json_int_t)st.position));
+  if (st.status == ORF_JOB_COMPLETE) {
+    orf_blob *meta;
+    if (orf_cache_get(r->srv->cache, orf_job_hash(job), "meta.json", 0, &meta) == ORF_OK) {
+      char *text = strndup((const char *)meta->data, meta->size);
+      orf_blob_release(meta);
+      json_t *res = text ? http_generate_response(text, orf_job_hash(job), orf_job_params(job)->format, 0) : NULL;
+      free(text);
+      if (res) json_object_set_new(j, "result", res);
+    }
+  } else if (st.status >= ORF_JOB_FAILED && st.events) {
+    json_t *ev = json_loads(orf_job_event(job, st.events - 1), 0, NULL);
+    json_object_set(j, "error", json_object_get(ev, "error"));
+    json_object_set(j, "code", json_object_get(ev, "code"));
+    json_decref(ev);
+  }
+  orf_job_release(job);
+  return http_json(r, 200, j);
+}
+
+enum MHD_Result route_job_events(request *r, const char *id) {
+  orf_job *job = valid_job_id(id) ? orf_jobs_find(r->srv->jobs, id) : NULL;
+  if (!job) return http_error(r, ORF_SRV_ENOTFOUND, "no such job", NULL);
+  r->format = orf_job_params(job)->format;
+  return start_stream(r, job, 1);
+}
+
+enum MHD_Result route_job_cancel(request *r, const char *id) {
+  int rc = valid_job_id(id) ? orf_jobs_cancel(r->srv->jobs, id) : ORF_SRV_ENOTFOUND;
+  if (rc == ORF_SRV_ENOTFOUND) return http_error(r, rc, "no such job", NULL);
+  if (rc == ORF_SRV_ECONFLICT) return http_error(r, rc, "the job has already finished", NULL);
+  if (rc) return http_error(r, rc, NULL, NULL);
+  return http_json(r, 200, json_pack("{s:s, s:s}", "job_id", id, "status", "cancelled"));
+}

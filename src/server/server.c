@@ -1,0 +1,150 @@
+/*
+ * server.c - start-up, signals and shutdown of `orfeas serve` (server.h).
+ *
+ * Order of start: options, metrics, cache (data dir), job manager (its
+ * workers), then libmicrohttpd (its own polling threads, epoll, a pool of
+ * two).  SIGTERM and SIGINT are blocked in every thread and taken by the
+ * main thread with sigwait(), so no handler runs in the middle of anything.
+ * Shutdown: the draining flag (generation requests get 503, /ready 503),
+ * then the job manager drains (queued and running jobs finish and wake their
+ * waiters), then the daemon stops accepting and gives open connections up to
+ * DRAIN_CONNECTIONS_S to finish, then everything is freed.
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http_int.h"
+#include "log.h"
+
+#define DRAIN_CONNECTIONS_S 5.0
+#define HTTP_THREADS 2
+
+static int resolve(const char *host, int port, struct sockaddr_storage *ss) {
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res;
+  char service[16];
+  snprintf(service, sizeof service, "%d", port);
+  if (getaddrinfo(host, service, &hints, &res)) return -1;
+  memcpy(ss, res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
+  return 0;
+}
+
+/* Logs an event whose fields are the members of obj (taken). */
+static void log_json(const char *level, const char *event, json_t *obj) {
+  char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+  json_decref(obj);
+  if (text && strlen(text) >= 2) {
+    text[strlen(text) - 1] = 0; /* drop the braces: the logger adds its own */
+    orf_log_event(level, event, text + 1);
+  } else {
+    orf_log_event(level, event, NULL);
+  }
+  free(text);
+}
+
+/* libmicrohttpd's own messages (a client gone mid-stream, ...) as log
+ * events, so every line on stderr stays one JSON object. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+  (void)cls;
+  char msg[512];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  size_t n = strlen(msg);
+  while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
+  log_json("warn", "http_library", json_pack("{s:s}", "message", msg));
+}
+
+int orf_server_main(int argc, char **argv) {
+  server srv;
+  memset(&srv, 0, sizeof srv);
+  char err[256];
+  int rc = orf_server_config_parse(&srv.cfg, argc, argv, stdout, err, sizeof err);
+  if (rc == 1) return 0;
+  if (rc) {
+    fprintf(stderr, "orfeas serve: %s\n", err);
+    return 2;
+  }
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  srv.started = http_now();
+  orf_limits_init(&srv.limits);
+  srv.limits.max_file_bytes = srv.cfg.max_upload_bytes;
+  int status = 1;
+  srv.metrics = orf_metrics_create();
+  char cache_dir[4200];
+  snprintf(cache_dir, sizeof cache_dir, "%s/cache", srv.cfg.data_dir);
+  orf_cache_config cc = {cache_dir, srv.cfg.cache_mem_bytes, srv.cfg.cache_disk_bytes, srv.cfg.cache_ttl_s};
+  if (!srv.metrics || orf_cache_open(&srv.cache, &cc)) {
+    orf_log_event("error", "start_failed", "\"reason\":\"out of memory\"");
+    goto out;
+  }
+  orf_jobs_config jc = {srv.cfg.workers, srv.cfg.queue_max, srv.cfg.engine_threads, 3600.0, srv.limits, srv.cache,
+                        srv.metrics};
+  if (orf_jobs_create(&srv.jobs, &jc)) {
+    orf_log_event("error", "start_failed", "\"reason\":\"cannot start the job workers\"");
+    goto out;
+  }
+  struct sockaddr_storage addr;
+  if (resolve(srv.cfg.host, srv.cfg.port, &addr)) {
+    fprintf(stderr, "orfeas serve: cannot use host %s\n", srv.cfg.host);
+    status = 2;
+    goto out;
+  }
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+  if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+  srv.daemon = MHD_start_daemon(flags, (uint16_t)srv.cfg.port, NULL, NULL, http_on_request, &srv,
+                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+                                (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_TIMEOUT,
+                                (unsigned)srv.cfg.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT, 1024u,
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
+                                http_on_completed, &srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+  if (!srv.daemon) {
+    log_json("error", "start_failed",
+             json_pack("{s:s, s:s, s:i}", "reason", "cannot listen", "host", srv.cfg.host, "port", srv.cfg.port));
+    goto out;
+  }
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_BIND_PORT);
+  int port = info ? info->port : srv.cfg.port;
+  printf("orfeas listening on http://%s:%d\n", srv.cfg.host, port);
+  fflush(stdout);
+  log_json("info", "listening",
+           json_pack("{s:s, s:i, s:i, s:i, s:s}", "host", srv.cfg.host, "port", port, "workers", srv.cfg.workers,
+                     "queue_max", srv.cfg.queue_max, "data_dir", srv.cfg.data_dir));
+
+  int sig;
+  sigwait(&sigs, &sig);
+  atomic_store(&srv.draining, 1);
+  orf_log_event("info", "draining", sig == SIGTERM ? "\"signal\":\"SIGTERM\"" : "\"signal\":\"SIGINT\"");
+  orf_jobs_drain(srv.jobs);
+  MHD_quiesce_daemon(srv.daemon);
+  for (double t0 = http_now(); http_now() - t0 < DRAIN_CONNECTIONS_S;) {
+    const union MHD_DaemonInfo *c = MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    if (!c || c->num_connections == 0) break;
+    usleep(20000);
+  }
+  MHD_stop_daemon(srv.daemon);
+  srv.daemon = NULL;
+  orf_log_event("info", "stopped", NULL);
+  status = 0;
+out:
+  if (srv.daemon) MHD_stop_daemon(srv.daemon);
+  if (srv.jobs) orf_jobs_free(srv.jobs);
+  if (srv.cache) orf_cache_close(srv.cache);
+  if (srv.metrics) orf_metrics_free(srv.metrics);
+  return status;
+}

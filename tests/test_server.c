@@ -1,0 +1,2073 @@
+/*
+ * test_server.c - integration tests of `orfeas serve` (issue 4): the real
+ * binary ($ORFEAS_BIN, set by tests/run.sh; default build/orfeas) is started
+ * with fork/exec on 127.0.0.1 with --port 0 and a temporary data directory,
+ * its port read from the one line it prints on stdout, and spoken to over
+ * HTTP with libcurl, exactly as shared/spec/API.md describes the API: every
+ * endpoint, every error status of its table (but 507, which comes with the
+ * memory-budget issue), the progressive NDJSON stream and its flushing, the
+ * deduplication cache (hits, single flight, restart, a truncated file on
+ * disk), jobs with Server-Sent Events and cancellation, a disconnect that
+ * cancels, the admin token, request ids, path traversal and SIGTERM
+ * draining.  The integration tests of h2o are the model: start the real
+ * server, talk to it as a client would.
+ *
+ * Three groups, each with a server of its own (killed and reaped in the
+ * group's teardown whatever happens): "server_api" (most tests, one
+ * server), "server_queue" (one worker, a queue of one: 429 and cancel),
+ * "server_restart" (servers stopped and started again on one data dir).
+ * Loopback only; every request has a CURLOPT_TIMEOUT; no wall-clock time is
+ * asserted, only the order of events (the first NDJSON line before the last).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "orfeas.h"
+#include "testutil.h"
+
+#define REQ_TIMEOUT_S 120 /* every request is bounded by this */
+#define MAX_LINES 64
+
+static const char *const STAGES[4] = {"voxel_preview", "rough_mesh", "refined_mesh", "final_optimized"};
+static const char ADMIN_TOKEN[] = "test-admin-token-4";
+
+/* ---- fixtures: temp dir and images --------------------------------------- */
+
+static char tmp[] = "/tmp/orfeas-srvtest-XXXXXX";
+static uint8_t *disc_png, *disc_jpg, *disc_webp, *photo_jpg;
+static size_t disc_png_n, disc_jpg_n, disc_webp_n, photo_jpg_n;
+static int fixtures_ready;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static int make_fixtures(void) {
+  if (fixtures_ready) return 0;
+  if (!mkdtemp(tmp)) return -1;
+  const float disc[3] = {80, 80, 55};
+  const uint8_t fg[3] = {200, 60, 40}, bg[3] = {255, 255, 255};
+  uint8_t *rgba = tu_discs_rgba(160, 160, disc, 1, 0, fg, bg, 255);
+  uint8_t *rgb = tu_rgba_to_rgb(rgba, 160, 160);
+  disc_png = tu_png(rgb, 160, 160, 3, 8, &disc_png_n);
+  disc_jpg = tu_jpeg(rgb, 160, 160, 92, 0, &disc_jpg_n);
+  disc_webp = tu_webp(rgba, 160, 160, 1, &disc_webp_n);
+  uint8_t *photo = tu_photo_rgb(1024);
+  photo_jpg = tu_jpeg(photo, 1024, 1024, 90, 0, &photo_jpg_n);
+  free(rgba);
+  free(rgb);
+  free(photo);
+  if (!disc_png || !disc_jpg || !disc_webp || !photo_jpg) return -1;
+  fixtures_ready = 1;
+  return 0;
+}
+
+static uint32_t crc32_of(const uint8_t *p, size_t n, uint32_t crc) {
+  crc = ~crc;
+  for (size_t i = 0; i < n; i++) {
+    crc ^= p[i];
+    for (int k = 0; k < 8; k++)
+      crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+static void put_be32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+/* Appends a PNG chunk (length, type, data, CRC) at out + *n. */
+static void png_chunk(uint8_t *out, size_t *n, const char *type, const uint8_t *data, uint32_t len) {
+  put_be32(out + *n, len);
+  memcpy(out + *n + 4, type, 4);
+  if (len) memcpy(out + *n + 8, data, len);
+  put_be32(out + *n + 8 + len, crc32_of(out + *n + 4, 4 + (size_t)len, 0));
+  *n += 12 + (size_t)len;
+}
+
+/* A decompression bomb: a well-formed, small PNG whose header says
+ * w x h RGB pixels (one stored zlib block of 1000 zero bytes as IDAT).
+ * Returns a malloc'd buffer. */
+static uint8_t *png_bomb(uint32_t w, uint32_t h, size_t *size) {
+  uint8_t *out = calloc(1, 2048);
+  size_t n = 8;
+  memcpy(out, "\x89PNG\r\n\x1a\n", 8);
+  uint8_t ihdr[13] = {0};
+  put_be32(ihdr, w);
+  put_be32(ihdr + 4, h);
+  ihdr[8] = 8, ihdr[9] = 2;
+  png_chunk(out, &n, "IHDR", ihdr, 13);
+  uint8_t z[2 + 5 + 1000 + 4] = {0x78, 0x01, 0x01, 0xe8, 0x03, 0x17, 0xfc};
+  uint32_t a = 1, b = 0; /* Adler-32 of 1000 zeros */
+  for (int i = 0; i < 1000; i++)
+    b = (b + a) % 65521;
+  put_be32(z + 7 + 1000, (b << 16) | a);
+  png_chunk(out, &n, "IDAT", z, (uint32_t)sizeof z);
+  png_chunk(out, &n, "IEND", NULL, 0);
+  *size = n;
+  return out;
+}
+
+static const uint8_t GIF_1x1[] = {0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80,
+                                  0x00, 0x00, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x21, 0xf9, 0x04,
+                                  0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01,
+                                  0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b};
+
+/* ---- the server process ----------------------------------------------------- */
+
+typedef struct server {
+  pid_t pid; /* 0 when not running */
+  int port;
+  int out_fd;    /* read end of its stdout */
+  char log[600]; /* its stderr */
+  char extra_stdout[256];
+} server;
+
+static server S;        /* the current group's main server */
+static server *live[8]; /* every server started, for the teardowns */
+static char last_request_id[128];
+static int missing_request_ids;
+static char missing_request_id_what[256];
+
+static const char *bin(void) {
+  const char *b = getenv("ORFEAS_BIN");
+  return b ? b : "build/orfeas";
+}
+
+static void print_log_tail(const server *s) {
+  FILE *f = fopen(s->log, "r");
+  if (!f) return;
+  char buf[3001];
+  fseek(f, 0, SEEK_END);
+  long end = ftell(f);
+  fseek(f, end > 3000 ? end - 3000 : 0, SEEK_SET);
+  size_t n = fread(buf, 1, 3000, f);
+  buf[n] = 0;
+  fclose(f);
+  print_message("---- server stderr (tail of %s) ----\n%s\n----\n", s->log, buf);
+}
+
+/* Starts `orfeas serve --host 127.0.0.1 --port 0 --data-dir DATA EXTRA...`
+ * (EXTRA: options separated by single spaces) and waits for its
+ * "orfeas listening on http://127.0.0.1:PORT" line.  0 or -1 (message
+ * printed). */
+static int server_start_env(server *s, const char *data, const char *extra, const char *logname,
+                            const char *env);
+static int server_start(server *s, const char *data, const char *extra, const char *logname) {
+  return server_start_env(s, data, extra, logname, NULL);
+}
+
+/* The same, with environment variables "K=V K=V" set for the server. */
+static int server_start_env(server *s, const char *data, const char *extra, const char *logname,
+                            const char *env) {
+  memset(s, 0, sizeof *s);
+  snprintf(s->log, sizeof s->log, "%s/%s.log", tmp, logname);
+  char args[1024];
+  snprintf(args, sizeof args, "serve --host 127.0.0.1 --port 0 --data-dir %s %s", data, extra ? extra : "");
+  char *argv[64];
+  int argc = 0;
+  argv[argc++] = (char *)bin();
+  for (char *t = strtok(args, " "); t && argc < 63; t = strtok(NULL, " "))
+    argv[argc++] = t;
+  argv[argc] = NULL;
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int lf = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int nul = open("/dev/null", O_RDONLY);
+    dup2(nul, 0);
+    dup2(fds[1], 1);
+    if (lf >= 0) dup2(lf, 2);
+    close(fds[0]);
+    close(fds[1]);
+    if (env) {
+      char e[1024];
+      snprintf(e, sizeof e, "%s", env);
+      for (char *t = strtok(e, " "); t; t = strtok(NULL, " "))
+        putenv(strdup(t));
+    }
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  close(fds[1]);
+  s->pid = pid;
+  s->out_fd = fds[0];
+  for (int i = 0; i < 8; i++)
+    if (!live[i]) {
+      live[i] = s;
+      break;
+    }
+  char line[512];
+  size_t n = 0;
+  double t0 = now_s();
+  while (n < sizeof line - 1 && now_s() - t0 < 30) {
+    struct pollfd pfd = {s->out_fd, POLLIN, 0};
+    if (poll(&pfd, 1, 100) <= 0) {
+      int st;
+      if (waitpid(pid, &st, WNOHANG) == pid) {
+        s->pid = 0;
+        print_message("server exited before listening (status %d)\n", st);
+        print_log_tail(s);
+        return -1;
+      }
+      continue;
+    }
+    ssize_t k = read(s->out_fd, line + n, 1);
+    if (k <= 0) break;
+    if (line[n] == '\n') break;
+    n++;
+  }
+  line[n] = 0;
+  int port = 0;
+  char rest[8] = "";
+  if (sscanf(line, "orfeas listening on http://127.0.0.1:%d%7s", &port, rest) != 1 || port <= 0 ||
+      port > 65535) {
+    print_message("unexpected first stdout line from the server: \"%s\"\n", line);
+    print_log_tail(s);
+    return -1;
+  }
+  s->port = port;
+  return 0;
+}
+
+/* Sends sig, then waits up to timeout_s for the exit; SIGKILL after that.
+ * Returns the wait status, or -1 when it had to be killed.  Reads what the
+ * server wrote on stdout after its first line into s->extra_stdout. */
+static int server_stop_sig(server *s, int sig, double timeout_s) {
+  if (!s->pid) return -2;
+  kill(s->pid, sig);
+  int st = 0, killed = 0;
+  double t0 = now_s();
+  for (;;) {
+    pid_t w = waitpid(s->pid, &st, WNOHANG);
+    if (w == s->pid) break;
+    if (w < 0 && errno != EINTR) break;
+    if (now_s() - t0 > timeout_s && !killed) {
+      kill(s->pid, SIGKILL);
+      killed = 1;
+    }
+    sleep_ms(10);
+  }
+  if (s->out_fd > 0) {
+    fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
+    ssize_t k = read(s->out_fd, s->extra_stdout, sizeof s->extra_stdout - 1);
+    s->extra_stdout[k > 0 ? k : 0] = 0;
+    close(s->out_fd);
+    s->out_fd = 0;
+  }
+  s->pid = 0;
+  for (int i = 0; i < 8; i++)
+    if (live[i] == s) live[i] = NULL;
+  if (killed) {
+    print_message("server did not exit within %.0f s of signal %d: killed\n", timeout_s, sig);
+    print_log_tail(s);
+    return -1;
+  }
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) print_log_tail(s);
+  return st;
+}
+
+/* SIGTERM, then asserts a clean exit (status 0, no crash). */
+static void server_stop_clean(server *s) {
+  int st = server_stop_sig(s, SIGTERM, 60);
+  if (st == -1) fail_msg("the server did not exit after SIGTERM");
+  if (WIFSIGNALED(st)) fail_msg("the server died of signal %d", WTERMSIG(st));
+  if (WEXITSTATUS(st) != 0) fail_msg("the server exited with status %d after SIGTERM", WEXITSTATUS(st));
+}
+
+static void kill_all_servers(void) {
+  for (int i = 0; i < 8; i++)
+    if (live[i]) server_stop_sig(live[i], SIGKILL, 5);
+}
+
+/* ---- HTTP client --------------------------------------------------------------- */
+
+typedef struct request {
+  const char *method; /* NULL: GET */
+  const char *path;   /* with its query string */
+  const char *ctype;  /* raw body's Content-Type, or NULL */
+  const void *body;
+  size_t len;
+  int multipart;     /* send a multipart/form-data body */
+  const void *image; /* multipart: the `image` part (NULL: none) */
+  size_t image_len;
+  const char *image_type; /* its Content-Type */
+  const char *fields;     /* multipart: other fields "k=v&k=v" */
+  const char *header;     /* one extra header line, or NULL */
+  const char *header2;
+  int chunked;           /* send the raw body with chunked transfer encoding */
+  int abort_after_lines; /* abort the transfer once this many lines came */
+  int path_as_is;        /* send ../ segments as they are */
+  const server *srv;     /* NULL: S */
+} request;
+
+typedef struct reply {
+  CURLcode rc;
+  long status;
+  char *body;
+  size_t len, cap;
+  char hdr[16384];
+  size_t hlen;
+  size_t scanned;
+  int n_lines;
+  double t_line[MAX_LINES];
+  int abort_after_lines;
+  const uint8_t *up;
+  size_t up_left;
+  char what[200];
+} reply;
+
+static void reply_free(reply *r) {
+  free(r->body);
+  memset(r, 0, sizeof *r);
+}
+
+static size_t on_body(char *p, size_t sz, size_t nm, void *ud) {
+  reply *r = ud;
+  size_t k = sz * nm;
+  if (r->len + k + 1 > r->cap) {
+    size_t cap = r->cap ? r->cap : 4096;
+    while (cap < r->len + k + 1)
+      cap *= 2;
+    char *b = realloc(r->body, cap);
+    if (!b) return 0;
+    r->body = b, r->cap = cap;
+  }
+  memcpy(r->body + r->len, p, k);
+  r->len += k;
+  r->body[r->len] = 0;
+  double t = now_s();
+  for (; r->scanned < r->len; r->scanned++)
+    if (r->body[r->scanned] == '\n') {
+      if (r->n_lines < MAX_LINES) r->t_line[r->n_lines] = t;
+      r->n_lines++;
+    }
+  if (r->abort_after_lines && r->n_lines >= r->abort_after_lines) return 0;
+  return k;
+}
+
+static size_t on_header(char *p, size_t sz, size_t nm, void *ud) {
+  reply *r = ud;
+  size_t k = sz * nm;
+  if (k >= 5 && memcmp(p, "HTTP/", 5) == 0) r->hlen = 0; /* a new response (after 100 Continue) */
+  if (r->hlen + k < sizeof r->hdr) {
+    memcpy(r->hdr + r->hlen, p, k);
+    r->hlen += k;
+    r->hdr[r->hlen] = 0;
+  }
+  return k;
+}
+
+static size_t on_upload(char *p, size_t sz, size_t nm, void *ud) {
+  reply *r = ud;
+  size_t k = sz * nm;
+  if (k > r->up_left) k = r->up_left;
+  memcpy(p, r->up, k);
+  r->up += k, r->up_left -= k;
+  return k;
+}
+
+/* The value of response header `name` (case-insensitive) copied into out,
+ * trailing spaces cut; NULL when absent. */
+static const char *header_get(const reply *r, const char *name, char *out, size_t out_size) {
+  size_t nl = strlen(name);
+  const char *p = r->hdr;
+  while (p && *p) {
+    const char *eol = strchr(p, '\n');
+    if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+      const char *v = p + nl + 1;
+      while (*v == ' ' || *v == '\t')
+        v++;
+      size_t n = eol ? (size_t)(eol - v) : strlen(v);
+      while (n && (v[n - 1] == '\r' || v[n - 1] == ' '))
+        n--;
+      if (n >= out_size) n = out_size - 1;
+      memcpy(out, v, n);
+      out[n] = 0;
+      return out;
+    }
+    p = eol ? eol + 1 : NULL;
+  }
+  return NULL;
+}
+
+/* Sets up handle h for request q into r; the slist and mime it creates are
+ * returned for the caller to free after the transfer. */
+static void prepare(CURL *h, const request *q, reply *r, struct curl_slist **hl, curl_mime **mime) {
+  const server *s = q->srv ? q->srv : &S;
+  char url[2048];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, q->path);
+  memset(r, 0, sizeof *r);
+  snprintf(r->what, sizeof r->what, "%s %s", q->method ? q->method : "GET", q->path);
+  r->abort_after_lines = q->abort_after_lines;
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)REQ_TIMEOUT_S);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+  if (q->path_as_is) curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+  *hl = NULL;
+  *mime = NULL;
+  if (q->header) *hl = curl_slist_append(*hl, q->header);
+  if (q->header2) *hl = curl_slist_append(*hl, q->header2);
+  if (q->multipart) {
+    *mime = curl_mime_init(h);
+    if (q->image) {
+      curl_mimepart *p = curl_mime_addpart(*mime);
+      curl_mime_name(p, "image");
+      curl_mime_data(p, q->image_len ? q->image : "", q->image_len);
+      curl_mime_filename(p, "upload.bin");
+      curl_mime_type(p, q->image_type ? q->image_type : "application/octet-stream");
+    }
+    if (q->fields) {
+      char f[1024];
+      snprintf(f, sizeof f, "%s", q->fields);
+      char *save = NULL;
+      for (char *kv = strtok_r(f, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) continue;
+        *eq = 0;
+        curl_mimepart *p = curl_mime_addpart(*mime);
+        curl_mime_name(p, kv);
+        curl_mime_data(p, eq + 1, CURL_ZERO_TERMINATED);
+      }
+    }
+    curl_easy_setopt(h, CURLOPT_MIMEPOST, *mime);
+  } else if (q->chunked) {
+    r->up = q->body, r->up_left = q->len;
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload);
+    curl_easy_setopt(h, CURLOPT_READDATA, r);
+    *hl = curl_slist_append(*hl, "Transfer-Encoding: chunked");
+  } else if (q->body || q->ctype) {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->len);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, q->len ? q->body : "");
+  }
+  if (q->ctype) {
+    char ct[200];
+    snprintf(ct, sizeof ct, "Content-Type: %s", q->ctype);
+    *hl = curl_slist_append(*hl, ct);
+  }
+  if (q->method && strcmp(q->method, "GET") != 0 && strcmp(q->method, "POST") != 0)
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, q->method);
+  else if (q->method && strcmp(q->method, "POST") == 0 && !q->multipart && !q->body && !q->ctype &&
+           !q->chunked) {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+  }
+  if (*hl) curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hl);
+}
+
+static void finish(CURL *h, reply *r, CURLcode rc) {
+  r->rc = rc;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+  char id[128];
+  if (r->status > 0) {
+    if (header_get(r, "X-Request-Id", id, sizeof id) && id[0])
+      snprintf(last_request_id, sizeof last_request_id, "%s", id);
+    else if (missing_request_ids++ == 0)
+      snprintf(missing_request_id_what, sizeof missing_request_id_what, "%s -> %ld", r->what, r->status);
+  }
+}
+
+/* Runs one request to completion (or abort) into *r. */
+static void http(reply *r, const request *q) {
+  CURL *h = curl_easy_init();
+  assert_non_null(h);
+  struct curl_slist *hl;
+  curl_mime *mime;
+  prepare(h, q, r, &hl, &mime);
+  CURLcode rc = curl_easy_perform(h);
+  finish(h, r, rc);
+  curl_slist_free_all(hl);
+  curl_mime_free(mime);
+  curl_easy_cleanup(h);
+}
+
+static void get(reply *r, const char *path) { http(r, &(request){.path = path}); }
+
+#define EXPECT_STATUS(r, code)                                                                               \
+  do {                                                                                                       \
+    if ((r)->status != (code))                                                                               \
+      fail_msg("%s -> %ld (curl: %s), expected %d; body: %.600s", (r)->what, (r)->status,                    \
+               curl_easy_strerror((r)->rc), (int)(code), (r)->body ? (r)->body : "");                        \
+  } while (0)
+
+/* The body as JSON (fails the test when it is not). */
+static json_t *reply_json(const reply *r) {
+  json_error_t e;
+  json_t *j = json_loadb(r->body ? r->body : "", r->len, 0, &e);
+  if (!j) fail_msg("%s: body is not JSON (%s): %.400s", r->what, e.text, r->body ? r->body : "");
+  return j;
+}
+
+static void expect_header(const reply *r, const char *name, const char *value) {
+  char v[512];
+  if (!header_get(r, name, v, sizeof v)) fail_msg("%s: no %s header", r->what, name);
+  if (strcmp(v, value) != 0) fail_msg("%s: %s is \"%s\", expected \"%s\"", r->what, name, v, value);
+}
+
+static void expect_header_prefix(const reply *r, const char *name, const char *prefix) {
+  char v[512];
+  if (!header_get(r, name, v, sizeof v)) fail_msg("%s: no %s header", r->what, name);
+  if (strncasecmp(v, prefix, strlen(prefix)) != 0)
+    fail_msg("%s: %s is \"%s\", expected it to start with \"%s\"", r->what, name, v, prefix);
+}
+
+/* Asserts an API.md error: status, JSON {"error": sentence, "code": code
+ * [, "param": param]}. */
+static void expect_error(const reply *r, long status, const char *code, const char *param) {
+  EXPECT_STATUS(r, status);
+  expect_header_prefix(r, "Content-Type", "application/json");
+  json_t *j = reply_json(r);
+  const char *e = json_string_value(json_object_get(j, "error"));
+  const char *c = json_string_value(json_object_get(j, "code"));
+  if (!e || !e[0]) fail_msg("%s: no \"error\" sentence in %s", r->what, r->body);
+  if (!c || strcmp(c, code) != 0)
+    fail_msg("%s: code \"%s\", expected \"%s\" (%s)", r->what, c ? c : "(none)", code, r->body);
+  if (param) {
+    const char *p = json_string_value(json_object_get(j, "param"));
+    if (!p || strcmp(p, param) != 0)
+      fail_msg("%s: param \"%s\", expected \"%s\" (%s)", r->what, p ? p : "(none)", param, r->body);
+  }
+  json_decref(j);
+}
+
+static int is_hex(const char *s, size_t n) {
+  if (!s || strlen(s) != n) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f')) return 0;
+  return 1;
+}
+
+static double num(json_t *o, const char *key) {
+  json_t *v = json_object_get(o, key);
+  if (!json_is_number(v)) fail_msg("\"%s\" is missing or not a number", key);
+  return json_number_value(v);
+}
+
+static json_int_t integer(json_t *o, const char *key) {
+  json_t *v = json_object_get(o, key);
+  if (!json_is_integer(v)) fail_msg("\"%s\" is missing or not an integer", key);
+  return json_integer_value(v);
+}
+
+static const char *str(json_t *o, const char *key) {
+  const char *s = json_string_value(json_object_get(o, key));
+  if (!s) fail_msg("\"%s\" is missing or not a string", key);
+  return s;
+}
+
+/* ---- mesh files ------------------------------------------------------------------ */
+
+static void expect_glb(const reply *r) {
+  if (r->len < 20 || memcmp(r->body, "glTF", 4) != 0) fail_msg("%s: not a GLB (%zu bytes)", r->what, r->len);
+  uint32_t version, length;
+  memcpy(&version, r->body + 4, 4);
+  memcpy(&length, r->body + 8, 4);
+  assert_int_equal(version, 2);
+  assert_int_equal(length, r->len);
+}
+
+/* Returns the triangle count of a binary STL. */
+static uint32_t expect_stl(const reply *r) {
+  if (r->len < 84) fail_msg("%s: STL of %zu bytes", r->what, r->len);
+  uint32_t t;
+  memcpy(&t, r->body + 80, 4);
+  assert_true(t > 0);
+  assert_int_equal(r->len, 84 + 50 * (size_t)t);
+  assert_true(memcmp(r->body, "solid", 5) != 0);
+  return t;
+}
+
+/* Returns the face count of a binary PLY as the engine writes it. */
+static size_t expect_ply(const reply *r) {
+  orf_mesh m;
+  memset(&m, 0, sizeof m);
+  int rc = orf_mesh_read_ply((const uint8_t *)r->body, r->len, &m);
+  if (rc != ORF_OK) fail_msg("%s: not a complete binary PLY (%d, %zu bytes)", r->what, rc, r->len);
+  size_t f = m.face_count;
+  orf_mesh_free(&m);
+  assert_true(f > 0);
+  return f;
+}
+
+static void count_obj(const reply *r, size_t *v, size_t *f) {
+  *v = *f = 0;
+  const char *p = r->body;
+  while (p && p < r->body + r->len) {
+    if (p[0] == 'v' && p[1] == ' ') (*v)++;
+    if (p[0] == 'f' && p[1] == ' ') (*f)++;
+    p = strchr(p, '\n');
+    if (p) p++;
+  }
+}
+
+/* ---- API helpers --------------------------------------------------------------------- */
+
+/* Sum of every sample of metric `name` whose labels contain `label` (NULL:
+ * any); 0 when there is none. */
+static double metric(const char *text, const char *name, const char *label) {
+  double sum = 0;
+  size_t nl = strlen(name);
+  for (const char *p = text; p && *p;) {
+    const char *eol = strchr(p, '\n');
+    size_t ll = eol ? (size_t)(eol - p) : strlen(p);
+    if (p[0] != '#' && ll > nl && strncmp(p, name, nl) == 0 && (p[nl] == '{' || p[nl] == ' ')) {
+      char line[1024];
+      if (ll >= sizeof line) ll = sizeof line - 1;
+      memcpy(line, p, ll);
+      line[ll] = 0;
+      const char *v = line + nl;
+      int ok = 1;
+      if (*v == '{') {
+        const char *close = strchr(v, '}');
+        if (!close) ok = 0;
+        if (ok && label) {
+          char labels[1024];
+          size_t n = (size_t)(close - v);
+          memcpy(labels, v, n);
+          labels[n] = 0;
+          ok = strstr(labels, label) != NULL;
+        }
+        v = close ? close + 1 : v;
+      } else if (label)
+        ok = 0;
+      if (ok) sum += strtod(v, NULL);
+    }
+    p = eol ? eol + 1 : NULL;
+  }
+  return sum;
+}
+
+static double get_metric(const char *name, const char *label) {
+  reply r;
+  get(&r, "/metrics");
+  EXPECT_STATUS(&r, 200);
+  double v = metric(r.body ? r.body : "", name, label);
+  reply_free(&r);
+  return v;
+}
+
+static double cache_stat(const char *key) {
+  reply r;
+  get(&r, "/api/v1/cache/stats");
+  EXPECT_STATUS(&r, 200);
+  json_t *j = reply_json(&r);
+  double v = num(j, key);
+  json_decref(j);
+  reply_free(&r);
+  return v;
+}
+
+/* Polls until metric >= target or timeout_s; returns the last value. */
+static double wait_metric(const char *name, const char *label, double target, double timeout_s) {
+  double t0 = now_s(), v = 0;
+  while ((v = get_metric(name, label)) < target && now_s() - t0 < timeout_s)
+    sleep_ms(50);
+  return v;
+}
+
+/* POST /api/v1/generate?QUERY with a raw body; returns the parsed 200
+ * response (json_decref it). */
+static json_t *generate_raw(const char *query, const void *img, size_t n, const char *type) {
+  char path[512];
+  snprintf(path, sizeof path, "/api/v1/generate%s%s", query && query[0] ? "?" : "", query ? query : "");
+  reply r;
+  http(&r, &(request){.method = "POST", .path = path, .ctype = type, .body = img, .len = n});
+  EXPECT_STATUS(&r, 200);
+  expect_header_prefix(&r, "Content-Type", "application/json");
+  json_t *j = reply_json(&r);
+  reply_free(&r);
+  return j;
+}
+
+/* Polls GET /api/v1/jobs/<id> until its status is one of `want` ("a|b");
+ * returns the last status object. */
+static json_t *wait_job(const char *id, const char *want, double timeout_s) {
+  char path[256];
+  snprintf(path, sizeof path, "/api/v1/jobs/%s", id);
+  double t0 = now_s();
+  for (;;) {
+    reply r;
+    get(&r, path);
+    EXPECT_STATUS(&r, 200);
+    json_t *j = reply_json(&r);
+    reply_free(&r);
+    const char *st = str(j, "status");
+    char w[128];
+    snprintf(w, sizeof w, "%s", want);
+    for (char *t = strtok(w, "|"); t; t = strtok(NULL, "|"))
+      if (strcmp(t, st) == 0) return j;
+    if (!strcmp(st, "complete") || !strcmp(st, "failed") || !strcmp(st, "cancelled"))
+      fail_msg("job %s ended \"%s\" while waiting for %s: %s", id, st, want,
+               json_dumps(j, JSON_COMPACT)); /* (a finished job never changes again) */
+    if (now_s() - t0 > timeout_s)
+      fail_msg("job %s still \"%s\" after %.0f s (waiting for %s)", id, st, timeout_s, want);
+    json_decref(j);
+    sleep_ms(20);
+  }
+}
+
+/* POST /api/v1/jobs?QUERY with a raw JPEG; asserts 202 + Location; writes
+ * the job id. */
+static void submit_job(const char *query, const void *img, size_t n, char id[128]) {
+  char path[512];
+  snprintf(path, sizeof path, "/api/v1/jobs?%s", query);
+  reply r;
+  http(&r, &(request){.method = "POST", .path = path, .ctype = "image/jpeg", .body = img, .len = n});
+  EXPECT_STATUS(&r, 202);
+  json_t *j = reply_json(&r);
+  snprintf(id, 128, "%s", str(j, "job_id"));
+  char want[300];
+  snprintf(want, sizeof want, "/api/v1/jobs/%s", id);
+  expect_header(&r, "Location", want);
+  json_decref(j);
+  reply_free(&r);
+}
+
+/* ---- group setup / teardown ------------------------------------------------------------- */
+
+static const char *api_opts(void) {
+  static char o[512];
+  snprintf(
+      o, sizeof o,
+      "--workers 2 --queue-max 16 --cache-mem-mb 64 --cache-disk-mb 256 --cache-ttl 600 --max-upload-mb 1 "
+      "--admin-token %s",
+      ADMIN_TOKEN);
+  return o;
+}
+
+static int setup_api(void **state) {
+  (void)state;
+  if (make_fixtures() != 0) return -1;
+  char data[600];
+  snprintf(data, sizeof data, "%s/data-api", tmp);
+  return server_start(&S, data, api_opts(), "api");
+}
+
+static int setup_queue(void **state) {
+  (void)state;
+  if (make_fixtures() != 0) return -1;
+  char data[600];
+  snprintf(data, sizeof data, "%s/data-queue", tmp);
+  return server_start(&S, data, "--workers 1 --queue-max 1 --max-upload-mb 4", "queue");
+}
+
+static int setup_restart(void **state) {
+  (void)state;
+  return make_fixtures();
+}
+
+static int teardown_group(void **state) {
+  (void)state;
+  kill_all_servers();
+  return 0;
+}
+
+/* ---- server_api tests ------------------------------------------------------------------- */
+
+static void test_health(void **state) {
+  (void)state;
+  reply r;
+  get(&r, "/health");
+  EXPECT_STATUS(&r, 200);
+  expect_header_prefix(&r, "Content-Type", "application/json");
+  json_t *j = reply_json(&r);
+  assert_string_equal(str(j, "status"), "ok");
+  assert_true(strlen(str(j, "version")) > 0);
+  assert_true(num(j, "uptime_s") >= 0);
+  const char *eng = str(j, "engine");
+  assert_true(strcmp(eng, "cpu") == 0 || strcmp(eng, "cuda") == 0);
+  json_t *gpu = json_object_get(j, "gpu");
+  assert_true(json_is_object(gpu));
+  assert_true(json_is_boolean(json_object_get(gpu, "available")));
+  json_decref(j);
+  reply_free(&r);
+}
+
+static void test_ready(void **state) {
+  (void)state;
+  reply r;
+  get(&r, "/ready");
+  EXPECT_STATUS(&r, 200);
+  reply_free(&r);
+}
+
+static void test_metrics_promtool(void **state) {
+  (void)state;
+  /* a request of each kind first, so that labelled series exist */
+  reply r;
+  get(&r, "/health");
+  reply_free(&r);
+  get(&r, "/api/v1/results/0000/x.glb");
+  reply_free(&r);
+  get(&r, "/metrics");
+  EXPECT_STATUS(&r, 200);
+  expect_header_prefix(&r, "Content-Type", "text/plain");
+  const char *names[] = {"orfeas_http_requests_total", "orfeas_http_request_duration_seconds_bucket",
+                         "orfeas_queue_depth",         "orfeas_running_jobs",
+                         "orfeas_cache_hits_total",    "orfeas_cache_misses_total",
+                         "orfeas_cache_bytes",         "orfeas_cache_evictions_total",
+                         "orfeas_uptime_seconds"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+    if (!strstr(r.body, names[i])) fail_msg("/metrics has no %s", names[i]);
+  assert_true(metric(r.body, "orfeas_http_requests_total", "route=\"health\"") >= 1);
+  if (access("/usr/bin/promtool", X_OK) == 0) {
+    char path[600], cmd[1400];
+    snprintf(path, sizeof path, "%s/metrics.txt", tmp);
+    assert_int_equal(tu_write_file(path, r.body, r.len), 0);
+    snprintf(cmd, sizeof cmd, "/usr/bin/promtool check metrics < %s > %s.out 2>&1", path, path);
+    int st = system(cmd);
+    if (st != 0) {
+      char out[1200];
+      snprintf(out, sizeof out, "%s.out", path);
+      size_t n;
+      uint8_t *t = tu_read_file(out, &n);
+      fail_msg("promtool check metrics failed (%d): %.1000s", st, t ? (char *)t : "");
+    }
+  } else {
+    print_message("promtool not installed: metrics syntax not checked\n");
+  }
+  reply_free(&r);
+}
+
+static void test_gpu_stats(void **state) {
+  (void)state;
+  reply r;
+  get(&r, "/api/v1/gpu/stats");
+  EXPECT_STATUS(&r, 200);
+  json_t *j = reply_json(&r);
+  const char *ts = str(j, "timestamp");
+  int y, mo, d, h, mi, s;
+  if (sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) != 6 || y < 2000)
+    fail_msg("timestamp \"%s\" is not ISO-8601", ts);
+  json_t *gpu = json_object_get(j, "gpu");
+  assert_true(json_is_object(gpu));
+  json_t *av = json_object_get(gpu, "available");
+  assert_true(json_is_boolean(av));
+  if (json_is_true(av)) {
+    assert_true(json_is_array(json_object_get(gpu, "devices")));
+    num(gpu, "total_vram_gb");
+  }
+  assert_true(integer(j, "queue_depth") >= 0);
+  assert_true(integer(j, "running_jobs") >= 0);
+  const char *prec = str(j, "recommended_precision");
+  assert_true(!strcmp(prec, "fp32") || !strcmp(prec, "fp16") || !strcmp(prec, "int8"));
+  json_int_t b = integer(j, "optimal_batch_size");
+  assert_true(b >= 1 && b <= 32);
+  json_t *mb = json_object_get(j, "memory_budget");
+  assert_true(json_is_object(mb));
+  const char *dev = str(mb, "device");
+  assert_true(!strcmp(dev, "cpu") || !strcmp(dev, "cuda:0"));
+  const char *keys[] = {"total_gb", "reserved_system_gb", "reserved_cache_gb", "available_for_jobs_gb",
+                        "in_use_gb"};
+  for (int i = 0; i < 5; i++)
+    assert_true(num(mb, keys[i]) >= 0);
+  json_t *hist = json_object_get(j, "history");
+  assert_true(json_is_array(hist));
+  for (size_t i = 0; i < json_array_size(hist); i++) {
+    json_t *e = json_array_get(hist, i);
+    num(e, "t");
+    num(e, "in_use_gb");
+    num(e, "available_gb");
+  }
+  json_decref(j);
+  reply_free(&r);
+}
+
+static void test_cache_stats_shape(void **state) {
+  (void)state;
+  reply r;
+  get(&r, "/api/v1/cache/stats");
+  EXPECT_STATUS(&r, 200);
+  json_t *j = reply_json(&r);
+  const char *keys[] = {"entries", "total_hits", "misses", "bytes", "max_bytes", "evictions", "coalesced"};
+  for (int i = 0; i < 7; i++)
+    assert_true(integer(j, keys[i]) >= 0);
+  double hr = num(j, "hit_ratio");
+  assert_true(hr >= 0 && hr <= 1);
+  assert_true(num(j, "avg_hits_per_entry") >= 0);
+  assert_true(integer(j, "max_bytes") > 0);
+  assert_float_equal(num(j, "ttl_seconds"), 600.0, 1e-9); /* --cache-ttl 600 */
+  json_decref(j);
+  reply_free(&r);
+}
+
+/* Every field of a generate response, for a job made with format `fmt`,
+ * quality q and size_mm (the longest side); returns the hash (copied into hash[65]). */
+static void check_generate_fields(json_t *j, const char *fmt, int q, double size_mm, char hash[65]) {
+  const char *h = str(j, "request_hash");
+  if (!is_hex(h, 64)) fail_msg("request_hash \"%s\" is not 64 lowercase hex digits", h);
+  snprintf(hash, 65, "%s", h);
+  assert_true(json_is_boolean(json_object_get(j, "cached")));
+  assert_string_equal(str(j, "status"), "complete");
+  assert_string_equal(str(j, "mode"), "inflate");
+  assert_int_equal(integer(j, "quality"), q);
+  assert_string_equal(str(j, "format"), fmt);
+  json_t *m = json_object_get(j, "mesh");
+  assert_true(json_is_object(m));
+  json_int_t mv = integer(m, "vertices"), mf = integer(m, "faces");
+  assert_true(mv > 0 && mf > 0);
+  assert_true(json_is_true(json_object_get(m, "watertight")));
+  assert_true(json_is_true(json_object_get(m, "manifold")));
+  json_t *bb = json_object_get(m, "bbox_mm");
+  assert_int_equal(json_array_size(bb), 3);
+  double longest = 0;
+  for (size_t i = 0; i < 3; i++) {
+    double v = json_number_value(json_array_get(bb, i));
+    assert_true(v > 0);
+    longest = fmax(longest, v);
+  }
+  assert_float_equal(longest, size_mm, size_mm * 0.01); /* size_mm on the longest side */
+  assert_true(num(m, "volume_mm3") > 0);
+  assert_true(num(m, "surface_mm2") > 0);
+  json_t *st = json_object_get(j, "stages");
+  assert_int_equal(json_array_size(st), 4);
+  double prev = -1;
+  for (size_t i = 0; i < 4; i++) {
+    json_t *s = json_array_get(st, i);
+    assert_string_equal(str(s, "stage"), STAGES[i]);
+    char url[300];
+    snprintf(url, sizeof url, "/api/v1/results/%s/%s.%s", hash, STAGES[i], fmt);
+    assert_string_equal(str(s, "url"), url);
+    assert_true(integer(s, "vertices") > 0 && integer(s, "faces") > 0);
+    double e = num(s, "elapsed_ms");
+    assert_true(e >= prev); /* cumulative time to the stage */
+    prev = e;
+    if (i == 3) {
+      assert_int_equal(integer(s, "faces"), mf);
+      assert_int_equal(integer(s, "vertices"), mv);
+    }
+  }
+  char dl[300];
+  snprintf(dl, sizeof dl, "/api/v1/results/%s/final_optimized.%s", hash, fmt);
+  assert_string_equal(str(j, "download_url"), dl);
+  json_t *t = json_object_get(j, "timings_ms");
+  const char *tk[] = {"decode", "mask", "field", "mesh", "smooth", "simplify", "export", "total"};
+  for (int i = 0; i < 8; i++)
+    assert_true(num(t, tk[i]) >= 0);
+  assert_true(num(t, "total") > 0);
+}
+
+static void test_generate_multipart_then_raw_cached(void **state) {
+  (void)state;
+  reply r;
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate",
+                      .multipart = 1,
+                      .image = disc_png,
+                      .image_len = disc_png_n,
+                      .image_type = "image/png",
+                      .fields = "quality=4&style=realistic"});
+  EXPECT_STATUS(&r, 200);
+  expect_header_prefix(&r, "Content-Type", "application/json");
+  json_t *j = reply_json(&r);
+  reply_free(&r);
+  char hash[65];
+  check_generate_fields(j, "glb", 4, 100, hash);
+  assert_true(json_is_false(json_object_get(j, "cached")));
+  reply g1;
+  get(&g1, str(j, "download_url"));
+  EXPECT_STATUS(&g1, 200);
+  expect_glb(&g1);
+  json_decref(j);
+
+  double hits0 = cache_stat("total_hits");
+  /* the same image and parameters as a raw body: same hash, from the cache */
+  j = generate_raw("quality=4&style=realistic", disc_png, disc_png_n, "image/png");
+  char hash2[65];
+  check_generate_fields(j, "glb", 4, 100, hash2);
+  assert_string_equal(hash, hash2);
+  if (!json_is_true(json_object_get(j, "cached")))
+    fail_msg("a repeated request was not answered from the cache");
+  assert_true(cache_stat("total_hits") > hits0);
+  reply g2;
+  get(&g2, str(j, "download_url"));
+  EXPECT_STATUS(&g2, 200);
+  assert_int_equal(g1.len, g2.len);
+  assert_memory_equal(g1.body, g2.body, g1.len);
+  json_decref(j);
+  /* ?download=1 gives the same file itself */
+  reply g3;
+  http(&g3, &(request){.method = "POST",
+                       .path = "/api/v1/generate?quality=4&style=realistic&download=1",
+                       .ctype = "image/png",
+                       .body = disc_png,
+                       .len = disc_png_n});
+  EXPECT_STATUS(&g3, 200);
+  expect_header_prefix(&g3, "Content-Type", "model/gltf-binary");
+  expect_glb(&g3);
+  assert_int_equal(g1.len, g3.len);
+  assert_memory_equal(g1.body, g3.body, g1.len);
+  reply_free(&g1);
+  reply_free(&g2);
+  reply_free(&g3);
+}
+
+static void test_generate_input_types(void **state) {
+  (void)state;
+  json_t *a = generate_raw("quality=2", disc_jpg, disc_jpg_n, "image/jpeg");
+  json_t *b = generate_raw("quality=2", disc_webp, disc_webp_n, "image/webp");
+  char ha[65], hb[65];
+  check_generate_fields(a, "glb", 2, 100, ha);
+  check_generate_fields(b, "glb", 2, 100, hb);
+  assert_string_not_equal(ha, hb); /* other image bytes, other hash */
+  json_decref(a);
+  json_decref(b);
+  /* format=stl: URLs in that format */
+  json_t *c = generate_raw("quality=2&format=stl", disc_jpg, disc_jpg_n, "image/jpeg");
+  char hc[65];
+  check_generate_fields(c, "stl", 2, 100, hc);
+  assert_string_equal(ha, hc); /* the format is a conversion of one cached geometry */
+  json_decref(c);
+}
+
+static void test_download_stl_and_accept(void **state) {
+  (void)state;
+  reply r;
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate?quality=3&format=stl&download=1",
+                      .ctype = "image/png",
+                      .body = disc_png,
+                      .len = disc_png_n});
+  EXPECT_STATUS(&r, 200);
+  expect_header_prefix(&r, "Content-Type", "model/stl");
+  uint32_t t = expect_stl(&r);
+  reply_free(&r);
+  /* an Accept naming the format's media type does the same */
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate?quality=3&format=stl",
+                      .ctype = "image/png",
+                      .body = disc_png,
+                      .len = disc_png_n,
+                      .header = "Accept: model/stl"});
+  EXPECT_STATUS(&r, 200);
+  expect_header_prefix(&r, "Content-Type", "model/stl");
+  assert_int_equal(expect_stl(&r), t);
+  reply_free(&r);
+  /* GLB with download=1 over multipart */
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate",
+                      .multipart = 1,
+                      .image = disc_png,
+                      .image_len = disc_png_n,
+                      .image_type = "image/png",
+                      .fields = "quality=3&download=1"});
+  EXPECT_STATUS(&r, 200);
+  expect_glb(&r);
+  reply_free(&r);
+}
+
+static void test_missing_and_bad_image(void **state) {
+  (void)state;
+  reply r;
+  /* multipart without an image */
+  http(&r, &(request){.method = "POST", .path = "/api/v1/generate", .multipart = 1, .fields = "quality=5"});
+  expect_error(&r, 400, "missing_image", NULL);
+  reply_free(&r);
+  /* raw, empty body */
+  http(&r,
+       &(request){.method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = "", .len = 0});
+  expect_error(&r, 400, "missing_image", NULL);
+  reply_free(&r);
+  /* multipart with an empty image file */
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate",
+                      .multipart = 1,
+                      .image = "",
+                      .image_len = 0,
+                      .image_type = "image/png"});
+  EXPECT_STATUS(&r, 400);
+  {
+    json_t *j = reply_json(&r);
+    const char *c = str(j, "code");
+    if (strcmp(c, "missing_image") != 0 && strcmp(c, "bad_image") != 0)
+      fail_msg("empty image file: code %s", c);
+    json_decref(j);
+  }
+  reply_free(&r);
+  /* truncated PNG, raw and multipart; truncated JPEG */
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate",
+                      .ctype = "image/png",
+                      .body = disc_png,
+                      .len = disc_png_n / 2});
+  expect_error(&r, 400, "bad_image", NULL);
+  reply_free(&r);
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate",
+                      .multipart = 1,
+                      .image = disc_png,
+                      .image_len = disc_png_n / 2,
+                      .image_type = "image/png"});
+  expect_error(&r, 400, "bad_image", NULL);
+  reply_free(&r);
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate",
+                      .ctype = "image/jpeg",
+                      .body = photo_jpg,
+                      .len = photo_jpg_n / 3});
+  expect_error(&r, 400, "bad_image", NULL);
+  reply_free(&r);
+}
+
+static void test_too_large(void **state) {
+  (void)state;
+  size_t big_n = 2u << 20; /* 2 MB against --max-upload-mb 1 */
+  uint8_t *big = calloc(1, big_n);
+  assert_non_null(big);
+  memcpy(big, disc_png, disc_png_n);
+  reply r;
+  http(&r,
+       &(request){
+           .method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = big, .len = big_n});
+  expect_error(&r, 413, "too_large", NULL);
+  reply_free(&r);
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate",
+                      .multipart = 1,
+                      .image = big,
+                      .image_len = big_n,
+                      .image_type = "image/png"});
+  expect_error(&r, 413, "too_large", NULL);
+  reply_free(&r);
+  /* no Content-Length: the limit holds while reading */
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate",
+                      .ctype = "image/png",
+                      .body = big,
+                      .len = big_n,
+                      .chunked = 1});
+  expect_error(&r, 413, "too_large", NULL);
+  reply_free(&r);
+  free(big);
+  /* a small PNG whose header says 100000 x 100000 */
+  size_t bn;
+  uint8_t *bomb = png_bomb(100000, 100000, &bn);
+  http(&r, &(request){
+               .method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = bomb, .len = bn});
+  expect_error(&r, 413, "too_large", NULL);
+  reply_free(&r);
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate",
+                      .multipart = 1,
+                      .image = bomb,
+                      .image_len = bn,
+                      .image_type = "image/png"});
+  expect_error(&r, 413, "too_large", NULL);
+  reply_free(&r);
+  free(bomb);
+  get(&r, "/health");
+  EXPECT_STATUS(&r, 200);
+  reply_free(&r);
+}
+
+static void test_unsupported_type(void **state) {
+  (void)state;
+  reply r;
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate",
+                      .ctype = "image/gif",
+                      .body = GIF_1x1,
+                      .len = sizeof GIF_1x1});
+  expect_error(&r, 415, "unsupported_type", NULL);
+  reply_free(&r);
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate",
+                      .multipart = 1,
+                      .image = GIF_1x1,
+                      .image_len = sizeof GIF_1x1,
+                      .image_type = "image/gif"});
+  expect_error(&r, 415, "unsupported_type", NULL);
+  reply_free(&r);
+  /* a GIF that claims to be a PNG is still a GIF */
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate",
+                      .ctype = "image/png",
+                      .body = GIF_1x1,
+                      .len = sizeof GIF_1x1});
+  expect_error(&r, 415, "unsupported_type", NULL);
+  reply_free(&r);
+}
+
+static void test_invalid_param(void **state) {
+  (void)state;
+  static const struct {
+    const char *query, *param;
+  } cases[] = {{"quality=11", "quality"},    {"quality=0", "quality"}, {"quality=abc", "quality"},
+               {"unknown=1", "unknown"},     {"format=fbx", "format"}, {"size_mm=5000", "size_mm"},
+               {"thickness=-1", "thickness"}};
+  reply r;
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char path[256];
+    snprintf(path, sizeof path, "/api/v1/generate?%s", cases[i].query);
+    http(&r, &(request){
+                 .method = "POST", .path = path, .ctype = "image/png", .body = disc_png, .len = disc_png_n});
+    expect_error(&r, 422, "invalid_param", cases[i].param);
+    reply_free(&r);
+  }
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate",
+                      .multipart = 1,
+                      .image = disc_png,
+                      .image_len = disc_png_n,
+                      .image_type = "image/png",
+                      .fields = "quality=11"});
+  expect_error(&r, 422, "invalid_param", "quality");
+  reply_free(&r);
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate",
+                      .multipart = 1,
+                      .image = disc_png,
+                      .image_len = disc_png_n,
+                      .image_type = "image/png",
+                      .fields = "unknown=1"});
+  expect_error(&r, 422, "invalid_param", "unknown");
+  reply_free(&r);
+}
+
+/* Parses NDJSON lines (or SSE "data:" events when sse) into up to `max`
+ * objects; returns how many. */
+static int parse_events(const char *body, int sse, json_t **out, int max) {
+  int n = 0;
+  for (const char *p = body; p && *p && n < max;) {
+    const char *eol = strchr(p, '\n');
+    size_t ll = eol ? (size_t)(eol - p) : strlen(p);
+    const char *s = p;
+    if (sse) {
+      if (ll >= 5 && strncmp(p, "data:", 5) == 0) {
+        s = p + 5, ll -= 5;
+        if (ll && *s == ' ') s++, ll--;
+      } else
+        ll = 0; /* event:, id:, comments, blank separators */
+    }
+    while (ll && (s[ll - 1] == '\r'))
+      ll--;
+    if (ll) {
+      json_error_t e;
+      out[n] = json_loadb(s, ll, 0, &e);
+      if (!out[n]) fail_msg("stream line is not JSON (%s): %.*s", e.text, (int)ll, s);
+      n++;
+    }
+    p = eol ? eol + 1 : NULL;
+  }
+  return n;
+}
+
+/* Checks the four stage objects of a stream (NDJSON or SSE). */
+static void check_stage_events(json_t **ev, int n, const char *fmt) {
+  if (n != 4) fail_msg("%d stream events, expected 4", n);
+  for (int i = 0; i < 4; i++) {
+    assert_string_equal(str(ev[i], "stage"), STAGES[i]);
+    assert_int_equal(integer(ev[i], "progress"), 25 * (i + 1));
+    assert_string_equal(str(ev[i], "status"), i < 3 ? "processing" : "complete");
+    json_t *d = json_object_get(ev[i], "data");
+    assert_true(json_is_object(d));
+    assert_true(integer(d, "vertices") > 0 && integer(d, "faces") > 0);
+    num(d, "elapsed_ms");
+    const char *url = str(d, "url");
+    char suffix[64];
+    snprintf(suffix, sizeof suffix, "/%s.%s", STAGES[i], fmt);
+    if (strncmp(url, "/api/v1/results/", 16) != 0 || strlen(url) < strlen(suffix) ||
+        strcmp(url + strlen(url) - strlen(suffix), suffix) != 0)
+      fail_msg("stage url \"%s\" is not /api/v1/results/<hash>%s", url, suffix);
+  }
+  json_t *d0 = json_object_get(ev[0], "data");
+  assert_string_equal(str(d0, "type"), "voxel_grid");
+  json_t *dim = json_object_get(d0, "dimensions");
+  assert_int_equal(json_array_size(dim), 3);
+  for (size_t k = 0; k < 3; k++)
+    assert_int_equal(json_integer_value(json_array_get(dim, k)), 32);
+  json_t *mesh = json_object_get(ev[3], "mesh");
+  if (!mesh) mesh = json_object_get(json_object_get(ev[3], "data"), "mesh");
+  if (!json_is_object(mesh)) fail_msg("final_optimized event has no mesh object");
+  assert_true(json_is_true(json_object_get(mesh, "watertight")));
+}
+
+static void test_progressive_stream(void **state) {
+  (void)state;
+  reply r;
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate-progressive?quality=10&size_mm=61",
+                      .ctype = "image/jpeg",
+                      .body = photo_jpg,
+                      .len = photo_jpg_n});
+  EXPECT_STATUS(&r, 200);
+  expect_header_prefix(&r, "Content-Type", "application/x-ndjson");
+  expect_header(&r, "Cache-Control", "no-cache");
+  expect_header(&r, "X-Accel-Buffering", "no");
+  expect_header(&r, "X-Content-Type-Options", "nosniff");
+  json_t *ev[8];
+  int n = parse_events(r.body, 0, ev, 8);
+  check_stage_events(ev, n, "glb");
+  assert_int_equal(r.n_lines, 4);
+  /* flushed as produced: the first line came before the last by a good part
+   * of the time the server says the last stages took */
+  double server_gap = (num(json_object_get(ev[3], "data"), "elapsed_ms") -
+                       num(json_object_get(ev[0], "data"), "elapsed_ms")) /
+                      1000.0;
+  double client_gap = r.t_line[3] - r.t_line[0];
+  assert_true(server_gap > 0);
+  if (!(client_gap > 0.5 * server_gap))
+    fail_msg("lines were not flushed as produced: first and last line %.3f s apart on the client, "
+             "%.3f s apart on the server",
+             client_gap, server_gap);
+  /* the first stage's URL can be fetched */
+  reply g;
+  get(&g, str(json_object_get(ev[0], "data"), "url"));
+  EXPECT_STATUS(&g, 200);
+  expect_glb(&g);
+  reply_free(&g);
+  for (int i = 0; i < n; i++)
+    json_decref(ev[i]);
+  reply_free(&r);
+}
+
+static void test_concurrent_identical(void **state) {
+  (void)state;
+  enum { N = 10 };
+  double done0 = get_metric("orfeas_jobs_total", "status=\"complete\"");
+  double coal0 = cache_stat("coalesced");
+  CURLM *m = curl_multi_init();
+  CURL *h[N];
+  reply r[N];
+  struct curl_slist *hl[N];
+  curl_mime *mime[N];
+  request q = {.method = "POST",
+               .path = "/api/v1/generate?quality=10&size_mm=62&download=1",
+               .ctype = "image/jpeg",
+               .body = photo_jpg,
+               .len = photo_jpg_n};
+  for (int i = 0; i < N; i++) {
+    h[i] = curl_easy_init();
+    prepare(h[i], &q, &r[i], &hl[i], &mime[i]);
+    curl_easy_setopt(h[i], CURLOPT_PRIVATE, &r[i]);
+    curl_multi_add_handle(m, h[i]);
+  }
+  int running = 1;
+  double t0 = now_s();
+  while (running && now_s() - t0 < REQ_TIMEOUT_S) {
+    curl_multi_perform(m, &running);
+    if (running) curl_multi_poll(m, NULL, 0, 100, NULL);
+  }
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(m, &left)))
+    if (msg->msg == CURLMSG_DONE) {
+      reply *rr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&rr);
+      finish(msg->easy_handle, rr, msg->data.result);
+    }
+  for (int i = 0; i < N; i++) {
+    curl_multi_remove_handle(m, h[i]);
+    curl_easy_cleanup(h[i]);
+    curl_slist_free_all(hl[i]);
+    curl_mime_free(mime[i]);
+  }
+  curl_multi_cleanup(m);
+  for (int i = 0; i < N; i++) {
+    EXPECT_STATUS(&r[i], 200);
+    expect_glb(&r[i]);
+    assert_int_equal(r[i].len, r[0].len);
+    assert_memory_equal(r[i].body, r[0].body, r[0].len);
+  }
+  for (int i = 0; i < N; i++)
+    reply_free(&r[i]);
+  /* computed once */
+  double done = wait_metric("orfeas_jobs_total", "status=\"complete\"", done0 + 1, 10);
+  sleep_ms(200);
+  done = get_metric("orfeas_jobs_total", "status=\"complete\"");
+  if (done - done0 != 1) fail_msg("%d identical requests ran %.0f computations", N, done - done0);
+  double coal = cache_stat("coalesced");
+  if (coal - coal0 != N - 1) fail_msg("coalesced went up by %.0f, expected %d", coal - coal0, N - 1);
+}
+
+static void test_results_formats(void **state) {
+  (void)state;
+  json_t *j = generate_raw("quality=3&size_mm=100&thickness=0.4", disc_png, disc_png_n, "image/png");
+  char hash[65];
+  check_generate_fields(j, "glb", 3, 100, hash);
+  size_t faces = (size_t)integer(json_object_get(j, "mesh"), "faces");
+  size_t verts = (size_t)integer(json_object_get(j, "mesh"), "vertices");
+  size_t rough_faces = (size_t)integer(json_array_get(json_object_get(j, "stages"), 1), "faces");
+  json_decref(j);
+  static const struct {
+    const char *ext, *type;
+  } fm[] = {{"glb", "model/gltf-binary"},
+            {"stl", "model/stl"},
+            {"obj", "model/obj"},
+            {"ply", "application/octet-stream"}};
+  char etags[4][256];
+  for (int i = 0; i < 4; i++) {
+    char path[300];
+    snprintf(path, sizeof path, "/api/v1/results/%s/final_optimized.%s", hash, fm[i].ext);
+    reply a, b;
+    get(&a, path);
+    EXPECT_STATUS(&a, 200);
+    expect_header_prefix(&a, "Content-Type", fm[i].type);
+    expect_header(&a, "Cache-Control", "public, max-age=31536000, immutable");
+    char cl[64], et[256], et2[256];
+    if (!header_get(&a, "Content-Length", cl, sizeof cl)) fail_msg("%s: no Content-Length", path);
+    assert_int_equal(strtoull(cl, NULL, 10), a.len);
+    if (!header_get(&a, "ETag", et, sizeof et) || !et[0]) fail_msg("%s: no ETag", path);
+    snprintf(etags[i], sizeof etags[i], "%s", et);
+    if (i == 0) expect_glb(&a);
+    if (i == 1) assert_int_equal(expect_stl(&a), faces);
+    if (i == 2) {
+      size_t v, f;
+      count_obj(&a, &v, &f);
+      assert_int_equal(v, verts);
+      assert_int_equal(f, faces);
+    }
+    if (i == 3) assert_int_equal(expect_ply(&a), faces);
+    get(&b, path); /* again: the same bytes under the same ETag */
+    EXPECT_STATUS(&b, 200);
+    header_get(&b, "ETag", et2, sizeof et2);
+    assert_string_equal(et, et2);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.body, b.body, a.len);
+    reply_free(&b);
+    char inm[300];
+    snprintf(inm, sizeof inm, "If-None-Match: %s", et);
+    http(&b, &(request){.path = path, .header = inm});
+    if (b.status != 304)
+      print_message("note: If-None-Match on %s gave %ld (304 not required)\n", path, b.status);
+    reply_free(&b);
+    reply_free(&a);
+  }
+  for (int i = 0; i < 4; i++)
+    for (int k = i + 1; k < 4; k++)
+      assert_string_not_equal(etags[i], etags[k]);
+  /* an earlier stage in another format */
+  char path[300];
+  snprintf(path, sizeof path, "/api/v1/results/%s/rough_mesh.stl", hash);
+  reply r;
+  get(&r, path);
+  EXPECT_STATUS(&r, 200);
+  assert_int_equal(expect_stl(&r), rough_faces);
+  reply_free(&r);
+  /* unknown hash 404; malformed 400 */
+  get(&r,
+      "/api/v1/results/0000000000000000000000000000000000000000000000000000000000000000/final_optimized.glb");
+  EXPECT_STATUS(&r, 404);
+  reply_free(&r);
+  get(&r, "/api/v1/results/xyz/final_optimized.glb");
+  EXPECT_STATUS(&r, 400);
+  reply_free(&r);
+  get(&r,
+      "/api/v1/results/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg/final_optimized.glb");
+  EXPECT_STATUS(&r, 400);
+  reply_free(&r);
+  /* an unknown stage or format of a known hash: not found or refused */
+  const char *bad[] = {"bogus_stage.glb", "final_optimized.fbx", "final_optimized", "meta.json"};
+  for (int i = 0; i < 4; i++) {
+    snprintf(path, sizeof path, "/api/v1/results/%s/%s", hash, bad[i]);
+    get(&r, path);
+    if (r.status != 400 && r.status != 404 && r.status != 415)
+      fail_msg("%s -> %ld, expected 400/404", path, r.status);
+    reply_free(&r);
+  }
+}
+
+static void test_path_traversal(void **state) {
+  (void)state;
+  char h[65];
+  memset(h, 'a', 64);
+  h[64] = 0;
+  char p[8][300];
+  snprintf(p[0], 300, "/api/v1/results/../../etc/passwd");
+  snprintf(p[1], 300, "/api/v1/results/../../../../../../etc/passwd/x.glb");
+  snprintf(p[2], 300, "/api/v1/results/%s/../../../../../../etc/passwd", h);
+  snprintf(p[3], 300, "/api/v1/results/..%%2F..%%2F..%%2F..%%2Fetc%%2Fpasswd/final_optimized.glb");
+  snprintf(p[4], 300, "/api/v1/results/..%.62s/final_optimized.ply", h);
+  snprintf(p[5], 300, "/api/v1/results/%s/..%%2F..%%2F..%%2F..%%2Fetc%%2Fpasswd", h);
+  snprintf(p[6], 300, "/api/v1/results/%s/..%%2f..%%2fmeta.json", h);
+  snprintf(p[7], 300, "/api/v1/results/%%2e%%2e/%%2e%%2e/etc/passwd");
+  for (int i = 0; i < 8; i++) {
+    reply r;
+    http(&r, &(request){.path = p[i], .path_as_is = 1});
+    if (r.status != 400 && r.status != 404) fail_msg("%s -> %ld, expected 400 or 404", p[i], r.status);
+    if (r.body && strstr(r.body, "root:")) fail_msg("%s served /etc/passwd", p[i]);
+    reply_free(&r);
+  }
+}
+
+static void test_jobs_api(void **state) {
+  (void)state;
+  char id[128];
+  submit_job("quality=8&size_mm=63", photo_jpg, photo_jpg_n, id);
+  if (!is_hex(id, 32)) print_message("note: job id \"%s\" is not 32 hex digits\n", id);
+  /* its events, opened while it is queued or running */
+  char path[300];
+  snprintf(path, sizeof path, "/api/v1/jobs/%s/events", id);
+  reply r;
+  get(&r, path);
+  EXPECT_STATUS(&r, 200);
+  expect_header_prefix(&r, "Content-Type", "text/event-stream");
+  json_t *ev[8];
+  int n = parse_events(r.body, 1, ev, 8);
+  check_stage_events(ev, n, "glb");
+  for (int i = 0; i < n; i++)
+    json_decref(ev[i]);
+  reply_free(&r);
+  /* its status, complete with the result */
+  json_t *j = wait_job(id, "complete", 60);
+  assert_string_equal(str(j, "job_id"), id);
+  assert_int_equal(integer(j, "progress"), 100);
+  assert_string_equal(str(j, "stage"), "final_optimized");
+  json_t *res = json_object_get(j, "result");
+  if (!json_is_object(res)) fail_msg("complete job without a result object");
+  char hash[65];
+  check_generate_fields(res, "glb", 8, 63, hash);
+  reply g;
+  get(&g, str(res, "download_url"));
+  EXPECT_STATUS(&g, 200);
+  expect_glb(&g);
+  reply_free(&g);
+  json_decref(j);
+  /* its events again, after it finished: the whole stream replayed */
+  get(&r, path);
+  EXPECT_STATUS(&r, 200);
+  n = parse_events(r.body, 1, ev, 8);
+  check_stage_events(ev, n, "glb");
+  for (int i = 0; i < n; i++)
+    json_decref(ev[i]);
+  reply_free(&r);
+  /* DELETE: finished 409, unknown 404 */
+  snprintf(path, sizeof path, "/api/v1/jobs/%s", id);
+  http(&r, &(request){.method = "DELETE", .path = path});
+  EXPECT_STATUS(&r, 409);
+  reply_free(&r);
+  const char *unknown = "/api/v1/jobs/00000000000000000000000000000000";
+  http(&r, &(request){.method = "DELETE", .path = unknown});
+  EXPECT_STATUS(&r, 404);
+  reply_free(&r);
+  get(&r, unknown);
+  EXPECT_STATUS(&r, 404);
+  reply_free(&r);
+  get(&r, "/api/v1/jobs/00000000000000000000000000000000/events");
+  EXPECT_STATUS(&r, 404);
+  reply_free(&r);
+  /* the jobs endpoint takes multipart too, and validates like generate */
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/jobs",
+                      .multipart = 1,
+                      .image = disc_png,
+                      .image_len = disc_png_n,
+                      .image_type = "image/png",
+                      .fields = "quality=12"});
+  expect_error(&r, 422, "invalid_param", "quality");
+  reply_free(&r);
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/jobs",
+                      .multipart = 1,
+                      .image = disc_png,
+                      .image_len = disc_png_n,
+                      .image_type = "image/png",
+                      .fields = "quality=1"});
+  EXPECT_STATUS(&r, 202);
+  j = reply_json(&r);
+  json_decref(wait_job(str(j, "job_id"), "complete", 60));
+  json_decref(j);
+  reply_free(&r);
+}
+
+static void test_disconnect_cancels(void **state) {
+  (void)state;
+  double cancelled0 = get_metric("orfeas_jobs_total", "status=\"cancelled\"");
+  double done0 = get_metric("orfeas_jobs_total", "status=\"complete\"");
+  const char *path = "/api/v1/generate-progressive?quality=10&size_mm=64";
+  reply r;
+  http(&r, &(request){.method = "POST",
+                      .path = path,
+                      .ctype = "image/jpeg",
+                      .body = photo_jpg,
+                      .len = photo_jpg_n,
+                      .abort_after_lines = 1});
+  EXPECT_STATUS(&r, 200);
+  assert_int_equal(r.rc, CURLE_WRITE_ERROR); /* we hung up after the first line */
+  assert_true(r.n_lines >= 1);
+  assert_non_null(strstr(r.body, "voxel_preview"));
+  reply_free(&r);
+  double c = wait_metric("orfeas_jobs_total", "status=\"cancelled\"", cancelled0 + 1, 15);
+  if (c < cancelled0 + 1) fail_msg("the job of a client that hung up was not cancelled");
+  assert_true(get_metric("orfeas_jobs_total", "status=\"complete\"") == done0);
+  /* nothing of it was cached as final: the same request computes */
+  json_t *j = generate_raw("quality=10&size_mm=64", photo_jpg, photo_jpg_n, "image/jpeg");
+  assert_true(json_is_false(json_object_get(j, "cached")));
+  json_decref(j);
+}
+
+static void test_admin_token(void **state) {
+  (void)state;
+  json_decref(generate_raw("quality=1&size_mm=40", disc_png, disc_png_n, "image/png"));
+  reply r;
+  http(&r, &(request){.method = "POST", .path = "/api/v1/cache/clear"});
+  EXPECT_STATUS(&r, 401);
+  json_decref(reply_json(&r));
+  reply_free(&r);
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/cache/clear",
+                      .header = "Authorization: Bearer wrong-token"});
+  EXPECT_STATUS(&r, 403);
+  json_decref(reply_json(&r));
+  reply_free(&r);
+  char auth[200];
+  snprintf(auth, sizeof auth, "Authorization: Bearer %s", ADMIN_TOKEN);
+  http(&r, &(request){.method = "POST", .path = "/api/v1/cache/clear", .header = auth});
+  EXPECT_STATUS(&r, 200);
+  json_t *j = reply_json(&r);
+  assert_string_equal(str(j, "status"), "cleared");
+  assert_true(integer(j, "removed") >= 1);
+  json_decref(j);
+  reply_free(&r);
+  assert_true(cache_stat("entries") == 0);
+  j = generate_raw("quality=1&size_mm=40", disc_png, disc_png_n, "image/png");
+  assert_true(json_is_false(json_object_get(j, "cached")));
+  json_decref(j);
+}
+
+static void test_request_id_everywhere(void **state) {
+  (void)state;
+  const char *paths[] = {"/health",
+                         "/ready",
+                         "/metrics",
+                         "/api/v1/gpu/stats",
+                         "/api/v1/cache/stats",
+                         "/no/such/route",
+                         "/api/v1/jobs/00000000000000000000000000000000",
+                         "/api/v1/results/xyz/final_optimized.glb"};
+  char ids[10][128];
+  int n = 0;
+  for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+    reply r;
+    get(&r, paths[i]);
+    assert_true(r.status > 0);
+    if (!header_get(&r, "X-Request-Id", ids[n], sizeof ids[n]) || !ids[n][0])
+      fail_msg("%s -> %ld has no X-Request-Id", paths[i], r.status);
+    n++;
+    reply_free(&r);
+  }
+  reply r;
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate?quality=99",
+                      .ctype = "image/png",
+                      .body = disc_png,
+                      .len = disc_png_n});
+  EXPECT_STATUS(&r, 422);
+  if (!header_get(&r, "X-Request-Id", ids[n], sizeof ids[n]))
+    fail_msg("an error response has no X-Request-Id");
+  n++;
+  reply_free(&r);
+  get(&r, "/no/such/route");
+  EXPECT_STATUS(&r, 404);
+  reply_free(&r);
+  for (int i = 0; i < n; i++)
+    for (int k = i + 1; k < n; k++)
+      if (!strcmp(ids[i], ids[k])) fail_msg("two responses share the request id %s", ids[i]);
+}
+
+static void test_web_studio(void **state) {
+  (void)state;
+  reply r;
+  get(&r, "/");
+  EXPECT_STATUS(&r, 200);
+  expect_header_prefix(&r, "Content-Type", "text/html");
+  reply_free(&r);
+}
+
+/* Last of the group: SIGTERM gives exit 0; stdout held one line; stderr
+ * is JSON lines, with an access line for the last request id seen; every
+ * response of the group had an X-Request-Id. */
+static void test_api_shutdown(void **state) {
+  (void)state;
+  char rid[128];
+  snprintf(rid, sizeof rid, "%s", last_request_id);
+  server_stop_clean(&S);
+  if (S.extra_stdout[0]) fail_msg("stdout after the listening line: \"%s\"", S.extra_stdout);
+  if (missing_request_ids)
+    fail_msg("%d responses had no X-Request-Id (first: %s)", missing_request_ids, missing_request_id_what);
+  size_t n;
+  char *log = (char *)tu_read_file(S.log, &n);
+  assert_non_null(log);
+  int lines = 0, access_seen = 0;
+  for (char *p = log, *eol; p < log + n; p = eol + 1) {
+    eol = memchr(p, '\n', (size_t)(log + n - p));
+    if (!eol) break;
+    json_error_t e;
+    json_t *j = json_loadb(p, (size_t)(eol - p), 0, &e);
+    if (!j) fail_msg("a server log line is not JSON: %.*s", (int)(eol - p), p);
+    if (!json_is_string(json_object_get(j, "ts")) || !json_is_string(json_object_get(j, "level")) ||
+        !json_is_string(json_object_get(j, "event")))
+      fail_msg("log line without ts/level/event: %.*s", (int)(eol - p), p);
+    const char *id = json_string_value(json_object_get(j, "request_id"));
+    if (id && !strcmp(id, rid)) access_seen = 1;
+    lines++;
+    json_decref(j);
+  }
+  free(log);
+  assert_true(lines > 0);
+  if (!access_seen) fail_msg("no log line carries the request id %s of the last response", rid);
+}
+
+/* ---- server_queue tests -------------------------------------------------------------- */
+
+static void test_queue_full_and_cancel(void **state) {
+  (void)state;
+  char a[128], b[128];
+  submit_job("quality=10&size_mm=71", photo_jpg, photo_jpg_n, a);
+  json_decref(wait_job(a, "running", 30));
+  submit_job("quality=10&size_mm=72", photo_jpg, photo_jpg_n, b);
+  json_t *jb = wait_job(b, "queued|running|complete", 5);
+  const char *sb = str(jb, "status");
+  if (strcmp(sb, "queued") != 0) fail_msg("second job is \"%s\" while the only worker is busy", sb);
+  json_decref(jb);
+  /* one running, one queued: the gauges say so */
+  reply r;
+  get(&r, "/api/v1/gpu/stats");
+  EXPECT_STATUS(&r, 200);
+  json_t *g = reply_json(&r);
+  assert_int_equal(integer(g, "queue_depth"), 1);
+  assert_int_equal(integer(g, "running_jobs"), 1);
+  json_decref(g);
+  reply_free(&r);
+  assert_true(get_metric("orfeas_queue_depth", NULL) == 1);
+  assert_true(get_metric("orfeas_running_jobs", NULL) == 1);
+  /* the queue is full: 429 with Retry-After, on every generating endpoint */
+  const char *paths[] = {"/api/v1/generate?quality=10&size_mm=73", "/api/v1/jobs?quality=10&size_mm=74",
+                         "/api/v1/generate-progressive?quality=10&size_mm=75"};
+  for (int i = 0; i < 3; i++) {
+    http(&r, &(request){.method = "POST",
+                        .path = paths[i],
+                        .ctype = "image/jpeg",
+                        .body = photo_jpg,
+                        .len = photo_jpg_n});
+    expect_error(&r, 429, "queue_full", NULL);
+    char ra[64];
+    if (!header_get(&r, "Retry-After", ra, sizeof ra)) fail_msg("%s: 429 without Retry-After", paths[i]);
+    char *end;
+    long secs = strtol(ra, &end, 10);
+    if (*end || secs < 1) fail_msg("Retry-After \"%s\" is not a number of seconds >= 1", ra);
+    reply_free(&r);
+  }
+  /* cancel the queued job, then the running one */
+  char path[300];
+  snprintf(path, sizeof path, "/api/v1/jobs/%s", b);
+  http(&r, &(request){.method = "DELETE", .path = path});
+  EXPECT_STATUS(&r, 200);
+  reply_free(&r);
+  json_decref(wait_job(b, "cancelled", 5));
+  snprintf(path, sizeof path, "/api/v1/jobs/%s", a);
+  http(&r, &(request){.method = "DELETE", .path = path});
+  EXPECT_STATUS(&r, 200);
+  reply_free(&r);
+  json_t *ja = wait_job(a, "cancelled|complete", 30);
+  if (strcmp(str(ja, "status"), "cancelled") != 0) fail_msg("a running job was not cancelled by DELETE");
+  json_decref(ja);
+  http(&r, &(request){.method = "DELETE", .path = path});
+  EXPECT_STATUS(&r, 409); /* already finished (cancelled) */
+  reply_free(&r);
+  /* the worker is free again */
+  json_t *j = generate_raw("quality=1", disc_png, disc_png_n, "image/png");
+  assert_string_equal(str(j, "status"), "complete");
+  json_decref(j);
+}
+
+static void test_queue_shutdown(void **state) {
+  (void)state;
+  server_stop_clean(&S);
+}
+
+/* ---- server_restart tests ------------------------------------------------------------ */
+
+static void test_restart_serves_cache(void **state) {
+  (void)state;
+  char data[600];
+  snprintf(data, sizeof data, "%s/data-restart", tmp);
+  assert_int_equal(server_start(&S, data, "--workers 2", "restart1"), 0);
+  json_t *j = generate_raw("quality=5", disc_png, disc_png_n, "image/png");
+  char hash[65], url[300];
+  check_generate_fields(j, "glb", 5, 100, hash);
+  snprintf(url, sizeof url, "%s", str(j, "download_url"));
+  json_decref(j);
+  reply a;
+  get(&a, url);
+  EXPECT_STATUS(&a, 200);
+  server_stop_clean(&S);
+  assert_int_equal(server_start(&S, data, "--workers 2", "restart2"), 0);
+  reply b;
+  get(&b, url);
+  EXPECT_STATUS(&b, 200);
+  assert_int_equal(a.len, b.len);
+  assert_memory_equal(a.body, b.body, a.len);
+  j = generate_raw("quality=5", disc_png, disc_png_n, "image/png");
+  if (!json_is_true(json_object_get(j, "cached")))
+    fail_msg("after a restart the same request was not cached");
+  json_decref(j);
+  reply_free(&a);
+  reply_free(&b);
+  server_stop_clean(&S);
+}
+
+static char found_path[4096];
+static const char *find_hash;
+static int find_ply(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb, (void)ftw;
+  char want[200];
+  snprintf(want, sizeof want, "/%s/final_optimized.ply", find_hash);
+  size_t pl = strlen(path), wl = strlen(want);
+  if (flag == FTW_F && pl >= wl && strcmp(path + pl - wl, want) == 0) {
+    snprintf(found_path, sizeof found_path, "%s", path);
+    return 1;
+  }
+  return 0;
+}
+
+static void test_truncated_cache_file(void **state) {
+  (void)state;
+  char data[600];
+  snprintf(data, sizeof data, "%s/data-trunc", tmp);
+  assert_int_equal(server_start(&S, data, "--workers 2", "trunc1"), 0);
+  json_t *j = generate_raw("quality=6", disc_png, disc_png_n, "image/png");
+  char hash[65];
+  check_generate_fields(j, "glb", 6, 100, hash);
+  json_decref(j);
+  char ply_url[300];
+  snprintf(ply_url, sizeof ply_url, "/api/v1/results/%s/final_optimized.ply", hash);
+  reply orig;
+  get(&orig, ply_url);
+  EXPECT_STATUS(&orig, 200);
+  expect_ply(&orig);
+  server_stop_clean(&S);
+  /* cut the cached file in half, with the server down */
+  found_path[0] = 0;
+  find_hash = hash;
+  nftw(data, find_ply, 16, FTW_PHYS);
+  if (!found_path[0]) fail_msg("no file */%s/final_optimized.ply under %s", hash, data);
+  struct stat sb;
+  assert_int_equal(stat(found_path, &sb), 0);
+  assert_int_equal(truncate(found_path, sb.st_size / 2), 0);
+  assert_int_equal(server_start(&S, data, "--workers 2", "trunc2"), 0);
+  /* never served truncated */
+  reply r;
+  get(&r, ply_url);
+  if (r.status == 200) {
+    expect_ply(&r);
+    assert_int_equal(r.len, orig.len);
+    assert_memory_equal(r.body, orig.body, orig.len);
+  } else if (r.status != 404) {
+    fail_msg("GET of a truncated cache entry -> %ld, expected 404 or the complete file", r.status);
+  }
+  reply_free(&r);
+  /* recomputed (or served whole) on request */
+  j = generate_raw("quality=6", disc_png, disc_png_n, "image/png");
+  char hash2[65];
+  check_generate_fields(j, "glb", 6, 100, hash2);
+  assert_string_equal(hash, hash2);
+  int cached = json_is_true(json_object_get(j, "cached"));
+  json_decref(j);
+  get(&r, ply_url);
+  if (r.status != 200)
+    fail_msg("after the truncation, generate answered cached:%s, yet %s -> %ld (%s): the result was neither "
+             "recomputed nor whole",
+             cached ? "true" : "false", ply_url, r.status, r.body ? r.body : "");
+  expect_ply(&r);
+  assert_int_equal(r.len, orig.len);
+  assert_memory_equal(r.body, orig.body, orig.len);
+  reply_free(&r);
+  if (cached) print_message("note: the request after truncation said cached:true (bytes were whole)\n");
+  reply_free(&orig);
+  server_stop_clean(&S);
+}
+
+static void test_drain_on_sigterm(void **state) {
+  (void)state;
+  char data[600];
+  snprintf(data, sizeof data, "%s/data-drain", tmp);
+  assert_int_equal(server_start(&S, data, "--workers 1 --queue-max 4", "drain1"), 0);
+  char a[128];
+  submit_job("quality=10&size_mm=81", photo_jpg, photo_jpg_n, a);
+  json_decref(wait_job(a, "running", 30));
+  kill(S.pid, SIGTERM);
+  /* draining: /ready 503 while the job still runs */
+  double t0 = now_s();
+  reply r;
+  for (;;) {
+    get(&r, "/ready");
+    if (r.status == 503) break;
+    if (r.status != 200)
+      fail_msg("/ready after SIGTERM -> %ld (curl: %s)", r.status, curl_easy_strerror(r.rc));
+    reply_free(&r);
+    if (now_s() - t0 > 10) fail_msg("/ready still 200 10 s after SIGTERM");
+    sleep_ms(10);
+  }
+  reply_free(&r);
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate?quality=1",
+                      .ctype = "image/png",
+                      .body = disc_png,
+                      .len = disc_png_n});
+  expect_error(&r, 503, "draining", NULL);
+  reply_free(&r);
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/jobs?quality=1",
+                      .ctype = "image/png",
+                      .body = disc_png,
+                      .len = disc_png_n});
+  expect_error(&r, 503, "draining", NULL);
+  reply_free(&r);
+  /* it finishes the running job and exits 0 */
+  server_stop_clean(&S);
+  assert_int_equal(server_start(&S, data, "--workers 1", "drain2"), 0);
+  json_t *j = generate_raw("quality=10&size_mm=81", photo_jpg, photo_jpg_n, "image/jpeg");
+  if (!json_is_true(json_object_get(j, "cached")))
+    fail_msg("the job running at SIGTERM was not finished and stored");
+  json_decref(j);
+  server_stop_clean(&S);
+}
+
+/* Options from ORFEAS_* variables; an option on the command line wins. */
+static void test_env_options(void **state) {
+  (void)state;
+  char data[600];
+  snprintf(data, sizeof data, "%s/data-env", tmp);
+  assert_int_equal(
+      server_start_env(&S, data, "--cache-ttl 77", "env",
+                       "ORFEAS_CACHE_TTL=123 ORFEAS_ADMIN_TOKEN=env-token ORFEAS_MAX_UPLOAD_MB=1"),
+      0);
+  assert_float_equal(cache_stat("ttl_seconds"), 77.0, 1e-9);
+  reply r;
+  http(&r, &(request){
+               .method = "POST", .path = "/api/v1/cache/clear", .header = "Authorization: Bearer env-token"});
+  EXPECT_STATUS(&r, 200);
+  reply_free(&r);
+  http(&r, &(request){.method = "POST", .path = "/api/v1/cache/clear"});
+  EXPECT_STATUS(&r, 401);
+  reply_free(&r);
+  size_t big_n = 3u << 20;
+  uint8_t *big = calloc(1, big_n);
+  memcpy(big, disc_png, disc_png_n);
+  http(&r,
+       &(request){
+           .method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = big, .len = big_n});
+  free(big);
+  expect_error(&r, 413, "too_large", NULL);
+  reply_free(&r);
+  server_stop_clean(&S);
+}
+
+/* `serve --help` lists every option; a bad option is refused. */
+static void test_serve_help(void **state) {
+  (void)state;
+  char cmd[1200], out[8192];
+  snprintf(cmd, sizeof cmd, "%s serve --help 2>&1", bin());
+  FILE *f = popen(cmd, "r");
+  assert_non_null(f);
+  size_t n = fread(out, 1, sizeof out - 1, f);
+  out[n] = 0;
+  int st = pclose(f);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  const char *opts[] = {"--host",          "--port",         "--data-dir",      "--workers",
+                        "--queue-max",     "--cache-mem-mb", "--cache-disk-mb", "--cache-ttl",
+                        "--max-upload-mb", "--admin-token",  "ORFEAS_PORT",     "ORFEAS_ADMIN_TOKEN"};
+  for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
+    if (!strstr(out, opts[i])) fail_msg("serve --help does not mention %s", opts[i]);
+  snprintf(cmd, sizeof cmd, "%s serve --port 0 --workers 0 --data-dir %s/data-bad >/dev/null 2>&1", bin(),
+           tmp);
+  st = system(cmd);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+  snprintf(cmd, sizeof cmd, "%s serve --port 0 --bogus-option --data-dir %s/data-bad >/dev/null 2>&1", bin(),
+           tmp);
+  st = system(cmd);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+}
+
+int main(void) {
+  signal(SIGPIPE, SIG_IGN);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  const struct CMUnitTest api[] = {
+      cmocka_unit_test(test_health),
+      cmocka_unit_test(test_ready),
+      cmocka_unit_test(test_metrics_promtool),
+      cmocka_unit_test(test_gpu_stats),
+      cmocka_unit_test(test_cache_stats_shape),
+      cmocka_unit_test(test_generate_multipart_then_raw_cached),
+      cmocka_unit_test(test_generate_input_types),
+      cmocka_unit_test(test_download_stl_and_accept),
+      cmocka_unit_test(test_missing_and_bad_image),
+      cmocka_unit_test(test_too_large),
+      cmocka_unit_test(test_unsupported_type),
+      cmocka_unit_test(test_invalid_param),
+      cmocka_unit_test(test_progressive_stream),
+      cmocka_unit_test(test_concurrent_identical),
+      cmocka_unit_test(test_results_formats),
+      cmocka_unit_test(test_path_traversal),
+      cmocka_unit_test(test_jobs_api),
+      cmocka_unit_test(test_disconnect_cancels),
+      cmocka_unit_test(test_admin_token),
+      cmocka_unit_test(test_request_id_everywhere),
+      cmocka_unit_test(test_web_studio),
+      cmocka_unit_test(test_api_shutdown),
+  };
+  const struct CMUnitTest queue[] = {
+      cmocka_unit_test(test_queue_full_and_cancel),
+      cmocka_unit_test(test_queue_shutdown),
+  };
+  const struct CMUnitTest restart[] = {
+      cmocka_unit_test(test_restart_serves_cache), cmocka_unit_test(test_truncated_cache_file),
+      cmocka_unit_test(test_drain_on_sigterm),     cmocka_unit_test(test_env_options),
+      cmocka_unit_test(test_serve_help),
+  };
+  int failed = 0;
+  failed += cmocka_run_group_tests_name("server_api", api, setup_api, teardown_group);
+  failed += cmocka_run_group_tests_name("server_queue", queue, setup_queue, teardown_group);
+  failed += cmocka_run_group_tests_name("server_restart", restart, setup_restart, teardown_group);
+  kill_all_servers();
+  if (fixtures_ready) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    if (system(cmd) != 0) failed++;
+  }
+  free(disc_png);
+  free(disc_jpg);
+  free(disc_webp);
+  free(photo_jpg);
+  curl_global_cleanup();
+  return failed ? 1 : 0;
+}
