@@ -13,3 +13,7 @@ if [ -x "$build/bench/bench_mc" ]; then
 fi
 echo "== HTTP server (bench_server.sh)"
 bash bench/bench_server.sh "$build"
+echo "== memory admission (bench_admission)"
+"$build/bench/bench_admission"
+echo "== load (bench_load.sh)"
+bash bench/bench_load.sh "$build"

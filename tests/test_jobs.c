@@ -3,7 +3,12 @@
  * on small generated images: events and cache entries of a complete job,
  * single flight, the bounded queue, interests and cancellation, keep and
  * cancel by id, one-shot wake-ups, drain, free, a bad image, and a stress
- * run from several threads.
+ * run from several threads; then memory admission: a budget that fits two
+ * jobs, an oversized job, overtaking of the head and its limit, a failed
+ * allocation inside a job (fault injection), the batch figure against what
+ * the scheduler starts, cancelling a head that blocks the queue, the budget
+ * figures, and a stress run under a budget.  Estimates are plain numbers
+ * here (multiples of EST bytes): admission only adds them up.
  *
  * To hold a worker still, a test arms a wake-up that blocks (a "gate") on a
  * job: the worker calls it when it publishes the job's next event, and
@@ -24,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "cache.h"
 #include "jobs.h"
 #include "metrics.h"
@@ -61,13 +67,17 @@ typedef struct env {
   double created_lo, created_hi; /* around orf_jobs_create */
 } env;
 
-static void env_open(env *e, int workers, int queue_max) {
+/* Opens a manager with a memory budget (0: none), max_overtakes and
+ * fail_alloc_after as given. */
+static void env_open_adm(env *e, int workers, int queue_max, double budget, int max_overtakes,
+                         long fail_after) {
   memset(e, 0, sizeof *e);
   orf_cache_config cc = {NULL, 64u << 20, 0, 0};
   assert_int_equal(orf_cache_open(&e->cache, &cc), ORF_OK);
   e->metrics = orf_metrics_create();
   assert_non_null(e->metrics);
-  orf_jobs_config jc = {workers, queue_max, 1, 60.0, {0}, e->cache, e->metrics};
+  orf_jobs_config jc = {workers,  queue_max,  1,      60.0,          {0},
+                        e->cache, e->metrics, budget, max_overtakes, fail_after};
   orf_limits_init(&jc.limits);
   e->created_lo = mono_s();
   assert_int_equal(orf_jobs_create(&e->js, &jc), ORF_OK);
@@ -77,6 +87,8 @@ static void env_open(env *e, int workers, int queue_max) {
   orf_params_init(&e->p);
   e->p.quality = 1;
 }
+
+static void env_open(env *e, int workers, int queue_max) { env_open_adm(e, workers, queue_max, 0, 0, 0); }
 
 static void env_close(env *e) {
   if (e->js) orf_jobs_free(e->js);
@@ -89,13 +101,18 @@ static void env_close(env *e) {
 /* A fresh request hash: 64 hex digits. */
 static void make_hash(env *e, char out[65]) { snprintf(out, 65, "%064x", ++e->next_hash); }
 
-static orf_job *submit(env *e, const char *hash, const uint8_t *img, size_t size, int keep, int *coalesced) {
+static orf_job *submit_est(env *e, const char *hash, const uint8_t *img, size_t size, size_t estimate,
+                           int keep, int *coalesced) {
   orf_job *j = NULL;
   int c = 0;
-  assert_int_equal(orf_jobs_submit(e->js, hash, img, size, &e->p, keep, &j, &c), ORF_OK);
+  assert_int_equal(orf_jobs_submit(e->js, hash, img, size, &e->p, estimate, keep, &j, &c), ORF_OK);
   assert_non_null(j);
   if (coalesced) *coalesced = c;
   return j;
+}
+
+static orf_job *submit(env *e, const char *hash, const uint8_t *img, size_t size, int keep, int *coalesced) {
+  return submit_est(e, hash, img, size, 0, keep, coalesced);
 }
 
 /* The value of one Prometheus series, e.g. orfeas_jobs_total{status="complete"}. */
@@ -174,7 +191,8 @@ static void gate_fn(void *ctx) {
 
 /* The gates armed and not yet destroyed: after a failed test,
  * open_gates() lets their workers go so the next tests can run. */
-static gate *g_gates[8];
+#define MAX_GATES 16
+static gate *g_gates[MAX_GATES];
 static int g_ngates;
 
 /* Arms a gate on job j before its next stage event and waits until the
@@ -185,7 +203,7 @@ static int gate_arm(gate *g, orf_job *j) {
   pthread_cond_init(&g->cv, NULL);
   g->entered = g->open = 0;
   g->job = j;
-  if (g_ngates < 8) g_gates[g_ngates++] = g;
+  if (g_ngates < MAX_GATES) g_gates[g_ngates++] = g;
   for (;;) {
     orf_job_state st;
     orf_job_get_state(j, &st);
@@ -220,12 +238,13 @@ static int open_gates(void **state) {
   return 0;
 }
 
-/* Submits a job on the 512 px image and holds the (single) worker in it. */
-static orf_job *held_job(env *e, gate *g) {
+/* Submits a job of that estimate on the 512 px image and holds the worker
+ * that runs it. */
+static orf_job *held_job_est(env *e, gate *g, size_t estimate) {
   for (int tries = 0; tries < 5; tries++) {
     char h[65];
     make_hash(e, h);
-    orf_job *j = submit(e, h, e->gate_img, e->gate_size, 0, NULL);
+    orf_job *j = submit_est(e, h, e->gate_img, e->gate_size, estimate, 0, NULL);
     if (gate_arm(g, j)) return j;
     gate_destroy(g);
     wait_done(j, NULL);
@@ -234,6 +253,9 @@ static orf_job *held_job(env *e, gate *g) {
   fail_msg("could not hold a worker in a job");
   return NULL;
 }
+
+/* Submits a job on the 512 px image and holds the (single) worker in it. */
+static orf_job *held_job(env *e, gate *g) { return held_job_est(e, g, 0); }
 
 /* ---- tests ------------------------------------------------------------ */
 
@@ -381,7 +403,8 @@ static void *flight_main(void *arg) {
   flight *f = arg;
   pthread_barrier_wait(f->start);
   orf_job *j = NULL;
-  if (orf_jobs_submit(f->e->js, f->hash, f->e->small, f->e->small_size, &f->e->p, 0, &j, &f->coalesced) == 0)
+  if (orf_jobs_submit(f->e->js, f->hash, f->e->small, f->e->small_size, &f->e->p, 0, 0, &j, &f->coalesced) ==
+      0)
     wait_done(j, NULL);
   f->job = j;
   return NULL;
@@ -465,7 +488,7 @@ static void test_queue_full(void **state) {
   assert_int_equal(st.progress, 0);
   orf_job *c = (orf_job *)&c;
   int co = -1;
-  assert_int_equal(orf_jobs_submit(e.js, hc, e.small, e.small_size, &e.p, 0, &c, &co), ORF_SRV_EQUEUEFULL);
+  assert_int_equal(orf_jobs_submit(e.js, hc, e.small, e.small_size, &e.p, 0, 0, &c, &co), ORF_SRV_EQUEUEFULL);
   assert_null(c);
   assert_int_equal(co, 0);
   orf_job *b2 = submit(&e, hb, e.small, e.small_size, 0, &co);
@@ -764,7 +787,7 @@ static void test_drain(void **state) {
   orf_job_get_state(b, &st);
   assert_int_equal(st.status, ORF_JOB_COMPLETE);
   orf_job *c = NULL;
-  assert_int_equal(orf_jobs_submit(e.js, h3, e.small, e.small_size, &e.p, 0, &c, NULL), ORF_SRV_EDRAINING);
+  assert_int_equal(orf_jobs_submit(e.js, h3, e.small, e.small_size, &e.p, 0, 0, &c, NULL), ORF_SRV_EDRAINING);
   assert_null(c);
   size_t queued, running;
   orf_jobs_counts(e.js, &queued, &running);
@@ -846,6 +869,7 @@ typedef struct stress {
   uint8_t *img[STRESS_HASHES];
   size_t size[STRESS_HASHES];
   char hash[STRESS_HASHES][65];
+  size_t estimate[STRESS_HASHES];
   pthread_mutex_t mu;
   char *final[STRESS_HASHES]; /* the first final event seen per hash */
   atomic_int complete, mismatched, failed;
@@ -867,7 +891,8 @@ static void *stress_main(void *arg) {
   for (int k; (k = atomic_fetch_add(&s->next, 1)) < STRESS_JOBS;) {
     int i = (k * 7) % STRESS_HASHES;
     orf_job *j = NULL;
-    if (orf_jobs_submit(s->e->js, s->hash[i], s->img[i], s->size[i], &s->e->p, k % 3 == 0, &j, NULL)) {
+    if (orf_jobs_submit(s->e->js, s->hash[i], s->img[i], s->size[i], &s->e->p, s->estimate[i], k % 3 == 0, &j,
+                        NULL)) {
       atomic_fetch_add(&s->failed, 1);
       continue;
     }
@@ -898,19 +923,17 @@ static void *stress_main(void *arg) {
   return NULL;
 }
 
-/* Three workers, thirty jobs of six hashes from four threads: all complete,
- * and the jobs of one hash give the same mesh. */
-static void test_stress(void **state) {
-  (void)state;
-  env e;
-  env_open(&e, 3, STRESS_JOBS);
+/* Thirty jobs of six hashes (estimates est[i]) from four threads: all
+ * complete, and the jobs of one hash give the same mesh. */
+static void stress_run(env *e, const size_t est[STRESS_HASHES]) {
   stress s;
   memset(&s, 0, sizeof s);
-  s.e = &e;
+  s.e = e;
   pthread_mutex_init(&s.mu, NULL);
   for (int i = 0; i < STRESS_HASHES; i++) {
     s.img[i] = disc_png(96, 0.2f + 0.04f * (float)i, &s.size[i]);
-    make_hash(&e, s.hash[i]);
+    s.estimate[i] = est[i];
+    make_hash(e, s.hash[i]);
   }
   pthread_t t[STRESS_THREADS];
   for (int i = 0; i < STRESS_THREADS; i++)
@@ -921,8 +944,8 @@ static void test_stress(void **state) {
   assert_int_equal(atomic_load(&s.mismatched), 0);
   assert_int_equal(atomic_load(&s.complete), STRESS_JOBS);
   orf_cache_stats cs;
-  orf_cache_stats_get(e.cache, &cs);
-  double jobs = metric(&e, "orfeas_jobs_total{status=\"complete\"}");
+  orf_cache_stats_get(e->cache, &cs);
+  double jobs = metric(e, "orfeas_jobs_total{status=\"complete\"}");
   assert_true(jobs >= STRESS_HASHES && jobs + (double)cs.coalesced == STRESS_JOBS);
   print_message("stress: %.0f computations for %d jobs (%llu coalesced)\n", jobs, STRESS_JOBS,
                 (unsigned long long)cs.coalesced);
@@ -931,6 +954,407 @@ static void test_stress(void **state) {
     free(s.final[i]);
   }
   pthread_mutex_destroy(&s.mu);
+}
+
+/* Three workers, no budget. */
+static void test_stress(void **state) {
+  (void)state;
+  env e;
+  env_open(&e, 3, STRESS_JOBS);
+  static const size_t est[STRESS_HASHES] = {0};
+  stress_run(&e, est);
+  env_close(&e);
+}
+
+/* ---- memory admission -------------------------------------------------- */
+
+#define EST ((size_t)100 << 20) /* one unit of estimate, "E" in the comments */
+
+/* Arms a gate on a job that has published nothing yet (queued): it holds
+ * the worker that takes the job at its first event.  Returns at once. */
+static void gate_arm_queued(gate *g, orf_job *j) {
+  pthread_mutex_init(&g->mu, NULL);
+  pthread_cond_init(&g->cv, NULL);
+  g->entered = g->open = 0;
+  g->job = j;
+  if (g_ngates < MAX_GATES) g_gates[g_ngates++] = g;
+  assert_int_equal(orf_job_wait(j, 0, gate_fn, g), 0);
+}
+
+static int gate_entered(gate *g) {
+  pthread_mutex_lock(&g->mu);
+  int in = g->entered;
+  pthread_mutex_unlock(&g->mu);
+  return in;
+}
+
+/* Fails unless j is still queued after `ms` milliseconds more: what should
+ * not start is given the time to start wrongly. */
+static void assert_stays_queued(orf_job *j, int ms) {
+  for (int i = 0; i <= ms; i++) {
+    orf_job_state st;
+    orf_job_get_state(j, &st);
+    if (st.status != ORF_JOB_QUEUED)
+      fail_msg("job %s left the queue (%s)", orf_job_id(j), orf_job_status_name(st.status));
+    usleep(1000);
+  }
+}
+
+/* wait_done() for a job that a broken scheduler might never start: fails
+ * after 60 s instead of hanging. */
+static void wait_done_bounded(orf_job *j, orf_job_state *st) {
+  for (int i = 0; i < 60000; i++) {
+    orf_job_get_state(j, st);
+    if (st->status >= ORF_JOB_COMPLETE) return;
+    usleep(1000);
+  }
+  fail_msg("job %s did not finish within 60 s", orf_job_id(j));
+}
+
+static void assert_budget(env *e, double in_use, double budget) {
+  double u = -1, b = -1;
+  orf_jobs_budget(e->js, &u, &b);
+  if (u != in_use || b != budget)
+    fail_msg("budget figures %.0f / %.0f, expected %.0f / %.0f", u, b, in_use, budget);
+}
+
+/* Budget 2E, three workers, three jobs of E: two run at once, the third
+ * waits in the queue (a worker idle) until one of them ends; a join of a
+ * running job's hash adds no estimate. */
+static void test_budget_two_fit(void **state) {
+  (void)state;
+  env e;
+  env_open_adm(&e, 3, 4, 2.0 * EST, 0, 0);
+  assert_budget(&e, 0, 2.0 * EST);
+  static gate ga, gb; /* static: a failed test leaves them to open_gates() */
+  orf_job *a = held_job_est(&e, &ga, EST);
+  orf_job *b = held_job_est(&e, &gb, EST);
+  char hc[65];
+  make_hash(&e, hc);
+  orf_job *c = submit_est(&e, hc, e.small, e.small_size, EST, 0, NULL);
+  assert_stays_queued(c, 200);
+  size_t queued, running;
+  orf_jobs_counts(e.js, &queued, &running);
+  assert_int_equal(running, 2);
+  assert_int_equal(queued, 1);
+  assert_budget(&e, 2.0 * EST, 2.0 * EST);
+  assert_int_equal(orf_jobs_batch(e.js), 1); /* none fits: clamped to 1 */
+  int co = 0;
+  orf_job *a2 = submit_est(&e, orf_job_hash(a), e.small, e.small_size, EST, 0, &co);
+  assert_int_equal(co, 1);
+  assert_budget(&e, 2.0 * EST, 2.0 * EST);
+  orf_job_release(a2); /* a keeps its own interest */
+  gate_open(&ga);
+  orf_job_state st;
+  wait_done(c, &st);
+  assert_int_equal(st.status, ORF_JOB_COMPLETE);
+  orf_job_get_state(b, &st);
+  assert_int_equal(st.status, ORF_JOB_RUNNING); /* c ran beside b, after a */
+  wait_done(a, &st);
+  assert_int_equal(st.status, ORF_JOB_COMPLETE);
+  gate_open(&gb);
+  wait_done(b, &st);
+  assert_int_equal(st.status, ORF_JOB_COMPLETE);
+  assert_budget(&e, 0, 2.0 * EST);
+  orf_job_release(a);
+  orf_job_release(b);
+  orf_job_release(c);
+  gate_destroy(&ga);
+  gate_destroy(&gb);
+  env_close(&e);
+}
+
+/* An estimate over the whole budget is refused at once and queues nothing;
+ * one of exactly the budget runs. */
+static void test_too_big(void **state) {
+  (void)state;
+  env e;
+  env_open_adm(&e, 1, 4, 2.0 * EST, 0, 0);
+  char h[65];
+  make_hash(&e, h);
+  orf_job *j = (orf_job *)&j;
+  int co = -1;
+  assert_int_equal(orf_jobs_submit(e.js, h, e.small, e.small_size, &e.p, 2 * EST + 1, 0, &j, &co),
+                   ORF_SRV_ETOOBIG);
+  assert_null(j);
+  assert_int_equal(co, 0);
+  size_t queued = 9, running = 9;
+  orf_jobs_counts(e.js, &queued, &running);
+  assert_int_equal(queued + running, 0);
+  assert_budget(&e, 0, 2.0 * EST);
+  j = submit_est(&e, h, e.small, e.small_size, 2 * EST, 0, &co);
+  assert_int_equal(co, 0); /* the refused one left nothing to join */
+  orf_job_state st;
+  wait_done(j, &st);
+  assert_int_equal(st.status, ORF_JOB_COMPLETE);
+  orf_job_release(j);
+  env_close(&e);
+}
+
+/* Budget 4E (E = E), max_overtakes 2, a 2E job held.  The head H (3E)
+ * does not fit; two E jobs behind it fit and start before it; then nothing
+ * passes H, though the 2E job behind it would fit; when the held job ends,
+ * H starts (the 2E job still waits: H and it do not fit together), then
+ * the rest. */
+static void test_overtaking(void **state) {
+  (void)state;
+  env e;
+  env_open_adm(&e, 4, 8, 4.0 * EST, 2, 0);
+  static gate gg, gh; /* static: a failed test leaves them to open_gates() */
+  orf_job *g = held_job_est(&e, &gg, 2 * EST);
+  char hh[65], h1[65], h2[65], h3[65];
+  make_hash(&e, hh);
+  make_hash(&e, h1);
+  make_hash(&e, h2);
+  make_hash(&e, h3);
+  orf_job *head = submit_est(&e, hh, e.small, e.small_size, 3 * EST, 0, NULL);
+  gate_arm_queued(&gh, head);
+  orf_job *s1 = submit_est(&e, h1, e.small, e.small_size, EST, 0, NULL);
+  orf_job *s2 = submit_est(&e, h2, e.small, e.small_size, EST, 0, NULL);
+  orf_job *s3 = submit_est(&e, h3, e.small, e.small_size, 2 * EST, 0, NULL);
+  orf_job_state st;
+  wait_done_bounded(s1, &st);
+  assert_int_equal(st.status, ORF_JOB_COMPLETE);
+  wait_done_bounded(s2, &st);
+  assert_int_equal(st.status, ORF_JOB_COMPLETE);
+  orf_job_get_state(head, &st);
+  assert_int_equal(st.status, ORF_JOB_QUEUED); /* overtaken twice */
+  assert_int_equal(st.position, 1);
+  /* 2E + 2E fits, but the head has been overtaken max_overtakes times. */
+  assert_stays_queued(s3, 200);
+  orf_job_get_state(s3, &st);
+  assert_int_equal(st.position, 2);
+  assert_budget(&e, 2.0 * EST, 4.0 * EST);
+  assert_int_equal(orf_jobs_batch(e.js), 1);
+  gate_open(&gg);
+  for (int i = 0; i < 30000 && !gate_entered(&gh); i++) /* the head starts: no starvation */
+    usleep(1000);
+  assert_true(gate_entered(&gh));
+  wait_done(g, &st);
+  assert_int_equal(st.status, ORF_JOB_COMPLETE);
+  assert_stays_queued(s3, 50); /* 3E + 2E does not fit */
+  assert_budget(&e, 3.0 * EST, 4.0 * EST);
+  gate_open(&gh);
+  wait_done(head, &st);
+  assert_int_equal(st.status, ORF_JOB_COMPLETE);
+  wait_done(s3, &st);
+  assert_int_equal(st.status, ORF_JOB_COMPLETE);
+  assert_budget(&e, 0, 4.0 * EST);
+  orf_job *all[] = {g, head, s1, s2, s3};
+  for (int i = 0; i < 5; i++)
+    orf_job_release(all[i]);
+  gate_destroy(&gg);
+  gate_destroy(&gh);
+  env_close(&e);
+}
+
+/* Cancelling the head that holds the queue back lets the job behind it
+ * start at once: budget 2E, E held, the head (2E) overtaken once already
+ * (max_overtakes 1), an E job waiting behind it; releasing the head's only
+ * interest cancels it, and the E job runs while E is still held. */
+static void test_cancel_head(void **state) {
+  (void)state;
+  env e;
+  env_open_adm(&e, 3, 8, 2.0 * EST, 1, 0);
+  static gate g; /* static: a failed test leaves it to open_gates() */
+  orf_job *held = held_job_est(&e, &g, EST);
+  char hh[65], h1[65], h2[65];
+  make_hash(&e, hh);
+  make_hash(&e, h1);
+  make_hash(&e, h2);
+  orf_job *head = submit_est(&e, hh, e.small, e.small_size, 2 * EST, 0, NULL);
+  orf_job *s1 = submit_est(&e, h1, e.small, e.small_size, EST, 0, NULL);
+  orf_job_state st;
+  wait_done_bounded(s1, &st);
+  assert_int_equal(st.status, ORF_JOB_COMPLETE);
+  orf_job *s2 = submit_est(&e, h2, e.small, e.small_size, EST, 0, NULL);
+  assert_stays_queued(s2, 100);
+  orf_job_release(head);
+  wait_done_bounded(s2, &st);
+  assert_int_equal(st.status, ORF_JOB_COMPLETE);
+  orf_job_get_state(held, &st);
+  assert_int_equal(st.status, ORF_JOB_RUNNING);
+  gate_open(&g);
+  wait_done(held, NULL);
+  assert_budget(&e, 0, 2.0 * EST);
+  orf_job_release(held);
+  orf_job_release(s1);
+  orf_job_release(s2);
+  gate_destroy(&g);
+  env_close(&e);
+}
+
+static int noop_stage(void *user, orf_stage s, const orf_mesh *m, int grid, double elapsed_ms) {
+  (void)user, (void)s, (void)m, (void)grid, (void)elapsed_ms;
+  return 0;
+}
+
+/* The engine allocations of one generation of img (one thread, as the
+ * manager's jobs run), counted through a tracker's fail_after. */
+static long count_allocs(env *e, const uint8_t *img, size_t size) {
+  const long start = 1L << 40;
+  orf_memtrack t = {0};
+  atomic_store(&t.fail_after, start);
+  orf_job_opts o;
+  orf_job_opts_init(&o);
+  o.threads = 1;
+  o.on_stage = noop_stage;
+  orf_memtrack *prev = orf_memtrack_set(&t);
+  orf_result r;
+  int rc = orf_generate(img, size, &e->p, &o, &r);
+  orf_memtrack_set(prev);
+  assert_int_equal(rc, ORF_OK);
+  orf_result_free(&r);
+  return start - atomic_load(&t.fail_after);
+}
+
+/* fail_alloc_after = N, with N past the allocations of the small image's
+ * job but within the 512 px image's: the large job fails FAILED/ORF_ENOMEM
+ * ("insufficient_memory") and releases its estimate; the small job after
+ * it completes; a second large job fails too (the count is per job). */
+static void test_fail_alloc(void **state) {
+  (void)state;
+  env probe;
+  env_open(&probe, 1, 0);
+  long n_small = count_allocs(&probe, probe.small, probe.small_size);
+  long n_large = count_allocs(&probe, probe.gate_img, probe.gate_size);
+  env_close(&probe);
+  print_message("engine allocations: %ld (128 px), %ld (512 px)\n", n_small, n_large);
+  if (n_large <= n_small) fail_msg("the 512 px job makes no more allocations than the 128 px one");
+  env e;
+  env_open_adm(&e, 1, 4, 2.0 * EST, 0, n_small + 1);
+  for (int round = 0; round < 2; round++) {
+    char hl[65], hs[65];
+    make_hash(&e, hl);
+    make_hash(&e, hs);
+    orf_job *large = submit_est(&e, hl, e.gate_img, e.gate_size, 2 * EST, 0, NULL);
+    orf_job *small = submit_est(&e, hs, e.small, e.small_size, 2 * EST, 0, NULL);
+    orf_job_state st;
+    wait_done(large, &st);
+    assert_int_equal(st.status, ORF_JOB_FAILED);
+    assert_int_equal(st.error, ORF_ENOMEM);
+    json_t *ev = event_json(large, st.events - 1);
+    assert_string_equal(jstr(ev, "status"), "error");
+    assert_string_equal(jstr(ev, "code"), "insufficient_memory");
+    json_decref(ev);
+    orf_blob *b;
+    assert_int_equal(orf_cache_get(e.cache, hl, "meta.json", 0, &b), ORF_SRV_ENOTFOUND);
+    wait_done(small, &st);
+    assert_int_equal(st.status, ORF_JOB_COMPLETE);
+    assert_int_equal(st.events, 4);
+    assert_budget(&e, 0, 2.0 * EST);
+    orf_job_release(large);
+    orf_job_release(small);
+  }
+  assert_true(metric(&e, "orfeas_jobs_total{status=\"failed\"}") == 2);
+  assert_true(metric(&e, "orfeas_jobs_total{status=\"complete\"}") == 2);
+  env_close(&e);
+}
+
+/* Budget 4E, four workers held by jobs of no estimate, five jobs queued
+ * (E, 2E, 2E, E, E): orf_jobs_batch says 3 (E + 2E, then the second 2E does
+ * not fit and the next E overtakes it), and once the workers are free the
+ * scheduler starts exactly those three. */
+static void test_batch(void **state) {
+  (void)state;
+  env e;
+  env_open_adm(&e, 4, 8, 4.0 * EST, 0, 0);
+  assert_int_equal(orf_jobs_batch(e.js), 1); /* empty queue */
+  static gate gz[4], gq[5];                  /* static: a failed test leaves them to open_gates() */
+  orf_job *z[4], *q[5];
+  for (int i = 0; i < 4; i++)
+    z[i] = held_job_est(&e, &gz[i], 0);
+  static const size_t units[5] = {1, 2, 2, 1, 1};
+  static const int starts[5] = {1, 1, 0, 1, 0};
+  for (int i = 0; i < 5; i++) {
+    char h[65];
+    make_hash(&e, h);
+    q[i] = submit_est(&e, h, e.small, e.small_size, units[i] * EST, 0, NULL);
+    gate_arm_queued(&gq[i], q[i]);
+  }
+  int batch = orf_jobs_batch(e.js);
+  assert_int_equal(batch, 3);
+  for (int i = 0; i < 4; i++)
+    gate_open(&gz[i]);
+  int entered = 0;
+  for (int t = 0; t < 30000 && entered < batch; t++) {
+    entered = 0;
+    for (int i = 0; i < 5; i++)
+      entered += gate_entered(&gq[i]);
+    if (entered < batch) usleep(1000);
+  }
+  for (int i = 0; i < 4; i++)
+    wait_done(z[i], NULL);
+  assert_stays_queued(q[2], 200);
+  assert_stays_queued(q[4], 0);
+  for (int i = 0; i < 5; i++)
+    if (gate_entered(&gq[i]) != starts[i]) fail_msg("queued job %d: started %d", i, gate_entered(&gq[i]));
+  size_t queued, running;
+  orf_jobs_counts(e.js, &queued, &running);
+  assert_int_equal(running, 3);
+  assert_int_equal(queued, 2);
+  assert_budget(&e, 4.0 * EST, 4.0 * EST);
+  assert_int_equal(orf_jobs_batch(e.js), 1);
+  for (int i = 0; i < 5; i++)
+    gate_open(&gq[i]);
+  for (int i = 0; i < 5; i++) {
+    orf_job_state st;
+    wait_done(q[i], &st);
+    assert_int_equal(st.status, ORF_JOB_COMPLETE);
+  }
+  assert_budget(&e, 0, 4.0 * EST);
+  for (int i = 0; i < 4; i++) {
+    orf_job_release(z[i]);
+    gate_destroy(&gz[i]);
+  }
+  for (int i = 0; i < 5; i++) {
+    orf_job_release(q[i]);
+    gate_destroy(&gq[i]);
+  }
+  env_close(&e);
+}
+
+/* Without a budget: the budget figure is 0, in_use still sums the running
+ * jobs' estimates (any size is admitted), and the batch figure is the
+ * queue's length clamped to 32. */
+static void test_budget_figures(void **state) {
+  (void)state;
+  env e;
+  env_open(&e, 1, 40);
+  assert_budget(&e, 0, 0);
+  static gate g; /* static: a failed test leaves it to open_gates() */
+  orf_job *a = held_job_est(&e, &g, (size_t)1 << 50);
+  assert_budget(&e, (double)((size_t)1 << 50), 0);
+  orf_job *q[40];
+  for (int i = 0; i < 40; i++) {
+    char h[65];
+    make_hash(&e, h);
+    q[i] = submit_est(&e, h, e.small, e.small_size, (size_t)1 << 50, 0, NULL);
+    if (i == 4) assert_int_equal(orf_jobs_batch(e.js), 5);
+  }
+  assert_int_equal(orf_jobs_batch(e.js), 32);
+  for (int i = 0; i < 40; i++)
+    orf_job_release(q[i]); /* queued, last interest: cancelled */
+  assert_int_equal(orf_jobs_batch(e.js), 1);
+  gate_open(&g);
+  wait_done(a, NULL);
+  assert_budget(&e, 0, 0);
+  orf_job_release(a);
+  gate_destroy(&g);
+  env_close(&e);
+}
+
+/* The stress run under a budget of 3E with estimates E, 2E, 3E and
+ * max_overtakes 2: everything completes and the budget ends empty. */
+static void test_stress_budget(void **state) {
+  (void)state;
+  env e;
+  env_open_adm(&e, 3, STRESS_JOBS, 3.0 * EST, 2, 0);
+  size_t est[STRESS_HASHES];
+  for (int i = 0; i < STRESS_HASHES; i++)
+    est[i] = (size_t)(1 + i % 3) * EST;
+  stress_run(&e, est);
+  assert_budget(&e, 0, 3.0 * EST);
   env_close(&e);
 }
 
@@ -948,6 +1372,14 @@ int main(void) {
       cmocka_unit_test_teardown(test_bad_image, open_gates),
       cmocka_unit_test_teardown(test_free_cancels, open_gates),
       cmocka_unit_test_teardown(test_stress, open_gates),
+      cmocka_unit_test_teardown(test_budget_two_fit, open_gates),
+      cmocka_unit_test_teardown(test_too_big, open_gates),
+      cmocka_unit_test_teardown(test_overtaking, open_gates),
+      cmocka_unit_test_teardown(test_cancel_head, open_gates),
+      cmocka_unit_test_teardown(test_fail_alloc, open_gates),
+      cmocka_unit_test_teardown(test_batch, open_gates),
+      cmocka_unit_test_teardown(test_budget_figures, open_gates),
+      cmocka_unit_test_teardown(test_stress_budget, open_gates),
   };
   return cmocka_run_group_tests_name("jobs", tests, NULL, NULL);
 }

@@ -99,6 +99,9 @@ static void test_families_declared(void **state) {
       {"cache_entries", "gauge"},
       {"cache_disk_bytes", "gauge"},
       {"uptime_seconds", "gauge"},
+      {"memory_budget_bytes", "gauge"},
+      {"memory_in_use_bytes", "gauge"},
+      {"memory_device_available_bytes", "gauge"},
   };
   for (size_t i = 0; i < sizeof fam / sizeof fam[0]; i++) {
     char line[160];
@@ -154,7 +157,10 @@ static void test_counters_and_histograms(void **state) {
                           .cache_bytes = 123456789,
                           .cache_entries = 7,
                           .cache_disk_bytes = 5000000000ull,
-                          .uptime_s = 12.5};
+                          .uptime_s = 12.5,
+                          .budget_bytes = 8000000000ull,
+                          .budget_in_use_bytes = 1500000000ull,
+                          .device_available_bytes = 20000000000ull};
   char *t = render(m, &g);
 
   expect_line(t, "orfeas_http_requests_total{route=\"generate\",method=\"POST\",status=\"200\"} 3");
@@ -220,6 +226,9 @@ static void test_counters_and_histograms(void **state) {
   expect_line(t, "orfeas_cache_entries 7");
   expect_line(t, "orfeas_cache_disk_bytes 5000000000");
   expect_line(t, "orfeas_uptime_seconds 12.500");
+  expect_line(t, "orfeas_memory_budget_bytes 8000000000");
+  expect_line(t, "orfeas_memory_in_use_bytes 1500000000");
+  expect_line(t, "orfeas_memory_device_available_bytes 20000000000");
   expect_no_line(t, "orfeas_queue_depth 0");
   free(t);
   orf_metrics_free(m);

@@ -2018,6 +2018,172 @@ static void test_serve_help(void **state) {
   assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0);
 }
 
+/* ---- memory budget and admission (simulated device) ------------------------- */
+
+#define GIB (1024.0 * 1024.0 * 1024.0)
+
+/* The estimate admission reserves for the photo at a quality, in GiB. */
+static double photo_estimate_gb(int quality) {
+  orf_params p;
+  orf_params_init(&p);
+  p.quality = quality;
+  return (double)orf_estimate_peak_bytes(&p, 1024, 1024, photo_jpg_n) / GIB;
+}
+
+static int setup_budget(void **state) {
+  (void)state;
+  if (make_fixtures() != 0) return -1;
+  char data[600], extra[400];
+  snprintf(data, sizeof data, "%s/data-budget", tmp);
+  /* a budget that fits exactly two quality-10 jobs, on a simulated 80 GB
+   * device of which 8 GB are used by others */
+  snprintf(extra, sizeof extra,
+           "--workers 3 --queue-max 8 --max-upload-mb 4 --sim-device sim-gpu:80:8 --memory-budget-gb %.6f "
+           "--monitor-interval 0.2",
+           2.0 * photo_estimate_gb(10) * 1.0005);
+  return server_start(&S, data, extra, "budget");
+}
+
+/* Three jobs that each need half the budget: two run, the third waits. */
+static void test_budget_runs_two_of_three(void **state) {
+  (void)state;
+  char a[128], b[128], c[128];
+  submit_job("quality=10&size_mm=61", photo_jpg, photo_jpg_n, a);
+  submit_job("quality=10&size_mm=62", photo_jpg, photo_jpg_n, b);
+  submit_job("quality=10&size_mm=63", photo_jpg, photo_jpg_n, c);
+  json_decref(wait_job(a, "running", 30));
+  json_decref(wait_job(b, "running", 30));
+  reply r;
+  get(&r, "/api/v1/gpu/stats");
+  EXPECT_STATUS(&r, 200);
+  json_t *g = reply_json(&r);
+  reply_free(&r);
+  json_t *third = wait_job(c, "queued|running|complete", 5);
+  /* while the first two run, three workers but only two fit */
+  if (!strcmp(str(third, "status"), "queued")) {
+    assert_int_equal(integer(g, "running_jobs"), 2);
+    assert_int_equal(integer(g, "queue_depth"), 1);
+    json_t *mb = json_object_get(g, "memory_budget");
+    assert_float_equal(num(mb, "in_use_gb"), 2.0 * photo_estimate_gb(10), 0.01);
+  } else {
+    fail_msg("the third job started while two held the whole budget (status %s)", str(third, "status"));
+  }
+  json_decref(third);
+  json_decref(g);
+  json_decref(wait_job(a, "complete", 60));
+  json_decref(wait_job(b, "complete", 60));
+  json_decref(wait_job(c, "complete", 60));
+  get(&r, "/api/v1/gpu/stats");
+  g = reply_json(&r);
+  assert_float_equal(num(json_object_get(g, "memory_budget"), "in_use_gb"), 0.0, 1e-9);
+  json_decref(g);
+  reply_free(&r);
+}
+
+/* The stats of a simulated device: the shape of API.md with its figures. */
+static void test_budget_stats(void **state) {
+  (void)state;
+  reply r;
+  get(&r, "/api/v1/gpu/stats");
+  EXPECT_STATUS(&r, 200);
+  json_t *g = reply_json(&r);
+  json_t *gpu = json_object_get(g, "gpu");
+  assert_true(json_is_true(json_object_get(gpu, "available")));
+  json_t *dev = json_array_get(json_object_get(gpu, "devices"), 0);
+  assert_string_equal(str(dev, "name"), "sim-gpu");
+  assert_true(json_is_true(json_object_get(dev, "simulated")));
+  assert_float_equal(num(dev, "total_vram_gb"), 80.0, 1e-9);
+  assert_float_equal(num(dev, "used_gb"), 8.0, 1e-9);
+  assert_float_equal(num(dev, "free_gb"), 72.0, 1e-9);
+  assert_string_equal(str(gpu, "precision_mode"), "not_applicable");
+  json_t *mb = json_object_get(g, "memory_budget");
+  assert_string_equal(str(mb, "device"), "cuda:0");
+  assert_float_equal(num(mb, "total_gb"), 80.0, 1e-9);
+  assert_float_equal(num(mb, "available_for_jobs_gb"), 2.0 * photo_estimate_gb(10) * 1.0005, 1e-4);
+  /* little free budget: int8 by the default thresholds (10 / 6 GB) */
+  assert_string_equal(str(g, "recommended_precision"), "int8");
+  json_int_t batch = integer(g, "optimal_batch_size");
+  assert_true(batch >= 1 && batch <= 32);
+  sleep_ms(500); /* the monitor samples every 0.2 s */
+  reply_free(&r);
+  json_decref(g);
+  get(&r, "/api/v1/gpu/stats");
+  g = reply_json(&r);
+  json_t *h = json_object_get(g, "history");
+  assert_true(json_array_size(h) >= 2);
+  json_t *p0 = json_array_get(h, 0);
+  assert_non_null(json_object_get(p0, "t"));
+  assert_non_null(json_object_get(p0, "in_use_gb"));
+  assert_non_null(json_object_get(p0, "available_gb"));
+  json_decref(g);
+  reply_free(&r);
+  assert_true(get_metric("orfeas_memory_budget_bytes", NULL) > 0);
+}
+
+/* A job whose estimate alone exceeds the whole budget: 507 at once. */
+static void test_budget_oversized_507(void **state) {
+  (void)state;
+  server small;
+  char data[600];
+  snprintf(data, sizeof data, "%s/data-507", tmp);
+  assert_int_equal(server_start(&small, data, "--memory-budget-gb 0.001 --max-upload-mb 4", "small"), 0);
+  reply r;
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/generate?quality=7",
+                      .ctype = "image/jpeg",
+                      .body = photo_jpg,
+                      .len = photo_jpg_n,
+                      .srv = &small});
+  expect_error(&r, 507, "insufficient_memory", NULL);
+  reply_free(&r);
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/jobs?quality=7",
+                      .ctype = "image/jpeg",
+                      .body = photo_jpg,
+                      .len = photo_jpg_n,
+                      .srv = &small});
+  expect_error(&r, 507, "insufficient_memory", NULL);
+  reply_free(&r);
+  server_stop_clean(&small);
+}
+
+/* recommended_precision follows the free budget and the configured
+ * thresholds; precision= is validated on requests. */
+static void test_budget_precision(void **state) {
+  (void)state;
+  const char *cases[][2] = {
+      {"--sim-device big:64:0 --reserved-system-gb 0 --reserved-cache-gb 0", "fp32"},
+      {"--sim-device big:64:0 --reserved-system-gb 0 --reserved-cache-gb 0 --precision-fp32-gb 100", "fp16"},
+      {"--sim-device big:64:0 --reserved-system-gb 0 --reserved-cache-gb 0 --precision-fp32-gb 100 "
+       "--precision-fp16-gb 100",
+       "int8"},
+  };
+  for (int i = 0; i < 3; i++) {
+    server s;
+    char data[600];
+    snprintf(data, sizeof data, "%s/data-prec%d", tmp, i);
+    assert_int_equal(server_start(&s, data, cases[i][0], "prec"), 0);
+    reply r;
+    http(&r, &(request){.path = "/api/v1/gpu/stats", .srv = &s});
+    json_t *g = reply_json(&r);
+    assert_string_equal(str(g, "recommended_precision"), cases[i][1]);
+    assert_float_equal(num(json_object_get(g, "memory_budget"), "available_for_jobs_gb"), 64.0, 1e-9);
+    json_decref(g);
+    reply_free(&r);
+    if (i == 0) {
+      http(&r, &(request){.method = "POST",
+                          .path = "/api/v1/generate?quality=1&precision=fp64",
+                          .ctype = "image/jpeg",
+                          .body = photo_jpg,
+                          .len = photo_jpg_n,
+                          .srv = &s});
+      expect_error(&r, 422, "invalid_param", "precision");
+      reply_free(&r);
+    }
+    server_stop_clean(&s);
+  }
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -2054,8 +2220,15 @@ int main(void) {
       cmocka_unit_test(test_drain_on_sigterm),     cmocka_unit_test(test_env_options),
       cmocka_unit_test(test_serve_help),
   };
+  const struct CMUnitTest budget[] = {
+      cmocka_unit_test(test_budget_stats),
+      cmocka_unit_test(test_budget_runs_two_of_three),
+      cmocka_unit_test(test_budget_oversized_507),
+      cmocka_unit_test(test_budget_precision),
+  };
   int failed = 0;
   failed += cmocka_run_group_tests_name("server_api", api, setup_api, teardown_group);
+  failed += cmocka_run_group_tests_name("server_budget", budget, setup_budget, teardown_group);
   failed += cmocka_run_group_tests_name("server_queue", queue, setup_queue, teardown_group);
   failed += cmocka_run_group_tests_name("server_restart", restart, setup_restart, teardown_group);
   kill_all_servers();

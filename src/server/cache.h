@@ -51,8 +51,8 @@ typedef struct orf_cache_stats {
   size_t disk_entries, disk_bytes, disk_max_bytes; /* disk tier */
   uint64_t hits, misses, evictions, coalesced, corrupt;
   double ttl_s;
-  int disk_ok;                 /* 0 after a disk write failed, until one succeeds */
-  char last_disk_error[128];   /* "" when none */
+  int disk_ok;               /* 0 after a disk write failed, until one succeeds */
+  char last_disk_error[128]; /* "" when none */
 } orf_cache_stats;
 
 /* Opens the cache (scanning the disk tier).  On success *out must be freed
@@ -84,8 +84,7 @@ int orf_cache_get(orf_cache *c, const char *hash, const char *name, int count, o
  * with orf_cache_get of meta.json).  The caller closes *fd.  Returns
  * ORF_OK, ORF_SRV_ENOTFOUND (no disk tier, not on disk, or corrupt),
  * ORF_EINVAL, ORF_ENOMEM. */
-int orf_cache_open_fd(orf_cache *c, const char *hash, const char *name, int *fd, off_t *offset,
-                      size_t *size);
+int orf_cache_open_fd(orf_cache *c, const char *hash, const char *name, int *fd, off_t *offset, size_t *size);
 
 /* Whether (hash, name) exists - any entry of hash when name is NULL -
  * in memory or on disk; counts nothing. */

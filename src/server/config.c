@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { K_STR, K_INT, K_MB, K_SECONDS };
+enum { K_STR, K_INT, K_MB, K_REAL };
 enum { HELP_WIDTH = 28 };
 
 typedef struct opt_desc {
@@ -50,7 +50,7 @@ static const opt_desc kOptions[] = {
      "memory tier of the cache, MiB"},
     {"cache-disk-mb", "ORFEAS_CACHE_DISK_MB", "MB", K_MB, OFF(cache_disk_bytes), 0, 0, 16777216, "2048",
      "disk tier of the cache, MiB"},
-    {"cache-ttl", "ORFEAS_CACHE_TTL", "S", K_SECONDS, OFF(cache_ttl_s), 0, 0, 31536000, "3600",
+    {"cache-ttl", "ORFEAS_CACHE_TTL", "S", K_REAL, OFF(cache_ttl_s), 0, 0, 31536000, "3600",
      "memory tier time to live, seconds; 0 = none"},
     {"max-upload-mb", "ORFEAS_MAX_UPLOAD_MB", "MB", K_MB, OFF(max_upload_bytes), 0, 1, 1024, "50",
      "largest request body, MiB"},
@@ -60,6 +60,20 @@ static const opt_desc kOptions[] = {
      "cores / workers, at least 1", "threads each job uses"},
     {"connection-timeout", "ORFEAS_CONNECTION_TIMEOUT", "S", K_INT, OFF(connection_timeout_s), 0, 1, 3600,
      "30", "seconds an idle connection is kept"},
+    {"memory-budget-gb", "ORFEAS_MEMORY_BUDGET_GB", "GB", K_REAL, OFF(memory_budget_gb), 0, 0, 1000000, "0",
+     "memory for jobs; 0 = device total - reserves"},
+    {"reserved-system-gb", "ORFEAS_RESERVED_SYSTEM_GB", "GB", K_REAL, OFF(reserved_system_gb), 0, 0, 1000000,
+     "2.0", "kept back for the system"},
+    {"reserved-cache-gb", "ORFEAS_RESERVED_CACHE_GB", "GB", K_REAL, OFF(reserved_cache_gb), 0, 0, 1000000,
+     "1.0", "kept back for the result cache's memory tier"},
+    {"sim-device", "ORFEAS_SIM_DEVICE", "NAME:GB[:USED]", STR(sim_device), 0, 0, "none",
+     "simulated device the budget is taken from"},
+    {"monitor-interval", "ORFEAS_MONITOR_INTERVAL", "S", K_REAL, OFF(monitor_interval_s), 0, 0, 86400, "5",
+     "seconds between memory samples"},
+    {"precision-fp32-gb", "ORFEAS_PRECISION_FP32_GB", "GB", K_REAL, OFF(precision_fp32_gb), 0, 0, 1000000,
+     "10", "free budget above which fp32 is recommended"},
+    {"precision-fp16-gb", "ORFEAS_PRECISION_FP16_GB", "GB", K_REAL, OFF(precision_fp16_gb), 0, 0, 1000000,
+     "6", "free budget above which fp16 is recommended (else int8)"},
 };
 #define N_OPTIONS (sizeof kOptions / sizeof kOptions[0])
 
@@ -85,6 +99,11 @@ static void set_defaults(orf_server_config *c) {
   c->max_upload_bytes = (size_t)50 << 20;
   c->engine_threads = 0; /* from the cores, once workers is known */
   c->connection_timeout_s = 30;
+  c->reserved_system_gb = 2.0;
+  c->reserved_cache_gb = 1.0;
+  c->monitor_interval_s = 5;
+  c->precision_fp32_gb = 10;
+  c->precision_fp16_gb = 6;
 }
 
 /* Strict decimal: -?[0-9]+ and, when fraction is allowed, (\.[0-9]+)?.
@@ -124,7 +143,7 @@ static int apply(orf_server_config *c, const opt_desc *o, const char *who, const
       set_err(err, err_size, "%s: value longer than %zu bytes", who, o->size - 1);
       return -1;
     }
-    if (n == 0 && strcmp(o->name, "admin-token") != 0) {
+    if (n == 0 && strcmp(o->name, "admin-token") != 0 && strcmp(o->name, "sim-device") != 0) {
       set_err(err, err_size, "%s: value must not be empty", who);
       return -1;
     }
@@ -132,9 +151,9 @@ static int apply(orf_server_config *c, const opt_desc *o, const char *who, const
     return 0;
   }
   double x;
-  int rc = parse_number(v, o->kind == K_SECONDS, &x);
+  int rc = parse_number(v, o->kind == K_REAL, &x);
   if (rc == -1) {
-    set_err(err, err_size, "%s: '%.64s' is not %s", who, v, o->kind == K_SECONDS ? "a number" : "an integer");
+    set_err(err, err_size, "%s: '%.64s' is not %s", who, v, o->kind == K_REAL ? "a number" : "an integer");
     return -1;
   }
   if (rc == -2 || x < (double)o->min || x > (double)o->max) {
@@ -144,7 +163,7 @@ static int apply(orf_server_config *c, const opt_desc *o, const char *who, const
   switch (o->kind) {
   case K_INT: *(int *)field = (int)x; break;
   case K_MB: *(size_t *)field = (size_t)x << 20; break;
-  case K_SECONDS: *(double *)field = x; break;
+  case K_REAL: *(double *)field = x; break;
   }
   return 0;
 }

@@ -11,6 +11,9 @@
  *   --admin-token ORFEAS_ADMIN_TOKEN (none)
  *   --engine-threads ORFEAS_ENGINE_THREADS (cores / workers, at least 1)
  *   --connection-timeout ORFEAS_CONNECTION_TIMEOUT (30 s)
+ *   --memory-budget-gb ORFEAS_MEMORY_BUDGET_GB (0 = total - reserves)
+ *   --reserved-system-gb (2.0)  --reserved-cache-gb (1.0)  --sim-device (none)
+ *   --monitor-interval (5 s)  --precision-fp32-gb (10)  --precision-fp16-gb (6)
  */
 #ifndef ORF_CONFIG_H
 #define ORF_CONFIG_H
@@ -27,11 +30,18 @@ typedef struct orf_server_config {
   double cache_ttl_s;
   char admin_token[256]; /* "" = none */
   int connection_timeout_s;
+  /* memory budget (see jobs.h "Admission" and memsource.h) */
+  double memory_budget_gb; /* 0: the device's total minus the reserves */
+  double reserved_system_gb, reserved_cache_gb;
+  char sim_device[128];      /* "" = none */
+  double monitor_interval_s; /* 0 = no monitor thread */
+  double precision_fp32_gb, precision_fp16_gb;
 } orf_server_config;
 
 /* Fills *c from defaults, then the environment, then argv (the arguments
  * after "serve").  Returns 0; 1 when --help was given (help printed to
  * `out`); -1 on a bad option or value, with one line naming it in err. */
-int orf_server_config_parse(orf_server_config *c, int argc, char **argv, FILE *out, char *err, size_t err_size);
+int orf_server_config_parse(orf_server_config *c, int argc, char **argv, FILE *out, char *err,
+                            size_t err_size);
 
 #endif

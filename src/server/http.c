@@ -114,6 +114,18 @@ static int apply_param(param_walk *w, const char *key, const char *value) {
     w->r->download = !strcmp(value, "1") || !strcmp(value, "true");
     return 0;
   }
+  if (!strcmp(key, "precision")) { /* a server parameter, not a geometry one */
+    static const char *const ok[] = {"auto", "fp32", "fp16", "int8"};
+    for (int i = 0; i < 4; i++)
+      if (!strcmp(value, ok[i])) {
+        snprintf(w->r->precision, sizeof w->r->precision, "%s", value);
+        return 0;
+      }
+    snprintf(w->err, sizeof w->err, "precision must be auto, fp32, fp16 or int8 (got \"%.40s\")", value);
+    w->rc = ORF_EINVAL;
+    w->bad_name = key;
+    return -1;
+  }
   int rc = orf_params_set(w->p, key, value, w->err, sizeof w->err);
   if (rc) {
     w->rc = rc;
@@ -133,7 +145,8 @@ int http_parse_params(request *r, orf_params *p, enum MHD_Result *ret) {
   orf_params_init(p);
   param_walk w = {r, p, NULL, "", 0};
   MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_param, &w);
-  for (int i = 0; !w.bad_name && i < r->nfields; i++) apply_param(&w, r->keys[i], r->vals[i]);
+  for (int i = 0; !w.bad_name && i < r->nfields; i++)
+    apply_param(&w, r->keys[i], r->vals[i]);
   if (w.bad_name) {
     char name[64];
     snprintf(name, sizeof name, "%s", w.bad_name);
@@ -145,7 +158,8 @@ int http_parse_params(request *r, orf_params *p, enum MHD_Result *ret) {
     return -1;
   }
   if (p->mode != ORF_MODE_INFLATE) {
-    snprintf(w.err, sizeof w.err, "mode %s is not available in this build yet (only inflate)", orf_mode_name(p->mode));
+    snprintf(w.err, sizeof w.err, "mode %s is not available in this build yet (only inflate)",
+             orf_mode_name(p->mode));
     *ret = http_error(r, ORF_EINVAL, w.err, "mode");
     return -1;
   }
@@ -169,7 +183,8 @@ void http_request_hash(const uint8_t *image, size_t size, const orf_params *p, c
   EVP_DigestUpdate(ctx, image, size);
   EVP_DigestFinal_ex(ctx, md, NULL);
   EVP_MD_CTX_free(ctx);
-  for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+  for (int i = 0; i < 32; i++)
+    snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 /* ---- uploads ------------------------------------------------------------ */
@@ -185,7 +200,8 @@ static int body_append(request *r, const char *data, size_t size) {
   }
   if (r->body_len + size > r->body_cap) {
     size_t cap = r->body_cap ? r->body_cap : 65536;
-    while (cap < r->body_len + size) cap *= 2;
+    while (cap < r->body_len + size)
+      cap *= 2;
     uint8_t *p = realloc(r->body, cap);
     if (!p) return -1;
     r->body = p;
@@ -299,8 +315,8 @@ static enum MHD_Result dispatch(request *r, const char *url) {
 }
 
 enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                                  const char *version, const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+                                const char *version, const char *upload_data, size_t *upload_data_size,
+                                void **con_cls) {
   (void)version;
   server *srv = cls;
   request *r = *con_cls;
@@ -341,7 +357,7 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const ch
 }
 
 void http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe) {
+                       enum MHD_RequestTerminationCode toe) {
   (void)conn, (void)toe;
   server *srv = cls;
   request *r = *con_cls;

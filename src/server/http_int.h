@@ -24,7 +24,9 @@
 #include "cache.h"
 #include "config.h"
 #include "jobs.h"
+#include "memsource.h"
 #include "metrics.h"
+#include "monitor.h"
 #include "orfeas.h"
 
 #define MAX_FORM_FIELDS 48
@@ -37,8 +39,11 @@ typedef struct server {
   orf_jobs *jobs;
   orf_metrics *metrics;
   struct MHD_Daemon *daemon;
-  double started;       /* monotonic seconds */
-  atomic_int draining;  /* SIGTERM received */
+  orf_memsources *mem;       /* memory sources (NVML, host, simulated) */
+  orf_monitor *monitor;      /* samples them; NULL when --monitor-interval is 0 */
+  double device_total_bytes; /* of the budget device, at start */
+  double started;            /* monotonic seconds */
+  atomic_int draining;       /* SIGTERM received */
 } server;
 
 /* The stage files and formats the results endpoint knows. */
@@ -48,31 +53,33 @@ extern const char *const kStageNames[ORF_STAGE_COUNT];
 typedef struct request {
   server *srv;
   struct MHD_Connection *conn;
-  char id[33];          /* X-Request-Id */
+  char id[33]; /* X-Request-Id */
   orf_route route;
   char method[8];
   char path[256];
   double t0;
-  int status;           /* of the response queued, for logs and metrics */
-  size_t bytes;         /* body bytes of the response (buffers; streams add as they go) */
+  int status;   /* of the response queued, for logs and metrics */
+  size_t bytes; /* body bytes of the response (buffers; streams add as they go) */
 
   /* upload */
   struct MHD_PostProcessor *pp;
-  uint8_t *body;        /* raw body, or the multipart `image` field */
+  uint8_t *body; /* raw body, or the multipart `image` field */
   size_t body_len, body_cap;
-  int too_large;        /* the body passed max_upload_bytes: the rest is discarded */
-  int has_image_field;  /* multipart: an `image` field was seen */
-  int raw;              /* the body is the image itself */
+  int too_large;       /* the body passed max_upload_bytes: the rest is discarded */
+  int has_image_field; /* multipart: an `image` field was seen */
+  int raw;             /* the body is the image itself */
   char *keys[MAX_FORM_FIELDS], *vals[MAX_FORM_FIELDS];
   int nfields;
-  int bad_form;         /* too many or too long form fields */
+  int bad_form; /* too many or too long form fields */
 
   /* waiting for a job (POST /generate) */
   orf_job *job;
-  int armed;            /* a wake-up is armed with this request as ctx */
-  int woken;            /* resumed by the job at least once */
+  int armed; /* a wake-up is armed with this request as ctx */
+  int woken; /* resumed by the job at least once */
   orf_format format;
   int download;
+  char precision[8]; /* precision=auto|fp32|fp16|int8 as asked (see routes_info.c) */
+  size_t estimate;   /* peak bytes of the job, from the image header */
   char hash[65];
 } request;
 

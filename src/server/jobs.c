@@ -18,11 +18,29 @@
  * call ends a queued job - so a wake-up must be quick (it holds that
  * thread).
  *
+ * Admission (jobs.h's contract).  A job holds its estimate from the moment
+ * a worker takes it until it ends; in_use is the sum of those held.  The
+ * rule of the pick (pick_locked) is first fit with a bounded bypass, as in
+ * backfilling batch schedulers (EASY backfilling, Lifka 1995): the head of
+ * the queue starts when it fits; if it does not, the first later job that
+ * fits may start instead, which counts as one overtake of the head; after
+ * max_overtakes of them nothing passes the head, and idle workers wait on
+ * work_cv until releases make it fit.  Since submit refuses any job larger
+ * than the whole budget, the head always fits once in_use falls to 0, so
+ * nothing waits for ever.  work_cv is broadcast whenever the pick's answer
+ * may have changed: a job queued, a job ended (estimate released, or a
+ * queued job cancelled - it may have been the head that blocked the rest).
+ * orf_jobs_batch() runs the same pick on a copy of the figures.
+ *
  * Decisions where jobs.h is silent: orf_jobs_cancel() cancels the
  * computation even when other requests share it (the id names the shared
  * job); a running job that is cancelled leaves single flight at once; a
  * hash that is not 64 lowercase hex digits is ORF_EINVAL; if getrandom(2)
- * fails, submit returns ORF_EIO.
+ * fails, submit returns ORF_EIO.  An estimate over the budget is refused
+ * with ORF_SRV_ETOOBIG even when the hash would join a job (same hash, same
+ * work); a join adds no estimate of its own.  budget_bytes is rounded down
+ * to whole bytes; NaN is ORF_EINVAL, a negative budget means none.  in_use
+ * is kept without a budget too (orf_jobs_budget reports it).
  *
  * Lifetimes.  A job (struct job) is reference counted: one reference for
  * the manager while the job is in the id table, one per handle.  A handle
@@ -38,6 +56,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -55,6 +74,7 @@
 #define RATE_WINDOW_S 60.0     /* orf_jobs_retry_after looks this far back */
 #define RATE_RING 256          /* finish times remembered for it */
 #define RETRY_MAX_S 300
+#define BATCH_MAX 32 /* orf_jobs_batch's ceiling */
 
 typedef struct job job;
 typedef struct waiter waiter;
@@ -78,8 +98,11 @@ struct job {
   uint8_t *image; /* the job's copy; freed when it has run or ended */
   size_t image_size;
   atomic_int cancel; /* the engine's cancel flag */
+  size_t estimate;   /* peak bytes stated at submit; held while running */
 
   /* Guarded by js->mu. */
+  int overtaken; /* later jobs started before it while it was the head */
+  int sim;       /* orf_jobs_batch's mark: would start in the simulation */
   int interests; /* handles from submit not yet released */
   int kept;      /* keep = 1: held by the manager until it ends or is cancelled */
   int in_hash;   /* in js->by_hash (single flight joins it) */
@@ -106,12 +129,16 @@ struct orf_jobs {
   orf_jobs_config cfg;
   atomic_size_t refs; /* the owner's, plus one per job alive */
   pthread_mutex_t mu;
-  pthread_cond_t work_cv; /* a job was queued, or the manager stops */
+  pthread_cond_t work_cv; /* the pick may have changed, or the manager stops */
   pthread_cond_t idle_cv; /* nothing is queued or running any more */
   pthread_t *threads;
   int n_threads;
   job *q_head, *q_tail;
   size_t queued, running;
+  size_t in_use;     /* sum of the estimates of running jobs */
+  int has_budget;    /* budget_bytes > 0 */
+  size_t budget;     /* budget_bytes rounded down, when has_budget */
+  int max_overtakes; /* the config's, 8 when <= 0 */
   job *by_hash[HASH_BUCKETS], *by_id[ID_BUCKETS];
   job *fin_head, *fin_tail; /* finished jobs, oldest first */
   size_t n_finished;
@@ -270,6 +297,28 @@ static void queue_unlink(orf_jobs *js, job *j) {
   js->queued--;
 }
 
+/* ---- admission (js->mu held) ------------------------------------------ */
+
+/* Whether a job of `estimate` bytes fits beside `use` bytes held. */
+static int fits(const orf_jobs *js, size_t use, size_t estimate) {
+  return !js->has_budget || (estimate <= js->budget && use <= js->budget - estimate);
+}
+
+/* The job a worker should start now, or NULL: the head if it fits, else
+ * the first later job that fits while the head has been overtaken fewer
+ * than max_overtakes times (counting this one). */
+static job *pick_locked(orf_jobs *js) {
+  job *head = js->q_head;
+  if (!head || fits(js, js->in_use, head->estimate)) return head;
+  if (head->overtaken >= js->max_overtakes) return NULL;
+  for (job *j = head->q_next; j; j = j->q_next)
+    if (fits(js, js->in_use, j->estimate)) {
+      head->overtaken++;
+      return j;
+    }
+  return NULL;
+}
+
 /* Room for one more job: the queue holds at most queue_max jobs beyond
  * those an idle worker is about to take. */
 static int has_room(const orf_jobs *js) {
@@ -376,6 +425,7 @@ static void finish_locked(orf_jobs *js, job *j, orf_job_status status, int err, 
   js->n_finished++;
   js->done_at[js->n_done++ % RATE_RING] = j->finished_at;
   if (js->cfg.metrics) orf_metrics_job(js->cfg.metrics, orf_job_status_name(status));
+  pthread_cond_broadcast(&js->work_cv); /* an estimate released, or a queued job gone */
   if (js->queued + js->running == 0) pthread_cond_broadcast(&js->idle_cv);
 }
 
@@ -455,7 +505,11 @@ static int on_stage(void *user, orf_stage s, const orf_mesh *m, int grid, double
 }
 
 /* Runs the engine on j; returns the job's outcome: ORF_OK with
- * *final_event (meta.json stored), ORF_ECANCELED, or an error. */
+ * *final_event (meta.json stored), ORF_ECANCELED, or an error.  With
+ * fail_alloc_after set, the engine runs under a tracker of this thread
+ * whose fail_after makes the job's Nth engine allocation fail (orf_generate
+ * keeps a tracker its caller set; on_stage suspends it for the manager's
+ * own allocations); the tracker is unset again when the engine returns. */
 static int run_job(orf_jobs *js, job *j, char **final_event) {
   run_ctx c = {.js = js, .j = j};
   orf_job_opts o;
@@ -465,8 +519,16 @@ static int run_job(orf_jobs *js, job *j, char **final_event) {
   o.on_stage = on_stage;
   o.user = &c;
   o.cancel = &j->cancel;
+  orf_memtrack fault = {0};
+  orf_memtrack *prev = NULL;
+  int inject = js->cfg.fail_alloc_after > 0;
+  if (inject) {
+    atomic_store(&fault.fail_after, js->cfg.fail_alloc_after);
+    prev = orf_memtrack_set(&fault);
+  }
   orf_result res;
   int rc = orf_generate(j->image, j->image_size, &j->params, &o, &res);
+  if (inject) orf_memtrack_set(prev);
   if (rc == ORF_ECANCELED && c.err) rc = c.err;
   *final_event = NULL;
   if (rc == ORF_OK) {
@@ -489,12 +551,14 @@ static void *worker_main(void *arg) {
   orf_jobs *js = arg;
   pthread_mutex_lock(&js->mu);
   for (;;) {
-    while (!js->q_head && !js->stopping)
+    job *j = NULL;
+    while (!js->stopping && !(j = pick_locked(js)))
       pthread_cond_wait(&js->work_cv, &js->mu);
-    job *j = js->q_head;
     if (!j) break;
     queue_unlink(js, j);
     js->running++;
+    js->in_use += j->estimate;
+    if (js->q_head) pthread_cond_broadcast(&js->work_cv); /* the new head may fit */
     pthread_mutex_lock(&j->mu);
     j->status = ORF_JOB_RUNNING;
     pthread_mutex_unlock(&j->mu);
@@ -508,6 +572,7 @@ static void *worker_main(void *arg) {
     waiter *batch = NULL;
     pthread_mutex_lock(&js->mu);
     js->running--;
+    js->in_use -= j->estimate;
     finish_locked(js, j, status, rc, final_event, &batch);
     job *dropped = prune_locked(js);
     pthread_mutex_unlock(&js->mu);
@@ -560,7 +625,7 @@ int orf_jobs_create(orf_jobs **out, const orf_jobs_config *cfg) {
   if (!out) return ORF_EINVAL;
   *out = NULL;
   if (!cfg || cfg->workers < 1 || cfg->queue_max < 0 || cfg->engine_threads < 1 || !cfg->cache ||
-      !(cfg->keep_finished_s >= 0))
+      !(cfg->keep_finished_s >= 0) || isnan(cfg->budget_bytes))
     return ORF_EINVAL;
   orf_jobs *js = orf_calloc(1, sizeof *js);
   if (!js) return ORF_ENOMEM;
@@ -570,6 +635,10 @@ int orf_jobs_create(orf_jobs **out, const orf_jobs_config *cfg) {
     return ORF_ENOMEM;
   }
   js->cfg = *cfg;
+  js->has_budget = cfg->budget_bytes > 0;
+  if (js->has_budget) /* rounded down: in_use + estimate <= budget holds for whole bytes */
+    js->budget = cfg->budget_bytes >= (double)SIZE_MAX ? SIZE_MAX : (size_t)cfg->budget_bytes;
+  js->max_overtakes = cfg->max_overtakes > 0 ? cfg->max_overtakes : 8;
   atomic_init(&js->refs, 1);
   pthread_mutex_init(&js->mu, NULL);
   pthread_cond_init(&js->work_cv, NULL);
@@ -623,7 +692,7 @@ static int new_id(char id[33]) {
 /* A new queued job holding a copy of the image (one reference: the
  * manager's, taken over when it is inserted). */
 static int job_new(orf_jobs *js, const char *hash, const uint8_t *image, size_t size, const orf_params *p,
-                   job **out) {
+                   size_t estimate, job **out) {
   *out = NULL;
   job *j = orf_calloc(1, sizeof *j);
   if (!j) return ORF_ENOMEM;
@@ -642,6 +711,7 @@ static int job_new(orf_jobs *js, const char *hash, const uint8_t *image, size_t 
   j->image_size = size;
   memcpy(j->hash, hash, 65);
   j->params = *p;
+  j->estimate = estimate;
   j->js = js;
   atomic_init(&j->refs, 1);
   atomic_init(&j->cancel, 0);
@@ -655,10 +725,12 @@ static int job_new(orf_jobs *js, const char *hash, const uint8_t *image, size_t 
 }
 
 int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t size, const orf_params *p,
-                    int keep, orf_job **out, int *coalesced) {
+                    size_t estimate_bytes, int keep, orf_job **out, int *coalesced) {
   if (out) *out = NULL;
   if (coalesced) *coalesced = 0;
   if (!js || !out || !p || !is_hex(hash, 64) || (!image && size)) return ORF_EINVAL;
+  if (js->has_budget && estimate_bytes > js->budget)
+    return ORF_SRV_ETOOBIG; /* set at create, never changed */
   orf_job *h = orf_malloc(sizeof *h);
   if (!h) return ORF_ENOMEM;
   h->j = NULL;
@@ -686,7 +758,7 @@ int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t
     }
     if (!fresh) { /* copy the image unlocked, then look again */
       pthread_mutex_unlock(&js->mu);
-      rc = job_new(js, hash, image, size, p, &fresh);
+      rc = job_new(js, hash, image, size, p, estimate_bytes, &fresh);
       pthread_mutex_lock(&js->mu);
       if (rc) break;
       continue;
@@ -703,7 +775,7 @@ int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t
     job_ref(fresh);
     h->j = fresh;
     fresh = NULL;
-    pthread_cond_signal(&js->work_cv);
+    pthread_cond_broadcast(&js->work_cv); /* it may fit where the head does not */
     break;
   }
   pthread_mutex_unlock(&js->mu);
@@ -762,6 +834,47 @@ void orf_jobs_counts(orf_jobs *js, size_t *queued, size_t *running) {
   if (queued) *queued = js->queued;
   if (running) *running = js->running;
   pthread_mutex_unlock(&js->mu);
+}
+
+void orf_jobs_budget(orf_jobs *js, double *in_use_bytes, double *budget_bytes) {
+  pthread_mutex_lock(&js->mu);
+  if (in_use_bytes) *in_use_bytes = (double)js->in_use;
+  if (budget_bytes) *budget_bytes = js->has_budget ? (double)js->budget : 0.0;
+  pthread_mutex_unlock(&js->mu);
+}
+
+/* pick_locked() applied again and again to a copy of in_use and of the
+ * head's overtake count, starting nothing: the jobs it would start, in
+ * queue order, until it finds none or reaches BATCH_MAX.  Idle workers are
+ * not counted: the answer is what the budget admits together. */
+int orf_jobs_batch(orf_jobs *js) {
+  pthread_mutex_lock(&js->mu);
+  for (job *q = js->q_head; q; q = q->q_next)
+    q->sim = 0;
+  size_t use = js->in_use;
+  job *head = js->q_head;
+  int overtaken = head ? head->overtaken : 0, n = 0;
+  while (head && n < BATCH_MAX) {
+    job *pick = NULL;
+    if (fits(js, use, head->estimate))
+      pick = head;
+    else if (overtaken < js->max_overtakes)
+      for (job *q = head->q_next; q && !pick; q = q->q_next)
+        if (!q->sim && fits(js, use, q->estimate)) pick = q;
+    if (!pick) break;
+    pick->sim = 1;
+    use += pick->estimate;
+    n++;
+    if (pick != head) {
+      overtaken++;
+      continue;
+    }
+    while (head && head->sim)
+      head = head->q_next;
+    overtaken = head ? head->overtaken : 0;
+  }
+  pthread_mutex_unlock(&js->mu);
+  return n < 1 ? 1 : n;
 }
 
 /* The rate r is the number n of jobs that ended in the last 60 s (queued

@@ -29,6 +29,17 @@
  * A job submitted with keep = 1 (the /jobs API) is also held by the manager
  * until it finishes or orf_jobs_cancel() is called.
  * Finished jobs stay findable by id for keep_finished_s seconds.
+ *
+ * Admission: every job states its peak memory before it starts (the
+ * estimate given to orf_jobs_submit, from orf_estimate_peak_bytes).  A
+ * queued job starts when a worker is free and in_use + estimate <= budget;
+ * it holds its estimate until it ends (whatever way).  The queue is first in,
+ * first out, except that when the head does not fit, a later job that fits
+ * may start before it - at most max_overtakes times, after which nothing
+ * passes the head until it has started (no starvation either way).  A job
+ * whose estimate alone exceeds the whole budget is refused at submit with
+ * ORF_SRV_ETOOBIG.  An allocation that fails inside a job ends it FAILED
+ * with ORF_ENOMEM (code "insufficient_memory") and releases its estimate.
  * Thread-safe: every function may be called from any thread.
  */
 #ifndef ORF_JOBS_H
@@ -51,6 +62,10 @@ typedef struct orf_jobs_config {
   orf_limits limits;      /* decoder limits for every job */
   orf_cache *cache;       /* where results go (required) */
   orf_metrics *metrics;   /* may be NULL */
+  /* Memory admission (see "Admission" above); budget_bytes <= 0: none. */
+  double budget_bytes;   /* memory jobs may hold at once */
+  int max_overtakes;     /* times the head of the queue may be passed by smaller jobs; <= 0: 8 */
+  long fail_alloc_after; /* tests only: each job's Nth engine allocation fails (0: never) */
 } orf_jobs_config;
 
 typedef enum {
@@ -66,11 +81,11 @@ const char *orf_job_status_name(orf_job_status s);
 
 typedef struct orf_job_state {
   orf_job_status status;
-  int progress;     /* 0, 25, 50, 75, 100 */
-  int stage;        /* last stage done (orf_stage), -1 before the first */
-  size_t events;    /* events published so far */
-  size_t position;  /* place in the queue while queued (1 = next), else 0 */
-  int error;        /* ORF_E* / ORF_SRV_E* of a failed job, else 0 */
+  int progress;    /* 0, 25, 50, 75, 100 */
+  int stage;       /* last stage done (orf_stage), -1 before the first */
+  size_t events;   /* events published so far */
+  size_t position; /* place in the queue while queued (1 = next), else 0 */
+  int error;       /* ORF_E* / ORF_SRV_E* of a failed job, else 0 */
 } orf_job_state;
 
 /* Starts the manager's worker threads.  On success *out is freed with
@@ -88,9 +103,17 @@ void orf_jobs_free(orf_jobs *js);
 /* Submits the generation of `hash` (64 hex) from a copy of the image and
  * the parameters, or joins the queued or running job of the same hash
  * (*coalesced = 1).  On success *out is a new reference (an interest).
- * Errors: ORF_SRV_EQUEUEFULL, ORF_SRV_EDRAINING, ORF_ENOMEM. */
+ * Errors: ORF_SRV_EQUEUEFULL, ORF_SRV_EDRAINING, ORF_SRV_ETOOBIG (the
+ * estimate exceeds the whole budget), ORF_ENOMEM. */
 int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t size, const orf_params *p,
-                    int keep, orf_job **out, int *coalesced);
+                    size_t estimate_bytes, int keep, orf_job **out, int *coalesced);
+
+/* Budget figures: bytes held by running jobs, and the budget (0 = none). */
+void orf_jobs_budget(orf_jobs *js, double *in_use_bytes, double *budget_bytes);
+
+/* How many of the queued jobs could start together right now under the
+ * budget, in queue order (the scheduler's own rule), clamped to 1..32. */
+int orf_jobs_batch(orf_jobs *js);
 
 /* The job of that id (32 hex), as a new reference that is NOT an interest
  * (releasing it never cancels), or NULL. */

@@ -21,8 +21,8 @@ void orf_log_set_fd(int fd);
 void orf_log_event(const char *level, const char *event, const char *fields);
 
 /* Logs one HTTP exchange. */
-void orf_log_access(const char *request_id, const char *method, const char *route, const char *path, int status,
-                    size_t bytes, double duration_ms);
+void orf_log_access(const char *request_id, const char *method, const char *route, const char *path,
+                    int status, size_t bytes, double duration_ms);
 
 /* Writes a fresh request id (32 hex digits, random) into out[33]. */
 void orf_request_id(char out[33]);

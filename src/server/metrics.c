@@ -319,6 +319,12 @@ int orf_metrics_render(orf_metrics *m, const orf_metrics_gauges *g, char **out, 
   double uptime = isfinite(g->uptime_s) && g->uptime_s > 0 ? g->uptime_s : 0;
   snprintf(up, sizeof up, "%.3f", uptime);
   text_gauge(&t, "uptime_seconds", "gauge", "Seconds since the server started.", up);
+  text_gauge_u(&t, "memory_budget_bytes", "gauge", "Memory jobs may hold at once (0: no budget).",
+               g->budget_bytes);
+  text_gauge_u(&t, "memory_in_use_bytes", "gauge", "Memory held by running jobs (their estimates).",
+               g->budget_in_use_bytes);
+  text_gauge_u(&t, "memory_device_available_bytes", "gauge",
+               "Available memory of the budget device at the last sample.", g->device_available_bytes);
 
   if (t.failed || !t.data) {
     free(t.data);

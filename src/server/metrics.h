@@ -14,6 +14,7 @@
  *   cache_hits_total, cache_misses_total, cache_evictions_total, cache_coalesced_total  counters
  *   cache_bytes, cache_entries, cache_disk_bytes      gauges
  *   uptime_seconds                                   gauge
+ *   memory_budget_bytes, memory_in_use_bytes, memory_device_available_bytes  gauges
  * Routes are a fixed set of names (not raw URLs) so label cardinality is
  * bounded.
  */
@@ -52,6 +53,7 @@ typedef struct orf_metrics_gauges {
   uint64_t cache_hits, cache_misses, cache_evictions, cache_coalesced;
   size_t cache_bytes, cache_entries, cache_disk_bytes;
   double uptime_s;
+  uint64_t budget_bytes, budget_in_use_bytes, device_available_bytes;
 } orf_metrics_gauges;
 
 /* Returns a new registry or NULL (out of memory). */

@@ -64,8 +64,8 @@ static int try_cached(request *r, const char *hash, const char *name, orf_format
   }
   orf_blob *b;
   if (orf_cache_get(r->srv->cache, hash, name, 0, &b) == ORF_OK) {
-    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
-        b->size, (void *)b->data, release_blob, b);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback_cls(b->size, (void *)b->data, release_blob, b);
     if (!resp) orf_blob_release(b);
     *ret = send_mesh(r, hash, name, f, resp, b->size);
     return 1;
@@ -81,7 +81,8 @@ enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage,
   if (try_cached(r, hash, name, f, &ret)) return ret;
   if (f == ORF_FMT_PLY) return http_error(r, ORF_SRV_ENOTFOUND, "no such result", NULL);
   orf_blob *src;
-  if (orf_cache_get(r->srv->cache, hash, ply, 0, &src)) return http_error(r, ORF_SRV_ENOTFOUND, "no such result", NULL);
+  if (orf_cache_get(r->srv->cache, hash, ply, 0, &src))
+    return http_error(r, ORF_SRV_ENOTFOUND, "no such result", NULL);
   orf_mesh m;
   int rc = orf_mesh_read_ply(src->data, src->size, &m);
   orf_blob_release(src);
@@ -108,18 +109,19 @@ static int is_hex64(const char *s, size_t n) {
 enum MHD_Result route_results(request *r, const char *rest) {
   const char *slash = strchr(rest, '/');
   if (!slash || !is_hex64(rest, (size_t)(slash - rest)))
-    return http_error_code(r, 400, "bad_request", "a result path is /api/v1/results/<64 hex>/<stage>.<format>",
-                           NULL);
+    return http_error_code(r, 400, "bad_request",
+                           "a result path is /api/v1/results/<64 hex>/<stage>.<format>", NULL);
   char hash[65];
   memcpy(hash, rest, 64);
   hash[64] = 0;
   const char *file = slash + 1, *dot = strrchr(file, '.');
   if (!dot || strchr(file, '/'))
-    return http_error_code(r, 400, "bad_request", "a result path is /api/v1/results/<64 hex>/<stage>.<format>",
-                           NULL);
+    return http_error_code(r, 400, "bad_request",
+                           "a result path is /api/v1/results/<64 hex>/<stage>.<format>", NULL);
   int stage = -1;
   for (int i = 0; i < ORF_STAGE_COUNT; i++)
-    if ((size_t)(dot - file) == strlen(kStageNames[i]) && !strncmp(file, kStageNames[i], (size_t)(dot - file)))
+    if ((size_t)(dot - file) == strlen(kStageNames[i]) &&
+        !strncmp(file, kStageNames[i], (size_t)(dot - file)))
       stage = i;
   orf_format f;
   if (stage < 0 || orf_format_from_ext(dot + 1, &f))

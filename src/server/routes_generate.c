@@ -63,6 +63,7 @@ static int read_input(request *r, orf_params *p, enum MHD_Result *ret) {
     *ret = http_error(r, rc, NULL, NULL);
     return -1;
   }
+  r->estimate = orf_estimate_peak_bytes(p, w, h, r->body_len);
   http_request_hash(r->body, r->body_len, p, r->hash);
   r->format = p->format;
   /* An Accept naming the format's media type asks for the file itself. */
@@ -133,14 +134,14 @@ static enum MHD_Result wait_for_job(request *r, size_t have) {
 
 typedef struct stream {
   struct MHD_Connection *conn;
-  orf_job *job;         /* NULL for a stream of a cached result */
+  orf_job *job; /* NULL for a stream of a cached result */
   char hash[65];
   orf_format format;
   int sse;
-  size_t next;          /* next event of the job */
-  char *line;           /* line being sent */
+  size_t next; /* next event of the job */
+  char *line;  /* line being sent */
   size_t line_len, line_off;
-  char **pre;           /* lines prepared up front (a cached result) */
+  char **pre; /* lines prepared up front (a cached result) */
   size_t npre, ipre;
   int armed;
 } stream;
@@ -212,7 +213,8 @@ static void stream_free(void *cls) {
     if (s->armed) orf_job_unwait(s->job, s);
     orf_job_release(s->job); /* a stream cut short drops its interest: may cancel */
   }
-  for (size_t i = s->ipre; i < s->npre; i++) free(s->pre[i]);
+  for (size_t i = s->ipre; i < s->npre; i++)
+    free(s->pre[i]);
   free(s->pre);
   free(s->line);
   free(s);
@@ -270,7 +272,8 @@ static enum MHD_Result start_stream(request *r, orf_job *job, int sse) {
     stream_free(s);
     return http_error(r, ORF_EINTERNAL, "the cached result could not be read", NULL);
   }
-  struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_free);
+  struct MHD_Response *resp =
+      MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_free);
   if (!resp) {
     stream_free(s);
     return MHD_NO;
@@ -300,7 +303,7 @@ enum MHD_Result route_generate(request *r, int progressive) {
   if (atomic_load(&r->srv->draining)) return http_error(r, ORF_SRV_EDRAINING, NULL, NULL);
   orf_job *job;
   int coalesced;
-  int rc = orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, &p, 0, &job, &coalesced);
+  int rc = orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, &p, r->estimate, 0, &job, &coalesced);
   if (rc) return http_error(r, rc, NULL, NULL);
   free(r->body); /* the job has its copy */
   r->body = NULL;
@@ -317,7 +320,7 @@ enum MHD_Result route_job_submit(request *r) {
   if (atomic_load(&r->srv->draining)) return http_error(r, ORF_SRV_EDRAINING, NULL, NULL);
   orf_job *job;
   int coalesced;
-  int rc = orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, &p, 1, &job, &coalesced);
+  int rc = orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, &p, r->estimate, 1, &job, &coalesced);
   if (rc) return http_error(r, rc, NULL, NULL);
   orf_job_state st;
   orf_job_get_state(job, &st);
@@ -358,7 +361,8 @@ enum MHD_Result route_job_status(request *r, const char *id) {
     if (orf_cache_get(r->srv->cache, orf_job_hash(job), "meta.json", 0, &meta) == ORF_OK) {
       char *text = strndup((const char *)meta->data, meta->size);
       orf_blob_release(meta);
-      json_t *res = text ? http_generate_response(text, orf_job_hash(job), orf_job_params(job)->format, 0) : NULL;
+      json_t *res =
+          text ? http_generate_response(text, orf_job_hash(job), orf_job_params(job)->format, 0) : NULL;
       free(text);
       if (res) json_object_set_new(j, "result", res);
     }

@@ -4,10 +4,9 @@
  * (admin token rules of API.md, compared in constant time) and the page at
  * "/".
  *
- * GPU and memory-budget figures: this build runs the CPU engine and has no
- * memory-budget admission yet (its own issue), so /api/v1/gpu/stats says
- * "available": false and reports the host's memory from /proc/meminfo with
- * the default reserves; in_use_gb counts nothing until admission exists.
+ * GPU and memory figures come from the memory sources (memsource.h: NVML,
+ * the host with its cgroup limit, or a simulated device) through the
+ * monitor's latest sample, and from the job manager's budget.
  */
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -29,8 +28,8 @@ enum MHD_Result route_health(request *r) {
   orf_cache_stats_get(r->srv->cache, &cs);
   int draining = atomic_load(&r->srv->draining);
   json_t *j = json_pack("{s:s, s:s, s:f, s:s, s:{s:b}, s:{s:b, s:s}}", "status", draining ? "draining" : "ok",
-                        "version", ORF_VERSION, "uptime_s", uptime_s(r->srv), "engine", "cpu", "gpu", "available",
-                        0, "disk", "ok", cs.disk_ok, "error", cs.last_disk_error);
+                        "version", ORF_VERSION, "uptime_s", uptime_s(r->srv), "engine", "cpu", "gpu",
+                        "available", 0, "disk", "ok", cs.disk_ok, "error", cs.last_disk_error);
   return http_json(r, 200, j);
 }
 
@@ -39,43 +38,75 @@ enum MHD_Result route_ready(request *r) {
   return http_json(r, ok ? 200 : 503, json_pack("{s:b}", "ready", ok));
 }
 
-/* Total and available host memory from /proc/meminfo, in bytes. */
-static void host_memory(double *total, double *available) {
-  *total = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-  *available = *total;
-  FILE *f = fopen("/proc/meminfo", "r");
-  if (!f) return;
-  char line[256];
-  while (fgets(line, sizeof line, f)) {
-    unsigned long long kb;
-    if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) *available = (double)kb * 1024.0;
-  }
-  fclose(f);
+static json_t *device_json(const orf_gpu_device *d) {
+  json_t *j = json_pack("{s:i, s:s, s:f, s:f, s:f}", "index", d->index, "name", d->name, "total_vram_gb",
+                        d->total_gb, "used_gb", d->used_gb, "free_gb", d->free_gb);
+  json_object_set_new(j, "utilization_percent",
+                      d->utilization_percent >= 0 ? json_integer(d->utilization_percent) : json_null());
+  json_object_set_new(j, "temperature_c",
+                      d->temperature_c >= 0 ? json_integer(d->temperature_c) : json_null());
+  if (d->simulated) json_object_set_new(j, "simulated", json_true());
+  return j;
 }
 
+/* Precision: this build's engine never materialises a volumetric field
+ * (marching cubes reads the field slice by slice from 2-D maps), so there
+ * is no field storage for fp16 or int8 to shrink.  The stats say so
+ * ("precision_mode": "not_applicable") rather than pretend; the
+ * recommendation still follows the free budget with the configured
+ * thresholds, for clients and for the CUDA path that will store a field. */
 enum MHD_Result route_gpu_stats(request *r) {
-  double total, avail;
-  host_memory(&total, &avail);
-  const double reserved_system = 2.0, reserved_cache = (double)r->srv->cfg.cache_mem_bytes / GB;
-  double for_jobs = total / GB - reserved_system - reserved_cache;
-  if (for_jobs < 0) for_jobs = 0;
-  double free_gb = avail / GB;
-  const char *precision = free_gb > 10 ? "fp32" : free_gb > 6 ? "fp16" : "int8";
+  server *srv = r->srv;
+  orf_mem_snapshot snap;
+  if (srv->monitor)
+    orf_monitor_latest(srv->monitor, &snap);
+  else
+    orf_memsources_sample(srv->mem, &snap);
+  double in_use, budget;
+  orf_jobs_budget(srv->jobs, &in_use, &budget);
+  double free_gb = (budget - in_use) / GB;
+  const char *precision = free_gb > srv->cfg.precision_fp32_gb   ? "fp32"
+                          : free_gb > srv->cfg.precision_fp16_gb ? "fp16"
+                                                                 : "int8";
   size_t queued, running;
-  orf_jobs_counts(r->srv->jobs, &queued, &running);
-  int batch = (int)(for_jobs / 0.25);
-  batch = batch < 1 ? 1 : batch > 32 ? 32 : batch;
+  orf_jobs_counts(srv->jobs, &queued, &running);
+  const char *device = orf_memsources_budget_device(srv->mem);
+  json_t *gpu;
+  if (snap.gpu_available) {
+    json_t *devs = json_array();
+    double total = 0, used = 0, avail = 0;
+    for (int i = 0; i < snap.gpu_count; i++) {
+      json_array_append_new(devs, device_json(&snap.gpu[i]));
+      total += snap.gpu[i].total_gb;
+      used += snap.gpu[i].used_gb;
+      avail += snap.gpu[i].free_gb;
+    }
+    int on_gpu = strcmp(device, "cpu") != 0;
+    gpu = json_pack("{s:b, s:o, s:f, s:f, s:f, s:f, s:f, s:s}", "available", 1, "devices", devs,
+                    "total_vram_gb", total, "allocated_gb", on_gpu ? in_use / GB : 0.0, "reserved_gb", 0.0,
+                    "available_gb", avail, "usage_percent", total > 0 ? 100.0 * used / total : 0.0,
+                    "precision_mode", "not_applicable");
+  } else {
+    gpu = json_pack("{s:b}", "available", 0);
+  }
+  orf_mem_point pts[720];
+  size_t n = srv->monitor ? orf_monitor_history(srv->monitor, pts, 720) : 0;
+  json_t *history = json_array();
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new(history, json_pack("{s:f, s:f, s:f}", "t", pts[i].t, "in_use_gb", pts[i].in_use_gb,
+                                             "available_gb", pts[i].available_gb));
   char ts[32];
   time_t now = time(NULL);
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  json_t *j = json_pack("{s:s, s:{s:b}, s:I, s:I, s:s, s:i, s:{s:s, s:f, s:f, s:f, s:f, s:f}, s:[]}", "timestamp",
-                        ts, "gpu", "available", 0, "queue_depth", (json_int_t)queued, "running_jobs",
-                        (json_int_t)running, "recommended_precision", precision, "optimal_batch_size", batch,
-                        "memory_budget", "device", "cpu", "total_gb", total / GB, "reserved_system_gb",
-                        reserved_system, "reserved_cache_gb", reserved_cache, "available_for_jobs_gb", for_jobs,
-                        "in_use_gb", 0.0, "history");
+  json_t *j = json_pack("{s:s, s:o, s:I, s:I, s:s, s:i, s:{s:s, s:f, s:f, s:f, s:f, s:f}, s:o, s:s}",
+                        "timestamp", ts, "gpu", gpu, "queue_depth", (json_int_t)queued, "running_jobs",
+                        (json_int_t)running, "recommended_precision", precision, "optimal_batch_size",
+                        orf_jobs_batch(srv->jobs), "memory_budget", "device", device, "total_gb",
+                        srv->device_total_bytes / GB, "reserved_system_gb", srv->cfg.reserved_system_gb,
+                        "reserved_cache_gb", srv->cfg.reserved_cache_gb, "available_for_jobs_gb", budget / GB,
+                        "in_use_gb", in_use / GB, "history", history, "precision_mode", "not_applicable");
   return http_json(r, 200, j);
 }
 
@@ -83,15 +114,15 @@ enum MHD_Result route_cache_stats(request *r) {
   orf_cache_stats s;
   orf_cache_stats_get(r->srv->cache, &s);
   double lookups = (double)(s.hits + s.misses);
-  json_t *j = json_pack("{s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:f, s:f, s:I, s:{s:I, s:I, s:I, s:b, s:s, s:I}}",
-                        "entries", (json_int_t)s.entries, "total_hits", (json_int_t)s.hits, "misses",
-                        (json_int_t)s.misses, "hit_ratio", lookups > 0 ? (double)s.hits / lookups : 0.0, "bytes",
-                        (json_int_t)s.bytes, "max_bytes", (json_int_t)s.max_bytes, "evictions",
-                        (json_int_t)s.evictions, "ttl_seconds", s.ttl_s, "avg_hits_per_entry",
-                        s.entries ? (double)s.hits / (double)s.entries : 0.0, "coalesced", (json_int_t)s.coalesced,
-                        "disk", "entries", (json_int_t)s.disk_entries, "bytes", (json_int_t)s.disk_bytes,
-                        "max_bytes", (json_int_t)s.disk_max_bytes, "ok", s.disk_ok, "error", s.last_disk_error,
-                        "corrupt", (json_int_t)s.corrupt);
+  json_t *j = json_pack(
+      "{s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:f, s:f, s:I, s:{s:I, s:I, s:I, s:b, s:s, s:I}}", "entries",
+      (json_int_t)s.entries, "total_hits", (json_int_t)s.hits, "misses", (json_int_t)s.misses, "hit_ratio",
+      lookups > 0 ? (double)s.hits / lookups : 0.0, "bytes", (json_int_t)s.bytes, "max_bytes",
+      (json_int_t)s.max_bytes, "evictions", (json_int_t)s.evictions, "ttl_seconds", s.ttl_s,
+      "avg_hits_per_entry", s.entries ? (double)s.hits / (double)s.entries : 0.0, "coalesced",
+      (json_int_t)s.coalesced, "disk", "entries", (json_int_t)s.disk_entries, "bytes",
+      (json_int_t)s.disk_bytes, "max_bytes", (json_int_t)s.disk_max_bytes, "ok", s.disk_ok, "error",
+      s.last_disk_error, "corrupt", (json_int_t)s.corrupt);
   return http_json(r, 200, j);
 }
 
@@ -100,8 +131,8 @@ enum MHD_Result route_cache_clear(request *r) {
   if (token[0]) {
     const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!auth || strncasecmp(auth, "Bearer ", 7))
-      return http_error_code(r, 401, "unauthorized", "this endpoint needs Authorization: Bearer <admin token>",
-                             NULL);
+      return http_error_code(r, 401, "unauthorized",
+                             "this endpoint needs Authorization: Bearer <admin token>", NULL);
     const char *given = auth + 7;
     size_t n = strlen(token);
     /* constant time in the token's length; a length mismatch still compares */
@@ -128,6 +159,21 @@ enum MHD_Result route_metrics(request *r) {
   g.cache_entries = s.entries;
   g.cache_disk_bytes = s.disk_bytes;
   g.uptime_s = uptime_s(r->srv);
+  double in_use, budget;
+  orf_jobs_budget(r->srv->jobs, &in_use, &budget);
+  g.budget_bytes = (uint64_t)budget;
+  g.budget_in_use_bytes = (uint64_t)in_use;
+  orf_mem_snapshot snap;
+  if (r->srv->monitor)
+    orf_monitor_latest(r->srv->monitor, &snap);
+  else
+    orf_memsources_sample(r->srv->mem, &snap);
+  double total, external;
+  orf_memsources_budget_base(r->srv->mem, &snap, &total, &external);
+  g.device_available_bytes =
+      (uint64_t)(snap.gpu_available && strcmp(orf_memsources_budget_device(r->srv->mem), "cpu")
+                     ? snap.gpu[0].free_gb * GB
+                     : snap.host_available_gb * GB);
   char *text;
   size_t len;
   if (orf_metrics_render(r->srv->metrics, &g, &text, &len)) return http_error(r, ORF_ENOMEM, NULL, NULL);
@@ -157,7 +203,8 @@ static const char kPage[] =
 
 enum MHD_Result route_studio(request *r) {
   r->bytes = sizeof kPage - 1;
-  struct MHD_Response *resp = MHD_create_response_from_buffer(sizeof kPage - 1, (void *)kPage, MHD_RESPMEM_PERSISTENT);
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(sizeof kPage - 1, (void *)kPage, MHD_RESPMEM_PERSISTENT);
   MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
   MHD_add_response_header(resp, "Cache-Control", "no-cache");
   return http_queue(r, 200, resp);

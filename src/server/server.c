@@ -1,14 +1,13 @@
 /*
  * server.c - start-up, signals and shutdown of `orfeas serve` (server.h).
  *
- * Order of start: options, metrics, cache (data dir), job manager (its
- * workers), then libmicrohttpd (its own polling threads, epoll, a pool of
- * two).  SIGTERM and SIGINT are blocked in every thread and taken by the
- * main thread with sigwait(), so no handler runs in the middle of anything.
- * Shutdown: the draining flag (generation requests get 503, /ready 503),
- * then the job manager drains (queued and running jobs finish and wake their
- * waiters), then the daemon stops accepting and gives open connections up to
- * DRAIN_CONNECTIONS_S to finish, then everything is freed.
+ * Order of start: options, metrics, cache (data dir), memory sources and
+ * the budget, job manager (its workers), memory monitor, then libmicrohttpd (its own polling threads, epoll,
+ * a pool of two).  SIGTERM and SIGINT are blocked in every thread and taken by the main thread with
+ * sigwait(), so no handler runs in the middle of anything. Shutdown: the draining flag (generation requests
+ * get 503, /ready 503), then the job manager drains (queued and running jobs finish and wake their waiters),
+ * then the daemon stops accepting and gives open connections up to DRAIN_CONNECTIONS_S to finish, then
+ * everything is freed.
  */
 #include "server.h"
 
@@ -28,10 +27,12 @@
 #include "log.h"
 
 #define DRAIN_CONNECTIONS_S 5.0
+#define GIB (1024.0 * 1024.0 * 1024.0)
 #define HTTP_THREADS 2
 
 static int resolve(const char *host, int port, struct sockaddr_storage *ss) {
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res;
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV},
+                  *res;
   char service[16];
   snprintf(service, sizeof service, "%d", port);
   if (getaddrinfo(host, service, &hints, &res)) return -1;
@@ -53,6 +54,9 @@ static void log_json(const char *level, const char *event, json_t *obj) {
   free(text);
 }
 
+/* The monitor's view of the budget (orf_budget_read_fn). */
+static void read_budget(void *ctx, double *in_use, double *budget) { orf_jobs_budget(ctx, in_use, budget); }
+
 /* libmicrohttpd's own messages (a client gone mid-stream, ...) as log
  * events, so every line on stderr stays one JSON object. */
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -60,7 +64,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   char msg[512];
   vsnprintf(msg, sizeof msg, fmt, ap);
   size_t n = strlen(msg);
-  while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
+  while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+    msg[--n] = 0;
   log_json("warn", "http_library", json_pack("{s:s}", "message", msg));
 }
 
@@ -93,10 +98,43 @@ int orf_server_main(int argc, char **argv) {
     orf_log_event("error", "start_failed", "\"reason\":\"out of memory\"");
     goto out;
   }
-  orf_jobs_config jc = {srv.cfg.workers, srv.cfg.queue_max, srv.cfg.engine_threads, 3600.0, srv.limits, srv.cache,
-                        srv.metrics};
+  if (orf_memsources_open(&srv.mem, srv.cfg.sim_device[0] ? srv.cfg.sim_device : NULL, err, sizeof err)) {
+    fprintf(stderr, "orfeas serve: --sim-device: %s\n", err);
+    status = 2;
+    goto out;
+  }
+  /* The budget: explicit, or the device's total less what others use and
+   * the two reserves (the cache's memory tier lives in its own reserve). */
+  orf_mem_snapshot snap;
+  orf_memsources_sample(srv.mem, &snap);
+  double total, external;
+  orf_memsources_budget_base(srv.mem, &snap, &total, &external);
+  srv.device_total_bytes = total;
+  double budget = srv.cfg.memory_budget_gb > 0
+                      ? srv.cfg.memory_budget_gb * GIB
+                      : total - external - (srv.cfg.reserved_system_gb + srv.cfg.reserved_cache_gb) * GIB;
+  if (budget < 1) budget = 1; /* nothing fits: every job is refused with 507, and says why */
+  orf_jobs_config jc = {srv.cfg.workers,
+                        srv.cfg.queue_max,
+                        srv.cfg.engine_threads,
+                        3600.0,
+                        srv.limits,
+                        srv.cache,
+                        srv.metrics,
+                        budget,
+                        0,
+                        0};
   if (orf_jobs_create(&srv.jobs, &jc)) {
     orf_log_event("error", "start_failed", "\"reason\":\"cannot start the job workers\"");
+    goto out;
+  }
+  log_json("info", "memory_budget",
+           json_pack("{s:s, s:f, s:f, s:f}", "device", orf_memsources_budget_device(srv.mem),
+                     "device_total_gb", total / GIB, "external_gb", external / GIB, "budget_gb",
+                     budget / GIB));
+  if (srv.cfg.monitor_interval_s > 0 &&
+      orf_monitor_start(&srv.monitor, srv.mem, read_budget, srv.jobs, srv.cfg.monitor_interval_s, 720)) {
+    orf_log_event("error", "start_failed", "\"reason\":\"cannot start the memory monitor\"");
     goto out;
   }
   struct sockaddr_storage addr;
@@ -105,17 +143,19 @@ int orf_server_main(int argc, char **argv) {
     status = 2;
     goto out;
   }
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+  unsigned flags =
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-  srv.daemon = MHD_start_daemon(flags, (uint16_t)srv.cfg.port, NULL, NULL, http_on_request, &srv,
-                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-                                (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_TIMEOUT,
-                                (unsigned)srv.cfg.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT, 1024u,
-                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-                                http_on_completed, &srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+  srv.daemon = MHD_start_daemon(
+      flags, (uint16_t)srv.cfg.port, NULL, NULL, http_on_request, &srv, MHD_OPTION_SOCK_ADDR,
+      (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv.cfg.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+      1024u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
+      http_on_completed, &srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
   if (!srv.daemon) {
-    log_json("error", "start_failed",
-             json_pack("{s:s, s:s, s:i}", "reason", "cannot listen", "host", srv.cfg.host, "port", srv.cfg.port));
+    log_json(
+        "error", "start_failed",
+        json_pack("{s:s, s:s, s:i}", "reason", "cannot listen", "host", srv.cfg.host, "port", srv.cfg.port));
     goto out;
   }
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -123,8 +163,8 @@ int orf_server_main(int argc, char **argv) {
   printf("orfeas listening on http://%s:%d\n", srv.cfg.host, port);
   fflush(stdout);
   log_json("info", "listening",
-           json_pack("{s:s, s:i, s:i, s:i, s:s}", "host", srv.cfg.host, "port", port, "workers", srv.cfg.workers,
-                     "queue_max", srv.cfg.queue_max, "data_dir", srv.cfg.data_dir));
+           json_pack("{s:s, s:i, s:i, s:i, s:s}", "host", srv.cfg.host, "port", port, "workers",
+                     srv.cfg.workers, "queue_max", srv.cfg.queue_max, "data_dir", srv.cfg.data_dir));
 
   int sig;
   sigwait(&sigs, &sig);
@@ -143,7 +183,9 @@ int orf_server_main(int argc, char **argv) {
   status = 0;
 out:
   if (srv.daemon) MHD_stop_daemon(srv.daemon);
+  if (srv.monitor) orf_monitor_stop(srv.monitor);
   if (srv.jobs) orf_jobs_free(srv.jobs);
+  if (srv.mem) orf_memsources_close(srv.mem);
   if (srv.cache) orf_cache_close(srv.cache);
   if (srv.metrics) orf_metrics_free(srv.metrics);
   return status;

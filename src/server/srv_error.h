@@ -12,6 +12,7 @@ enum {
   ORF_SRV_ENOTFOUND = -102,  /* no such job, result or cache entry: 404 */
   ORF_SRV_ECONFLICT = -103,  /* the job has already finished: 409 */
   ORF_SRV_ECORRUPT = -104,   /* a cache file failed its checksum: dropped, treated as a miss */
+  ORF_SRV_ETOOBIG = -105,    /* the job alone needs more than the whole budget: 507 */
 };
 
 #endif
