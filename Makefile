@@ -5,6 +5,8 @@
 #   make bench      benchmarks (see BENCHMARKS.md)
 #   make run        start ORFEAS on its embedded defaults
 #   make format     clang-format every source file
+#   make fuzz       libFuzzer harnesses (clang, build-fuzz/), each FUZZ_SECONDS
+#   make fuzz-smoke the same, 10 s each (CI)
 # Sources are found by wildcard: a new .c file under src/ joins the engine
 # library, a new tests/test_*.c becomes a test program.
 
@@ -82,5 +84,47 @@ format:
 
 clean:
 	rm -rf build build-san
+
+# ---- fuzzing (libFuzzer, clang) -------------------------------------------
+# The engine and server are compiled again with clang into build-fuzz/ with
+# coverage instrumentation (fuzzer-no-link) and ASan + UBSan; each harness
+# fuzz/fuzz_<name>.c links against them with -fsanitize=fuzzer and runs for
+# FUZZ_SECONDS on a copy of its seed corpus fuzz/corpus/<name>/ (the copy
+# collects what the run finds; the committed seeds stay as they are).
+# Crashes land in build-fuzz/crashes/; any crash fails the target.
+FUZZ_BUILD    := build-fuzz
+FUZZ_SECONDS  ?= 60
+FUZZ_SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_NAMES    := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_OPTS     := -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+
+.PHONY: fuzz fuzz-smoke fuzz-build
+fuzz-build:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 SANFLAGS="$(FUZZ_SANFLAGS)" \
+	  $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/%)
+
+fuzz: fuzz-build
+	@failed=""; mkdir -p $(FUZZ_BUILD)/crashes; \
+	for h in $(FUZZ_NAMES); do \
+	  rm -rf $(FUZZ_BUILD)/corpus/$$h && mkdir -p $(FUZZ_BUILD)/corpus/$$h && \
+	  cp fuzz/corpus/$$h/* $(FUZZ_BUILD)/corpus/$$h/ 2>/dev/null; \
+	  echo "fuzz: $$h for $(FUZZ_SECONDS) s (log $(FUZZ_BUILD)/$$h.log)"; \
+	  if $(FUZZ_BUILD)/fuzz/$$h $(FUZZ_OPTS) -artifact_prefix=$(FUZZ_BUILD)/crashes/$$h- \
+	       $(FUZZ_BUILD)/corpus/$$h > $(FUZZ_BUILD)/$$h.log 2>&1; then \
+	    grep -E '^#[0-9]+.*DONE|^stat::(average_exec_per_sec|peak_rss_mb)' $(FUZZ_BUILD)/$$h.log; \
+	  else \
+	    failed="$$failed $$h"; tail -60 $(FUZZ_BUILD)/$$h.log; \
+	  fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: FAILED:$$failed (inputs in $(FUZZ_BUILD)/crashes/)"; exit 1; fi; \
+	echo "fuzz: no crash in $(words $(FUZZ_NAMES)) harnesses"
+
+fuzz-smoke:
+	$(MAKE) FUZZ_SECONDS=10 fuzz
+
+# A harness: its object (the usual pattern rule) and the libraries.
+$(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(BUILD)/liborfeas-server.a $(BUILD)/liborfeas.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -8,7 +8,7 @@ set -euo pipefail
 
 build_pkgs=(gcc make pkg-config libspng-dev libturbojpeg0-dev libwebp-dev libexif-dev
             libssl-dev libmeshoptimizer-dev libcmocka-dev libjansson-dev libmicrohttpd-dev
-            libzip-dev libcurl4-openssl-dev prometheus curl)
+            libzip-dev libcurl4-openssl-dev prometheus curl clang libclang-rt-14-dev)
 bench_pkgs=(python3 python3-numpy python3-scipy python3-skimage python3-vtk9 python3-pil wrk nginx-light)
 
 case "${1:-build}" in

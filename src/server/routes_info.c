@@ -189,7 +189,7 @@ enum MHD_Result route_metrics(request *r) {
 static const char kPage[] =
     "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-    "<title>ORFEAS</title></head><body style=\"font-family:sans-serif;max-width:40em;margin:2em auto\">"
+    "<title>ORFEAS</title></head><body>"
     "<h1>ORFEAS</h1><p>Turn a picture into a printable 3D model.</p>"
     "<form method=\"post\" action=\"/api/v1/generate?download=1\" enctype=\"multipart/form-data\">"
     "<p><label>Image (PNG, JPEG, WebP) <input type=\"file\" name=\"image\" accept=\"image/png,image/jpeg,"
