@@ -7,9 +7,10 @@
  *
  * The multipart framing itself is libmicrohttpd's post processor, which
  * needs a live connection and is not callable alone; the request is
- * therefore given here already split: the input's first line (up to the
- * first '\n') is the form, `name=value` pairs joined by '&', and the rest
- * is the body.  An input without '\n' is a raw body with no fields.
+ * therefore given here already split: the input's first byte is the
+ * length L of the form that follows (`name=value` pairs joined by '&', as
+ * the query string and the form fields give them), and the bytes after
+ * those L are the body.  A first byte of 0 makes the rest a raw body.
  *
  * Checked, with abort(): a rejected parameter or image maps to an HTTP
  * error status (4xx/5xx with an API code); an accepted one has a probe
@@ -72,10 +73,10 @@ static int apply_form(char *s, orf_params *p) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  const uint8_t *nl = memchr(data, '\n', size < 4096 ? size : 4096);
-  size_t form_len = nl ? (size_t)(nl - data) : 0;
-  const uint8_t *body = nl ? nl + 1 : data;
-  size_t body_len = size - (size_t)(body - data);
+  if (size == 0) return 0;
+  size_t form_len = data[0] < size - 1 ? data[0] : size - 1;
+  const uint8_t *body = data + 1 + form_len;
+  size_t body_len = size - 1 - form_len;
 
   char *form = malloc(form_len + 1);
   if (!form) return 0;

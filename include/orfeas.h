@@ -105,6 +105,14 @@ int orf_params_validate(const orf_params *p, char *err, size_t err_size);
  * as its effective value.  Returns the length it needs (like snprintf). */
 size_t orf_params_canonical(const orf_params *p, char *buf, size_t buf_size);
 
+/* Writes a JSON description of every parameter - name, type, help, range
+ * or choices, default, the modes it applies to - from the same table that
+ * orf_params_set() checks against, so a client (the studio, the API's
+ * /api/v1/params) can never disagree with the validation.  A parameter
+ * whose modes list is empty (format) applies to every mode but is not part
+ * of the geometry.  Returns the length it needs (like snprintf). */
+size_t orf_params_describe(char *buf, size_t buf_size);
+
 /* Names of things, for output and logs. */
 const char *orf_mode_name(orf_mode m);
 const char *orf_format_ext(orf_format f); /* "glb", "stl", ... */

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <string.h>
+#include <jansson.h>
+#include <stdio.h>
 
 #include "orfeas.h"
 
@@ -135,11 +137,73 @@ static void test_quality_tables(void **state) {
   assert_string_equal(orf_stage_name(ORF_STAGE_FINAL_OPTIMIZED), "final_optimized");
 }
 
+/* The published description matches the validation: every parameter is
+ * there, its bounds are accepted and what lies past them refused, every
+ * choice is accepted, and its default is orf_params_init's. */
+static void test_describe_matches_validation(void **state) {
+  (void)state;
+  size_t n = orf_params_describe(NULL, 0);
+  char *text = malloc(n + 1);
+  assert_int_equal(orf_params_describe(text, n + 1), n);
+  json_error_t err;
+  json_t *d = json_loads(text, 0, &err);
+  if (!d) fail_msg("not JSON: %s", err.text);
+  free(text);
+  json_t *params = json_object_get(d, "params");
+  assert_true(json_array_size(params) >= 20);
+  size_t i;
+  json_t *p;
+  int seen_quality = 0;
+  json_array_foreach(params, i, p) {
+    const char *name = json_string_value(json_object_get(p, "name"));
+    const char *type = json_string_value(json_object_get(p, "type"));
+    assert_non_null(name);
+    assert_non_null(json_string_value(json_object_get(p, "help")));
+    orf_params x;
+    char v[64];
+    if (!strcmp(type, "int") || !strcmp(type, "number")) {
+      double lo = json_number_value(json_object_get(p, "min")),
+             hi = json_number_value(json_object_get(p, "max"));
+      double step = !strcmp(type, "int") ? 1 : 1e-6 * (hi - lo);
+      snprintf(v, sizeof v, "%.17g", lo);
+      orf_params_init(&x);
+      assert_int_equal(orf_params_set(&x, name, v, NULL, 0), ORF_OK);
+      snprintf(v, sizeof v, "%.17g", hi);
+      assert_int_equal(orf_params_set(&x, name, v, NULL, 0), ORF_OK);
+      snprintf(v, sizeof v, "%.17g", lo - step);
+      assert_int_equal(orf_params_set(&x, name, v, NULL, 0), ORF_EINVAL);
+      snprintf(v, sizeof v, "%.17g", hi + step);
+      assert_int_equal(orf_params_set(&x, name, v, NULL, 0), ORF_EINVAL);
+    } else if (!strcmp(type, "enum")) {
+      size_t k;
+      json_t *c;
+      json_array_foreach(json_object_get(p, "choices"), k, c) {
+        orf_params_init(&x);
+        assert_int_equal(orf_params_set(&x, name, json_string_value(c), NULL, 0), ORF_OK);
+      }
+      orf_params_init(&x);
+      assert_int_equal(orf_params_set(&x, name, "bogus", NULL, 0), ORF_EINVAL);
+    } else {
+      orf_params_init(&x);
+      assert_int_equal(orf_params_set(&x, name, "true", NULL, 0), ORF_OK);
+    }
+    if (!strcmp(name, "quality")) {
+      seen_quality = 1;
+      assert_int_equal(json_integer_value(json_object_get(p, "default")), 7);
+    }
+    if (!strcmp(name, "thickness")) assert_true(json_real_value(json_object_get(p, "default")) == 0.35);
+    if (!strcmp(name, "mode"))
+      assert_string_equal(json_string_value(json_object_get(p, "default")), "inflate");
+  }
+  assert_true(seen_quality);
+  json_decref(d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults),       cmocka_unit_test(test_strict_errors),
       cmocka_unit_test(test_set_values),     cmocka_unit_test(test_canonical),
-      cmocka_unit_test(test_quality_tables),
+      cmocka_unit_test(test_quality_tables), cmocka_unit_test(test_describe_matches_validation),
   };
   return cmocka_run_group_tests_name("params", tests, NULL, NULL);
 }

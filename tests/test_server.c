@@ -2018,6 +2018,31 @@ static void test_serve_help(void **state) {
   assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0);
 }
 
+/* GET /api/v1/params: the engine's parameter table, for clients to build
+ * their controls from. */
+static void test_params_description(void **state) {
+  (void)state;
+  reply r;
+  get(&r, "/api/v1/params");
+  EXPECT_STATUS(&r, 200);
+  json_t *d = reply_json(&r);
+  json_t *params = json_object_get(d, "params");
+  int quality = 0;
+  size_t i;
+  json_t *p;
+  json_array_foreach(params, i, p) {
+    if (!strcmp(str(p, "name"), "quality")) {
+      quality = 1;
+      assert_int_equal(integer(p, "min"), 1);
+      assert_int_equal(integer(p, "max"), 10);
+    }
+  }
+  assert_true(quality);
+  assert_string_equal(str(json_array_get(json_object_get(d, "server_params"), 0), "name"), "precision");
+  json_decref(d);
+  reply_free(&r);
+}
+
 /* ---- memory budget and admission (simulated device) ------------------------- */
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
@@ -2209,6 +2234,7 @@ int main(void) {
       cmocka_unit_test(test_admin_token),
       cmocka_unit_test(test_request_id_everywhere),
       cmocka_unit_test(test_web_studio),
+      cmocka_unit_test(test_params_description),
       cmocka_unit_test(test_api_shutdown),
   };
   const struct CMUnitTest queue[] = {

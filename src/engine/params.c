@@ -29,6 +29,7 @@ typedef struct param_desc {
   double min, max;            /* P_INT / P_NUM, inclusive */
   const char *const *choices; /* P_ENUM, NULL-terminated, value = index */
   unsigned modes;             /* M_* where it applies (canonical form) */
+  const char *help;           /* one line for people (CLI, studio, API) */
 } param_desc;
 
 static const char *const kModes[] = {"inflate", "relief", "lithophane", "extrude", NULL};
@@ -39,26 +40,34 @@ static const char *const kShapes[] = {"flat", "cylinder", NULL};
 
 #define OFF(f) offsetof(orf_params, f)
 static const param_desc kParams[] = {
-    {"background", P_ENUM, OFF(background), 0, 0, kBackgrounds, M_ALL},
-    {"base_mm", P_NUM, OFF(base_mm), 0.2, 50, NULL, M_RELIEF},
-    {"bevel_mm", P_NUM, OFF(bevel_mm), 0, 20, NULL, M_EXTRUDE},
-    {"border_mm", P_NUM, OFF(border_mm), 0, 50, NULL, M_LITHO},
-    {"cutout", P_BOOL, OFF(cutout), 0, 1, NULL, M_RELIEF},
-    {"depth_mm", P_NUM, OFF(depth_mm), 0.2, 500, NULL, M_EXTRUDE},
-    {"detail", P_NUM, OFF(detail), 0, 1, NULL, M_INFLATE},
-    {"format", P_ENUM, OFF(format), 0, 0, kFormats, 0},
-    {"invert", P_BOOL, OFF(invert), 0, 1, NULL, M_RELIEF | M_LITHO},
-    {"max_faces", P_INT, OFF(max_faces), 100, 5000000, NULL, M_ALL},
-    {"max_mm", P_NUM, OFF(max_mm), 0.3, 20, NULL, M_LITHO},
-    {"min_mm", P_NUM, OFF(min_mm), 0.2, 10, NULL, M_LITHO},
-    {"mode", P_ENUM, OFF(mode), 0, 0, kModes, M_ALL},
-    {"quality", P_INT, OFF(quality), 1, 10, NULL, M_ALL},
-    {"relief_mm", P_NUM, OFF(relief_mm), 0.1, 50, NULL, M_RELIEF},
-    {"shape", P_ENUM, OFF(shape), 0, 0, kShapes, M_LITHO},
-    {"size_mm", P_NUM, OFF(size_mm), 1, 1000, NULL, M_ALL},
-    {"smooth", P_NUM, OFF(smooth), 0, 20, NULL, M_RELIEF},
-    {"style", P_ENUM, OFF(realistic), 0, 0, kStyles, M_ALL},
-    {"thickness", P_NUM, OFF(thickness), 0.05, 2, NULL, M_INFLATE},
+    {"background", P_ENUM, OFF(background), 0, 0, kBackgrounds, M_ALL,
+     "how the subject is separated: alpha channel, automatic border colour model, or the whole frame"},
+    {"base_mm", P_NUM, OFF(base_mm), 0.2, 50, NULL, M_RELIEF, "thickness of the plate under the relief, mm"},
+    {"bevel_mm", P_NUM, OFF(bevel_mm), 0, 20, NULL, M_EXTRUDE, "rounded edge of the extruded outline, mm"},
+    {"border_mm", P_NUM, OFF(border_mm), 0, 50, NULL, M_LITHO,
+     "frame around the lithophane at full thickness, mm"},
+    {"cutout", P_BOOL, OFF(cutout), 0, 1, NULL, M_RELIEF, "the plate follows the subject's silhouette"},
+    {"depth_mm", P_NUM, OFF(depth_mm), 0.2, 500, NULL, M_EXTRUDE, "extrusion depth, mm"},
+    {"detail", P_NUM, OFF(detail), 0, 1, NULL, M_INFLATE,
+     "relief from the image's shading added to the front (0 = smooth)"},
+    {"format", P_ENUM, OFF(format), 0, 0, kFormats, 0, "file format of the download"},
+    {"invert", P_BOOL, OFF(invert), 0, 1, NULL, M_RELIEF | M_LITHO,
+     "darker is higher (relief) or thinner (lithophane)"},
+    {"max_faces", P_INT, OFF(max_faces), 100, 5000000, NULL, M_ALL,
+     "face budget of the final mesh (default: F(quality))"},
+    {"max_mm", P_NUM, OFF(max_mm), 0.3, 20, NULL, M_LITHO, "thickest part of the lithophane, mm"},
+    {"min_mm", P_NUM, OFF(min_mm), 0.2, 10, NULL, M_LITHO, "thinnest part of the lithophane, mm"},
+    {"mode", P_ENUM, OFF(mode), 0, 0, kModes, M_ALL, "what to make"},
+    {"quality", P_INT, OFF(quality), 1, 10, NULL, M_ALL,
+     "grid resolution and face budget, 1 (fast) to 10 (fine)"},
+    {"relief_mm", P_NUM, OFF(relief_mm), 0.1, 50, NULL, M_RELIEF, "height of the relief above its base, mm"},
+    {"shape", P_ENUM, OFF(shape), 0, 0, kShapes, M_LITHO, "flat plate or a closed cylinder"},
+    {"size_mm", P_NUM, OFF(size_mm), 1, 1000, NULL, M_ALL, "longest side of the model, mm"},
+    {"smooth", P_NUM, OFF(smooth), 0, 20, NULL, M_RELIEF, "smoothing of the height field, pixels"},
+    {"style", P_ENUM, OFF(realistic), 0, 0, kStyles, M_ALL,
+     "keep the image's colours on the surface (realistic) or not (plain)"},
+    {"thickness", P_NUM, OFF(thickness), 0.05, 2, NULL, M_INFLATE,
+     "depth relative to the longest side (1 turns a disc into a sphere)"},
 };
 #define N_PARAMS (sizeof kParams / sizeof kParams[0])
 
@@ -206,6 +215,56 @@ size_t orf_params_canonical(const orf_params *p, char *buf, size_t buf_size) {
 }
 
 const char *orf_mode_name(orf_mode m) { return (unsigned)m < 4 ? kModes[m] : "unknown"; }
+/* Appends a JSON string (the table's texts need no escaping beyond this). */
+static size_t put(char *buf, size_t size, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static size_t put(char *buf, size_t size, size_t len, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(len < size ? buf + len : NULL, len < size ? size - len : 0, fmt, ap);
+  va_end(ap);
+  return len + (size_t)(n > 0 ? n : 0);
+}
+
+size_t orf_params_describe(char *buf, size_t size) {
+  orf_params d;
+  orf_params_init(&d);
+  size_t len = put(buf, size, 0,
+                   "{\"engine_version\":\"%s\",\"size_presets\":{\"small\":50,\"medium\":100,"
+                   "\"large\":150},\"params\":[",
+                   ORF_ENGINE_VERSION);
+  for (size_t i = 0; i < N_PARAMS; i++) {
+    const param_desc *p = &kParams[i];
+    const char *field = (const char *)&d + p->offset;
+    static const char *const types[] = {"int", "number", "bool", "enum"};
+    len = put(buf, size, len, "%s{\"name\":\"%s\",\"type\":\"%s\",\"help\":\"%s\",", i ? "," : "", p->name,
+              types[p->type], p->help);
+    switch (p->type) {
+    case P_INT:
+      len = put(buf, size, len, "\"min\":%g,\"max\":%g,\"default\":", p->min, p->max);
+      len = p->offset == OFF(max_faces) ? put(buf, size, len, "null")
+                                        : put(buf, size, len, "%d", *(const int *)field);
+      break;
+    case P_NUM:
+      len = put(buf, size, len, "\"min\":%g,\"max\":%g,\"default\":%.15g", p->min, p->max,
+                *(const double *)field);
+      break;
+    case P_BOOL: len = put(buf, size, len, "\"default\":%s", *(const int *)field ? "true" : "false"); break;
+    default:
+      len = put(buf, size, len, "\"choices\":[");
+      for (int c = 0; p->choices[c]; c++)
+        len = put(buf, size, len, "%s\"%s\"", c ? "," : "", p->choices[c]);
+      len = put(buf, size, len, "],\"default\":\"%s\"", p->choices[*(const int *)field]);
+    }
+    len = put(buf, size, len, ",\"modes\":[");
+    int first = 1;
+    for (int m = 0; m < 4; m++)
+      if (p->modes & (1u << m)) len = put(buf, size, len, "%s\"%s\"", first ? "" : ",", kModes[m]), first = 0;
+    len = put(buf, size, len, "]}");
+  }
+  return put(buf, size, len, "]}");
+}
+
 const char *orf_stage_name(orf_stage s) {
   static const char *const names[] = {"voxel_preview", "rough_mesh", "refined_mesh", "final_optimized"};
   return (unsigned)s < ORF_STAGE_COUNT ? names[s] : "unknown";

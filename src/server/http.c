@@ -265,6 +265,7 @@ static orf_route route_of(const char *method, const char *url) {
   if (!strcmp(url, "/api/v1/gpu/stats")) return ORF_ROUTE_GPU_STATS;
   if (!strcmp(url, "/api/v1/cache/stats")) return ORF_ROUTE_CACHE_STATS;
   if (!strcmp(url, "/api/v1/cache/clear")) return ORF_ROUTE_CACHE_CLEAR;
+  if (!strcmp(url, "/api/v1/params")) return ORF_ROUTE_PARAMS;
   if (!strcmp(url, "/") || !strcmp(url, "/index.html")) return ORF_ROUTE_STATIC;
   (void)method;
   return ORF_ROUTE_OTHER;
@@ -295,6 +296,7 @@ static enum MHD_Result dispatch(request *r, const char *url) {
   case ORF_ROUTE_GPU_STATS: return get ? route_gpu_stats(r) : method_not_allowed(r, "GET");
   case ORF_ROUTE_CACHE_STATS: return get ? route_cache_stats(r) : method_not_allowed(r, "GET");
   case ORF_ROUTE_CACHE_CLEAR: return post ? route_cache_clear(r) : method_not_allowed(r, "POST");
+  case ORF_ROUTE_PARAMS: return get ? route_params(r) : method_not_allowed(r, "GET");
   case ORF_ROUTE_STATIC: return get ? route_studio(r) : method_not_allowed(r, "GET");
   case ORF_ROUTE_GENERATE: return post ? route_generate(r, 0) : method_not_allowed(r, "POST");
   case ORF_ROUTE_PROGRESSIVE: return post ? route_generate(r, 1) : method_not_allowed(r, "POST");

@@ -139,6 +139,7 @@ enum MHD_Result route_cache_stats(request *r);
 enum MHD_Result route_cache_clear(request *r);
 enum MHD_Result route_metrics(request *r);
 enum MHD_Result route_studio(request *r);
+enum MHD_Result route_params(request *r);
 
 /* libmicrohttpd's access handler and completion callback (cls: server). */
 enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,

@@ -33,8 +33,8 @@ enum { STATUS_MIN = 100, STATUS_SLOTS = 600 };
 enum { JOB_COMPLETE, JOB_FAILED, JOB_CANCELLED, JOB_COUNT };
 
 static const char *const kRouteNames[ORF_ROUTE_COUNT] = {
-    "health",  "ready",     "generate",    "progressive", "jobs",    "job_status", "job_events",
-    "results", "gpu_stats", "cache_stats", "cache_clear", "metrics", "static",     "other",
+    "health",    "ready",       "generate",    "progressive", "jobs",   "job_status", "job_events", "results",
+    "gpu_stats", "cache_stats", "cache_clear", "metrics",     "params", "static",     "other",
 };
 static const char *const kMethodNames[M_COUNT] = {"GET", "POST", "DELETE", "OTHER"};
 static const char *const kJobNames[JOB_COUNT] = {"complete", "failed", "cancelled"};

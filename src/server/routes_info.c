@@ -184,6 +184,28 @@ enum MHD_Result route_metrics(request *r) {
   return http_queue(r, 200, resp);
 }
 
+/* GET /api/v1/params: the engine's own description of its parameters
+ * (orf_params_describe), so a client builds its controls from the table the
+ * server validates with, plus the server's parameters. */
+enum MHD_Result route_params(request *r) {
+  size_t n = orf_params_describe(NULL, 0);
+  char *text = malloc(n + 1);
+  if (!text) return http_error(r, ORF_ENOMEM, NULL, NULL);
+  orf_params_describe(text, n + 1);
+  json_t *j = json_loads(text, 0, NULL);
+  free(text);
+  if (!j) return http_error(r, ORF_EINTERNAL, "the parameter description is not JSON", NULL);
+  json_object_set_new(j, "server_params",
+                      json_pack("[{s:s, s:s, s:s, s:[s,s,s,s], s:s}, {s:s, s:s, s:s, s:b}]", "name",
+                                "precision", "type", "enum", "help",
+                                "field storage precision; this engine stores no volumetric field, so it is "
+                                "validated and has nothing to change",
+                                "choices", "auto", "fp32", "fp16", "int8", "default", "auto", "name",
+                                "download", "type", "bool", "help",
+                                "answer with the file itself instead of JSON", "default", 0));
+  return http_json(r, 200, j);
+}
+
 /* A plain upload form until the web studio (its own issue) replaces it:
  * it posts to /api/v1/generate?download=1 and the browser saves the file. */
 static const char kPage[] =
