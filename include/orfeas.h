@@ -256,6 +256,17 @@ void orf_result_free(orf_result *r);
  * callback is not called again. */
 int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_opts *opts, orf_result *out);
 
+/* The subject a job would use, for a person to check before generating:
+ * decodes the image at most max_side pixels on its longest side, separates
+ * the subject exactly as a job does (p->background; automatic separation
+ * that finds nothing falls back to the whole frame), and writes the image
+ * as an RGBA PNG with the background transparent into *png (*png_size
+ * bytes; free with orf_buffer_free).  *source (may be NULL) gets 0 alpha,
+ * 1 automatic background, 2 whole frame.  lim may be NULL (the defaults).
+ * Errors as orf_generate's decoding and masking, or ORF_ENOMEM. */
+int orf_subject_png(const uint8_t *data, size_t size, const orf_params *p, const orf_limits *lim,
+                    uint32_t max_side, uint8_t **png, size_t *png_size, int *source);
+
 /* An upper bound of the peak bytes a job with these parameters takes on an
  * image of width x height pixels (as orf_image_probe() gives them) from a
  * file of file_bytes bytes.  Admission control reserves this much. */

@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "image.h"
 #include "orfeas.h"
 #include "testutil.h"
 
@@ -2043,6 +2044,104 @@ static void test_params_description(void **state) {
   reply_free(&r);
 }
 
+/* POST /api/v1/mask: the subject as a PNG with the background transparent. */
+static void test_mask_preview(void **state) {
+  (void)state;
+  reply r;
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/mask",
+                      .multipart = 1,
+                      .image = disc_png,
+                      .image_len = disc_png_n,
+                      .image_type = "image/png"});
+  EXPECT_STATUS(&r, 200);
+  expect_header(&r, "Content-Type", "image/png");
+  expect_header(&r, "X-Mask-Source", "background");
+  orf_image img;
+  assert_int_equal(orf_image_decode((const uint8_t *)r.body, r.len, NULL, 0, &img), ORF_OK);
+  assert_true(img.has_alpha);
+  size_t centre = ((size_t)img.height / 2 * img.width + img.width / 2) * 4;
+  assert_int_equal(img.rgba[centre + 3], 255); /* the disc */
+  assert_int_equal(img.rgba[3], 0);            /* the corner: background */
+  orf_image_free(&img);
+  reply_free(&r);
+  /* a uniform image has no separable subject: the whole frame is used */
+  uint8_t grey[64 * 64 * 3];
+  memset(grey, 120, sizeof grey);
+  size_t n;
+  uint8_t *png = tu_png(grey, 64, 64, 3, 8, &n);
+  http(&r, &(request){.method = "POST", .path = "/api/v1/mask", .ctype = "image/png", .body = png, .len = n});
+  EXPECT_STATUS(&r, 200);
+  expect_header(&r, "X-Mask-Source", "frame");
+  reply_free(&r);
+  free(png);
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/mask",
+                      .ctype = "image/png",
+                      .body = disc_png,
+                      .len = disc_png_n / 2});
+  expect_error(&r, 400, "bad_image", NULL);
+  reply_free(&r);
+}
+
+static void write_text(const char *dir, const char *name, const char *text) {
+  char path[900];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  assert_int_equal(tu_write_file(path, text, strlen(text)), 0);
+}
+
+/* The studio's files from a web root: types, caching, no listing, no way
+ * out of the root. */
+static void test_static_files(void **state) {
+  (void)state;
+  char root[700], sub[800], link[800], data[600], extra[800];
+  snprintf(root, sizeof root, "%s/webroot", tmp);
+  snprintf(sub, sizeof sub, "%s/sub", root);
+  mkdir(root, 0755);
+  mkdir(sub, 0755);
+  write_text(root, "index.html", "<!doctype html><title>studio</title>");
+  write_text(root, "app.js", "export const x = 1;");
+  write_text(root, "style.css", "body{}");
+  write_text(root, ".secret", "no");
+  write_text(sub, "note.txt", "hello");
+  snprintf(link, sizeof link, "%s/out.txt", root);
+  assert_int_equal(symlink("/etc/hostname", link), 0);
+  snprintf(data, sizeof data, "%s/data-web", tmp);
+  snprintf(extra, sizeof extra, "--web-root %s", root);
+  server web;
+  assert_int_equal(server_start(&web, data, extra, "web"), 0);
+  reply r;
+  http(&r, &(request){.path = "/", .srv = &web});
+  EXPECT_STATUS(&r, 200);
+  assert_non_null(strstr(r.body, "<title>studio</title>"));
+  expect_header_prefix(&r, "Content-Type", "text/html");
+  expect_header(&r, "Cache-Control", "no-cache");
+  char csp[512];
+  assert_non_null(header_get(&r, "Content-Security-Policy", csp, sizeof csp));
+  assert_non_null(strstr(csp, "default-src 'self'"));
+  assert_non_null(strstr(csp, "script-src 'self'"));
+  reply_free(&r);
+  const char *ok[][2] = {{"/static/app.js", "text/javascript"},
+                         {"/static/style.css", "text/css"},
+                         {"/static/sub/note.txt", "text/plain"}};
+  for (int i = 0; i < 3; i++) {
+    http(&r, &(request){.path = ok[i][0], .srv = &web});
+    EXPECT_STATUS(&r, 200);
+    expect_header_prefix(&r, "Content-Type", ok[i][1]);
+    reply_free(&r);
+  }
+  const char *refused[] = {"/static/sub",         "/static/sub/",          "/static/.secret",
+                           "/static/out.txt",     "/static/../index.html", "/static/sub/../../etc/passwd",
+                           "/static//etc/passwd", "/static/missing.js"};
+  for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+    http(&r, &(request){.path = refused[i], .srv = &web, .path_as_is = 1});
+    if (r.status == 200) fail_msg("%s was served", refused[i]);
+    assert_true(r.status == 404 || r.status == 400);
+    reply_free(&r);
+  }
+  server_stop_clean(&web);
+}
+
 /* ---- memory budget and admission (simulated device) ------------------------- */
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
@@ -2233,6 +2332,8 @@ int main(void) {
       cmocka_unit_test(test_disconnect_cancels),
       cmocka_unit_test(test_admin_token),
       cmocka_unit_test(test_request_id_everywhere),
+      cmocka_unit_test(test_static_files), /* its own server: before the tests of S's last request */
+      cmocka_unit_test(test_mask_preview),
       cmocka_unit_test(test_web_studio),
       cmocka_unit_test(test_params_description),
       cmocka_unit_test(test_api_shutdown),

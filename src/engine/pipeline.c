@@ -15,6 +15,7 @@
  * and fails the job with ORF_EINTERNAL rather than reaching a user.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -27,6 +28,8 @@
 #include "parallel.h"
 #include "simplify.h"
 #include "smooth.h"
+
+#include <spng.h>
 
 #define SMALL_SIDE 160 /* pixels of the small image: 5 per preview cell */
 #define TAUBIN_LAMBDA 0.5f
@@ -110,13 +113,19 @@ static int finish_stage(job *j, const orf_inflate *f, orf_mesh *m, orf_stage sta
   return ORF_OK;
 }
 
+/* The subject of img as a job uses it: automatic separation that finds
+ * no subject falls back to the whole frame. */
+static int subject_mask(const orf_image *img, orf_background bg, int threads, orf_mask *mask) {
+  int rc = orf_mask_build(img, bg, threads, mask);
+  if (rc == ORF_ENOSUBJECT && bg == ORF_BG_AUTO) rc = orf_mask_build(img, ORF_BG_NONE, threads, mask);
+  return rc;
+}
+
 /* Decode, mask and fields of one image size: the preview's or the work's. */
 static int prepare(job *j, const orf_image *img, orf_inflate *f) {
   orf_mask mask;
   double t1 = now_ms();
-  int rc = orf_mask_build(img, j->p->background, j->o->threads, &mask);
-  if (rc == ORF_ENOSUBJECT && j->p->background == ORF_BG_AUTO)
-    rc = orf_mask_build(img, ORF_BG_NONE, j->o->threads, &mask);
+  int rc = subject_mask(img, j->p->background, j->o->threads, &mask);
   if (rc) return rc;
   j->res->mask_source = mask.source;
   double t2 = now_ms();
@@ -210,5 +219,53 @@ int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_
   opts->peak_bytes = atomic_load(&use->peak) - base;
   if (rc) orf_result_free(out);
   if (!prev) orf_memtrack_set(NULL);
+  return rc;
+}
+
+int orf_subject_png(const uint8_t *data, size_t size, const orf_params *p, const orf_limits *lim,
+                    uint32_t max_side, uint8_t **png, size_t *png_size, int *source) {
+  *png = NULL;
+  *png_size = 0;
+  orf_limits dl;
+  if (!lim) {
+    orf_limits_init(&dl);
+    lim = &dl;
+  }
+  orf_image src = {0}, img = {0};
+  orf_mask mask = {0};
+  int rc = orf_image_decode(data, size, lim, max_side, &src);
+  if (!rc) rc = orf_image_downscale(&src, max_side, &img);
+  orf_image_free(&src);
+  if (!rc) rc = subject_mask(&img, p->background, 1, &mask);
+  if (rc) goto out;
+  if (source) *source = mask.source;
+  /* the image with its background made transparent */
+  for (size_t i = 0; i < (size_t)img.width * img.height; i++)
+    if (!mask.data[i]) img.rgba[4 * i + 3] = 0;
+  spng_ctx *ctx = spng_ctx_new(SPNG_CTX_ENCODER);
+  rc = ORF_ENOMEM;
+  if (!ctx) goto out;
+  struct spng_ihdr ihdr = {.width = img.width,
+                           .height = img.height,
+                           .bit_depth = 8,
+                           .color_type = SPNG_COLOR_TYPE_TRUECOLOR_ALPHA};
+  spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1);
+  spng_set_ihdr(ctx, &ihdr);
+  if (spng_encode_image(ctx, img.rgba, (size_t)img.width * img.height * 4, SPNG_FMT_PNG,
+                        SPNG_ENCODE_FINALIZE) == 0) {
+    int err = 0;
+    size_t n = 0;
+    void *out = spng_get_png_buffer(ctx, &n, &err);
+    if (out && !err && (*png = orf_malloc(n))) {
+      memcpy(*png, out, n);
+      *png_size = n;
+      rc = ORF_OK;
+    }
+    free(out);
+  }
+  spng_ctx_free(ctx);
+out:
+  orf_mask_free(&mask);
+  orf_image_free(&img);
   return rc;
 }

@@ -60,6 +60,8 @@ static const opt_desc kOptions[] = {
      "cores / workers, at least 1", "threads each job uses"},
     {"connection-timeout", "ORFEAS_CONNECTION_TIMEOUT", "S", K_INT, OFF(connection_timeout_s), 0, 1, 3600,
      "30", "seconds an idle connection is kept"},
+    {"web-root", "ORFEAS_WEB_ROOT", "DIR", STR(web_root), 0, 0, "web/ beside the binary",
+     "the web studio's files (served at / and /static/)"},
     {"memory-budget-gb", "ORFEAS_MEMORY_BUDGET_GB", "GB", K_REAL, OFF(memory_budget_gb), 0, 0, 1000000, "0",
      "memory for jobs; 0 = device total - reserves"},
     {"reserved-system-gb", "ORFEAS_RESERVED_SYSTEM_GB", "GB", K_REAL, OFF(reserved_system_gb), 0, 0, 1000000,
@@ -143,7 +145,8 @@ static int apply(orf_server_config *c, const opt_desc *o, const char *who, const
       set_err(err, err_size, "%s: value longer than %zu bytes", who, o->size - 1);
       return -1;
     }
-    if (n == 0 && strcmp(o->name, "admin-token") != 0 && strcmp(o->name, "sim-device") != 0) {
+    if (n == 0 && strcmp(o->name, "admin-token") != 0 && strcmp(o->name, "sim-device") != 0 &&
+        strcmp(o->name, "web-root") != 0) {
       set_err(err, err_size, "%s: value must not be empty", who);
       return -1;
     }

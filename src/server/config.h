@@ -14,6 +14,7 @@
  *   --memory-budget-gb ORFEAS_MEMORY_BUDGET_GB (0 = total - reserves)
  *   --reserved-system-gb (2.0)  --reserved-cache-gb (1.0)  --sim-device (none)
  *   --monitor-interval (5 s)  --precision-fp32-gb (10)  --precision-fp16-gb (6)
+ *   --web-root ORFEAS_WEB_ROOT (web/ beside the binary)
  */
 #ifndef ORF_CONFIG_H
 #define ORF_CONFIG_H
@@ -36,6 +37,7 @@ typedef struct orf_server_config {
   char sim_device[128];      /* "" = none */
   double monitor_interval_s; /* 0 = no monitor thread */
   double precision_fp32_gb, precision_fp16_gb;
+  char web_root[4096]; /* "" = web/ beside the binary, if it exists */
 } orf_server_config;
 
 /* Fills *c from defaults, then the environment, then argv (the arguments

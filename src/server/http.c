@@ -38,8 +38,10 @@ enum MHD_Result http_queue(request *r, unsigned status, struct MHD_Response *res
   MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
   MHD_add_response_header(resp, "X-Frame-Options", "DENY");
   MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-  MHD_add_response_header(resp, "Content-Security-Policy",
-                          "default-src 'self'; img-src 'self' blob: data:; frame-ancestors 'none'");
+  MHD_add_response_header(
+      resp, "Content-Security-Policy",
+      "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; script-src 'self'; "
+      "style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
   r->status = (int)status;
   enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
   MHD_destroy_response(resp);
@@ -266,13 +268,16 @@ static orf_route route_of(const char *method, const char *url) {
   if (!strcmp(url, "/api/v1/cache/stats")) return ORF_ROUTE_CACHE_STATS;
   if (!strcmp(url, "/api/v1/cache/clear")) return ORF_ROUTE_CACHE_CLEAR;
   if (!strcmp(url, "/api/v1/params")) return ORF_ROUTE_PARAMS;
+  if (!strcmp(url, "/api/v1/mask")) return ORF_ROUTE_MASK;
+  if (!strncmp(url, "/static/", 8)) return ORF_ROUTE_STATIC;
   if (!strcmp(url, "/") || !strcmp(url, "/index.html")) return ORF_ROUTE_STATIC;
   (void)method;
   return ORF_ROUTE_OTHER;
 }
 
 static int takes_body(orf_route route) {
-  return route == ORF_ROUTE_GENERATE || route == ORF_ROUTE_PROGRESSIVE || route == ORF_ROUTE_JOBS;
+  return route == ORF_ROUTE_GENERATE || route == ORF_ROUTE_PROGRESSIVE || route == ORF_ROUTE_JOBS ||
+         route == ORF_ROUTE_MASK;
 }
 
 static enum MHD_Result method_not_allowed(request *r, const char *allow) {
@@ -297,7 +302,8 @@ static enum MHD_Result dispatch(request *r, const char *url) {
   case ORF_ROUTE_CACHE_STATS: return get ? route_cache_stats(r) : method_not_allowed(r, "GET");
   case ORF_ROUTE_CACHE_CLEAR: return post ? route_cache_clear(r) : method_not_allowed(r, "POST");
   case ORF_ROUTE_PARAMS: return get ? route_params(r) : method_not_allowed(r, "GET");
-  case ORF_ROUTE_STATIC: return get ? route_studio(r) : method_not_allowed(r, "GET");
+  case ORF_ROUTE_MASK: return post ? route_mask(r) : method_not_allowed(r, "POST");
+  case ORF_ROUTE_STATIC: return get ? route_static(r, url) : method_not_allowed(r, "GET");
   case ORF_ROUTE_GENERATE: return post ? route_generate(r, 0) : method_not_allowed(r, "POST");
   case ORF_ROUTE_PROGRESSIVE: return post ? route_generate(r, 1) : method_not_allowed(r, "POST");
   case ORF_ROUTE_JOBS: return post ? route_job_submit(r) : method_not_allowed(r, "POST");

@@ -42,6 +42,7 @@ typedef struct server {
   orf_memsources *mem;       /* memory sources (NVML, host, simulated) */
   orf_monitor *monitor;      /* samples them; NULL when --monitor-interval is 0 */
   double device_total_bytes; /* of the budget device, at start */
+  char web_root[4096];       /* resolved (realpath) studio directory, "" when none */
   double started;            /* monotonic seconds */
   atomic_int draining;       /* SIGTERM received */
 } server;
@@ -140,6 +141,11 @@ enum MHD_Result route_cache_clear(request *r);
 enum MHD_Result route_metrics(request *r);
 enum MHD_Result route_studio(request *r);
 enum MHD_Result route_params(request *r);
+enum MHD_Result route_mask(request *r);
+/* GET / and /static/<file> from the web root (static.c). */
+enum MHD_Result route_static(request *r, const char *url);
+/* Resolves cfg.web_root (or web/ beside the binary) into srv->web_root. */
+void http_static_init(server *srv);
 
 /* libmicrohttpd's access handler and completion callback (cls: server). */
 enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,

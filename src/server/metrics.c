@@ -32,10 +32,11 @@ enum { M_GET, M_POST, M_DELETE, M_OTHER, M_COUNT };
 enum { STATUS_MIN = 100, STATUS_SLOTS = 600 };
 enum { JOB_COMPLETE, JOB_FAILED, JOB_CANCELLED, JOB_COUNT };
 
-static const char *const kRouteNames[ORF_ROUTE_COUNT] = {
+static const char *const kRouteNames[] = {
     "health",    "ready",       "generate",    "progressive", "jobs",   "job_status", "job_events", "results",
-    "gpu_stats", "cache_stats", "cache_clear", "metrics",     "params", "static",     "other",
+    "gpu_stats", "cache_stats", "cache_clear", "metrics",     "params", "mask",       "static",     "other",
 };
+_Static_assert(sizeof kRouteNames / sizeof kRouteNames[0] == ORF_ROUTE_COUNT, "a name for every orf_route");
 static const char *const kMethodNames[M_COUNT] = {"GET", "POST", "DELETE", "OTHER"};
 static const char *const kJobNames[JOB_COUNT] = {"complete", "failed", "cancelled"};
 

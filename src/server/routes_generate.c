@@ -390,3 +390,28 @@ enum MHD_Result route_job_cancel(request *r, const char *id) {
   if (rc) return http_error(r, rc, NULL, NULL);
   return http_json(r, 200, json_pack("{s:s, s:s}", "job_id", id, "status", "cancelled"));
 }
+
+/* POST /api/v1/mask: the subject the engine would use for this image and
+ * these parameters, as a PNG with the background transparent (for a person
+ * to check before generating).  X-Mask-Source says how it was found. */
+enum MHD_Result route_mask(request *r) {
+  enum MHD_Result ret;
+  orf_params p;
+  if (read_input(r, &p, &ret)) return ret;
+  uint8_t *png;
+  size_t n;
+  int source = 0;
+  int rc = orf_subject_png(r->body, r->body_len, &p, &r->srv->limits, 512, &png, &n, &source);
+  if (rc) return http_error(r, rc, NULL, NULL);
+  struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(n, png, orf_buffer_free);
+  if (!resp) {
+    orf_buffer_free(png);
+    return MHD_NO;
+  }
+  static const char *const sources[] = {"alpha", "background", "frame"};
+  r->bytes = n;
+  MHD_add_response_header(resp, "Content-Type", "image/png");
+  MHD_add_response_header(resp, "Cache-Control", "no-store");
+  MHD_add_response_header(resp, "X-Mask-Source", sources[source >= 0 && source <= 2 ? source : 1]);
+  return http_queue(r, 200, resp);
+}

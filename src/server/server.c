@@ -87,6 +87,7 @@ int orf_server_main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   srv.started = http_now();
+  http_static_init(&srv);
   orf_limits_init(&srv.limits);
   srv.limits.max_file_bytes = srv.cfg.max_upload_bytes;
   int status = 1;
@@ -147,11 +148,11 @@ int orf_server_main(int argc, char **argv) {
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   srv.daemon = MHD_start_daemon(
-      flags, (uint16_t)srv.cfg.port, NULL, NULL, http_on_request, &srv, MHD_OPTION_SOCK_ADDR,
-      (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv.cfg.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-      1024u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-      http_on_completed, &srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+      flags, (uint16_t)srv.cfg.port, NULL, NULL, http_on_request, &srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+      NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+      (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv.cfg.connection_timeout_s,
+      MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+      MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, &srv, MHD_OPTION_END);
   if (!srv.daemon) {
     log_json(
         "error", "start_failed",
