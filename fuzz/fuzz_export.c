@@ -133,7 +133,7 @@ static int build_sphere(orf_mesh *m, reader *r, int colors) {
     }
   }
   uint32_t *f = m->indices;
-#define RING(i, j) (2 + (uint32_t)(i) * slices + (uint32_t)((j) % slices))
+#define RING(i, j) (2 + (uint32_t)(i)*slices + (uint32_t)((j) % slices))
   for (uint32_t j = 0; j < slices; j++) { /* north cap: pole 0 at +z */
     *f++ = 0, *f++ = RING(0, j), *f++ = RING(0, j + 1);
   }

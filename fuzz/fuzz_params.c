@@ -61,9 +61,9 @@ static int params_equal(const orf_params *a, const orf_params *b) {
          a->size_mm_set == b->size_mm_set && a->format == b->format && a->realistic == b->realistic &&
          a->background == b->background && a->max_faces == b->max_faces && a->thickness == b->thickness &&
          a->detail == b->detail && a->relief_mm == b->relief_mm && a->base_mm == b->base_mm &&
-         a->smooth == b->smooth && a->invert == b->invert && a->cutout == b->cutout && a->min_mm == b->min_mm &&
-         a->max_mm == b->max_mm && a->border_mm == b->border_mm && a->shape == b->shape &&
-         a->depth_mm == b->depth_mm && a->bevel_mm == b->bevel_mm;
+         a->smooth == b->smooth && a->invert == b->invert && a->cutout == b->cutout &&
+         a->min_mm == b->min_mm && a->max_mm == b->max_mm && a->border_mm == b->border_mm &&
+         a->shape == b->shape && a->depth_mm == b->depth_mm && a->bevel_mm == b->bevel_mm;
 }
 
 /* Canonical text of p into buf (CANON_MAX), checked against small buffers. */

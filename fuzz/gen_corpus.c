@@ -2,6 +2,7 @@
  * gen_corpus.c - writes the seed corpus of the libFuzzer harnesses into
  * fuzz/corpus/<harness>/: small real PNG / JPEG / WebP files made with the
  * tests' encoders (tests/testutil.h), a JPEG carrying an EXIF orientation,
+ * raw pixel pictures for the mask,
  * parameter strings, request bodies, PLY files written by orf_export and
  * mesh-building seeds for fuzz_export.  Run once by hand; its output is
  * committed, so the corpus does not change when an encoder's version does:
@@ -44,19 +45,21 @@ static void put_request(const char *name, const char *form, const uint8_t *img, 
  * fuzz_multipart.  The size by pointer: read after the encoder call in
  * the argument list. */
 static void put_image(const char *name, uint8_t *data, const size_t *size) {
+  char raw[64];
+  snprintf(raw, sizeof raw, "raw_%s", name);
   put("fuzz_image", name, data, *size);
-  put_request(name, "", data, *size);
+  put_request(raw, "", data, *size);
   free(data);
 }
 
 /* The JPEG with an APP1 EXIF segment (orientation 6, rotate 90 CW) after SOI. */
 static uint8_t *with_exif(const uint8_t *jpg, size_t size, size_t *out_size) {
   static const uint8_t app1[] = {
-      0xFF, 0xE1, 0x00, 0x22, 'E', 'x', 'i', 'f', 0, 0,          /* marker, length 34, "Exif\0\0" */
-      'I',  'I',  0x2A, 0x00, 0x08, 0x00, 0x00, 0x00,            /* TIFF header, IFD0 at 8 */
-      0x01, 0x00,                                                /* one entry */
+      0xFF, 0xE1, 0x00, 0x22, 'E',  'x',  'i',  'f',  0,    0, /* marker, length 34, "Exif\0\0" */
+      'I',  'I',  0x2A, 0x00, 0x08, 0x00, 0x00, 0x00,          /* TIFF header, IFD0 at 8 */
+      0x01, 0x00,                                              /* one entry */
       0x12, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, /* Orientation = 6 */
-      0x00, 0x00, 0x00, 0x00};                                   /* no next IFD */
+      0x00, 0x00, 0x00, 0x00};                                                /* no next IFD */
   uint8_t *b = malloc(size + sizeof app1);
   if (!b) exit(1);
   memcpy(b, jpg, 2);
@@ -109,6 +112,12 @@ static void images(void) {
   put_request("req_webp_litho.bin", "mode=lithophane&min_mm=0.5&max_mm=2.5&shape=cylinder", webp, n);
   put_image("webp_lossless_alpha.webp", webp, &n);
   put_image("webp_lossy.webp", tu_webp(opaque, 32, 32, 0, &n), &n);
+  /* Raw pixels for fuzz_image's mask path: w - 1, h - 1, alpha flag, RGBA. */
+  for (int alpha = 0; alpha < 2; alpha++) {
+    uint8_t raw[3 + 32 * 32 * 4] = {31, 31, (uint8_t)alpha};
+    memcpy(raw + 3, alpha ? rgba : opaque, 32 * 32 * 4);
+    put("fuzz_image", alpha ? "raw_discs_alpha.bin" : "raw_discs_opaque.bin", raw, sizeof raw);
+  }
   uint8_t *png = tu_png(rgba, 16, 16, 4, 8, &n);
   put_request("req_png_inflate.bin", "mode=inflate&quality=7&thickness=0.4&detail=0.3&format=stl", png, n);
   put_request("req_png_badparam.bin", "quality=11", png, n);

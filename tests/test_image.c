@@ -150,8 +150,8 @@ static void test_sniff(void **state) {
 static void test_unsupported_and_empty(void **state) {
   (void)state;
   static const char *files[] = {
-      "GIF89a\x01\0\x01\0\x80\0\0\xff\xff\xff\0\0\0!\xf9\x04\0\0\0\0\0,"
-      "\0\0\0\0\x01\0\x01\0\0\x02\x02D\x01\0;",
+      ("GIF89a\x01\0\x01\0\x80\0\0\xff\xff\xff\0\0\0!\xf9\x04\0\0\0\0\0,"
+       "\0\0\0\0\x01\0\x01\0\0\x02\x02D\x01\0;"),
       "BM\x3a\0\0\0\0\0\0\0\x36\0\0\0\x28\0\0\0\x01\0\0\0\x01\0\0\0\x01\0\x18\0",
       "hello, this is plain text and not an image at all\n",
       "RIFF\x24\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0",

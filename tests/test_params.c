@@ -116,6 +116,13 @@ static void test_canonical(void **state) {
   assert_int_equal(orf_params_set(&b, "detail", "0.5", NULL, 0), 0);
   orf_params_canonical(&b, cb, sizeof cb);
   assert_string_not_equal(ca, cb);
+  /* numbers are written exactly: two different values never share a text */
+  assert_int_equal(orf_params_set(&b, "detail", "0.30000000000000004", NULL, 0), 0);
+  orf_params_canonical(&b, cb, sizeof cb);
+  assert_non_null(strstr(cb, "&detail=0.30000000000000004&"));
+  assert_int_equal(orf_params_set(&b, "detail", "0.3", NULL, 0), 0);
+  orf_params_canonical(&b, cb, sizeof cb);
+  assert_non_null(strstr(cb, "&detail=0.3&"));
   /* the length it needs is returned even when the buffer is short */
   char tiny[8];
   assert_int_equal(orf_params_canonical(&a, tiny, sizeof tiny), strlen(ca));

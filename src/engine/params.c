@@ -201,7 +201,12 @@ size_t orf_params_canonical(const orf_params *p, char *buf, size_t buf_size) {
     char val[64];
     switch (d->type) {
     case P_INT: snprintf(val, sizeof val, "%d", *(const int *)field); break;
-    case P_NUM: snprintf(val, sizeof val, "%.15g", *(const double *)field); break;
+    case P_NUM: { /* the shortest text that reads back as the same double */
+      double x = *(const double *)field;
+      snprintf(val, sizeof val, "%.15g", x);
+      if (strtod(val, NULL) != x) snprintf(val, sizeof val, "%.17g", x);
+      break;
+    }
     case P_BOOL: snprintf(val, sizeof val, "%s", *(const int *)field ? "true" : "false"); break;
     default: snprintf(val, sizeof val, "%s", d->choices[*(const int *)field]); break;
     }

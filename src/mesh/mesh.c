@@ -76,11 +76,13 @@ void orf_mesh_vertex_normals(const orf_mesh *m, float *normals) {
   }
   for (size_t v = 0; v < m->vertex_count; v++) {
     float *n = normals + 3 * v;
-    float len = sqrtf(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
+    /* in double: the squares of tiny (subnormal-range) components underflow
+     * in float and leave a "unit" normal visibly short (found by fuzz_export) */
+    double len = sqrt((double)n[0] * n[0] + (double)n[1] * n[1] + (double)n[2] * n[2]);
     if (len > 0 && isfinite(len)) {
-      n[0] /= len;
-      n[1] /= len;
-      n[2] /= len;
+      n[0] = (float)(n[0] / len);
+      n[1] = (float)(n[1] / len);
+      n[2] = (float)(n[2] / len);
     } else {
       n[0] = n[1] = 0;
       n[2] = 1;

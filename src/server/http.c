@@ -173,20 +173,20 @@ int http_parse_params(request *r, orf_params *p, enum MHD_Result *ret) {
   return 0;
 }
 
-void http_request_hash(const uint8_t *image, size_t size, const orf_params *p, char out[65]) {
+int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, char out[65]) {
   char canon[1024];
   size_t n = orf_params_canonical(p, canon, sizeof canon);
   if (n >= sizeof canon) n = sizeof canon - 1;
   unsigned char md[32];
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-  EVP_DigestUpdate(ctx, canon, n);
-  EVP_DigestUpdate(ctx, "\n", 1);
-  EVP_DigestUpdate(ctx, image, size);
-  EVP_DigestFinal_ex(ctx, md, NULL);
+  int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, canon, n) &&
+           EVP_DigestUpdate(ctx, "\n", 1) && EVP_DigestUpdate(ctx, image, size) &&
+           EVP_DigestFinal_ex(ctx, md, NULL);
   EVP_MD_CTX_free(ctx);
+  if (!ok) return ORF_ENOMEM; /* libcrypto out of memory: no hash, and none may be guessed */
   for (int i = 0; i < 32; i++)
     snprintf(out + 2 * i, 3, "%02x", md[i]);
+  return ORF_OK;
 }
 
 /* ---- uploads ------------------------------------------------------------ */

@@ -108,8 +108,10 @@ unsigned http_status_of(int err, const char **code);
  * On a bad parameter responds 422 and returns non-zero. */
 int http_parse_params(request *r, orf_params *p, enum MHD_Result *ret);
 
-/* SHA-256 over the image bytes and the canonical parameters, as 64 hex. */
-void http_request_hash(const uint8_t *image, size_t size, const orf_params *p, char out[65]);
+/* SHA-256 over the image bytes and the canonical parameters, as 64 hex.
+ * Returns ORF_OK, or ORF_ENOMEM when libcrypto cannot run (out is then
+ * not written). */
+int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, char out[65]);
 
 /* Builds the API.md generate response from a job's meta.json. */
 json_t *http_generate_response(const char *meta_json, const char *hash, orf_format f, int cached);

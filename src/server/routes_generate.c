@@ -64,7 +64,10 @@ static int read_input(request *r, orf_params *p, enum MHD_Result *ret) {
     return -1;
   }
   r->estimate = orf_estimate_peak_bytes(p, w, h, r->body_len);
-  http_request_hash(r->body, r->body_len, p, r->hash);
+  if ((rc = http_request_hash(r->body, r->body_len, p, r->hash))) {
+    *ret = http_error(r, rc, NULL, NULL);
+    return -1;
+  }
   r->format = p->format;
   /* An Accept naming the format's media type asks for the file itself. */
   const char *accept = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
