@@ -69,6 +69,16 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   log_json("warn", "http_library", json_pack("{s:s}", "message", msg));
 }
 
+/* An internal error of libmicrohttpd: say what it was, as a log event,
+ * before the process aborts as the library requires. */
+static void mhd_panic(void *cls, const char *file, unsigned int line, const char *reason) {
+  (void)cls;
+  log_json("error", "http_library_panic",
+           json_pack("{s:s, s:i, s:s}", "file", file ? file : "", "line", (int)line, "reason",
+                     reason ? reason : ""));
+  abort();
+}
+
 int orf_server_main(int argc, char **argv) {
   server srv;
   memset(&srv, 0, sizeof srv);
@@ -86,6 +96,7 @@ int orf_server_main(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, NULL);
   signal(SIGPIPE, SIG_IGN);
 
+  MHD_set_panic_func(mhd_panic, NULL);
   srv.started = http_now();
   http_static_init(&srv);
   orf_limits_init(&srv.limits);
@@ -172,7 +183,9 @@ int orf_server_main(int argc, char **argv) {
   atomic_store(&srv.draining, 1);
   orf_log_event("info", "draining", sig == SIGTERM ? "\"signal\":\"SIGTERM\"" : "\"signal\":\"SIGINT\"");
   orf_jobs_drain(srv.jobs);
-  MHD_quiesce_daemon(srv.daemon);
+  /* Open connections get a moment to finish; new ones are still accepted
+   * (and told 503 draining) rather than quiescing the daemon, a path of
+   * libmicrohttpd's that can panic with a thread pool on epoll. */
   for (double t0 = http_now(); http_now() - t0 < DRAIN_CONNECTIONS_S;) {
     const union MHD_DaemonInfo *c = MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
     if (!c || c->num_connections == 0) break;
