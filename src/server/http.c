@@ -48,17 +48,16 @@ enum MHD_Result http_queue(request *r, unsigned status, struct MHD_Response *res
   return ret;
 }
 
-enum MHD_Result http_json(request *r, unsigned status, json_t *j) {
+struct MHD_Response *http_json_response(request *r, json_t *j) {
   char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
   json_decref(j);
-  if (!text) return MHD_NO;
+  if (!text) return NULL;
   size_t len = strlen(text);
-  text[len] = 0;
   /* one trailing newline makes the body friendlier to curl and shells */
   char *body = realloc(text, len + 2);
   if (!body) {
     free(text);
-    return MHD_NO;
+    return NULL;
   }
   body[len] = '\n';
   body[len + 1] = 0;
@@ -66,11 +65,15 @@ enum MHD_Result http_json(request *r, unsigned status, json_t *j) {
   struct MHD_Response *resp = MHD_create_response_from_buffer(len + 1, body, MHD_RESPMEM_MUST_FREE);
   if (!resp) {
     free(body);
-    return MHD_NO;
+    return NULL;
   }
   MHD_add_response_header(resp, "Content-Type", "application/json");
   MHD_add_response_header(resp, "Cache-Control", "no-store");
-  return http_queue(r, status, resp);
+  return resp;
+}
+
+enum MHD_Result http_json(request *r, unsigned status, json_t *j) {
+  return http_queue(r, status, http_json_response(r, j));
 }
 
 enum MHD_Result http_error(request *r, int err, const char *message, const char *param) {
@@ -84,17 +87,12 @@ enum MHD_Result http_error_code(request *r, unsigned status, const char *code, c
   json_t *j = json_pack("{s:s, s:s}", "error", message, "code", code);
   if (param) json_object_set_new(j, "param", json_string(param));
   if (status == 429) {
-    char retry[16];
-    snprintf(retry, sizeof retry, "%d", orf_jobs_retry_after(r->srv->jobs));
-    json_object_set_new(j, "retry_after_s", json_integer(atoi(retry)));
-    char *text = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    if (!text) return MHD_NO;
-    size_t len = strlen(text);
-    r->bytes = len;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    MHD_add_response_header(resp, "Retry-After", retry);
+    int retry = orf_jobs_retry_after(r->srv->jobs);
+    json_object_set_new(j, "retry_after_s", json_integer(retry));
+    struct MHD_Response *resp = http_json_response(r, j);
+    char text[16];
+    snprintf(text, sizeof text, "%d", retry);
+    if (resp) MHD_add_response_header(resp, "Retry-After", text);
     return http_queue(r, status, resp);
   }
   return http_json(r, status, j);
@@ -281,12 +279,9 @@ static int takes_body(orf_route route) {
 }
 
 static enum MHD_Result method_not_allowed(request *r, const char *allow) {
-  json_t *j = json_pack("{s:s, s:s}", "error", "method not allowed here", "code", "method_not_allowed");
-  char *text = json_dumps(j, JSON_COMPACT);
-  json_decref(j);
-  struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-  MHD_add_response_header(resp, "Allow", allow);
-  MHD_add_response_header(resp, "Content-Type", "application/json");
+  struct MHD_Response *resp = http_json_response(
+      r, json_pack("{s:s, s:s}", "error", "method not allowed here", "code", "method_not_allowed"));
+  if (resp) MHD_add_response_header(resp, "Allow", allow);
   return http_queue(r, 405, resp);
 }
 

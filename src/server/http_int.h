@@ -93,6 +93,11 @@ enum MHD_Result http_error(request *r, int err, const char *message, const char 
 enum MHD_Result http_error_code(request *r, unsigned status, const char *code, const char *message,
                                 const char *param);
 
+/* A JSON response (takes ownership of j), with its content type and
+ * no-store, for a caller that adds headers before http_queue(); NULL when
+ * out of memory (http_queue then answers MHD_NO). */
+struct MHD_Response *http_json_response(request *r, json_t *j);
+
 /* Responds with an explicit status and a JSON body (takes ownership of j). */
 enum MHD_Result http_json(request *r, unsigned status, json_t *j);
 

@@ -333,13 +333,8 @@ enum MHD_Result route_job_submit(request *r) {
                         orf_job_status_name(st.status), "position", (json_int_t)st.position, "request_hash",
                         r->hash, "coalesced", coalesced);
   orf_job_release(job); /* the manager keeps it (keep = 1) */
-  char *text = json_dumps(j, JSON_COMPACT);
-  json_decref(j);
-  if (!text) return MHD_NO;
-  r->bytes = strlen(text);
-  struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-  MHD_add_response_header(resp, "Content-Type", "application/json");
-  MHD_add_response_header(resp, "Location", location);
+  struct MHD_Response *resp = http_json_response(r, j);
+  if (resp) MHD_add_response_header(resp, "Location", location);
   return http_queue(r, 202, resp);
 }
 

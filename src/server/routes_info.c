@@ -38,6 +38,14 @@ enum MHD_Result route_ready(request *r) {
   return http_json(r, ok ? 200 : 503, json_pack("{s:b}", "ready", ok));
 }
 
+/* The monitor's latest sample, or a fresh one when there is no monitor. */
+static void latest_snapshot(server *srv, orf_mem_snapshot *snap) {
+  if (srv->monitor)
+    orf_monitor_latest(srv->monitor, snap);
+  else
+    orf_memsources_sample(srv->mem, snap);
+}
+
 static json_t *device_json(const orf_gpu_device *d) {
   json_t *j = json_pack("{s:i, s:s, s:f, s:f, s:f}", "index", d->index, "name", d->name, "total_vram_gb",
                         d->total_gb, "used_gb", d->used_gb, "free_gb", d->free_gb);
@@ -58,10 +66,7 @@ static json_t *device_json(const orf_gpu_device *d) {
 enum MHD_Result route_gpu_stats(request *r) {
   server *srv = r->srv;
   orf_mem_snapshot snap;
-  if (srv->monitor)
-    orf_monitor_latest(srv->monitor, &snap);
-  else
-    orf_memsources_sample(srv->mem, &snap);
+  latest_snapshot(srv, &snap);
   double in_use, budget;
   orf_jobs_budget(srv->jobs, &in_use, &budget);
   double free_gb = (budget - in_use) / GB;
@@ -164,10 +169,7 @@ enum MHD_Result route_metrics(request *r) {
   g.budget_bytes = (uint64_t)budget;
   g.budget_in_use_bytes = (uint64_t)in_use;
   orf_mem_snapshot snap;
-  if (r->srv->monitor)
-    orf_monitor_latest(r->srv->monitor, &snap);
-  else
-    orf_memsources_sample(r->srv->mem, &snap);
+  latest_snapshot(r->srv, &snap);
   double total, external;
   orf_memsources_budget_base(r->srv->mem, &snap, &total, &external);
   g.device_available_bytes =
