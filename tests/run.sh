@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # run.sh - runs every test program under BUILD/tests (each a cmocka group,
-# each under a time limit) and closes with one summary line over all of them.
-#   tests/run.sh BUILD [NAME...]   NAME picks programs (test_mc, ...)
+# each under a time limit) and the shell tests tests/test_*.sh (each run with
+# BUILD as its argument, printing cmocka's "[  PASSED  ] N" / "[  FAILED  ] N"
+# lines), and closes with one summary line over all of them.
+#   tests/run.sh BUILD [NAME...]   NAME picks programs (test_mc, test_tools.sh, ...)
 set -u
 build=${1:-build}; shift || true
 cd "$(dirname "$0")/.."
 progs=("$@")
-[ ${#progs[@]} -eq 0 ] && progs=($(ls "$build"/tests/ | grep '^test_' | sort))
+[ ${#progs[@]} -eq 0 ] && progs=($(ls "$build"/tests/ | grep '^test_' | sort) $(cd tests && ls test_*.sh 2>/dev/null | sort))
 export ORFEAS_BIN="$build/orfeas"
 passed=0; failed=0; broken=()
 for p in "${progs[@]}"; do
   log=$(mktemp)
-  timeout 600 "$build/tests/$p" 2>&1 | tee "$log"
+  case "$p" in
+    *.sh) timeout 900 bash "tests/$p" "$build" 2>&1 | tee "$log" ;;
+    *) timeout 600 "$build/tests/$p" 2>&1 | tee "$log" ;;
+  esac
   rc=${PIPESTATUS[0]}
   n_ok=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
   n_bad=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
