@@ -228,14 +228,35 @@ typedef struct orf_timings {
  * cancel the job (orf_generate then returns ORF_ECANCELED). */
 typedef int (*orf_stage_fn)(void *user, orf_stage stage, const orf_mesh *mesh, int grid, double elapsed_ms);
 
+/* Where a job's heavy steps (the 3-D field and marching cubes of inflate)
+ * run.  AUTO is CUDA when this build has it and a usable GPU is present,
+ * else the CPU, with no error. */
+typedef enum { ORF_DEVICE_AUTO, ORF_DEVICE_CPU, ORF_DEVICE_CUDA } orf_device;
+
+/* How the GPU stores the 3-D field (src/gpu/fieldgrid.h).  FP32 gives the
+ * CPU's mesh byte for byte; FP16 and INT8 take half and a quarter of the
+ * memory and give closed meshes within the bounds in BENCHMARKS.md.  The
+ * CPU path stores no field and always computes as FP32. */
+typedef enum { ORF_PRECISION_FP32, ORF_PRECISION_FP16, ORF_PRECISION_INT8 } orf_precision;
+
+const char *orf_device_name(orf_device d);       /* "auto", "cpu", "cuda" */
+const char *orf_precision_name(orf_precision p); /* "fp32", "fp16", "int8" */
+/* Parse those names: ORF_OK, or ORF_EINVAL for anything else. */
+int orf_device_from_name(const char *name, orf_device *out);
+int orf_precision_from_name(const char *name, orf_precision *out);
+
 /* How a job runs (not what it makes). */
 typedef struct orf_job_opts {
   int threads; /* <= 0: every online core */
+  orf_device device;       /* ORF_DEVICE_AUTO */
+  orf_precision precision; /* ORF_PRECISION_FP32; used by the CUDA path only */
   orf_limits limits;
   orf_stage_fn on_stage; /* may be NULL */
   void *user;
   atomic_int *cancel; /* may be NULL; non-zero cancels between and inside stages */
   size_t peak_bytes;  /* out: measured peak of the engine's own allocations */
+  orf_device device_used;   /* out: ORF_DEVICE_CPU or ORF_DEVICE_CUDA */
+  size_t device_peak_bytes; /* out: most GPU memory the job held at once */
 } orf_job_opts;
 
 void orf_job_opts_init(orf_job_opts *o);
@@ -271,6 +292,33 @@ int orf_subject_png(const uint8_t *data, size_t size, const orf_params *p, const
  * image of width x height pixels (as orf_image_probe() gives them) from a
  * file of file_bytes bytes.  Admission control reserves this much. */
 size_t orf_estimate_peak_bytes(const orf_params *p, uint32_t width, uint32_t height, size_t file_bytes);
+
+/* An upper bound of the GPU memory a job with these parameters holds at
+ * once on the CUDA path with field precision `prec` (0 for modes that do
+ * not run there).  Admission control reserves this much of the GPU. */
+size_t orf_estimate_device_bytes(const orf_params *p, orf_precision prec);
+
+/* ---- GPU -------------------------------------------------------------- */
+
+/* What the CUDA path sees.  Device memory is taken from one stream-ordered
+ * pool (cudaMallocAsync); pool_used is what jobs hold now, pool_reserved
+ * what the pool keeps from the driver (used + cached). */
+typedef struct orf_gpu_info {
+  int compiled;  /* this build has the CUDA path */
+  int available; /* and a usable device was found */
+  char name[96];
+  int index;
+  size_t total_bytes, free_bytes; /* of the device, from the driver */
+  size_t pool_used_bytes, pool_reserved_bytes;
+} orf_gpu_info;
+
+/* Fills *out (never fails: without CUDA, compiled and available are 0).
+ * The first call initialises the device; thread-safe. */
+void orf_gpu_query(orf_gpu_info *out);
+
+/* Gives the pool's cached, unused device memory back to the driver.  Safe
+ * to call at any time, a no-op without a device. */
+void orf_gpu_trim(void);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "gpu.h"
 #include "image.h"
 #include "inflate.h"
 #include "mask.h"
@@ -43,6 +44,7 @@ typedef struct job {
   orf_job_opts *o;
   orf_result *res;
   double t0;
+  int gpu; /* marching cubes of inflate on the GPU (gpu.h) */
 } job;
 
 static double now_ms(void) {
@@ -140,7 +142,10 @@ static int prepare(job *j, const orf_image *img, orf_inflate *f) {
 static int run_stage(job *j, const orf_inflate *f, orf_stage stage, int grid, orf_mesh *keep) {
   orf_mesh m;
   double t1 = now_ms();
-  int rc = orf_inflate_mesh(f, grid, j->o->threads, j->o->cancel, &m);
+  size_t device_peak = 0;
+  int rc = j->gpu ? orf_gpu_inflate_mesh(f, grid, j->o->precision, j->o->cancel, &m, &device_peak)
+                  : orf_inflate_mesh(f, grid, j->o->threads, j->o->cancel, &m);
+  if (device_peak > j->o->device_peak_bytes) j->o->device_peak_bytes = device_peak;
   j->res->timings.mesh += now_ms() - t1;
   if (rc) return rc;
   rc = finish_stage(j, f, &m, stage, grid);
@@ -206,6 +211,13 @@ int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_
     opts = &defaults;
   }
   if (opts->threads <= 0) opts->threads = orf_cpu_count();
+  /* The device: cuda is refused without a usable GPU, auto falls back to
+   * the CPU; modes other than inflate run on the CPU either way. */
+  int gpu = opts->device != ORF_DEVICE_CPU && orf_gpu_usable();
+  if (opts->device == ORF_DEVICE_CUDA && !gpu) return ORF_EUNSUPPORTED;
+  gpu = gpu && p->mode == ORF_MODE_INFLATE;
+  opts->device_used = gpu ? ORF_DEVICE_CUDA : ORF_DEVICE_CPU;
+  opts->device_peak_bytes = 0;
   orf_memtrack track = {0};
   orf_memtrack *prev = orf_memtrack_get();
   /* A caller that set fault injection (tests) keeps its tracker. */
@@ -213,7 +225,7 @@ int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_
   if (!prev) orf_memtrack_set(&track);
   size_t base = atomic_load(&use->current);
   atomic_store(&use->peak, base);
-  job j = {p, opts, out, now_ms()};
+  job j = {p, opts, out, now_ms(), gpu};
   int rc = generate(&j, data, size);
   out->timings.total = now_ms() - j.t0;
   opts->peak_bytes = atomic_load(&use->peak) - base;

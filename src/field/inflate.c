@@ -173,11 +173,49 @@ static void axis_sample(float coord, uint32_t len, int32_t *i0, float *t) {
   *t = p - (float)*i0;
 }
 
+void orf_inflate_axes_free(orf_inflate_axes *a) {
+  orf_free(a->col);
+  orf_free(a->colt);
+  orf_free(a->row);
+  orf_free(a->rowt);
+  orf_free(a->y);
+  memset(a, 0, sizeof *a);
+}
+
+int orf_inflate_axes_build(const orf_inflate *f, int grid, orf_volume *vol, orf_inflate_axes *a) {
+  memset(a, 0, sizeof *a);
+  memset(vol, 0, sizeof *vol);
+  float bw = f->bounds[2] - f->bounds[0], bh = f->bounds[3] - f->bounds[1];
+  float sp = (bw > bh ? bw : bh) / (float)grid;
+  vol->nx = (int)ceilf(bw / sp) + 5;
+  vol->nz = (int)ceilf(bh / sp) + 5;
+  vol->ny = (int)ceilf((f->z_front + f->z_back) / sp) + 5;
+  vol->origin[0] = f->bounds[0] - 2 * sp;
+  vol->origin[1] = -f->z_front - 2 * sp;
+  vol->origin[2] = -(f->bounds[3] + 2 * sp);
+  vol->spacing[0] = vol->spacing[1] = vol->spacing[2] = sp;
+  a->col = orf_malloc_array((size_t)vol->nx, sizeof(int32_t));
+  a->colt = orf_malloc_array((size_t)vol->nx, sizeof(float));
+  a->row = orf_malloc_array((size_t)vol->nz, sizeof(int32_t));
+  a->rowt = orf_malloc_array((size_t)vol->nz, sizeof(float));
+  a->y = orf_malloc_array((size_t)vol->ny, sizeof(float));
+  if (!a->col || !a->colt || !a->row || !a->rowt || !a->y) {
+    orf_inflate_axes_free(a);
+    return ORF_ENOMEM;
+  }
+  for (int i = 0; i < vol->nx; i++)
+    axis_sample(vol->origin[0] + (float)i * sp, f->w, &a->col[i], &a->colt[i]);
+  for (int k = 0; k < vol->nz; k++)
+    axis_sample(-(vol->origin[2] + (float)k * sp), f->h, &a->row[k], &a->rowt[k]);
+  for (int j = 0; j < vol->ny; j++)
+    a->y[j] = vol->origin[1] + (float)j * sp;
+  return ORF_OK;
+}
+
 typedef struct slicer {
   const orf_inflate *f;
   const orf_volume *vol;
-  int32_t *col; /* per grid x: canvas column */
-  float *colt;  /* per grid x: weight */
+  const orf_inflate_axes *ax;
 } slicer;
 
 static float lerp2(const float *a, size_t w, int32_t c, float tx, float ty) {
@@ -190,18 +228,16 @@ static void eval_slice(void *ctx, int k, float *out) {
   const slicer *sl = ctx;
   const orf_inflate *f = sl->f;
   const orf_volume *v = sl->vol;
-  float z = v->origin[2] + (float)k * v->spacing[2];
-  int32_t r;
-  float ty;
-  axis_sample(-z, f->h, &r, &ty);
-  const float *hrow = f->height + (size_t)r * f->w, *frow = f->front + (size_t)r * f->w;
+  const orf_inflate_axes *ax = sl->ax;
+  float ty = ax->rowt[k];
+  const float *hrow = f->height + (size_t)ax->row[k] * f->w, *frow = f->front + (size_t)ax->row[k] * f->w;
   float back[v->nx], front[v->nx];
   for (int i = 0; i < v->nx; i++) {
-    back[i] = f->s2 * lerp2(hrow, f->w, sl->col[i], sl->colt[i], ty);
-    front[i] = f->s2 * lerp2(frow, f->w, sl->col[i], sl->colt[i], ty);
+    back[i] = f->s2 * lerp2(hrow, f->w, ax->col[i], ax->colt[i], ty);
+    front[i] = f->s2 * lerp2(frow, f->w, ax->col[i], ax->colt[i], ty);
   }
   for (int j = 0; j < v->ny; j++) {
-    float y = v->origin[1] + (float)j * v->spacing[1];
+    float y = ax->y[j];
     const float *g = y < 0 ? front : back;
     float *o = out + (size_t)j * v->nx;
     for (int i = 0; i < v->nx; i++)
@@ -211,28 +247,15 @@ static void eval_slice(void *ctx, int k, float *out) {
 
 int orf_inflate_mesh(const orf_inflate *f, int grid, int threads, atomic_int *cancel, orf_mesh *out) {
   memset(out, 0, sizeof *out);
-  float bw = f->bounds[2] - f->bounds[0], bh = f->bounds[3] - f->bounds[1];
-  float sp = (bw > bh ? bw : bh) / (float)grid;
-  orf_volume vol = {0};
-  vol.nx = (int)ceilf(bw / sp) + 5;
-  vol.nz = (int)ceilf(bh / sp) + 5;
-  vol.ny = (int)ceilf((f->z_front + f->z_back) / sp) + 5;
-  vol.origin[0] = f->bounds[0] - 2 * sp;
-  vol.origin[1] = -f->z_front - 2 * sp;
-  vol.origin[2] = -(f->bounds[3] + 2 * sp);
-  vol.spacing[0] = vol.spacing[1] = vol.spacing[2] = sp;
-  slicer sl = {f, &vol, orf_malloc_array((size_t)vol.nx, sizeof(int32_t)),
-               orf_malloc_array((size_t)vol.nx, sizeof(float))};
-  int rc = ORF_ENOMEM;
-  if (sl.col && sl.colt) {
-    for (int i = 0; i < vol.nx; i++)
-      axis_sample(vol.origin[0] + (float)i * sp, f->w, &sl.col[i], &sl.colt[i]);
-    vol.eval = eval_slice;
-    vol.ctx = &sl;
-    rc = orf_mc_extract(&vol, 0.0f, threads, cancel, out);
-  }
-  orf_free(sl.col);
-  orf_free(sl.colt);
+  orf_volume vol;
+  orf_inflate_axes ax;
+  int rc = orf_inflate_axes_build(f, grid, &vol, &ax);
+  if (rc) return rc;
+  slicer sl = {f, &vol, &ax};
+  vol.eval = eval_slice;
+  vol.ctx = &sl;
+  rc = orf_mc_extract(&vol, 0.0f, threads, cancel, out);
+  orf_inflate_axes_free(&ax);
   return rc;
 }
 

@@ -28,6 +28,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "mc.h"
 #include "orfeas.h"
 
 typedef struct orf_inflate {
@@ -52,6 +53,24 @@ int orf_inflate_build(const uint8_t *mask, const uint8_t *rgba, uint32_t w, uint
  * canvas pixel units, into *out (no colours).  Closed and 2-manifold (see
  * mc.h).  Returns ORF_OK, ORF_ENOMEM or ORF_ECANCELED. */
 int orf_inflate_mesh(const orf_inflate *f, int grid, int threads, atomic_int *cancel, orf_mesh *out);
+
+/* The grid orf_inflate_mesh() samples at `grid` cells, and where each of
+ * its points reads the 2-D fields: per grid x the canvas column and its
+ * bilinear weight, per grid z the canvas row and weight, per grid y the
+ * depth.  The CPU path and the stored-field path (src/gpu/) both read these
+ * tables, so they evaluate the same numbers. */
+typedef struct orf_inflate_axes {
+  int32_t *col; /* nx */
+  float *colt;  /* nx */
+  int32_t *row; /* nz */
+  float *rowt;  /* nz */
+  float *y;     /* ny */
+} orf_inflate_axes;
+
+/* Fills *vol's dimensions, origin and spacing (eval and ctx NULL) and
+ * allocates *a.  Returns ORF_OK or ORF_ENOMEM (then *a is empty). */
+int orf_inflate_axes_build(const orf_inflate *f, int grid, orf_volume *vol, orf_inflate_axes *a);
+void orf_inflate_axes_free(orf_inflate_axes *a);
 
 /* Gives every vertex of m (canvas pixel units, as orf_inflate_mesh made it)
  * the image colour under it; allocates m->colors.  ORF_OK or ORF_ENOMEM. */

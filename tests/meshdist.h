@@ -1,0 +1,21 @@
+/*
+ * meshdist.h - how far apart two meshes are, for the tests and benchmarks
+ * that compare the GPU's reduced-precision meshes with the fp32 one: the
+ * one-sided Hausdorff distance from the vertices of one mesh to the surface
+ * (triangles) of the other, through a uniform grid of buckets.
+ */
+#ifndef ORF_MESHDIST_H
+#define ORF_MESHDIST_H
+
+#include "orfeas.h"
+
+/* max over the vertices of a of the distance to the nearest triangle of b,
+ * searching up to max_r (cell: bucket size, about the triangles' size).
+ * Returns max_r when some vertex has no triangle within max_r, -1 when out
+ * of memory. */
+double md_one_sided(const orf_mesh *a, const orf_mesh *b, double cell, double max_r);
+
+/* The symmetric Hausdorff distance: the larger of both one-sided ones. */
+double md_hausdorff(const orf_mesh *a, const orf_mesh *b, double cell, double max_r);
+
+#endif
