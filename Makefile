@@ -20,13 +20,33 @@ CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -pthread -MMD -MP $(SANFLAG
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmeshoptimizer -lm -pthread
 LDFLAGS  += $(SANFLAGS)
 
-ENGINE_SRC := $(filter-out src/cli/% src/server/%,$(wildcard src/*/*.c))
+ENGINE_SRC := $(filter-out src/cli/% src/server/% src/gpu/cuda_job.c src/gpu/cuda_none.c,$(wildcard src/*/*.c))
 SERVER_SRC := $(wildcard src/server/*.c)
 CLI_SRC    := $(wildcard src/cli/*.c)
 TEST_SRC   := $(wildcard tests/test_*.c)
 TEST_UTIL  := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 
-ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
+# ---- CUDA (issue 8): only when nvcc is found; `make NVCC=` builds without.
+# The .cu files are compiled by nvcc (--fmad=false: the GPU's fp32 results
+# are the CPU's bit for bit, see src/gpu/fieldgrid.h) for Hopper and Ampere
+# with PTX for later cards, and cudart is linked statically, so the binary
+# runs wherever a driver is and, with no GPU, on the CPU (cuda_job.c then
+# finds no device).  Without nvcc, cuda_none.c stands in.
+NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+ifneq ($(strip $(NVCC)),)
+CUDA_HOME  := $(abspath $(dir $(NVCC))..)
+GPU_SRC    := src/gpu/cuda_job.c
+CUDA_SRC   := $(wildcard src/gpu/*.cu)
+NVCCFLAGS  ?= -O2 -std=c++17 --fmad=false -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80 \
+              -gencode arch=compute_90,code=compute_90 -Xcompiler -Wall,-Wextra,-Werror -Werror all-warnings -Isrc/gpu -Isrc/surface
+LDLIBS     += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
+else
+GPU_SRC    := src/gpu/cuda_none.c
+CUDA_SRC   :=
+endif
+CUDA_OBJ   := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
+
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o) $(GPU_SRC:%.c=$(BUILD)/obj/%.o) $(CUDA_OBJ)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UTIL_OBJ   := $(TEST_UTIL:%.c=$(BUILD)/obj/%.o)
@@ -46,13 +66,17 @@ $(BUILD)/obj/%.o: %.c | $(SETUP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+$(BUILD)/obj/%.o: %.cu src/gpu/fieldgrid.h src/gpu/cuda_api.h | $(SETUP)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
 $(BUILD)/liborfeas.a: $(ENGINE_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 # The server is a library of its own on top of the engine's: the engine
 # never links server code.
 $(BUILD)/liborfeas-server.a: $(SERVER_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/orfeas: $(CLI_OBJ) $(BUILD)/liborfeas-server.a $(BUILD)/liborfeas.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -64,8 +88,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(UTIL_OBJ) $(BUILD)/liborfeas-server.a
 test: $(BUILD)/orfeas $(TEST_BIN)
 	@bash tests/run.sh $(BUILD)
 
+# The sanitizer build is also the build without CUDA (NVCC=): ASan's shadow
+# memory and the CUDA driver's address reservations do not mix.
 sanitize:
-	$(MAKE) BUILD=build-san OPT=-O1 SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+	$(MAKE) BUILD=build-san NVCC= OPT=-O1 SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
 BENCH_BIN  := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 bench: $(BUILD)/orfeas $(BENCH_BIN)
@@ -100,7 +126,7 @@ FUZZ_OPTS     := -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 
 
 .PHONY: fuzz fuzz-smoke fuzz-build
 fuzz-build:
-	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 SANFLAGS="$(FUZZ_SANFLAGS)" \
+	$(MAKE) BUILD=$(FUZZ_BUILD) NVCC= CC=clang OPT=-O1 SANFLAGS="$(FUZZ_SANFLAGS)" \
 	  $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz/%)
 
 fuzz: fuzz-build

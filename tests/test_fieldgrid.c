@@ -21,6 +21,7 @@
 #include "gpu.h"
 #include "inflate.h"
 #include "meshdist.h"
+#include "parallel.h"
 #include "testutil.h"
 
 /* ---- subjects -------------------------------------------------------------- */
@@ -312,6 +313,74 @@ static void test_job_device(void **state) {
   free(rgba);
 }
 
+/* The GPU against the host: for every subject and every quality's grid,
+ * fp32 is the CPU path's mesh byte for byte and fp16/int8 are the host
+ * reference's (whose bounds test_reduced_precision checks); a device out of
+ * memory fails the extraction cleanly and the next one succeeds; a
+ * cancelled one stops.  Without a usable GPU the call is refused and
+ * leaves nothing. */
+static void test_gpu_matches_reference(void **state) {
+  (void)state;
+  orf_inflate f;
+  build_fields(&kSubjects[0], 0.3, &f);
+  orf_mesh m;
+  orf_gpu_stats st = {.device_peak = 1};
+  if (!orf_gpu_usable()) {
+    assert_int_equal(orf_gpu_inflate_mesh(&f, 64, ORF_PRECISION_FP32, NULL, &m, &st), ORF_EUNSUPPORTED);
+    assert_null(m.positions);
+    assert_int_equal(st.device_peak, 0);
+    orf_inflate_free(&f);
+    print_message("no usable GPU: the CUDA path refuses cleanly (the comparison runs on a GPU machine)\n");
+    return;
+  }
+  orf_inflate_free(&f);
+  for (size_t s = 0; s < sizeof kSubjects / sizeof kSubjects[0]; s++) {
+    build_fields(&kSubjects[s], s % 2 ? 0.5 : 0.0, &f);
+    for (int q = 1; q <= 10; q++) {
+      int grid = orf_quality_resolution(q);
+      orf_mesh cpu;
+      assert_int_equal(orf_inflate_mesh(&f, grid, orf_cpu_count(), NULL, &cpu), ORF_OK);
+      for (orf_precision p = ORF_PRECISION_FP32; p <= ORF_PRECISION_INT8; p++) {
+        orf_mesh ref, gpu;
+        if (p == ORF_PRECISION_FP32)
+          ref = cpu;
+        else
+          assert_int_equal(orf_fieldgrid_mesh_host(&f, grid, p, orf_cpu_count(), &ref), ORF_OK);
+        assert_int_equal(orf_gpu_inflate_mesh(&f, grid, p, NULL, &gpu, &st), ORF_OK);
+        if (gpu.vertex_count != ref.vertex_count || gpu.face_count != ref.face_count)
+          fail_msg("%s q%d %s: gpu %zu/%zu, reference %zu/%zu", kSubjects[s].name, q, orf_precision_name(p),
+                   gpu.vertex_count, gpu.face_count, ref.vertex_count, ref.face_count);
+        assert_memory_equal(gpu.positions, ref.positions, ref.vertex_count * 3 * sizeof(float));
+        assert_memory_equal(gpu.indices, ref.indices, ref.face_count * 3 * sizeof(uint32_t));
+        assert_true(st.device_peak > 0);
+        orf_mesh_free(&gpu);
+        if (p != ORF_PRECISION_FP32) orf_mesh_free(&ref);
+      }
+      orf_mesh_free(&cpu);
+    }
+    print_message("%s: gpu = reference at q1..q10, fp32/fp16/int8\n", kSubjects[s].name);
+    orf_inflate_free(&f);
+  }
+  build_fields(&kSubjects[1], 0.0, &f);
+  orf_gpu_set_test_cap(1 << 20);
+  assert_int_equal(orf_gpu_inflate_mesh(&f, 128, ORF_PRECISION_FP32, NULL, &m, &st), ORF_ENOMEM);
+  assert_null(m.positions);
+  orf_gpu_set_test_cap(0);
+  atomic_int cancel = 1;
+  assert_int_equal(orf_gpu_inflate_mesh(&f, 128, ORF_PRECISION_FP32, &cancel, &m, &st), ORF_ECANCELED);
+  assert_int_equal(orf_gpu_inflate_mesh(&f, 128, ORF_PRECISION_FP32, NULL, &m, &st), ORF_OK);
+  orf_mesh_free(&m);
+  orf_gpu_info info;
+  orf_gpu_query(&info);
+  assert_true(info.pool_reserved_bytes >= info.pool_used_bytes);
+  orf_gpu_trim();
+  orf_gpu_query(&info);
+  print_message("after trim: pool used %zu, reserved %zu bytes\n", info.pool_used_bytes,
+                info.pool_reserved_bytes);
+  assert_int_equal(info.pool_used_bytes, 0);
+  orf_inflate_free(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_half_conversion),
@@ -320,6 +389,7 @@ int main(void) {
       cmocka_unit_test(test_device_bound),
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_job_device),
+      cmocka_unit_test(test_gpu_matches_reference),
   };
   return cmocka_run_group_tests_name("fieldgrid", tests, NULL, NULL);
 }

@@ -142,10 +142,10 @@ static int prepare(job *j, const orf_image *img, orf_inflate *f) {
 static int run_stage(job *j, const orf_inflate *f, orf_stage stage, int grid, orf_mesh *keep) {
   orf_mesh m;
   double t1 = now_ms();
-  size_t device_peak = 0;
-  int rc = j->gpu ? orf_gpu_inflate_mesh(f, grid, j->o->precision, j->o->cancel, &m, &device_peak)
+  orf_gpu_stats gs = {0};
+  int rc = j->gpu ? orf_gpu_inflate_mesh(f, grid, j->o->precision, j->o->cancel, &m, &gs)
                   : orf_inflate_mesh(f, grid, j->o->threads, j->o->cancel, &m);
-  if (device_peak > j->o->device_peak_bytes) j->o->device_peak_bytes = device_peak;
+  if (gs.device_peak > j->o->device_peak_bytes) j->o->device_peak_bytes = gs.device_peak;
   j->res->timings.mesh += now_ms() - t1;
   if (rc) return rc;
   rc = finish_stage(j, f, &m, stage, grid);

@@ -10,10 +10,10 @@
 int orf_gpu_usable(void) { return 0; }
 
 int orf_gpu_inflate_mesh(const orf_inflate *f, int grid, orf_precision prec, atomic_int *cancel,
-                         orf_mesh *out, size_t *device_peak) {
+                         orf_mesh *out, orf_gpu_stats *st) {
   (void)f, (void)grid, (void)prec, (void)cancel;
   memset(out, 0, sizeof *out);
-  *device_peak = 0;
+  memset(st, 0, sizeof *st);
   return ORF_EUNSUPPORTED;
 }
 
@@ -23,3 +23,5 @@ void orf_gpu_query(orf_gpu_info *out) {
 }
 
 void orf_gpu_trim(void) {}
+
+void orf_gpu_set_test_cap(size_t bytes) { (void)bytes; }

@@ -43,6 +43,7 @@
 #ifndef ORF_FIELDGRID_H
 #define ORF_FIELDGRID_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __CUDACC__

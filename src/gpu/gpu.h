@@ -16,16 +16,27 @@
 /* Non-zero when this build has the CUDA path and a usable device. */
 int orf_gpu_usable(void);
 
+/* What one GPU extraction took: the most device memory it held at once,
+ * and the device time of each step (CUDA events). */
+typedef struct orf_gpu_stats {
+  size_t device_peak;
+  float ms_eval, ms_count, ms_emit, ms_copy;
+} orf_gpu_stats;
+
 /* orf_inflate_mesh() on the GPU: stores the field at `prec`, extracts the
  * mesh there and copies it into *out (engine memory; no colours).  With
  * ORF_PRECISION_FP32 the mesh is byte-identical to orf_inflate_mesh()'s.
- * *device_peak gets the most device memory the call held at once.  Returns
+ * *st (never NULL) is filled, on error too.  Returns
  * ORF_OK, ORF_ENOMEM (host or device memory: the job fails with 507),
  * ORF_ECANCELED, ORF_EUNSUPPORTED (no usable device) or ORF_EINTERNAL (a
  * CUDA error other than out of memory, logged to stderr).  On error *out is
  * empty and no device memory stays held. */
 int orf_gpu_inflate_mesh(const orf_inflate *f, int grid, orf_precision prec, atomic_int *cancel,
-                         orf_mesh *out, size_t *device_peak);
+                         orf_mesh *out, orf_gpu_stats *st);
+
+/* Test hook: device bytes all jobs together may hold before an allocation
+ * fails as out of memory (0: no cap).  A no-op without CUDA. */
+void orf_gpu_set_test_cap(size_t bytes);
 
 /* The same computation on the host, single pass over a stored grid in host
  * memory, threaded over rows: the reference for the GPU's output (tests,
