@@ -15,6 +15,7 @@ CC       ?= gcc
 OPT      ?= -O2
 SANFLAGS ?=
 PKGS     := spng libturbojpeg libwebp libexif libcrypto jansson libmicrohttpd
+PKGS     += libzip
 CPPFLAGS += -Iinclude $(patsubst %,-I%,$(wildcard src/*)) -Itests -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -pthread -MMD -MP $(SANFLAGS)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmeshoptimizer -lm -pthread
@@ -63,6 +64,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(UTIL_OBJ) $(BUILD)/liborfeas-server.a
 
 test: $(BUILD)/orfeas $(TEST_BIN)
 	@bash tests/run.sh $(BUILD)
+
+# test_threemf reads 3MF's XML back with libxml2 (tests only).
+$(BUILD)/obj/tests/test_threemf.o: CPPFLAGS += $(shell pkg-config --cflags libxml-2.0)
+$(BUILD)/tests/test_threemf: LDLIBS += $(shell pkg-config --libs libxml-2.0)
 
 sanitize:
 	$(MAKE) BUILD=build-san OPT=-O1 SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
