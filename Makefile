@@ -15,6 +15,7 @@ CC       ?= gcc
 OPT      ?= -O2
 SANFLAGS ?=
 PKGS     := spng libturbojpeg libwebp libexif libcrypto jansson libmicrohttpd
+PKGS     += libzip
 CPPFLAGS += -Iinclude $(patsubst %,-I%,$(wildcard src/*)) -Itests -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -pthread -MMD -MP $(SANFLAGS)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmeshoptimizer -lm -pthread
@@ -87,6 +88,21 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(UTIL_OBJ) $(BUILD)/liborfeas-server.a
 
 test: $(BUILD)/orfeas $(TEST_BIN)
 	@bash tests/run.sh $(BUILD)
+
+# tests/test_tools.sh checks GLB files with the Khronos glTF validator (npm
+# gltf-validator), installed from the committed lock file into BUILD/tools.
+GLTF_VALIDATOR := $(BUILD)/tools/gltf-validator/node_modules/gltf-validator/package.json
+$(GLTF_VALIDATOR): $(wildcard tools/gltf-validator/*) | $(SETUP)
+	@mkdir -p $(BUILD)/tools/gltf-validator
+	cp tools/gltf-validator/package.json tools/gltf-validator/package-lock.json \
+	   tools/gltf-validator/validate.js $(BUILD)/tools/gltf-validator/
+	cd $(BUILD)/tools/gltf-validator && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+test: $(GLTF_VALIDATOR)
+
+# test_threemf reads 3MF's XML back with libxml2 (tests only).
+$(BUILD)/obj/tests/test_threemf.o: CPPFLAGS += $(shell pkg-config --cflags libxml-2.0)
+$(BUILD)/tests/test_threemf: LDLIBS += $(shell pkg-config --libs libxml-2.0)
 
 # The sanitizer build is also the build without CUDA (NVCC=): ASan's shadow
 # memory and the CUDA driver's address reservations do not mix.

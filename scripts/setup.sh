@@ -9,6 +9,8 @@ set -euo pipefail
 build_pkgs=(gcc make pkg-config libspng-dev libturbojpeg0-dev libwebp-dev libexif-dev
             libssl-dev libmeshoptimizer-dev libcmocka-dev libjansson-dev libmicrohttpd-dev
             libzip-dev libcurl4-openssl-dev prometheus curl clang libclang-rt-14-dev)
+# tests/test_threemf reads XML with libxml2; tests/test_tools.sh runs real tools
+build_pkgs+=(libxml2-dev prusa-slicer admesh)
 bench_pkgs=(python3 python3-numpy python3-scipy python3-skimage python3-vtk9 python3-pil wrk nginx-light)
 
 case "${1:-build}" in
@@ -16,6 +18,8 @@ case "${1:-build}" in
   bench) want=("${bench_pkgs[@]}") ;;
   *) echo "usage: $0 build|bench" >&2; exit 2 ;;
 esac
+# node and npm for the glTF validator (tests/test_tools.sh): Debian's, unless some node is there
+if [ "${1:-build}" = build ] && ! command -v npm >/dev/null; then want+=(nodejs npm); fi
 
 missing=()
 for p in "${want[@]}"; do

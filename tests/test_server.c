@@ -41,6 +41,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zip.h>
 
 #include "image.h"
 #include "orfeas.h"
@@ -1506,6 +1507,52 @@ static void test_results_formats(void **state) {
   }
 }
 
+/* 3MF: a job asked in 3MF answers with .3mf URLs, and the result serves as
+ * model/3mf: a zip whose model part is in millimetres with the job's
+ * triangle count, the same bytes on a second fetch (the package itself is
+ * checked part by part in test_threemf). */
+static void test_results_3mf(void **state) {
+  (void)state;
+  json_t *j = generate_raw("quality=3&size_mm=60&format=3mf", disc_png, disc_png_n, "image/png");
+  char hash[65], path[300];
+  check_generate_fields(j, "3mf", 3, 60, hash);
+  size_t faces = (size_t)integer(json_object_get(j, "mesh"), "faces");
+  json_decref(j);
+  snprintf(path, sizeof path, "/api/v1/results/%s/final_optimized.3mf", hash);
+  reply a, b;
+  get(&a, path);
+  EXPECT_STATUS(&a, 200);
+  expect_header_prefix(&a, "Content-Type", "model/3mf");
+  if (a.len < 4 || memcmp(a.body, "PK\x03\x04", 4)) fail_msg("%s: not a zip", path);
+  zip_error_t ze;
+  zip_error_init(&ze);
+  zip_source_t *src = zip_source_buffer_create(a.body, a.len, 0, &ze);
+  zip_t *za = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze) : NULL;
+  if (!za) fail_msg("%s: not a zip: %s", path, zip_error_strerror(&ze));
+  zip_error_fini(&ze);
+  assert_int_equal(zip_get_num_entries(za, 0), 3);
+  zip_stat_t st;
+  assert_int_equal(zip_stat(za, "3D/3dmodel.model", 0, &st), 0);
+  char *model = calloc(1, st.size + 1);
+  zip_file_t *f = zip_fopen(za, "3D/3dmodel.model", 0);
+  assert_true(model && f);
+  assert_int_equal(zip_fread(f, model, st.size), (zip_int64_t)st.size);
+  zip_fclose(f);
+  zip_close(za);
+  assert_non_null(strstr(model, "unit=\"millimeter\""));
+  size_t tris = 0;
+  for (const char *p = model; (p = strstr(p, "<triangle ")); p++)
+    tris++;
+  assert_int_equal(tris, faces);
+  free(model);
+  get(&b, path);
+  EXPECT_STATUS(&b, 200);
+  assert_int_equal(a.len, b.len);
+  assert_memory_equal(a.body, b.body, a.len);
+  reply_free(&b);
+  reply_free(&a);
+}
+
 static void test_path_traversal(void **state) {
   (void)state;
   char h[65];
@@ -2327,6 +2374,7 @@ int main(void) {
       cmocka_unit_test(test_progressive_stream),
       cmocka_unit_test(test_concurrent_identical),
       cmocka_unit_test(test_results_formats),
+      cmocka_unit_test(test_results_3mf),
       cmocka_unit_test(test_path_traversal),
       cmocka_unit_test(test_jobs_api),
       cmocka_unit_test(test_disconnect_cancels),

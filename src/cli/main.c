@@ -1,7 +1,7 @@
 /*
  * main.c - the `orfeas` command line.
  *
- *   orfeas generate IMAGE -o OUT.{glb,stl,obj,ply} [options]
+ *   orfeas generate IMAGE -o OUT.{glb,stl,obj,ply,3mf} [options]
  *   orfeas --help | --version
  *
  * `orfeas serve` hands over to the HTTP server (src/server/server.h).
@@ -37,7 +37,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "ORFEAS %s - image to printable 3D model\n\n"
           "usage:\n"
-          "  orfeas generate IMAGE -o OUT.{glb,stl,obj,ply} [options]\n"
+          "  orfeas generate IMAGE -o OUT.{glb,stl,obj,ply,3mf} [options]\n"
           "  orfeas serve [--host H] [--port P] [...]   the HTTP server (orfeas serve --help)\n"
           "  orfeas --help | --version\n\n"
           "generate options:\n"
@@ -140,11 +140,7 @@ static int cmd_generate(cli *c) {
   }
   const char *dot = strrchr(c->out, '.');
   if (!dot || orf_format_from_ext(dot + 1, &c->params.format)) {
-    fprintf(stderr, "orfeas: cannot tell the format of %s: use .glb, .stl, .obj or .ply\n", c->out);
-    return EXIT_USAGE;
-  }
-  if (c->params.format == ORF_FMT_3MF) {
-    fprintf(stderr, "orfeas: 3MF output is not in this build: use .glb, .stl, .obj or .ply\n");
+    fprintf(stderr, "orfeas: cannot tell the format of %s: use .glb, .stl, .obj, .ply or .3mf\n", c->out);
     return EXIT_USAGE;
   }
   char err[256];

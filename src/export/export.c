@@ -1,7 +1,7 @@
 /*
  * export.c - orf_export() and orf_export_file(): checks a mesh once, picks
- * the writer of the format (stl.c, obj.c, ply.c, glb.c; 3MF is not in this
- * build yet) and hands out its bytes, or puts them in a file atomically.
+ * the writer of the format (stl.c, obj.c, ply.c, glb.c, threemf.c) and
+ * hands out its bytes, or puts them in a file atomically.
  *
  * The file is written the way crash-safe writers do it (the classic
  * "write temporary, fsync, rename" pattern, as in SQLite's and Git's lock
@@ -34,7 +34,8 @@ static int check_mesh(const orf_mesh *m) {
 /* Contract: on ORF_OK *out holds *out_size bytes that the caller frees with
  * orf_buffer_free(); on error *out is NULL and *out_size 0.  ORF_EINVAL for
  * an empty or malformed mesh (see check_mesh) or an unknown format,
- * ORF_ENOTIMPL for 3MF, ORF_ENOMEM when memory runs out. */
+ * ORF_ENOMEM when memory runs out, ORF_EINTERNAL when libzip fails (3MF)
+ * for another reason. */
 int orf_export(const orf_mesh *m, orf_format f, uint8_t **out, size_t *out_size) {
   if (!out || !out_size) return ORF_EINVAL;
   *out = NULL;
@@ -47,7 +48,7 @@ int orf_export(const orf_mesh *m, orf_format f, uint8_t **out, size_t *out_size)
   case ORF_FMT_STL: rc = orf_write_stl(m, &b); break;
   case ORF_FMT_OBJ: rc = orf_write_obj(m, &b); break;
   case ORF_FMT_PLY: rc = orf_write_ply(m, &b); break;
-  case ORF_FMT_3MF: rc = ORF_ENOTIMPL; break;
+  case ORF_FMT_3MF: rc = orf_write_3mf(m, &b); break;
   default: rc = ORF_EINVAL; break;
   }
   if (rc == ORF_OK && b.failed) rc = ORF_ENOMEM;

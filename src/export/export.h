@@ -1,7 +1,8 @@
 /*
  * export.h - the writers behind orf_export(), one file per format:
  * stl.c (binary STL), obj.c (Wavefront OBJ with `v x y z r g b`),
- * ply.c (binary little-endian PLY with colours), glb.c (glTF 2.0 binary).
+ * ply.c (binary little-endian PLY with colours), glb.c (glTF 2.0 binary),
+ * threemf.c (3MF core zip with a colour group).
  * Each appends the whole file to an orf_buf; the same mesh gives the same
  * bytes.  Input meshes are in millimetres, Z up.
  */
@@ -16,5 +17,12 @@ int orf_write_obj(const orf_mesh *m, orf_buf *out);
 int orf_write_ply(const orf_mesh *m, orf_buf *out);
 /* GLB in glTF's convention: metres, Y up ((x, y, z) mm -> (x, z, -y) / 1000). */
 int orf_write_glb(const orf_mesh *m, orf_buf *out);
+/* 3MF (3MF Core Specification 1.3): millimetres, Z up, as given; colours as a
+ * materials-extension colour group, quantised to 5 bits a channel. */
+int orf_write_3mf(const orf_mesh *m, orf_buf *out);
+
+/* Writes n in decimal at s, which has room for 20 characters; returns the
+ * end (no terminating NUL).  In obj.c. */
+char *orf_put_uint(char *s, uint64_t n);
 
 #endif

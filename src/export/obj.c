@@ -36,9 +36,10 @@ static void __attribute__((format(printf, 2, 3))) put_line(orf_buf *b, const cha
   b->len += (size_t)n;
 }
 
-/* Writes n in decimal at s; returns the end.  Faces are two thirds of the
- * lines and integers are trivial to print exactly, so they skip printf. */
-static char *put_index(char *s, uint64_t n) {
+/* Contract (export.h): writes n in decimal at s (room for 20 chars); returns
+ * the end.  Faces are two thirds of the lines and integers are trivial to
+ * print exactly, so they skip printf (the 3MF writer uses it too). */
+char *orf_put_uint(char *s, uint64_t n) {
   char tmp[20];
   int len = 0;
   do {
@@ -90,7 +91,7 @@ int orf_write_obj(const orf_mesh *m, orf_buf *out) {
     *s++ = 'f';
     for (int k = 0; k < 3; k++) {
       *s++ = ' ';
-      s = put_index(s, (uint64_t)m->indices[3 * f + k] + 1);
+      s = orf_put_uint(s, (uint64_t)m->indices[3 * f + k] + 1);
     }
     *s++ = '\n';
     out->len += (size_t)(s - start);

@@ -163,11 +163,6 @@ int http_parse_params(request *r, orf_params *p, enum MHD_Result *ret) {
     *ret = http_error(r, ORF_EINVAL, w.err, "mode");
     return -1;
   }
-  if (p->format == ORF_FMT_3MF) {
-    *ret = http_error(r, ORF_EINVAL, "format 3mf is not available in this build yet (glb, stl, obj or ply)",
-                      "format");
-    return -1;
-  }
   return 0;
 }
 

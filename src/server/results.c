@@ -127,9 +127,7 @@ enum MHD_Result route_results(request *r, const char *rest) {
   if (stage < 0 || orf_format_from_ext(dot + 1, &f))
     return http_error_code(r, 400, "bad_request",
                            "unknown stage or format: stages are voxel_preview, rough_mesh, refined_mesh, "
-                           "final_optimized; formats glb, stl, obj, ply",
+                           "final_optimized; formats glb, stl, obj, ply, 3mf",
                            NULL);
-  if (f == ORF_FMT_3MF)
-    return http_error_code(r, 415, "unsupported_type", "3MF output is not available in this build yet", NULL);
   return http_serve_mesh(r, hash, kStageNames[stage], f);
 }
