@@ -16,6 +16,12 @@ case "${1:-build}" in
   bench) want=("${bench_pkgs[@]}") ;;
   *) echo "usage: $0 build|bench" >&2; exit 2 ;;
 esac
+# the web studio: node and npm install three.js and playwright-core from their
+# lockfiles (web/, tests/browser/); the browser test drives Debian's chromium
+if [ "${1:-build}" = build ]; then
+  want+=(nodejs chromium)
+  command -v npm >/dev/null || want+=(npm)
+fi
 
 missing=()
 for p in "${want[@]}"; do
