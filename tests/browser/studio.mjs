@@ -337,6 +337,23 @@ async function run(browser, base) {
     await page.screenshot({ path: path.join(build, 'studio-phone.png'), fullPage: true });
   });
 
+  // A full queue cannot be made on demand without slowing the test, so the
+  // server's 429 (body and Retry-After as http.c sends them) is played back.
+  await check('busy_server_says_when_to_retry', async () => {
+    await page.route('**/api/v1/generate-progressive', (route) =>
+      route.fulfill({
+        status: 429,
+        headers: { 'Content-Type': 'application/json', 'Retry-After': '7' },
+        body: JSON.stringify({ error: 'the job queue is full', code: 'queue_full', retry_after_s: 7 }),
+      }),
+    );
+    await page.click('#generate');
+    await page.waitForFunction(() => document.getElementById('generate-error').textContent.length > 0);
+    const msg = await page.textContent('#generate-error');
+    await page.unroute('**/api/v1/generate-progressive');
+    expect(/try again in 7 seconds/.test(msg), `the retry time in plain words next to the button ("${msg}")`);
+  });
+
   await check('no_page_errors', async () => {
     expect(problems.length === 0, `no page errors or CSP violations (${problems.join('; ')})`);
   });
