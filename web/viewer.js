@@ -2,7 +2,7 @@
 // GLTFLoader from its result URL the moment the stage arrives, shown on a
 // floor grid measured in millimetres, lit by a sky light and two
 // directional lights, turned with OrbitControls (mouse, touch, and the
-// arrow keys while the canvas has focus).
+// Shift + arrow keys to turn and arrow keys to move while the canvas has focus).
 //
 // The GLB files ORFEAS writes are in metres with Y up (src/export/glb.c),
 // which is three.js's own convention, so the scene is in metres and the
@@ -25,7 +25,7 @@ export function createViewer(container, { onGrid } = {}) {
   const canvas = renderer.domElement;
   canvas.tabIndex = 0;
   canvas.setAttribute('role', 'img');
-  canvas.setAttribute('aria-label', '3D view of the model: drag or use the arrow keys to turn it');
+  canvas.setAttribute('aria-label', '3D view of the model: drag, or Shift and the arrow keys, to turn it; the arrow keys alone move it');
   container.prepend(canvas);
 
   const scene = new THREE.Scene();

@@ -76,13 +76,14 @@ function startServer(dataDir) {
   });
 }
 
+// SIGTERM, then SIGKILL after 20 s; resolves with the exit code (null when killed).
 function stopServer(proc) {
   return new Promise((resolve) => {
-    if (proc.exitCode !== null) return resolve();
-    const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    proc.on('exit', () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
+    const kill = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+    proc.on('exit', (code) => {
       clearTimeout(kill);
-      resolve();
+      resolve(code);
     });
     proc.kill('SIGTERM');
   });
@@ -138,6 +139,13 @@ async function main() {
   try {
     server = await startServer(dataDir);
     await run(browser, server.base);
+    // what the page asked of the server left it whole (under sanitizers too)
+    await check('server_exits_cleanly', async () => {
+      const { proc } = server;
+      server = null;
+      const code = await stopServer(proc);
+      expect(code === 0, `the server exits 0 on SIGTERM after the session (exit ${code})`);
+    });
   } finally {
     await browser.close();
     if (server) await stopServer(server.proc);
