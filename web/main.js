@@ -61,11 +61,13 @@ async function updateMask() {
   const abort = new AbortController();
   maskAbort = abort;
   const bg = controls.values().background;
+  $('mask').classList.add('empty');
   $('mask-caption').textContent = 'Finding the subject…';
   try {
     const { blob, source } = await fetchMask(file, bg ? { background: bg } : {}, abort.signal);
     const old = $('mask').src;
     $('mask').src = URL.createObjectURL(blob);
+    $('mask').classList.remove('empty');
     if (old.startsWith('blob:')) URL.revokeObjectURL(old);
     $('mask-caption').textContent = `Subject, ${MASK_SOURCES[source] || source}`;
     clearError('file');

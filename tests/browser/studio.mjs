@@ -340,6 +340,7 @@ async function run(browser, base) {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.setInputFiles('#file', path.join(root, 'samples', 'heart.png'));
     await page.waitForFunction(() => document.getElementById('file-error').textContent === '');
+    await page.waitForFunction(() => !document.getElementById('mask').classList.contains('empty'));
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow <= 0, `no sideways scrolling at 390 px (${overflow} px too wide)`);
     await page.screenshot({ path: path.join(build, 'studio-phone.png'), fullPage: true });
