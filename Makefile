@@ -170,3 +170,21 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(BUILD)/liborfeas-server.a $(BUILD)/libo
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- web studio ------------------------------------------------------------
+# web/ (page, style sheet, ES modules) becomes $(BUILD)/web, the web root the
+# server finds beside its binary, so `make run` serves the studio.  three.js
+# comes from the npm registry pinned by web/package-lock.json (npm ci, once);
+# web/build.mjs copies the files the page imports into $(BUILD)/web/vendor/,
+# rewriting their bare 'three' imports into served paths.  The browser test's
+# playwright-core is pinned the same way in tests/browser/.
+WEB_SRC := $(wildcard web/*.html web/*.css web/*.js web/*.svg web/build.mjs)
+all test run: $(BUILD)/.web-ok
+$(BUILD)/.web-ok: $(WEB_SRC) web/node_modules/.package-lock.json | $(SETUP)
+	node web/build.mjs $(BUILD)/web
+	@touch $@
+web/node_modules/.package-lock.json: web/package-lock.json | $(SETUP)
+	cd web && npm ci --no-audit --no-fund
+test: tests/browser/node_modules/.package-lock.json
+tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json | $(SETUP)
+	cd tests/browser && npm ci --no-audit --no-fund

@@ -18,8 +18,13 @@ case "${1:-build}" in
   bench) want=("${bench_pkgs[@]}") ;;
   *) echo "usage: $0 build|bench" >&2; exit 2 ;;
 esac
-# node and npm for the glTF validator (tests/test_tools.sh): Debian's, unless some node is there
-if [ "${1:-build}" = build ] && ! command -v npm >/dev/null; then want+=(nodejs npm); fi
+# node and npm install three.js and playwright-core (web/, tests/browser/) and
+# the glTF validator (tools/gltf-validator/) from their lockfiles; the browser
+# test drives Debian's chromium
+if [ "${1:-build}" = build ]; then
+  want+=(nodejs chromium)
+  command -v npm >/dev/null || want+=(npm)
+fi
 
 missing=()
 for p in "${want[@]}"; do

@@ -2189,6 +2189,63 @@ static void test_static_files(void **state) {
   server_stop_clean(&web);
 }
 
+/* The studio's caching: vendor/ files (versioned paths) are immutable;
+ * the page's own files are revalidated with an ETag (304 when unchanged, a
+ * new tag once the file changes); .svg, .json and .map have their types. */
+static void test_static_caching(void **state) {
+  (void)state;
+  char root[700], vendor[800], data[600], extra[800];
+  snprintf(root, sizeof root, "%s/webroot-cache", tmp);
+  snprintf(vendor, sizeof vendor, "%s/vendor", root);
+  mkdir(root, 0755);
+  mkdir(vendor, 0755);
+  snprintf(vendor, sizeof vendor, "%s/vendor/lib-1.0", root);
+  mkdir(vendor, 0755);
+  write_text(root, "index.html", "<!doctype html><title>studio</title>");
+  write_text(root, "main.js", "export const version = 1;");
+  write_text(root, "logo.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>");
+  write_text(root, "data.json", "{}");
+  write_text(root, "main.js.map", "{}");
+  write_text(vendor, "lib.js", "export const lib = 1;");
+  snprintf(data, sizeof data, "%s/data-web-cache", tmp);
+  snprintf(extra, sizeof extra, "--web-root %s", root);
+  server web;
+  assert_int_equal(server_start(&web, data, extra, "web-cache"), 0);
+  reply r;
+  const char *types[][2] = {{"/static/logo.svg", "image/svg+xml"},
+                            {"/static/data.json", "application/json"},
+                            {"/static/main.js.map", "application/json"},
+                            {"/static/vendor/lib-1.0/lib.js", "text/javascript"}};
+  for (int i = 0; i < 4; i++) {
+    http(&r, &(request){.path = types[i][0], .srv = &web});
+    EXPECT_STATUS(&r, 200);
+    expect_header_prefix(&r, "Content-Type", types[i][1]);
+    reply_free(&r);
+  }
+  http(&r, &(request){.path = "/static/vendor/lib-1.0/lib.js", .srv = &web});
+  expect_header(&r, "Cache-Control", "public, max-age=31536000, immutable");
+  reply_free(&r);
+  char etag[128], inm[200], etag2[128];
+  http(&r, &(request){.path = "/static/main.js", .srv = &web});
+  EXPECT_STATUS(&r, 200);
+  expect_header(&r, "Cache-Control", "no-cache");
+  assert_non_null(header_get(&r, "ETag", etag, sizeof etag));
+  reply_free(&r);
+  snprintf(inm, sizeof inm, "If-None-Match: %s", etag);
+  http(&r, &(request){.path = "/static/main.js", .srv = &web, .header = inm});
+  EXPECT_STATUS(&r, 304);
+  assert_int_equal(r.len, 0);
+  reply_free(&r);
+  write_text(root, "main.js", "export const version = 22;");
+  http(&r, &(request){.path = "/static/main.js", .srv = &web, .header = inm});
+  EXPECT_STATUS(&r, 200);
+  assert_non_null(strstr(r.body, "version = 22"));
+  assert_non_null(header_get(&r, "ETag", etag2, sizeof etag2));
+  assert_string_not_equal(etag, etag2);
+  reply_free(&r);
+  server_stop_clean(&web);
+}
+
 /* ---- memory budget and admission (simulated device) ------------------------- */
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
@@ -2381,6 +2438,7 @@ int main(void) {
       cmocka_unit_test(test_admin_token),
       cmocka_unit_test(test_request_id_everywhere),
       cmocka_unit_test(test_static_files), /* its own server: before the tests of S's last request */
+      cmocka_unit_test(test_static_caching),
       cmocka_unit_test(test_mask_preview),
       cmocka_unit_test(test_web_studio),
       cmocka_unit_test(test_params_description),

@@ -9,9 +9,14 @@
  * or dot-leading component, and, once resolved (realpath, so symbolic links
  * included), still lies inside the web root: no request can reach a file
  * outside it.  Files are sent from their descriptor, with a content type by
- * extension; index.html is revalidated (no-cache), the rest may be kept an
- * hour.  Every response carries the server's Content-Security-Policy
- * (http.c), which allows only this origin.
+ * extension.  Caching: files under vendor/ (third-party code whose path
+ * carries its version, e.g. vendor/three-0.187.0/, written by web/build.mjs)
+ * are immutable for a year; every other file (index.html, the page's own
+ * modules and styles) is revalidated on each use (no-cache) against an ETag
+ * made of its size and modification time, answered 304 when unchanged, so
+ * a rebuilt studio is never mixed with a cached older module.  Every
+ * response carries the server's Content-Security-Policy (http.c), which
+ * allows only this origin.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -108,6 +113,24 @@ enum MHD_Result route_static(request *r, const char *url) {
   }
   r->bytes = (size_t)st.st_size;
   MHD_add_response_header(resp, "Content-Type", content_type(real));
-  MHD_add_response_header(resp, "Cache-Control", index ? "no-cache" : "public, max-age=3600");
+  if (!strncmp(rel, "vendor/", 7)) {
+    MHD_add_response_header(resp, "Cache-Control", "public, max-age=31536000, immutable");
+    return http_queue(r, 200, resp);
+  }
+  char etag[64];
+  snprintf(etag, sizeof etag, "\"%llx-%llx.%lx\"", (unsigned long long)st.st_size,
+           (unsigned long long)st.st_mtim.tv_sec, (unsigned long)st.st_mtim.tv_nsec);
+  MHD_add_response_header(resp, "Cache-Control", "no-cache");
+  MHD_add_response_header(resp, "ETag", etag);
+  const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+  if (inm && !strcmp(inm, etag)) {
+    MHD_destroy_response(resp); /* closes fd */
+    resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    MHD_add_response_header(resp, "ETag", etag);
+    r->bytes = 0;
+    return http_queue(r, 304, resp);
+  }
   return http_queue(r, 200, resp);
 }

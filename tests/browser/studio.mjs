@@ -1,0 +1,382 @@
+// studio.mjs - the web studio (issue 6) in a real browser: Debian's
+// chromium, headless, driven by playwright-core (pinned in this folder's
+// package-lock.json), against the real server (BUILD/orfeas serve on
+// 127.0.0.1, an ephemeral port, its default web root BUILD/web).
+//
+// It opens the page, checks the controls match GET /api/v1/params, uploads
+// samples/heart.png, waits for the final stage in the 3D view, and checks
+// the canvas is not blank, the stage labels came in order, the downloads
+// are real links whose files have the announced size, the wireframe toggle
+// changes the picture, a 422 shows next to its control, a bad file shows
+// next to the file input, the server panel fills in, and the page fits a
+// phone's width.  Screenshots: BUILD/studio.png and BUILD/studio-phone.png.
+//
+// Prints cmocka's summary lines ("[  PASSED  ] N test(s)." and
+// "[  FAILED  ] N test(s).") for tests/run.sh.  Skips (with a message) only
+// when chromium cannot be started at all.
+//
+//   node tests/browser/studio.mjs BUILD
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const build = path.resolve(root, process.argv[2] || 'build');
+const bin = path.join(build, 'orfeas');
+const CHROMIUM = '/usr/bin/chromium';
+const STAGES = ['voxel_preview', 'rough_mesh', 'refined_mesh', 'final_optimized'];
+const BACKGROUND = [0xe9, 0xed, 0xf2]; // viewer.js BACKGROUND
+const deadline = Date.now() + 150_000;
+
+let passed = 0;
+const failures = [];
+async function check(name, fn) {
+  console.log(`[ RUN      ] ${name}`);
+  try {
+    if (Date.now() > deadline) throw new Error('the test ran out of time');
+    await fn();
+    passed++;
+    console.log(`[       OK ] ${name}`);
+  } catch (err) {
+    failures.push(name);
+    console.log(`${String(err?.stack || err)}\n[  FAILED  ] ${name}`);
+  }
+}
+function expect(cond, what) {
+  if (!cond) throw new Error(`expected: ${what}`);
+}
+function summary() {
+  console.log(`[==========] ${passed + failures.length} test(s) run.`);
+  console.log(`[  PASSED  ] ${passed} test(s).`);
+  if (failures.length) console.log(`[  FAILED  ] ${failures.length} test(s), listed below:\n${failures.map((f) => `[  FAILED  ] ${f}`).join('\n')}`);
+}
+
+// ---- the server -------------------------------------------------------------
+
+function startServer(dataDir) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(bin, ['serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir], {
+      env: { ...process.env, ORFEAS_ALLOW_ROOT: '1' },
+      stdio: ['ignore', 'pipe', fs.openSync(path.join(dataDir, 'server.log'), 'a')],
+    });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('the server did not say it was listening within 30 s')), 30_000);
+    proc.on('exit', (code) => reject(new Error(`the server exited (${code}) before listening`)));
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = /orfeas listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, base: m[1] });
+      }
+    });
+  });
+}
+
+// SIGTERM, then SIGKILL after 20 s; resolves with the exit code (null when killed).
+function stopServer(proc) {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
+    const kill = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+    proc.on('exit', (code) => {
+      clearTimeout(kill);
+      resolve(code);
+    });
+    proc.kill('SIGTERM');
+  });
+}
+
+// ---- the page ---------------------------------------------------------------
+
+// How much of the canvas (and of its middle third) differs from the background.
+function canvasStats(page) {
+  return page.evaluate((bg) => {
+    const c = document.querySelector('#viewport canvas');
+    const off = document.createElement('canvas');
+    off.width = c.width;
+    off.height = c.height;
+    const g = off.getContext('2d');
+    g.drawImage(c, 0, 0);
+    const px = g.getImageData(0, 0, off.width, off.height).data;
+    let differ = 0, mid = 0, midAll = 0, hash = 0;
+    for (let y = 0; y < off.height; y++) {
+      for (let x = 0; x < off.width; x++) {
+        const i = 4 * (y * off.width + x);
+        const d = Math.abs(px[i] - bg[0]) + Math.abs(px[i + 1] - bg[1]) + Math.abs(px[i + 2] - bg[2]);
+        const inMid = x > off.width / 3 && x < (2 * off.width) / 3 && y > off.height / 3 && y < (2 * off.height) / 3;
+        if (inMid) midAll++;
+        if (d > 30) {
+          differ++;
+          if (inMid) mid++;
+        }
+        hash = (hash * 31 + px[i] + 7 * px[i + 1] + 13 * px[i + 2]) >>> 0;
+      }
+    }
+    return { total: off.width * off.height, differ, midFrac: mid / midAll, hash };
+  }, BACKGROUND);
+}
+
+async function main() {
+  if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: run make first`);
+  if (!fs.existsSync(path.join(build, 'web', 'index.html')))
+    throw new Error(`${build}/web is missing: make builds it from web/ (node web/build.mjs)`);
+  let browser;
+  try {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+      timeout: 30_000,
+    });
+  } catch (err) {
+    console.log(`test_studio: SKIPPED: chromium could not be started at all (${CHROMIUM}): ${String(err.message).split('\n')[0]}`);
+    return 'skipped';
+  }
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'orfeas-studio-'));
+  let server = null;
+  try {
+    server = await startServer(dataDir);
+    await run(browser, server.base);
+    // what the page asked of the server left it whole (under sanitizers too)
+    await check('server_exits_cleanly', async () => {
+      const { proc } = server;
+      server = null;
+      const code = await stopServer(proc);
+      expect(code === 0, `the server exits 0 on SIGTERM after the session (exit ${code})`);
+    });
+  } finally {
+    await browser.close();
+    if (server) await stopServer(server.proc);
+    if (!failures.length) fs.rmSync(dataDir, { recursive: true, force: true });
+    else console.log(`test_studio: the server's log is in ${dataDir}/server.log`);
+  }
+  return 'ran';
+}
+
+async function run(browser, base) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    // refused requests (the 422 and 415 checks) are logged by the browser; anything else is a fault
+    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of (4\d\d)/.test(m.text()))
+      problems.push(`console: ${m.text()}`);
+  });
+  const desc = await (await fetch(`${base}/api/v1/params`)).json();
+
+  await check('page_loads_with_webgl', async () => {
+    const resp = await page.goto(`${base}/`);
+    expect(resp.status() === 200, 'GET / answers 200');
+    expect((await page.title()) === 'ORFEAS studio', 'the studio page, not the plain form');
+    await page.waitForSelector('body[data-ready="true"]');
+    const gl = await page.evaluate(() => {
+      const c = document.querySelector('#viewport canvas');
+      const g = c && (c.getContext('webgl2') || c.getContext('webgl'));
+      return g ? g.getParameter(g.VERSION) : null;
+    });
+    if (!gl) throw new Error('WebGL is unavailable in this chromium (--disable-gpu should fall back to SwiftShader)');
+    expect(problems.length === 0, `no page errors or CSP violations (${problems.join('; ')})`);
+  });
+
+  await check('controls_follow_params', async () => {
+    for (const p of desc.params) {
+      const el = page.locator(`#p-${p.name}`);
+      expect((await el.count()) === 1, `a control for ${p.name}`);
+      const labelled = await el.evaluate((e) => e.labels.length > 0);
+      expect(labelled, `${p.name}'s control has a label`);
+      if (p.type === 'int' || p.type === 'number') {
+        expect(Number(await el.getAttribute('min')) === p.min && Number(await el.getAttribute('max')) === p.max, `${p.name}'s range is the server's`);
+        if (p.default !== null) expect(Number(await el.inputValue()) === p.default, `${p.name}'s default is the server's`);
+      } else if (p.type === 'enum') {
+        const opts = await el.evaluate((e) => [...e.options].map((o) => o.value));
+        expect(JSON.stringify(opts) === JSON.stringify(p.choices), `${p.name}'s choices are the server's`);
+        expect((await el.inputValue()) === p.default, `${p.name}'s default is the server's`);
+      } else if (p.type === 'bool') {
+        expect((await el.isChecked()) === p.default, `${p.name}'s default is the server's`);
+      }
+    }
+    // mode-specific controls show only for their mode
+    for (const mode of desc.params.find((p) => p.name === 'mode').choices) {
+      await page.selectOption('#p-mode', mode);
+      for (const p of desc.params) {
+        const always = p.modes.length === 0 || p.modes.length === 4;
+        if (always) continue;
+        const visible = await page.locator(`#p-${p.name}`).isVisible();
+        expect(visible === p.modes.includes(mode), `${p.name} ${p.modes.includes(mode) ? 'shown' : 'hidden'} for ${mode}`);
+      }
+    }
+    await page.selectOption('#p-mode', 'inflate');
+  });
+
+  await check('file_picker_by_keyboard', async () => {
+    await page.keyboard.press('Tab'); // the skip link
+    let id = '';
+    for (let i = 0; i < 4 && id !== 'file'; i++) {
+      await page.keyboard.press('Tab');
+      id = await page.evaluate(() => document.activeElement?.id || '');
+    }
+    expect(id === 'file', 'the file input is reached with Tab, right after the skip link');
+  });
+
+  const seen = [];
+  const shown = [];
+  await check('generate_streams_every_stage', async () => {
+    await page.fill('#p-quality', '3');
+    await page.setInputFiles('#file', path.join(root, 'samples', 'heart.png'));
+    await page.waitForFunction(() => document.getElementById('mask').naturalWidth > 0, null, { timeout: 30_000 });
+    expect(await page.locator('#preview').evaluate((e) => e.naturalWidth > 0), 'the image preview is shown');
+    await page.exposeFunction('studioStage', (s) => seen.push(s));
+    await page.exposeFunction('studioShown', (s) => shown.push(s));
+    await page.evaluate(() => {
+      new MutationObserver((records) => {
+        for (const r of records) for (const n of r.addedNodes) if (n.dataset?.stage) window.studioStage(n.dataset.stage);
+      }).observe(document.getElementById('stages'), { childList: true });
+      const view = document.getElementById('viewport');
+      new MutationObserver(() => view.dataset.shown && window.studioShown(view.dataset.shown)).observe(view, { attributeFilter: ['data-shown'] });
+    });
+    await page.click('#generate');
+    await page.waitForSelector('#viewport[data-shown="final_optimized"]', { timeout: 90_000 });
+    for (let i = 0; i < 40 && (seen.length < 4 || shown.length < 4); i++) await page.waitForTimeout(50); // the observers' calls
+    expect(JSON.stringify(seen) === JSON.stringify(STAGES), `stage labels in order (${seen.join(', ')})`);
+    expect(JSON.stringify(shown) === JSON.stringify(STAGES), `each stage's mesh shown in the view, in order (${shown.join(', ')})`);
+    const labels = await page.locator('#stages li').evaluateAll((lis) => lis.map((l) => l.textContent));
+    for (const l of labels) expect(/\d+(\.\d+)? m?s/.test(l), `a time in the stage label "${l}"`);
+    expect(/Final model/.test(await page.textContent('#viewport-label')), 'the view is labelled with the final stage');
+  });
+
+  await check('canvas_not_blank', async () => {
+    const s = await canvasStats(page);
+    expect(s.differ > s.total * 0.03, `at least 3% of the canvas differs from the background (${s.differ}/${s.total})`);
+    expect(s.midFrac > 0.2, `the model fills the middle of the view (${(100 * s.midFrac).toFixed(1)}%)`);
+  });
+  await page.screenshot({ path: path.join(build, 'studio.png'), fullPage: true });
+
+  await check('final_figures', async () => {
+    const text = await page.textContent('#figures');
+    for (const w of ['Vertices', 'Faces', 'Watertight', 'Size', 'Volume']) expect(text.includes(w), `the figures show ${w}`);
+    expect(/\d+(\.\d)? × \d+(\.\d)? × \d+(\.\d)? mm/.test(text), 'a size in mm');
+  });
+
+  await check('downloads_are_real_links', async () => {
+    await page.waitForFunction(() => ![...document.querySelectorAll('#downloads .hint')].some((h) => h.textContent === 'checking…'));
+    const links = await page.locator('#downloads a.download').evaluateAll((as) => as.map((a) => ({ href: a.href, download: a.hasAttribute('download'), format: a.dataset.format })));
+    const formats = desc.params.find((p) => p.name === 'format').choices;
+    expect(links.length >= 4, `a link for each format this build writes (${links.map((l) => l.format)})`);
+    expect((await page.locator('#downloads li').count()) === formats.length, 'every format listed');
+    for (const l of links) {
+      expect(l.download, `${l.format} link has the download attribute`);
+      expect(new RegExp(`/api/v1/results/[0-9a-f]{64}/final_optimized\\.${l.format}$`).test(l.href), `${l.format} link is the result URL`);
+      const resp = await fetch(l.href);
+      const body = Buffer.from(await resp.arrayBuffer());
+      expect(resp.status === 200, `${l.format} download answers 200`);
+      expect(Number(resp.headers.get('content-length')) === body.length && body.length > 100, `${l.format}: Content-Length ${resp.headers.get('content-length')} equals the ${body.length} bytes`);
+    }
+    const glb = links.find((l) => l.format === 'glb');
+    const dl = await Promise.all([page.waitForEvent('download'), page.click('#downloads a[data-format="glb"]')]);
+    const saved = fs.statSync(await dl[0].path()).size;
+    const head = await fetch(glb.href, { method: 'HEAD' });
+    expect(saved === Number(head.headers.get('content-length')), `the browser saved the whole GLB (${saved} bytes)`);
+  });
+
+  await check('wireframe_toggle_changes_view', async () => {
+    const before = await canvasStats(page);
+    await page.check('#wireframe');
+    const after = await canvasStats(page);
+    await page.uncheck('#wireframe');
+    expect(before.hash !== after.hash, 'the picture changes with the wireframe');
+  });
+
+  await check('invalid_value_shows_next_to_control', async () => {
+    const q = desc.params.find((p) => p.name === 'quality');
+    await page.fill('#p-quality', String(q.max + 1));
+    await page.click('#generate');
+    await page.waitForFunction(() => document.getElementById('p-quality-error').textContent.length > 0);
+    const msg = await page.textContent('#p-quality-error');
+    expect(/quality/i.test(msg) && msg.includes(String(q.max)), `the server's 422 next to quality ("${msg}")`);
+    expect((await page.getAttribute('#p-quality', 'aria-invalid')) === 'true', 'quality is marked invalid');
+    expect((await page.textContent('#generate-error')) === '', 'not shown as a general error');
+    await page.fill('#p-quality', '3');
+    expect((await page.textContent('#p-quality-error')) === '', 'typing again clears it');
+  });
+
+  await check('status_panel_fills_in', async () => {
+    await page.waitForFunction(() => /^\d+$/.test(document.getElementById('st-queue').textContent), null, { timeout: 10_000 });
+    expect(/^\d+$/.test(await page.textContent('#st-running')), 'jobs running shown');
+    expect(/GB/.test(await page.textContent('#st-memory')), 'memory budget shown');
+    expect(/%|none yet/.test(await page.textContent('#st-cache')), 'cache hit ratio shown');
+  });
+
+  await check('served_with_headers', async () => {
+    const index = await fetch(`${base}/`);
+    expect(index.headers.get('cache-control') === 'no-cache', 'index.html is no-cache');
+    const csp = index.headers.get('content-security-policy') || '';
+    expect(/default-src 'self'/.test(csp) && /script-src 'self'/.test(csp) && !/unsafe/.test(csp), `CSP allows only this origin (${csp})`);
+    const vendor = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name).find((n) => /vendor\/three-[\d.]+\/build\/three\.module\.js$/.test(n)));
+    expect(vendor, 'three.js is served from vendor/three-<version>/');
+    const v = await fetch(vendor);
+    expect(/^text\/javascript/.test(v.headers.get('content-type')), 'vendor module is text/javascript');
+    expect(/immutable/.test(v.headers.get('cache-control')), 'vendor module is long-lived');
+    const css = await fetch(`${base}/static/studio.css`);
+    expect(/^text\/css/.test(css.headers.get('content-type')), 'style sheet is text/css');
+    for (const bad of ['/static/vendor', '/static/..%2f..%2fetc/passwd']) {
+      const r = await fetch(`${base}${bad}`);
+      expect(r.status === 404 || r.status === 400, `${bad} is refused (${r.status})`);
+    }
+  });
+
+  await check('bad_file_shows_next_to_file_input', async () => {
+    await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('this is not an image\n') });
+    await page.waitForFunction(() => document.getElementById('file-error').textContent.length > 0);
+    const msg = await page.textContent('#file-error');
+    expect(/PNG, JPEG or WebP/.test(msg), `a plain-words error next to the file input ("${msg}")`);
+    expect(await page.locator('#generate').isDisabled(), 'generation waits for a usable image');
+  });
+
+  await check('fits_a_phone', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.setInputFiles('#file', path.join(root, 'samples', 'heart.png'));
+    await page.waitForFunction(() => document.getElementById('file-error').textContent === '');
+    await page.waitForFunction(() => !document.getElementById('mask').classList.contains('empty'));
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow <= 0, `no sideways scrolling at 390 px (${overflow} px too wide)`);
+    await page.screenshot({ path: path.join(build, 'studio-phone.png'), fullPage: true });
+  });
+
+  // A full queue cannot be made on demand without slowing the test, so the
+  // server's 429 (body and Retry-After as http.c sends them) is played back.
+  await check('busy_server_says_when_to_retry', async () => {
+    await page.route('**/api/v1/generate-progressive', (route) =>
+      route.fulfill({
+        status: 429,
+        headers: { 'Content-Type': 'application/json', 'Retry-After': '7' },
+        body: JSON.stringify({ error: 'the job queue is full', code: 'queue_full', retry_after_s: 7 }),
+      }),
+    );
+    await page.click('#generate');
+    await page.waitForFunction(() => document.getElementById('generate-error').textContent.length > 0);
+    const msg = await page.textContent('#generate-error');
+    await page.unroute('**/api/v1/generate-progressive');
+    expect(/try again in 7 seconds/.test(msg), `the retry time in plain words next to the button ("${msg}")`);
+  });
+
+  await check('no_page_errors', async () => {
+    expect(problems.length === 0, `no page errors or CSP violations (${problems.join('; ')})`);
+  });
+  await context.close();
+}
+
+main()
+  .then((how) => {
+    summary();
+    process.exit(how === 'skipped' || !failures.length ? 0 : 1);
+  })
+  .catch((err) => {
+    console.log(`test_studio: ${err?.stack || err}`);
+    failures.push('setup');
+    summary();
+    process.exit(1);
+  });

@@ -1,0 +1,193 @@
+// main.js - the ORFEAS studio's wiring: builds the settings from
+// GET /api/v1/params, takes the image (picker or drop) and previews its
+// subject mask (POST /api/v1/mask), runs the progressive generation and
+// feeds each stage to the 3D view and the stage list as it arrives, shows
+// the result and its downloads, and keeps the server panel up to date.
+
+import { fetchMask, fetchParams, generateProgressive } from './api.js';
+import { buildControls } from './controls.js';
+import { clearError, plainWords, showError } from './errors.js';
+import { showDownloads, showFigures } from './results.js';
+import { startStatus } from './status.js';
+import { initUpload } from './upload.js';
+import { createViewer } from './viewer.js';
+
+const $ = (id) => document.getElementById(id);
+const STAGE_LABELS = {
+  voxel_preview: 'Voxel preview',
+  rough_mesh: 'Rough mesh',
+  refined_mesh: 'Refined mesh',
+  final_optimized: 'Final model',
+};
+const MASK_SOURCES = {
+  alpha: 'from the image’s transparency',
+  background: 'separated from the background colour',
+  frame: 'the whole frame',
+};
+
+let controls = null;
+let formats = ['glb'];
+let file = null;
+let maskAbort = null;
+let runAbort = null;
+const nf = new Intl.NumberFormat('en');
+
+function ms(t) {
+  return t < 1000 ? `${Math.round(t)} ms` : `${(t / 1000).toFixed(2)} s`;
+}
+
+function setGenerateReady() {
+  const ok = !!file && !!controls && !$('file').getAttribute('aria-invalid')?.includes('true');
+  $('generate').disabled = !ok || !!runAbort;
+  $('generate-hint').textContent = !file ? 'Choose an image first.' : ok ? '' : 'Choose a PNG, JPEG or WebP image.';
+}
+
+// Shows a refused request next to what it concerns.
+function showFailure(err) {
+  const msg = plainWords(err);
+  if (!msg) return;
+  if (err.status === 422 && err.param && controls?.showError(err.param, msg)) {
+    document.getElementById(`p-${err.param}`)?.focus();
+    return;
+  }
+  if ([400, 413, 415].includes(err.status)) showError('file', msg);
+  else showError('generate', msg);
+  setGenerateReady();
+}
+
+async function updateMask() {
+  if (!file || !controls) return;
+  maskAbort?.abort();
+  const abort = new AbortController();
+  maskAbort = abort;
+  const bg = controls.values().background;
+  $('mask').classList.add('empty');
+  $('mask-caption').textContent = 'Finding the subject…';
+  try {
+    const { blob, source } = await fetchMask(file, bg ? { background: bg } : {}, abort.signal);
+    const old = $('mask').src;
+    $('mask').src = URL.createObjectURL(blob);
+    $('mask').classList.remove('empty');
+    if (old.startsWith('blob:')) URL.revokeObjectURL(old);
+    $('mask-caption').textContent = `Subject, ${MASK_SOURCES[source] || source}`;
+    clearError('file');
+  } catch (err) {
+    if (abort.signal.aborted) return;
+    $('mask').removeAttribute('src');
+    $('mask-caption').textContent = 'No subject';
+    showFailure(err);
+  }
+  setGenerateReady();
+}
+
+function stageItem(ev) {
+  const li = document.createElement('li');
+  li.dataset.stage = ev.stage;
+  const name = document.createElement('span');
+  name.className = 'stage-name';
+  name.textContent = STAGE_LABELS[ev.stage] || ev.stage;
+  const time = document.createElement('span');
+  time.className = 'stage-time';
+  time.textContent = `${ms(ev.data?.elapsed_ms ?? 0)}${ev.cached ? ' (cached)' : ''}`;
+  const state = document.createElement('span');
+  state.className = 'stage-state';
+  state.textContent = 'loading';
+  li.append(name, time, state);
+  return li;
+}
+
+async function generate(viewer) {
+  if (!file || runAbort) return;
+  controls.clearErrors();
+  clearError('generate');
+  const params = controls.values();
+  const abort = new AbortController();
+  runAbort = abort;
+  setGenerateReady();
+  $('generate').textContent = 'Making the model…';
+  const bar = $('progress');
+  const loads = [];
+  try {
+    const last = await generateProgressive(
+      file,
+      params,
+      (ev) => {
+        const li = stageItem(ev);
+        $('stages').append(li);
+        bar.setAttribute('aria-valuenow', String(ev.progress));
+        bar.firstElementChild.style.width = `${ev.progress}%`;
+        const url = ev.data.url.replace(/\.[A-Za-z0-9]+$/, '.glb');
+        const shown = () => {
+          li.querySelector('.stage-state').textContent = 'shown';
+          li.classList.add('shown');
+          $('viewport').dataset.shown = ev.stage;
+          $('viewport-empty').hidden = true;
+          $('viewport-label').textContent = `${STAGE_LABELS[ev.stage] || ev.stage} · ${ms(ev.data.elapsed_ms ?? 0)} · ${nf.format(ev.data.faces)} faces`;
+        };
+        loads.push(
+          viewer.show(url, shown).catch(() => {
+            li.querySelector('.stage-state').textContent = 'could not be shown';
+          }),
+        );
+      },
+      () => {
+        // the request was accepted: only now does the previous result go
+        $('stages').replaceChildren();
+        $('result').hidden = true;
+        $('viewport').removeAttribute('data-shown');
+        bar.setAttribute('aria-valuenow', '0');
+        bar.firstElementChild.style.width = '0%';
+        viewer.reset();
+      },
+      abort.signal,
+    );
+    showFigures($('figures'), last.mesh);
+    showDownloads($('downloads'), last.data.url, formats, params.format || formats[0]);
+    $('result').hidden = false;
+    await Promise.all(loads);
+  } catch (err) {
+    showFailure(err);
+  } finally {
+    runAbort = null;
+    $('generate').textContent = 'Make the model';
+    setGenerateReady();
+  }
+}
+
+async function main() {
+  const viewer = createViewer($('viewport'), {
+    onGrid: (cell, size) => {
+      $('grid-note').textContent = `Grid: ${cell} mm squares, ${size} mm across`;
+    },
+  });
+  $('wireframe').addEventListener('change', (e) => viewer.setWireframe(e.target.checked));
+  startStatus({ queue: 'st-queue', running: 'st-running', memory: 'st-memory', cache: 'st-cache', note: 'status-note' });
+
+  initUpload(
+    { input: $('file'), zone: $('drop'), preview: $('preview'), previews: $('previews'), caption: $('preview-caption') },
+    (f) => {
+      file = f;
+      clearError('file');
+      setGenerateReady();
+      updateMask();
+    },
+  );
+  $('settings').addEventListener('submit', (e) => {
+    e.preventDefault();
+    generate(viewer);
+  });
+
+  try {
+    const desc = await fetchParams();
+    controls = buildControls($('controls'), desc);
+    formats = desc.params.find((p) => p.name === 'format')?.choices || formats;
+    controls.onChange('background', updateMask);
+    document.body.dataset.ready = 'true';
+  } catch (err) {
+    $('controls').textContent = `The settings could not be loaded: ${plainWords(err)}`;
+  }
+  setGenerateReady();
+  if (file) updateMask();
+}
+
+main();

@@ -1,0 +1,188 @@
+// viewer.js - the 3D view (three.js): each stage's mesh is loaded with
+// GLTFLoader from its result URL the moment the stage arrives, shown on a
+// floor grid measured in millimetres, lit by a sky light and two
+// directional lights, turned with OrbitControls (mouse, touch, and the
+// Shift + arrow keys to turn and arrow keys to move while the canvas has focus).
+//
+// The GLB files ORFEAS writes are in metres with Y up (src/export/glb.c),
+// which is three.js's own convention, so the scene is in metres and the
+// grid's squares are 10 mm (50 mm for models over 30 cm).  The model is
+// stood on the grid, centred.  Rendering happens on demand (a change of
+// view, a new mesh, a resize), not in a loop, so an idle page costs nothing.
+// preserveDrawingBuffer keeps the last frame readable (screenshots, tests).
+
+import * as THREE from 'three';
+import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
+import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
+
+const BACKGROUND = 0xe9edf2;
+const CLAY = 0xd8c6ae;
+const MIN_DWELL_MS = 250;
+
+export function createViewer(container, { onGrid } = {}) {
+  const renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+  renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 2));
+  const canvas = renderer.domElement;
+  canvas.tabIndex = 0;
+  canvas.setAttribute('role', 'img');
+  canvas.setAttribute('aria-label', '3D view of the model: drag, or Shift and the arrow keys, to turn it; the arrow keys alone move it');
+  container.prepend(canvas);
+
+  const scene = new THREE.Scene();
+  scene.background = new THREE.Color(BACKGROUND);
+  const camera = new THREE.PerspectiveCamera(35, 1, 0.001, 100);
+  camera.position.set(0.15, 0.12, 0.22);
+  scene.add(new THREE.HemisphereLight(0xffffff, 0x8d8778, 1.6));
+  const key = new THREE.DirectionalLight(0xffffff, 2.0);
+  key.position.set(1, 2, 1.5);
+  const rim = new THREE.DirectionalLight(0xdde6ff, 0.8);
+  rim.position.set(-1.5, 0.8, -1);
+  scene.add(key, rim);
+
+  const controls = new OrbitControls(camera, canvas);
+  controls.listenToKeyEvents(canvas);
+  controls.keyPanSpeed = 20;
+
+  let grid = null;
+  let model = null;
+  let wireframe = false;
+  let fitted = false;
+  let generation = 0; // bumped by reset(): meshes of an older generation are dropped
+  let queue = Promise.resolve(); // the displays, one after the other
+  const loader = new GLTFLoader();
+
+  const render = () => renderer.render(scene, camera);
+  controls.addEventListener('change', render);
+
+  const resize = () => {
+    const w = Math.max(1, container.clientWidth);
+    const h = Math.max(1, container.clientHeight);
+    renderer.setSize(w, h, false);
+    camera.aspect = w / h;
+    camera.updateProjectionMatrix();
+    render();
+  };
+  new ResizeObserver(resize).observe(container);
+
+  function setGrid(extentMm) {
+    const cell = extentMm > 300 ? 50 : 10;
+    const cells = Math.max(4, Math.ceil((extentMm * 1.6) / cell / 2) * 2);
+    if (grid) {
+      scene.remove(grid);
+      grid.geometry.dispose();
+      grid.material.dispose();
+    }
+    grid = new THREE.GridHelper((cells * cell) / 1000, cells, 0x7b8794, 0xc3cad3);
+    scene.add(grid);
+    if (onGrid) onGrid(cell, cells * cell);
+  }
+
+  function applyWireframe(obj) {
+    obj.traverse((o) => {
+      if (o.isMesh) for (const m of [].concat(o.material)) m.wireframe = wireframe;
+    });
+  }
+
+  function prepare(obj) {
+    obj.traverse((o) => {
+      if (!o.isMesh) return;
+      if (!o.geometry.attributes.normal) o.geometry.computeVertexNormals();
+      for (const m of [].concat(o.material)) {
+        if (!o.geometry.attributes.color) m.color = new THREE.Color(CLAY);
+        m.side = THREE.DoubleSide;
+      }
+    });
+    const box = new THREE.Box3().setFromObject(obj);
+    const centre = box.getCenter(new THREE.Vector3());
+    obj.position.set(-centre.x, -box.min.y, -centre.z);
+    return box.getSize(new THREE.Vector3());
+  }
+
+  function fit(size) {
+    const radius = Math.max(size.length() / 2, 0.005);
+    const dist = radius / Math.sin(THREE.MathUtils.degToRad(camera.fov / 2));
+    const dir = new THREE.Vector3(0.55, 0.45, 0.85).normalize();
+    controls.target.set(0, size.y / 2, 0);
+    camera.position.copy(dir.multiplyScalar(dist * 1.05)).add(controls.target);
+    camera.near = dist / 100;
+    camera.far = dist * 100;
+    camera.updateProjectionMatrix();
+    controls.update();
+  }
+
+  function display(obj) {
+    const size = prepare(obj);
+    applyWireframe(obj);
+    if (model) {
+      scene.remove(model);
+      dispose(model);
+    }
+    model = obj;
+    scene.add(model);
+    setGrid(Math.max(size.x, size.z) * 1000);
+    if (!fitted) {
+      fit(size);
+      fitted = true;
+    }
+    render();
+  }
+
+  function dispose(obj) {
+    obj.traverse((o) => {
+      if (!o.isMesh) return;
+      o.geometry.dispose();
+      for (const m of [].concat(o.material)) m.dispose();
+    });
+  }
+
+  resize();
+
+  return {
+    canvas,
+    // A new generation: the next mesh shown re-fits the camera.
+    reset() {
+      fitted = false;
+      generation++;
+    },
+    // Loads url (GLB) at once and shows it after the stages asked for
+    // before it, each of those kept on screen at least MIN_DWELL_MS, so
+    // every stage is seen in order even when they arrive together; calls
+    // onShown the moment it is on screen.  Resolves true once it has been
+    // shown, false if a new generation began first; rejects if it could
+    // not be loaded.
+    show(url, onShown) {
+      const gen = generation;
+      const loading = loader.loadAsync(url);
+      const turn = queue.then(() => loading).then(
+        (gltf) => {
+          if (gen !== generation) {
+            dispose(gltf.scene);
+            return false;
+          }
+          display(gltf.scene);
+          if (onShown) onShown();
+          return new Promise((resolve) => setTimeout(() => resolve(true), MIN_DWELL_MS));
+        },
+        (err) => {
+          if (gen !== generation) return false;
+          throw err;
+        },
+      );
+      queue = turn.catch(() => false);
+      return turn;
+    },
+    setWireframe(on) {
+      wireframe = on;
+      if (model) applyWireframe(model);
+      render();
+    },
+    clear() {
+      if (model) {
+        scene.remove(model);
+        dispose(model);
+        model = null;
+      }
+      render();
+    },
+  };
+}
