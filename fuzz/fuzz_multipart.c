@@ -111,12 +111,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char h1[65], h2[65];
   memset(h1, 'X', sizeof h1);
   memset(h2, 'Y', sizeof h2);
-  if (http_request_hash(body, body_len, &p, h1)) abort();
-  if (http_request_hash(body, body_len, &p, h2)) abort();
+  if (http_request_hash(body, body_len, &p, ORF_PRECISION_FP32, h1)) abort();
+  if (http_request_hash(body, body_len, &p, ORF_PRECISION_FP32, h2)) abort();
   check_hash(h1);
   CHECK(memcmp(h1, h2, sizeof h1) == 0);
   /* One byte less of the body is another request. */
-  if (http_request_hash(body, body_len - 1, &p, h2)) abort();
+  if (http_request_hash(body, body_len - 1, &p, ORF_PRECISION_FP32, h2)) abort();
   check_hash(h2);
   CHECK(memcmp(h1, h2, 64) != 0);
   return 0;

@@ -77,7 +77,7 @@ static void env_open_adm(env *e, int workers, int queue_max, double budget, int 
   e->metrics = orf_metrics_create();
   assert_non_null(e->metrics);
   orf_jobs_config jc = {workers,  queue_max,  1,      60.0,          {0},
-                        e->cache, e->metrics, budget, max_overtakes, fail_after};
+                        e->cache, e->metrics, budget, max_overtakes, fail_after, ORF_DEVICE_CPU};
   orf_limits_init(&jc.limits);
   e->created_lo = mono_s();
   assert_int_equal(orf_jobs_create(&e->js, &jc), ORF_OK);
@@ -105,7 +105,7 @@ static orf_job *submit_est(env *e, const char *hash, const uint8_t *img, size_t 
                            int keep, int *coalesced) {
   orf_job *j = NULL;
   int c = 0;
-  assert_int_equal(orf_jobs_submit(e->js, hash, img, size, &e->p, estimate, keep, &j, &c), ORF_OK);
+  assert_int_equal(orf_jobs_submit(e->js, hash, img, size, &e->p, ORF_PRECISION_FP32, estimate, keep, &j, &c), ORF_OK);
   assert_non_null(j);
   if (coalesced) *coalesced = c;
   return j;
@@ -403,7 +403,7 @@ static void *flight_main(void *arg) {
   flight *f = arg;
   pthread_barrier_wait(f->start);
   orf_job *j = NULL;
-  if (orf_jobs_submit(f->e->js, f->hash, f->e->small, f->e->small_size, &f->e->p, 0, 0, &j, &f->coalesced) ==
+  if (orf_jobs_submit(f->e->js, f->hash, f->e->small, f->e->small_size, &f->e->p, ORF_PRECISION_FP32, 0, 0, &j, &f->coalesced) ==
       0)
     wait_done(j, NULL);
   f->job = j;
@@ -488,7 +488,7 @@ static void test_queue_full(void **state) {
   assert_int_equal(st.progress, 0);
   orf_job *c = (orf_job *)&c;
   int co = -1;
-  assert_int_equal(orf_jobs_submit(e.js, hc, e.small, e.small_size, &e.p, 0, 0, &c, &co), ORF_SRV_EQUEUEFULL);
+  assert_int_equal(orf_jobs_submit(e.js, hc, e.small, e.small_size, &e.p, ORF_PRECISION_FP32, 0, 0, &c, &co), ORF_SRV_EQUEUEFULL);
   assert_null(c);
   assert_int_equal(co, 0);
   orf_job *b2 = submit(&e, hb, e.small, e.small_size, 0, &co);
@@ -787,7 +787,7 @@ static void test_drain(void **state) {
   orf_job_get_state(b, &st);
   assert_int_equal(st.status, ORF_JOB_COMPLETE);
   orf_job *c = NULL;
-  assert_int_equal(orf_jobs_submit(e.js, h3, e.small, e.small_size, &e.p, 0, 0, &c, NULL), ORF_SRV_EDRAINING);
+  assert_int_equal(orf_jobs_submit(e.js, h3, e.small, e.small_size, &e.p, ORF_PRECISION_FP32, 0, 0, &c, NULL), ORF_SRV_EDRAINING);
   assert_null(c);
   size_t queued, running;
   orf_jobs_counts(e.js, &queued, &running);
@@ -891,7 +891,7 @@ static void *stress_main(void *arg) {
   for (int k; (k = atomic_fetch_add(&s->next, 1)) < STRESS_JOBS;) {
     int i = (k * 7) % STRESS_HASHES;
     orf_job *j = NULL;
-    if (orf_jobs_submit(s->e->js, s->hash[i], s->img[i], s->size[i], &s->e->p, s->estimate[i], k % 3 == 0, &j,
+    if (orf_jobs_submit(s->e->js, s->hash[i], s->img[i], s->size[i], &s->e->p, ORF_PRECISION_FP32, s->estimate[i], k % 3 == 0, &j,
                         NULL)) {
       atomic_fetch_add(&s->failed, 1);
       continue;
@@ -1074,7 +1074,7 @@ static void test_too_big(void **state) {
   make_hash(&e, h);
   orf_job *j = (orf_job *)&j;
   int co = -1;
-  assert_int_equal(orf_jobs_submit(e.js, h, e.small, e.small_size, &e.p, 2 * EST + 1, 0, &j, &co),
+  assert_int_equal(orf_jobs_submit(e.js, h, e.small, e.small_size, &e.p, ORF_PRECISION_FP32, 2 * EST + 1, 0, &j, &co),
                    ORF_SRV_ETOOBIG);
   assert_null(j);
   assert_int_equal(co, 0);

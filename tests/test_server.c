@@ -2066,6 +2066,84 @@ static void test_serve_help(void **state) {
   assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0);
 }
 
+/* --device and --precision.  A bad value stops the server at start (exit
+ * 2).  Without a usable GPU, --device cuda is refused at start and auto
+ * serves on the CPU: "engine":"cpu", precision_mode not_applicable, and a
+ * request's precision does not change its hash (the CPU stores no field).
+ * With one (the GPU machine), auto serves on it: "engine":"cuda", the
+ * pool's figures in gpu/stats, a precision other than fp32 gives its own
+ * hash, and once idle the pool has given its memory back. */
+static void test_device_option(void **state) {
+  (void)state;
+  char cmd[1200], out[4096];
+  const char *bad[] = {"--device gpu", "--precision fp64"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(cmd, sizeof cmd, "ORFEAS_ALLOW_ROOT=1 %s serve --port 0 %s --data-dir %s/data-dev >/dev/null 2>&1",
+             bin(), bad[i], tmp);
+    int st = system(cmd);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+  }
+  orf_gpu_info gi;
+  orf_gpu_query(&gi);
+  if (!gi.available) {
+    snprintf(cmd, sizeof cmd,
+             "ORFEAS_ALLOW_ROOT=1 %s serve --port 0 --device cuda --data-dir %s/data-dev 2>&1 >/dev/null", bin(),
+             tmp);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = 0;
+    int st = pclose(f);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    assert_non_null(strstr(out, "--device cuda"));
+  }
+  server s;
+  char data[600];
+  snprintf(data, sizeof data, "%s/data-dev", tmp);
+  assert_int_equal(server_start(&s, data, "--device auto --monitor-interval 0", "device"), 0);
+  reply r;
+  http(&r, &(request){.path = "/health", .srv = &s});
+  json_t *j = reply_json(&r);
+  assert_string_equal(str(j, "engine"), gi.available ? "cuda" : "cpu");
+  assert_int_equal(json_is_true(json_object_get(json_object_get(j, "gpu"), "available")), gi.available);
+  json_decref(j);
+  reply_free(&r);
+  char hash[3][65];
+  const char *query[3] = {"/api/v1/generate?quality=3", "/api/v1/generate?quality=3&precision=fp32",
+                          "/api/v1/generate?quality=3&precision=int8"};
+  for (int i = 0; i < 3; i++) {
+    http(&r, &(request){.method = "POST", .path = query[i], .ctype = "image/png", .body = disc_png,
+                        .len = disc_png_n, .srv = &s});
+    EXPECT_STATUS(&r, 200);
+    j = reply_json(&r);
+    snprintf(hash[i], sizeof hash[i], "%s", str(j, "request_hash"));
+    assert_true(json_is_true(json_object_get(json_object_get(j, "mesh"), "watertight")));
+    json_decref(j);
+    reply_free(&r);
+  }
+  assert_string_equal(hash[0], hash[1]);
+  if (gi.available)
+    assert_string_not_equal(hash[1], hash[2]);
+  else
+    assert_string_equal(hash[1], hash[2]);
+  http(&r, &(request){.path = "/api/v1/gpu/stats", .srv = &s});
+  j = reply_json(&r);
+  const char *mode = str(j, "precision_mode");
+  json_t *gpu = json_object_get(j, "gpu");
+  if (gi.available) {
+    assert_true(!strcmp(mode, "fp32") || !strcmp(mode, "fp16") || !strcmp(mode, "int8"));
+    assert_string_equal(str(json_object_get(j, "memory_budget"), "device"), "cuda:0");
+    /* every job has ended: the pool holds nothing and has been trimmed */
+    assert_true(num(gpu, "allocated_gb") == 0);
+    assert_true(num(gpu, "reserved_gb") == 0);
+  } else {
+    assert_string_equal(mode, "not_applicable");
+  }
+  json_decref(j);
+  reply_free(&r);
+  server_stop_clean(&s);
+}
+
 /* GET /api/v1/params: the engine's parameter table, for clients to build
  * their controls from. */
 static void test_params_description(void **state) {
@@ -2451,7 +2529,7 @@ int main(void) {
   const struct CMUnitTest restart[] = {
       cmocka_unit_test(test_restart_serves_cache), cmocka_unit_test(test_truncated_cache_file),
       cmocka_unit_test(test_drain_on_sigterm),     cmocka_unit_test(test_env_options),
-      cmocka_unit_test(test_serve_help),
+      cmocka_unit_test(test_serve_help),           cmocka_unit_test(test_device_option),
   };
   const struct CMUnitTest budget[] = {
       cmocka_unit_test(test_budget_stats),

@@ -76,6 +76,10 @@ static const opt_desc kOptions[] = {
      "10", "free budget above which fp32 is recommended"},
     {"precision-fp16-gb", "ORFEAS_PRECISION_FP16_GB", "GB", K_REAL, OFF(precision_fp16_gb), 0, 0, 1000000,
      "6", "free budget above which fp16 is recommended (else int8)"},
+    {"device", "ORFEAS_DEVICE", "auto|cpu|cuda", STR(device), 0, 0, "auto",
+     "where jobs run their field and marching cubes: cuda needs a usable GPU, auto uses one when present"},
+    {"precision", "ORFEAS_PRECISION", "auto|fp32|fp16|int8", STR(precision), 0, 0, "auto",
+     "GPU field storage for jobs that do not ask; auto follows the free budget"},
 };
 #define N_OPTIONS (sizeof kOptions / sizeof kOptions[0])
 
@@ -106,6 +110,8 @@ static void set_defaults(orf_server_config *c) {
   c->monitor_interval_s = 5;
   c->precision_fp32_gb = 10;
   c->precision_fp16_gb = 6;
+  strcpy(c->device, "auto");
+  strcpy(c->precision, "auto");
 }
 
 /* Strict decimal: -?[0-9]+ and, when fraction is allowed, (\.[0-9]+)?.

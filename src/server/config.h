@@ -37,6 +37,8 @@ typedef struct orf_server_config {
   char sim_device[128];      /* "" = none */
   double monitor_interval_s; /* 0 = no monitor thread */
   double precision_fp32_gb, precision_fp16_gb;
+  char device[8];    /* auto | cpu | cuda: where jobs' marching cubes run */
+  char precision[8]; /* auto | fp32 | fp16 | int8: GPU field storage of jobs that do not ask */
   char web_root[4096]; /* "" = web/ beside the binary, if it exists */
 } orf_server_config;
 

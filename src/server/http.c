@@ -166,10 +166,11 @@ int http_parse_params(request *r, orf_params *p, enum MHD_Result *ret) {
   return 0;
 }
 
-int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, char out[65]) {
+int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, orf_precision prec, char out[65]) {
   char canon[1024];
-  size_t n = orf_params_canonical(p, canon, sizeof canon);
-  if (n >= sizeof canon) n = sizeof canon - 1;
+  size_t n = orf_params_canonical(p, canon, sizeof canon - 32);
+  if (n >= sizeof canon - 32) n = sizeof canon - 33;
+  if (prec != ORF_PRECISION_FP32) n += (size_t)snprintf(canon + n, 32, "&precision=%s", orf_precision_name(prec));
   unsigned char md[32];
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, canon, n) &&
@@ -180,6 +181,23 @@ int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, ch
   for (int i = 0; i < 32; i++)
     snprintf(out + 2 * i, 3, "%02x", md[i]);
   return ORF_OK;
+}
+
+orf_precision http_recommended_precision(server *srv) {
+  double in_use, budget;
+  orf_jobs_budget(srv->jobs, &in_use, &budget);
+  double free_gb = (budget - in_use) / 1073741824.0;
+  return free_gb > srv->cfg.precision_fp32_gb   ? ORF_PRECISION_FP32
+         : free_gb > srv->cfg.precision_fp16_gb ? ORF_PRECISION_FP16
+                                                : ORF_PRECISION_INT8;
+}
+
+orf_precision http_job_precision(request *r, const orf_params *p) {
+  if (r->srv->engine_device != ORF_DEVICE_CUDA || p->mode != ORF_MODE_INFLATE) return ORF_PRECISION_FP32;
+  const char *want = r->precision[0] ? r->precision : r->srv->cfg.precision;
+  orf_precision prec;
+  if (orf_precision_from_name(want, &prec)) prec = http_recommended_precision(r->srv); /* auto */
+  return prec;
 }
 
 /* ---- uploads ------------------------------------------------------------ */

@@ -42,6 +42,7 @@ typedef struct server {
   orf_memsources *mem;       /* memory sources (NVML, host, simulated) */
   orf_monitor *monitor;      /* samples them; NULL when --monitor-interval is 0 */
   double device_total_bytes; /* of the budget device, at start */
+  orf_device engine_device;  /* ORF_DEVICE_CPU or ORF_DEVICE_CUDA, resolved at start */
   char web_root[4096];       /* resolved (realpath) studio directory, "" when none */
   double started;            /* monotonic seconds */
   atomic_int draining;       /* SIGTERM received */
@@ -80,7 +81,8 @@ typedef struct request {
   orf_format format;
   int download;
   char precision[8]; /* precision=auto|fp32|fp16|int8 as asked (see routes_info.c) */
-  size_t estimate;   /* peak bytes of the job, from the image header */
+  size_t estimate;   /* peak bytes of the job on the budget device, from the image header */
+  orf_precision prec; /* the job's field storage, resolved (http_job_precision) */
   char hash[65];
 } request;
 
@@ -113,10 +115,21 @@ unsigned http_status_of(int err, const char **code);
  * On a bad parameter responds 422 and returns non-zero. */
 int http_parse_params(request *r, orf_params *p, enum MHD_Result *ret);
 
-/* SHA-256 over the image bytes and the canonical parameters, as 64 hex.
- * Returns ORF_OK, or ORF_ENOMEM when libcrypto cannot run (out is then
- * not written). */
-int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, char out[65]);
+/* SHA-256 over the image bytes and the canonical parameters, as 64 hex;
+ * a field precision other than fp32 (which changes the mesh) is part of
+ * the canonical text, fp32 is not (it gives the CPU's bytes, so a CPU and a
+ * GPU server share their hashes).  Returns ORF_OK, or ORF_ENOMEM when
+ * libcrypto cannot run (out is then not written). */
+int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, orf_precision prec, char out[65]);
+
+/* The field precision recommended for the free part of the memory budget
+ * (the --precision-fp32-gb / --precision-fp16-gb thresholds). */
+orf_precision http_recommended_precision(server *srv);
+
+/* The precision a job of *p runs with: fp32 on the CPU and for modes that
+ * do not store a field; else the request's `precision`, or the server's
+ * --precision, with auto meaning the recommended one. */
+orf_precision http_job_precision(request *r, const orf_params *p);
 
 /* Builds the API.md generate response from a job's meta.json. */
 json_t *http_generate_response(const char *meta_json, const char *hash, orf_format f, int cached);

@@ -95,6 +95,7 @@ struct job {
   atomic_size_t refs;
   char id[33], hash[65];
   orf_params params;
+  orf_precision prec; /* GPU field storage */
   uint8_t *image; /* the job's copy; freed when it has run or ended */
   size_t image_size;
   atomic_int cancel; /* the engine's cancel flag */
@@ -515,6 +516,8 @@ static int run_job(orf_jobs *js, job *j, char **final_event) {
   orf_job_opts o;
   orf_job_opts_init(&o);
   o.threads = js->cfg.engine_threads;
+  o.device = js->cfg.device == ORF_DEVICE_CUDA ? ORF_DEVICE_CUDA : ORF_DEVICE_CPU;
+  o.precision = j->prec;
   o.limits = js->cfg.limits;
   o.on_stage = on_stage;
   o.user = &c;
@@ -575,9 +578,13 @@ static void *worker_main(void *arg) {
     js->in_use -= j->estimate;
     finish_locked(js, j, status, rc, final_event, &batch);
     job *dropped = prune_locked(js);
+    int idle = js->queued + js->running == 0;
     pthread_mutex_unlock(&js->mu);
     fire_batch(batch);
     unref_chain(dropped);
+    /* nothing left to run: the GPU pool's cached memory goes back to the
+     * driver (for other processes); a busy server keeps it for the next job */
+    if (idle && js->cfg.device == ORF_DEVICE_CUDA) orf_gpu_trim();
     pthread_mutex_lock(&js->mu);
   }
   pthread_mutex_unlock(&js->mu);
@@ -692,7 +699,7 @@ static int new_id(char id[33]) {
 /* A new queued job holding a copy of the image (one reference: the
  * manager's, taken over when it is inserted). */
 static int job_new(orf_jobs *js, const char *hash, const uint8_t *image, size_t size, const orf_params *p,
-                   size_t estimate, job **out) {
+                   orf_precision prec, size_t estimate, job **out) {
   *out = NULL;
   job *j = orf_calloc(1, sizeof *j);
   if (!j) return ORF_ENOMEM;
@@ -711,6 +718,7 @@ static int job_new(orf_jobs *js, const char *hash, const uint8_t *image, size_t 
   j->image_size = size;
   memcpy(j->hash, hash, 65);
   j->params = *p;
+  j->prec = prec;
   j->estimate = estimate;
   j->js = js;
   atomic_init(&j->refs, 1);
@@ -725,7 +733,7 @@ static int job_new(orf_jobs *js, const char *hash, const uint8_t *image, size_t 
 }
 
 int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t size, const orf_params *p,
-                    size_t estimate_bytes, int keep, orf_job **out, int *coalesced) {
+                    orf_precision prec, size_t estimate_bytes, int keep, orf_job **out, int *coalesced) {
   if (out) *out = NULL;
   if (coalesced) *coalesced = 0;
   if (!js || !out || !p || !is_hex(hash, 64) || (!image && size)) return ORF_EINVAL;
@@ -758,7 +766,7 @@ int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t
     }
     if (!fresh) { /* copy the image unlocked, then look again */
       pthread_mutex_unlock(&js->mu);
-      rc = job_new(js, hash, image, size, p, estimate_bytes, &fresh);
+      rc = job_new(js, hash, image, size, p, prec, estimate_bytes, &fresh);
       pthread_mutex_lock(&js->mu);
       if (rc) break;
       continue;

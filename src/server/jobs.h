@@ -66,6 +66,7 @@ typedef struct orf_jobs_config {
   double budget_bytes;   /* memory jobs may hold at once */
   int max_overtakes;     /* times the head of the queue may be passed by smaller jobs; <= 0: 8 */
   long fail_alloc_after; /* tests only: each job's Nth engine allocation fails (0: never) */
+  orf_device device;     /* where jobs run: ORF_DEVICE_CUDA, else (0 too) the CPU */
 } orf_jobs_config;
 
 typedef enum {
@@ -101,12 +102,13 @@ void orf_jobs_drain(orf_jobs *js);
 void orf_jobs_free(orf_jobs *js);
 
 /* Submits the generation of `hash` (64 hex) from a copy of the image and
- * the parameters, or joins the queued or running job of the same hash
+ * the parameters, run with GPU field precision `prec` (the hash must
+ * already tell precisions apart: see http_request_hash), or joins the queued or running job of the same hash
  * (*coalesced = 1).  On success *out is a new reference (an interest).
  * Errors: ORF_SRV_EQUEUEFULL, ORF_SRV_EDRAINING, ORF_SRV_ETOOBIG (the
  * estimate exceeds the whole budget), ORF_ENOMEM. */
 int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t size, const orf_params *p,
-                    size_t estimate_bytes, int keep, orf_job **out, int *coalesced);
+                    orf_precision prec, size_t estimate_bytes, int keep, orf_job **out, int *coalesced);
 
 /* Budget figures: bytes held by running jobs, and the budget (0 = none). */
 void orf_jobs_budget(orf_jobs *js, double *in_use_bytes, double *budget_bytes);

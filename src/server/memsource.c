@@ -26,6 +26,7 @@ struct orf_memsources {
   orf_nvml *nvml; /* NULL: no library or no device */
   int has_sim;
   orf_sim_device sim;
+  int engine_gpu; /* jobs run on the engine's CUDA device (orf_memsources_use_engine_gpu) */
 };
 
 /* Contract: see memsource.h.  *out is set only on ORF_OK and is freed with
@@ -81,7 +82,11 @@ void orf_memsources_sample(orf_memsources *m, orf_mem_snapshot *out) {
 }
 
 /* Contract: see memsource.h; a static string. */
-const char *orf_memsources_budget_device(orf_memsources *m) { return m->has_sim ? "cuda:0" : "cpu"; }
+const char *orf_memsources_budget_device(orf_memsources *m) {
+  return m->has_sim || m->engine_gpu ? "cuda:0" : "cpu";
+}
+
+void orf_memsources_use_engine_gpu(orf_memsources *m) { m->engine_gpu = 1; }
 
 /* Contract: see memsource.h.  With no simulated device the host total comes
  * from s, or from a fresh reading when s is NULL. */
@@ -90,6 +95,14 @@ void orf_memsources_budget_base(orf_memsources *m, const orf_mem_snapshot *s, do
   if (m->has_sim) {
     *total_bytes = m->sim.total_gb * ORF_GB;
     *external_bytes = m->sim.used_gb * ORF_GB;
+    return;
+  }
+  if (m->engine_gpu) { /* from the CUDA runtime: others' use is what neither is free nor our pool's */
+    orf_gpu_info g;
+    orf_gpu_query(&g);
+    *total_bytes = (double)g.total_bytes;
+    double others = (double)g.total_bytes - (double)g.free_bytes - (double)g.pool_reserved_bytes;
+    *external_bytes = others > 0 ? others : 0;
     return;
   }
   if (s) {

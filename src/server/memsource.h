@@ -52,13 +52,17 @@ int orf_memsources_open(orf_memsources **out, const char *sim_spec, char *err, s
 void orf_memsources_sample(orf_memsources *m, orf_mem_snapshot *out);
 
 /* The device jobs run on: "cuda:0"-like name of the simulated device or the
- * first GPU when the engine uses it, else "cpu".  This build's engine is the
- * CPU one, so without a simulated device it is the host. */
+ * first GPU when the engine uses it, else "cpu". */
 const char *orf_memsources_budget_device(orf_memsources *m);
 
+/* Makes the engine's CUDA device (orf_gpu_query) the budget device, when
+ * no simulated device is set: the server calls it when jobs run there. */
+void orf_memsources_use_engine_gpu(orf_memsources *m);
+
 /* Total bytes of the budget device (the simulated device's total, else the
- * host total) and its usage by others (the simulated device's fixed
- * external usage, else 0). */
+ * engine GPU's, else the host total) and its usage by others (the
+ * simulated device's fixed external usage; on the engine GPU what the
+ * driver reports used beyond this process's pool; else 0). */
 void orf_memsources_budget_base(orf_memsources *m, const orf_mem_snapshot *s, double *total_bytes,
                                 double *external_bytes);
 

@@ -63,8 +63,12 @@ static int read_input(request *r, orf_params *p, enum MHD_Result *ret) {
     *ret = http_error(r, rc, NULL, NULL);
     return -1;
   }
-  r->estimate = orf_estimate_peak_bytes(p, w, h, r->body_len);
-  if ((rc = http_request_hash(r->body, r->body_len, p, r->hash))) {
+  /* On a CUDA server the budget is the GPU's: a job holds its field and
+   * mesh there (jobs that stay on the CPU hold none of it). */
+  r->prec = http_job_precision(r, p);
+  r->estimate = r->srv->engine_device == ORF_DEVICE_CUDA ? orf_estimate_device_bytes(p, r->prec)
+                                                         : orf_estimate_peak_bytes(p, w, h, r->body_len);
+  if ((rc = http_request_hash(r->body, r->body_len, p, r->prec, r->hash))) {
     *ret = http_error(r, rc, NULL, NULL);
     return -1;
   }
@@ -306,7 +310,7 @@ enum MHD_Result route_generate(request *r, int progressive) {
   if (atomic_load(&r->srv->draining)) return http_error(r, ORF_SRV_EDRAINING, NULL, NULL);
   orf_job *job;
   int coalesced;
-  int rc = orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, &p, r->estimate, 0, &job, &coalesced);
+  int rc = orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, &p, r->prec, r->estimate, 0, &job, &coalesced);
   if (rc) return http_error(r, rc, NULL, NULL);
   free(r->body); /* the job has its copy */
   r->body = NULL;
@@ -323,7 +327,7 @@ enum MHD_Result route_job_submit(request *r) {
   if (atomic_load(&r->srv->draining)) return http_error(r, ORF_SRV_EDRAINING, NULL, NULL);
   orf_job *job;
   int coalesced;
-  int rc = orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, &p, r->estimate, 1, &job, &coalesced);
+  int rc = orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, &p, r->prec, r->estimate, 1, &job, &coalesced);
   if (rc) return http_error(r, rc, NULL, NULL);
   orf_job_state st;
   orf_job_get_state(job, &st);

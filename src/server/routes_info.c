@@ -27,9 +27,10 @@ enum MHD_Result route_health(request *r) {
   orf_cache_stats cs;
   orf_cache_stats_get(r->srv->cache, &cs);
   int draining = atomic_load(&r->srv->draining);
+  int cuda = r->srv->engine_device == ORF_DEVICE_CUDA;
   json_t *j = json_pack("{s:s, s:s, s:f, s:s, s:{s:b}, s:{s:b, s:s}}", "status", draining ? "draining" : "ok",
-                        "version", ORF_VERSION, "uptime_s", uptime_s(r->srv), "engine", "cpu", "gpu",
-                        "available", 0, "disk", "ok", cs.disk_ok, "error", cs.last_disk_error);
+                        "version", ORF_VERSION, "uptime_s", uptime_s(r->srv), "engine", cuda ? "cuda" : "cpu",
+                        "gpu", "available", cuda, "disk", "ok", cs.disk_ok, "error", cs.last_disk_error);
   return http_json(r, 200, j);
 }
 
@@ -57,22 +58,24 @@ static json_t *device_json(const orf_gpu_device *d) {
   return j;
 }
 
-/* Precision: this build's engine never materialises a volumetric field
- * (marching cubes reads the field slice by slice from 2-D maps), so there
- * is no field storage for fp16 or int8 to shrink.  The stats say so
- * ("precision_mode": "not_applicable") rather than pretend; the
- * recommendation still follows the free budget with the configured
- * thresholds, for clients and for the CUDA path that will store a field. */
+/* Precision: the CUDA path stores the 3-D field in fp32, fp16 or int8
+ * (src/gpu/fieldgrid.h); on the CPU no field is stored, so there
+ * "precision_mode" is "not_applicable".  On the GPU it is the server's
+ * --precision ("auto" follows the recommendation, which follows the free
+ * budget with the configured thresholds).  allocated_gb and reserved_gb
+ * are the engine's device pool (what jobs hold, and what the pool keeps
+ * from the driver) when jobs run on the GPU. */
 enum MHD_Result route_gpu_stats(request *r) {
   server *srv = r->srv;
   orf_mem_snapshot snap;
   latest_snapshot(srv, &snap);
   double in_use, budget;
   orf_jobs_budget(srv->jobs, &in_use, &budget);
-  double free_gb = (budget - in_use) / GB;
-  const char *precision = free_gb > srv->cfg.precision_fp32_gb   ? "fp32"
-                          : free_gb > srv->cfg.precision_fp16_gb ? "fp16"
-                                                                 : "int8";
+  const char *precision = orf_precision_name(http_recommended_precision(srv));
+  int cuda = srv->engine_device == ORF_DEVICE_CUDA;
+  const char *mode = !cuda ? "not_applicable" : strcmp(srv->cfg.precision, "auto") ? srv->cfg.precision : precision;
+  orf_gpu_info pool;
+  orf_gpu_query(&pool);
   size_t queued, running;
   orf_jobs_counts(srv->jobs, &queued, &running);
   const char *device = orf_memsources_budget_device(srv->mem);
@@ -87,10 +90,13 @@ enum MHD_Result route_gpu_stats(request *r) {
       avail += snap.gpu[i].free_gb;
     }
     int on_gpu = strcmp(device, "cpu") != 0;
+    /* the engine's pool when jobs run on the GPU; with a simulated device
+     * what admission holds */
+    double allocated = cuda ? pool.pool_used_bytes / GB : on_gpu ? in_use / GB : 0.0;
+    double reserved = cuda ? pool.pool_reserved_bytes / GB : 0.0;
     gpu = json_pack("{s:b, s:o, s:f, s:f, s:f, s:f, s:f, s:s}", "available", 1, "devices", devs,
-                    "total_vram_gb", total, "allocated_gb", on_gpu ? in_use / GB : 0.0, "reserved_gb", 0.0,
-                    "available_gb", avail, "usage_percent", total > 0 ? 100.0 * used / total : 0.0,
-                    "precision_mode", "not_applicable");
+                    "total_vram_gb", total, "allocated_gb", allocated, "reserved_gb", reserved, "available_gb",
+                    avail, "usage_percent", total > 0 ? 100.0 * used / total : 0.0, "precision_mode", mode);
   } else {
     gpu = json_pack("{s:b}", "available", 0);
   }
@@ -111,7 +117,7 @@ enum MHD_Result route_gpu_stats(request *r) {
                         orf_jobs_batch(srv->jobs), "memory_budget", "device", device, "total_gb",
                         srv->device_total_bytes / GB, "reserved_system_gb", srv->cfg.reserved_system_gb,
                         "reserved_cache_gb", srv->cfg.reserved_cache_gb, "available_for_jobs_gb", budget / GB,
-                        "in_use_gb", in_use / GB, "history", history, "precision_mode", "not_applicable");
+                        "in_use_gb", in_use / GB, "history", history, "precision_mode", mode);
   return http_json(r, 200, j);
 }
 
@@ -147,6 +153,7 @@ enum MHD_Result route_cache_clear(request *r) {
   }
   size_t removed = 0;
   int rc = orf_cache_clear(r->srv->cache, &removed);
+  orf_gpu_trim(); /* and the device memory the engine's pool keeps cached */
   if (rc) return http_error(r, rc, NULL, NULL);
   return http_json(r, 200, json_pack("{s:s, s:I}", "status", "cleared", "removed", (json_int_t)removed));
 }
@@ -200,8 +207,8 @@ enum MHD_Result route_params(request *r) {
   json_object_set_new(j, "server_params",
                       json_pack("[{s:s, s:s, s:s, s:[s,s,s,s], s:s}, {s:s, s:s, s:s, s:b}]", "name",
                                 "precision", "type", "enum", "help",
-                                "field storage precision; this engine stores no volumetric field, so it is "
-                                "validated and has nothing to change",
+                                "GPU field storage (fp32 gives the CPU's mesh; fp16 and int8 take half and a "
+                                "quarter of the memory); auto follows the free memory; the CPU ignores it",
                                 "choices", "auto", "fp32", "fp16", "int8", "default", "auto", "name",
                                 "download", "type", "bool", "help",
                                 "answer with the file itself instead of JSON", "default", 0));

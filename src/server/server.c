@@ -115,6 +115,29 @@ int orf_server_main(int argc, char **argv) {
     status = 2;
     goto out;
   }
+  /* The engine's device: cuda needs a usable GPU; auto takes one when
+   * present.  On it, admission is by GPU memory. */
+  orf_device want;
+  orf_precision prec;
+  if (orf_device_from_name(srv.cfg.device, &want) || (strcmp(srv.cfg.precision, "auto") &&
+                                                     orf_precision_from_name(srv.cfg.precision, &prec))) {
+    fprintf(stderr, "orfeas serve: --device must be auto, cpu or cuda and --precision auto, fp32, fp16 or int8\n");
+    status = 2;
+    goto out;
+  }
+  orf_gpu_info gi;
+  orf_gpu_query(&gi);
+  if (want == ORF_DEVICE_CUDA && !gi.available) {
+    fprintf(stderr, "orfeas serve: --device cuda: %s\n",
+            gi.compiled ? "no usable CUDA device" : "this build has no CUDA (nvcc was not found)");
+    status = 2;
+    goto out;
+  }
+  srv.engine_device = want != ORF_DEVICE_CPU && gi.available ? ORF_DEVICE_CUDA : ORF_DEVICE_CPU;
+  if (srv.engine_device == ORF_DEVICE_CUDA) orf_memsources_use_engine_gpu(srv.mem);
+  log_json("info", "engine",
+           json_pack("{s:s, s:s, s:b}", "device", orf_device_name(srv.engine_device), "gpu",
+                     gi.available ? gi.name : "", "cuda_compiled", gi.compiled));
   /* The budget: explicit, or the device's total less what others use and
    * the two reserves (the cache's memory tier lives in its own reserve). */
   orf_mem_snapshot snap;
@@ -135,7 +158,8 @@ int orf_server_main(int argc, char **argv) {
                         srv.metrics,
                         budget,
                         0,
-                        0};
+                        0,
+                        srv.engine_device};
   if (orf_jobs_create(&srv.jobs, &jc)) {
     orf_log_event("error", "start_failed", "\"reason\":\"cannot start the job workers\"");
     goto out;
