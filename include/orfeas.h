@@ -45,6 +45,7 @@ enum {
   ORF_EIO = -8,          /* a file could not be read or written */
   ORF_EINTERNAL = -9,    /* a bug: an invariant of the engine failed */
   ORF_ENOTIMPL = -10,    /* the mode exists in the spec but not in this build */
+  ORF_ENODEVICE = -11,   /* the job asked for a GPU this build or machine does not have */
 };
 
 /* Returns a static, human sentence for an ORF_E* code (never NULL). */

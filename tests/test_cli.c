@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "orfeas.h"
 #include "testutil.h"
 
 static char dir[] = "/tmp/orfeas-cli-XXXXXX";
@@ -126,6 +127,43 @@ static void test_json_and_stages(void **state) {
   assert_int_equal(stat(path, &sb), 0);
 }
 
+/* --device and --precision: a bad value is a usage error; --device cuda
+ * without a usable GPU is a usage error that says why; with one (the GPU
+ * machine) the job runs there and --json says so, with its device memory;
+ * --device cpu always runs on the CPU. */
+static void test_device(void **state) {
+  (void)state;
+  char args[4096], path[512];
+  snprintf(path, sizeof path, "%s/dev.stl", dir);
+  snprintf(args, sizeof args, "generate %s -o %s --device gpu", image, path);
+  assert_int_equal(orfeas(args), 2);
+  assert_non_null(strstr(out, "--device"));
+  snprintf(args, sizeof args, "generate %s -o %s --precision fp64", image, path);
+  assert_int_equal(orfeas(args), 2);
+  orf_gpu_info gi;
+  orf_gpu_query(&gi);
+  snprintf(args, sizeof args, "generate %s -o %s --quality 2 --device cuda --precision fp16 --json", image, path);
+  int rc = orfeas(args);
+  if (!gi.available) {
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "no usable CUDA device"));
+  } else {
+    assert_int_equal(rc, 0);
+    json_t *o = json_loads(out, 0, NULL);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "device")), "cuda");
+    assert_true(json_integer_value(json_object_get(o, "device_peak_bytes")) > 0);
+    json_decref(o);
+  }
+  snprintf(args, sizeof args, "generate %s -o %s --quality 2 --device cpu --json", image, path);
+  assert_int_equal(orfeas(args), 0);
+  json_t *o = json_loads(out, 0, NULL);
+  assert_non_null(o);
+  assert_string_equal(json_string_value(json_object_get(o, "device")), "cpu");
+  assert_int_equal(json_integer_value(json_object_get(o, "device_peak_bytes")), 0);
+  json_decref(o);
+}
+
 static void test_errors(void **state) {
   (void)state;
   char args[4096], path[512];
@@ -166,6 +204,7 @@ int main(void) {
       cmocka_unit_test(test_generate_stl),
       cmocka_unit_test(test_json_and_stages),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_device),
   };
   return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }

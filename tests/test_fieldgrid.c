@@ -257,7 +257,7 @@ static void test_names(void **state) {
 
 /* The job's device choice.  With a usable GPU (the device machine), cuda
  * and auto run there and give the CPU's bytes at fp32; without one, auto
- * runs on the CPU with no error and cuda is refused as unsupported. */
+ * runs on the CPU with no error and cuda is refused (no device). */
 static void test_job_device(void **state) {
   (void)state;
   const uint8_t fg[3] = {200, 30, 30}, bg[3] = {255, 255, 255};
@@ -284,7 +284,7 @@ static void test_job_device(void **state) {
     o.device = d;
     int rc = orf_generate(png, png_size, &p, &o, &other);
     if (!info.available && d == ORF_DEVICE_CUDA) {
-      assert_int_equal(rc, ORF_EUNSUPPORTED);
+      assert_int_equal(rc, ORF_ENODEVICE);
       continue;
     }
     assert_int_equal(rc, ORF_OK);
@@ -326,7 +326,7 @@ static void test_gpu_matches_reference(void **state) {
   orf_mesh m;
   orf_gpu_stats st = {.device_peak = 1};
   if (!orf_gpu_usable()) {
-    assert_int_equal(orf_gpu_inflate_mesh(&f, 64, ORF_PRECISION_FP32, NULL, &m, &st), ORF_EUNSUPPORTED);
+    assert_int_equal(orf_gpu_inflate_mesh(&f, 64, ORF_PRECISION_FP32, NULL, &m, &st), ORF_ENODEVICE);
     assert_null(m.positions);
     assert_int_equal(st.device_peak, 0);
     orf_inflate_free(&f);

@@ -29,6 +29,8 @@ enum { EXIT_USAGE = 2, EXIT_INPUT = 3, EXIT_INTERNAL = 4 };
 typedef struct cli {
   const char *image, *out, *stages_dir;
   int json, threads, tty;
+  orf_device device;
+  orf_precision precision;
   orf_params params;
   json_t *stages; /* stage figures for --json */
 } cli;
@@ -50,7 +52,9 @@ static void usage(FILE *f) {
           "                           background=auto|alpha|none, max_faces, size=small|medium|large...\n"
           "  --stages-dir DIR         also write every stage's mesh as DIR/<stage>.<ext>\n"
           "  --threads N              worker threads (default: all cores)\n"
-          "  --json                   print one JSON object with the mesh figures and timings\n\n"
+          "  --json                   print one JSON object with the mesh figures and timings\n"
+          "  --device D               auto (a usable GPU, else the CPU), cpu or cuda\n"
+          "  --precision P            the GPU's field storage: fp32 (the CPU's mesh), fp16 or int8\n\n"
           "exit status: 0 done, 2 bad usage or parameter, 3 bad input image, 4 internal or I/O error\n",
           ORF_VERSION);
 }
@@ -58,6 +62,7 @@ static void usage(FILE *f) {
 static int exit_code(int err) {
   switch (err) {
   case ORF_EINVAL:
+  case ORF_ENODEVICE:
   case ORF_ENOTIMPL: return EXIT_USAGE;
   case ORF_EBADIMAGE:
   case ORF_EUNSUPPORTED:
@@ -171,6 +176,8 @@ static int cmd_generate(cli *c) {
     return EXIT_INPUT;
   }
   opts.threads = c->threads;
+  opts.device = c->device;
+  opts.precision = c->precision;
   opts.on_stage = on_stage;
   opts.user = c;
   c->stages = json_array();
@@ -193,12 +200,14 @@ static int cmd_generate(cli *c) {
   }
   if (c->json) {
     const orf_timings *t = &res.timings;
-    json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:{s:f,s:f,s:f,s:f,s:f,s:f,s:f}, s:I}", "output",
+    json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:{s:f,s:f,s:f,s:f,s:f,s:f,s:f}, s:I, s:s, s:I}",
+                          "output",
                           c->out, "mode", orf_mode_name(c->params.mode), "quality", c->params.quality,
                           "format", orf_format_ext(c->params.format), "mesh", report_json(&res), "stages",
                           c->stages, "timings_ms", "decode", t->decode, "mask", t->mask, "field", t->field,
                           "mesh", t->mesh, "smooth", t->smooth, "simplify", t->simplify, "total", t1,
-                          "peak_bytes", (json_int_t)opts.peak_bytes);
+                          "peak_bytes", (json_int_t)opts.peak_bytes, "device", orf_device_name(opts.device_used),
+                          "device_peak_bytes", (json_int_t)opts.device_peak_bytes);
     char *s = json_dumps(o, JSON_COMPACT);
     puts(s);
     free(s);
@@ -270,6 +279,14 @@ int main(int argc, char **argv) {
       i++;
     } else if (!strcmp(a, "--json")) {
       c.json = 1;
+    } else if (!strcmp(a, "--device") || !strcmp(a, "--precision")) {
+      if (!v) goto missing;
+      int bad = a[2] == 'd' ? orf_device_from_name(v, &c.device) : orf_precision_from_name(v, &c.precision);
+      if (bad) {
+        fprintf(stderr, "orfeas: %s: unknown value \"%s\" (see orfeas --help)\n", a, v);
+        return EXIT_USAGE;
+      }
+      i++;
     } else if (a[0] == '-') {
       fprintf(stderr, "orfeas: unknown option %s (see orfeas --help)\n", a);
       return EXIT_USAGE;

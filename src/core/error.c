@@ -22,6 +22,7 @@ const char *orf_strerror(int err) {
   case ORF_EIO: return "a file could not be read or written";
   case ORF_EINTERNAL: return "internal error";
   case ORF_ENOTIMPL: return "this mode is not available in this build";
+  case ORF_ENODEVICE: return "no usable CUDA device (this build has no CUDA, or no GPU was found)";
   }
   return "unknown error";
 }
@@ -39,6 +40,7 @@ const char *orf_errname(int err) {
   case ORF_EIO: return "io_error";
   case ORF_EINTERNAL: return "internal_error";
   case ORF_ENOTIMPL: return "not_implemented";
+  case ORF_ENODEVICE: return "no_device";
   }
   return "unknown_error";
 }

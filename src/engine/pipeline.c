@@ -214,7 +214,7 @@ int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_
   /* The device: cuda is refused without a usable GPU, auto falls back to
    * the CPU; modes other than inflate run on the CPU either way. */
   int gpu = opts->device != ORF_DEVICE_CPU && orf_gpu_usable();
-  if (opts->device == ORF_DEVICE_CUDA && !gpu) return ORF_EUNSUPPORTED;
+  if (opts->device == ORF_DEVICE_CUDA && !gpu) return ORF_ENODEVICE;
   gpu = gpu && p->mode == ORF_MODE_INFLATE;
   opts->device_used = gpu ? ORF_DEVICE_CUDA : ORF_DEVICE_CPU;
   opts->device_peak_bytes = 0;

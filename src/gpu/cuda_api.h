@@ -22,7 +22,7 @@ extern "C" {
 enum {
   ORF_CUDA_OK = 0,
   ORF_CUDA_ENOMEM = -1,
-  ORF_CUDA_EUNSUPPORTED = -4,
+  ORF_CUDA_ENODEVICE = -11,
   ORF_CUDA_ECANCELED = -6,
   ORF_CUDA_EINTERNAL = -9,
 };
@@ -47,7 +47,7 @@ typedef struct orf_cuda_job {
 } orf_cuda_job;
 
 /* Runs the job on device 0.  ORF_CUDA_OK, ORF_CUDA_ENOMEM (device or host
- * memory), ORF_CUDA_ECANCELED, ORF_CUDA_EUNSUPPORTED (no usable device) or
+ * memory), ORF_CUDA_ECANCELED, ORF_CUDA_ENODEVICE (no usable device) or
  * ORF_CUDA_EINTERNAL (see error).  On error nothing stays allocated. */
 int orf_cuda_run(orf_cuda_job *job);
 

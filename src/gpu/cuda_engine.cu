@@ -285,7 +285,7 @@ extern "C" int orf_cuda_run(orf_cuda_job *job) {
   job->indices = nullptr;
   job->vertex_count = job->face_count = job->device_peak = 0;
   job->error[0] = 0;
-  if (!usable()) return ORF_CUDA_EUNSUPPORTED;
+  if (!usable()) return ORF_CUDA_ENODEVICE;
   cudaSetDevice(0);
   job_mem m;
   cudaEvent_t ev[5] = {nullptr};

@@ -14,13 +14,14 @@
 #include "parallel.h"
 
 _Static_assert((int)ORF_CUDA_ENOMEM == (int)ORF_ENOMEM &&
-                   (int)ORF_CUDA_EUNSUPPORTED == (int)ORF_EUNSUPPORTED &&
                    (int)ORF_CUDA_ECANCELED == (int)ORF_ECANCELED &&
                    (int)ORF_CUDA_EINTERNAL == (int)ORF_EINTERNAL,
                "cuda_api.h's codes are orfeas.h's");
 _Static_assert((int)ORF_FG_FP32 == (int)ORF_PRECISION_FP32 && (int)ORF_FG_FP16 == (int)ORF_PRECISION_FP16 &&
                    (int)ORF_FG_INT8 == (int)ORF_PRECISION_INT8,
                "fieldgrid.h's precisions are orfeas.h's");
+
+_Static_assert((int)ORF_CUDA_ENODEVICE == (int)ORF_ENODEVICE, "no device");
 
 int orf_gpu_usable(void) {
   size_t a, b, c, d;

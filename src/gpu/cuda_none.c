@@ -14,7 +14,7 @@ int orf_gpu_inflate_mesh(const orf_inflate *f, int grid, orf_precision prec, ato
   (void)f, (void)grid, (void)prec, (void)cancel;
   memset(out, 0, sizeof *out);
   memset(st, 0, sizeof *st);
-  return ORF_EUNSUPPORTED;
+  return ORF_ENODEVICE;
 }
 
 void orf_gpu_query(orf_gpu_info *out) {

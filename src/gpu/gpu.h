@@ -28,7 +28,7 @@ typedef struct orf_gpu_stats {
  * ORF_PRECISION_FP32 the mesh is byte-identical to orf_inflate_mesh()'s.
  * *st (never NULL) is filled, on error too.  Returns
  * ORF_OK, ORF_ENOMEM (host or device memory: the job fails with 507),
- * ORF_ECANCELED, ORF_EUNSUPPORTED (no usable device) or ORF_EINTERNAL (a
+ * ORF_ECANCELED, ORF_ENODEVICE (no usable device) or ORF_EINTERNAL (a
  * CUDA error other than out of memory, logged to stderr).  On error *out is
  * empty and no device memory stays held. */
 int orf_gpu_inflate_mesh(const orf_inflate *f, int grid, orf_precision prec, atomic_int *cancel,
