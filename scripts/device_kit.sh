@@ -10,6 +10,7 @@ set -euo pipefail
 build=${1:?BUILD}; kit=${2:?KIT}
 rm -rf "$kit"; mkdir -p "$kit/build/tests" "$kit/build/bench" "$kit/lib"
 cp "$build/orfeas" "$kit/build/"
+[ -d "$build/web" ] && cp -r "$build/web" "$kit/build/web" # the studio, for the server tests
 cp "$build"/tests/test_* "$kit/build/tests/"
 cp "$build"/bench/bench_* "$kit/build/bench/"
 # test_threemf reads XML with libxml2, whose ICU data alone is 30 MB: the 3MF

@@ -1197,6 +1197,7 @@ static long count_allocs(env *e, const uint8_t *img, size_t size) {
   atomic_store(&t.fail_after, start);
   orf_job_opts o;
   orf_job_opts_init(&o);
+  o.device = ORF_DEVICE_CPU; /* as the manager runs them here (jobs_config.device) */
   o.threads = 1;
   o.on_stage = noop_stage;
   orf_memtrack *prev = orf_memtrack_set(&t);

@@ -2342,9 +2342,12 @@ static int setup_budget(void **state) {
   char data[600], extra[400];
   snprintf(data, sizeof data, "%s/data-budget", tmp);
   /* a budget that fits exactly two quality-10 jobs, on a simulated 80 GB
-   * device of which 8 GB are used by others */
+   * device of which 8 GB are used by others; the jobs on the CPU, whose
+   * estimates (orf_estimate_peak_bytes) this group's arithmetic uses, also
+   * on a machine with a real GPU */
   snprintf(extra, sizeof extra,
-           "--workers 3 --queue-max 8 --max-upload-mb 4 --sim-device sim-gpu:80:8 --memory-budget-gb %.6f "
+           "--workers 3 --queue-max 8 --max-upload-mb 4 --device cpu --sim-device sim-gpu:80:8 "
+           "--memory-budget-gb %.6f "
            "--monitor-interval 0.2",
            2.0 * photo_estimate_gb(10) * 1.0005);
   return server_start(&S, data, extra, "budget");
