@@ -28,7 +28,7 @@
 
 /* Meshes the plate over xs[nx] (increasing) and ys[ny] (increasing),
  * nx, ny >= 2, with top heights z[j*nx + i] > 0, into *out (no colours).
- * Returns ORF_OK, ORF_EINVAL (a grid under 2 x 2 or over 2^31 vertices) or
+ * Returns ORF_OK, ORF_EINVAL (a grid under 2 x 2 or over 2^29 points) or
  * ORF_ENOMEM; on error *out is empty. */
 int orf_hf_plate(const float *xs, uint32_t nx, const float *ys, uint32_t ny, const float *z, orf_mesh *out);
 
