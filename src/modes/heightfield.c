@@ -172,16 +172,34 @@ int orf_hf_ring(const float *theta, uint32_t nt, const float *zs, uint32_t nz, f
     hi[2] = zs[nz - 1];
   }
   uint32_t *f = out->indices, lo = (uint32_t)n, hi = (uint32_t)n + nt;
+  /* the outer wall: blocks of equal thickness graded (each pair of
+   * columns is a vertical strip, flat), the rest one quad a cell; the
+   * column of cells across the seam (nt - 1 to 0) is never graded */
+  for (uint32_t j0 = 0; j0 + 1 < nz; j0 += FLAT_BLOCK)
+    for (uint32_t i0 = 0; i0 < nt; i0 += FLAT_BLOCK) {
+      uint32_t w = nt - i0 < FLAT_BLOCK ? nt - i0 : FLAT_BLOCK;
+      uint32_t h = nz - 1 - j0 < FLAT_BLOCK ? nz - 1 - j0 : FLAT_BLOCK;
+      uint32_t wg = i0 + w == nt ? w - 1 : w, from = i0; /* wg: cells before the seam */
+      if (wg > 2 && h > 2 && block_flat(t, nt, i0, j0, wg, h)) {
+        f = zip_rect(f, j0 * nt + i0, nt, wg, h, 1);
+        from = i0 + wg;
+      }
+      for (uint32_t j = j0; j < j0 + h; j++)
+        for (uint32_t i = from; i < i0 + w; i++) {
+          uint32_t i1 = i + 1 == nt ? 0 : i + 1;
+          uint32_t a = j * nt + i, b = j * nt + i1, c = b + nt, d = a + nt;
+          f = quad(f, a, b, c, d, pick_ac(t[a], t[b], t[c], t[d]));
+        }
+    }
   for (uint32_t i = 0; i < nt; i++) {
     uint32_t i1 = i + 1 == nt ? 0 : i + 1;
-    for (uint32_t j = 0; j + 1 < nz; j++) {
-      uint32_t a = j * nt + i, b = j * nt + i1, c = b + nt, d = a + nt;
-      f = quad(f, a, b, c, d, pick_ac(t[a], t[b], t[c], t[d]));
-    }
     uint32_t ob = i, ob1 = i1, ot = (nz - 1) * nt + i, ot1 = (nz - 1) * nt + i1;
     f = quad(f, lo + i, hi + i, hi + i1, lo + i1, 1); /* inner wall, facing the axis */
     f = quad(f, ob, lo + i, lo + i1, ob1, 1);         /* bottom rim, facing down */
     f = quad(f, ot, ot1, hi + i1, hi + i, 1);         /* top rim, facing up */
   }
-  return ORF_OK;
+  out->face_count = (size_t)(f - out->indices) / 3;
+  rc = orf_mesh_compact(out);
+  if (rc) orf_mesh_free(out);
+  return rc;
 }

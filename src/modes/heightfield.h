@@ -15,6 +15,9 @@
  *    rows heights, the outer wall at radius r_in + t(i, j) (t > 0), a smooth
  *    inner wall at r_in (one band of quads: a cylinder is ruled along Z),
  *    and flat annular rims at the bottom and top row.  A torus (Euler 0).
+ *    Blocks of equal thickness are graded as a plate's flat blocks (two
+ *    vertical lines are coplanar, so every strip between two columns is
+ *    flat); the column of cells across the seam never is.
  * Faces are counter-clockwise seen from outside; every quad is split along
  * its diagonal of smaller height difference (the triangulation closest to
  * the field, deterministic).
