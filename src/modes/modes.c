@@ -43,12 +43,20 @@ int orf_modes_prepare(const orf_params *p, const orf_image *img, const uint8_t *
 }
 
 int orf_modes_mesh(const orf_modefield *f, int grid, int threads, atomic_int *cancel, orf_mesh *out) {
+  int rc;
   switch (f->p->mode) {
-  case ORF_MODE_RELIEF: return orf_relief_mesh(f, grid, threads, cancel, out);
-  case ORF_MODE_LITHOPHANE: return orf_lithophane_mesh(f, grid, out);
-  case ORF_MODE_EXTRUDE: return orf_extrude_mesh(f, grid, threads, cancel, out);
+  case ORF_MODE_RELIEF: rc = orf_relief_mesh(f, grid, threads, cancel, out); break;
+  case ORF_MODE_LITHOPHANE: rc = orf_lithophane_mesh(f, grid, out); break;
+  case ORF_MODE_EXTRUDE: rc = orf_extrude_mesh(f, grid, threads, cancel, out); break;
   default: memset(out, 0, sizeof *out); return ORF_EINVAL;
   }
+  /* a silhouette thinner than the grid (a line a pixel wide, a speck)
+   * leaves nothing to contour: nothing of the subject can be made */
+  if (rc == ORF_OK && out->face_count == 0) {
+    orf_mesh_free(out);
+    rc = ORF_ENOSUBJECT;
+  }
+  return rc;
 }
 
 int orf_modes_colorize(const orf_modefield *f, orf_mesh *m) {

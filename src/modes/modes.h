@@ -54,7 +54,9 @@ int orf_modes_prepare(const orf_params *p, const orf_image *img, const uint8_t *
 
 /* Meshes the field at `grid` cells along the model's longest side into
  * *out (model millimetres, no colours): closed, 2-manifold, outward.
- * Returns ORF_OK, ORF_ENOMEM or ORF_ECANCELED; on error *out is empty. */
+ * Returns ORF_OK, ORF_ENOMEM, ORF_ECANCELED, or ORF_ENOSUBJECT when a
+ * silhouette is too thin for the grid to hold any of it; on error *out is
+ * empty. */
 int orf_modes_mesh(const orf_modefield *f, int grid, int threads, atomic_int *cancel, orf_mesh *out);
 
 /* Gives every vertex of m (model coordinates) the image colour above it,

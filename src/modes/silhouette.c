@@ -57,6 +57,9 @@ int orf_silhouette_build(const uint8_t *mask, const orf_image *img, uint32_t pad
   orf_free(near);
   dist = NULL;
   near = NULL;
+  /* a subject of a few pixels keeps its shape: at most a sixteenth of it */
+  uint32_t side = x1 - x0 > y1 - y0 ? x1 - x0 + 1 : y1 - y0 + 1;
+  if (sigma > side / 16.0) sigma = side / 16.0;
   if ((rc = orf_field_blur(out->sdf, cw, ch, sigma, threads))) goto fail;
   orf_free(cm);
   out->w = cw;

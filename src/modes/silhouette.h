@@ -35,7 +35,9 @@ typedef struct orf_silhouette {
 } orf_silhouette;
 
 /* Builds the silhouette of the subject mask (img->width x img->height
- * bytes, non-zero = subject) with a blur of sigma pixels, and the filled
+ * bytes, non-zero = subject) with a blur of sigma pixels (at most a
+ * sixteenth of the subject's longest side, so a tiny subject keeps its
+ * shape), and the filled
  * colours of img when with_colors.  pad is the canvas margin in pixels.
  * Returns ORF_OK, ORF_ENOSUBJECT (an empty mask), ORF_ENOMEM or ORF_EINVAL
  * (sizes the EDT refuses); on error *out is zeroed. */
