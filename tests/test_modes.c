@@ -546,6 +546,20 @@ static void test_no_subject(void **state) {
   params(&p, ORF_MODE_LITHOPHANE, 3);
   assert_int_equal(run(png, size, &p, 2, &r, NULL), 0);
   orf_result_free(&r);
+  /* a subject a pixel thin: nothing the grid can hold, said so, never an
+   * empty mesh */
+  uint8_t line[96 * 64 * 4];
+  memset(line, 0, sizeof line); /* transparent: the subject comes from alpha */
+  for (int y = 8; y < 56; y++)
+    memset(line + 4 * (y * 96 + 48), 255, 4);
+  size_t line_size;
+  uint8_t *line_png = tu_png(line, 96, 64, 4, 8, &line_size);
+  params(&p, ORF_MODE_EXTRUDE, 3);
+  seen ls = {0};
+  assert_int_equal(run(line_png, line_size, &p, 2, &r, &ls), ORF_ENOSUBJECT);
+  assert_int_equal(ls.count, 0);
+  assert_null(r.mesh.positions);
+  free(line_png);
   /* the whole frame, asked for: a 96 x 64 slab */
   params(&p, ORF_MODE_EXTRUDE, 3);
   p.background = ORF_BG_NONE;
