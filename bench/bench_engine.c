@@ -6,7 +6,10 @@
  *  - peak memory per job: the engine's tracked peak, the resident-set growth
  *    of a fresh process running one job, and the estimate;
  *  - the EDT on a 1024^2 mask, and the same mask through
- *    scipy.ndimage.distance_transform_edt in the same run (bench/edt_peer.py).
+ *    scipy.ndimage.distance_transform_edt in the same run (bench/edt_peer.py);
+ *  - the printing modes (relief, lithophane, extrude; issue 3) on the same
+ *    JPEG at quality 7: per-stage times (median of RUNS jobs), faces, peak
+ *    and estimate, and the file size of the final mesh in every format.
  * Wall-clock figures: run on a quiet machine; nothing here is asserted.
  */
 #include <math.h>
@@ -159,6 +162,72 @@ static void bench_edt(void) {
   free(dist);
 }
 
+/* One printing mode at quality 7: stage times, figures and file sizes. */
+static void bench_mode(const uint8_t *jpg, size_t size, const char *name, const char *const *kv) {
+  orf_params p;
+  orf_params_init(&p);
+  for (int i = 0; kv[i]; i += 2)
+    if (orf_params_set(&p, kv[i], kv[i + 1], NULL, 0)) {
+      fprintf(stderr, "bench: bad parameter %s\n", kv[i]);
+      exit(1);
+    }
+  orf_result keep = {0};
+  double total[RUNS];
+  size_t peak = 0;
+  for (run_index = 0; run_index < RUNS; run_index++) {
+    orf_job_opts o;
+    orf_job_opts_init(&o);
+    o.on_stage = on_stage;
+    orf_result r;
+    if (orf_generate(jpg, size, &p, &o, &r)) {
+      fprintf(stderr, "bench: %s failed\n", name);
+      exit(1);
+    }
+    total[run_index] = r.timings.total;
+    peak = o.peak_bytes;
+    if (run_index == 0)
+      keep = r;
+    else
+      orf_result_free(&r);
+  }
+  printf("  %-22s", name);
+  for (int s = 0; s < ORF_STAGE_COUNT; s++) {
+    double v[RUNS];
+    for (int i = 0; i < RUNS; i++)
+      v[i] = stage_ms[i][s];
+    printf(" %s=%.1f", s == ORF_STAGE_COUNT - 1 ? "final_ms" : orf_stage_name((orf_stage)s), median(v, RUNS));
+  }
+  printf(" total_ms=%.1f faces=%zu peak_mb=%.1f estimate_mb=%.1f\n   %22s", median(total, RUNS),
+         keep.report.faces, peak / 1e6, orf_estimate_peak_bytes(&p, 1024, 1024, size) / 1e6, "");
+  for (orf_format f = ORF_FMT_GLB; f <= ORF_FMT_3MF; f++) {
+    uint8_t *out;
+    size_t n;
+    if (orf_export(&keep.mesh, f, &out, &n) == ORF_OK) {
+      printf(" %s_kb=%.0f", orf_format_ext(f), n / 1024.0);
+      orf_buffer_free(out);
+    } else {
+      printf(" %s=n/a", orf_format_ext(f));
+    }
+  }
+  printf("\n");
+  orf_result_free(&keep);
+}
+
+static void bench_modes(const uint8_t *jpg, size_t size) {
+  static const char *const relief[] = {"mode", "relief", "quality", "7", NULL};
+  static const char *const cutout[] = {"mode", "relief", "cutout", "true", "quality", "7", NULL};
+  static const char *const litho[] = {"mode", "lithophane", "quality", "7", NULL};
+  static const char *const cyl[] = {"mode", "lithophane", "shape", "cylinder", "quality", "7", NULL};
+  static const char *const extrude[] = {"mode", "extrude", "quality", "7", NULL};
+  printf("printing modes, 1024x1024 JPEG, quality 7, %d threads, median of %d jobs (cumulative ms):\n",
+         (int)sysconf(_SC_NPROCESSORS_ONLN), RUNS);
+  bench_mode(jpg, size, "relief", relief);
+  bench_mode(jpg, size, "relief cutout", cutout);
+  bench_mode(jpg, size, "lithophane flat", litho);
+  bench_mode(jpg, size, "lithophane cylinder", cyl);
+  bench_mode(jpg, size, "extrude", extrude);
+}
+
 int main(void) {
   uint8_t *rgb = tu_photo_rgb(1024);
   size_t size;
@@ -170,6 +239,7 @@ int main(void) {
     bench_rss(jpg, size, q);
   bench_rss(jpg, size, 10);
   bench_edt();
+  bench_modes(jpg, size);
   free(jpg);
   return 0;
 }

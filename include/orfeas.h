@@ -95,8 +95,13 @@ void orf_params_init(orf_params *p);
  * `size` (small/medium/large) does not override an explicit `size_mm`. */
 int orf_params_set(orf_params *p, const char *name, const char *value, char *err, size_t err_size);
 
-/* Checks the rules between parameters (lithophane min_mm < max_mm).
- * Returns ORF_OK or ORF_EINVAL with a sentence naming the parameter. */
+/* Checks the ranges of the numbers that apply to p->mode (for values set
+ * without orf_params_set) and the rules between parameters: relief
+ * base_mm + relief_mm < size_mm; lithophane min_mm >= 0.4 (a nozzle
+ * width), min_mm < max_mm, border_mm < size_mm / 2, max_mm < size_mm (a
+ * quarter of it for a cylinder); extrude depth_mm < size_mm, bevel_mm <=
+ * depth_mm / 2.  Returns ORF_OK or ORF_EINVAL with a sentence naming the
+ * parameter. */
 int orf_params_validate(const orf_params *p, char *err, size_t err_size);
 
 /* Writes the canonical form of *p into buf: every parameter that applies,

@@ -274,8 +274,9 @@ static void test_errors_and_cancel(void **state) {
   assert_null(r.mesh.positions);
   assert_int_equal(run((const uint8_t *)"GIF89a....", 10, &p, 2, &r, NULL), ORF_EUNSUPPORTED);
   assert_int_equal(run(png, 0, &p, 2, &r, NULL), ORF_EBADIMAGE);
-  p.mode = ORF_MODE_RELIEF;
-  assert_int_equal(run(png, size, &p, 2, &r, NULL), ORF_ENOTIMPL);
+  p.mode = ORF_MODE_LITHOPHANE; /* parameters that make no sense together */
+  p.min_mm = 3, p.max_mm = 2;
+  assert_int_equal(run(png, size, &p, 2, &r, NULL), ORF_EINVAL);
   p.mode = ORF_MODE_INFLATE;
   /* the callback cancels after the second stage: no third stage comes */
   seen s = {.cancel_at = 2};

@@ -44,7 +44,7 @@ static void usage(FILE *f) {
           "  orfeas --help | --version\n\n"
           "generate options:\n"
           "  -o, --output FILE        where the final mesh goes; its extension picks the format\n"
-          "  --mode M                 inflate (default); relief, lithophane, extrude: not in this build\n"
+          "  --mode M                 inflate (default), relief, lithophane or extrude\n"
           "  --quality N              1..10 (7): grid R(q) and face budget F(q)\n"
           "  --size-mm N              longest side in millimetres, 1..1000 (100)\n"
           "  --style S                realistic (keep colours, default) or plain\n"
@@ -151,11 +151,6 @@ static int cmd_generate(cli *c) {
   char err[256];
   if (orf_params_validate(&c->params, err, sizeof err)) {
     fprintf(stderr, "orfeas: %s\n", err);
-    return EXIT_USAGE;
-  }
-  if (c->params.mode != ORF_MODE_INFLATE) {
-    fprintf(stderr, "orfeas: mode %s is not in this build yet (only inflate)\n",
-            orf_mode_name(c->params.mode));
     return EXIT_USAGE;
   }
   if (c->stages_dir && mkdir(c->stages_dir, 0777) && errno != EEXIST) {

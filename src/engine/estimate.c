@@ -10,8 +10,10 @@
  * bounded through the surface a silhouette can have at grid N:
  * MC_FACES_PER_CELL2 * N^2 faces, three times what a disc gives and above
  * what the test images with long, ragged outlines give.  Tests compare the
- * bound with the measured peak of real jobs (tests/test_pipeline.c).
+ * bound with the measured peak of real jobs (tests/test_pipeline.c, and
+ * tests/test_modes.c for relief, lithophane and extrude, bounded below).
  */
+#include <math.h>
 #include <stdint.h>
 
 #include "orfeas.h"
@@ -20,6 +22,48 @@
 #define BYTES_PER_FACE 220     /* mesh + smoothing + simplifier + checker, at the final stage */
 #define CANVAS_BYTES_PER_PX 48 /* fields, EDT, Poisson pyramid and mask scratch per canvas pixel */
 #define DECODER_OVERHEAD (8u << 20)
+
+/* The other modes (src/modes/): their fields and the faces of their meshes
+ * before simplification at grid N (cells along the longest side, plus
+ * the margin of a silhouette grid, which also covers the lines of a
+ * lithophane's frame).
+ *  - relief plate, lithophane: height-field grids (heightfield.h): 2 faces
+ *    a cell on top, a thinned bottom and the walls well under one more, a
+ *    ring at least 24 columns around; fields: brightness or thickness, its
+ *    blur, colours (IMAGE_FIELD_BYTES_PER_PX of the working image).
+ *  - extrude, relief with cutout: marching cubes over the silhouette grid
+ *    (prism.h): the caps take at most 4 faces per cell of the footprint
+ *    (a relief's top more, where its slopes cross Z levels: 8 in all), the
+ *    walls 2 per cell of the outline per Z level, the outline bounded by
+ *    OUTLINE_CELLS N (a disc's is pi N, a ragged one longer); fields: the
+ *    silhouette's canvas, bounded as inflate's.
+ * Memory per face as inflate's (BYTES_PER_FACE).  tests/test_modes.c
+ * checks the bound against measured peaks of every mode. */
+#define PLATE_FACES_PER_CELL2 3
+#define EXTRUDE_FACES_PER_CELL2 4
+#define CUTOUT_FACES_PER_CELL2 8
+#define OUTLINE_CELLS 16
+#define IMAGE_FIELD_BYTES_PER_PX 16
+
+static void mode_bound(const orf_params *p, int grid, double side, uint64_t work, uint64_t canvas,
+                       uint64_t *fields, uint64_t *faces) {
+  /* a silhouette grid's margin: 2 cells and 3 pixels each side (extrude.c) */
+  uint64_t n = (uint64_t)grid + 2 * (3 + (uint64_t)ceil(3.0 * grid / (side > 1 ? side : 1))) + 2;
+  double zmax = p->mode == ORF_MODE_EXTRUDE ? p->depth_mm : p->base_mm + p->relief_mm;
+  uint64_t levels = (uint64_t)(zmax / p->size_mm * grid) + 4;
+  uint64_t walls = 2 * OUTLINE_CELLS * n * levels;
+  switch (p->mode) {
+  case ORF_MODE_RELIEF:
+    *fields = work * IMAGE_FIELD_BYTES_PER_PX + (p->cutout ? canvas * CANVAS_BYTES_PER_PX : 0);
+    *faces = p->cutout ? CUTOUT_FACES_PER_CELL2 * n * n + walls : PLATE_FACES_PER_CELL2 * n * n;
+    break;
+  case ORF_MODE_LITHOPHANE:
+    *fields = work * IMAGE_FIELD_BYTES_PER_PX;
+    *faces = PLATE_FACES_PER_CELL2 * n * (n + 24);
+    break;
+  default: *fields = canvas * CANVAS_BYTES_PER_PX; *faces = EXTRUDE_FACES_PER_CELL2 * n * n + walls;
+  }
+}
 
 static uint64_t scaled_px(uint32_t w, uint32_t h, uint32_t side) {
   uint32_t longest = w > h ? w : h;
@@ -45,6 +89,7 @@ size_t orf_estimate_peak_bytes(const orf_params *p, uint32_t width, uint32_t hei
   uint64_t decode = src * 4 * 2 + src * 3 + DECODER_OVERHEAD;
   uint64_t fields = canvas * CANVAS_BYTES_PER_PX + work * 4;
   uint64_t faces = (uint64_t)MC_FACES_PER_CELL2 * (uint64_t)grid * (uint64_t)grid;
+  if (p->mode != ORF_MODE_INFLATE) mode_bound(p, grid, side, work, canvas, &fields, &faces);
   uint64_t meshes = faces * BYTES_PER_FACE;
   uint64_t total = file_bytes + decode + fields + meshes;
   return total > SIZE_MAX ? SIZE_MAX : (size_t)total;

@@ -43,11 +43,11 @@ static const param_desc kParams[] = {
     {"background", P_ENUM, OFF(background), 0, 0, kBackgrounds, M_ALL,
      "how the subject is separated: alpha channel, automatic border colour model, or the whole frame"},
     {"base_mm", P_NUM, OFF(base_mm), 0.2, 50, NULL, M_RELIEF, "thickness of the plate under the relief, mm"},
-    {"bevel_mm", P_NUM, OFF(bevel_mm), 0, 20, NULL, M_EXTRUDE, "rounded edge of the extruded outline, mm"},
+    {"bevel_mm", P_NUM, OFF(bevel_mm), 0, 20, NULL, M_EXTRUDE, "radius of the rounded top and bottom edges, mm (at most half of depth_mm)"},
     {"border_mm", P_NUM, OFF(border_mm), 0, 50, NULL, M_LITHO,
      "frame around the lithophane at full thickness, mm"},
     {"cutout", P_BOOL, OFF(cutout), 0, 1, NULL, M_RELIEF, "the plate follows the subject's silhouette"},
-    {"depth_mm", P_NUM, OFF(depth_mm), 0.2, 500, NULL, M_EXTRUDE, "extrusion depth, mm"},
+    {"depth_mm", P_NUM, OFF(depth_mm), 0.2, 500, NULL, M_EXTRUDE, "extrusion depth (height of the part), mm"},
     {"detail", P_NUM, OFF(detail), 0, 1, NULL, M_INFLATE,
      "relief from the image's shading added to the front (0 = smooth)"},
     {"format", P_ENUM, OFF(format), 0, 0, kFormats, 0, "file format of the download"},
@@ -55,15 +55,16 @@ static const param_desc kParams[] = {
      "darker is higher (relief) or thinner (lithophane)"},
     {"max_faces", P_INT, OFF(max_faces), 100, 5000000, NULL, M_ALL,
      "face budget of the final mesh (default: F(quality))"},
-    {"max_mm", P_NUM, OFF(max_mm), 0.3, 20, NULL, M_LITHO, "thickest part of the lithophane, mm"},
-    {"min_mm", P_NUM, OFF(min_mm), 0.2, 10, NULL, M_LITHO, "thinnest part of the lithophane, mm"},
+    {"max_mm", P_NUM, OFF(max_mm), 0.3, 20, NULL, M_LITHO, "thickest part of the lithophane (black) and its frame, mm"},
+    {"min_mm", P_NUM, OFF(min_mm), 0.4, 10, NULL, M_LITHO,
+     "thinnest part of the lithophane (white), mm; at least one 0.4 mm nozzle width"},
     {"mode", P_ENUM, OFF(mode), 0, 0, kModes, M_ALL, "what to make"},
     {"quality", P_INT, OFF(quality), 1, 10, NULL, M_ALL,
      "grid resolution and face budget, 1 (fast) to 10 (fine)"},
     {"relief_mm", P_NUM, OFF(relief_mm), 0.1, 50, NULL, M_RELIEF, "height of the relief above its base, mm"},
-    {"shape", P_ENUM, OFF(shape), 0, 0, kShapes, M_LITHO, "flat plate or a closed cylinder"},
+    {"shape", P_ENUM, OFF(shape), 0, 0, kShapes, M_LITHO, "flat plate, or a closed cylinder with the picture outside"},
     {"size_mm", P_NUM, OFF(size_mm), 1, 1000, NULL, M_ALL, "longest side of the model, mm"},
-    {"smooth", P_NUM, OFF(smooth), 0, 20, NULL, M_RELIEF, "smoothing of the height field, pixels"},
+    {"smooth", P_NUM, OFF(smooth), 0, 20, NULL, M_RELIEF, "blur of the relief's height field, pixels of the image"},
     {"style", P_ENUM, OFF(realistic), 0, 0, kStyles, M_ALL,
      "keep the image's colours on the surface (realistic) or not (plain)"},
     {"thickness", P_NUM, OFF(thickness), 0.05, 2, NULL, M_INFLATE,
@@ -185,9 +186,53 @@ int orf_params_set(orf_params *p, const char *name, const char *value, char *err
   }
 }
 
+/* The narrowest line a common printer lays down: a lithophane's thinnest
+ * part must hold at least one. */
+#define NOZZLE_MM 0.4
+
 int orf_params_validate(const orf_params *p, char *err, size_t err_size) {
-  if (p->mode == ORF_MODE_LITHOPHANE && p->min_mm >= p->max_mm)
-    return fail(err, err_size, "min_mm must be less than max_mm (got %g and %g)", p->min_mm, p->max_mm);
+  /* the ranges of the table, for values set without orf_params_set */
+  unsigned mode_bit = (unsigned)p->mode < 4 ? 1u << p->mode : 0;
+  if (!mode_bit) return fail(err, err_size, "mode must be inflate, relief, lithophane or extrude");
+  for (size_t i = 0; i < N_PARAMS; i++) {
+    const param_desc *d = &kParams[i];
+    if (d->type != P_NUM || !(d->modes & mode_bit)) continue;
+    double v = *(const double *)((const char *)p + d->offset);
+    if (!(v >= d->min && v <= d->max))
+      return fail(err, err_size, "%s must be between %g and %g (got %g)", d->name, d->min, d->max, v);
+  }
+  /* rules between parameters: what makes no physical sense is refused */
+  double size = p->size_mm;
+  switch (p->mode) {
+  case ORF_MODE_RELIEF:
+    if (p->base_mm + p->relief_mm >= size)
+      return fail(err, err_size, "relief_mm plus base_mm (%g mm) must be less than size_mm (%g mm)",
+                  p->base_mm + p->relief_mm, size);
+    break;
+  case ORF_MODE_LITHOPHANE:
+    if (p->min_mm < NOZZLE_MM)
+      return fail(err, err_size, "min_mm must be at least %g mm, one nozzle width (got %g)", NOZZLE_MM,
+                  p->min_mm);
+    if (p->min_mm >= p->max_mm)
+      return fail(err, err_size, "min_mm must be less than max_mm (got %g and %g)", p->min_mm, p->max_mm);
+    if (2 * p->border_mm >= size)
+      return fail(err, err_size, "border_mm must be less than half of size_mm (got %g for %g mm)", p->border_mm,
+                  size);
+    if (p->shape == ORF_SHAPE_CYLINDER && 4 * p->max_mm > size)
+      return fail(err, err_size, "max_mm must be at most a quarter of size_mm for a cylinder (got %g for %g mm)",
+                  p->max_mm, size);
+    if (p->max_mm >= size)
+      return fail(err, err_size, "max_mm must be less than size_mm (got %g for %g mm)", p->max_mm, size);
+    break;
+  case ORF_MODE_EXTRUDE:
+    if (p->depth_mm >= size)
+      return fail(err, err_size, "depth_mm must be less than size_mm (got %g for %g mm)", p->depth_mm, size);
+    if (2 * p->bevel_mm > p->depth_mm)
+      return fail(err, err_size, "bevel_mm must be at most half of depth_mm (got %g for %g mm)", p->bevel_mm,
+                  p->depth_mm);
+    break;
+  default: break;
+  }
   return ORF_OK;
 }
 

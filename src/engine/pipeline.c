@@ -13,6 +13,17 @@
  * different grids.  Every stage's mesh is checked
  * (closed, 2-manifold) before it is handed out: a mesh that fails is a bug
  * and fails the job with ORF_EINTERNAL rather than reaching a user.
+ *
+ * relief, lithophane and extrude (modes.h) run the same stages on the same
+ * two images, with their own fields and meshers in place of inflate's, no
+ * Taubin smoothing (their height fields are smooth already and their flat
+ * faces must stay flat) and their own placement in millimetres; the
+ * simplification and the checks are the same.  Where a mode follows the
+ * subject's silhouette (extrude, relief with cutout) an image with no
+ * separable subject fails with ORF_ENOSUBJECT: the whole-frame fallback
+ * that inflate uses would hand back a plain slab that is not what was
+ * asked for, so the user is told instead (background=none asks for the
+ * whole frame explicitly).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -25,6 +36,7 @@
 #include "inflate.h"
 #include "mask.h"
 #include "mesh.h"
+#include "modes.h"
 #include "orfeas.h"
 #include "parallel.h"
 #include "simplify.h"
@@ -79,11 +91,12 @@ static void to_millimetres(orf_mesh *m, double size_mm) {
 
 /* Smooths, simplifies, colours, scales and checks one stage's mesh, then
  * hands it to the caller.  On success *m is the stage's final mesh. */
-static int finish_stage(job *j, const orf_inflate *f, orf_mesh *m, orf_stage stage, int grid) {
+static int finish_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_mesh *m, orf_stage stage,
+                        int grid) {
   orf_timings *t = &j->res->timings;
   int threads = j->o->threads, rc;
   double t1 = now_ms();
-  if (kStageSmooth[stage] &&
+  if (!mf && kStageSmooth[stage] &&
       (rc = orf_mesh_smooth_taubin(m, kStageSmooth[stage], TAUBIN_LAMBDA, TAUBIN_MU, threads)))
     return rc;
   double t2 = now_ms();
@@ -101,8 +114,11 @@ static int finish_stage(job *j, const orf_inflate *f, orf_mesh *m, orf_stage sta
   }
   double t3 = now_ms();
   t->simplify += t3 - t2;
-  if (j->p->realistic && (rc = orf_inflate_colorize(f, m))) return rc;
-  to_millimetres(m, j->p->size_mm);
+  if (j->p->realistic && (rc = mf ? orf_modes_colorize(mf, m) : orf_inflate_colorize(f, m))) return rc;
+  if (mf)
+    orf_modes_place(mf, m);
+  else
+    to_millimetres(m, j->p->size_mm);
   orf_mesh_report rep;
   if ((rc = orf_mesh_check(m, &rep))) return rc;
   if (rep.degenerate_faces && (rc = orf_mesh_fix_degenerate(m)) == ORF_OK) rc = orf_mesh_check(m, &rep);
@@ -139,16 +155,38 @@ static int prepare(job *j, const orf_image *img, orf_inflate *f) {
   return rc;
 }
 
-static int run_stage(job *j, const orf_inflate *f, orf_stage stage, int grid, orf_mesh *keep) {
+/* The field of a mode other than inflate: the subject's mask where the
+ * mode follows the silhouette (no whole-frame fallback, see above). */
+static int prepare_mode(job *j, const orf_image *img, orf_modefield *f) {
+  orf_mask mask = {0};
+  double t1 = now_ms();
+  j->res->mask_source = ORF_MASK_FRAME;
+  if (orf_modes_need_mask(j->p)) {
+    int rc = orf_mask_build(img, j->p->background, j->o->threads, &mask);
+    if (rc) return rc;
+    j->res->mask_source = mask.source;
+  }
+  double t2 = now_ms();
+  j->res->timings.mask += t2 - t1;
+  int rc = orf_modes_prepare(j->p, img, mask.data, j->o->threads, f);
+  orf_mask_free(&mask);
+  j->res->timings.field += now_ms() - t2;
+  return rc;
+}
+
+/* One stage's mesh from inflate's fields (mf NULL) or a mode's (mf). */
+static int run_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_stage stage, int grid,
+                     orf_mesh *keep) {
   orf_mesh m;
   double t1 = now_ms();
   orf_gpu_stats gs = {0};
-  int rc = j->gpu ? orf_gpu_inflate_mesh(f, grid, j->o->precision, j->o->cancel, &m, &gs)
-                  : orf_inflate_mesh(f, grid, j->o->threads, j->o->cancel, &m);
+  int rc = mf      ? orf_modes_mesh(mf, grid, j->o->threads, j->o->cancel, &m)
+           : j->gpu ? orf_gpu_inflate_mesh(f, grid, j->o->precision, j->o->cancel, &m, &gs)
+                    : orf_inflate_mesh(f, grid, j->o->threads, j->o->cancel, &m);
   if (gs.device_peak > j->o->device_peak_bytes) j->o->device_peak_bytes = gs.device_peak;
   j->res->timings.mesh += now_ms() - t1;
   if (rc) return rc;
-  rc = finish_stage(j, f, &m, stage, grid);
+  rc = finish_stage(j, f, mf, &m, stage, grid);
   if (rc == ORF_OK && keep)
     *keep = m;
   else
@@ -165,6 +203,7 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   if (rc) return rc;
   orf_image src = {0}, small = {0}, work = {0};
   orf_inflate f = {0};
+  orf_modefield modefield = {0}, *mf = p->mode == ORF_MODE_INFLATE ? NULL : &modefield;
   int final_grid = orf_quality_resolution(p->quality);
   uint32_t longest = w > h ? w : h;
   uint32_t work_side = (uint32_t)(2 * final_grid);
@@ -177,11 +216,12 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   if ((rc = orf_image_downscale(&src, SMALL_SIDE, &small))) goto out;
   if (type == ORF_IMG_JPEG) orf_image_free(&src);
   j->res->timings.decode += now_ms() - t1;
-  if ((rc = prepare(j, &small, &f))) goto out;
+  if ((rc = mf ? prepare_mode(j, &small, mf) : prepare(j, &small, &f))) goto out;
   orf_image_free(&small);
   for (orf_stage s = ORF_STAGE_VOXEL_PREVIEW; s <= ORF_STAGE_ROUGH_MESH; s++)
-    if ((rc = run_stage(j, &f, s, kStageGrid[s], NULL))) goto out;
+    if ((rc = run_stage(j, &f, mf, s, kStageGrid[s], NULL))) goto out;
   orf_inflate_free(&f);
+  orf_modes_free(&modefield);
 
   /* refined_mesh and final_optimized: the working image. */
   t1 = now_ms();
@@ -189,22 +229,22 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   if ((rc = orf_image_downscale(&src, work_side, &work))) goto out;
   orf_image_free(&src);
   j->res->timings.decode += now_ms() - t1;
-  if ((rc = prepare(j, &work, &f))) goto out;
+  if ((rc = mf ? prepare_mode(j, &work, mf) : prepare(j, &work, &f))) goto out;
   orf_image_free(&work);
-  if ((rc = run_stage(j, &f, ORF_STAGE_REFINED_MESH, kStageGrid[ORF_STAGE_REFINED_MESH], NULL))) goto out;
-  rc = run_stage(j, &f, ORF_STAGE_FINAL_OPTIMIZED, final_grid, &j->res->mesh);
+  if ((rc = run_stage(j, &f, mf, ORF_STAGE_REFINED_MESH, kStageGrid[ORF_STAGE_REFINED_MESH], NULL))) goto out;
+  rc = run_stage(j, &f, mf, ORF_STAGE_FINAL_OPTIMIZED, final_grid, &j->res->mesh);
 out:
   orf_image_free(&src);
   orf_image_free(&small);
   orf_image_free(&work);
   orf_inflate_free(&f);
+  orf_modes_free(&modefield);
   return rc;
 }
 
 int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_opts *opts, orf_result *out) {
   memset(out, 0, sizeof *out);
   if (orf_params_validate(p, NULL, 0)) return ORF_EINVAL;
-  if (p->mode != ORF_MODE_INFLATE) return ORF_ENOTIMPL;
   orf_job_opts defaults;
   if (!opts) {
     orf_job_opts_init(&defaults);
