@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "edt.h"
+#include "mask.h"
 #include "mc.h"
 #include "parallel.h"
 #include "poisson.h"
@@ -59,16 +60,9 @@ static int blur(float *v, uint32_t w, uint32_t h, int r) {
 int orf_inflate_build(const uint8_t *mask, const uint8_t *rgba, uint32_t w, uint32_t h, double thickness,
                       double detail, int threads, atomic_int *cancel, orf_inflate *out) {
   memset(out, 0, sizeof *out);
-  uint32_t x0 = w, y0 = h, x1 = 0, y1 = 0;
-  for (uint32_t y = 0; y < h; y++)
-    for (uint32_t x = 0; x < w; x++)
-      if (mask[(size_t)y * w + x]) {
-        if (x < x0) x0 = x;
-        if (x > x1) x1 = x;
-        if (y < y0) y0 = y;
-        if (y > y1) y1 = y;
-      }
-  if (x0 > x1) return ORF_ENOSUBJECT;
+  uint32_t box[4];
+  if (orf_mask_bounds(mask, w, h, box)) return ORF_ENOSUBJECT;
+  uint32_t x0 = box[0], y0 = box[1], x1 = box[2], y1 = box[3];
   float side = (float)((x1 - x0 > y1 - y0 ? x1 - x0 : y1 - y0) + 1);
   /* The coarsest grid (32 cells) reaches 2 cells past the subject. */
   uint32_t pad = (uint32_t)ceilf(3.0f * side / 32.0f) + 4;

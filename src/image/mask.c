@@ -415,3 +415,18 @@ void orf_mask_free(orf_mask *m) {
   orf_free(m->data);
   memset(m, 0, sizeof *m);
 }
+
+int orf_mask_bounds(const uint8_t *mask, uint32_t w, uint32_t h, uint32_t box[4]) {
+  uint32_t x0 = w, y0 = h, x1 = 0, y1 = 0;
+  for (uint32_t y = 0; y < h; y++)
+    for (uint32_t x = 0; x < w; x++)
+      if (mask[(size_t)y * w + x]) {
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+      }
+  if (x0 > x1) return ORF_ENOSUBJECT;
+  box[0] = x0, box[1] = y0, box[2] = x1, box[3] = y1;
+  return ORF_OK;
+}

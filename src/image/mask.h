@@ -36,4 +36,9 @@ int orf_mask_build(const orf_image *img, orf_background bg, int threads, orf_mas
 
 void orf_mask_free(orf_mask *m);
 
+/* The bounding box of the non-zero bytes of a w x h mask: box = {x0, y0,
+ * x1, y1}, inclusive.  Returns ORF_OK, or ORF_ENOSUBJECT when the mask is
+ * empty (box untouched). */
+int orf_mask_bounds(const uint8_t *mask, uint32_t w, uint32_t h, uint32_t box[4]);
+
 #endif

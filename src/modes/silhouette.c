@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "edt.h"
 #include "imagefield.h"
+#include "mask.h"
 #include "orfeas.h"
 
 void orf_silhouette_free(orf_silhouette *s) {
@@ -21,16 +22,9 @@ int orf_silhouette_build(const uint8_t *mask, const orf_image *img, uint32_t pad
                          int with_colors, int threads, orf_silhouette *out) {
   memset(out, 0, sizeof *out);
   uint32_t w = img->width, h = img->height;
-  uint32_t x0 = w, y0 = h, x1 = 0, y1 = 0;
-  for (uint32_t y = 0; y < h; y++)
-    for (uint32_t x = 0; x < w; x++)
-      if (mask[(size_t)y * w + x]) {
-        if (x < x0) x0 = x;
-        if (x > x1) x1 = x;
-        if (y < y0) y0 = y;
-        if (y > y1) y1 = y;
-      }
-  if (x0 > x1) return ORF_ENOSUBJECT;
+  uint32_t box[4];
+  if (orf_mask_bounds(mask, w, h, box)) return ORF_ENOSUBJECT;
+  uint32_t x0 = box[0], y0 = box[1], x1 = box[2], y1 = box[3];
   uint32_t cw = w + 2 * pad, ch = h + 2 * pad;
   size_t n = (size_t)cw * ch;
   uint8_t *cm = orf_calloc(n, 1);
