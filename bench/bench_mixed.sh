@@ -8,7 +8,8 @@
 # image (415) and bad parameters (422), MIXED_CONNECTIONS (64) connections for MIXED_SECONDS (60) after a
 # short warm-up.  It reports the status counts, and the server's RSS, open
 # file descriptors and memory-tier cache bytes before the run, right after it
-# and MIXED_SETTLE (10) s later.  Prints name=value lines.
+# and MIXED_SETTLE (10) s later ("before" waits for the warm-up's jobs to
+# finish).  Prints name=value lines.
 # Exit status 1 when the server died, answered a status outside 200, 400,
 # 415, 422 and 429 (429 is allowed: a rate limit or a full queue says so),
 # more 400, 415 or 422 answers than such requests were sent, or wrk had
@@ -61,6 +62,16 @@ sample() {
   echo "${1}_rss_kib=$rss ${1}_fds=$fds ${1}_cache_bytes=$cache"
 }
 
+# wait_idle: until no job is queued or running (at most 120 s), so a sample
+# sees the server between requests, not jobs the last run left queued
+wait_idle() {
+  for _ in $(seq 600); do
+    curl -sS --max-time 10 "$url/metrics" |
+      awk '$1 == "orfeas_queue_depth" || $1 == "orfeas_running_jobs" {s += $2} END {exit s != 0}' && return 0
+    sleep 0.2
+  done
+}
+
 # The request the cache hits repeat, and its result's GLB.
 curl -sS --max-time 120 -o "$tmp/first.json" -X POST -H 'Content-Type: image/png' --data-binary @"$img" \
   "$url/api/v1/generate?quality=$quality"
@@ -72,6 +83,7 @@ echo "server=$url image=$(basename "$img") quality=$quality cache_mem_mb=$cache_
 warm=$((secs / 5 > 10 ? 10 : (secs / 5 < 2 ? 2 : secs / 5)))
 wrk -t"$threads" -c"$conns" -d"${warm}s" --timeout 60s -s "$here/bench_mixed.lua" "$url" -- \
   "$img" "$result" "$quality" >/dev/null
+wait_idle
 sleep 1
 sample before
 wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 60s -s "$here/bench_mixed.lua" "$url" -- \
