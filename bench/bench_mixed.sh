@@ -8,8 +8,9 @@
 # image (415) and bad parameters (422), MIXED_CONNECTIONS (64) connections for MIXED_SECONDS (60) after a
 # short warm-up.  It reports the status counts, and the server's RSS, open
 # file descriptors and memory-tier cache bytes before the run, right after it
-# and MIXED_SETTLE (10) s later ("before" waits for the warm-up's jobs to
-# finish).  Prints name=value lines.
+# and MIXED_SETTLE (10) s later, or once the jobs still queued when wrk
+# stopped have finished if that takes longer (their connections are open
+# until then; "before" likewise waits for the warm-up's jobs).  Prints name=value lines.
 # Exit status 1 when the server died, answered a status outside 200, 400,
 # 415, 422 and 429 (429 is allowed: a rate limit or a full queue says so),
 # more 400, 415 or 422 answers than such requests were sent, or wrk had
@@ -70,6 +71,7 @@ wait_idle() {
       awk '$1 == "orfeas_queue_depth" || $1 == "orfeas_running_jobs" {s += $2} END {exit s != 0}' && return 0
     sleep 0.2
   done
+  echo "bench_mixed: jobs still queued or running after 120 s" >&2
 }
 
 # The request the cache hits repeat, and its result's GLB.
@@ -92,8 +94,9 @@ alive=1
 kill -0 "$pid" 2>/dev/null || alive=0
 [ "$alive" = 1 ] && sample after
 sed -n '/^sent_\|^status_\|^requests=\|^socket_errors=\|^latency_/p' "$tmp/wrk.out" | sort
-[ "$alive" = 1 ] && sleep "$settle" && kill -0 "$pid" 2>/dev/null || alive=0
-[ "$alive" = 1 ] && sample settled
+t_end=$EPOCHSECONDS
+[ "$alive" = 1 ] && sleep "$settle" && wait_idle && kill -0 "$pid" 2>/dev/null || alive=0
+[ "$alive" = 1 ] && echo "$(sample settled) settled_after_s=$((EPOCHSECONDS - t_end))"
 
 health=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 "$url/health" || true)
 value() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" "$tmp/wrk.out" | head -n1; }

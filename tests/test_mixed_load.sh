@@ -6,8 +6,9 @@
 #  1. the server is alive and healthy after the run, every answer has a
 #     status the mix expects (200, 400, 415, 422, 429), no more error
 #     answers than bad requests were sent, and wrk saw no socket error;
-#  2. open file descriptors 3 s after the run are back within 8 of the
-#     count before it (a descriptor leaked per request would show hundreds).
+#  2. open file descriptors 3 s after the run, once no job is left queued
+#     or running, are back within 8 of the count before it (a descriptor
+#     leaked per request would show hundreds).
 # RSS is printed but not judged (wall clock and allocator dependent):
 # BENCHMARKS.md has the 64-connection, 60 s figures of `make bench`.
 # Prints cmocka's "[  PASSED  ] N" / "[  FAILED  ] N" lines for tests/run.sh.
