@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # bench_mixed.sh BUILD - sustained mixed load (issue 7): wrk with
 # bench/bench_mixed.lua against a local server (127.0.0.1, a free port, a
-# temporary data dir, --queue-max 64 so 64 connections never fill the
-# queue, --cache-mem-mb MIXED_CACHE_MB (64) so the warm-up fills the memory
-# tier and the RSS that follows is the steady state's): cache hits (the same POST again and GETs of its GLB), fresh
-# generations (a new size_mm each), bad images (400), bytes that are no
-# image (415) and bad parameters (422), MIXED_CONNECTIONS (64) connections for MIXED_SECONDS (60) after a
-# short warm-up.  It reports the status counts, and the server's RSS, open
-# file descriptors and memory-tier cache bytes before the run, right after it
-# and MIXED_SETTLE (10) s later, or once the jobs still queued when wrk
-# stopped have finished if that takes longer (their connections are open
-# until then; "before" likewise waits for the warm-up's jobs).  Prints name=value lines.
+# temporary data dir, --queue-max 64 so 64 connections never fill the queue,
+# --cache-mem-mb MIXED_CACHE_MB (64) so the warm-up fills the memory tier
+# and the RSS that follows is the steady state's).  The mix: cache hits (the
+# same POST again, GETs of its GLB), fresh generations (a new size_mm each),
+# bad images (400), bytes that are no image (415) and bad parameters (422).
+# After a short warm-up, MIXED_ROUNDS (2) rounds of MIXED_CONNECTIONS (64)
+# connections for MIXED_SECONDS (60).  It prints (name=value) the status
+# counts of each round, and the server's RSS, open descriptors and
+# memory-tier cache bytes before the first round, right after each, and
+# MIXED_SETTLE (10) s after each - or once the jobs still queued when wrk
+# stopped have finished, if that takes longer (their connections hold
+# descriptors until then; "before" waits for the warm-up's jobs likewise).
+# Then SIGTERM: the server must drain and exit 0 (under ASan, a leak fails).
 # Exit status 1 when the server died, answered a status outside 200, 400,
 # 415, 422 and 429 (429 is allowed: a rate limit or a full queue says so),
-# more 400, 415 or 422 answers than such requests were sent, or wrk had
-# socket errors;
-# the figures themselves are never judged (wall clock).
+# gave more 400, 415 or 422 answers than such requests were sent, wrk had
+# socket errors, or the stop was not clean.  The figures themselves are
+# never judged (wall clock).
 #   bench/bench_mixed.sh BUILD   (MIXED_SECONDS, MIXED_CONNECTIONS, MIXED_THREADS,
-#                                 MIXED_SETTLE, MIXED_QUALITY, MIXED_CACHE_MB, ORFEAS_BENCH_IMAGE)
+#                                 MIXED_SETTLE, MIXED_QUALITY, MIXED_CACHE_MB, MIXED_ROUNDS,
+#                                 ORFEAS_BENCH_IMAGE)
 set -euo pipefail
 build=${1:-build}
 bin=${ORFEAS_BIN:-$build/orfeas}
@@ -27,6 +31,7 @@ threads=${MIXED_THREADS:-2}
 settle=${MIXED_SETTLE:-10}
 quality=${MIXED_QUALITY:-4}
 cache_mb=${MIXED_CACHE_MB:-64}
+rounds=${MIXED_ROUNDS:-2}
 here=$(cd "$(dirname "$0")" && pwd)
 img=${ORFEAS_BENCH_IMAGE:-$here/../samples/heart.png}
 for tool in curl wrk; do
@@ -88,26 +93,47 @@ wrk -t"$threads" -c"$conns" -d"${warm}s" --timeout 60s -s "$here/bench_mixed.lua
 wait_idle
 sleep 1
 sample before
-wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 60s -s "$here/bench_mixed.lua" "$url" -- \
-  "$img" "$result" "$quality" >"$tmp/wrk.out"
+# Each round: the run, a sample right after it, one MIXED_SETTLE s later;
+# a second round shows whether what the first left behind keeps growing.
 alive=1
-kill -0 "$pid" 2>/dev/null || alive=0
-[ "$alive" = 1 ] && sample after
-sed -n '/^sent_\|^status_\|^requests=\|^socket_errors=\|^latency_/p' "$tmp/wrk.out" | sort
-t_end=$EPOCHSECONDS
-[ "$alive" = 1 ] && sleep "$settle" && wait_idle && kill -0 "$pid" 2>/dev/null || alive=0
-[ "$alive" = 1 ] && echo "$(sample settled) settled_after_s=$((EPOCHSECONDS - t_end))"
+unexpected=0
+over=0
+sock=0
+for round in $(seq "$rounds"); do
+  wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 60s -s "$here/bench_mixed.lua" "$url" -- \
+    "$img" "$result" "$quality" >"$tmp/wrk.out"
+  kill -0 "$pid" 2>/dev/null || { alive=0; break; }
+  echo "round=$round $(sample after)"
+  sed -n '/^sent_\|^status_\|^requests=\|^socket_errors=\|^latency_/p' "$tmp/wrk.out" | sort | sed "s/^/round=$round /"
+  value() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" "$tmp/wrk.out" | head -n1; }
+  n=$(awk -F'[_=]' '/^status_/ && $2 != 200 && $2 != 400 && $2 != 415 && $2 != 422 && $2 != 429 {s += $3} END {print s + 0}' "$tmp/wrk.out")
+  unexpected=$((unexpected + n))
+  for pair in 400:bad_image 415:bad_type 422:bad_param; do
+    got=$(value "status_${pair%%:*}")
+    [ -n "$got" ] && [ "$got" -gt "$(value "sent_${pair#*:}")" ] && over=1
+  done
+  e=$(value socket_errors)
+  sock=$((sock + ${e:-1}))
+  t_end=$EPOCHSECONDS
+  sleep "$settle"
+  wait_idle
+  kill -0 "$pid" 2>/dev/null || { alive=0; break; }
+  echo "round=$round $(sample settled) settled_after_s=$((EPOCHSECONDS - t_end))"
+done
 
 health=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 "$url/health" || true)
-value() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" "$tmp/wrk.out" | head -n1; }
-unexpected=$(awk -F'[_=]' '/^status_/ && $2 != 200 && $2 != 400 && $2 != 415 && $2 != 422 && $2 != 429 {s += $3} END {print s + 0}' "$tmp/wrk.out")
-over=0
-[ "$(value status_400)" ] && [ "$(value status_400)" -gt "$(value sent_bad_image)" ] && over=1
-[ "$(value status_415)" ] && [ "$(value status_415)" -gt "$(value sent_bad_type)" ] && over=1
-[ "$(value status_422)" ] && [ "$(value status_422)" -gt "$(value sent_bad_param)" ] && over=1
-sock=$(value socket_errors)
-echo "server_alive=$alive health_status=$health unexpected_statuses=$unexpected bad_answers_over_sent=$over"
-[ "$alive" = 1 ] && [ "$health" = 200 ] && [ "$unexpected" -eq 0 ] && [ "$over" -eq 0 ] && [ "${sock:-1}" -eq 0 ] || {
+# A clean stop: SIGTERM drains and exits 0 (under ASan, a leak makes it non-zero).
+stop_status=dead
+if [ "$alive" = 1 ]; then
+  kill -TERM "$pid"
+  stop_status=0
+  wait "$pid" || stop_status=$?
+  pid=""
+fi
+echo "server_alive=$alive health_status=$health unexpected_statuses=$unexpected" \
+  "bad_answers_over_sent=$over socket_errors=$sock stop_status=$stop_status"
+[ "$alive" = 1 ] && [ "$health" = 200 ] && [ "$unexpected" -eq 0 ] && [ "$over" -eq 0 ] && [ "$sock" -eq 0 ] &&
+  [ "$stop_status" = 0 ] || {
   echo "bench_mixed: FAILED (server log tail follows)" >&2
   tail -n 20 "$tmp/srv.log" >&2
   exit 1

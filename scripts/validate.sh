@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --image) image=${2:-}; shift 2 ;;
     --timeout) timeout=${2:-}; shift 2 ;;
-    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "validate: unknown option $1" >&2; exit 2 ;;
     *) url=$1; shift ;;
   esac
@@ -228,7 +228,7 @@ else
   missing=()
   for series in orfeas_http_requests_total orfeas_jobs_total orfeas_stage_duration_seconds_bucket \
     orfeas_cache_hits_total orfeas_queue_depth orfeas_uptime_seconds; do
-    grep -q "^$series[{ ]" "$tmp/metrics" || missing+=("$series")
+    grep -q "^${series}[{ ]" "$tmp/metrics" || missing+=("$series")
   done
   hits=$(awk '$1 == "orfeas_cache_hits_total" {print $2}' "$tmp/metrics")
   if [ ${#missing[@]} -gt 0 ]; then

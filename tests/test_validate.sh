@@ -10,7 +10,7 @@
 # Prints cmocka's "[  PASSED  ] N" / "[  FAILED  ] N" lines for tests/run.sh.
 set -u
 build=${1:-build}
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 bin=${ORFEAS_BIN:-$build/orfeas}
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
