@@ -2,6 +2,8 @@
 # setup.sh - installs the Debian packages ORFEAS needs, only those missing.
 #   scripts/setup.sh build   compiler, libraries and cmocka (make, make test)
 #   scripts/setup.sh bench   the peers the benchmarks compare against
+#   scripts/setup.sh runtime what build/orfeas needs to run, and curl (the Docker image)
+#   scripts/setup.sh SET --list   prints the set's packages, installs nothing
 # Called by the Makefile and by .ci/run, so a fresh Debian 12 machine needs
 # nothing by hand.  Needs root (or sudo) only when something is missing.
 set -euo pipefail
@@ -12,11 +14,18 @@ build_pkgs=(gcc make pkg-config libspng-dev libturbojpeg0-dev libwebp-dev libexi
 # tests/test_threemf reads XML with libxml2; tests/test_tools.sh runs real tools
 build_pkgs+=(libxml2-dev prusa-slicer admesh)
 bench_pkgs=(python3 python3-numpy python3-scipy python3-skimage python3-vtk9 python3-pil wrk nginx-light)
+# Deployment: the libraries build/orfeas links (tests/test_deploy.sh checks them against
+# its NEEDED entries) and curl for the image's HEALTHCHECK; the tests of deploy/ and
+# scripts/validate.sh need jq, python3-yaml (docker-compose.yml) and wrk (mixed load).
+runtime_pkgs=(libspng0 libturbojpeg0 libwebp7 libexif12 libssl3 libjansson4 libmicrohttpd12
+              libmeshoptimizer2d libzip4 curl)
+build_pkgs+=(jq python3-yaml wrk)
 
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;
   bench) want=("${bench_pkgs[@]}") ;;
-  *) echo "usage: $0 build|bench" >&2; exit 2 ;;
+  runtime) want=("${runtime_pkgs[@]}") ;;
+  *) echo "usage: $0 build|bench|runtime [--list]" >&2; exit 2 ;;
 esac
 # node and npm install three.js and playwright-core (web/, tests/browser/) and
 # the glTF validator (tools/gltf-validator/) from their lockfiles; the browser
@@ -25,6 +34,7 @@ if [ "${1:-build}" = build ]; then
   want+=(nodejs chromium)
   command -v npm >/dev/null || want+=(npm)
 fi
+[ "${2:-}" = --list ] && { printf '%s\n' "${want[@]}"; exit 0; }
 
 missing=()
 for p in "${want[@]}"; do
