@@ -11,6 +11,8 @@ if [ -x "$build/bench/bench_mc" ]; then
   echo "== marching cubes (bench_mc --peers)"
   "$build/bench/bench_mc" --peers
 fi
+echo "== CUDA path (bench_gpu: CPU and GPU in one run; says so when there is no GPU)"
+"$build/bench/bench_gpu"
 echo "== HTTP server (bench_server.sh)"
 bash bench/bench_server.sh "$build"
 echo "== memory admission (bench_admission)"

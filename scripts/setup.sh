@@ -18,7 +18,7 @@ bench_pkgs=(python3 python3-numpy python3-scipy python3-skimage python3-vtk9 pyt
 # its NEEDED entries) and curl for the image's HEALTHCHECK; the tests of deploy/ and
 # scripts/validate.sh need jq, python3-yaml (docker-compose.yml) and wrk (mixed load).
 runtime_pkgs=(libspng0 libturbojpeg0 libwebp7 libexif12 libssl3 libjansson4 libmicrohttpd12
-              libmeshoptimizer2d libzip4 curl)
+              libmeshoptimizer2d libzip4 libstdc++6 libgcc-s1 curl) # libstdc++: a CUDA build
 build_pkgs+=(jq python3-yaml wrk)
 
 case "${1:-build}" in

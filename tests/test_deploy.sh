@@ -89,7 +89,10 @@ check dockerfile_stages_use_setup_sh $? "$tmp/1"
 : >"$tmp/2"
 runtime=$(bash scripts/setup.sh runtime --list) || echo "setup.sh runtime --list failed" >>"$tmp/2"
 for lib in $(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
-  case "$lib" in lib[atl]san.so* | libubsan.so*) continue ;; esac # a sanitizer build's runtime
+  case "$lib" in
+    lib[atl]san.so* | libubsan.so*) continue ;; # a sanitizer build's runtime
+    ld-linux*) continue ;;                      # the dynamic loader, libc6's (a CUDA build names it)
+  esac
   path=$(ldd "$bin" | awk -v l="$lib" '$1 == l {print $3}')
   pkg=$(dpkg -S "*/$(basename "$(dirname "$path")")/$lib" 2>/dev/null | head -n1 | cut -d: -f1)
   [ -n "$pkg" ] || { echo "$lib: no package found" >>"$tmp/2"; continue; }
