@@ -16,17 +16,24 @@
  *  - needles: zero-area faces along sharp edges, where a face was folded
  *    flat onto three collinear vertices (hundreds on a cube at 5k faces),
  *    and slivers under the degenerate area (one in a 947k-face
- *    marching-tetrahedra sphere at 250k).
+ *    marching-tetrahedra sphere at 250k);
+ *  - caps on flat ground: a vertex left within 1e-6 of the longest edge's
+ *    length of that edge (hundreds in a relief plate's plateaus), far above
+ *    the degenerate area but so thin that the float facet normal a slicer
+ *    computes is off by more than admesh's tolerance ("Normals fixed" on
+ *    samples/heart.png as a lithophane at q4, a cutout relief at q7, q9).
  * So each attempt is:
  *  1. meshopt_simplify towards the goal with an unbounded error
  *     (target_error = FLT_MAX: a budget is a budget; with 1e-2 it stops at
  *     its error bound, e.g. at ~400 faces for a 20k sphere asked for 40);
  *  2. repair: drop the pockets - sheets (faces joined across edges that have
  *     exactly two opposite half-edges) of at most POCKET_FACES faces that
- *     share a vertex with another sheet - then remove each degenerate face:
- *     flip a needle's edge with its neighbour, or else collapse a sliver's
- *     shortest edge (link condition checked, every changed face
- *     non-degenerate and facing the way it did);
+ *     share a vertex with another sheet - then remove each sliver (a face
+ *     degenerate, or whose smallest altitude is under SLIVER_RATIO of its
+ *     longest edge) after Botsch and Kobbelt: flip a cap's longest edge
+ *     with its neighbour, or else collapse a needle's shortest edge (link
+ *     condition checked, every changed face non-degenerate, facing the way
+ *     it did and made no sliver);
  *  3. accept only if orf_mesh_check finds the result as closed and as
  *     manifold as the input, with the same Euler characteristic, component
  *     count and sign of volume - the repairs are never trusted blindly;
@@ -70,6 +77,15 @@
 
 /* Passes over the degenerate faces (each fixes all it can, in order). */
 #define FIX_PASSES 8
+
+/* Smallest altitude over longest edge under which a face is a sliver (a
+ * needle or a cap) and is repaired.  A float cross product of two edges of
+ * a face - the facet normal a slicer or admesh computes from an STL - has
+ * an error of about 3 x 2^-24 over the sine of the angle between them,
+ * which this ratio bounds from below: at 1e-3 the error stays under 2e-4
+ * per component, five times under admesh's 1e-3 tolerance ("Normals
+ * fixed"); meshoptimizer's caps on flat ground measured 1e-6 and less. */
+#define SLIVER_RATIO 1e-3
 
 /* Largest fan walked around one vertex by a flip or a collapse. */
 #define MAX_VALENCE 256
@@ -237,12 +253,46 @@ static inline double dot3(const double *a, const double *b) {
   return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
 }
 
-/* Whether the face (a, b, c) is not degenerate and faces the way `was`
- * (a normal) does. */
-static int face_ok(const float *pos, uint32_t a, uint32_t b, uint32_t c, const double was[3], double eps) {
+static double dist2(const float *pos, uint32_t a, uint32_t b) {
+  double s = 0;
+  for (int k = 0; k < 3; k++) {
+    double d = (double)pos[3 * (size_t)a + k] - pos[3 * (size_t)b + k];
+    s += d * d;
+  }
+  return s;
+}
+
+/* Quality of the face (a, b, c): twice its area over its longest edge
+ * squared, i.e. its smallest altitude over its longest edge (0 for a
+ * segment or a point, sqrt(3)/2 for an equilateral face).  It bounds the
+ * sine of every angle of the face from below, so it says how well a float
+ * cross product of two of its edges (a slicer's facet normal) is
+ * conditioned.  *area gets the face's area. */
+static double face_quality(const float *pos, uint32_t a, uint32_t b, uint32_t c, double *area) {
   double n[3];
   face_normal(pos, a, b, c, n);
-  return 0.5 * sqrt(dot3(n, n)) > eps && dot3(n, was) > 0;
+  double l = dist2(pos, a, b), l1 = dist2(pos, b, c), l2 = dist2(pos, c, a);
+  if (l1 > l) l = l1;
+  if (l2 > l) l = l2;
+  double twice = sqrt(dot3(n, n));
+  *area = 0.5 * twice;
+  return l > 0 ? twice / l : 0;
+}
+
+/* Whether a face of that quality and area is a sliver: degenerate (area at
+ * or under eps, or NaN), or a needle or a cap (quality under SLIVER_RATIO). */
+static inline int sliver(double quality, double area, double eps) {
+  return !(area > eps) || !(quality >= SLIVER_RATIO);
+}
+
+/* Whether the face (a, b, c) is not degenerate, faces the way `was` (a
+ * normal) does, and has a quality of at least min_q (*q gets it). */
+static int face_ok(const float *pos, uint32_t a, uint32_t b, uint32_t c, const double was[3], double eps,
+                   double min_q, double *q) {
+  double n[3], area;
+  face_normal(pos, a, b, c, n);
+  *q = face_quality(pos, a, b, c, &area);
+  return area > eps && dot3(n, was) > 0 && *q >= min_q;
 }
 
 /* Half-edges: corner k of face f is 3f+k, running from idx[3f+k] to the
@@ -266,12 +316,14 @@ static size_t fan(const uint32_t *opp, uint32_t h0, uint32_t *out, size_t cap) {
   return n;
 }
 
-/* Flips the edge of half-edge h (a->b in the degenerate face (a, b, c))
- * with its twin's face (b, a, d) into (c, a, d), (c, d, b) if that is a
- * valid flip: every twin around known, no edge c-d yet (the link condition
- * of a flip), both new faces not degenerate and facing as (b, a, d) did -
- * which holds when c lies on a-b: the same surface.  Returns whether it
- * flipped. */
+/* Flips the edge of half-edge h (a->b, the longest edge of the sliver
+ * (a, b, c)) with its twin's face (b, a, d) into (c, a, d), (c, d, b) - the
+ * cure of a cap, c lying near a-b, so the surface moves by no more than c's
+ * distance to a-b - if that is a valid flip that improves the pair: every
+ * twin around known, no edge c-d yet (the link condition of a flip), both
+ * new faces not degenerate and facing as (b, a, d) did, and fewer slivers
+ * among them than before, or as many with a better worst quality (so
+ * repeated flips cannot cycle).  Returns whether it flipped. */
 static int try_flip(uint32_t *idx, uint32_t *opp, const float *pos, uint32_t h, double eps) {
   uint32_t g = opp[h];
   if (g == UINT32_MAX) return 0;
@@ -285,9 +337,13 @@ static int try_flip(uint32_t *idx, uint32_t *opp, const float *pos, uint32_t h, 
   if (!n) return 0;
   for (size_t i = 0; i < n; i++)
     if (idx[next_half(ring[i])] == d) return 0;
-  double was[3];
+  double was[3], area0, area1, q2, q3;
   face_normal(pos, b, a, d, was);
-  if (!face_ok(pos, c, a, d, was, eps) || !face_ok(pos, c, d, b, was, eps)) return 0;
+  double q0 = face_quality(pos, a, b, c, &area0), q1 = face_quality(pos, b, a, d, &area1);
+  if (!face_ok(pos, c, a, d, was, eps, 0, &q2) || !face_ok(pos, c, d, b, was, eps, 0, &q3)) return 0;
+  int before = sliver(q0, area0, eps) + sliver(q1, area1, eps);
+  int after = !(q2 >= SLIVER_RATIO) + !(q3 >= SLIVER_RATIO);
+  if (after > before || (after == before && !(fmin(q2, q3) > fmin(q0, q1)))) return 0;
   /* face of h = (c, a, d): c->a, a->d, d->c; face of g = (c, d, b) */
   uint32_t f0 = h - h % 3, g0 = g - g % 3;
   idx[f0] = c, idx[f0 + 1] = a, idx[f0 + 2] = d;
@@ -305,8 +361,9 @@ static int try_flip(uint32_t *idx, uint32_t *opp, const float *pos, uint32_t h, 
  * indices y), x's other faces take y, and the twins close up over them.
  * Only a valid collapse is done: every twin around known, x and y sharing
  * no neighbour but a and b (the link condition: T. Dey et al., "Topology
- * Preserving Edge Contraction", 1999), every moved face not degenerate and
- * still facing the way it did.  Returns whether it collapsed. */
+ * Preserving Edge Contraction", 1999), every moved face not degenerate,
+ * still facing the way it did, and none that was not a sliver made one: so
+ * every collapse lowers the number of slivers.  Returns whether it collapsed. */
 static int try_collapse(uint32_t *idx, uint32_t *opp, const float *pos, uint32_t h, double eps) {
   uint32_t g = opp[h];
   if (g == UINT32_MAX) return 0;
@@ -328,9 +385,9 @@ static int try_collapse(uint32_t *idx, uint32_t *opp, const float *pos, uint32_t
     uint32_t e = rx[i];
     if (e / 3 == h / 3 || e / 3 == g / 3) continue;
     uint32_t p = idx[next_half(e)], q = idx[prev_half(e)];
-    double was[3];
+    double was[3], area, q_was = face_quality(pos, x, p, q, &area), q_new;
     face_normal(pos, x, p, q, was);
-    if (!face_ok(pos, y, p, q, was, eps)) return 0;
+    if (!face_ok(pos, y, p, q, was, eps, q_was >= SLIVER_RATIO ? SLIVER_RATIO : 0, &q_new)) return 0;
   }
   for (size_t i = 0; i < nx; i++)
     idx[rx[i]] = y;
@@ -346,42 +403,47 @@ static int try_collapse(uint32_t *idx, uint32_t *opp, const float *pos, uint32_t
   return 1;
 }
 
-static double dist2(const float *pos, uint32_t a, uint32_t b) {
-  double s = 0;
-  for (int k = 0; k < 3; k++) {
-    double d = (double)pos[3 * (size_t)a + k] - pos[3 * (size_t)b + k];
-    s += d * d;
-  }
-  return s;
-}
-
 static inline int collapsed(const uint32_t *t) { return t[0] == t[1] || t[1] == t[2] || t[2] == t[0]; }
 
-/* Removes the degenerate faces of idx (*nf faces over m's vertices) that a
- * flip or a collapse can: a needle (a, b, c) with c on a-b, where
- * meshoptimizer 0.18 folded a face flat (it accepts a collapse whose new
- * normal is zero), is flipped across its longest edge possible; a sliver no
- * flip fixes has its shortest edge possible collapsed.  Twins come from the
- * edge structure (edges of exactly two opposite half-edges); the fixes run
- * one after another in face order, keeping the twins up to date, in passes
- * until one fixes nothing; collapsed faces are then dropped.  Returns
- * ORF_OK or ORF_ENOMEM. */
+/* Whether face f of idx is a sliver (see sliver()); collapsed faces are not
+ * (they are on their way out). */
+static int face_is_sliver(const uint32_t *idx, const float *pos, size_t f, double eps) {
+  const uint32_t *t = idx + 3 * f;
+  if (collapsed(t)) return 0;
+  double area, q = face_quality(pos, t[0], t[1], t[2], &area);
+  return sliver(q, area, eps);
+}
+
+/* Removes the slivers of idx (*nf faces over m's vertices) that a flip or a
+ * collapse can, after M. Botsch and L. Kobbelt, "A Robust Procedure to
+ * Eliminate Degenerate Faces from Triangle Meshes" (VMV 2001; also Botsch
+ * et al., "Polygon Mesh Processing", 2010, ch. 6): a sliver is a degenerate
+ * face, or a face whose smallest altitude is under SLIVER_RATIO of its
+ * longest edge - a cap (one angle near 180 degrees: a vertex near the
+ * opposite edge; meshoptimizer 0.18 leaves them on flat ground, and folds
+ * faces flat along sharp edges, as it accepts a collapse whose new normal
+ * is zero) or a needle (one edge much shorter than the others).  A cap is
+ * cured by flipping its longest edge, a needle by collapsing its shortest
+ * edge; so each sliver is flipped across its longest edge if that helps
+ * (try_flip), or else has its edges collapsed, shortest first.  Twins come
+ * from the edge structure (edges of exactly two opposite half-edges); the
+ * fixes run one after another in face order, keeping the twins up to date,
+ * in passes until one fixes nothing; collapsed faces are then dropped.
+ * Returns ORF_OK or ORF_ENOMEM. */
 static int fix_degenerate(uint32_t *idx, size_t *nf, const orf_mesh *m, double eps) {
   size_t n = *nf;
-  orf_mesh view = {m->positions, NULL, idx, m->vertex_count, n};
+  const float *pos = m->positions;
   size_t nd = 0;
-  for (size_t f = 0; f < n; f++)
-    nd += !(orf_face_area(&view, f) > eps);
+  for (size_t f = 0; f < n && !nd; f++)
+    nd += face_is_sliver(idx, pos, f, eps);
   if (!nd) return ORF_OK;
+  orf_mesh view = {m->positions, NULL, idx, m->vertex_count, n};
   orf_edges e;
   int rc = orf_edges_build(&e, &view);
   if (rc) return rc;
   uint32_t *opp = orf_malloc_array(3 * n, sizeof *opp);
-  uint32_t *bad = orf_malloc_array(nd, sizeof *bad);
-  if (!opp || !bad) {
+  if (!opp) {
     orf_edges_free(&e);
-    orf_free(opp);
-    orf_free(bad);
     return ORF_ENOMEM;
   }
   memset(opp, 0xff, 3 * n * sizeof *opp);
@@ -393,17 +455,14 @@ static int fix_degenerate(uint32_t *idx, size_t *nf, const orf_mesh *m, double e
     opp[h1] = h0;
   }
   orf_edges_free(&e);
-  nd = 0;
-  for (size_t f = 0; f < n; f++)
-    if (!(orf_face_area(&view, f) > eps)) bad[nd++] = (uint32_t)f;
   size_t removed = 0;
-  for (int pass = 0; pass < FIX_PASSES && nd; pass++) {
-    size_t fixes = 0, kept = 0;
-    for (size_t i = 0; i < nd; i++) {
-      uint32_t f = bad[i], h = 3 * f;
-      if (collapsed(idx + h) || orf_face_area(&view, f) > eps) continue; /* gone, or fixed */
-      double l[3] = {dist2(m->positions, idx[h], idx[h + 1]), dist2(m->positions, idx[h + 1], idx[h + 2]),
-                     dist2(m->positions, idx[h + 2], idx[h])};
+  for (int pass = 0; pass < FIX_PASSES; pass++) {
+    size_t fixes = 0;
+    for (size_t f = 0; f < n; f++) {
+      if (!face_is_sliver(idx, pos, f, eps)) continue;
+      uint32_t h = 3 * (uint32_t)f;
+      double l[3] = {dist2(pos, idx[h], idx[h + 1]), dist2(pos, idx[h + 1], idx[h + 2]),
+                     dist2(pos, idx[h + 2], idx[h])};
       uint32_t order[3] = {0, 1, 2}; /* corners by the length of their edge, longest first */
       for (int x = 0; x < 2; x++)
         for (int y = 0; y < 2 - x; y++)
@@ -412,21 +471,15 @@ static int fix_degenerate(uint32_t *idx, size_t *nf, const orf_mesh *m, double e
             order[y] = order[y + 1];
             order[y + 1] = t;
           }
-      int done = 0;
-      for (int k = 0; k < 3 && !done; k++)
-        done = try_flip(idx, opp, m->positions, h + order[k], eps);
+      int done = try_flip(idx, opp, pos, h + order[0], eps);
       for (int k = 2; k >= 0 && !done; k--) {
         uint32_t he = h + order[k];
-        done = try_collapse(idx, opp, m->positions, he, eps) ||
-               (opp[he] != UINT32_MAX && try_collapse(idx, opp, m->positions, opp[he], eps));
+        done = try_collapse(idx, opp, pos, he, eps) ||
+               (opp[he] != UINT32_MAX && try_collapse(idx, opp, pos, opp[he], eps));
         removed += done ? 2 : 0;
       }
-      if (done)
-        fixes++;
-      else
-        bad[kept++] = f;
+      fixes += done;
     }
-    nd = kept;
     if (!fixes) break;
   }
   if (removed) {
@@ -439,7 +492,6 @@ static int fix_degenerate(uint32_t *idx, size_t *nf, const orf_mesh *m, double e
     *nf = out;
   }
   orf_free(opp);
-  orf_free(bad);
   return ORF_OK;
 }
 

@@ -27,12 +27,17 @@ int orf_mesh_simplify(orf_mesh *m, size_t target_faces);
  * skips checking the full-size input, the costliest check of a job. */
 int orf_mesh_simplify_known(orf_mesh *m, size_t target_faces, const orf_mesh_report *known);
 
-/* Removes degenerate faces (see orf_mesh_check) from a closed mesh by
- * flipping the edge a needle lies across or collapsing a sliver's shortest
- * edge, where that keeps every neighbouring face's orientation; collapsed
- * faces and unused vertices are dropped.  Used after scaling, where float
- * rounding can bring a sliver under the degenerate threshold.  The caller
- * checks the result.  Returns ORF_OK or ORF_ENOMEM. */
+/* Removes slivers from a closed mesh: degenerate faces (see
+ * orf_mesh_check) and needles and caps, faces whose smallest altitude is
+ * under 1e-3 of their longest edge (too thin for a float facet normal, as
+ * slicers compute it, to be trusted).  A cap's longest edge is flipped, or
+ * else a needle's shortest edge collapsed, where that keeps the mesh
+ * manifold and every neighbouring face's orientation and makes no new
+ * sliver (M. Botsch and L. Kobbelt, VMV 2001); collapsed faces and unused
+ * vertices are dropped.  A mesh without slivers is left as it is.  Used by
+ * the simplifier and after scaling, where float rounding can bring a face
+ * under the degenerate threshold.  The caller checks the result.  Returns
+ * ORF_OK or ORF_ENOMEM. */
 int orf_mesh_fix_degenerate(orf_mesh *m);
 
 #endif
