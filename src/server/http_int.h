@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "monitor.h"
 #include "orfeas.h"
+#include "ratelimit.h"
 
 #define MAX_FORM_FIELDS 48
 #define MAX_FIELD_BYTES 256
@@ -45,6 +46,7 @@ typedef struct server {
   char web_root[4096];       /* resolved (realpath) studio directory, "" when none */
   double started;            /* monotonic seconds */
   atomic_int draining;       /* SIGTERM received */
+  orf_ratelimit *ratelimit;  /* per-client token buckets; NULL when --rate-limit is 0 */
 } server;
 
 /* The stage files and formats the results endpoint knows. */
@@ -72,6 +74,7 @@ typedef struct request {
   char *keys[MAX_FORM_FIELDS], *vals[MAX_FORM_FIELDS];
   int nfields;
   int bad_form; /* too many or too long form fields */
+  size_t received; /* body bytes read so far, kept or not */
 
   /* waiting for a job (POST /generate) */
   orf_job *job;
@@ -160,6 +163,22 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const ch
                                 void **con_cls);
 void http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                        enum MHD_RequestTerminationCode toe);
+
+/* ---- guard.c: rate limit and CORS ---- */
+
+/* Called once per request, when its headers are in: the rate limit
+ * (429 rate_limited, probes exempt) and the CORS preflight (OPTIONS, when
+ * --cors-origin is set).  Returns 1 when it answered the request (the
+ * status of queueing in *ret), 0 when the request goes on. */
+int http_guard_admit(request *r, enum MHD_Result *ret);
+
+/* Adds the CORS headers a response gets (none when CORS is off, or the
+ * request's Origin is not the configured one). */
+void http_cors_headers(request *r, struct MHD_Response *resp);
+
+/* 1 when origin is "http[s]://host[:port]" with nothing else in it (the
+ * form of an Origin header), else 0. */
+int http_cors_origin_valid(const char *origin);
 
 /* Resumes a request waiting on a job (orf_job_wake_fn). */
 void http_wake(void *ctx);
