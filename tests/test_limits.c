@@ -11,7 +11,9 @@
  *    second from 127.0.0.2 as another client), bodies cut off while
  *    reading (a chunked body without end, a declared huge length);
  *  - slow clients: stalled headers and stalled bodies are closed after
- *    --connection-timeout while a normal client is served meanwhile;
+ *    --connection-timeout while normal clients are served meanwhile, and
+ *    so are headers trickled a byte at a time (never idle, but not complete
+ *    within the timeout);
  *  - security: the headers of every response, CORS off unless configured
  *    and then for the one origin, the admin token never in the log, paths
  *    that try to leave the web root or the cache, refusing root;
@@ -81,7 +83,17 @@ typedef struct srv {
   char log[600];
 } srv;
 
-static srv *live[4];
+/* every server started and not yet reaped, for the teardown (pids, not
+ * pointers: a failed test leaves its frame, and its srv, behind) */
+static pid_t live[8];
+
+static void live_set(pid_t old, pid_t pid) {
+  for (int i = 0; i < 8; i++)
+    if (live[i] == old) {
+      live[i] = pid;
+      return;
+    }
+}
 
 static void print_log_tail(const srv *s) {
   uint8_t *text;
@@ -162,11 +174,7 @@ static int srv_start(srv *s, const char *name, const char *data, const char *ext
   close(fds[1]);
   s->pid = pid;
   s->out_fd = fds[0];
-  for (int i = 0; i < 4; i++)
-    if (!live[i]) {
-      live[i] = s;
-      break;
-    }
+  live_set(0, pid);
   char line[512];
   size_t n = 0;
   double t0 = now_s();
@@ -194,8 +202,7 @@ static int srv_start(srv *s, const char *name, const char *data, const char *ext
       waitpid(s->pid, &st, 0);
       s->pid = 0;
     }
-    for (int i = 0; i < 4; i++)
-      if (live[i] == s) live[i] = NULL;
+    live_set(pid, 0);
     close(s->out_fd);
     return -1;
   }
@@ -208,14 +215,15 @@ static int srv_stop(srv *s, int sig) {
   kill(s->pid, sig);
   int st = 0;
   double t0 = now_s();
-  while (waitpid(s->pid, &st, WNOHANG) != s->pid) {
+  for (;;) {
+    pid_t w = waitpid(s->pid, &st, WNOHANG);
+    if (w == s->pid || (w < 0 && errno != EINTR)) break;
     if (now_s() - t0 > 30) kill(s->pid, SIGKILL);
     sleep_ms(5);
   }
   close(s->out_fd);
+  live_set(s->pid, 0);
   s->pid = 0;
-  for (int i = 0; i < 4; i++)
-    if (live[i] == s) live[i] = NULL;
   return st;
 }
 
@@ -427,8 +435,12 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  for (int i = 0; i < 4; i++)
-    if (live[i]) srv_stop(live[i], SIGKILL);
+  for (int i = 0; i < 8; i++)
+    if (live[i]) {
+      kill(live[i], SIGKILL);
+      waitpid(live[i], NULL, 0);
+      live[i] = 0;
+    }
   free(disc_png);
   if (!getenv("ORFEAS_KEEP_TMP")) nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
   return 0;
@@ -615,21 +627,53 @@ static void test_slow_clients(void **state) {
       send_str(fds[i], "POST /api/v1/generate HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
                        "Content-Length: 100000\r\n\r\n\x89PNG\r\n\x1a\n0123456789");
   }
+  /* and four that trickle their headers a byte at a time */
+  int trickle[4];
+  const char *slow =
+      "GET /health HTTP/1.1\r\nHost: x\r\nX-Trickle: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  for (int i = 0; i < 4; i++)
+    trickle[i] = raw_connect(&s, NULL);
   double t0 = now_s();
   /* meanwhile, normal clients are served at once, and the stalled
    * connections are still open (they have not timed out yet) */
   for (int i = 0; i < 4; i++) {
+    for (int k = 0; k < 4; k++)
+      send(trickle[k], slow + i, 1, MSG_NOSIGNAL);
     json_decref(get_json(&s, "/health", 200));
     json_decref(get_json(&s, "/api/v1/params", 200));
   }
   if (now_s() - t0 < 1.5)
     for (int i = 0; i < N; i++)
       if (closed_by_server(fds[i], 0)) fail_msg("stalled connection %d closed before its timeout", i);
-  /* and every stalled connection is closed once the 2 s have passed */
-  for (int i = 0; i < N; i++) {
-    if (!closed_by_server(fds[i], 8000)) fail_msg("stalled connection %d still open after 8 s", i);
-    close(fds[i]);
+  /* every stalled connection is closed once the 2 s have passed, and so is
+   * every trickling one, although it was never idle (a byte each 200 ms):
+   * its headers were not complete in time */
+  int open_stalled = N, open_trickles = 4;
+  for (int step = 4; (open_stalled || open_trickles) && step < 44; step++) {
+    sleep_ms(200);
+    open_stalled = open_trickles = 0;
+    for (int i = 0; i < N; i++) {
+      if (fds[i] < 0) continue;
+      if (closed_by_server(fds[i], 0)) {
+        close(fds[i]);
+        fds[i] = -1;
+      } else {
+        open_stalled++;
+      }
+    }
+    for (int k = 0; k < 4; k++) {
+      if (trickle[k] < 0) continue;
+      if (closed_by_server(trickle[k], 0) || send(trickle[k], slow + step, 1, MSG_NOSIGNAL) < 0) {
+        close(trickle[k]);
+        trickle[k] = -1;
+      } else {
+        open_trickles++;
+      }
+    }
   }
+  if (open_stalled) fail_msg("%d stalled connections still open after 8 s", open_stalled);
+  if (open_trickles) fail_msg("%d connections trickling their headers still open after 8 s", open_trickles);
+  assert_true(now_s() - t0 > 1.5); /* not before the timeout */
   json_decref(get_json(&s, "/health", 200));
   assert_int_equal(srv_stop(&s, SIGTERM), 0);
 }
@@ -1001,9 +1045,8 @@ static void test_kill9_restart(void **state) {
     int wst;
     waitpid(s.pid, &wst, 0);
     close(s.out_fd);
+    live_set(s.pid, 0);
     s.pid = 0;
-    for (int i = 0; i < 4; i++)
-      if (live[i] == &s) live[i] = NULL;
     walk_cache(data);
     tmp_seen += W.tmp_files;
   }

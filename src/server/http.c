@@ -343,6 +343,7 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const ch
     snprintf(r->path, sizeof r->path, "%s", url);
     r->route = route_of(method, url);
     *con_cls = r;
+    http_deadline_headers_done(srv, conn);
     enum MHD_Result ret;
     if (http_guard_admit(r, &ret)) return ret;
     if (takes_body(r->route) && !strcmp(method, "POST")) {
@@ -381,8 +382,9 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const ch
 
 void http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                        enum MHD_RequestTerminationCode toe) {
-  (void)conn, (void)toe;
+  (void)toe;
   server *srv = cls;
+  http_deadline_next_request(srv, conn);
   request *r = *con_cls;
   if (!r) return;
   double dt = http_now() - r->t0;

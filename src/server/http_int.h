@@ -30,6 +30,8 @@
 #include "orfeas.h"
 #include "ratelimit.h"
 
+typedef struct http_deadlines http_deadlines;
+
 #define MAX_FORM_FIELDS 48
 #define MAX_FIELD_BYTES 256
 
@@ -47,6 +49,7 @@ typedef struct server {
   double started;            /* monotonic seconds */
   atomic_int draining;       /* SIGTERM received */
   orf_ratelimit *ratelimit;  /* per-client token buckets; NULL when --rate-limit is 0 */
+  http_deadlines *deadlines; /* the request-header deadline (deadline.c) */
 } server;
 
 /* The stage files and formats the results endpoint knows. */
@@ -179,6 +182,22 @@ void http_cors_headers(request *r, struct MHD_Response *resp);
 /* 1 when origin is "http[s]://host[:port]" with nothing else in it (the
  * form of an Origin header), else 0. */
 int http_cors_origin_valid(const char *origin);
+
+/* ---- deadline.c: the whole request header within timeout_s ---- */
+
+/* Starts the watcher thread.  Returns ORF_OK (*out to stop with
+ * http_deadlines_stop once the daemon is stopped) or ORF_ENOMEM. */
+int http_deadlines_start(http_deadlines **out, double timeout_s);
+void http_deadlines_stop(http_deadlines *d);
+/* Connections shut down for a late header so far. */
+unsigned long long http_deadlines_expired(http_deadlines *d);
+/* libmicrohttpd's connection notifications (cls: server). */
+void http_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                        enum MHD_ConnectionNotificationCode code);
+/* The request's headers are in: no deadline until its response ends. */
+void http_deadline_headers_done(server *srv, struct MHD_Connection *conn);
+/* A response ended: the next request's headers are due within the timeout. */
+void http_deadline_next_request(server *srv, struct MHD_Connection *conn);
 
 /* Resumes a request waiting on a job (orf_job_wake_fn). */
 void http_wake(void *ctx);

@@ -1,7 +1,8 @@
 /*
  * server.c - start-up, signals and shutdown of `orfeas serve` (server.h).
  *
- * Order of start: options, metrics, cache (data dir), memory sources and
+ * Order of start: options (then: no root unless --allow-root, a valid
+ * --cors-origin), metrics, cache (data dir), memory sources and
  * the budget, job manager (its workers), memory monitor, then libmicrohttpd (its own polling threads, epoll,
  * a pool of two).  SIGTERM and SIGINT are blocked in every thread and taken by the main thread with
  * sigwait(), so no handler runs in the middle of anything. Shutdown: the draining flag (generation requests
@@ -100,7 +101,9 @@ int orf_server_main(int argc, char **argv) {
             srv.cfg.cors_origin);
     return 2;
   }
-  if (geteuid() == 0) orf_log_event("warn", "running_as_root", "\"allowed_by\":\"--allow-root\"");
+  if (geteuid() == 0)
+    orf_log_event("warn", "running_as_root",
+                  "\"message\":\"running as root, allowed by --allow-root or ORFEAS_ALLOW_ROOT\"");
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
@@ -177,6 +180,10 @@ int orf_server_main(int argc, char **argv) {
   unsigned flags =
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+  if (http_deadlines_start(&srv.deadlines, srv.cfg.connection_timeout_s)) {
+    orf_log_event("error", "start_failed", "\"reason\":\"cannot start the header deadline watcher\"");
+    goto out;
+  }
   /* libmicrohttpd splits the connection limit between its threads */
   unsigned threads = srv.cfg.max_connections < HTTP_THREADS ? 1u : (unsigned)HTTP_THREADS;
   srv.daemon = MHD_start_daemon(
@@ -185,7 +192,8 @@ int orf_server_main(int argc, char **argv) {
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv.cfg.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
       (unsigned)srv.cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
       (unsigned)srv.cfg.max_connections_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-      MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, &srv, MHD_OPTION_END);
+      MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, &srv, MHD_OPTION_NOTIFY_CONNECTION, http_on_connection,
+      &srv, MHD_OPTION_END);
   if (!srv.daemon) {
     log_json(
         "error", "start_failed",
@@ -215,10 +223,13 @@ int orf_server_main(int argc, char **argv) {
   }
   MHD_stop_daemon(srv.daemon);
   srv.daemon = NULL;
+  http_deadlines_stop(srv.deadlines);
+  srv.deadlines = NULL;
   orf_log_event("info", "stopped", NULL);
   status = 0;
 out:
   if (srv.daemon) MHD_stop_daemon(srv.daemon);
+  http_deadlines_stop(srv.deadlines);
   if (srv.monitor) orf_monitor_stop(srv.monitor);
   if (srv.jobs) orf_jobs_free(srv.jobs);
   if (srv.mem) orf_memsources_close(srv.mem);
