@@ -59,7 +59,7 @@ static const opt_desc kOptions[] = {
     {"engine-threads", "ORFEAS_ENGINE_THREADS", "N", K_INT, OFF(engine_threads), 0, 1, 256,
      "cores / workers, at least 1", "threads each job uses"},
     {"connection-timeout", "ORFEAS_CONNECTION_TIMEOUT", "S", K_INT, OFF(connection_timeout_s), 0, 1, 3600,
-     "30", "seconds an idle connection is kept"},
+     "30", "seconds an idle connection is kept, and to send a request's headers"},
     {"web-root", "ORFEAS_WEB_ROOT", "DIR", STR(web_root), 0, 0, "web/ beside the binary",
      "the web studio's files (served at / and /static/)"},
     {"memory-budget-gb", "ORFEAS_MEMORY_BUDGET_GB", "GB", K_REAL, OFF(memory_budget_gb), 0, 0, 1000000, "0",

@@ -44,7 +44,6 @@ struct http_deadlines {
   int stop;
   double timeout_s;
   watched head; /* sentinel of a circular list of every open connection */
-  atomic_ullong expired;
 };
 
 static void *watch_main(void *arg) {
@@ -64,7 +63,6 @@ static void *watch_main(void *arg) {
       if (w->deadline > 0 && now > w->deadline && w->fd >= 0) {
         shutdown(w->fd, SHUT_RDWR);
         w->deadline = 0;
-        atomic_fetch_add(&d->expired, 1);
       }
   }
   pthread_mutex_unlock(&d->mu);
@@ -105,8 +103,6 @@ void http_deadlines_stop(http_deadlines *d) {
   pthread_mutex_destroy(&d->mu);
   free(d);
 }
-
-unsigned long long http_deadlines_expired(http_deadlines *d) { return d ? atomic_load(&d->expired) : 0; }
 
 void http_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                         enum MHD_ConnectionNotificationCode code) {

@@ -189,8 +189,6 @@ int http_cors_origin_valid(const char *origin);
  * http_deadlines_stop once the daemon is stopped) or ORF_ENOMEM. */
 int http_deadlines_start(http_deadlines **out, double timeout_s);
 void http_deadlines_stop(http_deadlines *d);
-/* Connections shut down for a late header so far. */
-unsigned long long http_deadlines_expired(http_deadlines *d);
 /* libmicrohttpd's connection notifications (cls: server). */
 void http_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                         enum MHD_ConnectionNotificationCode code);
