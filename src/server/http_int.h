@@ -10,7 +10,8 @@
  * Files: server.c (start, signals, drain), http.c (dispatch, uploads,
  * responses, logs), http_status.c (error code -> status), routes_generate.c
  * (generate, progressive, jobs, events), routes_info.c (health, ready,
- * metrics, stats, studio), results.c (results and format conversion).
+ * metrics, stats, studio), results.c (results and format conversion),
+ * guard.c (rate limit, CORS), deadline.c (request-header deadline).
  */
 #ifndef ORF_HTTP_INT_H
 #define ORF_HTTP_INT_H
