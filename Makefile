@@ -125,7 +125,7 @@ format:
 	clang-format -i $(wildcard include/*.h src/*/*.[ch] tests/*.[ch] bench/*.c)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-tsan
 
 # ---- fuzzing (libFuzzer, clang) -------------------------------------------
 # The engine and server are compiled again with clang into build-fuzz/ with
@@ -168,6 +168,19 @@ fuzz-smoke:
 $(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(BUILD)/liborfeas-server.a $(BUILD)/liborfeas.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# ---- ThreadSanitizer --------------------------------------------------------
+# The tests with threads of their own (the job manager, the cache, the
+# parallel loop, metrics, logs, the rate limiter) and the ones that start the
+# server (itself built with TSan: a race there fails its clean exit), built
+# with -fsanitize=thread into build-tsan/ and run; any report fails them.
+TSAN_TESTS := test_core test_jobs test_cache test_metrics test_log test_ratelimit test_monitor test_server test_limits
+.PHONY: tsan
+tsan:
+	$(MAKE) BUILD=build-tsan NVCC= OPT=-O1 SANFLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
+	  build-tsan/orfeas $(TSAN_TESTS:%=build-tsan/tests/%)
+	TSAN_OPTIONS="halt_on_error=1 abort_on_error=0 exitcode=66 second_deadlock_stack=1 $(TSAN_OPTIONS)" \
+	  bash tests/run.sh build-tsan $(TSAN_TESTS)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

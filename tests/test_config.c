@@ -352,6 +352,53 @@ static void test_help(void **state) {
   assert_int_equal(orf_server_config_parse(&c, 2, (char **)bad, NULL, err, sizeof err), 1);
 }
 
+/* The options of issue 7: limits, CORS and --allow-root, a flag that
+ * takes no value (or =0/=1), also from ORFEAS_ALLOW_ROOT. */
+static void test_hardening_options(void **state) {
+  (void)state;
+  static const char *const vars[] = {"ORFEAS_MAX_CONNECTIONS", "ORFEAS_MAX_CONNECTIONS_PER_IP",
+                                     "ORFEAS_RATE_LIMIT",      "ORFEAS_RATE_BURST",
+                                     "ORFEAS_CORS_ORIGIN",     "ORFEAS_ALLOW_ROOT"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+    unsetenv(vars[i]);
+  orf_server_config c;
+  char err[256];
+  assert_int_equal(parse(&c, err, NULL), 0);
+  assert_int_equal(c.max_connections, 1024);
+  assert_int_equal(c.max_connections_per_ip, 0);
+  assert_true(c.rate_limit == 0);
+  assert_int_equal(c.rate_burst, 20);
+  assert_string_equal(c.cors_origin, "");
+  assert_int_equal(c.allow_root, 0);
+  const char *args[] = {"--allow-root", "--rate-limit", "2.5", "--rate-burst=7", "--max-connections", "9",
+                        "--max-connections-per-ip", "3", "--cors-origin", "https://a.example", NULL};
+  assert_int_equal(parse(&c, err, args), 0);
+  assert_int_equal(c.allow_root, 1);
+  assert_true(c.rate_limit == 2.5);
+  assert_int_equal(c.rate_burst, 7);
+  assert_int_equal(c.max_connections, 9);
+  assert_int_equal(c.max_connections_per_ip, 3);
+  assert_string_equal(c.cors_origin, "https://a.example");
+  /* a flag does not swallow the next argument */
+  assert_int_equal(parse2(&c, err, "--allow-root", "--port=7"), 0);
+  assert_int_equal(c.allow_root, 1);
+  assert_int_equal(c.port, 7);
+  assert_int_equal(parse1(&c, err, "--allow-root=0"), 0);
+  assert_int_equal(c.allow_root, 0);
+  assert_int_equal(parse1(&c, err, "--allow-root=2"), -1);
+  assert_non_null(strstr(err, "--allow-root"));
+  assert_int_equal(parse1(&c, err, "--rate-burst=0"), -1);
+  assert_int_equal(parse1(&c, err, "--max-connections=0"), -1);
+  setenv("ORFEAS_ALLOW_ROOT", "1", 1);
+  assert_int_equal(parse(&c, err, NULL), 0);
+  assert_int_equal(c.allow_root, 1);
+  setenv("ORFEAS_ALLOW_ROOT", "yes", 1);
+  assert_int_equal(parse(&c, err, NULL), -1);
+  assert_non_null(strstr(err, "ORFEAS_ALLOW_ROOT"));
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+    unsetenv(vars[i]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_defaults, clear_env),
@@ -364,6 +411,7 @@ int main(void) {
       cmocka_unit_test_setup(test_strings, clear_env),
       cmocka_unit_test_setup(test_unknown_and_missing, clear_env),
       cmocka_unit_test_setup(test_help, clear_env),
+      cmocka_unit_test_setup(test_hardening_options, clear_env),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -164,6 +164,9 @@ uint8_t *tu_read_file(const char *path, size_t *size) {
     p = NULL;
   }
   fclose(f);
-  if (p) *size = (size_t)n;
+  if (p) {
+    p[n] = 0; /* text files can be read as strings */
+    *size = (size_t)n;
+  }
   return p;
 }

@@ -37,6 +37,6 @@ uint8_t *tu_rgba_to_rgb(const uint8_t *rgba, uint32_t w, uint32_t h);
 
 /* Writes/reads a whole file; 0 on success / NULL on failure. */
 int tu_write_file(const char *path, const void *data, size_t size);
-uint8_t *tu_read_file(const char *path, size_t *size);
+uint8_t *tu_read_file(const char *path, size_t *size); /* NUL-terminated too */
 
 #endif

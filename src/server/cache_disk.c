@@ -37,7 +37,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "alloc.h"
+#include "log.h"
 #include "orfeas.h"
 #include "srv_error.h"
 
@@ -247,10 +250,31 @@ static void dir_errtext(char *out, size_t size, const char *what, int err, const
   snprintf(out, size, "%s: %s (%s)", what, s, dir);
 }
 
-/* Records a failed disk operation.  Caller holds d->mu. */
-static void set_error_locked(orf_cache_disk *d, const char *what, int err) {
+/* Records a failed disk operation.  Caller holds d->mu.  Returns 1 when
+ * the tier was fine until now (the caller then logs it, once, after
+ * unlocking: see log_change). */
+static int set_error_locked(orf_cache_disk *d, const char *what, int err) {
+  int was_ok = d->ok;
   d->ok = 0;
   errtext(d->last_error, sizeof d->last_error, what, err);
+  return was_ok;
+}
+
+/* Logs a change of the tier's state - the first failure after a good
+ * spell, or the first success after failures - so a full disk is one log
+ * line, not one per request.  Called without d->mu. */
+static void log_change(int failed, const char *error) {
+  char fields[200];
+  if (failed) {
+    json_t *e = json_string(error);
+    char *q = e ? json_dumps(e, JSON_ENCODE_ANY) : NULL;
+    snprintf(fields, sizeof fields, "\"error\":%s", q ? q : "\"\"");
+    free(q);
+    json_decref(e);
+    orf_log_event("error", "disk_write_failed", fields);
+  } else {
+    orf_log_event("info", "disk_write_recovered", NULL);
+  }
 }
 
 /* Deletes n's file and unindexes and frees n; removes its directories when
@@ -672,15 +696,20 @@ int orf_cache_disk_put(orf_cache_disk *d, const char *key, const void *data, siz
   n->verified = 1;
   orf_cache__index_insert(&d->ix, &n->node);
   d->bytes += n->file_size;
+  int recovered = !d->ok;
   d->ok = 1;
   evict_locked(d, n);
   pthread_mutex_unlock(&d->mu);
+  if (recovered) log_change(0, NULL);
 
   if (fsync(dfd)) {
     err = errno;
+    char why[sizeof d->last_error];
     pthread_mutex_lock(&d->mu);
-    set_error_locked(d, "fsync", err);
+    int newly = set_error_locked(d, "fsync", err);
+    memcpy(why, d->last_error, sizeof why);
     pthread_mutex_unlock(&d->mu);
+    if (newly) log_change(1, why);
   }
   close(dfd);
   return ORF_OK;
@@ -692,10 +721,13 @@ fail_unlink:
 fail:
   if (fd >= 0) close(fd);
   if (dfd >= 0) close(dfd);
+  char why[sizeof d->last_error];
   pthread_mutex_lock(&d->mu);
-  set_error_locked(d, what, err);
+  int newly = set_error_locked(d, what, err);
+  memcpy(why, d->last_error, sizeof why);
   drop_key_locked(d, key);
   pthread_mutex_unlock(&d->mu);
+  if (newly) log_change(1, why);
   orf_free(n);
   return ORF_EIO;
 }

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { K_STR, K_INT, K_MB, K_REAL };
+enum { K_STR, K_INT, K_MB, K_REAL, K_FLAG }; /* K_FLAG: an int 0..1, "--name" alone means 1 */
 enum { HELP_WIDTH = 28 };
 
 typedef struct opt_desc {
@@ -59,7 +59,7 @@ static const opt_desc kOptions[] = {
     {"engine-threads", "ORFEAS_ENGINE_THREADS", "N", K_INT, OFF(engine_threads), 0, 1, 256,
      "cores / workers, at least 1", "threads each job uses"},
     {"connection-timeout", "ORFEAS_CONNECTION_TIMEOUT", "S", K_INT, OFF(connection_timeout_s), 0, 1, 3600,
-     "30", "seconds an idle connection is kept"},
+     "30", "seconds an idle connection is kept, and to send a request's headers"},
     {"web-root", "ORFEAS_WEB_ROOT", "DIR", STR(web_root), 0, 0, "web/ beside the binary",
      "the web studio's files (served at / and /static/)"},
     {"memory-budget-gb", "ORFEAS_MEMORY_BUDGET_GB", "GB", K_REAL, OFF(memory_budget_gb), 0, 0, 1000000, "0",
@@ -80,6 +80,19 @@ static const opt_desc kOptions[] = {
      "where jobs run their field and marching cubes: cuda needs a usable GPU, auto uses one when present"},
     {"precision", "ORFEAS_PRECISION", "auto|fp32|fp16|int8", STR(precision), 0, 0, "auto",
      "GPU field storage for jobs that do not ask; auto follows the free budget"},
+    /* limits and security (issue 7) */
+    {"max-connections", "ORFEAS_MAX_CONNECTIONS", "N", K_INT, OFF(max_connections), 0, 1, 1000000, "1024",
+     "open connections at most"},
+    {"max-connections-per-ip", "ORFEAS_MAX_CONNECTIONS_PER_IP", "N", K_INT, OFF(max_connections_per_ip), 0, 0,
+     1000000, "0", "open connections per client address; 0 = no limit"},
+    {"rate-limit", "ORFEAS_RATE_LIMIT", "R", K_REAL, OFF(rate_limit), 0, 0, 1000000, "0",
+     "requests/s per client address (429 past it); 0 = off"},
+    {"rate-burst", "ORFEAS_RATE_BURST", "N", K_INT, OFF(rate_burst), 0, 1, 1000000, "20",
+     "requests a client may make at once under --rate-limit"},
+    {"cors-origin", "ORFEAS_CORS_ORIGIN", "ORIGIN", STR(cors_origin), 0, 0, "none",
+     "the one origin allowed cross-origin requests (CORS)"},
+    {"allow-root", "ORFEAS_ALLOW_ROOT", "", K_FLAG, OFF(allow_root), 0, 0, 1, "off",
+     "run even as root (refused otherwise)"},
 };
 #define N_OPTIONS (sizeof kOptions / sizeof kOptions[0])
 
@@ -112,6 +125,8 @@ static void set_defaults(orf_server_config *c) {
   c->precision_fp16_gb = 6;
   strcpy(c->device, "auto");
   strcpy(c->precision, "auto");
+  c->max_connections = 1024;
+  c->rate_burst = 20;
 }
 
 /* Strict decimal: -?[0-9]+ and, when fraction is allowed, (\.[0-9]+)?.
@@ -152,7 +167,7 @@ static int apply(orf_server_config *c, const opt_desc *o, const char *who, const
       return -1;
     }
     if (n == 0 && strcmp(o->name, "admin-token") != 0 && strcmp(o->name, "sim-device") != 0 &&
-        strcmp(o->name, "web-root") != 0) {
+        strcmp(o->name, "web-root") != 0 && strcmp(o->name, "cors-origin") != 0) {
       set_err(err, err_size, "%s: value must not be empty", who);
       return -1;
     }
@@ -170,7 +185,8 @@ static int apply(orf_server_config *c, const opt_desc *o, const char *who, const
     return -1;
   }
   switch (o->kind) {
-  case K_INT: *(int *)field = (int)x; break;
+  case K_INT:
+  case K_FLAG: *(int *)field = (int)x; break;
   case K_MB: *(size_t *)field = (size_t)x << 20; break;
   case K_REAL: *(double *)field = x; break;
   }
@@ -244,6 +260,7 @@ int orf_server_config_parse(orf_server_config *c, int argc, char **argv, FILE *o
     char who[48];
     snprintf(who, sizeof who, "--%s", o->name);
     const char *v = eq ? eq + 1 : NULL;
+    if (!v && o->kind == K_FLAG) v = "1";
     if (!v) {
       if (i + 1 >= argc) {
         if (!failed) set_err(err, err_size, "%s needs a value", who);

@@ -15,6 +15,9 @@
  *   --reserved-system-gb (2.0)  --reserved-cache-gb (1.0)  --sim-device (none)
  *   --monitor-interval (5 s)  --precision-fp32-gb (10)  --precision-fp16-gb (6)
  *   --web-root ORFEAS_WEB_ROOT (web/ beside the binary)
+ *   --max-connections (1024)  --max-connections-per-ip (0 = none)
+ *   --rate-limit (0 = off, requests/s per client)  --rate-burst (20)
+ *   --cors-origin (none)  --allow-root (flag; ORFEAS_ALLOW_ROOT=1)
  */
 #ifndef ORF_CONFIG_H
 #define ORF_CONFIG_H
@@ -40,6 +43,12 @@ typedef struct orf_server_config {
   char device[8];    /* auto | cpu | cuda: where jobs' marching cubes run */
   char precision[8]; /* auto | fp32 | fp16 | int8: GPU field storage of jobs that do not ask */
   char web_root[4096]; /* "" = web/ beside the binary, if it exists */
+  /* limits and security (server.c, guard.c) */
+  int max_connections, max_connections_per_ip; /* per_ip 0 = no limit */
+  double rate_limit;                           /* requests/s per client; 0 = off */
+  int rate_burst;                              /* bucket size */
+  char cors_origin[256];                       /* "" = CORS off */
+  int allow_root;                              /* 1: may run as root */
 } orf_server_config;
 
 /* Fills *c from defaults, then the environment, then argv (the arguments

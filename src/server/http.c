@@ -8,7 +8,9 @@
  * (the `image` field collected, other fields kept as parameters); a body
  * of type image/png, image/jpeg or image/webp is the image itself, with
  * parameters in the query string.  Past max_upload_bytes the rest of the
- * body is read and dropped, and the request gets 413 once it is in.
+ * body is read and dropped, and the request gets 413 once it is in; a body
+ * declared (Content-Length) or sent (chunked) beyond DRAIN_MAX more is not
+ * read on: 413 at once, or the connection closed.
  */
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -20,6 +22,11 @@
 #include "http_int.h"
 #include "log.h"
 #include "srv_error.h"
+
+/* Past the upload limit, this much more is read and dropped, so that a
+ * client whose body is a little too large still gets its 413; past that
+ * the connection is closed, so no body is read for ever. */
+#define DRAIN_MAX ((size_t)4 << 20)
 
 const char *const kStageNames[ORF_STAGE_COUNT] = {"voxel_preview", "rough_mesh", "refined_mesh",
                                                   "final_optimized"};
@@ -38,6 +45,8 @@ enum MHD_Result http_queue(request *r, unsigned status, struct MHD_Response *res
   MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
   MHD_add_response_header(resp, "X-Frame-Options", "DENY");
   MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+  MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
+  http_cors_headers(r, resp);
   MHD_add_response_header(
       resp, "Content-Security-Policy",
       "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; script-src 'self'; "
@@ -347,9 +356,19 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const ch
     snprintf(r->path, sizeof r->path, "%s", url);
     r->route = route_of(method, url);
     *con_cls = r;
+    http_deadline_headers_done(srv, conn);
+    enum MHD_Result ret;
+    if (http_guard_admit(r, &ret)) return ret;
     if (takes_body(r->route) && !strcmp(method, "POST")) {
       const char *len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
       if (len && strtoull(len, NULL, 10) > srv->cfg.max_upload_bytes + 65536) r->too_large = 1;
+      if (len && strtoull(len, NULL, 10) > srv->cfg.max_upload_bytes + 65536 + DRAIN_MAX) {
+        /* declared far too large: refused before a byte of it is read */
+        char msg[96];
+        snprintf(msg, sizeof msg, "the request body is larger than the %zu MB limit",
+                 srv->cfg.max_upload_bytes >> 20);
+        return http_error_code(r, 413, "too_large", msg, NULL);
+      }
       const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
       if (type && !strncasecmp(type, "multipart/form-data", 19))
         r->pp = MHD_create_post_processor(conn, 65536, form_field, r);
@@ -359,6 +378,8 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const ch
     return MHD_YES;
   }
   if (*upload_data_size) {
+    r->received += *upload_data_size;
+    if (r->received > srv->cfg.max_upload_bytes + 65536 + DRAIN_MAX) return MHD_NO; /* closes it */
     if (r->pp && !r->too_large) {
       if (MHD_post_process(r->pp, upload_data, *upload_data_size) != MHD_YES) r->bad_form = 1;
     } else if (r->raw && body_append(r, upload_data, *upload_data_size)) {
@@ -374,8 +395,9 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const ch
 
 void http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                        enum MHD_RequestTerminationCode toe) {
-  (void)conn, (void)toe;
+  (void)toe;
   server *srv = cls;
+  http_deadline_next_request(srv, conn);
   request *r = *con_cls;
   if (!r) return;
   double dt = http_now() - r->t0;

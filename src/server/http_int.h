@@ -10,7 +10,8 @@
  * Files: server.c (start, signals, drain), http.c (dispatch, uploads,
  * responses, logs), http_status.c (error code -> status), routes_generate.c
  * (generate, progressive, jobs, events), routes_info.c (health, ready,
- * metrics, stats, studio), results.c (results and format conversion).
+ * metrics, stats, studio), results.c (results and format conversion),
+ * guard.c (rate limit, CORS), deadline.c (request-header deadline).
  */
 #ifndef ORF_HTTP_INT_H
 #define ORF_HTTP_INT_H
@@ -28,6 +29,9 @@
 #include "metrics.h"
 #include "monitor.h"
 #include "orfeas.h"
+#include "ratelimit.h"
+
+typedef struct http_deadlines http_deadlines;
 
 #define MAX_FORM_FIELDS 48
 #define MAX_FIELD_BYTES 256
@@ -46,6 +50,8 @@ typedef struct server {
   char web_root[4096];       /* resolved (realpath) studio directory, "" when none */
   double started;            /* monotonic seconds */
   atomic_int draining;       /* SIGTERM received */
+  orf_ratelimit *ratelimit;  /* per-client token buckets; NULL when --rate-limit is 0 */
+  http_deadlines *deadlines; /* the request-header deadline (deadline.c) */
 } server;
 
 /* The stage files and formats the results endpoint knows. */
@@ -73,6 +79,7 @@ typedef struct request {
   char *keys[MAX_FORM_FIELDS], *vals[MAX_FORM_FIELDS];
   int nfields;
   int bad_form; /* too many or too long form fields */
+  size_t received; /* body bytes read so far, kept or not */
 
   /* waiting for a job (POST /generate) */
   orf_job *job;
@@ -173,6 +180,36 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const ch
                                 void **con_cls);
 void http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                        enum MHD_RequestTerminationCode toe);
+
+/* ---- guard.c: rate limit and CORS ---- */
+
+/* Called once per request, when its headers are in: the rate limit
+ * (429 rate_limited, probes exempt) and the CORS preflight (OPTIONS, when
+ * --cors-origin is set).  Returns 1 when it answered the request (the
+ * status of queueing in *ret), 0 when the request goes on. */
+int http_guard_admit(request *r, enum MHD_Result *ret);
+
+/* Adds the CORS headers a response gets (none when CORS is off, or the
+ * request's Origin is not the configured one). */
+void http_cors_headers(request *r, struct MHD_Response *resp);
+
+/* 1 when origin is "http[s]://host[:port]" with nothing else in it (the
+ * form of an Origin header), else 0. */
+int http_cors_origin_valid(const char *origin);
+
+/* ---- deadline.c: the whole request header within timeout_s ---- */
+
+/* Starts the watcher thread.  Returns ORF_OK (*out to stop with
+ * http_deadlines_stop once the daemon is stopped) or ORF_ENOMEM. */
+int http_deadlines_start(http_deadlines **out, double timeout_s);
+void http_deadlines_stop(http_deadlines *d);
+/* libmicrohttpd's connection notifications (cls: server). */
+void http_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                        enum MHD_ConnectionNotificationCode code);
+/* The request's headers are in: no deadline until its response ends. */
+void http_deadline_headers_done(server *srv, struct MHD_Connection *conn);
+/* A response ended: the next request's headers are due within the timeout. */
+void http_deadline_next_request(server *srv, struct MHD_Connection *conn);
 
 /* Resumes a request waiting on a job (orf_job_wake_fn). */
 void http_wake(void *ctx);

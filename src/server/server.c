@@ -1,7 +1,8 @@
 /*
  * server.c - start-up, signals and shutdown of `orfeas serve` (server.h).
  *
- * Order of start: options, metrics, cache (data dir), memory sources and
+ * Order of start: options (then: no root unless --allow-root, a valid
+ * --cors-origin), metrics, cache (data dir), memory sources and
  * the budget, job manager (its workers), memory monitor, then libmicrohttpd (its own polling threads, epoll,
  * a pool of two).  SIGTERM and SIGINT are blocked in every thread and taken by the main thread with
  * sigwait(), so no handler runs in the middle of anything. Shutdown: the draining flag (generation requests
@@ -29,6 +30,7 @@
 #define DRAIN_CONNECTIONS_S 5.0
 #define GIB (1024.0 * 1024.0 * 1024.0)
 #define HTTP_THREADS 2
+#define RATE_CLIENTS 65536 /* clients the rate limit tracks: 1.5 MiB */
 
 static int resolve(const char *host, int port, struct sockaddr_storage *ss) {
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV},
@@ -89,6 +91,19 @@ int orf_server_main(int argc, char **argv) {
     fprintf(stderr, "orfeas serve: %s\n", err);
     return 2;
   }
+  if (geteuid() == 0 && !srv.cfg.allow_root) {
+    fprintf(stderr, "orfeas serve: refusing to run as root: run it as an unprivileged user "
+                    "(or pass --allow-root, ORFEAS_ALLOW_ROOT=1, if you mean it)\n");
+    return 2;
+  }
+  if (srv.cfg.cors_origin[0] && !http_cors_origin_valid(srv.cfg.cors_origin)) {
+    fprintf(stderr, "orfeas serve: --cors-origin: '%.64s' is not an origin (http[s]://host[:port])\n",
+            srv.cfg.cors_origin);
+    return 2;
+  }
+  if (geteuid() == 0)
+    orf_log_event("warn", "running_as_root",
+                  "\"message\":\"running as root, allowed by --allow-root or ORFEAS_ALLOW_ROOT\"");
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
@@ -106,10 +121,17 @@ int orf_server_main(int argc, char **argv) {
   char cache_dir[4200];
   snprintf(cache_dir, sizeof cache_dir, "%s/cache", srv.cfg.data_dir);
   orf_cache_config cc = {cache_dir, srv.cfg.cache_mem_bytes, srv.cfg.cache_disk_bytes, srv.cfg.cache_ttl_s};
-  if (!srv.metrics || orf_cache_open(&srv.cache, &cc)) {
+  if (!srv.metrics || orf_cache_open(&srv.cache, &cc) ||
+      (srv.cfg.rate_limit > 0 &&
+       orf_ratelimit_create(&srv.ratelimit, srv.cfg.rate_limit, srv.cfg.rate_burst, RATE_CLIENTS))) {
     orf_log_event("error", "start_failed", "\"reason\":\"out of memory\"");
     goto out;
   }
+  orf_cache_stats cst;
+  orf_cache_stats_get(srv.cache, &cst);
+  if (!cst.disk_ok) /* the cache runs from memory only; /health says so too */
+    log_json("error", "disk_unavailable", json_pack("{s:s, s:s}", "error", cst.last_disk_error, "data_dir",
+                                                    srv.cfg.data_dir));
   if (orf_memsources_open(&srv.mem, srv.cfg.sim_device[0] ? srv.cfg.sim_device : NULL, err, sizeof err)) {
     fprintf(stderr, "orfeas serve: --sim-device: %s\n", err);
     status = 2;
@@ -182,12 +204,20 @@ int orf_server_main(int argc, char **argv) {
   unsigned flags =
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+  if (http_deadlines_start(&srv.deadlines, srv.cfg.connection_timeout_s)) {
+    orf_log_event("error", "start_failed", "\"reason\":\"cannot start the header deadline watcher\"");
+    goto out;
+  }
+  /* libmicrohttpd splits the connection limit between its threads */
+  unsigned threads = srv.cfg.max_connections < HTTP_THREADS ? 1u : (unsigned)HTTP_THREADS;
   srv.daemon = MHD_start_daemon(
       flags, (uint16_t)srv.cfg.port, NULL, NULL, http_on_request, &srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-      NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-      (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv.cfg.connection_timeout_s,
-      MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-      MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, &srv, MHD_OPTION_END);
+      NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv.cfg.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)srv.cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      (unsigned)srv.cfg.max_connections_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+      MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, &srv, MHD_OPTION_NOTIFY_CONNECTION, http_on_connection,
+      &srv, MHD_OPTION_END);
   if (!srv.daemon) {
     log_json(
         "error", "start_failed",
@@ -217,14 +247,18 @@ int orf_server_main(int argc, char **argv) {
   }
   MHD_stop_daemon(srv.daemon);
   srv.daemon = NULL;
+  http_deadlines_stop(srv.deadlines);
+  srv.deadlines = NULL;
   orf_log_event("info", "stopped", NULL);
   status = 0;
 out:
   if (srv.daemon) MHD_stop_daemon(srv.daemon);
+  http_deadlines_stop(srv.deadlines);
   if (srv.monitor) orf_monitor_stop(srv.monitor);
   if (srv.jobs) orf_jobs_free(srv.jobs);
   if (srv.mem) orf_memsources_close(srv.mem);
   if (srv.cache) orf_cache_close(srv.cache);
   if (srv.metrics) orf_metrics_free(srv.metrics);
+  orf_ratelimit_free(srv.ratelimit);
   return status;
 }
