@@ -1,7 +1,7 @@
 /*
- * fuzz_export.c - libFuzzer harness for the four exporters behind
- * orf_export (binary STL, OBJ, binary PLY, GLB), each checked by parsing
- * its output back.
+ * fuzz_export.c - libFuzzer harness for the five exporters behind
+ * orf_export (binary STL, OBJ, binary PLY, GLB, 3MF), each checked by
+ * parsing its output back.
  *
  * The input bytes build a valid closed mesh (consistently oriented, every
  * index in range, finite coordinates): either a set of separate
@@ -23,9 +23,15 @@
  *    of the mesh and bufferViews inside the BIN chunk, the positions
  *    converted to metres Y-up, the accessor min/max equal to the bounds of
  *    the written floats, and the indices unchanged.
+ *  - 3MF (3MF Consortium core specification): a zip that libzip opens,
+ *    holding [Content_Types].xml, _rels/.rels and 3D/3dmodel.model in that
+ *    order, the model's <vertex> attributes reading back as the same floats
+ *    (strtof) and its <triangle> indices unchanged, one each per vertex and
+ *    face; a mesh without faces is refused (ORF_EINVAL).
  * Engine memory must be back to zero after each input.
  */
 #include <jansson.h>
+#include <zip.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -306,6 +312,63 @@ static void check_glb(const orf_mesh *m, const uint8_t *b, size_t n) {
   json_decref(root);
 }
 
+/* Reads `<tag ... name="value"` attributes in order: returns the text after
+ * the value and puts the value's start in *value, or NULL. */
+static const char *attr(const char *s, const char *name, const char **value) {
+  char key[8];
+  snprintf(key, sizeof key, " %s=\"", name);
+  const char *k = strstr(s, key);
+  if (!k) return NULL;
+  *value = k + strlen(key);
+  return *value;
+}
+
+static void check_3mf(const orf_mesh *m, const uint8_t *out, size_t n) {
+  zip_error_t ze;
+  zip_error_init(&ze);
+  zip_source_t *src = zip_source_buffer_create(out, n, 0, &ze);
+  CHECK(src != NULL);
+  zip_t *za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze);
+  CHECK(za != NULL);
+  static const char *const kParts[3] = {"[Content_Types].xml", "_rels/.rels", "3D/3dmodel.model"};
+  CHECK(zip_get_num_entries(za, 0) == 3);
+  for (int i = 0; i < 3; i++)
+    CHECK(strcmp(zip_get_name(za, (zip_uint64_t)i, 0), kParts[i]) == 0);
+  zip_stat_t st;
+  CHECK(zip_stat_index(za, 2, 0, &st) == 0 && (st.valid & ZIP_STAT_SIZE));
+  char *xml = malloc(st.size + 1);
+  CHECK(xml != NULL);
+  zip_file_t *zf = zip_fopen_index(za, 2, 0);
+  CHECK(zf != NULL && zip_fread(zf, xml, st.size) == (zip_int64_t)st.size);
+  zip_fclose(zf);
+  xml[st.size] = 0;
+  CHECK(strstr(xml, "unit=\"millimeter\"") != NULL);
+  const char *p = xml, *v;
+  for (size_t i = 0; i < m->vertex_count; i++) {
+    p = strstr(p, "<vertex ");
+    CHECK(p != NULL);
+    static const char *const kXyz[3] = {"x", "y", "z"};
+    for (int a = 0; a < 3; a++) {
+      CHECK((p = attr(p, kXyz[a], &v)) != NULL);
+      float f = strtof(v, NULL), want = m->positions[3 * i + (size_t)a];
+      CHECK(memcmp(&f, &want, sizeof f) == 0);
+    }
+  }
+  CHECK(strstr(p, "<vertex ") == NULL);
+  for (size_t t = 0; t < m->face_count; t++) {
+    p = strstr(p, "<triangle ");
+    CHECK(p != NULL);
+    static const char *const kV[3] = {"v1", "v2", "v3"};
+    for (int k = 0; k < 3; k++) {
+      CHECK((p = attr(p, kV[k], &v)) != NULL);
+      CHECK(strtoul(v, NULL, 10) == m->indices[3 * t + (size_t)k]);
+    }
+  }
+  CHECK(strstr(p, "<triangle ") == NULL);
+  free(xml);
+  zip_close(za);
+}
+
 /* ---- the harness -------------------------------------------------------- */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -328,15 +391,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   CHECK(orf_mesh_check(&m, &rep) == ORF_OK);
   CHECK(rep.boundary_edges == 0 && rep.misoriented_edges == 0 && rep.nonmanifold_edges == 0);
 
-  static const orf_format formats[] = {ORF_FMT_STL, ORF_FMT_OBJ, ORF_FMT_PLY, ORF_FMT_GLB};
+  static const orf_format formats[] = {ORF_FMT_STL, ORF_FMT_OBJ, ORF_FMT_PLY, ORF_FMT_GLB, ORF_FMT_3MF};
   for (size_t k = 0; k < sizeof formats / sizeof *formats; k++) {
     uint8_t *out, *again;
     size_t n, n2;
+    if (formats[k] == ORF_FMT_3MF && m.face_count == 0) {
+      CHECK(orf_export(&m, formats[k], &out, &n) == ORF_EINVAL);
+      continue;
+    }
     CHECK(orf_export(&m, formats[k], &out, &n) == ORF_OK);
     switch (formats[k]) {
     case ORF_FMT_STL: check_stl(&m, out, n); break;
     case ORF_FMT_OBJ: check_obj(&m, out, n); break;
     case ORF_FMT_PLY: check_ply(&m, out, n); break;
+    case ORF_FMT_3MF: check_3mf(&m, out, n); break;
     default: check_glb(&m, out, n); break;
     }
     /* The same mesh gives the same bytes. */

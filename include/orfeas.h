@@ -100,8 +100,8 @@ int orf_params_set(orf_params *p, const char *name, const char *value, char *err
  * base_mm + relief_mm < size_mm; lithophane min_mm >= 0.4 (a nozzle
  * width), min_mm < max_mm, border_mm < size_mm / 2, max_mm < size_mm (a
  * quarter of it for a cylinder); extrude depth_mm < size_mm, bevel_mm <=
- * depth_mm / 2.  Returns ORF_OK or ORF_EINVAL with a sentence naming the
- * parameter. */
+ * depth_mm / 2.  Returns ORF_OK or ORF_EINVAL with a sentence whose first
+ * word is the parameter's name (the server answers 422 with that "param"). */
 int orf_params_validate(const orf_params *p, char *err, size_t err_size);
 
 /* Writes the canonical form of *p into buf: every parameter that applies,
@@ -285,8 +285,11 @@ int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_
 
 /* The subject a job would use, for a person to check before generating:
  * decodes the image at most max_side pixels on its longest side, separates
- * the subject exactly as a job does (p->background; automatic separation
- * that finds nothing falls back to the whole frame), and writes the image
+ * the subject exactly as a job of p->mode does (inflate: p->background,
+ * automatic separation that finds nothing falling back to the whole frame;
+ * extrude and relief with cutout: p->background with no fallback, so
+ * ORF_ENOSUBJECT; relief and lithophane otherwise: the whole frame), and
+ * writes the image
  * as an RGBA PNG with the background transparent into *png (*png_size
  * bytes; free with orf_buffer_free).  *source (may be NULL) gets 0 alpha,
  * 1 automatic background, 2 whole frame.  lim may be NULL (the defaults).

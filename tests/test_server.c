@@ -1228,13 +1228,46 @@ static void test_unsupported_type(void **state) {
   reply_free(&r);
 }
 
+/* Every printing mode is served over HTTP: closed, manifold meshes whose
+ * longest side is size_mm. */
+static void test_printing_modes(void **state) {
+  (void)state;
+  const char *modes[] = {"mode=relief&cutout=true", "mode=lithophane&shape=cylinder", "mode=extrude"};
+  for (int i = 0; i < 3; i++) {
+    char q[160];
+    snprintf(q, sizeof q, "quality=2&size_mm=40&%s", modes[i]);
+    json_t *j = generate_raw(q, disc_png, disc_png_n, "image/png");
+    json_t *mesh = json_object_get(j, "mesh");
+    assert_true(json_is_true(json_object_get(mesh, "watertight")));
+    assert_true(json_is_true(json_object_get(mesh, "manifold")));
+    assert_true(num(mesh, "volume_mm3") > 0);
+    json_t *bbox = json_object_get(mesh, "bbox_mm");
+    double longest = 0;
+    for (int a = 0; a < 3; a++)
+      if (json_real_value(json_array_get(bbox, (size_t)a)) > longest)
+        longest = json_real_value(json_array_get(bbox, (size_t)a));
+    assert_float_equal(longest, 40.0, 0.05);
+    json_decref(j);
+  }
+}
+
 static void test_invalid_param(void **state) {
   (void)state;
   static const struct {
     const char *query, *param;
-  } cases[] = {{"quality=11", "quality"},    {"quality=0", "quality"}, {"quality=abc", "quality"},
-               {"unknown=1", "unknown"},     {"format=fbx", "format"}, {"size_mm=5000", "size_mm"},
-               {"thickness=-1", "thickness"}};
+  } cases[] = {{"quality=11", "quality"},
+               {"quality=0", "quality"},
+               {"quality=abc", "quality"},
+               {"unknown=1", "unknown"},
+               {"format=fbx", "format"},
+               {"size_mm=5000", "size_mm"},
+               {"thickness=-1", "thickness"},
+               /* rules between parameters name the parameter they are about */
+               {"mode=lithophane&min_mm=2&max_mm=1", "min_mm"},
+               {"mode=lithophane&min_mm=0.3", "min_mm"},
+               {"mode=lithophane&border_mm=60", "border_mm"},
+               {"mode=extrude&depth_mm=4&bevel_mm=3", "bevel_mm"},
+               {"mode=relief&relief_mm=60&base_mm=50", "relief_mm"}};
   reply r;
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     char path[256];
@@ -2078,8 +2111,9 @@ static void test_device_option(void **state) {
   char cmd[1200], out[4096];
   const char *bad[] = {"--device gpu", "--precision fp64"};
   for (int i = 0; i < 2; i++) {
-    snprintf(cmd, sizeof cmd, "ORFEAS_ALLOW_ROOT=1 %s serve --port 0 %s --data-dir %s/data-dev >/dev/null 2>&1",
-             bin(), bad[i], tmp);
+    snprintf(cmd, sizeof cmd,
+             "ORFEAS_ALLOW_ROOT=1 %s serve --port 0 %s --data-dir %s/data-dev >/dev/null 2>&1", bin(), bad[i],
+             tmp);
     int st = system(cmd);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
   }
@@ -2087,8 +2121,8 @@ static void test_device_option(void **state) {
   orf_gpu_query(&gi);
   if (!gi.available) {
     snprintf(cmd, sizeof cmd,
-             "ORFEAS_ALLOW_ROOT=1 %s serve --port 0 --device cuda --data-dir %s/data-dev 2>&1 >/dev/null", bin(),
-             tmp);
+             "ORFEAS_ALLOW_ROOT=1 %s serve --port 0 --device cuda --data-dir %s/data-dev 2>&1 >/dev/null",
+             bin(), tmp);
     FILE *f = popen(cmd, "r");
     assert_non_null(f);
     size_t n = fread(out, 1, sizeof out - 1, f);
@@ -2112,8 +2146,12 @@ static void test_device_option(void **state) {
   const char *query[3] = {"/api/v1/generate?quality=3", "/api/v1/generate?quality=3&precision=fp32",
                           "/api/v1/generate?quality=3&precision=int8"};
   for (int i = 0; i < 3; i++) {
-    http(&r, &(request){.method = "POST", .path = query[i], .ctype = "image/png", .body = disc_png,
-                        .len = disc_png_n, .srv = &s});
+    http(&r, &(request){.method = "POST",
+                        .path = query[i],
+                        .ctype = "image/png",
+                        .body = disc_png,
+                        .len = disc_png_n,
+                        .srv = &s});
     EXPECT_STATUS(&r, 200);
     j = reply_json(&r);
     snprintf(hash[i], sizeof hash[i], "%s", str(j, "request_hash"));
@@ -2196,6 +2234,31 @@ static void test_mask_preview(void **state) {
   size_t n;
   uint8_t *png = tu_png(grey, 64, 64, 3, 8, &n);
   http(&r, &(request){.method = "POST", .path = "/api/v1/mask", .ctype = "image/png", .body = png, .len = n});
+  EXPECT_STATUS(&r, 200);
+  expect_header(&r, "X-Mask-Source", "frame");
+  reply_free(&r);
+  /* the subject as each mode uses it: extrude refuses that image, relief
+   * takes the whole frame even of the disc */
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/mask?mode=extrude",
+                      .ctype = "image/png",
+                      .body = png,
+                      .len = n});
+  expect_error(&r, 422, "no_subject", NULL);
+  reply_free(&r);
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/mask?mode=extrude",
+                      .ctype = "image/png",
+                      .body = disc_png,
+                      .len = disc_png_n});
+  EXPECT_STATUS(&r, 200);
+  expect_header(&r, "X-Mask-Source", "background");
+  reply_free(&r);
+  http(&r, &(request){.method = "POST",
+                      .path = "/api/v1/mask?mode=relief",
+                      .ctype = "image/png",
+                      .body = disc_png,
+                      .len = disc_png_n});
   EXPECT_STATUS(&r, 200);
   expect_header(&r, "X-Mask-Source", "frame");
   reply_free(&r);
@@ -2509,6 +2572,7 @@ int main(void) {
       cmocka_unit_test(test_too_large),
       cmocka_unit_test(test_unsupported_type),
       cmocka_unit_test(test_invalid_param),
+      cmocka_unit_test(test_printing_modes),
       cmocka_unit_test(test_progressive_stream),
       cmocka_unit_test(test_concurrent_identical),
       cmocka_unit_test(test_results_formats),

@@ -60,11 +60,17 @@ async function updateMask() {
   maskAbort?.abort();
   const abort = new AbortController();
   maskAbort = abort;
-  const bg = controls.values().background;
+  // the subject as this mode will use it: inflate falls back to the whole
+  // frame, extrude and relief with cutout refuse an image without a subject
+  const { background, mode, cutout } = controls.values();
+  const params = {};
+  if (background) params.background = background;
+  if (mode) params.mode = mode;
+  if (cutout !== undefined && mode === 'relief') params.cutout = cutout;
   $('mask').classList.add('empty');
   $('mask-caption').textContent = 'Finding the subject…';
   try {
-    const { blob, source } = await fetchMask(file, bg ? { background: bg } : {}, abort.signal);
+    const { blob, source } = await fetchMask(file, params, abort.signal);
     const old = $('mask').src;
     $('mask').src = URL.createObjectURL(blob);
     $('mask').classList.remove('empty');
@@ -181,7 +187,7 @@ async function main() {
     const desc = await fetchParams();
     controls = buildControls($('controls'), desc);
     formats = desc.params.find((p) => p.name === 'format')?.choices || formats;
-    controls.onChange('background', updateMask);
+    for (const name of ['background', 'mode', 'cutout']) controls.onChange(name, updateMask);
     document.body.dataset.ready = 'true';
   } catch (err) {
     $('controls').textContent = `The settings could not be loaded: ${plainWords(err)}`;

@@ -180,7 +180,7 @@ static int run_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_
   orf_mesh m;
   double t1 = now_ms();
   orf_gpu_stats gs = {0};
-  int rc = mf      ? orf_modes_mesh(mf, grid, j->o->threads, j->o->cancel, &m)
+  int rc = mf       ? orf_modes_mesh(mf, grid, j->o->threads, j->o->cancel, &m)
            : j->gpu ? orf_gpu_inflate_mesh(f, grid, j->o->precision, j->o->cancel, &m, &gs)
                     : orf_inflate_mesh(f, grid, j->o->threads, j->o->cancel, &m);
   if (gs.device_peak > j->o->device_peak_bytes) j->o->device_peak_bytes = gs.device_peak;
@@ -288,7 +288,11 @@ int orf_subject_png(const uint8_t *data, size_t size, const orf_params *p, const
   int rc = orf_image_decode(data, size, lim, max_side, &src);
   if (!rc) rc = orf_image_downscale(&src, max_side, &img);
   orf_image_free(&src);
-  if (!rc) rc = subject_mask(&img, p->background, 1, &mask);
+  /* as the job's mode separates it (prepare / prepare_mode) */
+  if (!rc)
+    rc = p->mode == ORF_MODE_INFLATE ? subject_mask(&img, p->background, 1, &mask)
+         : orf_modes_need_mask(p)    ? orf_mask_build(&img, p->background, 1, &mask)
+                                     : orf_mask_build(&img, ORF_BG_NONE, 1, &mask);
   if (rc) goto out;
   if (source) *source = mask.source;
   /* the image with its background made transparent */

@@ -163,23 +163,22 @@ int http_parse_params(request *r, orf_params *p, enum MHD_Result *ret) {
     return -1;
   }
   if (orf_params_validate(p, w.err, sizeof w.err)) {
-    *ret = http_error(r, ORF_EINVAL, w.err, "min_mm");
-    return -1;
-  }
-  if (p->mode != ORF_MODE_INFLATE) {
-    snprintf(w.err, sizeof w.err, "mode %s is not available in this build yet (only inflate)",
-             orf_mode_name(p->mode));
-    *ret = http_error(r, ORF_EINVAL, w.err, "mode");
+    /* the sentence begins with the parameter it is about (orfeas.h) */
+    char param[32];
+    snprintf(param, sizeof param, "%.*s", (int)strcspn(w.err, " "), w.err);
+    *ret = http_error(r, ORF_EINVAL, w.err, param);
     return -1;
   }
   return 0;
 }
 
-int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, orf_precision prec, char out[65]) {
+int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, orf_precision prec,
+                      char out[65]) {
   char canon[1024];
   size_t n = orf_params_canonical(p, canon, sizeof canon - 32);
   if (n >= sizeof canon - 32) n = sizeof canon - 33;
-  if (prec != ORF_PRECISION_FP32) n += (size_t)snprintf(canon + n, 32, "&precision=%s", orf_precision_name(prec));
+  if (prec != ORF_PRECISION_FP32)
+    n += (size_t)snprintf(canon + n, 32, "&precision=%s", orf_precision_name(prec));
   unsigned char md[32];
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, canon, n) &&
