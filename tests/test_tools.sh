@@ -18,8 +18,8 @@
 #   - and, admesh only, SLIVER_CASES: the settings that once left sliver
 #     faces whose normals admesh fixed (tests/test_slivers.c for the repair).
 # A mode this build does not have (the CLI says "not in this build") is
-# reported loudly as NOT IMPLEMENTED and its checks as skipped, so the suite
-# still passes; with NOTIMPL_FAILS=1 they count as failures.  Any other
+# reported loudly as NOT IMPLEMENTED and fails, now that every mode exists
+# (NOTIMPL_FAILS=0 skips it instead, for a build made without one).  Any other
 # failure of generate fails that mode's checks.  One cmocka-style line per
 # check, and the "[  PASSED  ] N" / "[  FAILED  ] N" lines that tests/run.sh
 # sums.
@@ -29,7 +29,7 @@ MODES="inflate relief lithophane extrude"
 QUALITIES="3 7"
 SIZE_MM=40
 IMAGE=samples/heart.png
-NOTIMPL_FAILS=${NOTIMPL_FAILS:-0}
+NOTIMPL_FAILS=${NOTIMPL_FAILS:-1}
 
 build=${1:-build}
 cd "$(dirname "$0")/.."
