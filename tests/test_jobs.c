@@ -1388,6 +1388,7 @@ static void test_keep_finished_max(void **state) {
   }
   /* a finished job holds its record and four events: a few hundred bytes
    * to a few KiB, and three of them about three times one */
+  print_message("one finished job holds %zu bytes\n", one);
   assert_true(one > 256 && one < 16384);
   assert_true(bytes > 2 * one && bytes < 4 * one);
   assert_false(findable(&e, ids[0]));

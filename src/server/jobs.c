@@ -42,6 +42,12 @@
  * to whole bytes; NaN is ORF_EINVAL, a negative budget means none.  in_use
  * is kept without a budget too (orf_jobs_budget reports it).
  *
+ * Memory at rest.  Finished jobs keep only their record and events, within
+ * keep_finished_max jobs and keep_finished_bytes bytes (about 1.5 KiB a
+ * job: 4096 hold about 6 MiB, under the 16 MiB default); and a worker trims
+ * the heap once the manager has been idle for TRIM_DELAY_S (trim_heap), so
+ * RSS after a burst of jobs returns to what it was before.
+ *
  * Lifetimes.  A job (struct job) is reference counted: one reference for
  * the manager while the job is in the id table, one per handle.  A handle
  * (orf_job) is what submit and find return: it says whether it carries an
@@ -79,6 +85,7 @@
 #define RATE_RING 256          /* finish times remembered for it */
 #define RETRY_MAX_S 300
 #define BATCH_MAX 32 /* orf_jobs_batch's ceiling */
+#define TRIM_DELAY_S 1.0 /* the heap is trimmed this long after the queue went idle */
 
 typedef struct job job;
 typedef struct waiter waiter;
@@ -155,6 +162,7 @@ struct orf_jobs {
   double started;
   double done_at[RATE_RING]; /* ring of finish times */
   size_t n_done;
+  double trim_at; /* when to trim the heap if still idle (0: no trim pending) */
 };
 
 static double now_s(void) {
@@ -563,23 +571,48 @@ static int run_job(orf_jobs *js, job *j, char **final_event) {
   return rc;
 }
 
-/* Gives the heap memory that jobs freed back to the system (called when
- * the last queued or running job has ended).  glibc keeps what free()
- * returns in its arenas (one per thread that allocates, up to 8 per core)
- * and only hands back the top of a heap; a job's large temporary buffers
- * (fields, meshes) freed between other live blocks stay resident.  Measured
- * (bench/bench_mixed.sh, 64 connections, 2 x 30 s, 2 cores): 10 s after
- * each round the server's RSS was 124.7 MiB before, 183.4 and 178.8 MiB
- * after, while malloc reported only 69.2 and 70.6 MiB in use (64 MiB of it
- * the cache's memory tier); malloc_trim(0) brought RSS to 116.6 and 118.4
- * MiB.  Trimming only when idle leaves a busy server its warm heap; it
- * costs a few milliseconds against jobs of hundreds.  mallopt(M_MMAP_
- * THRESHOLD) would return large buffers at each free instead, but fault
- * them in again for every job under load.  Other C libraries: nothing. */
+/* Gives the heap memory that jobs freed back to the system (a worker calls
+ * it TRIM_DELAY_S after the last queued or running job has ended, if no job
+ * came meanwhile).  glibc keeps what free() returns in its arenas (one per
+ * thread that allocates, up to 8 per core) and only hands back the top of a
+ * heap; a job's large temporary buffers (fields, meshes), and the HTTP
+ * threads' response buffers, freed between live blocks stay resident.
+ * Measured (bench/bench_mixed.sh, 64 connections, 2 x 30 s, 2 cores): 10 s
+ * after each round the server's RSS was 121.8 MiB before, 179.1 and 174.6
+ * MiB after, while malloc reported only 66.0 and 67.3 MiB in use (64 MiB of
+ * it the cache's memory tier); malloc_trim(0) brought RSS to 113.9 and
+ * 115.6 MiB.  The delay lets the requests of the last job finish (their
+ * buffers are freed after the job ends); trimming right at the end of the
+ * last job left 24 MiB untrimmed in one short run of tests/test_mixed_load.sh.
+ * Trimming only when idle leaves a busy server its warm heap, and costs a few
+ * milliseconds against jobs of hundreds.  mallopt(M_MMAP_THRESHOLD) would
+ * return large buffers at each free instead, but fault them in again for
+ * every job under load.  With other C libraries: nothing. */
 static void trim_heap(void) {
 #ifdef __GLIBC__
   malloc_trim(0);
 #endif
+}
+
+/* Waits on work_cv (js->mu held); while the manager is idle with a trim
+ * pending, only until the trim is due, then trims (unlocked). */
+static void wait_work_locked(orf_jobs *js) {
+  if (js->trim_at <= 0 || js->queued + js->running > 0) {
+    pthread_cond_wait(&js->work_cv, &js->mu);
+    return;
+  }
+  double now = now_s();
+  if (now >= js->trim_at) {
+    js->trim_at = 0;
+    pthread_mutex_unlock(&js->mu);
+    trim_heap();
+    pthread_mutex_lock(&js->mu);
+    return;
+  }
+  double due = js->trim_at;
+  struct timespec ts = {(time_t)due, (long)((due - floor(due)) * 1e9)};
+  if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
+  pthread_cond_timedwait(&js->work_cv, &js->mu, &ts); /* work_cv runs on CLOCK_MONOTONIC */
 }
 
 static void *worker_main(void *arg) {
@@ -588,7 +621,7 @@ static void *worker_main(void *arg) {
   for (;;) {
     job *j = NULL;
     while (!js->stopping && !(j = pick_locked(js)))
-      pthread_cond_wait(&js->work_cv, &js->mu);
+      wait_work_locked(js);
     if (!j) break;
     queue_unlink(js, j);
     js->running++;
@@ -611,13 +644,13 @@ static void *worker_main(void *arg) {
     finish_locked(js, j, status, rc, final_event, &batch);
     job *dropped = prune_locked(js);
     int idle = js->queued + js->running == 0;
+    if (idle) js->trim_at = now_s() + TRIM_DELAY_S;
     pthread_mutex_unlock(&js->mu);
     fire_batch(batch);
     unref_chain(dropped);
     /* nothing left to run: the GPU pool's cached memory goes back to the
      * driver (for other processes); a busy server keeps it for the next job */
     if (idle && js->cfg.device == ORF_DEVICE_CUDA) orf_gpu_trim();
-    if (idle) trim_heap();
     pthread_mutex_lock(&js->mu);
   }
   pthread_mutex_unlock(&js->mu);
@@ -684,7 +717,11 @@ int orf_jobs_create(orf_jobs **out, const orf_jobs_config *cfg) {
   js->keep_bytes = cfg->keep_finished_bytes > 0 ? cfg->keep_finished_bytes : KEEP_FINISHED_BYTES;
   atomic_init(&js->refs, 1);
   pthread_mutex_init(&js->mu, NULL);
-  pthread_cond_init(&js->work_cv, NULL);
+  pthread_condattr_t ca; /* work_cv's timed waits (the heap trim) use the monotonic clock, as now_s */
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&js->work_cv, &ca);
+  pthread_condattr_destroy(&ca);
   pthread_cond_init(&js->idle_cv, NULL);
   js->started = now_s();
   for (int i = 0; i < cfg->workers; i++) {
