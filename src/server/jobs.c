@@ -448,7 +448,10 @@ static void finish_locked(orf_jobs *js, job *j, orf_job_status status, int err, 
   js->done_at[js->n_done++ % RATE_RING] = j->finished_at;
   if (js->cfg.metrics) orf_metrics_job(js->cfg.metrics, orf_job_status_name(status));
   pthread_cond_broadcast(&js->work_cv); /* an estimate released, or a queued job gone */
-  if (js->queued + js->running == 0) pthread_cond_broadcast(&js->idle_cv);
+  if (js->queued + js->running == 0) { /* idle: trim the heap soon (trim_heap) */
+    pthread_cond_broadcast(&js->idle_cv);
+    js->trim_at = now_s() + TRIM_DELAY_S;
+  }
 }
 
 /* Cancels j (js->mu held): a queued job ends now, a running one is told to
@@ -572,7 +575,8 @@ static int run_job(orf_jobs *js, job *j, char **final_event) {
 }
 
 /* Gives the heap memory that jobs freed back to the system (a worker calls
- * it TRIM_DELAY_S after the last queued or running job has ended, if no job
+ * it TRIM_DELAY_S after the last queued or running job has ended - run to
+ * its end or cancelled while queued, finish_locked sets trim_at - if no job
  * came meanwhile).  glibc keeps what free() returns in its arenas (one per
  * thread that allocates, up to 8 per core) and only hands back the top of a
  * heap; a job's large temporary buffers (fields, meshes), and the HTTP
@@ -644,7 +648,6 @@ static void *worker_main(void *arg) {
     finish_locked(js, j, status, rc, final_event, &batch);
     job *dropped = prune_locked(js);
     int idle = js->queued + js->running == 0;
-    if (idle) js->trim_at = now_s() + TRIM_DELAY_S;
     pthread_mutex_unlock(&js->mu);
     fire_batch(batch);
     unref_chain(dropped);
