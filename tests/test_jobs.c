@@ -76,8 +76,8 @@ static void env_open_full(env *e, int workers, int queue_max, double budget, int
   assert_int_equal(orf_cache_open(&e->cache, &cc), ORF_OK);
   e->metrics = orf_metrics_create();
   assert_non_null(e->metrics);
-  orf_jobs_config jc = {workers,  queue_max,  1,      60.0,          {0},
-                        e->cache, e->metrics, budget, max_overtakes, fail_after, ORF_DEVICE_CPU, keep_max, keep_bytes};
+  orf_jobs_config jc = {workers, queue_max,     1,          60.0,           {0},      e->cache,  e->metrics,
+                        budget,  max_overtakes, fail_after, ORF_DEVICE_CPU, keep_max, keep_bytes};
   orf_limits_init(&jc.limits);
   e->created_lo = mono_s();
   assert_int_equal(orf_jobs_create(&e->js, &jc), ORF_OK);

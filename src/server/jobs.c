@@ -75,16 +75,16 @@
 #include "job_events.h"
 #include "srv_error.h"
 
-#define HASH_BUCKETS 256       /* active jobs by request hash */
-#define ID_BUCKETS 1024        /* findable jobs by id */
-#define KEEP_FINISHED_MAX 4096            /* default keep_finished_max */
-#define KEEP_FINISHED_BYTES (16u << 20)   /* default keep_finished_bytes */
-#define MAX_EVENTS 4           /* three stage events and a final one */
-#define ERR_EVENT_CAP 256      /* the error event lives inside the job */
-#define RATE_WINDOW_S 60.0     /* orf_jobs_retry_after looks this far back */
-#define RATE_RING 256          /* finish times remembered for it */
+#define HASH_BUCKETS 256                /* active jobs by request hash */
+#define ID_BUCKETS 1024                 /* findable jobs by id */
+#define KEEP_FINISHED_MAX 4096          /* default keep_finished_max */
+#define KEEP_FINISHED_BYTES (16u << 20) /* default keep_finished_bytes */
+#define MAX_EVENTS 4                    /* three stage events and a final one */
+#define ERR_EVENT_CAP 256               /* the error event lives inside the job */
+#define RATE_WINDOW_S 60.0              /* orf_jobs_retry_after looks this far back */
+#define RATE_RING 256                   /* finish times remembered for it */
 #define RETRY_MAX_S 300
-#define BATCH_MAX 32 /* orf_jobs_batch's ceiling */
+#define BATCH_MAX 32     /* orf_jobs_batch's ceiling */
 #define TRIM_DELAY_S 1.0 /* the heap is trimmed this long after the queue went idle */
 
 typedef struct job job;
@@ -107,7 +107,7 @@ struct job {
   char id[33], hash[65];
   orf_params params;
   orf_precision prec; /* GPU field storage */
-  uint8_t *image; /* the job's copy; freed when it has run or ended */
+  uint8_t *image;     /* the job's copy; freed when it has run or ended */
   size_t image_size;
   atomic_int cancel; /* the engine's cancel flag */
   size_t estimate;   /* peak bytes stated at submit; held while running */
@@ -448,7 +448,7 @@ static void finish_locked(orf_jobs *js, job *j, orf_job_status status, int err, 
   js->done_at[js->n_done++ % RATE_RING] = j->finished_at;
   if (js->cfg.metrics) orf_metrics_job(js->cfg.metrics, orf_job_status_name(status));
   pthread_cond_broadcast(&js->work_cv); /* an estimate released, or a queued job gone */
-  if (js->queued + js->running == 0) { /* idle: trim the heap soon (trim_heap) */
+  if (js->queued + js->running == 0) {  /* idle: trim the heap soon (trim_heap) */
     pthread_cond_broadcast(&js->idle_cv);
     js->trim_at = now_s() + TRIM_DELAY_S;
   }

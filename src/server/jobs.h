@@ -66,10 +66,10 @@ typedef struct orf_jobs_config {
   orf_cache *cache;       /* where results go (required) */
   orf_metrics *metrics;   /* may be NULL */
   /* Memory admission (see "Admission" above); budget_bytes <= 0: none. */
-  double budget_bytes;   /* memory jobs may hold at once */
-  int max_overtakes;     /* times the head of the queue may be passed by smaller jobs; <= 0: 8 */
-  long fail_alloc_after; /* tests only: each job's Nth engine allocation fails (0: never) */
-  orf_device device;     /* where jobs run: ORF_DEVICE_CUDA, else (0 too) the CPU */
+  double budget_bytes;        /* memory jobs may hold at once */
+  int max_overtakes;          /* times the head of the queue may be passed by smaller jobs; <= 0: 8 */
+  long fail_alloc_after;      /* tests only: each job's Nth engine allocation fails (0: never) */
+  orf_device device;          /* where jobs run: ORF_DEVICE_CUDA, else (0 too) the CPU */
   int keep_finished_max;      /* finished jobs kept findable, at most; <= 0: 4096 */
   size_t keep_finished_bytes; /* bytes those jobs hold, at most; 0: 16 MiB */
 } orf_jobs_config;
