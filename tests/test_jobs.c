@@ -67,17 +67,17 @@ typedef struct env {
   double created_lo, created_hi; /* around orf_jobs_create */
 } env;
 
-/* Opens a manager with a memory budget (0: none), max_overtakes and
- * fail_alloc_after as given. */
-static void env_open_adm(env *e, int workers, int queue_max, double budget, int max_overtakes,
-                         long fail_after) {
+/* Opens a manager with a memory budget (0: none), max_overtakes,
+ * fail_alloc_after and the caps on finished jobs (0: defaults) as given. */
+static void env_open_full(env *e, int workers, int queue_max, double budget, int max_overtakes,
+                          long fail_after, int keep_max, size_t keep_bytes) {
   memset(e, 0, sizeof *e);
   orf_cache_config cc = {NULL, 64u << 20, 0, 0};
   assert_int_equal(orf_cache_open(&e->cache, &cc), ORF_OK);
   e->metrics = orf_metrics_create();
   assert_non_null(e->metrics);
-  orf_jobs_config jc = {workers,  queue_max,  1,      60.0,          {0},
-                        e->cache, e->metrics, budget, max_overtakes, fail_after, ORF_DEVICE_CPU};
+  orf_jobs_config jc = {workers, queue_max,     1,          60.0,           {0},      e->cache,  e->metrics,
+                        budget,  max_overtakes, fail_after, ORF_DEVICE_CPU, keep_max, keep_bytes};
   orf_limits_init(&jc.limits);
   e->created_lo = mono_s();
   assert_int_equal(orf_jobs_create(&e->js, &jc), ORF_OK);
@@ -86,6 +86,11 @@ static void env_open_adm(env *e, int workers, int queue_max, double budget, int 
   e->gate_img = disc_png(512, 0.3f, &e->gate_size);
   orf_params_init(&e->p);
   e->p.quality = 1;
+}
+
+static void env_open_adm(env *e, int workers, int queue_max, double budget, int max_overtakes,
+                         long fail_after) {
+  env_open_full(e, workers, queue_max, budget, max_overtakes, fail_after, 0, 0);
 }
 
 static void env_open(env *e, int workers, int queue_max) { env_open_adm(e, workers, queue_max, 0, 0, 0); }
@@ -1345,6 +1350,84 @@ static void test_budget_figures(void **state) {
   env_close(&e);
 }
 
+/* ---- finished jobs kept ---------------------------------------------- */
+
+/* Runs one job to its end and releases it; its id goes to id_out. */
+static void run_one(env *e, char id_out[33]) {
+  char h[65];
+  make_hash(e, h);
+  orf_job *j = submit(e, h, e->small, e->small_size, 0, NULL);
+  orf_job_state st;
+  wait_done(j, &st);
+  assert_int_equal(st.status, ORF_JOB_COMPLETE);
+  memcpy(id_out, orf_job_id(j), 33);
+  orf_job_release(j);
+}
+
+/* Whether the job of that id is still findable. */
+static int findable(env *e, const char *id) {
+  orf_job *f = orf_jobs_find(e->js, id);
+  int found = f != NULL;
+  orf_job_release(f);
+  return found;
+}
+
+/* keep_finished_max 3: after 5 jobs the manager holds the 3 newest (and
+ * their bytes only); the 2 oldest are no longer findable. */
+static void test_keep_finished_max(void **state) {
+  (void)state;
+  env e;
+  env_open_full(&e, 1, 4, 0, 0, 0, 3, 0);
+  char ids[5][33];
+  size_t n, bytes, one = 0;
+  for (int i = 0; i < 5; i++) {
+    run_one(&e, ids[i]);
+    orf_jobs_finished(e.js, &n, &bytes);
+    assert_int_equal(n, i < 3 ? i + 1 : 3);
+    if (i == 0) one = bytes;
+  }
+  /* a finished job holds its record and four events: a few hundred bytes
+   * to a few KiB, and three of them about three times one */
+  print_message("one finished job holds %zu bytes\n", one);
+  assert_true(one > 256 && one < 16384);
+  assert_true(bytes > 2 * one && bytes < 4 * one);
+  assert_false(findable(&e, ids[0]));
+  assert_false(findable(&e, ids[1]));
+  for (int i = 2; i < 5; i++)
+    assert_true(findable(&e, ids[i]));
+  env_close(&e);
+}
+
+/* keep_finished_bytes at 2.5 jobs' worth: two finished jobs are kept, the
+ * oldest go first, and the bytes held never pass the cap. */
+static void test_keep_finished_bytes(void **state) {
+  (void)state;
+  env e;
+  env_open(&e, 1, 4);
+  char id[33];
+  size_t n, one;
+  run_one(&e, id);
+  orf_jobs_finished(e.js, &n, &one);
+  assert_int_equal(n, 1);
+  env_close(&e);
+
+  size_t cap = one * 5 / 2;
+  env_open_full(&e, 1, 4, 0, 0, 0, 0, cap);
+  char ids[5][33];
+  size_t bytes;
+  for (int i = 0; i < 5; i++) {
+    run_one(&e, ids[i]);
+    orf_jobs_finished(e.js, &n, &bytes);
+    assert_int_equal(n, i < 2 ? i + 1 : 2);
+    assert_true(bytes <= cap);
+  }
+  for (int i = 0; i < 3; i++)
+    assert_false(findable(&e, ids[i]));
+  assert_true(findable(&e, ids[3]));
+  assert_true(findable(&e, ids[4]));
+  env_close(&e);
+}
+
 /* The stress run under a budget of 3E with estimates E, 2E, 3E and
  * max_overtakes 2: everything completes and the budget ends empty. */
 static void test_stress_budget(void **state) {
@@ -1381,6 +1464,8 @@ int main(void) {
       cmocka_unit_test_teardown(test_batch, open_gates),
       cmocka_unit_test_teardown(test_budget_figures, open_gates),
       cmocka_unit_test_teardown(test_stress_budget, open_gates),
+      cmocka_unit_test_teardown(test_keep_finished_max, open_gates),
+      cmocka_unit_test_teardown(test_keep_finished_bytes, open_gates),
   };
   return cmocka_run_group_tests_name("jobs", tests, NULL, NULL);
 }

@@ -28,7 +28,10 @@
  * progressive stream cancels its job unless another request shares it).
  * A job submitted with keep = 1 (the /jobs API) is also held by the manager
  * until it finishes or orf_jobs_cancel() is called.
- * Finished jobs stay findable by id for keep_finished_s seconds.
+ * Finished jobs stay findable by id for keep_finished_s seconds, within
+ * two caps on what they hold: keep_finished_max jobs and keep_finished_bytes
+ * bytes (the job and its events); past either cap the oldest finished jobs
+ * are dropped first (their memory is freed once no handle refers to them).
  *
  * Admission: every job states its peak memory before it starts (the
  * estimate given to orf_jobs_submit, from orf_estimate_peak_bytes).  A
@@ -63,10 +66,12 @@ typedef struct orf_jobs_config {
   orf_cache *cache;       /* where results go (required) */
   orf_metrics *metrics;   /* may be NULL */
   /* Memory admission (see "Admission" above); budget_bytes <= 0: none. */
-  double budget_bytes;   /* memory jobs may hold at once */
-  int max_overtakes;     /* times the head of the queue may be passed by smaller jobs; <= 0: 8 */
-  long fail_alloc_after; /* tests only: each job's Nth engine allocation fails (0: never) */
-  orf_device device;     /* where jobs run: ORF_DEVICE_CUDA, else (0 too) the CPU */
+  double budget_bytes;        /* memory jobs may hold at once */
+  int max_overtakes;          /* times the head of the queue may be passed by smaller jobs; <= 0: 8 */
+  long fail_alloc_after;      /* tests only: each job's Nth engine allocation fails (0: never) */
+  orf_device device;          /* where jobs run: ORF_DEVICE_CUDA, else (0 too) the CPU */
+  int keep_finished_max;      /* finished jobs kept findable, at most; <= 0: 4096 */
+  size_t keep_finished_bytes; /* bytes those jobs hold, at most; 0: 16 MiB */
 } orf_jobs_config;
 
 typedef enum {
@@ -124,6 +129,10 @@ orf_job *orf_jobs_find(orf_jobs *js, const char *id);
 /* Cancels a job by id: ORF_OK, ORF_SRV_ENOTFOUND, or ORF_SRV_ECONFLICT when
  * it has already finished. */
 int orf_jobs_cancel(orf_jobs *js, const char *id);
+
+/* Finished jobs kept findable now, and the bytes they hold (each job's
+ * record and its events, as counted against keep_finished_bytes). */
+void orf_jobs_finished(orf_jobs *js, size_t *count, size_t *bytes);
 
 /* Jobs queued and running now. */
 void orf_jobs_counts(orf_jobs *js, size_t *queued, size_t *running);

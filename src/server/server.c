@@ -181,7 +181,9 @@ int orf_server_main(int argc, char **argv) {
                         budget,
                         0,
                         0,
-                        srv.engine_device};
+                        srv.engine_device,
+                        0,  /* finished jobs kept: 4096 at most ... */
+                        0}; /* ... holding 16 MiB at most (jobs.c) */
   if (orf_jobs_create(&srv.jobs, &jc)) {
     orf_log_event("error", "start_failed", "\"reason\":\"cannot start the job workers\"");
     goto out;
