@@ -131,11 +131,20 @@ static int finish_stage(job *j, const orf_inflate *f, const orf_modefield *mf, o
   return ORF_OK;
 }
 
-/* The subject of img as a job uses it: automatic separation that finds
- * no subject falls back to the whole frame. */
-static int subject_mask(const orf_image *img, orf_background bg, int threads, orf_mask *mask) {
-  int rc = orf_mask_build(img, bg, threads, mask);
-  if (rc == ORF_ENOSUBJECT && bg == ORF_BG_AUTO) rc = orf_mask_build(img, ORF_BG_NONE, threads, mask);
+/* The subject of img as a job of p's mode uses it.  inflate: automatic
+ * separation that finds no subject falls back to the whole frame.  Modes
+ * that follow the silhouette (extrude, relief with cutout): no fallback
+ * (ORF_ENOSUBJECT, see above).  relief and lithophane otherwise: the whole
+ * frame, with no mask built (mask->data NULL, source ORF_MASK_FRAME). */
+static int subject_mask(const orf_image *img, const orf_params *p, int threads, orf_mask *mask) {
+  memset(mask, 0, sizeof *mask);
+  if (p->mode != ORF_MODE_INFLATE && !orf_modes_need_mask(p)) {
+    mask->source = ORF_MASK_FRAME;
+    return ORF_OK;
+  }
+  int rc = orf_mask_build(img, p->background, threads, mask);
+  if (rc == ORF_ENOSUBJECT && p->mode == ORF_MODE_INFLATE && p->background == ORF_BG_AUTO)
+    rc = orf_mask_build(img, ORF_BG_NONE, threads, mask);
   return rc;
 }
 
@@ -143,7 +152,7 @@ static int subject_mask(const orf_image *img, orf_background bg, int threads, or
 static int prepare(job *j, const orf_image *img, orf_inflate *f) {
   orf_mask mask;
   double t1 = now_ms();
-  int rc = subject_mask(img, j->p->background, j->o->threads, &mask);
+  int rc = subject_mask(img, j->p, j->o->threads, &mask);
   if (rc) return rc;
   j->res->mask_source = mask.source;
   double t2 = now_ms();
@@ -155,20 +164,16 @@ static int prepare(job *j, const orf_image *img, orf_inflate *f) {
   return rc;
 }
 
-/* The field of a mode other than inflate: the subject's mask where the
- * mode follows the silhouette (no whole-frame fallback, see above). */
+/* The field of a mode other than inflate, from its subject (subject_mask). */
 static int prepare_mode(job *j, const orf_image *img, orf_modefield *f) {
-  orf_mask mask = {0};
+  orf_mask mask;
   double t1 = now_ms();
-  j->res->mask_source = ORF_MASK_FRAME;
-  if (orf_modes_need_mask(j->p)) {
-    int rc = orf_mask_build(img, j->p->background, j->o->threads, &mask);
-    if (rc) return rc;
-    j->res->mask_source = mask.source;
-  }
+  int rc = subject_mask(img, j->p, j->o->threads, &mask);
+  if (rc) return rc;
+  j->res->mask_source = mask.source;
   double t2 = now_ms();
   j->res->timings.mask += t2 - t1;
-  int rc = orf_modes_prepare(j->p, img, mask.data, j->o->threads, f);
+  rc = orf_modes_prepare(j->p, img, mask.data, j->o->threads, f);
   orf_mask_free(&mask);
   j->res->timings.field += now_ms() - t2;
   return rc;
@@ -288,15 +293,11 @@ int orf_subject_png(const uint8_t *data, size_t size, const orf_params *p, const
   int rc = orf_image_decode(data, size, lim, max_side, &src);
   if (!rc) rc = orf_image_downscale(&src, max_side, &img);
   orf_image_free(&src);
-  /* as the job's mode separates it (prepare / prepare_mode) */
-  if (!rc)
-    rc = p->mode == ORF_MODE_INFLATE ? subject_mask(&img, p->background, 1, &mask)
-         : orf_modes_need_mask(p)    ? orf_mask_build(&img, p->background, 1, &mask)
-                                     : orf_mask_build(&img, ORF_BG_NONE, 1, &mask);
+  if (!rc) rc = subject_mask(&img, p, 1, &mask);
   if (rc) goto out;
   if (source) *source = mask.source;
-  /* the image with its background made transparent */
-  for (size_t i = 0; i < (size_t)img.width * img.height; i++)
+  /* the image with its background made transparent (none: the whole frame) */
+  for (size_t i = 0; mask.data && i < (size_t)img.width * img.height; i++)
     if (!mask.data[i]) img.rgba[4 * i + 3] = 0;
   spng_ctx *ctx = spng_ctx_new(SPNG_CTX_ENCODER);
   rc = ORF_ENOMEM;
