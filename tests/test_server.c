@@ -2164,8 +2164,16 @@ static void test_device_option(void **state) {
     assert_string_not_equal(hash[1], hash[2]);
   else
     assert_string_equal(hash[1], hash[2]);
-  http(&r, &(request){.path = "/api/v1/gpu/stats", .srv = &s});
-  j = reply_json(&r);
+  /* once idle the server trims (jobs.c, a second after the last job) */
+  for (double t0 = now_s();;) {
+    http(&r, &(request){.path = "/api/v1/gpu/stats", .srv = &s});
+    j = reply_json(&r);
+    json_t *g = json_object_get(j, "gpu");
+    if (!gi.available || num(g, "reserved_gb") == 0 || now_s() - t0 > 10) break;
+    json_decref(j);
+    reply_free(&r);
+    sleep_ms(100);
+  }
   const char *mode = str(j, "precision_mode");
   json_t *gpu = json_object_get(j, "gpu");
   if (gi.available) {

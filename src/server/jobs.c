@@ -591,11 +591,15 @@ static int run_job(orf_jobs *js, job *j, char **final_event) {
  * Trimming only when idle leaves a busy server its warm heap, and costs a few
  * milliseconds against jobs of hundreds.  mallopt(M_MMAP_THRESHOLD) would
  * return large buffers at each free instead, but fault them in again for
- * every job under load.  With other C libraries: nothing. */
-static void trim_heap(void) {
+ * every job under load.  With other C libraries: nothing.  When jobs run on
+ * the GPU, the engine's device pool gives its cached memory back to the
+ * driver at the same moment (for other processes), for the same reason: a
+ * busy server keeps it for the next job. */
+static void trim_heap(const orf_jobs *js) {
 #ifdef __GLIBC__
   malloc_trim(0);
 #endif
+  if (js->cfg.device == ORF_DEVICE_CUDA) orf_gpu_trim();
 }
 
 /* Waits on work_cv (js->mu held); while the manager is idle with a trim
@@ -609,7 +613,7 @@ static void wait_work_locked(orf_jobs *js) {
   if (now >= js->trim_at) {
     js->trim_at = 0;
     pthread_mutex_unlock(&js->mu);
-    trim_heap();
+    trim_heap(js);
     pthread_mutex_lock(&js->mu);
     return;
   }
@@ -647,13 +651,9 @@ static void *worker_main(void *arg) {
     js->in_use -= j->estimate;
     finish_locked(js, j, status, rc, final_event, &batch);
     job *dropped = prune_locked(js);
-    int idle = js->queued + js->running == 0;
     pthread_mutex_unlock(&js->mu);
     fire_batch(batch);
     unref_chain(dropped);
-    /* nothing left to run: the GPU pool's cached memory goes back to the
-     * driver (for other processes); a busy server keeps it for the next job */
-    if (idle && js->cfg.device == ORF_DEVICE_CUDA) orf_gpu_trim();
     pthread_mutex_lock(&js->mu);
   }
   pthread_mutex_unlock(&js->mu);
