@@ -13,8 +13,7 @@
 #include "gpu.h"
 #include "parallel.h"
 
-_Static_assert((int)ORF_CUDA_ENOMEM == (int)ORF_ENOMEM &&
-                   (int)ORF_CUDA_ECANCELED == (int)ORF_ECANCELED &&
+_Static_assert((int)ORF_CUDA_ENOMEM == (int)ORF_ENOMEM && (int)ORF_CUDA_ECANCELED == (int)ORF_ECANCELED &&
                    (int)ORF_CUDA_EINTERNAL == (int)ORF_EINTERNAL,
                "cuda_api.h's codes are orfeas.h's");
 _Static_assert((int)ORF_FG_FP32 == (int)ORF_PRECISION_FP32 && (int)ORF_FG_FP16 == (int)ORF_PRECISION_FP16 &&
@@ -36,17 +35,12 @@ int orf_gpu_inflate_mesh(const orf_inflate *f, int grid, orf_precision prec, ato
                          orf_mesh *out, orf_gpu_stats *st) {
   memset(out, 0, sizeof *out);
   memset(st, 0, sizeof *st);
-  orf_volume vol;
   orf_inflate_axes ax;
-  int rc = orf_inflate_axes_build(f, grid, &vol, &ax);
-  if (rc) return rc;
   orf_cuda_job job;
   memset(&job, 0, sizeof job);
-  job.src = (orf_fg_src){f->height, f->front, f->w, f->s2, ax.col, ax.colt, ax.row, ax.rowt, ax.y};
+  int rc = orf_fieldgrid_setup(f, grid, prec, &ax, &job.src, &job.grid);
+  if (rc) return rc;
   job.rows = f->h;
-  job.grid = (orf_fg_grid){vol.nx, vol.ny, vol.nz, {0}, {0}, (int)prec, NULL};
-  memcpy(job.grid.origin, vol.origin, sizeof vol.origin);
-  memcpy(job.grid.spacing, vol.spacing, sizeof vol.spacing);
   job.cancelled = job_cancelled;
   job.ctx = cancel;
   job.alloc = orf_malloc;

@@ -63,17 +63,26 @@ static uint64_t exclusive_sum(uint64_t *a, size_t n) {
   return run;
 }
 
+int orf_fieldgrid_setup(const orf_inflate *f, int grid, orf_precision prec, orf_inflate_axes *ax,
+                        orf_fg_src *src, orf_fg_grid *g) {
+  orf_volume vol;
+  int rc = orf_inflate_axes_build(f, grid, &vol, ax);
+  if (rc) return rc;
+  *src = (orf_fg_src){f->height, f->front, f->w, f->s2, ax->col, ax->colt, ax->row, ax->rowt, ax->y};
+  *g = (orf_fg_grid){vol.nx, vol.ny, vol.nz, {0}, {0}, (int)prec, NULL};
+  memcpy(g->origin, vol.origin, sizeof g->origin);
+  memcpy(g->spacing, vol.spacing, sizeof g->spacing);
+  return ORF_OK;
+}
+
 int orf_fieldgrid_mesh_host(const orf_inflate *f, int grid, orf_precision prec, int threads, orf_mesh *out) {
   memset(out, 0, sizeof *out);
-  orf_volume vol;
   orf_inflate_axes ax;
-  int rc = orf_inflate_axes_build(f, grid, &vol, &ax);
+  orf_fg_src src;
+  orf_fg_grid g;
+  int rc = orf_fieldgrid_setup(f, grid, prec, &ax, &src, &g);
   if (rc) return rc;
-  orf_fg_src src = {f->height, f->front, f->w, f->s2, ax.col, ax.colt, ax.row, ax.rowt, ax.y};
-  orf_fg_grid g = {vol.nx, vol.ny, vol.nz, {0}, {0}, (int)prec, NULL};
-  memcpy(g.origin, vol.origin, sizeof g.origin);
-  memcpy(g.spacing, vol.spacing, sizeof g.spacing);
-  size_t points = (size_t)vol.nx * vol.ny * vol.nz, rows = (size_t)vol.ny * vol.nz;
+  size_t points = (size_t)g.nx * g.ny * g.nz, rows = (size_t)g.ny * g.nz;
   ref_job J = {&src, &g, NULL, NULL, NULL, NULL, NULL};
   rc = ORF_EINVAL;
   if (points >= MAX_POINTS) goto out;
@@ -83,7 +92,7 @@ int orf_fieldgrid_mesh_host(const orf_inflate *f, int grid, orf_precision prec, 
   J.tri = orf_malloc_array(rows, sizeof(uint64_t));
   if (!J.data || !J.seg || !J.tri) goto out;
   g.data = J.data;
-  orf_parallel_for(threads, (size_t)vol.nz, 1, eval_worker, &J);
+  orf_parallel_for(threads, (size_t)g.nz, 1, eval_worker, &J);
   orf_parallel_for(threads, rows, 64, count_worker, &J);
   uint64_t nv = exclusive_sum(J.seg, 3 * rows), nt = exclusive_sum(J.tri, rows);
   if (nv > UINT32_MAX || nt > UINT32_MAX / 3) goto out;

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "fieldgrid.h"
 #include "inflate.h"
 #include "orfeas.h"
 
@@ -33,6 +34,13 @@ typedef struct orf_gpu_stats {
  * empty and no device memory stays held. */
 int orf_gpu_inflate_mesh(const orf_inflate *f, int grid, orf_precision prec, atomic_int *cancel,
                          orf_mesh *out, orf_gpu_stats *st);
+
+/* The stored grid of inflate's field sampled at `grid` cells, as both
+ * drivers above use it: allocates *ax (orf_inflate_axes_build; free with
+ * orf_inflate_axes_free) and fills *src (f's 2-D fields and *ax's tables)
+ * and *g (dimensions, placement, prec; data NULL).  ORF_OK or ORF_ENOMEM. */
+int orf_fieldgrid_setup(const orf_inflate *f, int grid, orf_precision prec, orf_inflate_axes *ax,
+                        orf_fg_src *src, orf_fg_grid *g);
 
 /* Test hook: device bytes all jobs together may hold before an allocation
  * fails as out of memory (0: no cap).  A no-op without CUDA. */
