@@ -194,18 +194,20 @@ int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, or
 orf_precision http_recommended_precision(server *srv) {
   double in_use, budget;
   orf_jobs_budget(srv->jobs, &in_use, &budget);
-  double free_gb = (budget - in_use) / 1073741824.0;
+  double free_gb = (budget - in_use) / ORF_GIB;
   return free_gb > srv->cfg.precision_fp32_gb   ? ORF_PRECISION_FP32
          : free_gb > srv->cfg.precision_fp16_gb ? ORF_PRECISION_FP16
                                                 : ORF_PRECISION_INT8;
 }
 
+orf_precision http_precision_of(server *srv, const char *name) {
+  orf_precision prec;
+  return orf_precision_from_name(name, &prec) ? http_recommended_precision(srv) /* auto */ : prec;
+}
+
 orf_precision http_job_precision(request *r, const orf_params *p) {
   if (r->srv->engine_device != ORF_DEVICE_CUDA || p->mode != ORF_MODE_INFLATE) return ORF_PRECISION_FP32;
-  const char *want = r->precision[0] ? r->precision : r->srv->cfg.precision;
-  orf_precision prec;
-  if (orf_precision_from_name(want, &prec)) prec = http_recommended_precision(r->srv); /* auto */
-  return prec;
+  return http_precision_of(r->srv, r->precision[0] ? r->precision : r->srv->cfg.precision);
 }
 
 /* ---- uploads ------------------------------------------------------------ */

@@ -33,6 +33,7 @@
 
 typedef struct http_deadlines http_deadlines;
 
+#define ORF_GIB (1024.0 * 1024.0 * 1024.0) /* bytes in the API's "_gb" figures */
 #define MAX_FORM_FIELDS 48
 #define MAX_FIELD_BYTES 256
 
@@ -78,7 +79,7 @@ typedef struct request {
   int raw;             /* the body is the image itself */
   char *keys[MAX_FORM_FIELDS], *vals[MAX_FORM_FIELDS];
   int nfields;
-  int bad_form; /* too many or too long form fields */
+  int bad_form;    /* too many or too long form fields */
   size_t received; /* body bytes read so far, kept or not */
 
   /* waiting for a job (POST /generate) */
@@ -87,8 +88,8 @@ typedef struct request {
   int woken; /* resumed by the job at least once */
   orf_format format;
   int download;
-  char precision[8]; /* precision=auto|fp32|fp16|int8 as asked (see routes_info.c) */
-  size_t estimate;   /* peak bytes of the job on the budget device, from the image header */
+  char precision[8];  /* precision=auto|fp32|fp16|int8 as asked (see routes_info.c) */
+  size_t estimate;    /* peak bytes of the job on the budget device, from the image header */
   orf_precision prec; /* the job's field storage, resolved (http_job_precision) */
   char hash[65];
 } request;
@@ -127,11 +128,15 @@ int http_parse_params(request *r, orf_params *p, enum MHD_Result *ret);
  * the canonical text, fp32 is not (it gives the CPU's bytes, so a CPU and a
  * GPU server share their hashes).  Returns ORF_OK, or ORF_ENOMEM when
  * libcrypto cannot run (out is then not written). */
-int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, orf_precision prec, char out[65]);
+int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, orf_precision prec,
+                      char out[65]);
 
 /* The field precision recommended for the free part of the memory budget
  * (the --precision-fp32-gb / --precision-fp16-gb thresholds). */
 orf_precision http_recommended_precision(server *srv);
+
+/* A precision by name, with "auto" meaning the recommended one. */
+orf_precision http_precision_of(server *srv, const char *name);
 
 /* The precision a job of *p runs with: fp32 on the CPU and for modes that
  * do not store a field; else the request's `precision`, or the server's

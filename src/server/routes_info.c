@@ -20,8 +20,6 @@
 #include "http_int.h"
 #include "srv_error.h"
 
-#define GB (1024.0 * 1024.0 * 1024.0)
-
 static double uptime_s(server *srv) { return http_now() - srv->started; }
 
 enum MHD_Result route_health(request *r) {
@@ -74,9 +72,9 @@ enum MHD_Result route_gpu_stats(request *r) {
   orf_jobs_budget(srv->jobs, &in_use, &budget);
   const char *precision = orf_precision_name(http_recommended_precision(srv));
   int cuda = srv->engine_device == ORF_DEVICE_CUDA;
-  const char *mode = !cuda ? "not_applicable" : strcmp(srv->cfg.precision, "auto") ? srv->cfg.precision : precision;
-  orf_gpu_info pool;
-  orf_gpu_query(&pool);
+  const char *mode = cuda ? orf_precision_name(http_precision_of(srv, srv->cfg.precision)) : "not_applicable";
+  orf_gpu_info pool = {0};
+  if (cuda) orf_gpu_query(&pool);
   size_t queued, running;
   orf_jobs_counts(srv->jobs, &queued, &running);
   const char *device = orf_memsources_budget_device(srv->mem);
@@ -93,11 +91,12 @@ enum MHD_Result route_gpu_stats(request *r) {
     int on_gpu = strcmp(device, "cpu") != 0;
     /* the engine's pool when jobs run on the GPU; with a simulated device
      * what admission holds */
-    double allocated = cuda ? pool.pool_used_bytes / GB : on_gpu ? in_use / GB : 0.0;
-    double reserved = cuda ? pool.pool_reserved_bytes / GB : 0.0;
-    gpu = json_pack("{s:b, s:o, s:f, s:f, s:f, s:f, s:f, s:s}", "available", 1, "devices", devs,
-                    "total_vram_gb", total, "allocated_gb", allocated, "reserved_gb", reserved, "available_gb",
-                    avail, "usage_percent", total > 0 ? 100.0 * used / total : 0.0, "precision_mode", mode);
+    double allocated = cuda ? pool.pool_used_bytes / ORF_GIB : on_gpu ? in_use / ORF_GIB : 0.0;
+    double reserved = cuda ? pool.pool_reserved_bytes / ORF_GIB : 0.0;
+    gpu =
+        json_pack("{s:b, s:o, s:f, s:f, s:f, s:f, s:f, s:s}", "available", 1, "devices", devs,
+                  "total_vram_gb", total, "allocated_gb", allocated, "reserved_gb", reserved, "available_gb",
+                  avail, "usage_percent", total > 0 ? 100.0 * used / total : 0.0, "precision_mode", mode);
   } else {
     gpu = json_pack("{s:b}", "available", 0);
   }
@@ -112,13 +111,13 @@ enum MHD_Result route_gpu_stats(request *r) {
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  json_t *j = json_pack("{s:s, s:o, s:I, s:I, s:s, s:i, s:{s:s, s:f, s:f, s:f, s:f, s:f}, s:o, s:s}",
-                        "timestamp", ts, "gpu", gpu, "queue_depth", (json_int_t)queued, "running_jobs",
-                        (json_int_t)running, "recommended_precision", precision, "optimal_batch_size",
-                        orf_jobs_batch(srv->jobs), "memory_budget", "device", device, "total_gb",
-                        srv->device_total_bytes / GB, "reserved_system_gb", srv->cfg.reserved_system_gb,
-                        "reserved_cache_gb", srv->cfg.reserved_cache_gb, "available_for_jobs_gb", budget / GB,
-                        "in_use_gb", in_use / GB, "history", history, "precision_mode", mode);
+  json_t *j = json_pack(
+      "{s:s, s:o, s:I, s:I, s:s, s:i, s:{s:s, s:f, s:f, s:f, s:f, s:f}, s:o, s:s}", "timestamp", ts, "gpu",
+      gpu, "queue_depth", (json_int_t)queued, "running_jobs", (json_int_t)running, "recommended_precision",
+      precision, "optimal_batch_size", orf_jobs_batch(srv->jobs), "memory_budget", "device", device,
+      "total_gb", srv->device_total_bytes / ORF_GIB, "reserved_system_gb", srv->cfg.reserved_system_gb,
+      "reserved_cache_gb", srv->cfg.reserved_cache_gb, "available_for_jobs_gb", budget / ORF_GIB, "in_use_gb",
+      in_use / ORF_GIB, "history", history, "precision_mode", mode);
   return http_json(r, 200, j);
 }
 
@@ -186,8 +185,8 @@ enum MHD_Result route_metrics(request *r) {
   orf_memsources_budget_base(r->srv->mem, &snap, &total, &external);
   g.device_available_bytes =
       (uint64_t)(snap.gpu_available && strcmp(orf_memsources_budget_device(r->srv->mem), "cpu")
-                     ? snap.gpu[0].free_gb * GB
-                     : snap.host_available_gb * GB);
+                     ? snap.gpu[0].free_gb * ORF_GIB
+                     : snap.host_available_gb * ORF_GIB);
   char *text;
   size_t len;
   if (orf_metrics_render(r->srv->metrics, &g, &text, &len)) return http_error(r, ORF_ENOMEM, NULL, NULL);

@@ -28,7 +28,6 @@
 #include "log.h"
 
 #define DRAIN_CONNECTIONS_S 5.0
-#define GIB (1024.0 * 1024.0 * 1024.0)
 #define HTTP_THREADS 2
 #define RATE_CLIENTS 65536 /* clients the rate limit tracks: 1.5 MiB */
 
@@ -130,8 +129,8 @@ int orf_server_main(int argc, char **argv) {
   orf_cache_stats cst;
   orf_cache_stats_get(srv.cache, &cst);
   if (!cst.disk_ok) /* the cache runs from memory only; /health says so too */
-    log_json("error", "disk_unavailable", json_pack("{s:s, s:s}", "error", cst.last_disk_error, "data_dir",
-                                                    srv.cfg.data_dir));
+    log_json("error", "disk_unavailable",
+             json_pack("{s:s, s:s}", "error", cst.last_disk_error, "data_dir", srv.cfg.data_dir));
   if (orf_memsources_open(&srv.mem, srv.cfg.sim_device[0] ? srv.cfg.sim_device : NULL, err, sizeof err)) {
     fprintf(stderr, "orfeas serve: --sim-device: %s\n", err);
     status = 2;
@@ -141,9 +140,10 @@ int orf_server_main(int argc, char **argv) {
    * present.  On it, admission is by GPU memory. */
   orf_device want;
   orf_precision prec;
-  if (orf_device_from_name(srv.cfg.device, &want) || (strcmp(srv.cfg.precision, "auto") &&
-                                                     orf_precision_from_name(srv.cfg.precision, &prec))) {
-    fprintf(stderr, "orfeas serve: --device must be auto, cpu or cuda and --precision auto, fp32, fp16 or int8\n");
+  if (orf_device_from_name(srv.cfg.device, &want) ||
+      (strcmp(srv.cfg.precision, "auto") && orf_precision_from_name(srv.cfg.precision, &prec))) {
+    fprintf(stderr,
+            "orfeas serve: --device must be auto, cpu or cuda and --precision auto, fp32, fp16 or int8\n");
     status = 2;
     goto out;
   }
@@ -168,8 +168,8 @@ int orf_server_main(int argc, char **argv) {
   orf_memsources_budget_base(srv.mem, &snap, &total, &external);
   srv.device_total_bytes = total;
   double budget = srv.cfg.memory_budget_gb > 0
-                      ? srv.cfg.memory_budget_gb * GIB
-                      : total - external - (srv.cfg.reserved_system_gb + srv.cfg.reserved_cache_gb) * GIB;
+                      ? srv.cfg.memory_budget_gb * ORF_GIB
+                      : total - external - (srv.cfg.reserved_system_gb + srv.cfg.reserved_cache_gb) * ORF_GIB;
   if (budget < 1) budget = 1; /* nothing fits: every job is refused with 507, and says why */
   orf_jobs_config jc = {srv.cfg.workers,
                         srv.cfg.queue_max,
@@ -190,8 +190,8 @@ int orf_server_main(int argc, char **argv) {
   }
   log_json("info", "memory_budget",
            json_pack("{s:s, s:f, s:f, s:f}", "device", orf_memsources_budget_device(srv.mem),
-                     "device_total_gb", total / GIB, "external_gb", external / GIB, "budget_gb",
-                     budget / GIB));
+                     "device_total_gb", total / ORF_GIB, "external_gb", external / ORF_GIB, "budget_gb",
+                     budget / ORF_GIB));
   if (srv.cfg.monitor_interval_s > 0 &&
       orf_monitor_start(&srv.monitor, srv.mem, read_budget, srv.jobs, srv.cfg.monitor_interval_s, 720)) {
     orf_log_event("error", "start_failed", "\"reason\":\"cannot start the memory monitor\"");
