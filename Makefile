@@ -33,14 +33,34 @@ TEST_UTIL  := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 # with PTX for later cards, and cudart is linked statically, so the binary
 # runs wherever a driver is and, with no GPU, on the CPU (cuda_job.c then
 # finds no device).  Without nvcc, cuda_none.c stands in.
-NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+#
+# nvcc finds its toolkit from where its binary lies, so a symlink to it is
+# resolved first.  Where libcudart_static.a and cuda_runtime.h live differs
+# between installs (lib64, lib, targets/<arch>/lib, Debian's multiarch dir),
+# so the toolkit's root is asked of nvcc itself (the TOP its --dryrun
+# prints) and the library looked for there and in the C compiler's own
+# search path.  An nvcc without a usable toolkit (no static cudart or no
+# runtime header: a compiler-only install) builds without CUDA, with a
+# warning, rather than failing.  `make cuda-config` shows the choice.
+NVCC ?= $(shell p=$$(command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null) && readlink -f "$$p")
 ifneq ($(strip $(NVCC)),)
-CUDA_HOME  := $(abspath $(dir $(NVCC))..)
+CUDA_TOP   := $(shell $(NVCC) --dryrun -c -x cu /dev/null -o /dev/null 2>&1 | sed -n 's/^\#\$$ TOP=//p' | head -n 1)
+CUDART_A   := $(firstword $(wildcard $(foreach d,$(CUDA_TOP), \
+                $(d)/targets/*/lib/libcudart_static.a $(d)/lib64/libcudart_static.a $(d)/lib/libcudart_static.a)) \
+                $(filter /%,$(shell $(CC) -print-file-name=libcudart_static.a)))
+CUDA_HDR   := $(firstword $(wildcard $(foreach d,$(CUDA_TOP),$(d)/targets/*/include/cuda_runtime.h $(d)/include/cuda_runtime.h)) \
+                $(wildcard /usr/include/cuda_runtime.h))
+ifeq ($(and $(CUDART_A),$(CUDA_HDR)),)
+$(warning nvcc found at $(NVCC) but its toolkit ($(or $(CUDA_TOP),unknown)) lacks libcudart_static.a or cuda_runtime.h; building without CUDA)
+override NVCC :=
+endif
+endif
+ifneq ($(strip $(NVCC)),)
 GPU_SRC    := src/gpu/cuda_job.c
 CUDA_SRC   := $(wildcard src/gpu/*.cu)
 NVCCFLAGS  ?= -O2 -std=c++17 --fmad=false -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80 \
               -gencode arch=compute_90,code=compute_90 -Xcompiler -Wall,-Wextra,-Werror -Werror all-warnings -Isrc/gpu -Isrc/surface
-LDLIBS     += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
+LDLIBS     += -L$(dir $(CUDART_A)) -lcudart_static -ldl -lrt -lstdc++
 else
 GPU_SRC    := src/gpu/cuda_none.c
 CUDA_SRC   :=
@@ -54,9 +74,15 @@ UTIL_OBJ   := $(TEST_UTIL:%.c=$(BUILD)/obj/%.o)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 SETUP      := $(BUILD)/.setup-ok
 
-.PHONY: all test sanitize bench run format clean setup
+.PHONY: all test sanitize bench run format clean setup cuda-config
 .SECONDARY:
 all: $(BUILD)/orfeas
+
+# What the CUDA detection above chose (tests/test_deploy.sh checks it).
+cuda-config:
+	@echo "nvcc: $(or $(NVCC),none)"
+	@echo "cudart: $(or $(CUDART_A),none)"
+	@echo "gpu source: $(GPU_SRC)"
 
 setup: $(SETUP)
 $(SETUP): scripts/setup.sh

@@ -19,7 +19,12 @@
 #  6. deploy/orfeas.service passes `systemd-analyze verify` with the binary
 #     path set to BUILD/orfeas, silently, has the sandbox directives, and a
 #     copy pointing at a missing binary fails the same verify;
-#  7. hadolint on the Dockerfile, only where hadolint is installed.
+#  7. hadolint on the Dockerfile, only where hadolint is installed;
+#  8. the Makefile's CUDA detection (`make cuda-config`): an nvcc whose
+#     toolkit has no static cudart builds without CUDA instead of failing
+#     to link (what broke CI once), and where a real toolkit is here, a
+#     symlink to its nvcc and a wrapper script around it find the same
+#     libcudart_static.a as nvcc itself.
 # Prints cmocka's "[  PASSED  ] N" / "[  FAILED  ] N" lines for tests/run.sh.
 set -u
 build=${1:-build}
@@ -171,6 +176,34 @@ if command -v hadolint >/dev/null; then
 else
   echo "[  SKIPPED ] hadolint_dockerfile: hadolint not installed"
 fi
+
+# 8. CUDA detection
+cudacfg() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory "$@" cuda-config 2>/dev/null; }
+mkdir -p "$tmp/fake/bin" "$tmp/link/bin"
+printf '#!/bin/sh\necho "#\\$ TOP=%s/fake/bin/.."\n' "$tmp" >"$tmp/fake/bin/nvcc"
+chmod +x "$tmp/fake/bin/nvcc"
+: >"$tmp/8"
+cudacfg NVCC="$tmp/fake/bin/nvcc" | grep -qx 'gpu source: src/gpu/cuda_none.c' ||
+  echo "an nvcc without a toolkit does not fall back to cuda_none.c" >>"$tmp/8"
+PATH="$tmp/fake/bin:$PATH" cudacfg | grep -qx 'gpu source: src/gpu/cuda_none.c' ||
+  echo "an nvcc on PATH without a toolkit does not fall back" >>"$tmp/8"
+real=$(cudacfg | sed -n 's/^cudart: //p')
+if [ -n "$real" ] && [ "$real" != none ]; then
+  nv=$(cudacfg | sed -n 's/^nvcc: //p')
+  ln -s "$nv" "$tmp/link/bin/nvcc"
+  printf '#!/bin/sh\nexec "%s" "$@"\n' "$nv" >"$tmp/link/wrapper"
+  chmod +x "$tmp/link/wrapper"
+  for how in "PATH=$tmp/link/bin:$PATH" "NVCC=$tmp/link/wrapper"; do
+    case $how in
+      PATH=*) got=$(PATH="${how#PATH=}" cudacfg | sed -n 's/^cudart: //p') ;;
+      *) got=$(cudacfg "$how" | sed -n 's/^cudart: //p') ;;
+    esac
+    [ -f "$got" ] && [ "$(realpath "$got")" = "$(realpath "$real")" ] ||
+      echo "$how found cudart '$got', nvcc itself '$real'" >>"$tmp/8"
+  done
+fi
+[ ! -s "$tmp/8" ]
+check cuda_detection_falls_back_and_resolves $? "$tmp/8"
 
 echo "[  PASSED  ] $passed test(s)."
 [ "$failed" -gt 0 ] && echo "[  FAILED  ] $failed test(s)."
