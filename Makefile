@@ -71,6 +71,8 @@ ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o) $(GPU_SRC:%.c=$(BUILD)/obj/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UTIL_OBJ   := $(TEST_UTIL:%.c=$(BUILD)/obj/%.o)
+# the benchmarks share the tests' helpers but the server harness (libcurl, cmocka)
+BENCH_UTIL := $(filter-out %/server_harness.o,$(UTIL_OBJ))
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 SETUP      := $(BUILD)/.setup-ok
 
@@ -140,7 +142,7 @@ bench: $(BUILD)/orfeas $(BENCH_BIN)
 	@bash scripts/setup.sh bench
 	@bash bench/run.sh $(BUILD)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(UTIL_OBJ) $(BUILD)/liborfeas.a
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BENCH_UTIL) $(BUILD)/liborfeas.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

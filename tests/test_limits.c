@@ -1,8 +1,8 @@
 /*
  * test_limits.c - hardening of `orfeas serve` (issue 7): limits, slow
  * clients, security and faults, on the real binary ($ORFEAS_BIN) started
- * as tests/test_server.c does it (fork/exec on 127.0.0.1 --port 0, the
- * port read from its first stdout line), each test with the options it
+ * by tests/server_harness.c as for tests/test_server.c (127.0.0.1,
+ * --port 0), each test with the options it
  * needs, spoken to with libcurl or, where a misbehaving client is the
  * point, with raw sockets.
  *
@@ -33,9 +33,7 @@
 #include <cmocka.h>
 #include <arpa/inet.h>
 #include <curl/curl.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -46,8 +44,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -55,308 +51,61 @@
 #include <unistd.h>
 
 #include "orfeas.h"
+#include "server_harness.h"
 #include "testutil.h"
 
-#define REQ_TIMEOUT_S 60
 
 static char tmp[] = "/tmp/orfeas-limits-XXXXXX";
 static uint8_t *disc_png;
 static size_t disc_png_n;
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+/* ---- the server and HTTP (tests/server_harness.h) --------------------------- */
 
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-/* ---- the server process -------------------------------------------------- */
-
-typedef struct srv {
-  pid_t pid; /* 0 when not running */
-  int port;
-  int out_fd;
-  char log[600];
-} srv;
-
-/* every server started and not yet reaped, for the teardown (pids, not
- * pointers: a failed test leaves its frame, and its srv, behind) */
-static pid_t live[8];
-
-static void live_set(pid_t old, pid_t pid) {
-  for (int i = 0; i < 8; i++)
-    if (live[i] == old) {
-      live[i] = pid;
-      return;
-    }
-}
-
-static void print_log_tail(const srv *s) {
-  uint8_t *text;
-  size_t n;
-  if (!(text = tu_read_file(s->log, &n))) return;
-  print_message("---- server log %s ----\n%s\n----\n", s->log, (char *)text + (n > 3000 ? n - 3000 : 0));
-  free(text);
-}
-
-/* Starts `$ORFEAS_BIN serve --host 127.0.0.1 --port 0 --data-dir DATA
- * EXTRA...` (EXTRA: options separated by single spaces), with "K=V K=V"
- * from env set and the variables in unset ("K K") removed.  With
- * fsize > 0 the server runs under RLIMIT_FSIZE = fsize bytes (SIGXFSZ
- * ignored, so a write past it fails with EFBIG), and its stderr goes
- * through a pipe to a `cat` that is not limited, so the log is whole.
- * Returns 0 once it listens; -1 when it did not (*status: its exit status
- * when it exited). */
-static int srv_start(srv *s, const char *name, const char *data, const char *extra, const char *env,
+/* Starts a server (ts_start, quietly) with its log at TMP/NAME.log, env and
+ * unset as ts_launch has them and fsize its file-size limit.  0 once it
+ * listens; -1 when it did not (*status: its wait status when it exited). */
+static int srv_start(ts_server *s, const char *name, const char *data, const char *extra, const char *env,
                      const char *unset, long fsize, int *status) {
-  memset(s, 0, sizeof *s);
-  snprintf(s->log, sizeof s->log, "%s/%s.log", tmp, name);
-  const char *b = getenv("ORFEAS_BIN");
-  char args[1500];
-  snprintf(args, sizeof args, "serve --host 127.0.0.1 --port 0 --data-dir %s %s", data, extra ? extra : "");
-  char *argv[64];
-  int argc = 0;
-  argv[argc++] = (char *)(b ? b : "build/orfeas");
-  for (char *t = strtok(args, " "); t && argc < 63; t = strtok(NULL, " "))
-    argv[argc++] = t;
-  argv[argc] = NULL;
-  int fds[2];
-  if (pipe(fds)) return -1;
-  pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    int lf = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    int nul = open("/dev/null", O_RDONLY);
-    dup2(nul, 0);
-    dup2(fds[1], 1);
-    close(fds[0]);
-    close(fds[1]);
-    if (fsize > 0) {
-      int ep[2];
-      if (pipe(ep)) _exit(126);
-      if (fork() == 0) { /* the log's copier: not limited */
-        dup2(ep[0], 0);
-        dup2(lf, 1);
-        close(ep[0]);
-        close(ep[1]);
-        execlp("cat", "cat", (char *)NULL);
-        _exit(127);
-      }
-      dup2(ep[1], 2);
-      close(ep[0]);
-      close(ep[1]);
-      signal(SIGXFSZ, SIG_IGN);
-      struct rlimit rl = {(rlim_t)fsize, (rlim_t)fsize};
-      setrlimit(RLIMIT_FSIZE, &rl);
-    } else if (lf >= 0) {
-      dup2(lf, 2);
-    }
-    if (unset) {
-      char u[256];
-      snprintf(u, sizeof u, "%s", unset);
-      for (char *t = strtok(u, " "); t; t = strtok(NULL, " "))
-        unsetenv(t);
-    }
-    if (env) {
-      char e[1024];
-      snprintf(e, sizeof e, "%s", env);
-      for (char *t = strtok(e, " "); t; t = strtok(NULL, " "))
-        putenv(strdup(t));
-    }
-    execv(argv[0], argv);
-    _exit(127);
-  }
-  close(fds[1]);
-  s->pid = pid;
-  s->out_fd = fds[0];
-  live_set(0, pid);
-  char line[512];
-  size_t n = 0;
-  double t0 = now_s();
-  while (n < sizeof line - 1 && now_s() - t0 < 30) {
-    struct pollfd pfd = {s->out_fd, POLLIN, 0};
-    if (poll(&pfd, 1, 100) <= 0) continue;
-    ssize_t k = read(s->out_fd, line + n, 1);
-    if (k <= 0) break;
-    if (line[n] == '\n') break;
-    n++;
-  }
-  line[n] = 0;
-  if (sscanf(line, "orfeas listening on http://127.0.0.1:%d", &s->port) != 1) {
-    int st = 0;
-    for (double t1 = now_s(); now_s() - t1 < 10;) {
-      if (waitpid(pid, &st, WNOHANG) == pid) {
-        s->pid = 0;
-        break;
-      }
-      sleep_ms(10);
-    }
-    if (status) *status = st;
-    if (s->pid) {
-      kill(s->pid, SIGKILL);
-      waitpid(s->pid, &st, 0);
-      s->pid = 0;
-    }
-    live_set(pid, 0);
-    close(s->out_fd);
-    return -1;
-  }
-  return 0;
+  char log[600];
+  snprintf(log, sizeof log, "%s/%s.log", tmp, name);
+  int rc = ts_start(s, &(ts_launch){.data = data, .extra = extra, .log = log, .env = env, .unset = unset,
+                                    .fsize = fsize, .quiet = 1});
+  if (status) *status = s->exit_status;
+  return rc;
 }
 
-/* Sends sig and waits for the exit (SIGKILL after 30 s); the wait status. */
-static int srv_stop(srv *s, int sig) {
-  if (!s->pid) return -1;
-  kill(s->pid, sig);
-  int st = 0;
-  double t0 = now_s();
-  for (;;) {
-    pid_t w = waitpid(s->pid, &st, WNOHANG);
-    if (w == s->pid || (w < 0 && errno != EINTR)) break;
-    if (now_s() - t0 > 30) kill(s->pid, SIGKILL);
-    sleep_ms(5);
-  }
-  close(s->out_fd);
-  live_set(s->pid, 0);
-  s->pid = 0;
-  return st;
-}
+static int srv_stop(ts_server *s, int sig) { return ts_stop(s, sig, 30); }
 
-static void srv_must_start(srv *s, const char *name, const char *data, const char *extra) {
+static void srv_must_start(ts_server *s, const char *name, const char *data, const char *extra) {
   if (srv_start(s, name, data, extra, NULL, NULL, 0, NULL)) {
-    print_log_tail(s);
+    ts_log_tail(s);
     fail_msg("the server (%s) did not start", extra ? extra : "");
   }
 }
 
-/* ---- HTTP with libcurl ------------------------------------------------------ */
-
-typedef struct reply {
-  long status;
-  CURLcode rc;
-  char *body;
-  size_t len;
-  char hdr[8192];
-  size_t hlen;
-} reply;
-
-static size_t on_body(char *p, size_t sz, size_t nm, void *ud) {
-  reply *r = ud;
-  size_t k = sz * nm;
-  char *b = realloc(r->body, r->len + k + 1);
-  if (!b) return 0;
-  memcpy(b + r->len, p, k);
-  r->body = b;
-  r->len += k;
-  r->body[r->len] = 0;
-  return k;
+/* One request as a browser or attacker sends it (path as is): method (NULL:
+ * GET), path, up to two extra header lines, an optional raw body of type
+ * ctype. */
+static void http(ts_reply *r, const ts_server *s, const char *method, const char *path, const char *h1,
+                 const char *h2, const void *body, size_t len, const char *ctype) {
+  ts_http(r, &(ts_request){.srv = s, .method = method, .path = path, .header = h1, .header2 = h2,
+                           .body = body, .len = len, .ctype = ctype, .path_as_is = 1});
 }
 
-static size_t on_header(char *p, size_t sz, size_t nm, void *ud) {
-  reply *r = ud;
-  size_t k = sz * nm;
-  if (r->hlen + k < sizeof r->hdr) {
-    memcpy(r->hdr + r->hlen, p, k);
-    r->hlen += k;
-    r->hdr[r->hlen] = 0;
-  }
-  return k;
-}
-
-/* One request: method (NULL: GET), path, up to two extra header lines,
- * an optional raw body of type ctype. */
-static void http(reply *r, const srv *s, const char *method, const char *path, const char *h1, const char *h2,
-                 const void *body, size_t len, const char *ctype) {
-  memset(r, 0, sizeof *r);
-  CURL *h = curl_easy_init();
-  assert_non_null(h);
-  char url[1024];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, path);
-  struct curl_slist *hl = NULL;
-  if (h1) hl = curl_slist_append(hl, h1);
-  if (h2) hl = curl_slist_append(hl, h2);
-  char ct[128];
-  if (ctype) {
-    snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
-    hl = curl_slist_append(hl, ct);
-  }
-  curl_easy_setopt(h, CURLOPT_URL, url);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)REQ_TIMEOUT_S);
-  curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-  curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
-  if (body) {
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-  }
-  if (method && strcmp(method, "GET") && !(body && !strcmp(method, "POST"))) {
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    if (!strcmp(method, "HEAD")) curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-  }
-  if (hl) curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-  r->rc = curl_easy_perform(h);
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-  curl_slist_free_all(hl);
-  curl_easy_cleanup(h);
-}
-
-static void reply_free(reply *r) {
-  free(r->body);
-  r->body = NULL;
-}
-
-/* A response header's value (case-insensitive name), or NULL. */
-static const char *header(const reply *r, const char *name, char *out, size_t size) {
-  size_t nl = strlen(name);
-  for (const char *p = r->hdr; p && *p;) {
-    const char *eol = strchr(p, '\n');
-    if (!strncasecmp(p, name, nl) && p[nl] == ':') {
-      const char *v = p + nl + 1;
-      while (*v == ' ')
-        v++;
-      size_t n = eol ? (size_t)(eol - v) : strlen(v);
-      while (n && (v[n - 1] == '\r' || v[n - 1] == ' '))
-        n--;
-      if (n >= size) n = size - 1;
-      memcpy(out, v, n);
-      out[n] = 0;
-      return out;
-    }
-    p = eol ? eol + 1 : NULL;
-  }
-  return NULL;
-}
-
-static json_t *body_json(const reply *r) {
-  json_t *j = json_loadb(r->body ? r->body : "", r->len, 0, NULL);
-  if (!j) fail_msg("not JSON: %.300s", r->body ? r->body : "");
-  return j;
-}
-
-/* GET path, asserting the status; returns the body as JSON when it is. */
-static json_t *get_json(const srv *s, const char *path, long status) {
-  reply r;
+/* GET path, asserting the status; returns the body as JSON. */
+static json_t *get_json(const ts_server *s, const char *path, long status) {
+  ts_reply r;
   http(&r, s, NULL, path, NULL, NULL, NULL, 0, NULL);
   if (r.status != status) fail_msg("GET %s -> %ld (%s), expected %ld", path, r.status, r.body, status);
-  json_t *j = body_json(&r);
-  reply_free(&r);
+  json_t *j = ts_reply_json(&r);
+  ts_reply_free(&r);
   return j;
 }
 
 /* ---- raw sockets --------------------------------------------------------------- */
 
 /* A TCP connection to the server from address `from` (NULL: 127.0.0.1). */
-static int raw_connect(const srv *s, const char *from) {
+static int raw_connect(const ts_server *s, const char *from) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   assert_true(fd >= 0);
   if (from) {
@@ -380,9 +129,9 @@ static int send_str(int fd, const char *text) {
 /* Whether the server has closed fd: waits up to wait_ms for EOF or a reset
  * (data before them is read and dropped). */
 static int closed_by_server(int fd, int wait_ms) {
-  double t0 = now_s();
+  double t0 = ts_now_s();
   for (;;) {
-    int left = wait_ms - (int)((now_s() - t0) * 1e3);
+    int left = wait_ms - (int)((ts_now_s() - t0) * 1e3);
     struct pollfd p = {fd, POLLIN, 0};
     if (poll(&p, 1, left > 0 ? left : 0) <= 0) return 0;
     char buf[4096];
@@ -395,9 +144,9 @@ static int closed_by_server(int fd, int wait_ms) {
  * into buf; returns the status of the first response line, or 0. */
 static int raw_response(int fd, char *buf, size_t size, int wait_ms) {
   size_t n = 0;
-  double t0 = now_s();
+  double t0 = ts_now_s();
   while (n < size - 1) {
-    int left = wait_ms - (int)((now_s() - t0) * 1e3);
+    int left = wait_ms - (int)((ts_now_s() - t0) * 1e3);
     struct pollfd p = {fd, POLLIN, 0};
     if (left <= 0 || poll(&p, 1, left) <= 0) break;
     ssize_t k = recv(fd, buf + n, size - 1 - n, 0);
@@ -435,12 +184,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  for (int i = 0; i < 8; i++)
-    if (live[i]) {
-      kill(live[i], SIGKILL);
-      waitpid(live[i], NULL, 0);
-      live[i] = 0;
-    }
+  ts_kill_all();
   free(disc_png);
   if (!getenv("ORFEAS_KEEP_TMP")) nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
   return 0;
@@ -449,14 +193,14 @@ static int teardown(void **state) {
 static void data_dir(char *out, size_t size, const char *name) { snprintf(out, size, "%s/%s", tmp, name); }
 
 /* POST the disc as a raw PNG to /api/v1/generate?QUERY; returns the status. */
-static long generate(const srv *s, const char *query, json_t **out) {
+static long generate(const ts_server *s, const char *query, json_t **out) {
   char path[512];
   snprintf(path, sizeof path, "/api/v1/generate?%s", query);
-  reply r;
+  ts_reply r;
   http(&r, s, "POST", path, NULL, NULL, disc_png, disc_png_n, "image/png");
-  if (out) *out = r.status == 200 ? body_json(&r) : NULL;
+  if (out) *out = r.status == 200 ? ts_reply_json(&r) : NULL;
   long st = r.status;
-  reply_free(&r);
+  ts_reply_free(&r);
   return st;
 }
 
@@ -478,10 +222,10 @@ static void test_rate_limit(void **state) {
   (void)state;
   char data[700];
   data_dir(data, sizeof data, "rate");
-  srv s;
+  ts_server s;
   srv_must_start(&s, "rate", data, "--rate-limit 2 --rate-burst 3");
   int ok = 0, limited = 0;
-  reply r;
+  ts_reply r;
   for (int i = 0; i < 10; i++) {
     http(&r, &s, NULL, "/api/v1/params", NULL, NULL, NULL, 0, NULL);
     if (i < 3 && r.status != 200) fail_msg("request %d of the burst -> %ld", i, r.status);
@@ -489,16 +233,16 @@ static void test_rate_limit(void **state) {
     if (r.status == 429) {
       limited++;
       char v[64];
-      if (!header(&r, "Retry-After", v, sizeof v)) fail_msg("429 without Retry-After");
+      if (!ts_header(&r, "Retry-After", v, sizeof v)) fail_msg("429 without Retry-After");
       assert_true(atoi(v) >= 1 && atoi(v) <= 2);
-      if (!header(&r, "Content-Type", v, sizeof v) || strncmp(v, "application/json", 16))
+      if (!ts_header(&r, "Content-Type", v, sizeof v) || strncmp(v, "application/json", 16))
         fail_msg("429 is not JSON");
-      json_t *j = body_json(&r);
+      json_t *j = ts_reply_json(&r);
       assert_string_equal(json_string_value(json_object_get(j, "code")), "rate_limited");
       assert_non_null(json_string_value(json_object_get(j, "error")));
       json_decref(j);
     }
-    reply_free(&r);
+    ts_reply_free(&r);
   }
   assert_true(limited >= 1);
   assert_true(ok >= 3);
@@ -507,23 +251,23 @@ static void test_rate_limit(void **state) {
     const char *p = i % 3 == 0 ? "/health" : i % 3 == 1 ? "/ready" : "/metrics";
     http(&r, &s, NULL, p, NULL, NULL, NULL, 0, NULL);
     if (r.status != 200) fail_msg("%s -> %ld while rate limited", p, r.status);
-    reply_free(&r);
+    ts_reply_free(&r);
   }
   /* a generation is limited before its body is read, and another client
    * (127.0.0.2, through a raw socket) is not limited at all */
   http(&r, &s, "POST", "/api/v1/generate?quality=1", NULL, NULL, disc_png, disc_png_n, "image/png");
   assert_int_equal(r.status, 429);
-  reply_free(&r);
+  ts_reply_free(&r);
   int fd = raw_connect(&s, "127.0.0.2");
   send_str(fd, "GET /api/v1/params HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   char buf[2048];
   assert_int_equal(raw_response(fd, buf, sizeof buf, 10000), 200);
   close(fd);
   /* after Retry-After, the client is let in again */
-  sleep_ms(1100);
+  ts_sleep_ms(1100);
   http(&r, &s, NULL, "/api/v1/params", NULL, NULL, NULL, 0, NULL);
   assert_int_equal(r.status, 200);
-  reply_free(&r);
+  ts_reply_free(&r);
   assert_int_equal(srv_stop(&s, SIGTERM), 0);
 }
 
@@ -534,7 +278,7 @@ static void test_connection_limits(void **state) {
   (void)state;
   char data[700];
   data_dir(data, sizeof data, "conn");
-  srv s;
+  ts_server s;
   srv_must_start(&s, "conn", data, "--max-connections-per-ip 3");
   int fds[8], closed = 0;
   for (int i = 0; i < 5; i++)
@@ -555,7 +299,7 @@ static void test_connection_limits(void **state) {
   srv_must_start(&s, "conn-total", data, "--max-connections 4");
   for (int i = 0; i < 4; i++) /* idle: they hold the four slots */
     fds[i] = raw_connect(&s, i % 2 ? "127.0.0.3" : NULL);
-  sleep_ms(300);
+  ts_sleep_ms(300);
   fd = raw_connect(&s, "127.0.0.4");
   send_str(fd, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   int st = raw_response(fd, buf, sizeof buf, 1500);
@@ -575,7 +319,7 @@ static void test_body_cut_off(void **state) {
   (void)state;
   char data[700];
   data_dir(data, sizeof data, "body");
-  srv s;
+  ts_server s;
   srv_must_start(&s, "body", data, "--max-upload-mb 1");
   int fd = raw_connect(&s, NULL);
   send_str(fd, "POST /api/v1/generate HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
@@ -600,9 +344,9 @@ static void test_body_cut_off(void **state) {
   send_str(fd, "POST /api/v1/generate HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
                "Content-Length: 1073741824\r\n\r\n");
   char buf[4096];
-  double t0 = now_s();
+  double t0 = ts_now_s();
   int st = raw_response(fd, buf, sizeof buf, 10000);
-  if (st != 413) fail_msg("a declared 1 GiB body -> %d after %.1f s: %.200s", st, now_s() - t0, buf);
+  if (st != 413) fail_msg("a declared 1 GiB body -> %d after %.1f s: %.200s", st, ts_now_s() - t0, buf);
   assert_non_null(strstr(buf, "too_large"));
   close(fd);
   json_decref(get_json(&s, "/health", 200));
@@ -615,7 +359,7 @@ static void test_slow_clients(void **state) {
   (void)state;
   char data[700];
   data_dir(data, sizeof data, "slow");
-  srv s;
+  ts_server s;
   srv_must_start(&s, "slow", data, "--connection-timeout 2");
   enum { N = 8 };
   int fds[N];
@@ -633,7 +377,7 @@ static void test_slow_clients(void **state) {
       "GET /health HTTP/1.1\r\nHost: x\r\nX-Trickle: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
   for (int i = 0; i < 4; i++)
     trickle[i] = raw_connect(&s, NULL);
-  double t0 = now_s();
+  double t0 = ts_now_s();
   /* meanwhile, normal clients are served at once, and the stalled
    * connections are still open (they have not timed out yet) */
   for (int i = 0; i < 4; i++) {
@@ -642,7 +386,7 @@ static void test_slow_clients(void **state) {
     json_decref(get_json(&s, "/health", 200));
     json_decref(get_json(&s, "/api/v1/params", 200));
   }
-  if (now_s() - t0 < 1.5)
+  if (ts_now_s() - t0 < 1.5)
     for (int i = 0; i < N; i++)
       if (closed_by_server(fds[i], 0)) fail_msg("stalled connection %d closed before its timeout", i);
   /* every stalled connection is closed once the 2 s have passed, and so is
@@ -650,7 +394,7 @@ static void test_slow_clients(void **state) {
    * its headers were not complete in time */
   int open_stalled = N, open_trickles = 4;
   for (int step = 4; (open_stalled || open_trickles) && step < 44; step++) {
-    sleep_ms(200);
+    ts_sleep_ms(200);
     open_stalled = open_trickles = 0;
     for (int i = 0; i < N; i++) {
       if (fds[i] < 0) continue;
@@ -673,14 +417,14 @@ static void test_slow_clients(void **state) {
   }
   if (open_stalled) fail_msg("%d stalled connections still open after 8 s", open_stalled);
   if (open_trickles) fail_msg("%d connections trickling their headers still open after 8 s", open_trickles);
-  assert_true(now_s() - t0 > 1.5); /* not before the timeout */
+  assert_true(ts_now_s() - t0 > 1.5); /* not before the timeout */
   json_decref(get_json(&s, "/health", 200));
   assert_int_equal(srv_stop(&s, SIGTERM), 0);
 }
 
 /* ==== 3. security ============================================================================= */
 
-static void expect_security_headers(const reply *r, const char *what) {
+static void expect_security_headers(const ts_reply *r, const char *what) {
   static const char *const want[][2] = {
       {"X-Content-Type-Options", "nosniff"},
       {"Referrer-Policy", "no-referrer"},
@@ -690,7 +434,7 @@ static void expect_security_headers(const reply *r, const char *what) {
   };
   char v[512];
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-    if (!header(r, want[i][0], v, sizeof v)) fail_msg("%s (%ld): no %s", what, r->status, want[i][0]);
+    if (!ts_header(r, want[i][0], v, sizeof v)) fail_msg("%s (%ld): no %s", what, r->status, want[i][0]);
     if (strncmp(v, want[i][1], strlen(want[i][1])))
       fail_msg("%s: %s is \"%s\", expected \"%s\"", what, want[i][0], v, want[i][1]);
   }
@@ -700,7 +444,7 @@ static void test_security_headers_and_cors(void **state) {
   (void)state;
   char data[700];
   data_dir(data, sizeof data, "sec");
-  srv s;
+  ts_server s;
   srv_must_start(&s, "sec", data,
                  "--cors-origin https://studio.example:8443 --rate-limit 1000 --rate-burst 1000");
   json_t *g = NULL;
@@ -712,52 +456,52 @@ static void test_security_headers_and_cors(void **state) {
   const char *paths[][2] = {{"GET", "/health"},        {"GET", "/metrics"},         {"GET", "/"},
                             {"GET", result},           {"GET", "/no/such/thing"},   {"POST", "/health"},
                             {"GET", "/api/v1/params"}, {"DELETE", "/api/v1/jobs/x"}};
-  reply r;
+  ts_reply r;
   for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
     http(&r, &s, paths[i][0], paths[i][1], "Origin: https://studio.example:8443", NULL, NULL, 0, NULL);
     char what[400], v[256];
     snprintf(what, sizeof what, "%s %s", paths[i][0], paths[i][1]);
     expect_security_headers(&r, what);
-    if (!header(&r, "Access-Control-Allow-Origin", v, sizeof v) || strcmp(v, "https://studio.example:8443"))
+    if (!ts_header(&r, "Access-Control-Allow-Origin", v, sizeof v) || strcmp(v, "https://studio.example:8443"))
       fail_msg("%s from the configured origin: no Access-Control-Allow-Origin", what);
-    if (!header(&r, "Vary", v, sizeof v) || !strstr(v, "Origin")) fail_msg("%s: no Vary: Origin", what);
-    reply_free(&r);
+    if (!ts_header(&r, "Vary", v, sizeof v) || !strstr(v, "Origin")) fail_msg("%s: no Vary: Origin", what);
+    ts_reply_free(&r);
   }
   /* another origin gets no CORS header */
   http(&r, &s, NULL, "/health", "Origin: https://evil.example", NULL, NULL, 0, NULL);
   char v[256];
   assert_int_equal(r.status, 200);
-  assert_null(header(&r, "Access-Control-Allow-Origin", v, sizeof v));
-  reply_free(&r);
+  assert_null(ts_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
+  ts_reply_free(&r);
   /* the preflight */
   http(&r, &s, "OPTIONS", "/api/v1/generate", "Origin: https://studio.example:8443",
        "Access-Control-Request-Method: POST", NULL, 0, NULL);
   assert_int_equal(r.status, 204);
-  assert_non_null(header(&r, "Access-Control-Allow-Methods", v, sizeof v));
+  assert_non_null(ts_header(&r, "Access-Control-Allow-Methods", v, sizeof v));
   assert_non_null(strstr(v, "POST"));
-  assert_non_null(header(&r, "Access-Control-Allow-Headers", v, sizeof v));
+  assert_non_null(ts_header(&r, "Access-Control-Allow-Headers", v, sizeof v));
   assert_non_null(strcasestr(v, "Content-Type"));
-  assert_non_null(header(&r, "Access-Control-Allow-Origin", v, sizeof v));
-  reply_free(&r);
+  assert_non_null(ts_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
+  ts_reply_free(&r);
   http(&r, &s, "OPTIONS", "/api/v1/generate", "Origin: https://evil.example",
        "Access-Control-Request-Method: POST", NULL, 0, NULL);
-  assert_null(header(&r, "Access-Control-Allow-Origin", v, sizeof v));
-  assert_null(header(&r, "Access-Control-Allow-Methods", v, sizeof v));
-  reply_free(&r);
+  assert_null(ts_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
+  assert_null(ts_header(&r, "Access-Control-Allow-Methods", v, sizeof v));
+  ts_reply_free(&r);
   assert_int_equal(srv_stop(&s, SIGTERM), 0);
 
   /* without --cors-origin: no CORS at all, the preflight is not answered */
   srv_must_start(&s, "nocors", data, NULL);
   http(&r, &s, NULL, "/health", "Origin: https://studio.example:8443", NULL, NULL, 0, NULL);
   expect_security_headers(&r, "GET /health (no CORS)");
-  assert_null(header(&r, "Access-Control-Allow-Origin", v, sizeof v));
-  reply_free(&r);
+  assert_null(ts_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
+  ts_reply_free(&r);
   http(&r, &s, "OPTIONS", "/api/v1/generate", "Origin: https://studio.example:8443",
        "Access-Control-Request-Method: POST", NULL, 0, NULL);
   assert_true(r.status >= 400);
-  assert_null(header(&r, "Access-Control-Allow-Origin", v, sizeof v));
-  assert_null(header(&r, "Access-Control-Allow-Methods", v, sizeof v));
-  reply_free(&r);
+  assert_null(ts_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
+  assert_null(ts_header(&r, "Access-Control-Allow-Methods", v, sizeof v));
+  ts_reply_free(&r);
   assert_int_equal(srv_stop(&s, SIGTERM), 0);
 
   /* an origin that is not one (a path, a header injection) is refused at start */
@@ -780,9 +524,9 @@ static void test_admin_token_not_logged(void **state) {
   char data[700], env[200];
   data_dir(data, sizeof data, "token");
   snprintf(env, sizeof env, "ORFEAS_ADMIN_TOKEN=%s", token);
-  srv s;
+  ts_server s;
   if (srv_start(&s, "token", data, NULL, env, NULL, 0, NULL)) fail_msg("no start");
-  reply r;
+  ts_reply r;
   char auth[200];
   /* wrong tokens: empty, a prefix, the token and more, another of equal length */
   const char *wrong[] = {"", "Tok3n", "Tok3n-never-in-the-log-91c2X", "Tok3n-never-in-the-log-91c3"};
@@ -790,12 +534,12 @@ static void test_admin_token_not_logged(void **state) {
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", wrong[i]);
     http(&r, &s, "POST", "/api/v1/cache/clear", auth, NULL, NULL, 0, NULL);
     if (r.status != 403) fail_msg("token \"%s\" -> %ld", wrong[i], r.status);
-    reply_free(&r);
+    ts_reply_free(&r);
   }
   snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
   http(&r, &s, "POST", "/api/v1/cache/clear", auth, NULL, NULL, 0, NULL);
   assert_int_equal(r.status, 200);
-  reply_free(&r);
+  ts_reply_free(&r);
   /* a client that puts it in a query string */
   char path[200];
   snprintf(path, sizeof path, "/health?token=%s", token);
@@ -821,7 +565,7 @@ static void test_paths_stay_inside(void **state) {
   assert_int_equal(tu_write_file(index, "<!doctype html><title>x</title>", 31), 0);
   char opt[800];
   snprintf(opt, sizeof opt, "--web-root %s", web);
-  srv s;
+  ts_server s;
   srv_must_start(&s, "paths", data, opt);
   json_t *g;
   assert_int_equal(generate(&s, "quality=1&size_mm=30", &g), 200);
@@ -861,19 +605,19 @@ static void test_paths_stay_inside(void **state) {
       snprintf(path, sizeof path, "%.*s%s%s", (int)(h - tries[i]), tries[i], hash, h + 4);
     else
       snprintf(path, sizeof path, "%s", tries[i]);
-    reply r;
+    ts_reply r;
     http(&r, &s, NULL, path, NULL, NULL, NULL, 0, NULL);
     if (r.status != 400 && r.status != 404) fail_msg("%s -> %ld, expected 400 or 404", path, r.status);
     if (r.body && (strstr(r.body, "TOP-SECRET") || strstr(r.body, "root:") || strstr(r.body, "ORFCACH")))
       fail_msg("%s served a file from outside", path);
-    reply_free(&r);
+    ts_reply_free(&r);
   }
   /* the way in still works */
-  reply r;
+  ts_reply r;
   http(&r, &s, NULL, "/", NULL, NULL, NULL, 0, NULL);
   assert_int_equal(r.status, 200);
   assert_non_null(strstr(r.body, "<title>x</title>"));
-  reply_free(&r);
+  ts_reply_free(&r);
   assert_int_equal(srv_stop(&s, SIGTERM), 0);
 }
 
@@ -885,7 +629,7 @@ static void test_refuses_root(void **state) {
   }
   char data[700];
   data_dir(data, sizeof data, "root");
-  srv s;
+  ts_server s;
   int st = -1;
   if (srv_start(&s, "root-refused", data, NULL, NULL, "ORFEAS_ALLOW_ROOT", 0, &st) == 0)
     fail_msg("the server started as root without --allow-root");
@@ -962,7 +706,7 @@ static void walk_cache(const char *data) {
 
 /* Starts n generations at once (curl multi) and lets them run for ms
  * milliseconds before the caller kills the server. */
-static void burst(const srv *s, int round, int n, int ms) {
+static void burst(const ts_server *s, int round, int n, int ms) {
   CURLM *m = curl_multi_init();
   CURL *h[16];
   struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: image/png");
@@ -982,9 +726,9 @@ static void burst(const srv *s, int round, int n, int ms) {
     curl_easy_setopt(h[i], CURLOPT_PRIVATE, null);
     curl_multi_add_handle(m, h[i]);
   }
-  double t0 = now_s();
+  double t0 = ts_now_s();
   int running = 1;
-  while (running && (now_s() - t0) * 1e3 < ms) {
+  while (running && (ts_now_s() - t0) * 1e3 < ms) {
     curl_multi_perform(m, &running);
     curl_multi_poll(m, NULL, 0, 10, NULL);
   }
@@ -1006,7 +750,7 @@ static void test_kill9_restart(void **state) {
   data_dir(data, sizeof data, "kill");
   unsigned seed = (unsigned)time(NULL);
   print_message("kill -9 moments from seed %u\n", seed);
-  srv s;
+  ts_server s;
   int tmp_seen = 0;
   for (int round = 0; round < 5; round++) {
     srv_must_start(&s, "kill", data, "--workers 2 --queue-max 32");
@@ -1026,7 +770,7 @@ static void test_kill9_restart(void **state) {
     for (int i = 0; i < W.nhashes; i++) {
       char path[300];
       snprintf(path, sizeof path, "/api/v1/results/%s/final_optimized.ply", W.hashes[i]);
-      reply r;
+      ts_reply r;
       http(&r, &s, NULL, path, NULL, NULL, NULL, 0, NULL);
       if (r.status == 200) {
         orf_mesh mesh;
@@ -1037,16 +781,12 @@ static void test_kill9_restart(void **state) {
       } else if (r.status != 404) {
         fail_msg("round %d: %s -> %ld", round, path, r.status);
       }
-      reply_free(&r);
+      ts_reply_free(&r);
     }
     /* kill -9 at a random moment of a burst of generations */
     int ms = 100 + (int)(rand_r(&seed) % 1400);
     burst(&s, round, 6, ms);
-    int wst;
-    waitpid(s.pid, &wst, 0);
-    close(s.out_fd);
-    live_set(s.pid, 0);
-    s.pid = 0;
+    ts_stop(&s, SIGKILL, 30); /* reaps it */
     walk_cache(data);
     tmp_seen += W.tmp_files;
   }
@@ -1063,7 +803,7 @@ static void test_kill9_restart(void **state) {
 
 /* Generation with a disk that cannot be written: results come from memory,
  * /health says why, one log event. */
-static void check_no_disk(srv *s, const char *what) {
+static void check_no_disk(ts_server *s, const char *what) {
   for (int i = 0; i < 3; i++) {
     char q[64];
     snprintf(q, sizeof q, "quality=1&size_mm=%d", 30 + i);
@@ -1072,11 +812,11 @@ static void check_no_disk(srv *s, const char *what) {
     char url[300];
     snprintf(url, sizeof url, "%s", json_string_value(json_object_get(g, "download_url")));
     json_decref(g);
-    reply r;
+    ts_reply r;
     http(&r, s, NULL, url, NULL, NULL, NULL, 0, NULL);
     if (r.status != 200 || r.len < 20 || memcmp(r.body, "glTF", 4))
       fail_msg("%s: %s -> %ld (%zu bytes)", what, url, r.status, r.len);
-    reply_free(&r);
+    ts_reply_free(&r);
   }
   json_t *h = get_json(s, "/health", 200);
   json_t *disk = json_object_get(h, "disk");
@@ -1095,7 +835,7 @@ static void test_disk_unwritable(void **state) {
   data_dir(file, sizeof file, "plainfile");
   assert_int_equal(tu_write_file(file, "x", 1), 0);
   snprintf(data, sizeof data, "%s/data", file);
-  srv s;
+  ts_server s;
   srv_must_start(&s, "nodir", data, NULL);
   check_no_disk(&s, "data dir under a file");
   assert_int_equal(srv_stop(&s, SIGTERM), 0);
@@ -1105,14 +845,14 @@ static void test_disk_unwritable(void **state) {
    * three generations, several files each, one event */
   data_dir(data, sizeof data, "full");
   if (srv_start(&s, "full", data, NULL, NULL, NULL, 40, NULL)) {
-    print_log_tail(&s);
+    ts_log_tail(&s);
     fail_msg("no start under RLIMIT_FSIZE");
   }
   check_no_disk(&s, "writes failing");
   assert_int_equal(srv_stop(&s, SIGTERM), 0);
   int events = count_in_file(s.log, "\"event\":\"disk_write_failed\"");
   if (events != 1) {
-    print_log_tail(&s);
+    ts_log_tail(&s);
     fail_msg("%d disk_write_failed events, expected 1", events);
   }
   assert_true(count_in_file(s.log, "File too large") >= 1);

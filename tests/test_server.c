@@ -1,9 +1,9 @@
 /*
  * test_server.c - integration tests of `orfeas serve` (issue 4): the real
  * binary ($ORFEAS_BIN, set by tests/run.sh; default build/orfeas) is started
- * with fork/exec on 127.0.0.1 with --port 0 and a temporary data directory,
- * its port read from the one line it prints on stdout, and spoken to over
- * HTTP with libcurl, exactly as shared/spec/API.md describes the API: every
+ * by tests/server_harness.c on 127.0.0.1 with --port 0 and a temporary data
+ * directory, and spoken to over HTTP with libcurl, exactly as
+ * shared/spec/API.md describes the API: every
  * endpoint, every error status of its table (but 507, which comes with the
  * memory-budget issue), the progressive NDJSON stream and its flushing, the
  * deduplication cache (hits, single flight, restart, a truncated file on
@@ -27,16 +27,13 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
 #include <math.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -45,10 +42,9 @@
 
 #include "image.h"
 #include "orfeas.h"
+#include "server_harness.h"
 #include "testutil.h"
 
-#define REQ_TIMEOUT_S 120 /* every request is bounded by this */
-#define MAX_LINES 64
 
 static const char *const STAGES[4] = {"voxel_preview", "rough_mesh", "refined_mesh", "final_optimized"};
 static const char ADMIN_TOKEN[] = "test-admin-token-4";
@@ -59,17 +55,6 @@ static char tmp[] = "/tmp/orfeas-srvtest-XXXXXX";
 static uint8_t *disc_png, *disc_jpg, *disc_webp, *photo_jpg;
 static size_t disc_png_n, disc_jpg_n, disc_webp_n, photo_jpg_n;
 static int fixtures_ready;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
 
 static int make_fixtures(void) {
   if (fixtures_ready) return 0;
@@ -142,421 +127,29 @@ static const uint8_t GIF_1x1[] = {0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00
                                   0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01,
                                   0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b};
 
-/* ---- the server process ----------------------------------------------------- */
+/* ---- the server process (tests/server_harness.h) ----------------------------- */
 
-typedef struct server {
-  pid_t pid; /* 0 when not running */
-  int port;
-  int out_fd;    /* read end of its stdout */
-  char log[600]; /* its stderr */
-  char extra_stdout[256];
-} server;
+static ts_server S; /* the current group's main server */
 
-static server S;        /* the current group's main server */
-static server *live[8]; /* every server started, for the teardowns */
-static char last_request_id[128];
-static int missing_request_ids;
-static char missing_request_id_what[256];
-
-static const char *bin(void) {
-  const char *b = getenv("ORFEAS_BIN");
-  return b ? b : "build/orfeas";
-}
-
-static void print_log_tail(const server *s) {
-  FILE *f = fopen(s->log, "r");
-  if (!f) return;
-  char buf[3001];
-  fseek(f, 0, SEEK_END);
-  long end = ftell(f);
-  fseek(f, end > 3000 ? end - 3000 : 0, SEEK_SET);
-  size_t n = fread(buf, 1, 3000, f);
-  buf[n] = 0;
-  fclose(f);
-  print_message("---- server stderr (tail of %s) ----\n%s\n----\n", s->log, buf);
-}
-
-/* Starts `orfeas serve --host 127.0.0.1 --port 0 --data-dir DATA EXTRA...`
- * (EXTRA: options separated by single spaces) and waits for its
- * "orfeas listening on http://127.0.0.1:PORT" line.  0 or -1 (message
- * printed). */
-static int server_start_env(server *s, const char *data, const char *extra, const char *logname,
-                            const char *env);
-static int server_start(server *s, const char *data, const char *extra, const char *logname) {
-  return server_start_env(s, data, extra, logname, NULL);
-}
-
-/* The same, with environment variables "K=V K=V" set for the server. */
-static int server_start_env(server *s, const char *data, const char *extra, const char *logname,
+/* Starts a server as ts_start does, with its log at TMP/LOGNAME.log and the
+ * environment variables "K=V K=V" in env (may be NULL).  0 or -1. */
+static int server_start_env(ts_server *s, const char *data, const char *extra, const char *logname,
                             const char *env) {
-  memset(s, 0, sizeof *s);
-  snprintf(s->log, sizeof s->log, "%s/%s.log", tmp, logname);
-  char args[1024];
-  snprintf(args, sizeof args, "serve --host 127.0.0.1 --port 0 --data-dir %s %s", data, extra ? extra : "");
-  char *argv[64];
-  int argc = 0;
-  argv[argc++] = (char *)bin();
-  for (char *t = strtok(args, " "); t && argc < 63; t = strtok(NULL, " "))
-    argv[argc++] = t;
-  argv[argc] = NULL;
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    int lf = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    int nul = open("/dev/null", O_RDONLY);
-    dup2(nul, 0);
-    dup2(fds[1], 1);
-    if (lf >= 0) dup2(lf, 2);
-    close(fds[0]);
-    close(fds[1]);
-    if (env) {
-      char e[1024];
-      snprintf(e, sizeof e, "%s", env);
-      for (char *t = strtok(e, " "); t; t = strtok(NULL, " "))
-        putenv(strdup(t));
-    }
-    execv(argv[0], argv);
-    _exit(127);
-  }
-  close(fds[1]);
-  s->pid = pid;
-  s->out_fd = fds[0];
-  for (int i = 0; i < 8; i++)
-    if (!live[i]) {
-      live[i] = s;
-      break;
-    }
-  char line[512];
-  size_t n = 0;
-  double t0 = now_s();
-  while (n < sizeof line - 1 && now_s() - t0 < 30) {
-    struct pollfd pfd = {s->out_fd, POLLIN, 0};
-    if (poll(&pfd, 1, 100) <= 0) {
-      int st;
-      if (waitpid(pid, &st, WNOHANG) == pid) {
-        s->pid = 0;
-        print_message("server exited before listening (status %d)\n", st);
-        print_log_tail(s);
-        return -1;
-      }
-      continue;
-    }
-    ssize_t k = read(s->out_fd, line + n, 1);
-    if (k <= 0) break;
-    if (line[n] == '\n') break;
-    n++;
-  }
-  line[n] = 0;
-  int port = 0;
-  char rest[8] = "";
-  if (sscanf(line, "orfeas listening on http://127.0.0.1:%d%7s", &port, rest) != 1 || port <= 0 ||
-      port > 65535) {
-    print_message("unexpected first stdout line from the server: \"%s\"\n", line);
-    print_log_tail(s);
-    return -1;
-  }
-  s->port = port;
-  return 0;
+  char log[600];
+  snprintf(log, sizeof log, "%s/%s.log", tmp, logname);
+  return ts_start(s, &(ts_launch){.data = data, .extra = extra, .log = log, .env = env});
 }
 
-/* Sends sig, then waits up to timeout_s for the exit; SIGKILL after that.
- * Returns the wait status, or -1 when it had to be killed.  Reads what the
- * server wrote on stdout after its first line into s->extra_stdout. */
-static int server_stop_sig(server *s, int sig, double timeout_s) {
-  if (!s->pid) return -2;
-  kill(s->pid, sig);
-  int st = 0, killed = 0;
-  double t0 = now_s();
-  for (;;) {
-    pid_t w = waitpid(s->pid, &st, WNOHANG);
-    if (w == s->pid) break;
-    if (w < 0 && errno != EINTR) break;
-    if (now_s() - t0 > timeout_s && !killed) {
-      kill(s->pid, SIGKILL);
-      killed = 1;
-    }
-    sleep_ms(10);
-  }
-  if (s->out_fd > 0) {
-    fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
-    ssize_t k = read(s->out_fd, s->extra_stdout, sizeof s->extra_stdout - 1);
-    s->extra_stdout[k > 0 ? k : 0] = 0;
-    close(s->out_fd);
-    s->out_fd = 0;
-  }
-  s->pid = 0;
-  for (int i = 0; i < 8; i++)
-    if (live[i] == s) live[i] = NULL;
-  if (killed) {
-    print_message("server did not exit within %.0f s of signal %d: killed\n", timeout_s, sig);
-    print_log_tail(s);
-    return -1;
-  }
-  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) print_log_tail(s);
-  return st;
-}
-
-/* SIGTERM, then asserts a clean exit (status 0, no crash). */
-static void server_stop_clean(server *s) {
-  int st = server_stop_sig(s, SIGTERM, 60);
-  if (st == -1) fail_msg("the server did not exit after SIGTERM");
-  if (WIFSIGNALED(st)) fail_msg("the server died of signal %d", WTERMSIG(st));
-  if (WEXITSTATUS(st) != 0) fail_msg("the server exited with status %d after SIGTERM", WEXITSTATUS(st));
-}
-
-static void kill_all_servers(void) {
-  for (int i = 0; i < 8; i++)
-    if (live[i]) server_stop_sig(live[i], SIGKILL, 5);
-}
-
-/* ---- HTTP client --------------------------------------------------------------- */
-
-typedef struct request {
-  const char *method; /* NULL: GET */
-  const char *path;   /* with its query string */
-  const char *ctype;  /* raw body's Content-Type, or NULL */
-  const void *body;
-  size_t len;
-  int multipart;     /* send a multipart/form-data body */
-  const void *image; /* multipart: the `image` part (NULL: none) */
-  size_t image_len;
-  const char *image_type; /* its Content-Type */
-  const char *fields;     /* multipart: other fields "k=v&k=v" */
-  const char *header;     /* one extra header line, or NULL */
-  const char *header2;
-  int chunked;           /* send the raw body with chunked transfer encoding */
-  int abort_after_lines; /* abort the transfer once this many lines came */
-  int path_as_is;        /* send ../ segments as they are */
-  const server *srv;     /* NULL: S */
-} request;
-
-typedef struct reply {
-  CURLcode rc;
-  long status;
-  char *body;
-  size_t len, cap;
-  char hdr[16384];
-  size_t hlen;
-  size_t scanned;
-  int n_lines;
-  double t_line[MAX_LINES];
-  int abort_after_lines;
-  const uint8_t *up;
-  size_t up_left;
-  char what[200];
-} reply;
-
-static void reply_free(reply *r) {
-  free(r->body);
-  memset(r, 0, sizeof *r);
-}
-
-static size_t on_body(char *p, size_t sz, size_t nm, void *ud) {
-  reply *r = ud;
-  size_t k = sz * nm;
-  if (r->len + k + 1 > r->cap) {
-    size_t cap = r->cap ? r->cap : 4096;
-    while (cap < r->len + k + 1)
-      cap *= 2;
-    char *b = realloc(r->body, cap);
-    if (!b) return 0;
-    r->body = b, r->cap = cap;
-  }
-  memcpy(r->body + r->len, p, k);
-  r->len += k;
-  r->body[r->len] = 0;
-  double t = now_s();
-  for (; r->scanned < r->len; r->scanned++)
-    if (r->body[r->scanned] == '\n') {
-      if (r->n_lines < MAX_LINES) r->t_line[r->n_lines] = t;
-      r->n_lines++;
-    }
-  if (r->abort_after_lines && r->n_lines >= r->abort_after_lines) return 0;
-  return k;
-}
-
-static size_t on_header(char *p, size_t sz, size_t nm, void *ud) {
-  reply *r = ud;
-  size_t k = sz * nm;
-  if (k >= 5 && memcmp(p, "HTTP/", 5) == 0) r->hlen = 0; /* a new response (after 100 Continue) */
-  if (r->hlen + k < sizeof r->hdr) {
-    memcpy(r->hdr + r->hlen, p, k);
-    r->hlen += k;
-    r->hdr[r->hlen] = 0;
-  }
-  return k;
-}
-
-static size_t on_upload(char *p, size_t sz, size_t nm, void *ud) {
-  reply *r = ud;
-  size_t k = sz * nm;
-  if (k > r->up_left) k = r->up_left;
-  memcpy(p, r->up, k);
-  r->up += k, r->up_left -= k;
-  return k;
-}
-
-/* The value of response header `name` (case-insensitive) copied into out,
- * trailing spaces cut; NULL when absent. */
-static const char *header_get(const reply *r, const char *name, char *out, size_t out_size) {
-  size_t nl = strlen(name);
-  const char *p = r->hdr;
-  while (p && *p) {
-    const char *eol = strchr(p, '\n');
-    if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-      const char *v = p + nl + 1;
-      while (*v == ' ' || *v == '\t')
-        v++;
-      size_t n = eol ? (size_t)(eol - v) : strlen(v);
-      while (n && (v[n - 1] == '\r' || v[n - 1] == ' '))
-        n--;
-      if (n >= out_size) n = out_size - 1;
-      memcpy(out, v, n);
-      out[n] = 0;
-      return out;
-    }
-    p = eol ? eol + 1 : NULL;
-  }
-  return NULL;
-}
-
-/* Sets up handle h for request q into r; the slist and mime it creates are
- * returned for the caller to free after the transfer. */
-static void prepare(CURL *h, const request *q, reply *r, struct curl_slist **hl, curl_mime **mime) {
-  const server *s = q->srv ? q->srv : &S;
-  char url[2048];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, q->path);
-  memset(r, 0, sizeof *r);
-  snprintf(r->what, sizeof r->what, "%s %s", q->method ? q->method : "GET", q->path);
-  r->abort_after_lines = q->abort_after_lines;
-  curl_easy_setopt(h, CURLOPT_URL, url);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)REQ_TIMEOUT_S);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
-  curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
-  if (q->path_as_is) curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-  *hl = NULL;
-  *mime = NULL;
-  if (q->header) *hl = curl_slist_append(*hl, q->header);
-  if (q->header2) *hl = curl_slist_append(*hl, q->header2);
-  if (q->multipart) {
-    *mime = curl_mime_init(h);
-    if (q->image) {
-      curl_mimepart *p = curl_mime_addpart(*mime);
-      curl_mime_name(p, "image");
-      curl_mime_data(p, q->image_len ? q->image : "", q->image_len);
-      curl_mime_filename(p, "upload.bin");
-      curl_mime_type(p, q->image_type ? q->image_type : "application/octet-stream");
-    }
-    if (q->fields) {
-      char f[1024];
-      snprintf(f, sizeof f, "%s", q->fields);
-      char *save = NULL;
-      for (char *kv = strtok_r(f, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
-        char *eq = strchr(kv, '=');
-        if (!eq) continue;
-        *eq = 0;
-        curl_mimepart *p = curl_mime_addpart(*mime);
-        curl_mime_name(p, kv);
-        curl_mime_data(p, eq + 1, CURL_ZERO_TERMINATED);
-      }
-    }
-    curl_easy_setopt(h, CURLOPT_MIMEPOST, *mime);
-  } else if (q->chunked) {
-    r->up = q->body, r->up_left = q->len;
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload);
-    curl_easy_setopt(h, CURLOPT_READDATA, r);
-    *hl = curl_slist_append(*hl, "Transfer-Encoding: chunked");
-  } else if (q->body || q->ctype) {
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->len);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, q->len ? q->body : "");
-  }
-  if (q->ctype) {
-    char ct[200];
-    snprintf(ct, sizeof ct, "Content-Type: %s", q->ctype);
-    *hl = curl_slist_append(*hl, ct);
-  }
-  if (q->method && strcmp(q->method, "GET") != 0 && strcmp(q->method, "POST") != 0)
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, q->method);
-  else if (q->method && strcmp(q->method, "POST") == 0 && !q->multipart && !q->body && !q->ctype &&
-           !q->chunked) {
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-  }
-  if (*hl) curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hl);
-}
-
-static void finish(CURL *h, reply *r, CURLcode rc) {
-  r->rc = rc;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-  char id[128];
-  if (r->status > 0) {
-    if (header_get(r, "X-Request-Id", id, sizeof id) && id[0])
-      snprintf(last_request_id, sizeof last_request_id, "%s", id);
-    else if (missing_request_ids++ == 0)
-      snprintf(missing_request_id_what, sizeof missing_request_id_what, "%s -> %ld", r->what, r->status);
-  }
-}
-
-/* Runs one request to completion (or abort) into *r. */
-static void http(reply *r, const request *q) {
-  CURL *h = curl_easy_init();
-  assert_non_null(h);
-  struct curl_slist *hl;
-  curl_mime *mime;
-  prepare(h, q, r, &hl, &mime);
-  CURLcode rc = curl_easy_perform(h);
-  finish(h, r, rc);
-  curl_slist_free_all(hl);
-  curl_mime_free(mime);
-  curl_easy_cleanup(h);
-}
-
-static void get(reply *r, const char *path) { http(r, &(request){.path = path}); }
-
-#define EXPECT_STATUS(r, code)                                                                               \
-  do {                                                                                                       \
-    if ((r)->status != (code))                                                                               \
-      fail_msg("%s -> %ld (curl: %s), expected %d; body: %.600s", (r)->what, (r)->status,                    \
-               curl_easy_strerror((r)->rc), (int)(code), (r)->body ? (r)->body : "");                        \
-  } while (0)
-
-/* The body as JSON (fails the test when it is not). */
-static json_t *reply_json(const reply *r) {
-  json_error_t e;
-  json_t *j = json_loadb(r->body ? r->body : "", r->len, 0, &e);
-  if (!j) fail_msg("%s: body is not JSON (%s): %.400s", r->what, e.text, r->body ? r->body : "");
-  return j;
-}
-
-static void expect_header(const reply *r, const char *name, const char *value) {
-  char v[512];
-  if (!header_get(r, name, v, sizeof v)) fail_msg("%s: no %s header", r->what, name);
-  if (strcmp(v, value) != 0) fail_msg("%s: %s is \"%s\", expected \"%s\"", r->what, name, v, value);
-}
-
-static void expect_header_prefix(const reply *r, const char *name, const char *prefix) {
-  char v[512];
-  if (!header_get(r, name, v, sizeof v)) fail_msg("%s: no %s header", r->what, name);
-  if (strncasecmp(v, prefix, strlen(prefix)) != 0)
-    fail_msg("%s: %s is \"%s\", expected it to start with \"%s\"", r->what, name, v, prefix);
+static int server_start(ts_server *s, const char *data, const char *extra, const char *logname) {
+  return server_start_env(s, data, extra, logname, NULL);
 }
 
 /* Asserts an API.md error: status, JSON {"error": sentence, "code": code
  * [, "param": param]}. */
-static void expect_error(const reply *r, long status, const char *code, const char *param) {
-  EXPECT_STATUS(r, status);
-  expect_header_prefix(r, "Content-Type", "application/json");
-  json_t *j = reply_json(r);
+static void expect_error(const ts_reply *r, long status, const char *code, const char *param) {
+  TS_EXPECT_STATUS(r, status);
+  ts_expect_header_prefix(r, "Content-Type", "application/json");
+  json_t *j = ts_reply_json(r);
   const char *e = json_string_value(json_object_get(j, "error"));
   const char *c = json_string_value(json_object_get(j, "code"));
   if (!e || !e[0]) fail_msg("%s: no \"error\" sentence in %s", r->what, r->body);
@@ -597,7 +190,7 @@ static const char *str(json_t *o, const char *key) {
 
 /* ---- mesh files ------------------------------------------------------------------ */
 
-static void expect_glb(const reply *r) {
+static void expect_glb(const ts_reply *r) {
   if (r->len < 20 || memcmp(r->body, "glTF", 4) != 0) fail_msg("%s: not a GLB (%zu bytes)", r->what, r->len);
   uint32_t version, length;
   memcpy(&version, r->body + 4, 4);
@@ -607,7 +200,7 @@ static void expect_glb(const reply *r) {
 }
 
 /* Returns the triangle count of a binary STL. */
-static uint32_t expect_stl(const reply *r) {
+static uint32_t expect_stl(const ts_reply *r) {
   if (r->len < 84) fail_msg("%s: STL of %zu bytes", r->what, r->len);
   uint32_t t;
   memcpy(&t, r->body + 80, 4);
@@ -618,7 +211,7 @@ static uint32_t expect_stl(const reply *r) {
 }
 
 /* Returns the face count of a binary PLY as the engine writes it. */
-static size_t expect_ply(const reply *r) {
+static size_t expect_ply(const ts_reply *r) {
   orf_mesh m;
   memset(&m, 0, sizeof m);
   int rc = orf_mesh_read_ply((const uint8_t *)r->body, r->len, &m);
@@ -629,7 +222,7 @@ static size_t expect_ply(const reply *r) {
   return f;
 }
 
-static void count_obj(const reply *r, size_t *v, size_t *f) {
+static void count_obj(const ts_reply *r, size_t *v, size_t *f) {
   *v = *f = 0;
   const char *p = r->body;
   while (p && p < r->body + r->len) {
@@ -678,30 +271,30 @@ static double metric(const char *text, const char *name, const char *label) {
 }
 
 static double get_metric(const char *name, const char *label) {
-  reply r;
-  get(&r, "/metrics");
-  EXPECT_STATUS(&r, 200);
+  ts_reply r;
+  ts_get(&r, "/metrics");
+  TS_EXPECT_STATUS(&r, 200);
   double v = metric(r.body ? r.body : "", name, label);
-  reply_free(&r);
+  ts_reply_free(&r);
   return v;
 }
 
 static double cache_stat(const char *key) {
-  reply r;
-  get(&r, "/api/v1/cache/stats");
-  EXPECT_STATUS(&r, 200);
-  json_t *j = reply_json(&r);
+  ts_reply r;
+  ts_get(&r, "/api/v1/cache/stats");
+  TS_EXPECT_STATUS(&r, 200);
+  json_t *j = ts_reply_json(&r);
   double v = num(j, key);
   json_decref(j);
-  reply_free(&r);
+  ts_reply_free(&r);
   return v;
 }
 
 /* Polls until metric >= target or timeout_s; returns the last value. */
 static double wait_metric(const char *name, const char *label, double target, double timeout_s) {
-  double t0 = now_s(), v = 0;
-  while ((v = get_metric(name, label)) < target && now_s() - t0 < timeout_s)
-    sleep_ms(50);
+  double t0 = ts_now_s(), v = 0;
+  while ((v = get_metric(name, label)) < target && ts_now_s() - t0 < timeout_s)
+    ts_sleep_ms(50);
   return v;
 }
 
@@ -710,12 +303,12 @@ static double wait_metric(const char *name, const char *label, double target, do
 static json_t *generate_raw(const char *query, const void *img, size_t n, const char *type) {
   char path[512];
   snprintf(path, sizeof path, "/api/v1/generate%s%s", query && query[0] ? "?" : "", query ? query : "");
-  reply r;
-  http(&r, &(request){.method = "POST", .path = path, .ctype = type, .body = img, .len = n});
-  EXPECT_STATUS(&r, 200);
-  expect_header_prefix(&r, "Content-Type", "application/json");
-  json_t *j = reply_json(&r);
-  reply_free(&r);
+  ts_reply r;
+  ts_http(&r, &(ts_request){.method = "POST", .path = path, .ctype = type, .body = img, .len = n});
+  TS_EXPECT_STATUS(&r, 200);
+  ts_expect_header_prefix(&r, "Content-Type", "application/json");
+  json_t *j = ts_reply_json(&r);
+  ts_reply_free(&r);
   return j;
 }
 
@@ -724,13 +317,13 @@ static json_t *generate_raw(const char *query, const void *img, size_t n, const 
 static json_t *wait_job(const char *id, const char *want, double timeout_s) {
   char path[256];
   snprintf(path, sizeof path, "/api/v1/jobs/%s", id);
-  double t0 = now_s();
+  double t0 = ts_now_s();
   for (;;) {
-    reply r;
-    get(&r, path);
-    EXPECT_STATUS(&r, 200);
-    json_t *j = reply_json(&r);
-    reply_free(&r);
+    ts_reply r;
+    ts_get(&r, path);
+    TS_EXPECT_STATUS(&r, 200);
+    json_t *j = ts_reply_json(&r);
+    ts_reply_free(&r);
     const char *st = str(j, "status");
     char w[128];
     snprintf(w, sizeof w, "%s", want);
@@ -739,10 +332,10 @@ static json_t *wait_job(const char *id, const char *want, double timeout_s) {
     if (!strcmp(st, "complete") || !strcmp(st, "failed") || !strcmp(st, "cancelled"))
       fail_msg("job %s ended \"%s\" while waiting for %s: %s", id, st, want,
                json_dumps(j, JSON_COMPACT)); /* (a finished job never changes again) */
-    if (now_s() - t0 > timeout_s)
+    if (ts_now_s() - t0 > timeout_s)
       fail_msg("job %s still \"%s\" after %.0f s (waiting for %s)", id, st, timeout_s, want);
     json_decref(j);
-    sleep_ms(20);
+    ts_sleep_ms(20);
   }
 }
 
@@ -751,16 +344,16 @@ static json_t *wait_job(const char *id, const char *want, double timeout_s) {
 static void submit_job(const char *query, const void *img, size_t n, char id[128]) {
   char path[512];
   snprintf(path, sizeof path, "/api/v1/jobs?%s", query);
-  reply r;
-  http(&r, &(request){.method = "POST", .path = path, .ctype = "image/jpeg", .body = img, .len = n});
-  EXPECT_STATUS(&r, 202);
-  json_t *j = reply_json(&r);
+  ts_reply r;
+  ts_http(&r, &(ts_request){.method = "POST", .path = path, .ctype = "image/jpeg", .body = img, .len = n});
+  TS_EXPECT_STATUS(&r, 202);
+  json_t *j = ts_reply_json(&r);
   snprintf(id, 128, "%s", str(j, "job_id"));
   char want[300];
   snprintf(want, sizeof want, "/api/v1/jobs/%s", id);
-  expect_header(&r, "Location", want);
+  ts_expect_header(&r, "Location", want);
   json_decref(j);
-  reply_free(&r);
+  ts_reply_free(&r);
 }
 
 /* ---- group setup / teardown ------------------------------------------------------------- */
@@ -798,7 +391,7 @@ static int setup_restart(void **state) {
 
 static int teardown_group(void **state) {
   (void)state;
-  kill_all_servers();
+  ts_kill_all();
   return 0;
 }
 
@@ -806,11 +399,11 @@ static int teardown_group(void **state) {
 
 static void test_health(void **state) {
   (void)state;
-  reply r;
-  get(&r, "/health");
-  EXPECT_STATUS(&r, 200);
-  expect_header_prefix(&r, "Content-Type", "application/json");
-  json_t *j = reply_json(&r);
+  ts_reply r;
+  ts_get(&r, "/health");
+  TS_EXPECT_STATUS(&r, 200);
+  ts_expect_header_prefix(&r, "Content-Type", "application/json");
+  json_t *j = ts_reply_json(&r);
   assert_string_equal(str(j, "status"), "ok");
   assert_true(strlen(str(j, "version")) > 0);
   assert_true(num(j, "uptime_s") >= 0);
@@ -820,28 +413,28 @@ static void test_health(void **state) {
   assert_true(json_is_object(gpu));
   assert_true(json_is_boolean(json_object_get(gpu, "available")));
   json_decref(j);
-  reply_free(&r);
+  ts_reply_free(&r);
 }
 
 static void test_ready(void **state) {
   (void)state;
-  reply r;
-  get(&r, "/ready");
-  EXPECT_STATUS(&r, 200);
-  reply_free(&r);
+  ts_reply r;
+  ts_get(&r, "/ready");
+  TS_EXPECT_STATUS(&r, 200);
+  ts_reply_free(&r);
 }
 
 static void test_metrics_promtool(void **state) {
   (void)state;
   /* a request of each kind first, so that labelled series exist */
-  reply r;
-  get(&r, "/health");
-  reply_free(&r);
-  get(&r, "/api/v1/results/0000/x.glb");
-  reply_free(&r);
-  get(&r, "/metrics");
-  EXPECT_STATUS(&r, 200);
-  expect_header_prefix(&r, "Content-Type", "text/plain");
+  ts_reply r;
+  ts_get(&r, "/health");
+  ts_reply_free(&r);
+  ts_get(&r, "/api/v1/results/0000/x.glb");
+  ts_reply_free(&r);
+  ts_get(&r, "/metrics");
+  TS_EXPECT_STATUS(&r, 200);
+  ts_expect_header_prefix(&r, "Content-Type", "text/plain");
   const char *names[] = {"orfeas_http_requests_total", "orfeas_http_request_duration_seconds_bucket",
                          "orfeas_queue_depth",         "orfeas_running_jobs",
                          "orfeas_cache_hits_total",    "orfeas_cache_misses_total",
@@ -866,15 +459,15 @@ static void test_metrics_promtool(void **state) {
   } else {
     print_message("promtool not installed: metrics syntax not checked\n");
   }
-  reply_free(&r);
+  ts_reply_free(&r);
 }
 
 static void test_gpu_stats(void **state) {
   (void)state;
-  reply r;
-  get(&r, "/api/v1/gpu/stats");
-  EXPECT_STATUS(&r, 200);
-  json_t *j = reply_json(&r);
+  ts_reply r;
+  ts_get(&r, "/api/v1/gpu/stats");
+  TS_EXPECT_STATUS(&r, 200);
+  json_t *j = ts_reply_json(&r);
   const char *ts = str(j, "timestamp");
   int y, mo, d, h, mi, s;
   if (sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) != 6 || y < 2000)
@@ -910,15 +503,15 @@ static void test_gpu_stats(void **state) {
     num(e, "available_gb");
   }
   json_decref(j);
-  reply_free(&r);
+  ts_reply_free(&r);
 }
 
 static void test_cache_stats_shape(void **state) {
   (void)state;
-  reply r;
-  get(&r, "/api/v1/cache/stats");
-  EXPECT_STATUS(&r, 200);
-  json_t *j = reply_json(&r);
+  ts_reply r;
+  ts_get(&r, "/api/v1/cache/stats");
+  TS_EXPECT_STATUS(&r, 200);
+  json_t *j = ts_reply_json(&r);
   const char *keys[] = {"entries", "total_hits", "misses", "bytes", "max_bytes", "evictions", "coalesced"};
   for (int i = 0; i < 7; i++)
     assert_true(integer(j, keys[i]) >= 0);
@@ -928,7 +521,7 @@ static void test_cache_stats_shape(void **state) {
   assert_true(integer(j, "max_bytes") > 0);
   assert_float_equal(num(j, "ttl_seconds"), 600.0, 1e-9); /* --cache-ttl 600 */
   json_decref(j);
-  reply_free(&r);
+  ts_reply_free(&r);
 }
 
 /* Every field of a generate response, for a job made with format `fmt`,
@@ -989,24 +582,24 @@ static void check_generate_fields(json_t *j, const char *fmt, int q, double size
 
 static void test_generate_multipart_then_raw_cached(void **state) {
   (void)state;
-  reply r;
-  http(&r, &(request){.method = "POST",
+  ts_reply r;
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate",
                       .multipart = 1,
                       .image = disc_png,
                       .image_len = disc_png_n,
                       .image_type = "image/png",
                       .fields = "quality=4&style=realistic"});
-  EXPECT_STATUS(&r, 200);
-  expect_header_prefix(&r, "Content-Type", "application/json");
-  json_t *j = reply_json(&r);
-  reply_free(&r);
+  TS_EXPECT_STATUS(&r, 200);
+  ts_expect_header_prefix(&r, "Content-Type", "application/json");
+  json_t *j = ts_reply_json(&r);
+  ts_reply_free(&r);
   char hash[65];
   check_generate_fields(j, "glb", 4, 100, hash);
   assert_true(json_is_false(json_object_get(j, "cached")));
-  reply g1;
-  get(&g1, str(j, "download_url"));
-  EXPECT_STATUS(&g1, 200);
+  ts_reply g1;
+  ts_get(&g1, str(j, "download_url"));
+  TS_EXPECT_STATUS(&g1, 200);
   expect_glb(&g1);
   json_decref(j);
 
@@ -1019,27 +612,27 @@ static void test_generate_multipart_then_raw_cached(void **state) {
   if (!json_is_true(json_object_get(j, "cached")))
     fail_msg("a repeated request was not answered from the cache");
   assert_true(cache_stat("total_hits") > hits0);
-  reply g2;
-  get(&g2, str(j, "download_url"));
-  EXPECT_STATUS(&g2, 200);
+  ts_reply g2;
+  ts_get(&g2, str(j, "download_url"));
+  TS_EXPECT_STATUS(&g2, 200);
   assert_int_equal(g1.len, g2.len);
   assert_memory_equal(g1.body, g2.body, g1.len);
   json_decref(j);
   /* ?download=1 gives the same file itself */
-  reply g3;
-  http(&g3, &(request){.method = "POST",
+  ts_reply g3;
+  ts_http(&g3, &(ts_request){.method = "POST",
                        .path = "/api/v1/generate?quality=4&style=realistic&download=1",
                        .ctype = "image/png",
                        .body = disc_png,
                        .len = disc_png_n});
-  EXPECT_STATUS(&g3, 200);
-  expect_header_prefix(&g3, "Content-Type", "model/gltf-binary");
+  TS_EXPECT_STATUS(&g3, 200);
+  ts_expect_header_prefix(&g3, "Content-Type", "model/gltf-binary");
   expect_glb(&g3);
   assert_int_equal(g1.len, g3.len);
   assert_memory_equal(g1.body, g3.body, g1.len);
-  reply_free(&g1);
-  reply_free(&g2);
-  reply_free(&g3);
+  ts_reply_free(&g1);
+  ts_reply_free(&g2);
+  ts_reply_free(&g3);
 }
 
 static void test_generate_input_types(void **state) {
@@ -1062,91 +655,91 @@ static void test_generate_input_types(void **state) {
 
 static void test_download_stl_and_accept(void **state) {
   (void)state;
-  reply r;
-  http(&r, &(request){.method = "POST",
+  ts_reply r;
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate?quality=3&format=stl&download=1",
                       .ctype = "image/png",
                       .body = disc_png,
                       .len = disc_png_n});
-  EXPECT_STATUS(&r, 200);
-  expect_header_prefix(&r, "Content-Type", "model/stl");
+  TS_EXPECT_STATUS(&r, 200);
+  ts_expect_header_prefix(&r, "Content-Type", "model/stl");
   uint32_t t = expect_stl(&r);
-  reply_free(&r);
+  ts_reply_free(&r);
   /* an Accept naming the format's media type does the same */
-  http(&r, &(request){.method = "POST",
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate?quality=3&format=stl",
                       .ctype = "image/png",
                       .body = disc_png,
                       .len = disc_png_n,
                       .header = "Accept: model/stl"});
-  EXPECT_STATUS(&r, 200);
-  expect_header_prefix(&r, "Content-Type", "model/stl");
+  TS_EXPECT_STATUS(&r, 200);
+  ts_expect_header_prefix(&r, "Content-Type", "model/stl");
   assert_int_equal(expect_stl(&r), t);
-  reply_free(&r);
+  ts_reply_free(&r);
   /* GLB with download=1 over multipart */
-  http(&r, &(request){.method = "POST",
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate",
                       .multipart = 1,
                       .image = disc_png,
                       .image_len = disc_png_n,
                       .image_type = "image/png",
                       .fields = "quality=3&download=1"});
-  EXPECT_STATUS(&r, 200);
+  TS_EXPECT_STATUS(&r, 200);
   expect_glb(&r);
-  reply_free(&r);
+  ts_reply_free(&r);
 }
 
 static void test_missing_and_bad_image(void **state) {
   (void)state;
-  reply r;
+  ts_reply r;
   /* multipart without an image */
-  http(&r, &(request){.method = "POST", .path = "/api/v1/generate", .multipart = 1, .fields = "quality=5"});
+  ts_http(&r, &(ts_request){.method = "POST", .path = "/api/v1/generate", .multipart = 1, .fields = "quality=5"});
   expect_error(&r, 400, "missing_image", NULL);
-  reply_free(&r);
+  ts_reply_free(&r);
   /* raw, empty body */
-  http(&r,
-       &(request){.method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = "", .len = 0});
+  ts_http(&r,
+       &(ts_request){.method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = "", .len = 0});
   expect_error(&r, 400, "missing_image", NULL);
-  reply_free(&r);
+  ts_reply_free(&r);
   /* multipart with an empty image file */
-  http(&r, &(request){.method = "POST",
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate",
                       .multipart = 1,
                       .image = "",
                       .image_len = 0,
                       .image_type = "image/png"});
-  EXPECT_STATUS(&r, 400);
+  TS_EXPECT_STATUS(&r, 400);
   {
-    json_t *j = reply_json(&r);
+    json_t *j = ts_reply_json(&r);
     const char *c = str(j, "code");
     if (strcmp(c, "missing_image") != 0 && strcmp(c, "bad_image") != 0)
       fail_msg("empty image file: code %s", c);
     json_decref(j);
   }
-  reply_free(&r);
+  ts_reply_free(&r);
   /* truncated PNG, raw and multipart; truncated JPEG */
-  http(&r, &(request){.method = "POST",
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate",
                       .ctype = "image/png",
                       .body = disc_png,
                       .len = disc_png_n / 2});
   expect_error(&r, 400, "bad_image", NULL);
-  reply_free(&r);
-  http(&r, &(request){.method = "POST",
+  ts_reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate",
                       .multipart = 1,
                       .image = disc_png,
                       .image_len = disc_png_n / 2,
                       .image_type = "image/png"});
   expect_error(&r, 400, "bad_image", NULL);
-  reply_free(&r);
-  http(&r, &(request){.method = "POST",
+  ts_reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate",
                       .ctype = "image/jpeg",
                       .body = photo_jpg,
                       .len = photo_jpg_n / 3});
   expect_error(&r, 400, "bad_image", NULL);
-  reply_free(&r);
+  ts_reply_free(&r);
 }
 
 static void test_too_large(void **state) {
@@ -1155,77 +748,77 @@ static void test_too_large(void **state) {
   uint8_t *big = calloc(1, big_n);
   assert_non_null(big);
   memcpy(big, disc_png, disc_png_n);
-  reply r;
-  http(&r,
-       &(request){
+  ts_reply r;
+  ts_http(&r,
+       &(ts_request){
            .method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = big, .len = big_n});
   expect_error(&r, 413, "too_large", NULL);
-  reply_free(&r);
-  http(&r, &(request){.method = "POST",
+  ts_reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate",
                       .multipart = 1,
                       .image = big,
                       .image_len = big_n,
                       .image_type = "image/png"});
   expect_error(&r, 413, "too_large", NULL);
-  reply_free(&r);
+  ts_reply_free(&r);
   /* no Content-Length: the limit holds while reading */
-  http(&r, &(request){.method = "POST",
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate",
                       .ctype = "image/png",
                       .body = big,
                       .len = big_n,
                       .chunked = 1});
   expect_error(&r, 413, "too_large", NULL);
-  reply_free(&r);
+  ts_reply_free(&r);
   free(big);
   /* a small PNG whose header says 100000 x 100000 */
   size_t bn;
   uint8_t *bomb = png_bomb(100000, 100000, &bn);
-  http(&r, &(request){
+  ts_http(&r, &(ts_request){
                .method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = bomb, .len = bn});
   expect_error(&r, 413, "too_large", NULL);
-  reply_free(&r);
-  http(&r, &(request){.method = "POST",
+  ts_reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate",
                       .multipart = 1,
                       .image = bomb,
                       .image_len = bn,
                       .image_type = "image/png"});
   expect_error(&r, 413, "too_large", NULL);
-  reply_free(&r);
+  ts_reply_free(&r);
   free(bomb);
-  get(&r, "/health");
-  EXPECT_STATUS(&r, 200);
-  reply_free(&r);
+  ts_get(&r, "/health");
+  TS_EXPECT_STATUS(&r, 200);
+  ts_reply_free(&r);
 }
 
 static void test_unsupported_type(void **state) {
   (void)state;
-  reply r;
-  http(&r, &(request){.method = "POST",
+  ts_reply r;
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate",
                       .ctype = "image/gif",
                       .body = GIF_1x1,
                       .len = sizeof GIF_1x1});
   expect_error(&r, 415, "unsupported_type", NULL);
-  reply_free(&r);
-  http(&r, &(request){.method = "POST",
+  ts_reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate",
                       .multipart = 1,
                       .image = GIF_1x1,
                       .image_len = sizeof GIF_1x1,
                       .image_type = "image/gif"});
   expect_error(&r, 415, "unsupported_type", NULL);
-  reply_free(&r);
+  ts_reply_free(&r);
   /* a GIF that claims to be a PNG is still a GIF */
-  http(&r, &(request){.method = "POST",
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate",
                       .ctype = "image/png",
                       .body = GIF_1x1,
                       .len = sizeof GIF_1x1});
   expect_error(&r, 415, "unsupported_type", NULL);
-  reply_free(&r);
+  ts_reply_free(&r);
 }
 
 /* Every printing mode is served over HTTP: closed, manifold meshes whose
@@ -1268,16 +861,16 @@ static void test_invalid_param(void **state) {
                {"mode=lithophane&border_mm=60", "border_mm"},
                {"mode=extrude&depth_mm=4&bevel_mm=3", "bevel_mm"},
                {"mode=relief&relief_mm=60&base_mm=50", "relief_mm"}};
-  reply r;
+  ts_reply r;
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     char path[256];
     snprintf(path, sizeof path, "/api/v1/generate?%s", cases[i].query);
-    http(&r, &(request){
+    ts_http(&r, &(ts_request){
                  .method = "POST", .path = path, .ctype = "image/png", .body = disc_png, .len = disc_png_n});
     expect_error(&r, 422, "invalid_param", cases[i].param);
-    reply_free(&r);
+    ts_reply_free(&r);
   }
-  http(&r, &(request){.method = "POST",
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate",
                       .multipart = 1,
                       .image = disc_png,
@@ -1285,8 +878,8 @@ static void test_invalid_param(void **state) {
                       .image_type = "image/png",
                       .fields = "quality=11"});
   expect_error(&r, 422, "invalid_param", "quality");
-  reply_free(&r);
-  http(&r, &(request){.method = "POST",
+  ts_reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate",
                       .multipart = 1,
                       .image = disc_png,
@@ -1294,7 +887,7 @@ static void test_invalid_param(void **state) {
                       .image_type = "image/png",
                       .fields = "unknown=1"});
   expect_error(&r, 422, "invalid_param", "unknown");
-  reply_free(&r);
+  ts_reply_free(&r);
 }
 
 /* Parses NDJSON lines (or SSE "data:" events when sse) into up to `max`
@@ -1357,17 +950,17 @@ static void check_stage_events(json_t **ev, int n, const char *fmt) {
 
 static void test_progressive_stream(void **state) {
   (void)state;
-  reply r;
-  http(&r, &(request){.method = "POST",
+  ts_reply r;
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate-progressive?quality=10&size_mm=61",
                       .ctype = "image/jpeg",
                       .body = photo_jpg,
                       .len = photo_jpg_n});
-  EXPECT_STATUS(&r, 200);
-  expect_header_prefix(&r, "Content-Type", "application/x-ndjson");
-  expect_header(&r, "Cache-Control", "no-cache");
-  expect_header(&r, "X-Accel-Buffering", "no");
-  expect_header(&r, "X-Content-Type-Options", "nosniff");
+  TS_EXPECT_STATUS(&r, 200);
+  ts_expect_header_prefix(&r, "Content-Type", "application/x-ndjson");
+  ts_expect_header(&r, "Cache-Control", "no-cache");
+  ts_expect_header(&r, "X-Accel-Buffering", "no");
+  ts_expect_header(&r, "X-Content-Type-Options", "nosniff");
   json_t *ev[8];
   int n = parse_events(r.body, 0, ev, 8);
   check_stage_events(ev, n, "glb");
@@ -1384,14 +977,14 @@ static void test_progressive_stream(void **state) {
              "%.3f s apart on the server",
              client_gap, server_gap);
   /* the first stage's URL can be fetched */
-  reply g;
-  get(&g, str(json_object_get(ev[0], "data"), "url"));
-  EXPECT_STATUS(&g, 200);
+  ts_reply g;
+  ts_get(&g, str(json_object_get(ev[0], "data"), "url"));
+  TS_EXPECT_STATUS(&g, 200);
   expect_glb(&g);
-  reply_free(&g);
+  ts_reply_free(&g);
   for (int i = 0; i < n; i++)
     json_decref(ev[i]);
-  reply_free(&r);
+  ts_reply_free(&r);
 }
 
 static void test_concurrent_identical(void **state) {
@@ -1401,23 +994,23 @@ static void test_concurrent_identical(void **state) {
   double coal0 = cache_stat("coalesced");
   CURLM *m = curl_multi_init();
   CURL *h[N];
-  reply r[N];
+  ts_reply r[N];
   struct curl_slist *hl[N];
   curl_mime *mime[N];
-  request q = {.method = "POST",
+  ts_request q = {.method = "POST",
                .path = "/api/v1/generate?quality=10&size_mm=62&download=1",
                .ctype = "image/jpeg",
                .body = photo_jpg,
                .len = photo_jpg_n};
   for (int i = 0; i < N; i++) {
     h[i] = curl_easy_init();
-    prepare(h[i], &q, &r[i], &hl[i], &mime[i]);
+    ts_prepare(h[i], &q, &r[i], &hl[i], &mime[i]);
     curl_easy_setopt(h[i], CURLOPT_PRIVATE, &r[i]);
     curl_multi_add_handle(m, h[i]);
   }
   int running = 1;
-  double t0 = now_s();
-  while (running && now_s() - t0 < REQ_TIMEOUT_S) {
+  double t0 = ts_now_s();
+  while (running && ts_now_s() - t0 < TS_REQ_TIMEOUT_S) {
     curl_multi_perform(m, &running);
     if (running) curl_multi_poll(m, NULL, 0, 100, NULL);
   }
@@ -1425,9 +1018,9 @@ static void test_concurrent_identical(void **state) {
   int left;
   while ((msg = curl_multi_info_read(m, &left)))
     if (msg->msg == CURLMSG_DONE) {
-      reply *rr;
+      ts_reply *rr;
       curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&rr);
-      finish(msg->easy_handle, rr, msg->data.result);
+      ts_finish(msg->easy_handle, rr, msg->data.result);
     }
   for (int i = 0; i < N; i++) {
     curl_multi_remove_handle(m, h[i]);
@@ -1437,16 +1030,16 @@ static void test_concurrent_identical(void **state) {
   }
   curl_multi_cleanup(m);
   for (int i = 0; i < N; i++) {
-    EXPECT_STATUS(&r[i], 200);
+    TS_EXPECT_STATUS(&r[i], 200);
     expect_glb(&r[i]);
     assert_int_equal(r[i].len, r[0].len);
     assert_memory_equal(r[i].body, r[0].body, r[0].len);
   }
   for (int i = 0; i < N; i++)
-    reply_free(&r[i]);
+    ts_reply_free(&r[i]);
   /* computed once */
   double done = wait_metric("orfeas_jobs_total", "status=\"complete\"", done0 + 1, 10);
-  sleep_ms(200);
+  ts_sleep_ms(200);
   done = get_metric("orfeas_jobs_total", "status=\"complete\"");
   if (done - done0 != 1) fail_msg("%d identical requests ran %.0f computations", N, done - done0);
   double coal = cache_stat("coalesced");
@@ -1472,15 +1065,15 @@ static void test_results_formats(void **state) {
   for (int i = 0; i < 4; i++) {
     char path[300];
     snprintf(path, sizeof path, "/api/v1/results/%s/final_optimized.%s", hash, fm[i].ext);
-    reply a, b;
-    get(&a, path);
-    EXPECT_STATUS(&a, 200);
-    expect_header_prefix(&a, "Content-Type", fm[i].type);
-    expect_header(&a, "Cache-Control", "public, max-age=31536000, immutable");
+    ts_reply a, b;
+    ts_get(&a, path);
+    TS_EXPECT_STATUS(&a, 200);
+    ts_expect_header_prefix(&a, "Content-Type", fm[i].type);
+    ts_expect_header(&a, "Cache-Control", "public, max-age=31536000, immutable");
     char cl[64], et[256], et2[256];
-    if (!header_get(&a, "Content-Length", cl, sizeof cl)) fail_msg("%s: no Content-Length", path);
+    if (!ts_header(&a, "Content-Length", cl, sizeof cl)) fail_msg("%s: no Content-Length", path);
     assert_int_equal(strtoull(cl, NULL, 10), a.len);
-    if (!header_get(&a, "ETag", et, sizeof et) || !et[0]) fail_msg("%s: no ETag", path);
+    if (!ts_header(&a, "ETag", et, sizeof et) || !et[0]) fail_msg("%s: no ETag", path);
     snprintf(etags[i], sizeof etags[i], "%s", et);
     if (i == 0) expect_glb(&a);
     if (i == 1) assert_int_equal(expect_stl(&a), faces);
@@ -1491,20 +1084,20 @@ static void test_results_formats(void **state) {
       assert_int_equal(f, faces);
     }
     if (i == 3) assert_int_equal(expect_ply(&a), faces);
-    get(&b, path); /* again: the same bytes under the same ETag */
-    EXPECT_STATUS(&b, 200);
-    header_get(&b, "ETag", et2, sizeof et2);
+    ts_get(&b, path); /* again: the same bytes under the same ETag */
+    TS_EXPECT_STATUS(&b, 200);
+    ts_header(&b, "ETag", et2, sizeof et2);
     assert_string_equal(et, et2);
     assert_int_equal(a.len, b.len);
     assert_memory_equal(a.body, b.body, a.len);
-    reply_free(&b);
+    ts_reply_free(&b);
     char inm[300];
     snprintf(inm, sizeof inm, "If-None-Match: %s", et);
-    http(&b, &(request){.path = path, .header = inm});
+    ts_http(&b, &(ts_request){.path = path, .header = inm});
     if (b.status != 304)
       print_message("note: If-None-Match on %s gave %ld (304 not required)\n", path, b.status);
-    reply_free(&b);
-    reply_free(&a);
+    ts_reply_free(&b);
+    ts_reply_free(&a);
   }
   for (int i = 0; i < 4; i++)
     for (int k = i + 1; k < 4; k++)
@@ -1512,31 +1105,31 @@ static void test_results_formats(void **state) {
   /* an earlier stage in another format */
   char path[300];
   snprintf(path, sizeof path, "/api/v1/results/%s/rough_mesh.stl", hash);
-  reply r;
-  get(&r, path);
-  EXPECT_STATUS(&r, 200);
+  ts_reply r;
+  ts_get(&r, path);
+  TS_EXPECT_STATUS(&r, 200);
   assert_int_equal(expect_stl(&r), rough_faces);
-  reply_free(&r);
+  ts_reply_free(&r);
   /* unknown hash 404; malformed 400 */
-  get(&r,
+  ts_get(&r,
       "/api/v1/results/0000000000000000000000000000000000000000000000000000000000000000/final_optimized.glb");
-  EXPECT_STATUS(&r, 404);
-  reply_free(&r);
-  get(&r, "/api/v1/results/xyz/final_optimized.glb");
-  EXPECT_STATUS(&r, 400);
-  reply_free(&r);
-  get(&r,
+  TS_EXPECT_STATUS(&r, 404);
+  ts_reply_free(&r);
+  ts_get(&r, "/api/v1/results/xyz/final_optimized.glb");
+  TS_EXPECT_STATUS(&r, 400);
+  ts_reply_free(&r);
+  ts_get(&r,
       "/api/v1/results/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg/final_optimized.glb");
-  EXPECT_STATUS(&r, 400);
-  reply_free(&r);
+  TS_EXPECT_STATUS(&r, 400);
+  ts_reply_free(&r);
   /* an unknown stage or format of a known hash: not found or refused */
   const char *bad[] = {"bogus_stage.glb", "final_optimized.fbx", "final_optimized", "meta.json"};
   for (int i = 0; i < 4; i++) {
     snprintf(path, sizeof path, "/api/v1/results/%s/%s", hash, bad[i]);
-    get(&r, path);
+    ts_get(&r, path);
     if (r.status != 400 && r.status != 404 && r.status != 415)
       fail_msg("%s -> %ld, expected 400/404", path, r.status);
-    reply_free(&r);
+    ts_reply_free(&r);
   }
 }
 
@@ -1552,10 +1145,10 @@ static void test_results_3mf(void **state) {
   size_t faces = (size_t)integer(json_object_get(j, "mesh"), "faces");
   json_decref(j);
   snprintf(path, sizeof path, "/api/v1/results/%s/final_optimized.3mf", hash);
-  reply a, b;
-  get(&a, path);
-  EXPECT_STATUS(&a, 200);
-  expect_header_prefix(&a, "Content-Type", "model/3mf");
+  ts_reply a, b;
+  ts_get(&a, path);
+  TS_EXPECT_STATUS(&a, 200);
+  ts_expect_header_prefix(&a, "Content-Type", "model/3mf");
   if (a.len < 4 || memcmp(a.body, "PK\x03\x04", 4)) fail_msg("%s: not a zip", path);
   zip_error_t ze;
   zip_error_init(&ze);
@@ -1578,12 +1171,12 @@ static void test_results_3mf(void **state) {
     tris++;
   assert_int_equal(tris, faces);
   free(model);
-  get(&b, path);
-  EXPECT_STATUS(&b, 200);
+  ts_get(&b, path);
+  TS_EXPECT_STATUS(&b, 200);
   assert_int_equal(a.len, b.len);
   assert_memory_equal(a.body, b.body, a.len);
-  reply_free(&b);
-  reply_free(&a);
+  ts_reply_free(&b);
+  ts_reply_free(&a);
 }
 
 static void test_path_traversal(void **state) {
@@ -1601,11 +1194,11 @@ static void test_path_traversal(void **state) {
   snprintf(p[6], 300, "/api/v1/results/%s/..%%2f..%%2fmeta.json", h);
   snprintf(p[7], 300, "/api/v1/results/%%2e%%2e/%%2e%%2e/etc/passwd");
   for (int i = 0; i < 8; i++) {
-    reply r;
-    http(&r, &(request){.path = p[i], .path_as_is = 1});
+    ts_reply r;
+    ts_http(&r, &(ts_request){.path = p[i], .path_as_is = 1});
     if (r.status != 400 && r.status != 404) fail_msg("%s -> %ld, expected 400 or 404", p[i], r.status);
     if (r.body && strstr(r.body, "root:")) fail_msg("%s served /etc/passwd", p[i]);
-    reply_free(&r);
+    ts_reply_free(&r);
   }
 }
 
@@ -1617,16 +1210,16 @@ static void test_jobs_api(void **state) {
   /* its events, opened while it is queued or running */
   char path[300];
   snprintf(path, sizeof path, "/api/v1/jobs/%s/events", id);
-  reply r;
-  get(&r, path);
-  EXPECT_STATUS(&r, 200);
-  expect_header_prefix(&r, "Content-Type", "text/event-stream");
+  ts_reply r;
+  ts_get(&r, path);
+  TS_EXPECT_STATUS(&r, 200);
+  ts_expect_header_prefix(&r, "Content-Type", "text/event-stream");
   json_t *ev[8];
   int n = parse_events(r.body, 1, ev, 8);
   check_stage_events(ev, n, "glb");
   for (int i = 0; i < n; i++)
     json_decref(ev[i]);
-  reply_free(&r);
+  ts_reply_free(&r);
   /* its status, complete with the result */
   json_t *j = wait_job(id, "complete", 60);
   assert_string_equal(str(j, "job_id"), id);
@@ -1636,37 +1229,37 @@ static void test_jobs_api(void **state) {
   if (!json_is_object(res)) fail_msg("complete job without a result object");
   char hash[65];
   check_generate_fields(res, "glb", 8, 63, hash);
-  reply g;
-  get(&g, str(res, "download_url"));
-  EXPECT_STATUS(&g, 200);
+  ts_reply g;
+  ts_get(&g, str(res, "download_url"));
+  TS_EXPECT_STATUS(&g, 200);
   expect_glb(&g);
-  reply_free(&g);
+  ts_reply_free(&g);
   json_decref(j);
   /* its events again, after it finished: the whole stream replayed */
-  get(&r, path);
-  EXPECT_STATUS(&r, 200);
+  ts_get(&r, path);
+  TS_EXPECT_STATUS(&r, 200);
   n = parse_events(r.body, 1, ev, 8);
   check_stage_events(ev, n, "glb");
   for (int i = 0; i < n; i++)
     json_decref(ev[i]);
-  reply_free(&r);
+  ts_reply_free(&r);
   /* DELETE: finished 409, unknown 404 */
   snprintf(path, sizeof path, "/api/v1/jobs/%s", id);
-  http(&r, &(request){.method = "DELETE", .path = path});
-  EXPECT_STATUS(&r, 409);
-  reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "DELETE", .path = path});
+  TS_EXPECT_STATUS(&r, 409);
+  ts_reply_free(&r);
   const char *unknown = "/api/v1/jobs/00000000000000000000000000000000";
-  http(&r, &(request){.method = "DELETE", .path = unknown});
-  EXPECT_STATUS(&r, 404);
-  reply_free(&r);
-  get(&r, unknown);
-  EXPECT_STATUS(&r, 404);
-  reply_free(&r);
-  get(&r, "/api/v1/jobs/00000000000000000000000000000000/events");
-  EXPECT_STATUS(&r, 404);
-  reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "DELETE", .path = unknown});
+  TS_EXPECT_STATUS(&r, 404);
+  ts_reply_free(&r);
+  ts_get(&r, unknown);
+  TS_EXPECT_STATUS(&r, 404);
+  ts_reply_free(&r);
+  ts_get(&r, "/api/v1/jobs/00000000000000000000000000000000/events");
+  TS_EXPECT_STATUS(&r, 404);
+  ts_reply_free(&r);
   /* the jobs endpoint takes multipart too, and validates like generate */
-  http(&r, &(request){.method = "POST",
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/jobs",
                       .multipart = 1,
                       .image = disc_png,
@@ -1674,19 +1267,19 @@ static void test_jobs_api(void **state) {
                       .image_type = "image/png",
                       .fields = "quality=12"});
   expect_error(&r, 422, "invalid_param", "quality");
-  reply_free(&r);
-  http(&r, &(request){.method = "POST",
+  ts_reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/jobs",
                       .multipart = 1,
                       .image = disc_png,
                       .image_len = disc_png_n,
                       .image_type = "image/png",
                       .fields = "quality=1"});
-  EXPECT_STATUS(&r, 202);
-  j = reply_json(&r);
+  TS_EXPECT_STATUS(&r, 202);
+  j = ts_reply_json(&r);
   json_decref(wait_job(str(j, "job_id"), "complete", 60));
   json_decref(j);
-  reply_free(&r);
+  ts_reply_free(&r);
 }
 
 static void test_disconnect_cancels(void **state) {
@@ -1694,18 +1287,18 @@ static void test_disconnect_cancels(void **state) {
   double cancelled0 = get_metric("orfeas_jobs_total", "status=\"cancelled\"");
   double done0 = get_metric("orfeas_jobs_total", "status=\"complete\"");
   const char *path = "/api/v1/generate-progressive?quality=10&size_mm=64";
-  reply r;
-  http(&r, &(request){.method = "POST",
+  ts_reply r;
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = path,
                       .ctype = "image/jpeg",
                       .body = photo_jpg,
                       .len = photo_jpg_n,
                       .abort_after_lines = 1});
-  EXPECT_STATUS(&r, 200);
+  TS_EXPECT_STATUS(&r, 200);
   assert_int_equal(r.rc, CURLE_WRITE_ERROR); /* we hung up after the first line */
   assert_true(r.n_lines >= 1);
   assert_non_null(strstr(r.body, "voxel_preview"));
-  reply_free(&r);
+  ts_reply_free(&r);
   double c = wait_metric("orfeas_jobs_total", "status=\"cancelled\"", cancelled0 + 1, 15);
   if (c < cancelled0 + 1) fail_msg("the job of a client that hung up was not cancelled");
   assert_true(get_metric("orfeas_jobs_total", "status=\"complete\"") == done0);
@@ -1718,26 +1311,26 @@ static void test_disconnect_cancels(void **state) {
 static void test_admin_token(void **state) {
   (void)state;
   json_decref(generate_raw("quality=1&size_mm=40", disc_png, disc_png_n, "image/png"));
-  reply r;
-  http(&r, &(request){.method = "POST", .path = "/api/v1/cache/clear"});
-  EXPECT_STATUS(&r, 401);
-  json_decref(reply_json(&r));
-  reply_free(&r);
-  http(&r, &(request){.method = "POST",
+  ts_reply r;
+  ts_http(&r, &(ts_request){.method = "POST", .path = "/api/v1/cache/clear"});
+  TS_EXPECT_STATUS(&r, 401);
+  json_decref(ts_reply_json(&r));
+  ts_reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/cache/clear",
                       .header = "Authorization: Bearer wrong-token"});
-  EXPECT_STATUS(&r, 403);
-  json_decref(reply_json(&r));
-  reply_free(&r);
+  TS_EXPECT_STATUS(&r, 403);
+  json_decref(ts_reply_json(&r));
+  ts_reply_free(&r);
   char auth[200];
   snprintf(auth, sizeof auth, "Authorization: Bearer %s", ADMIN_TOKEN);
-  http(&r, &(request){.method = "POST", .path = "/api/v1/cache/clear", .header = auth});
-  EXPECT_STATUS(&r, 200);
-  json_t *j = reply_json(&r);
+  ts_http(&r, &(ts_request){.method = "POST", .path = "/api/v1/cache/clear", .header = auth});
+  TS_EXPECT_STATUS(&r, 200);
+  json_t *j = ts_reply_json(&r);
   assert_string_equal(str(j, "status"), "cleared");
   assert_true(integer(j, "removed") >= 1);
   json_decref(j);
-  reply_free(&r);
+  ts_reply_free(&r);
   assert_true(cache_stat("entries") == 0);
   j = generate_raw("quality=1&size_mm=40", disc_png, disc_png_n, "image/png");
   assert_true(json_is_false(json_object_get(j, "cached")));
@@ -1757,28 +1350,28 @@ static void test_request_id_everywhere(void **state) {
   char ids[10][128];
   int n = 0;
   for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
-    reply r;
-    get(&r, paths[i]);
+    ts_reply r;
+    ts_get(&r, paths[i]);
     assert_true(r.status > 0);
-    if (!header_get(&r, "X-Request-Id", ids[n], sizeof ids[n]) || !ids[n][0])
+    if (!ts_header(&r, "X-Request-Id", ids[n], sizeof ids[n]) || !ids[n][0])
       fail_msg("%s -> %ld has no X-Request-Id", paths[i], r.status);
     n++;
-    reply_free(&r);
+    ts_reply_free(&r);
   }
-  reply r;
-  http(&r, &(request){.method = "POST",
+  ts_reply r;
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate?quality=99",
                       .ctype = "image/png",
                       .body = disc_png,
                       .len = disc_png_n});
-  EXPECT_STATUS(&r, 422);
-  if (!header_get(&r, "X-Request-Id", ids[n], sizeof ids[n]))
+  TS_EXPECT_STATUS(&r, 422);
+  if (!ts_header(&r, "X-Request-Id", ids[n], sizeof ids[n]))
     fail_msg("an error response has no X-Request-Id");
   n++;
-  reply_free(&r);
-  get(&r, "/no/such/route");
-  EXPECT_STATUS(&r, 404);
-  reply_free(&r);
+  ts_reply_free(&r);
+  ts_get(&r, "/no/such/route");
+  TS_EXPECT_STATUS(&r, 404);
+  ts_reply_free(&r);
   for (int i = 0; i < n; i++)
     for (int k = i + 1; k < n; k++)
       if (!strcmp(ids[i], ids[k])) fail_msg("two responses share the request id %s", ids[i]);
@@ -1786,11 +1379,11 @@ static void test_request_id_everywhere(void **state) {
 
 static void test_web_studio(void **state) {
   (void)state;
-  reply r;
-  get(&r, "/");
-  EXPECT_STATUS(&r, 200);
-  expect_header_prefix(&r, "Content-Type", "text/html");
-  reply_free(&r);
+  ts_reply r;
+  ts_get(&r, "/");
+  TS_EXPECT_STATUS(&r, 200);
+  ts_expect_header_prefix(&r, "Content-Type", "text/html");
+  ts_reply_free(&r);
 }
 
 /* Last of the group: SIGTERM gives exit 0; stdout held one line; stderr
@@ -1799,11 +1392,11 @@ static void test_web_studio(void **state) {
 static void test_api_shutdown(void **state) {
   (void)state;
   char rid[128];
-  snprintf(rid, sizeof rid, "%s", last_request_id);
-  server_stop_clean(&S);
+  snprintf(rid, sizeof rid, "%s", ts_last_request_id);
+  ts_stop_clean(&S);
   if (S.extra_stdout[0]) fail_msg("stdout after the listening line: \"%s\"", S.extra_stdout);
-  if (missing_request_ids)
-    fail_msg("%d responses had no X-Request-Id (first: %s)", missing_request_ids, missing_request_id_what);
+  if (ts_missing_request_ids)
+    fail_msg("%d responses had no X-Request-Id (first: %s)", ts_missing_request_ids, ts_missing_request_id_what);
   size_t n;
   char *log = (char *)tu_read_file(S.log, &n);
   assert_non_null(log);
@@ -1840,50 +1433,50 @@ static void test_queue_full_and_cancel(void **state) {
   if (strcmp(sb, "queued") != 0) fail_msg("second job is \"%s\" while the only worker is busy", sb);
   json_decref(jb);
   /* one running, one queued: the gauges say so */
-  reply r;
-  get(&r, "/api/v1/gpu/stats");
-  EXPECT_STATUS(&r, 200);
-  json_t *g = reply_json(&r);
+  ts_reply r;
+  ts_get(&r, "/api/v1/gpu/stats");
+  TS_EXPECT_STATUS(&r, 200);
+  json_t *g = ts_reply_json(&r);
   assert_int_equal(integer(g, "queue_depth"), 1);
   assert_int_equal(integer(g, "running_jobs"), 1);
   json_decref(g);
-  reply_free(&r);
+  ts_reply_free(&r);
   assert_true(get_metric("orfeas_queue_depth", NULL) == 1);
   assert_true(get_metric("orfeas_running_jobs", NULL) == 1);
   /* the queue is full: 429 with Retry-After, on every generating endpoint */
   const char *paths[] = {"/api/v1/generate?quality=10&size_mm=73", "/api/v1/jobs?quality=10&size_mm=74",
                          "/api/v1/generate-progressive?quality=10&size_mm=75"};
   for (int i = 0; i < 3; i++) {
-    http(&r, &(request){.method = "POST",
+    ts_http(&r, &(ts_request){.method = "POST",
                         .path = paths[i],
                         .ctype = "image/jpeg",
                         .body = photo_jpg,
                         .len = photo_jpg_n});
     expect_error(&r, 429, "queue_full", NULL);
     char ra[64];
-    if (!header_get(&r, "Retry-After", ra, sizeof ra)) fail_msg("%s: 429 without Retry-After", paths[i]);
+    if (!ts_header(&r, "Retry-After", ra, sizeof ra)) fail_msg("%s: 429 without Retry-After", paths[i]);
     char *end;
     long secs = strtol(ra, &end, 10);
     if (*end || secs < 1) fail_msg("Retry-After \"%s\" is not a number of seconds >= 1", ra);
-    reply_free(&r);
+    ts_reply_free(&r);
   }
   /* cancel the queued job, then the running one */
   char path[300];
   snprintf(path, sizeof path, "/api/v1/jobs/%s", b);
-  http(&r, &(request){.method = "DELETE", .path = path});
-  EXPECT_STATUS(&r, 200);
-  reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "DELETE", .path = path});
+  TS_EXPECT_STATUS(&r, 200);
+  ts_reply_free(&r);
   json_decref(wait_job(b, "cancelled", 5));
   snprintf(path, sizeof path, "/api/v1/jobs/%s", a);
-  http(&r, &(request){.method = "DELETE", .path = path});
-  EXPECT_STATUS(&r, 200);
-  reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "DELETE", .path = path});
+  TS_EXPECT_STATUS(&r, 200);
+  ts_reply_free(&r);
   json_t *ja = wait_job(a, "cancelled|complete", 30);
   if (strcmp(str(ja, "status"), "cancelled") != 0) fail_msg("a running job was not cancelled by DELETE");
   json_decref(ja);
-  http(&r, &(request){.method = "DELETE", .path = path});
-  EXPECT_STATUS(&r, 409); /* already finished (cancelled) */
-  reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "DELETE", .path = path});
+  TS_EXPECT_STATUS(&r, 409); /* already finished (cancelled) */
+  ts_reply_free(&r);
   /* the worker is free again */
   json_t *j = generate_raw("quality=1", disc_png, disc_png_n, "image/png");
   assert_string_equal(str(j, "status"), "complete");
@@ -1892,7 +1485,7 @@ static void test_queue_full_and_cancel(void **state) {
 
 static void test_queue_shutdown(void **state) {
   (void)state;
-  server_stop_clean(&S);
+  ts_stop_clean(&S);
 }
 
 /* ---- server_restart tests ------------------------------------------------------------ */
@@ -1907,23 +1500,23 @@ static void test_restart_serves_cache(void **state) {
   check_generate_fields(j, "glb", 5, 100, hash);
   snprintf(url, sizeof url, "%s", str(j, "download_url"));
   json_decref(j);
-  reply a;
-  get(&a, url);
-  EXPECT_STATUS(&a, 200);
-  server_stop_clean(&S);
+  ts_reply a;
+  ts_get(&a, url);
+  TS_EXPECT_STATUS(&a, 200);
+  ts_stop_clean(&S);
   assert_int_equal(server_start(&S, data, "--workers 2", "restart2"), 0);
-  reply b;
-  get(&b, url);
-  EXPECT_STATUS(&b, 200);
+  ts_reply b;
+  ts_get(&b, url);
+  TS_EXPECT_STATUS(&b, 200);
   assert_int_equal(a.len, b.len);
   assert_memory_equal(a.body, b.body, a.len);
   j = generate_raw("quality=5", disc_png, disc_png_n, "image/png");
   if (!json_is_true(json_object_get(j, "cached")))
     fail_msg("after a restart the same request was not cached");
   json_decref(j);
-  reply_free(&a);
-  reply_free(&b);
-  server_stop_clean(&S);
+  ts_reply_free(&a);
+  ts_reply_free(&b);
+  ts_stop_clean(&S);
 }
 
 static char found_path[4096];
@@ -1951,11 +1544,11 @@ static void test_truncated_cache_file(void **state) {
   json_decref(j);
   char ply_url[300];
   snprintf(ply_url, sizeof ply_url, "/api/v1/results/%s/final_optimized.ply", hash);
-  reply orig;
-  get(&orig, ply_url);
-  EXPECT_STATUS(&orig, 200);
+  ts_reply orig;
+  ts_get(&orig, ply_url);
+  TS_EXPECT_STATUS(&orig, 200);
   expect_ply(&orig);
-  server_stop_clean(&S);
+  ts_stop_clean(&S);
   /* cut the cached file in half, with the server down */
   found_path[0] = 0;
   find_hash = hash;
@@ -1966,8 +1559,8 @@ static void test_truncated_cache_file(void **state) {
   assert_int_equal(truncate(found_path, sb.st_size / 2), 0);
   assert_int_equal(server_start(&S, data, "--workers 2", "trunc2"), 0);
   /* never served truncated */
-  reply r;
-  get(&r, ply_url);
+  ts_reply r;
+  ts_get(&r, ply_url);
   if (r.status == 200) {
     expect_ply(&r);
     assert_int_equal(r.len, orig.len);
@@ -1975,7 +1568,7 @@ static void test_truncated_cache_file(void **state) {
   } else if (r.status != 404) {
     fail_msg("GET of a truncated cache entry -> %ld, expected 404 or the complete file", r.status);
   }
-  reply_free(&r);
+  ts_reply_free(&r);
   /* recomputed (or served whole) on request */
   j = generate_raw("quality=6", disc_png, disc_png_n, "image/png");
   char hash2[65];
@@ -1983,7 +1576,7 @@ static void test_truncated_cache_file(void **state) {
   assert_string_equal(hash, hash2);
   int cached = json_is_true(json_object_get(j, "cached"));
   json_decref(j);
-  get(&r, ply_url);
+  ts_get(&r, ply_url);
   if (r.status != 200)
     fail_msg("after the truncation, generate answered cached:%s, yet %s -> %ld (%s): the result was neither "
              "recomputed nor whole",
@@ -1991,10 +1584,10 @@ static void test_truncated_cache_file(void **state) {
   expect_ply(&r);
   assert_int_equal(r.len, orig.len);
   assert_memory_equal(r.body, orig.body, orig.len);
-  reply_free(&r);
+  ts_reply_free(&r);
   if (cached) print_message("note: the request after truncation said cached:true (bytes were whole)\n");
-  reply_free(&orig);
-  server_stop_clean(&S);
+  ts_reply_free(&orig);
+  ts_stop_clean(&S);
 }
 
 static void test_drain_on_sigterm(void **state) {
@@ -2007,40 +1600,40 @@ static void test_drain_on_sigterm(void **state) {
   json_decref(wait_job(a, "running", 30));
   kill(S.pid, SIGTERM);
   /* draining: /ready 503 while the job still runs */
-  double t0 = now_s();
-  reply r;
+  double t0 = ts_now_s();
+  ts_reply r;
   for (;;) {
-    get(&r, "/ready");
+    ts_get(&r, "/ready");
     if (r.status == 503) break;
     if (r.status != 200)
       fail_msg("/ready after SIGTERM -> %ld (curl: %s)", r.status, curl_easy_strerror(r.rc));
-    reply_free(&r);
-    if (now_s() - t0 > 10) fail_msg("/ready still 200 10 s after SIGTERM");
-    sleep_ms(10);
+    ts_reply_free(&r);
+    if (ts_now_s() - t0 > 10) fail_msg("/ready still 200 10 s after SIGTERM");
+    ts_sleep_ms(10);
   }
-  reply_free(&r);
-  http(&r, &(request){.method = "POST",
+  ts_reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate?quality=1",
                       .ctype = "image/png",
                       .body = disc_png,
                       .len = disc_png_n});
   expect_error(&r, 503, "draining", NULL);
-  reply_free(&r);
-  http(&r, &(request){.method = "POST",
+  ts_reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/jobs?quality=1",
                       .ctype = "image/png",
                       .body = disc_png,
                       .len = disc_png_n});
   expect_error(&r, 503, "draining", NULL);
-  reply_free(&r);
+  ts_reply_free(&r);
   /* it finishes the running job and exits 0 */
-  server_stop_clean(&S);
+  ts_stop_clean(&S);
   assert_int_equal(server_start(&S, data, "--workers 1", "drain2"), 0);
   json_t *j = generate_raw("quality=10&size_mm=81", photo_jpg, photo_jpg_n, "image/jpeg");
   if (!json_is_true(json_object_get(j, "cached")))
     fail_msg("the job running at SIGTERM was not finished and stored");
   json_decref(j);
-  server_stop_clean(&S);
+  ts_stop_clean(&S);
 }
 
 /* Options from ORFEAS_* variables; an option on the command line wins. */
@@ -2053,31 +1646,31 @@ static void test_env_options(void **state) {
                        "ORFEAS_CACHE_TTL=123 ORFEAS_ADMIN_TOKEN=env-token ORFEAS_MAX_UPLOAD_MB=1"),
       0);
   assert_float_equal(cache_stat("ttl_seconds"), 77.0, 1e-9);
-  reply r;
-  http(&r, &(request){
+  ts_reply r;
+  ts_http(&r, &(ts_request){
                .method = "POST", .path = "/api/v1/cache/clear", .header = "Authorization: Bearer env-token"});
-  EXPECT_STATUS(&r, 200);
-  reply_free(&r);
-  http(&r, &(request){.method = "POST", .path = "/api/v1/cache/clear"});
-  EXPECT_STATUS(&r, 401);
-  reply_free(&r);
+  TS_EXPECT_STATUS(&r, 200);
+  ts_reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "POST", .path = "/api/v1/cache/clear"});
+  TS_EXPECT_STATUS(&r, 401);
+  ts_reply_free(&r);
   size_t big_n = 3u << 20;
   uint8_t *big = calloc(1, big_n);
   memcpy(big, disc_png, disc_png_n);
-  http(&r,
-       &(request){
+  ts_http(&r,
+       &(ts_request){
            .method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = big, .len = big_n});
   free(big);
   expect_error(&r, 413, "too_large", NULL);
-  reply_free(&r);
-  server_stop_clean(&S);
+  ts_reply_free(&r);
+  ts_stop_clean(&S);
 }
 
 /* `serve --help` lists every option; a bad option is refused. */
 static void test_serve_help(void **state) {
   (void)state;
   char cmd[1200], out[8192];
-  snprintf(cmd, sizeof cmd, "%s serve --help 2>&1", bin());
+  snprintf(cmd, sizeof cmd, "%s serve --help 2>&1", ts_bin());
   FILE *f = popen(cmd, "r");
   assert_non_null(f);
   size_t n = fread(out, 1, sizeof out - 1, f);
@@ -2089,11 +1682,11 @@ static void test_serve_help(void **state) {
                         "--max-upload-mb", "--admin-token",  "ORFEAS_PORT",     "ORFEAS_ADMIN_TOKEN"};
   for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
     if (!strstr(out, opts[i])) fail_msg("serve --help does not mention %s", opts[i]);
-  snprintf(cmd, sizeof cmd, "%s serve --port 0 --workers 0 --data-dir %s/data-bad >/dev/null 2>&1", bin(),
+  snprintf(cmd, sizeof cmd, "%s serve --port 0 --workers 0 --data-dir %s/data-bad >/dev/null 2>&1", ts_bin(),
            tmp);
   st = system(cmd);
   assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0);
-  snprintf(cmd, sizeof cmd, "%s serve --port 0 --bogus-option --data-dir %s/data-bad >/dev/null 2>&1", bin(),
+  snprintf(cmd, sizeof cmd, "%s serve --port 0 --bogus-option --data-dir %s/data-bad >/dev/null 2>&1", ts_bin(),
            tmp);
   st = system(cmd);
   assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0);
@@ -2112,7 +1705,7 @@ static void test_device_option(void **state) {
   const char *bad[] = {"--device gpu", "--precision fp64"};
   for (int i = 0; i < 2; i++) {
     snprintf(cmd, sizeof cmd,
-             "ORFEAS_ALLOW_ROOT=1 %s serve --port 0 %s --data-dir %s/data-dev >/dev/null 2>&1", bin(), bad[i],
+             "ORFEAS_ALLOW_ROOT=1 %s serve --port 0 %s --data-dir %s/data-dev >/dev/null 2>&1", ts_bin(), bad[i],
              tmp);
     int st = system(cmd);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
@@ -2122,7 +1715,7 @@ static void test_device_option(void **state) {
   if (!gi.available) {
     snprintf(cmd, sizeof cmd,
              "ORFEAS_ALLOW_ROOT=1 %s serve --port 0 --device cuda --data-dir %s/data-dev 2>&1 >/dev/null",
-             bin(), tmp);
+             ts_bin(), tmp);
     FILE *f = popen(cmd, "r");
     assert_non_null(f);
     size_t n = fread(out, 1, sizeof out - 1, f);
@@ -2131,33 +1724,33 @@ static void test_device_option(void **state) {
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
     assert_non_null(strstr(out, "--device cuda"));
   }
-  server s;
+  ts_server s;
   char data[600];
   snprintf(data, sizeof data, "%s/data-dev", tmp);
   assert_int_equal(server_start(&s, data, "--device auto --monitor-interval 0", "device"), 0);
-  reply r;
-  http(&r, &(request){.path = "/health", .srv = &s});
-  json_t *j = reply_json(&r);
+  ts_reply r;
+  ts_http(&r, &(ts_request){.path = "/health", .srv = &s});
+  json_t *j = ts_reply_json(&r);
   assert_string_equal(str(j, "engine"), gi.available ? "cuda" : "cpu");
   assert_int_equal(json_is_true(json_object_get(json_object_get(j, "gpu"), "available")), gi.available);
   json_decref(j);
-  reply_free(&r);
+  ts_reply_free(&r);
   char hash[3][65];
   const char *query[3] = {"/api/v1/generate?quality=3", "/api/v1/generate?quality=3&precision=fp32",
                           "/api/v1/generate?quality=3&precision=int8"};
   for (int i = 0; i < 3; i++) {
-    http(&r, &(request){.method = "POST",
+    ts_http(&r, &(ts_request){.method = "POST",
                         .path = query[i],
                         .ctype = "image/png",
                         .body = disc_png,
                         .len = disc_png_n,
                         .srv = &s});
-    EXPECT_STATUS(&r, 200);
-    j = reply_json(&r);
+    TS_EXPECT_STATUS(&r, 200);
+    j = ts_reply_json(&r);
     snprintf(hash[i], sizeof hash[i], "%s", str(j, "request_hash"));
     assert_true(json_is_true(json_object_get(json_object_get(j, "mesh"), "watertight")));
     json_decref(j);
-    reply_free(&r);
+    ts_reply_free(&r);
   }
   assert_string_equal(hash[0], hash[1]);
   if (gi.available)
@@ -2165,14 +1758,14 @@ static void test_device_option(void **state) {
   else
     assert_string_equal(hash[1], hash[2]);
   /* once idle the server trims (jobs.c, a second after the last job) */
-  for (double t0 = now_s();;) {
-    http(&r, &(request){.path = "/api/v1/gpu/stats", .srv = &s});
-    j = reply_json(&r);
+  for (double t0 = ts_now_s();;) {
+    ts_http(&r, &(ts_request){.path = "/api/v1/gpu/stats", .srv = &s});
+    j = ts_reply_json(&r);
     json_t *g = json_object_get(j, "gpu");
-    if (!gi.available || num(g, "reserved_gb") == 0 || now_s() - t0 > 10) break;
+    if (!gi.available || num(g, "reserved_gb") == 0 || ts_now_s() - t0 > 10) break;
     json_decref(j);
-    reply_free(&r);
-    sleep_ms(100);
+    ts_reply_free(&r);
+    ts_sleep_ms(100);
   }
   const char *mode = str(j, "precision_mode");
   json_t *gpu = json_object_get(j, "gpu");
@@ -2186,18 +1779,18 @@ static void test_device_option(void **state) {
     assert_string_equal(mode, "not_applicable");
   }
   json_decref(j);
-  reply_free(&r);
-  server_stop_clean(&s);
+  ts_reply_free(&r);
+  ts_stop_clean(&s);
 }
 
 /* GET /api/v1/params: the engine's parameter table, for clients to build
  * their controls from. */
 static void test_params_description(void **state) {
   (void)state;
-  reply r;
-  get(&r, "/api/v1/params");
-  EXPECT_STATUS(&r, 200);
-  json_t *d = reply_json(&r);
+  ts_reply r;
+  ts_get(&r, "/api/v1/params");
+  TS_EXPECT_STATUS(&r, 200);
+  json_t *d = ts_reply_json(&r);
   json_t *params = json_object_get(d, "params");
   int quality = 0;
   size_t i;
@@ -2212,22 +1805,22 @@ static void test_params_description(void **state) {
   assert_true(quality);
   assert_string_equal(str(json_array_get(json_object_get(d, "server_params"), 0), "name"), "precision");
   json_decref(d);
-  reply_free(&r);
+  ts_reply_free(&r);
 }
 
 /* POST /api/v1/mask: the subject as a PNG with the background transparent. */
 static void test_mask_preview(void **state) {
   (void)state;
-  reply r;
-  http(&r, &(request){.method = "POST",
+  ts_reply r;
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/mask",
                       .multipart = 1,
                       .image = disc_png,
                       .image_len = disc_png_n,
                       .image_type = "image/png"});
-  EXPECT_STATUS(&r, 200);
-  expect_header(&r, "Content-Type", "image/png");
-  expect_header(&r, "X-Mask-Source", "background");
+  TS_EXPECT_STATUS(&r, 200);
+  ts_expect_header(&r, "Content-Type", "image/png");
+  ts_expect_header(&r, "X-Mask-Source", "background");
   orf_image img;
   assert_int_equal(orf_image_decode((const uint8_t *)r.body, r.len, NULL, 0, &img), ORF_OK);
   assert_true(img.has_alpha);
@@ -2235,49 +1828,49 @@ static void test_mask_preview(void **state) {
   assert_int_equal(img.rgba[centre + 3], 255); /* the disc */
   assert_int_equal(img.rgba[3], 0);            /* the corner: background */
   orf_image_free(&img);
-  reply_free(&r);
+  ts_reply_free(&r);
   /* a uniform image has no separable subject: the whole frame is used */
   uint8_t grey[64 * 64 * 3];
   memset(grey, 120, sizeof grey);
   size_t n;
   uint8_t *png = tu_png(grey, 64, 64, 3, 8, &n);
-  http(&r, &(request){.method = "POST", .path = "/api/v1/mask", .ctype = "image/png", .body = png, .len = n});
-  EXPECT_STATUS(&r, 200);
-  expect_header(&r, "X-Mask-Source", "frame");
-  reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "POST", .path = "/api/v1/mask", .ctype = "image/png", .body = png, .len = n});
+  TS_EXPECT_STATUS(&r, 200);
+  ts_expect_header(&r, "X-Mask-Source", "frame");
+  ts_reply_free(&r);
   /* the subject as each mode uses it: extrude refuses that image, relief
    * takes the whole frame even of the disc */
-  http(&r, &(request){.method = "POST",
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/mask?mode=extrude",
                       .ctype = "image/png",
                       .body = png,
                       .len = n});
   expect_error(&r, 422, "no_subject", NULL);
-  reply_free(&r);
-  http(&r, &(request){.method = "POST",
+  ts_reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/mask?mode=extrude",
                       .ctype = "image/png",
                       .body = disc_png,
                       .len = disc_png_n});
-  EXPECT_STATUS(&r, 200);
-  expect_header(&r, "X-Mask-Source", "background");
-  reply_free(&r);
-  http(&r, &(request){.method = "POST",
+  TS_EXPECT_STATUS(&r, 200);
+  ts_expect_header(&r, "X-Mask-Source", "background");
+  ts_reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/mask?mode=relief",
                       .ctype = "image/png",
                       .body = disc_png,
                       .len = disc_png_n});
-  EXPECT_STATUS(&r, 200);
-  expect_header(&r, "X-Mask-Source", "frame");
-  reply_free(&r);
+  TS_EXPECT_STATUS(&r, 200);
+  ts_expect_header(&r, "X-Mask-Source", "frame");
+  ts_reply_free(&r);
   free(png);
-  http(&r, &(request){.method = "POST",
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/mask",
                       .ctype = "image/png",
                       .body = disc_png,
                       .len = disc_png_n / 2});
   expect_error(&r, 400, "bad_image", NULL);
-  reply_free(&r);
+  ts_reply_free(&r);
 }
 
 static void write_text(const char *dir, const char *name, const char *text) {
@@ -2304,38 +1897,38 @@ static void test_static_files(void **state) {
   assert_int_equal(symlink("/etc/hostname", link), 0);
   snprintf(data, sizeof data, "%s/data-web", tmp);
   snprintf(extra, sizeof extra, "--web-root %s", root);
-  server web;
+  ts_server web;
   assert_int_equal(server_start(&web, data, extra, "web"), 0);
-  reply r;
-  http(&r, &(request){.path = "/", .srv = &web});
-  EXPECT_STATUS(&r, 200);
+  ts_reply r;
+  ts_http(&r, &(ts_request){.path = "/", .srv = &web});
+  TS_EXPECT_STATUS(&r, 200);
   assert_non_null(strstr(r.body, "<title>studio</title>"));
-  expect_header_prefix(&r, "Content-Type", "text/html");
-  expect_header(&r, "Cache-Control", "no-cache");
+  ts_expect_header_prefix(&r, "Content-Type", "text/html");
+  ts_expect_header(&r, "Cache-Control", "no-cache");
   char csp[512];
-  assert_non_null(header_get(&r, "Content-Security-Policy", csp, sizeof csp));
+  assert_non_null(ts_header(&r, "Content-Security-Policy", csp, sizeof csp));
   assert_non_null(strstr(csp, "default-src 'self'"));
   assert_non_null(strstr(csp, "script-src 'self'"));
-  reply_free(&r);
+  ts_reply_free(&r);
   const char *ok[][2] = {{"/static/app.js", "text/javascript"},
                          {"/static/style.css", "text/css"},
                          {"/static/sub/note.txt", "text/plain"}};
   for (int i = 0; i < 3; i++) {
-    http(&r, &(request){.path = ok[i][0], .srv = &web});
-    EXPECT_STATUS(&r, 200);
-    expect_header_prefix(&r, "Content-Type", ok[i][1]);
-    reply_free(&r);
+    ts_http(&r, &(ts_request){.path = ok[i][0], .srv = &web});
+    TS_EXPECT_STATUS(&r, 200);
+    ts_expect_header_prefix(&r, "Content-Type", ok[i][1]);
+    ts_reply_free(&r);
   }
   const char *refused[] = {"/static/sub",         "/static/sub/",          "/static/.secret",
                            "/static/out.txt",     "/static/../index.html", "/static/sub/../../etc/passwd",
                            "/static//etc/passwd", "/static/missing.js"};
   for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
-    http(&r, &(request){.path = refused[i], .srv = &web, .path_as_is = 1});
+    ts_http(&r, &(ts_request){.path = refused[i], .srv = &web, .path_as_is = 1});
     if (r.status == 200) fail_msg("%s was served", refused[i]);
     assert_true(r.status == 404 || r.status == 400);
-    reply_free(&r);
+    ts_reply_free(&r);
   }
-  server_stop_clean(&web);
+  ts_stop_clean(&web);
 }
 
 /* The studio's caching: vendor/ files (versioned paths) are immutable;
@@ -2358,41 +1951,41 @@ static void test_static_caching(void **state) {
   write_text(vendor, "lib.js", "export const lib = 1;");
   snprintf(data, sizeof data, "%s/data-web-cache", tmp);
   snprintf(extra, sizeof extra, "--web-root %s", root);
-  server web;
+  ts_server web;
   assert_int_equal(server_start(&web, data, extra, "web-cache"), 0);
-  reply r;
+  ts_reply r;
   const char *types[][2] = {{"/static/logo.svg", "image/svg+xml"},
                             {"/static/data.json", "application/json"},
                             {"/static/main.js.map", "application/json"},
                             {"/static/vendor/lib-1.0/lib.js", "text/javascript"}};
   for (int i = 0; i < 4; i++) {
-    http(&r, &(request){.path = types[i][0], .srv = &web});
-    EXPECT_STATUS(&r, 200);
-    expect_header_prefix(&r, "Content-Type", types[i][1]);
-    reply_free(&r);
+    ts_http(&r, &(ts_request){.path = types[i][0], .srv = &web});
+    TS_EXPECT_STATUS(&r, 200);
+    ts_expect_header_prefix(&r, "Content-Type", types[i][1]);
+    ts_reply_free(&r);
   }
-  http(&r, &(request){.path = "/static/vendor/lib-1.0/lib.js", .srv = &web});
-  expect_header(&r, "Cache-Control", "public, max-age=31536000, immutable");
-  reply_free(&r);
+  ts_http(&r, &(ts_request){.path = "/static/vendor/lib-1.0/lib.js", .srv = &web});
+  ts_expect_header(&r, "Cache-Control", "public, max-age=31536000, immutable");
+  ts_reply_free(&r);
   char etag[128], inm[200], etag2[128];
-  http(&r, &(request){.path = "/static/main.js", .srv = &web});
-  EXPECT_STATUS(&r, 200);
-  expect_header(&r, "Cache-Control", "no-cache");
-  assert_non_null(header_get(&r, "ETag", etag, sizeof etag));
-  reply_free(&r);
+  ts_http(&r, &(ts_request){.path = "/static/main.js", .srv = &web});
+  TS_EXPECT_STATUS(&r, 200);
+  ts_expect_header(&r, "Cache-Control", "no-cache");
+  assert_non_null(ts_header(&r, "ETag", etag, sizeof etag));
+  ts_reply_free(&r);
   snprintf(inm, sizeof inm, "If-None-Match: %s", etag);
-  http(&r, &(request){.path = "/static/main.js", .srv = &web, .header = inm});
-  EXPECT_STATUS(&r, 304);
+  ts_http(&r, &(ts_request){.path = "/static/main.js", .srv = &web, .header = inm});
+  TS_EXPECT_STATUS(&r, 304);
   assert_int_equal(r.len, 0);
-  reply_free(&r);
+  ts_reply_free(&r);
   write_text(root, "main.js", "export const version = 22;");
-  http(&r, &(request){.path = "/static/main.js", .srv = &web, .header = inm});
-  EXPECT_STATUS(&r, 200);
+  ts_http(&r, &(ts_request){.path = "/static/main.js", .srv = &web, .header = inm});
+  TS_EXPECT_STATUS(&r, 200);
   assert_non_null(strstr(r.body, "version = 22"));
-  assert_non_null(header_get(&r, "ETag", etag2, sizeof etag2));
+  assert_non_null(ts_header(&r, "ETag", etag2, sizeof etag2));
   assert_string_not_equal(etag, etag2);
-  reply_free(&r);
-  server_stop_clean(&web);
+  ts_reply_free(&r);
+  ts_stop_clean(&web);
 }
 
 /* ---- memory budget and admission (simulated device) ------------------------- */
@@ -2433,11 +2026,11 @@ static void test_budget_runs_two_of_three(void **state) {
   submit_job("quality=10&size_mm=63", photo_jpg, photo_jpg_n, c);
   json_decref(wait_job(a, "running", 30));
   json_decref(wait_job(b, "running", 30));
-  reply r;
-  get(&r, "/api/v1/gpu/stats");
-  EXPECT_STATUS(&r, 200);
-  json_t *g = reply_json(&r);
-  reply_free(&r);
+  ts_reply r;
+  ts_get(&r, "/api/v1/gpu/stats");
+  TS_EXPECT_STATUS(&r, 200);
+  json_t *g = ts_reply_json(&r);
+  ts_reply_free(&r);
   json_t *third = wait_job(c, "queued|running|complete", 5);
   /* while the first two run, three workers but only two fit */
   if (!strcmp(str(third, "status"), "queued")) {
@@ -2453,20 +2046,20 @@ static void test_budget_runs_two_of_three(void **state) {
   json_decref(wait_job(a, "complete", 60));
   json_decref(wait_job(b, "complete", 60));
   json_decref(wait_job(c, "complete", 60));
-  get(&r, "/api/v1/gpu/stats");
-  g = reply_json(&r);
+  ts_get(&r, "/api/v1/gpu/stats");
+  g = ts_reply_json(&r);
   assert_float_equal(num(json_object_get(g, "memory_budget"), "in_use_gb"), 0.0, 1e-9);
   json_decref(g);
-  reply_free(&r);
+  ts_reply_free(&r);
 }
 
 /* The stats of a simulated device: the shape of API.md with its figures. */
 static void test_budget_stats(void **state) {
   (void)state;
-  reply r;
-  get(&r, "/api/v1/gpu/stats");
-  EXPECT_STATUS(&r, 200);
-  json_t *g = reply_json(&r);
+  ts_reply r;
+  ts_get(&r, "/api/v1/gpu/stats");
+  TS_EXPECT_STATUS(&r, 200);
+  json_t *g = ts_reply_json(&r);
   json_t *gpu = json_object_get(g, "gpu");
   assert_true(json_is_true(json_object_get(gpu, "available")));
   json_t *dev = json_array_get(json_object_get(gpu, "devices"), 0);
@@ -2484,11 +2077,11 @@ static void test_budget_stats(void **state) {
   assert_string_equal(str(g, "recommended_precision"), "int8");
   json_int_t batch = integer(g, "optimal_batch_size");
   assert_true(batch >= 1 && batch <= 32);
-  sleep_ms(500); /* the monitor samples every 0.2 s */
-  reply_free(&r);
+  ts_sleep_ms(500); /* the monitor samples every 0.2 s */
+  ts_reply_free(&r);
   json_decref(g);
-  get(&r, "/api/v1/gpu/stats");
-  g = reply_json(&r);
+  ts_get(&r, "/api/v1/gpu/stats");
+  g = ts_reply_json(&r);
   json_t *h = json_object_get(g, "history");
   assert_true(json_array_size(h) >= 2);
   json_t *p0 = json_array_get(h, 0);
@@ -2496,35 +2089,35 @@ static void test_budget_stats(void **state) {
   assert_non_null(json_object_get(p0, "in_use_gb"));
   assert_non_null(json_object_get(p0, "available_gb"));
   json_decref(g);
-  reply_free(&r);
+  ts_reply_free(&r);
   assert_true(get_metric("orfeas_memory_budget_bytes", NULL) > 0);
 }
 
 /* A job whose estimate alone exceeds the whole budget: 507 at once. */
 static void test_budget_oversized_507(void **state) {
   (void)state;
-  server small;
+  ts_server small;
   char data[600];
   snprintf(data, sizeof data, "%s/data-507", tmp);
   assert_int_equal(server_start(&small, data, "--memory-budget-gb 0.001 --max-upload-mb 4", "small"), 0);
-  reply r;
-  http(&r, &(request){.method = "POST",
+  ts_reply r;
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/generate?quality=7",
                       .ctype = "image/jpeg",
                       .body = photo_jpg,
                       .len = photo_jpg_n,
                       .srv = &small});
   expect_error(&r, 507, "insufficient_memory", NULL);
-  reply_free(&r);
-  http(&r, &(request){.method = "POST",
+  ts_reply_free(&r);
+  ts_http(&r, &(ts_request){.method = "POST",
                       .path = "/api/v1/jobs?quality=7",
                       .ctype = "image/jpeg",
                       .body = photo_jpg,
                       .len = photo_jpg_n,
                       .srv = &small});
   expect_error(&r, 507, "insufficient_memory", NULL);
-  reply_free(&r);
-  server_stop_clean(&small);
+  ts_reply_free(&r);
+  ts_stop_clean(&small);
 }
 
 /* recommended_precision follows the free budget and the configured
@@ -2539,34 +2132,35 @@ static void test_budget_precision(void **state) {
        "int8"},
   };
   for (int i = 0; i < 3; i++) {
-    server s;
+    ts_server s;
     char data[600];
     snprintf(data, sizeof data, "%s/data-prec%d", tmp, i);
     assert_int_equal(server_start(&s, data, cases[i][0], "prec"), 0);
-    reply r;
-    http(&r, &(request){.path = "/api/v1/gpu/stats", .srv = &s});
-    json_t *g = reply_json(&r);
+    ts_reply r;
+    ts_http(&r, &(ts_request){.path = "/api/v1/gpu/stats", .srv = &s});
+    json_t *g = ts_reply_json(&r);
     assert_string_equal(str(g, "recommended_precision"), cases[i][1]);
     assert_float_equal(num(json_object_get(g, "memory_budget"), "available_for_jobs_gb"), 64.0, 1e-9);
     json_decref(g);
-    reply_free(&r);
+    ts_reply_free(&r);
     if (i == 0) {
-      http(&r, &(request){.method = "POST",
+      ts_http(&r, &(ts_request){.method = "POST",
                           .path = "/api/v1/generate?quality=1&precision=fp64",
                           .ctype = "image/jpeg",
                           .body = photo_jpg,
                           .len = photo_jpg_n,
                           .srv = &s});
       expect_error(&r, 422, "invalid_param", "precision");
-      reply_free(&r);
+      ts_reply_free(&r);
     }
-    server_stop_clean(&s);
+    ts_stop_clean(&s);
   }
 }
 
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   curl_global_init(CURL_GLOBAL_DEFAULT);
+  ts_default_server = &S;
   const struct CMUnitTest api[] = {
       cmocka_unit_test(test_health),
       cmocka_unit_test(test_ready),
@@ -2617,7 +2211,7 @@ int main(void) {
   failed += cmocka_run_group_tests_name("server_budget", budget, setup_budget, teardown_group);
   failed += cmocka_run_group_tests_name("server_queue", queue, setup_queue, teardown_group);
   failed += cmocka_run_group_tests_name("server_restart", restart, setup_restart, teardown_group);
-  kill_all_servers();
+  ts_kill_all();
   if (fixtures_ready) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
