@@ -413,7 +413,8 @@ void ts_finish(CURL *h, ts_reply *r, CURLcode rc) {
     if (ts_header(r, "X-Request-Id", id, sizeof id) && id[0])
       snprintf(ts_last_request_id, sizeof ts_last_request_id, "%s", id);
     else if (ts_missing_request_ids++ == 0)
-      snprintf(ts_missing_request_id_what, sizeof ts_missing_request_id_what, "%s -> %ld", r->what, r->status);
+      snprintf(ts_missing_request_id_what, sizeof ts_missing_request_id_what, "%s -> %ld", r->what,
+               r->status);
   }
 }
 

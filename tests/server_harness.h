@@ -108,8 +108,8 @@ typedef struct ts_reply {
   char hdr[16384]; /* the last response's header lines */
   size_t hlen;
   size_t scanned;
-  int n_lines;                  /* newlines in the body so far */
-  double t_line[TS_MAX_LINES];  /* ts_now_s() when each arrived */
+  int n_lines;                 /* newlines in the body so far */
+  double t_line[TS_MAX_LINES]; /* ts_now_s() when each arrived */
   int abort_after_lines;
   const uint8_t *up;
   size_t up_left;

@@ -54,7 +54,6 @@
 #include "server_harness.h"
 #include "testutil.h"
 
-
 static char tmp[] = "/tmp/orfeas-limits-XXXXXX";
 static uint8_t *disc_png;
 static size_t disc_png_n;
@@ -68,8 +67,10 @@ static int srv_start(ts_server *s, const char *name, const char *data, const cha
                      const char *unset, long fsize, int *status) {
   char log[600];
   snprintf(log, sizeof log, "%s/%s.log", tmp, name);
-  int rc = ts_start(s, &(ts_launch){.data = data, .extra = extra, .log = log, .env = env, .unset = unset,
-                                    .fsize = fsize, .quiet = 1});
+  int rc = ts_start(
+      s,
+      &(ts_launch){
+          .data = data, .extra = extra, .log = log, .env = env, .unset = unset, .fsize = fsize, .quiet = 1});
   if (status) *status = s->exit_status;
   return rc;
 }
@@ -88,8 +89,15 @@ static void srv_must_start(ts_server *s, const char *name, const char *data, con
  * ctype. */
 static void http(ts_reply *r, const ts_server *s, const char *method, const char *path, const char *h1,
                  const char *h2, const void *body, size_t len, const char *ctype) {
-  ts_http(r, &(ts_request){.srv = s, .method = method, .path = path, .header = h1, .header2 = h2,
-                           .body = body, .len = len, .ctype = ctype, .path_as_is = 1});
+  ts_http(r, &(ts_request){.srv = s,
+                           .method = method,
+                           .path = path,
+                           .header = h1,
+                           .header2 = h2,
+                           .body = body,
+                           .len = len,
+                           .ctype = ctype,
+                           .path_as_is = 1});
 }
 
 /* GET path, asserting the status; returns the body as JSON. */
@@ -462,7 +470,8 @@ static void test_security_headers_and_cors(void **state) {
     char what[400], v[256];
     snprintf(what, sizeof what, "%s %s", paths[i][0], paths[i][1]);
     expect_security_headers(&r, what);
-    if (!ts_header(&r, "Access-Control-Allow-Origin", v, sizeof v) || strcmp(v, "https://studio.example:8443"))
+    if (!ts_header(&r, "Access-Control-Allow-Origin", v, sizeof v) ||
+        strcmp(v, "https://studio.example:8443"))
       fail_msg("%s from the configured origin: no Access-Control-Allow-Origin", what);
     if (!ts_header(&r, "Vary", v, sizeof v) || !strstr(v, "Origin")) fail_msg("%s: no Vary: Origin", what);
     ts_reply_free(&r);

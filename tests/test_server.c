@@ -45,7 +45,6 @@
 #include "server_harness.h"
 #include "testutil.h"
 
-
 static const char *const STAGES[4] = {"voxel_preview", "rough_mesh", "refined_mesh", "final_optimized"};
 static const char ADMIN_TOKEN[] = "test-admin-token-4";
 
@@ -296,6 +295,24 @@ static double wait_metric(const char *name, const char *label, double target, do
   while ((v = get_metric(name, label)) < target && ts_now_s() - t0 < timeout_s)
     ts_sleep_ms(50);
   return v;
+}
+
+/* POSTs the disc PNG to path as multipart/form-data (its `image` part) with
+ * the fields "k=v&k=v". */
+static void post_disc_form(ts_reply *r, const char *path, const char *fields) {
+  ts_http(r, &(ts_request){.method = "POST",
+                           .path = path,
+                           .multipart = 1,
+                           .image = disc_png,
+                           .image_len = disc_png_n,
+                           .image_type = "image/png",
+                           .fields = fields});
+}
+
+/* POSTs the disc PNG to path as a raw image/png body. */
+static void post_disc_raw(ts_reply *r, const char *path) {
+  ts_http(r, &(ts_request){
+                 .method = "POST", .path = path, .ctype = "image/png", .body = disc_png, .len = disc_png_n});
 }
 
 /* POST /api/v1/generate?QUERY with a raw body; returns the parsed 200
@@ -583,13 +600,7 @@ static void check_generate_fields(json_t *j, const char *fmt, int q, double size
 static void test_generate_multipart_then_raw_cached(void **state) {
   (void)state;
   ts_reply r;
-  ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate",
-                      .multipart = 1,
-                      .image = disc_png,
-                      .image_len = disc_png_n,
-                      .image_type = "image/png",
-                      .fields = "quality=4&style=realistic"});
+  post_disc_form(&r, "/api/v1/generate", "quality=4&style=realistic");
   TS_EXPECT_STATUS(&r, 200);
   ts_expect_header_prefix(&r, "Content-Type", "application/json");
   json_t *j = ts_reply_json(&r);
@@ -621,10 +632,10 @@ static void test_generate_multipart_then_raw_cached(void **state) {
   /* ?download=1 gives the same file itself */
   ts_reply g3;
   ts_http(&g3, &(ts_request){.method = "POST",
-                       .path = "/api/v1/generate?quality=4&style=realistic&download=1",
-                       .ctype = "image/png",
-                       .body = disc_png,
-                       .len = disc_png_n});
+                             .path = "/api/v1/generate?quality=4&style=realistic&download=1",
+                             .ctype = "image/png",
+                             .body = disc_png,
+                             .len = disc_png_n});
   TS_EXPECT_STATUS(&g3, 200);
   ts_expect_header_prefix(&g3, "Content-Type", "model/gltf-binary");
   expect_glb(&g3);
@@ -656,34 +667,24 @@ static void test_generate_input_types(void **state) {
 static void test_download_stl_and_accept(void **state) {
   (void)state;
   ts_reply r;
-  ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate?quality=3&format=stl&download=1",
-                      .ctype = "image/png",
-                      .body = disc_png,
-                      .len = disc_png_n});
+  post_disc_raw(&r, "/api/v1/generate?quality=3&format=stl&download=1");
   TS_EXPECT_STATUS(&r, 200);
   ts_expect_header_prefix(&r, "Content-Type", "model/stl");
   uint32_t t = expect_stl(&r);
   ts_reply_free(&r);
   /* an Accept naming the format's media type does the same */
   ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate?quality=3&format=stl",
-                      .ctype = "image/png",
-                      .body = disc_png,
-                      .len = disc_png_n,
-                      .header = "Accept: model/stl"});
+                            .path = "/api/v1/generate?quality=3&format=stl",
+                            .ctype = "image/png",
+                            .body = disc_png,
+                            .len = disc_png_n,
+                            .header = "Accept: model/stl"});
   TS_EXPECT_STATUS(&r, 200);
   ts_expect_header_prefix(&r, "Content-Type", "model/stl");
   assert_int_equal(expect_stl(&r), t);
   ts_reply_free(&r);
   /* GLB with download=1 over multipart */
-  ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate",
-                      .multipart = 1,
-                      .image = disc_png,
-                      .image_len = disc_png_n,
-                      .image_type = "image/png",
-                      .fields = "quality=3&download=1"});
+  post_disc_form(&r, "/api/v1/generate", "quality=3&download=1");
   TS_EXPECT_STATUS(&r, 200);
   expect_glb(&r);
   ts_reply_free(&r);
@@ -693,21 +694,22 @@ static void test_missing_and_bad_image(void **state) {
   (void)state;
   ts_reply r;
   /* multipart without an image */
-  ts_http(&r, &(ts_request){.method = "POST", .path = "/api/v1/generate", .multipart = 1, .fields = "quality=5"});
+  ts_http(&r,
+          &(ts_request){.method = "POST", .path = "/api/v1/generate", .multipart = 1, .fields = "quality=5"});
   expect_error(&r, 400, "missing_image", NULL);
   ts_reply_free(&r);
   /* raw, empty body */
-  ts_http(&r,
-       &(ts_request){.method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = "", .len = 0});
+  ts_http(&r, &(ts_request){
+                  .method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = "", .len = 0});
   expect_error(&r, 400, "missing_image", NULL);
   ts_reply_free(&r);
   /* multipart with an empty image file */
   ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate",
-                      .multipart = 1,
-                      .image = "",
-                      .image_len = 0,
-                      .image_type = "image/png"});
+                            .path = "/api/v1/generate",
+                            .multipart = 1,
+                            .image = "",
+                            .image_len = 0,
+                            .image_type = "image/png"});
   TS_EXPECT_STATUS(&r, 400);
   {
     json_t *j = ts_reply_json(&r);
@@ -719,25 +721,25 @@ static void test_missing_and_bad_image(void **state) {
   ts_reply_free(&r);
   /* truncated PNG, raw and multipart; truncated JPEG */
   ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate",
-                      .ctype = "image/png",
-                      .body = disc_png,
-                      .len = disc_png_n / 2});
+                            .path = "/api/v1/generate",
+                            .ctype = "image/png",
+                            .body = disc_png,
+                            .len = disc_png_n / 2});
   expect_error(&r, 400, "bad_image", NULL);
   ts_reply_free(&r);
   ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate",
-                      .multipart = 1,
-                      .image = disc_png,
-                      .image_len = disc_png_n / 2,
-                      .image_type = "image/png"});
+                            .path = "/api/v1/generate",
+                            .multipart = 1,
+                            .image = disc_png,
+                            .image_len = disc_png_n / 2,
+                            .image_type = "image/png"});
   expect_error(&r, 400, "bad_image", NULL);
   ts_reply_free(&r);
   ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate",
-                      .ctype = "image/jpeg",
-                      .body = photo_jpg,
-                      .len = photo_jpg_n / 3});
+                            .path = "/api/v1/generate",
+                            .ctype = "image/jpeg",
+                            .body = photo_jpg,
+                            .len = photo_jpg_n / 3});
   expect_error(&r, 400, "bad_image", NULL);
   ts_reply_free(&r);
 }
@@ -750,41 +752,42 @@ static void test_too_large(void **state) {
   memcpy(big, disc_png, disc_png_n);
   ts_reply r;
   ts_http(&r,
-       &(ts_request){
-           .method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = big, .len = big_n});
+          &(ts_request){
+              .method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = big, .len = big_n});
   expect_error(&r, 413, "too_large", NULL);
   ts_reply_free(&r);
   ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate",
-                      .multipart = 1,
-                      .image = big,
-                      .image_len = big_n,
-                      .image_type = "image/png"});
+                            .path = "/api/v1/generate",
+                            .multipart = 1,
+                            .image = big,
+                            .image_len = big_n,
+                            .image_type = "image/png"});
   expect_error(&r, 413, "too_large", NULL);
   ts_reply_free(&r);
   /* no Content-Length: the limit holds while reading */
   ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate",
-                      .ctype = "image/png",
-                      .body = big,
-                      .len = big_n,
-                      .chunked = 1});
+                            .path = "/api/v1/generate",
+                            .ctype = "image/png",
+                            .body = big,
+                            .len = big_n,
+                            .chunked = 1});
   expect_error(&r, 413, "too_large", NULL);
   ts_reply_free(&r);
   free(big);
   /* a small PNG whose header says 100000 x 100000 */
   size_t bn;
   uint8_t *bomb = png_bomb(100000, 100000, &bn);
-  ts_http(&r, &(ts_request){
-               .method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = bomb, .len = bn});
+  ts_http(&r,
+          &(ts_request){
+              .method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = bomb, .len = bn});
   expect_error(&r, 413, "too_large", NULL);
   ts_reply_free(&r);
   ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate",
-                      .multipart = 1,
-                      .image = bomb,
-                      .image_len = bn,
-                      .image_type = "image/png"});
+                            .path = "/api/v1/generate",
+                            .multipart = 1,
+                            .image = bomb,
+                            .image_len = bn,
+                            .image_type = "image/png"});
   expect_error(&r, 413, "too_large", NULL);
   ts_reply_free(&r);
   free(bomb);
@@ -797,26 +800,26 @@ static void test_unsupported_type(void **state) {
   (void)state;
   ts_reply r;
   ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate",
-                      .ctype = "image/gif",
-                      .body = GIF_1x1,
-                      .len = sizeof GIF_1x1});
+                            .path = "/api/v1/generate",
+                            .ctype = "image/gif",
+                            .body = GIF_1x1,
+                            .len = sizeof GIF_1x1});
   expect_error(&r, 415, "unsupported_type", NULL);
   ts_reply_free(&r);
   ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate",
-                      .multipart = 1,
-                      .image = GIF_1x1,
-                      .image_len = sizeof GIF_1x1,
-                      .image_type = "image/gif"});
+                            .path = "/api/v1/generate",
+                            .multipart = 1,
+                            .image = GIF_1x1,
+                            .image_len = sizeof GIF_1x1,
+                            .image_type = "image/gif"});
   expect_error(&r, 415, "unsupported_type", NULL);
   ts_reply_free(&r);
   /* a GIF that claims to be a PNG is still a GIF */
   ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate",
-                      .ctype = "image/png",
-                      .body = GIF_1x1,
-                      .len = sizeof GIF_1x1});
+                            .path = "/api/v1/generate",
+                            .ctype = "image/png",
+                            .body = GIF_1x1,
+                            .len = sizeof GIF_1x1});
   expect_error(&r, 415, "unsupported_type", NULL);
   ts_reply_free(&r);
 }
@@ -865,27 +868,16 @@ static void test_invalid_param(void **state) {
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     char path[256];
     snprintf(path, sizeof path, "/api/v1/generate?%s", cases[i].query);
-    ts_http(&r, &(ts_request){
-                 .method = "POST", .path = path, .ctype = "image/png", .body = disc_png, .len = disc_png_n});
+    ts_http(&r,
+            &(ts_request){
+                .method = "POST", .path = path, .ctype = "image/png", .body = disc_png, .len = disc_png_n});
     expect_error(&r, 422, "invalid_param", cases[i].param);
     ts_reply_free(&r);
   }
-  ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate",
-                      .multipart = 1,
-                      .image = disc_png,
-                      .image_len = disc_png_n,
-                      .image_type = "image/png",
-                      .fields = "quality=11"});
+  post_disc_form(&r, "/api/v1/generate", "quality=11");
   expect_error(&r, 422, "invalid_param", "quality");
   ts_reply_free(&r);
-  ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate",
-                      .multipart = 1,
-                      .image = disc_png,
-                      .image_len = disc_png_n,
-                      .image_type = "image/png",
-                      .fields = "unknown=1"});
+  post_disc_form(&r, "/api/v1/generate", "unknown=1");
   expect_error(&r, 422, "invalid_param", "unknown");
   ts_reply_free(&r);
 }
@@ -952,10 +944,10 @@ static void test_progressive_stream(void **state) {
   (void)state;
   ts_reply r;
   ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate-progressive?quality=10&size_mm=61",
-                      .ctype = "image/jpeg",
-                      .body = photo_jpg,
-                      .len = photo_jpg_n});
+                            .path = "/api/v1/generate-progressive?quality=10&size_mm=61",
+                            .ctype = "image/jpeg",
+                            .body = photo_jpg,
+                            .len = photo_jpg_n});
   TS_EXPECT_STATUS(&r, 200);
   ts_expect_header_prefix(&r, "Content-Type", "application/x-ndjson");
   ts_expect_header(&r, "Cache-Control", "no-cache");
@@ -998,10 +990,10 @@ static void test_concurrent_identical(void **state) {
   struct curl_slist *hl[N];
   curl_mime *mime[N];
   ts_request q = {.method = "POST",
-               .path = "/api/v1/generate?quality=10&size_mm=62&download=1",
-               .ctype = "image/jpeg",
-               .body = photo_jpg,
-               .len = photo_jpg_n};
+                  .path = "/api/v1/generate?quality=10&size_mm=62&download=1",
+                  .ctype = "image/jpeg",
+                  .body = photo_jpg,
+                  .len = photo_jpg_n};
   for (int i = 0; i < N; i++) {
     h[i] = curl_easy_init();
     ts_prepare(h[i], &q, &r[i], &hl[i], &mime[i]);
@@ -1111,14 +1103,16 @@ static void test_results_formats(void **state) {
   assert_int_equal(expect_stl(&r), rough_faces);
   ts_reply_free(&r);
   /* unknown hash 404; malformed 400 */
-  ts_get(&r,
+  ts_get(
+      &r,
       "/api/v1/results/0000000000000000000000000000000000000000000000000000000000000000/final_optimized.glb");
   TS_EXPECT_STATUS(&r, 404);
   ts_reply_free(&r);
   ts_get(&r, "/api/v1/results/xyz/final_optimized.glb");
   TS_EXPECT_STATUS(&r, 400);
   ts_reply_free(&r);
-  ts_get(&r,
+  ts_get(
+      &r,
       "/api/v1/results/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg/final_optimized.glb");
   TS_EXPECT_STATUS(&r, 400);
   ts_reply_free(&r);
@@ -1259,22 +1253,10 @@ static void test_jobs_api(void **state) {
   TS_EXPECT_STATUS(&r, 404);
   ts_reply_free(&r);
   /* the jobs endpoint takes multipart too, and validates like generate */
-  ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/jobs",
-                      .multipart = 1,
-                      .image = disc_png,
-                      .image_len = disc_png_n,
-                      .image_type = "image/png",
-                      .fields = "quality=12"});
+  post_disc_form(&r, "/api/v1/jobs", "quality=12");
   expect_error(&r, 422, "invalid_param", "quality");
   ts_reply_free(&r);
-  ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/jobs",
-                      .multipart = 1,
-                      .image = disc_png,
-                      .image_len = disc_png_n,
-                      .image_type = "image/png",
-                      .fields = "quality=1"});
+  post_disc_form(&r, "/api/v1/jobs", "quality=1");
   TS_EXPECT_STATUS(&r, 202);
   j = ts_reply_json(&r);
   json_decref(wait_job(str(j, "job_id"), "complete", 60));
@@ -1289,11 +1271,11 @@ static void test_disconnect_cancels(void **state) {
   const char *path = "/api/v1/generate-progressive?quality=10&size_mm=64";
   ts_reply r;
   ts_http(&r, &(ts_request){.method = "POST",
-                      .path = path,
-                      .ctype = "image/jpeg",
-                      .body = photo_jpg,
-                      .len = photo_jpg_n,
-                      .abort_after_lines = 1});
+                            .path = path,
+                            .ctype = "image/jpeg",
+                            .body = photo_jpg,
+                            .len = photo_jpg_n,
+                            .abort_after_lines = 1});
   TS_EXPECT_STATUS(&r, 200);
   assert_int_equal(r.rc, CURLE_WRITE_ERROR); /* we hung up after the first line */
   assert_true(r.n_lines >= 1);
@@ -1317,8 +1299,8 @@ static void test_admin_token(void **state) {
   json_decref(ts_reply_json(&r));
   ts_reply_free(&r);
   ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/cache/clear",
-                      .header = "Authorization: Bearer wrong-token"});
+                            .path = "/api/v1/cache/clear",
+                            .header = "Authorization: Bearer wrong-token"});
   TS_EXPECT_STATUS(&r, 403);
   json_decref(ts_reply_json(&r));
   ts_reply_free(&r);
@@ -1359,11 +1341,7 @@ static void test_request_id_everywhere(void **state) {
     ts_reply_free(&r);
   }
   ts_reply r;
-  ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate?quality=99",
-                      .ctype = "image/png",
-                      .body = disc_png,
-                      .len = disc_png_n});
+  post_disc_raw(&r, "/api/v1/generate?quality=99");
   TS_EXPECT_STATUS(&r, 422);
   if (!ts_header(&r, "X-Request-Id", ids[n], sizeof ids[n]))
     fail_msg("an error response has no X-Request-Id");
@@ -1396,7 +1374,8 @@ static void test_api_shutdown(void **state) {
   ts_stop_clean(&S);
   if (S.extra_stdout[0]) fail_msg("stdout after the listening line: \"%s\"", S.extra_stdout);
   if (ts_missing_request_ids)
-    fail_msg("%d responses had no X-Request-Id (first: %s)", ts_missing_request_ids, ts_missing_request_id_what);
+    fail_msg("%d responses had no X-Request-Id (first: %s)", ts_missing_request_ids,
+             ts_missing_request_id_what);
   size_t n;
   char *log = (char *)tu_read_file(S.log, &n);
   assert_non_null(log);
@@ -1448,10 +1427,10 @@ static void test_queue_full_and_cancel(void **state) {
                          "/api/v1/generate-progressive?quality=10&size_mm=75"};
   for (int i = 0; i < 3; i++) {
     ts_http(&r, &(ts_request){.method = "POST",
-                        .path = paths[i],
-                        .ctype = "image/jpeg",
-                        .body = photo_jpg,
-                        .len = photo_jpg_n});
+                              .path = paths[i],
+                              .ctype = "image/jpeg",
+                              .body = photo_jpg,
+                              .len = photo_jpg_n});
     expect_error(&r, 429, "queue_full", NULL);
     char ra[64];
     if (!ts_header(&r, "Retry-After", ra, sizeof ra)) fail_msg("%s: 429 without Retry-After", paths[i]);
@@ -1612,18 +1591,10 @@ static void test_drain_on_sigterm(void **state) {
     ts_sleep_ms(10);
   }
   ts_reply_free(&r);
-  ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate?quality=1",
-                      .ctype = "image/png",
-                      .body = disc_png,
-                      .len = disc_png_n});
+  post_disc_raw(&r, "/api/v1/generate?quality=1");
   expect_error(&r, 503, "draining", NULL);
   ts_reply_free(&r);
-  ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/jobs?quality=1",
-                      .ctype = "image/png",
-                      .body = disc_png,
-                      .len = disc_png_n});
+  post_disc_raw(&r, "/api/v1/jobs?quality=1");
   expect_error(&r, 503, "draining", NULL);
   ts_reply_free(&r);
   /* it finishes the running job and exits 0 */
@@ -1647,8 +1618,9 @@ static void test_env_options(void **state) {
       0);
   assert_float_equal(cache_stat("ttl_seconds"), 77.0, 1e-9);
   ts_reply r;
-  ts_http(&r, &(ts_request){
-               .method = "POST", .path = "/api/v1/cache/clear", .header = "Authorization: Bearer env-token"});
+  ts_http(&r, &(ts_request){.method = "POST",
+                            .path = "/api/v1/cache/clear",
+                            .header = "Authorization: Bearer env-token"});
   TS_EXPECT_STATUS(&r, 200);
   ts_reply_free(&r);
   ts_http(&r, &(ts_request){.method = "POST", .path = "/api/v1/cache/clear"});
@@ -1658,8 +1630,8 @@ static void test_env_options(void **state) {
   uint8_t *big = calloc(1, big_n);
   memcpy(big, disc_png, disc_png_n);
   ts_http(&r,
-       &(ts_request){
-           .method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = big, .len = big_n});
+          &(ts_request){
+              .method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = big, .len = big_n});
   free(big);
   expect_error(&r, 413, "too_large", NULL);
   ts_reply_free(&r);
@@ -1686,8 +1658,8 @@ static void test_serve_help(void **state) {
            tmp);
   st = system(cmd);
   assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0);
-  snprintf(cmd, sizeof cmd, "%s serve --port 0 --bogus-option --data-dir %s/data-bad >/dev/null 2>&1", ts_bin(),
-           tmp);
+  snprintf(cmd, sizeof cmd, "%s serve --port 0 --bogus-option --data-dir %s/data-bad >/dev/null 2>&1",
+           ts_bin(), tmp);
   st = system(cmd);
   assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0);
 }
@@ -1705,8 +1677,8 @@ static void test_device_option(void **state) {
   const char *bad[] = {"--device gpu", "--precision fp64"};
   for (int i = 0; i < 2; i++) {
     snprintf(cmd, sizeof cmd,
-             "ORFEAS_ALLOW_ROOT=1 %s serve --port 0 %s --data-dir %s/data-dev >/dev/null 2>&1", ts_bin(), bad[i],
-             tmp);
+             "ORFEAS_ALLOW_ROOT=1 %s serve --port 0 %s --data-dir %s/data-dev >/dev/null 2>&1", ts_bin(),
+             bad[i], tmp);
     int st = system(cmd);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
   }
@@ -1740,11 +1712,11 @@ static void test_device_option(void **state) {
                           "/api/v1/generate?quality=3&precision=int8"};
   for (int i = 0; i < 3; i++) {
     ts_http(&r, &(ts_request){.method = "POST",
-                        .path = query[i],
-                        .ctype = "image/png",
-                        .body = disc_png,
-                        .len = disc_png_n,
-                        .srv = &s});
+                              .path = query[i],
+                              .ctype = "image/png",
+                              .body = disc_png,
+                              .len = disc_png_n,
+                              .srv = &s});
     TS_EXPECT_STATUS(&r, 200);
     j = ts_reply_json(&r);
     snprintf(hash[i], sizeof hash[i], "%s", str(j, "request_hash"));
@@ -1813,11 +1785,11 @@ static void test_mask_preview(void **state) {
   (void)state;
   ts_reply r;
   ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/mask",
-                      .multipart = 1,
-                      .image = disc_png,
-                      .image_len = disc_png_n,
-                      .image_type = "image/png"});
+                            .path = "/api/v1/mask",
+                            .multipart = 1,
+                            .image = disc_png,
+                            .image_len = disc_png_n,
+                            .image_type = "image/png"});
   TS_EXPECT_STATUS(&r, 200);
   ts_expect_header(&r, "Content-Type", "image/png");
   ts_expect_header(&r, "X-Mask-Source", "background");
@@ -1834,41 +1806,34 @@ static void test_mask_preview(void **state) {
   memset(grey, 120, sizeof grey);
   size_t n;
   uint8_t *png = tu_png(grey, 64, 64, 3, 8, &n);
-  ts_http(&r, &(ts_request){.method = "POST", .path = "/api/v1/mask", .ctype = "image/png", .body = png, .len = n});
+  ts_http(&r, &(ts_request){
+                  .method = "POST", .path = "/api/v1/mask", .ctype = "image/png", .body = png, .len = n});
   TS_EXPECT_STATUS(&r, 200);
   ts_expect_header(&r, "X-Mask-Source", "frame");
   ts_reply_free(&r);
   /* the subject as each mode uses it: extrude refuses that image, relief
    * takes the whole frame even of the disc */
   ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/mask?mode=extrude",
-                      .ctype = "image/png",
-                      .body = png,
-                      .len = n});
+                            .path = "/api/v1/mask?mode=extrude",
+                            .ctype = "image/png",
+                            .body = png,
+                            .len = n});
   expect_error(&r, 422, "no_subject", NULL);
   ts_reply_free(&r);
-  ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/mask?mode=extrude",
-                      .ctype = "image/png",
-                      .body = disc_png,
-                      .len = disc_png_n});
+  post_disc_raw(&r, "/api/v1/mask?mode=extrude");
   TS_EXPECT_STATUS(&r, 200);
   ts_expect_header(&r, "X-Mask-Source", "background");
   ts_reply_free(&r);
-  ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/mask?mode=relief",
-                      .ctype = "image/png",
-                      .body = disc_png,
-                      .len = disc_png_n});
+  post_disc_raw(&r, "/api/v1/mask?mode=relief");
   TS_EXPECT_STATUS(&r, 200);
   ts_expect_header(&r, "X-Mask-Source", "frame");
   ts_reply_free(&r);
   free(png);
   ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/mask",
-                      .ctype = "image/png",
-                      .body = disc_png,
-                      .len = disc_png_n / 2});
+                            .path = "/api/v1/mask",
+                            .ctype = "image/png",
+                            .body = disc_png,
+                            .len = disc_png_n / 2});
   expect_error(&r, 400, "bad_image", NULL);
   ts_reply_free(&r);
 }
@@ -2102,19 +2067,19 @@ static void test_budget_oversized_507(void **state) {
   assert_int_equal(server_start(&small, data, "--memory-budget-gb 0.001 --max-upload-mb 4", "small"), 0);
   ts_reply r;
   ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/generate?quality=7",
-                      .ctype = "image/jpeg",
-                      .body = photo_jpg,
-                      .len = photo_jpg_n,
-                      .srv = &small});
+                            .path = "/api/v1/generate?quality=7",
+                            .ctype = "image/jpeg",
+                            .body = photo_jpg,
+                            .len = photo_jpg_n,
+                            .srv = &small});
   expect_error(&r, 507, "insufficient_memory", NULL);
   ts_reply_free(&r);
   ts_http(&r, &(ts_request){.method = "POST",
-                      .path = "/api/v1/jobs?quality=7",
-                      .ctype = "image/jpeg",
-                      .body = photo_jpg,
-                      .len = photo_jpg_n,
-                      .srv = &small});
+                            .path = "/api/v1/jobs?quality=7",
+                            .ctype = "image/jpeg",
+                            .body = photo_jpg,
+                            .len = photo_jpg_n,
+                            .srv = &small});
   expect_error(&r, 507, "insufficient_memory", NULL);
   ts_reply_free(&r);
   ts_stop_clean(&small);
@@ -2145,11 +2110,11 @@ static void test_budget_precision(void **state) {
     ts_reply_free(&r);
     if (i == 0) {
       ts_http(&r, &(ts_request){.method = "POST",
-                          .path = "/api/v1/generate?quality=1&precision=fp64",
-                          .ctype = "image/jpeg",
-                          .body = photo_jpg,
-                          .len = photo_jpg_n,
-                          .srv = &s});
+                                .path = "/api/v1/generate?quality=1&precision=fp64",
+                                .ctype = "image/jpeg",
+                                .body = photo_jpg,
+                                .len = photo_jpg_n,
+                                .srv = &s});
       expect_error(&r, 422, "invalid_param", "precision");
       ts_reply_free(&r);
     }
