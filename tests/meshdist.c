@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
   double x, y, z;
@@ -155,4 +156,20 @@ double md_hausdorff(const orf_mesh *a, const orf_mesh *b, double cell, double ma
   double ab = md_one_sided(a, b, cell, max_r), ba = md_one_sided(b, a, cell, max_r);
   if (ab < 0 || ba < 0) return -1;
   return ab > ba ? ab : ba;
+}
+
+int md_first_differing_format(const orf_mesh *a, const orf_mesh *b, const orf_format *fmts, int n) {
+  for (int i = 0; i < n; i++) {
+    uint8_t *fa = NULL, *fb = NULL;
+    size_t na = 0, nb = 0;
+    if (orf_export(a, fmts[i], &fa, &na) || orf_export(b, fmts[i], &fb, &nb)) {
+      orf_buffer_free(fa);
+      return n;
+    }
+    int same = na == nb && memcmp(fa, fb, na) == 0;
+    orf_buffer_free(fa);
+    orf_buffer_free(fb);
+    if (!same) return i;
+  }
+  return -1;
 }

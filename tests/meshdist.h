@@ -2,7 +2,8 @@
  * meshdist.h - how far apart two meshes are, for the tests and benchmarks
  * that compare the GPU's reduced-precision meshes with the fp32 one: the
  * one-sided Hausdorff distance from the vertices of one mesh to the surface
- * (triangles) of the other, through a uniform grid of buckets.
+ * (triangles) of the other, through a uniform grid of buckets; and, for
+ * the determinism tests, whether two meshes export to the same bytes.
  */
 #ifndef ORF_MESHDIST_H
 #define ORF_MESHDIST_H
@@ -17,5 +18,10 @@ double md_one_sided(const orf_mesh *a, const orf_mesh *b, double cell, double ma
 
 /* The symmetric Hausdorff distance: the larger of both one-sided ones. */
 double md_hausdorff(const orf_mesh *a, const orf_mesh *b, double cell, double max_r);
+
+/* Whether a and b export to the same bytes in each of the n formats:
+ * -1 when they do, the index of the first format where they differ, or
+ * n when an export failed. */
+int md_first_differing_format(const orf_mesh *a, const orf_mesh *b, const orf_format *fmts, int n);
 
 #endif

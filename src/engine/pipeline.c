@@ -148,8 +148,9 @@ static int subject_mask(const orf_image *img, const orf_params *p, int threads, 
   return rc;
 }
 
-/* Decode, mask and fields of one image size: the preview's or the work's. */
-static int prepare(job *j, const orf_image *img, orf_inflate *f) {
+/* The subject mask and the fields of one image size (the preview's or the
+ * work's): inflate's into fi, or, with fi NULL, another mode's into fm. */
+static int prepare(job *j, const orf_image *img, orf_inflate *fi, orf_modefield *fm) {
   orf_mask mask;
   double t1 = now_ms();
   int rc = subject_mask(img, j->p, j->o->threads, &mask);
@@ -157,23 +158,11 @@ static int prepare(job *j, const orf_image *img, orf_inflate *f) {
   j->res->mask_source = mask.source;
   double t2 = now_ms();
   j->res->timings.mask += t2 - t1;
-  rc = orf_inflate_build(mask.data, img->rgba, img->width, img->height, j->p->thickness, j->p->detail,
-                         j->o->threads, j->o->cancel, f);
-  orf_mask_free(&mask);
-  j->res->timings.field += now_ms() - t2;
-  return rc;
-}
-
-/* The field of a mode other than inflate, from its subject (subject_mask). */
-static int prepare_mode(job *j, const orf_image *img, orf_modefield *f) {
-  orf_mask mask;
-  double t1 = now_ms();
-  int rc = subject_mask(img, j->p, j->o->threads, &mask);
-  if (rc) return rc;
-  j->res->mask_source = mask.source;
-  double t2 = now_ms();
-  j->res->timings.mask += t2 - t1;
-  rc = orf_modes_prepare(j->p, img, mask.data, j->o->threads, f);
+  if (fi)
+    rc = orf_inflate_build(mask.data, img->rgba, img->width, img->height, j->p->thickness, j->p->detail,
+                           j->o->threads, j->o->cancel, fi);
+  else
+    rc = orf_modes_prepare(j->p, img, mask.data, j->o->threads, fm);
   orf_mask_free(&mask);
   j->res->timings.field += now_ms() - t2;
   return rc;
@@ -221,7 +210,7 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   if ((rc = orf_image_downscale(&src, SMALL_SIDE, &small))) goto out;
   if (type == ORF_IMG_JPEG) orf_image_free(&src);
   j->res->timings.decode += now_ms() - t1;
-  if ((rc = mf ? prepare_mode(j, &small, mf) : prepare(j, &small, &f))) goto out;
+  if ((rc = prepare(j, &small, mf ? NULL : &f, mf))) goto out;
   orf_image_free(&small);
   for (orf_stage s = ORF_STAGE_VOXEL_PREVIEW; s <= ORF_STAGE_ROUGH_MESH; s++)
     if ((rc = run_stage(j, &f, mf, s, kStageGrid[s], NULL))) goto out;
@@ -234,7 +223,7 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   if ((rc = orf_image_downscale(&src, work_side, &work))) goto out;
   orf_image_free(&src);
   j->res->timings.decode += now_ms() - t1;
-  if ((rc = mf ? prepare_mode(j, &work, mf) : prepare(j, &work, &f))) goto out;
+  if ((rc = prepare(j, &work, mf ? NULL : &f, mf))) goto out;
   orf_image_free(&work);
   if ((rc = run_stage(j, &f, mf, ORF_STAGE_REFINED_MESH, kStageGrid[ORF_STAGE_REFINED_MESH], NULL))) goto out;
   rc = run_stage(j, &f, mf, ORF_STAGE_FINAL_OPTIMIZED, final_grid, &j->res->mesh);
