@@ -452,3 +452,47 @@ void ts_expect_header_prefix(const ts_reply *r, const char *name, const char *pr
   if (strncasecmp(v, prefix, strlen(prefix)) != 0)
     fail_msg("%s: %s is \"%s\", expected it to start with \"%s\"", r->what, name, v, prefix);
 }
+
+/* ---- Prometheus metrics ------------------------------------------------------------ */
+
+double ts_metric(const char *text, const char *name, const char *label) {
+  double sum = 0;
+  size_t nl = strlen(name);
+  for (const char *p = text; p && *p;) {
+    const char *eol = strchr(p, '\n');
+    size_t ll = eol ? (size_t)(eol - p) : strlen(p);
+    if (p[0] != '#' && ll > nl && strncmp(p, name, nl) == 0 && (p[nl] == '{' || p[nl] == ' ')) {
+      char line[1024];
+      if (ll >= sizeof line) ll = sizeof line - 1;
+      memcpy(line, p, ll);
+      line[ll] = 0;
+      const char *v = line + nl;
+      int ok = 1;
+      if (*v == '{') {
+        const char *close = strchr(v, '}');
+        if (!close) ok = 0;
+        if (ok && label) {
+          char labels[1024];
+          size_t n = (size_t)(close - v);
+          memcpy(labels, v, n);
+          labels[n] = 0;
+          ok = strstr(labels, label) != NULL;
+        }
+        v = close ? close + 1 : v;
+      } else if (label)
+        ok = 0;
+      if (ok) sum += strtod(v, NULL);
+    }
+    p = eol ? eol + 1 : NULL;
+  }
+  return sum;
+}
+
+double ts_get_metric(const ts_server *s, const char *name, const char *label) {
+  ts_reply r;
+  ts_http(&r, &(ts_request){.path = "/metrics", .srv = s});
+  TS_EXPECT_STATUS(&r, 200);
+  double v = ts_metric(r.body ? r.body : "", name, label);
+  ts_reply_free(&r);
+  return v;
+}

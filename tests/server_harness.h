@@ -148,4 +148,12 @@ json_t *ts_reply_json(const ts_reply *r); /* the body as JSON; fails when it is 
 void ts_expect_header(const ts_reply *r, const char *name, const char *value);
 void ts_expect_header_prefix(const ts_reply *r, const char *name, const char *prefix);
 
+/* ---- Prometheus metrics --------------------------------------------------------- */
+
+/* Sum of every sample of metric `name` in the exposition text whose labels
+ * contain `label` (NULL: any); 0 when there is none. */
+double ts_metric(const char *text, const char *name, const char *label);
+/* The same, from GET /metrics of s (NULL: ts_default_server), asserting 200. */
+double ts_get_metric(const ts_server *s, const char *name, const char *label);
+
 #endif

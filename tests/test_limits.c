@@ -427,6 +427,86 @@ static void test_slow_clients(void **state) {
   if (open_trickles) fail_msg("%d connections trickling their headers still open after 8 s", open_trickles);
   assert_true(ts_now_s() - t0 > 1.5); /* not before the timeout */
   json_decref(get_json(&s, "/health", 200));
+  /* the trickles were never idle: the header deadline closed them */
+  double headers = ts_get_metric(&s, "orfeas_connections_timed_out_total", "phase=\"headers\"");
+  if (headers < 4) fail_msg("connections_timed_out_total{phase=\"headers\"} is %.0f, expected >= 4", headers);
+  assert_int_equal(srv_stop(&s, SIGTERM), 0);
+}
+
+/* A body that trickles (a byte each 200 ms: never idle) is cut off soon
+ * after --connection-timeout, while a slow but steady upload that keeps
+ * above --min-upload-rate finishes although it lasts longer than the
+ * timeout, and is answered.  The trickles are never idle, so only the body
+ * deadline can close them, and the metric counts exactly them. */
+static void test_slow_bodies(void **state) {
+  (void)state;
+  char data[700];
+  data_dir(data, sizeof data, "slowbody");
+  /* the steady upload below sends a photo's PNG in 8 pieces, one each
+   * 400 ms (3.2 s in all): the minimum rate is a quarter of its rate, and
+   * still far above the trickle's 5 B/s */
+  uint8_t *rgb = tu_photo_rgb(192);
+  size_t png_n;
+  uint8_t *png = tu_png(rgb, 192, 192, 3, 8, &png_n);
+  free(rgb);
+  assert_non_null(png);
+  int rate = (int)(png_n / 3.2 / 4);
+  assert_true(rate > 500);
+  char opts[128];
+  snprintf(opts, sizeof opts, "--connection-timeout 2 --min-upload-rate %d", rate);
+  ts_server s;
+  srv_must_start(&s, "slowbody", data, opts);
+  enum { T = 4, PIECES = 8 };
+  int trickle[T];
+  for (int i = 0; i < T; i++) {
+    trickle[i] = raw_connect(&s, NULL);
+    assert_int_equal(send_str(trickle[i],
+                              "POST /api/v1/generate HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                              "Content-Length: 100000\r\n\r\n"),
+                     0);
+  }
+  int steady = raw_connect(&s, NULL);
+  char head[256];
+  snprintf(head, sizeof head,
+           "POST /api/v1/generate?quality=1 HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+           "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+           png_n);
+  assert_int_equal(send_str(steady, head), 0);
+  double t0 = ts_now_s();
+  int open_trickles = T;
+  size_t sent = 0;
+  for (int step = 1; step <= 40 && (open_trickles || sent < png_n); step++) {
+    ts_sleep_ms(200);
+    if (step % 2 == 0 && sent < png_n) {
+      size_t piece = (png_n + PIECES - 1) / PIECES;
+      if (piece > png_n - sent) piece = png_n - sent;
+      if (send(steady, png + sent, piece, MSG_NOSIGNAL) != (ssize_t)piece)
+        fail_msg("the steady upload was cut off after %zu of %zu bytes (%.1f s)", sent, png_n,
+                 ts_now_s() - t0);
+      sent += piece;
+    }
+    open_trickles = 0;
+    for (int k = 0; k < T; k++) {
+      if (trickle[k] < 0) continue;
+      if (closed_by_server(trickle[k], 0) || send(trickle[k], "x", 1, MSG_NOSIGNAL) < 0) {
+        if (ts_now_s() - t0 < 1.5) fail_msg("a trickling body was closed before the timeout");
+        close(trickle[k]);
+        trickle[k] = -1;
+      } else {
+        open_trickles++;
+      }
+    }
+  }
+  if (open_trickles) fail_msg("%d trickling bodies still open after 8 s", open_trickles);
+  assert_int_equal(sent, png_n);
+  assert_true(ts_now_s() - t0 > 3); /* it outlasted the timeout */
+  char buf[4096];
+  int status = raw_response(steady, buf, sizeof buf, 60000);
+  if (status != 200) fail_msg("the steady upload got \"%.200s\"", buf);
+  close(steady);
+  free(png);
+  double body = ts_get_metric(&s, "orfeas_connections_timed_out_total", "phase=\"body\"");
+  if (body != T) fail_msg("connections_timed_out_total{phase=\"body\"} is %.0f, expected %d", body, T);
   assert_int_equal(srv_stop(&s, SIGTERM), 0);
 }
 
@@ -883,6 +963,7 @@ int main(void) {
       cmocka_unit_test(test_connection_limits),
       cmocka_unit_test(test_body_cut_off),
       cmocka_unit_test(test_slow_clients),
+      cmocka_unit_test(test_slow_bodies),
       cmocka_unit_test(test_security_headers_and_cors),
       cmocka_unit_test(test_admin_token_not_logged),
       cmocka_unit_test(test_paths_stay_inside),

@@ -89,6 +89,7 @@ static void test_families_declared(void **state) {
       {"http_request_duration_seconds", "histogram"},
       {"stage_duration_seconds", "histogram"},
       {"jobs_total", "counter"},
+      {"connections_timed_out_total", "counter"},
       {"queue_depth", "gauge"},
       {"running_jobs", "gauge"},
       {"cache_hits_total", "counter"},
@@ -113,6 +114,7 @@ static void test_families_declared(void **state) {
   /* Nothing counted yet: zero-valued fixed series, no request series. */
   assert_int_equal(count_prefix(t, "orfeas_http_requests_total{"), 0);
   expect_line(t, "orfeas_jobs_total{status=\"complete\"} 0");
+  expect_line(t, "orfeas_connections_timed_out_total{phase=\"body\"} 0");
   expect_line(t, "orfeas_http_request_duration_seconds_bucket{route=\"health\",le=\"+Inf\"} 0");
   expect_line(t, "orfeas_http_request_duration_seconds_count{route=\"health\"} 0");
   expect_line(t, "orfeas_http_request_duration_seconds_sum{route=\"health\"} 0");
@@ -147,6 +149,10 @@ static void test_counters_and_histograms(void **state) {
   orf_metrics_job(m, "failed");
   orf_metrics_job(m, "cancelled");
   orf_metrics_job(m, "exploded"); /* ignored */
+  orf_metrics_timed_out(m, "headers");
+  orf_metrics_timed_out(m, "body");
+  orf_metrics_timed_out(m, "body");
+  orf_metrics_timed_out(m, "response"); /* ignored */
 
   orf_metrics_gauges g = {.queue_depth = 3,
                           .running_jobs = 2,
@@ -211,6 +217,9 @@ static void test_counters_and_histograms(void **state) {
   assert_int_equal(count_prefix(t, "orfeas_stage_duration_seconds_bucket{stage=\"rough_mesh\","), 12);
   assert_int_equal(count_prefix(t, "orfeas_stage_duration_seconds_count{"), ORF_STAGE_COUNT);
 
+  expect_line(t, "orfeas_connections_timed_out_total{phase=\"headers\"} 1");
+  expect_line(t, "orfeas_connections_timed_out_total{phase=\"body\"} 2");
+  assert_int_equal(count_prefix(t, "orfeas_connections_timed_out_total{"), 2);
   expect_line(t, "orfeas_jobs_total{status=\"complete\"} 2");
   expect_line(t, "orfeas_jobs_total{status=\"failed\"} 1");
   expect_line(t, "orfeas_jobs_total{status=\"cancelled\"} 1");

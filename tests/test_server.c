@@ -234,50 +234,6 @@ static void count_obj(const ts_reply *r, size_t *v, size_t *f) {
 
 /* ---- API helpers --------------------------------------------------------------------- */
 
-/* Sum of every sample of metric `name` whose labels contain `label` (NULL:
- * any); 0 when there is none. */
-static double metric(const char *text, const char *name, const char *label) {
-  double sum = 0;
-  size_t nl = strlen(name);
-  for (const char *p = text; p && *p;) {
-    const char *eol = strchr(p, '\n');
-    size_t ll = eol ? (size_t)(eol - p) : strlen(p);
-    if (p[0] != '#' && ll > nl && strncmp(p, name, nl) == 0 && (p[nl] == '{' || p[nl] == ' ')) {
-      char line[1024];
-      if (ll >= sizeof line) ll = sizeof line - 1;
-      memcpy(line, p, ll);
-      line[ll] = 0;
-      const char *v = line + nl;
-      int ok = 1;
-      if (*v == '{') {
-        const char *close = strchr(v, '}');
-        if (!close) ok = 0;
-        if (ok && label) {
-          char labels[1024];
-          size_t n = (size_t)(close - v);
-          memcpy(labels, v, n);
-          labels[n] = 0;
-          ok = strstr(labels, label) != NULL;
-        }
-        v = close ? close + 1 : v;
-      } else if (label)
-        ok = 0;
-      if (ok) sum += strtod(v, NULL);
-    }
-    p = eol ? eol + 1 : NULL;
-  }
-  return sum;
-}
-
-static double get_metric(const char *name, const char *label) {
-  ts_reply r;
-  ts_get(&r, "/metrics");
-  TS_EXPECT_STATUS(&r, 200);
-  double v = metric(r.body ? r.body : "", name, label);
-  ts_reply_free(&r);
-  return v;
-}
-
 static double cache_stat(const char *key) {
   ts_reply r;
   ts_get(&r, "/api/v1/cache/stats");
@@ -292,7 +248,7 @@ static double cache_stat(const char *key) {
 /* Polls until metric >= target or timeout_s; returns the last value. */
 static double wait_metric(const char *name, const char *label, double target, double timeout_s) {
   double t0 = ts_now_s(), v = 0;
-  while ((v = get_metric(name, label)) < target && ts_now_s() - t0 < timeout_s)
+  while ((v = ts_get_metric(NULL, name, label)) < target && ts_now_s() - t0 < timeout_s)
     ts_sleep_ms(50);
   return v;
 }
@@ -459,7 +415,7 @@ static void test_metrics_promtool(void **state) {
                          "orfeas_uptime_seconds"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++)
     if (!strstr(r.body, names[i])) fail_msg("/metrics has no %s", names[i]);
-  assert_true(metric(r.body, "orfeas_http_requests_total", "route=\"health\"") >= 1);
+  assert_true(ts_metric(r.body, "orfeas_http_requests_total", "route=\"health\"") >= 1);
   if (access("/usr/bin/promtool", X_OK) == 0) {
     char path[600], cmd[1400];
     snprintf(path, sizeof path, "%s/metrics.txt", tmp);
@@ -982,7 +938,7 @@ static void test_progressive_stream(void **state) {
 static void test_concurrent_identical(void **state) {
   (void)state;
   enum { N = 10 };
-  double done0 = get_metric("orfeas_jobs_total", "status=\"complete\"");
+  double done0 = ts_get_metric(NULL, "orfeas_jobs_total", "status=\"complete\"");
   double coal0 = cache_stat("coalesced");
   CURLM *m = curl_multi_init();
   CURL *h[N];
@@ -1032,7 +988,7 @@ static void test_concurrent_identical(void **state) {
   /* computed once */
   double done = wait_metric("orfeas_jobs_total", "status=\"complete\"", done0 + 1, 10);
   ts_sleep_ms(200);
-  done = get_metric("orfeas_jobs_total", "status=\"complete\"");
+  done = ts_get_metric(NULL, "orfeas_jobs_total", "status=\"complete\"");
   if (done - done0 != 1) fail_msg("%d identical requests ran %.0f computations", N, done - done0);
   double coal = cache_stat("coalesced");
   if (coal - coal0 != N - 1) fail_msg("coalesced went up by %.0f, expected %d", coal - coal0, N - 1);
@@ -1266,8 +1222,8 @@ static void test_jobs_api(void **state) {
 
 static void test_disconnect_cancels(void **state) {
   (void)state;
-  double cancelled0 = get_metric("orfeas_jobs_total", "status=\"cancelled\"");
-  double done0 = get_metric("orfeas_jobs_total", "status=\"complete\"");
+  double cancelled0 = ts_get_metric(NULL, "orfeas_jobs_total", "status=\"cancelled\"");
+  double done0 = ts_get_metric(NULL, "orfeas_jobs_total", "status=\"complete\"");
   const char *path = "/api/v1/generate-progressive?quality=10&size_mm=64";
   ts_reply r;
   ts_http(&r, &(ts_request){.method = "POST",
@@ -1283,7 +1239,7 @@ static void test_disconnect_cancels(void **state) {
   ts_reply_free(&r);
   double c = wait_metric("orfeas_jobs_total", "status=\"cancelled\"", cancelled0 + 1, 15);
   if (c < cancelled0 + 1) fail_msg("the job of a client that hung up was not cancelled");
-  assert_true(get_metric("orfeas_jobs_total", "status=\"complete\"") == done0);
+  assert_true(ts_get_metric(NULL, "orfeas_jobs_total", "status=\"complete\"") == done0);
   /* nothing of it was cached as final: the same request computes */
   json_t *j = generate_raw("quality=10&size_mm=64", photo_jpg, photo_jpg_n, "image/jpeg");
   assert_true(json_is_false(json_object_get(j, "cached")));
@@ -1420,8 +1376,8 @@ static void test_queue_full_and_cancel(void **state) {
   assert_int_equal(integer(g, "running_jobs"), 1);
   json_decref(g);
   ts_reply_free(&r);
-  assert_true(get_metric("orfeas_queue_depth", NULL) == 1);
-  assert_true(get_metric("orfeas_running_jobs", NULL) == 1);
+  assert_true(ts_get_metric(NULL, "orfeas_queue_depth", NULL) == 1);
+  assert_true(ts_get_metric(NULL, "orfeas_running_jobs", NULL) == 1);
   /* the queue is full: 429 with Retry-After, on every generating endpoint */
   const char *paths[] = {"/api/v1/generate?quality=10&size_mm=73", "/api/v1/jobs?quality=10&size_mm=74",
                          "/api/v1/generate-progressive?quality=10&size_mm=75"};
@@ -2055,7 +2011,7 @@ static void test_budget_stats(void **state) {
   assert_non_null(json_object_get(p0, "available_gb"));
   json_decref(g);
   ts_reply_free(&r);
-  assert_true(get_metric("orfeas_memory_budget_bytes", NULL) > 0);
+  assert_true(ts_get_metric(NULL, "orfeas_memory_budget_bytes", NULL) > 0);
 }
 
 /* A job whose estimate alone exceeds the whole budget: 507 at once. */

@@ -60,6 +60,8 @@ static const opt_desc kOptions[] = {
      "cores / workers, at least 1", "threads each job uses"},
     {"connection-timeout", "ORFEAS_CONNECTION_TIMEOUT", "S", K_INT, OFF(connection_timeout_s), 0, 1, 3600,
      "30", "seconds an idle connection is kept, and to send a request's headers"},
+    {"min-upload-rate", "ORFEAS_MIN_UPLOAD_RATE", "B/S", K_REAL, OFF(min_upload_rate), 0, 0, 1e9, "1024",
+     "bytes/s a request body must keep up (its deadline: the timeout + 1 s per B/S bytes); 0 = off"},
     {"web-root", "ORFEAS_WEB_ROOT", "DIR", STR(web_root), 0, 0, "web/ beside the binary",
      "the web studio's files (served at / and /static/)"},
     {"memory-budget-gb", "ORFEAS_MEMORY_BUDGET_GB", "GB", K_REAL, OFF(memory_budget_gb), 0, 0, 1000000, "0",

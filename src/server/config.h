@@ -34,6 +34,7 @@ typedef struct orf_server_config {
   double cache_ttl_s;
   char admin_token[256]; /* "" = none */
   int connection_timeout_s;
+  double min_upload_rate; /* bytes/s a request body keeps up after the timeout; 0 = off */
   /* memory budget (see jobs.h "Admission" and memsource.h) */
   double memory_budget_gb; /* 0: the device's total minus the reserves */
   double reserved_system_gb, reserved_cache_gb;

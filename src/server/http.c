@@ -357,10 +357,11 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const ch
     snprintf(r->path, sizeof r->path, "%s", url);
     r->route = route_of(method, url);
     *con_cls = r;
-    http_deadline_headers_done(srv, conn);
+    int has_body = takes_body(r->route) && !strcmp(method, "POST");
+    http_deadline_request(srv, conn, has_body);
     enum MHD_Result ret;
     if (http_guard_admit(r, &ret)) return ret;
-    if (takes_body(r->route) && !strcmp(method, "POST")) {
+    if (has_body) {
       const char *len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
       if (len && strtoull(len, NULL, 10) > srv->cfg.max_upload_bytes + 65536) r->too_large = 1;
       if (len && strtoull(len, NULL, 10) > srv->cfg.max_upload_bytes + 65536 + DRAIN_MAX) {
@@ -379,6 +380,7 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const ch
     return MHD_YES;
   }
   if (*upload_data_size) {
+    http_deadline_body(srv, conn, *upload_data_size);
     r->received += *upload_data_size;
     if (r->received > srv->cfg.max_upload_bytes + 65536 + DRAIN_MAX) return MHD_NO; /* closes it */
     if (r->pp && !r->too_large) {
@@ -389,6 +391,7 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const ch
     *upload_data_size = 0;
     return MHD_YES;
   }
+  http_deadline_body_done(srv, conn);
   if (r->job) /* resumed by a job's wake-up: the route decides what now */
     return route_generate(r, 0);
   return dispatch(r, url);

@@ -11,7 +11,7 @@
  * responses, logs), http_status.c (error code -> status), routes_generate.c
  * (generate, progressive, jobs, events), routes_info.c (health, ready,
  * metrics, stats, studio), results.c (results and format conversion),
- * guard.c (rate limit, CORS), deadline.c (request-header deadline).
+ * guard.c (rate limit, CORS), deadline.c (header and body deadlines).
  */
 #ifndef ORF_HTTP_INT_H
 #define ORF_HTTP_INT_H
@@ -52,7 +52,7 @@ typedef struct server {
   double started;            /* monotonic seconds */
   atomic_int draining;       /* SIGTERM received */
   orf_ratelimit *ratelimit;  /* per-client token buckets; NULL when --rate-limit is 0 */
-  http_deadlines *deadlines; /* the request-header deadline (deadline.c) */
+  http_deadlines *deadlines; /* the header and body deadlines (deadline.c) */
 } server;
 
 /* The stage files and formats the results endpoint knows. */
@@ -202,17 +202,24 @@ void http_cors_headers(request *r, struct MHD_Response *resp);
  * form of an Origin header), else 0. */
 int http_cors_origin_valid(const char *origin);
 
-/* ---- deadline.c: the whole request header within timeout_s ---- */
+/* ---- deadline.c: the request headers and body within their deadlines ---- */
 
-/* Starts the watcher thread.  Returns ORF_OK (*out to stop with
+/* Starts the watcher thread: headers within timeout_s, bodies at
+ * min_body_rate bytes/s after timeout_s (0: no body deadline), closes
+ * counted in metrics (may be NULL).  Returns ORF_OK (*out to stop with
  * http_deadlines_stop once the daemon is stopped) or ORF_ENOMEM. */
-int http_deadlines_start(http_deadlines **out, double timeout_s);
+int http_deadlines_start(http_deadlines **out, double timeout_s, double min_body_rate, orf_metrics *metrics);
 void http_deadlines_stop(http_deadlines *d);
 /* libmicrohttpd's connection notifications (cls: server). */
 void http_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                         enum MHD_ConnectionNotificationCode code);
-/* The request's headers are in: no deadline until its response ends. */
-void http_deadline_headers_done(server *srv, struct MHD_Connection *conn);
+/* The request's headers are in: its body's deadline starts when it has one
+ * (has_body), else there is none until its response ends. */
+void http_deadline_request(server *srv, struct MHD_Connection *conn, int has_body);
+/* n more bytes of the body arrived: its deadline moves on. */
+void http_deadline_body(server *srv, struct MHD_Connection *conn, size_t n);
+/* The body is complete: no deadline until the response ends. */
+void http_deadline_body_done(server *srv, struct MHD_Connection *conn);
 /* A response ended: the next request's headers are due within the timeout. */
 void http_deadline_next_request(server *srv, struct MHD_Connection *conn);
 

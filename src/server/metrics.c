@@ -39,6 +39,8 @@ static const char *const kRouteNames[] = {
 _Static_assert(sizeof kRouteNames / sizeof kRouteNames[0] == ORF_ROUTE_COUNT, "a name for every orf_route");
 static const char *const kMethodNames[M_COUNT] = {"GET", "POST", "DELETE", "OTHER"};
 static const char *const kJobNames[JOB_COUNT] = {"complete", "failed", "cancelled"};
+#define PHASE_COUNT 2
+static const char *const kPhaseNames[PHASE_COUNT] = {"headers", "body"};
 
 /* Bucket upper bounds, as numbers (to place observations) and as the text
  * the `le` label shows. */
@@ -67,6 +69,7 @@ struct orf_metrics {
   histogram http[ORF_ROUTE_COUNT];
   histogram stage[ORF_STAGE_COUNT];
   atomic_uint_fast64_t jobs[JOB_COUNT];
+  atomic_uint_fast64_t timed_out[PHASE_COUNT];
 };
 
 const char *orf_route_name(orf_route r) {
@@ -116,15 +119,25 @@ void orf_metrics_stage(orf_metrics *m, int stage, double seconds) {
   observe(&m->stage[stage], kStageLe, STAGE_BUCKETS, seconds);
 }
 
-/* Contract: counts a job ending "complete", "failed" or "cancelled"; any
- * other status is ignored (it would be a bug of the caller). */
-void orf_metrics_job(orf_metrics *m, const char *status) {
-  if (!m || !status) return;
-  for (int i = 0; i < JOB_COUNT; i++)
-    if (strcmp(status, kJobNames[i]) == 0) {
-      atomic_fetch_add_explicit(&m->jobs[i], 1, memory_order_relaxed);
+/* Adds one to the counter of `name` among the n names; an unknown name is
+ * ignored (it would be a bug of the caller). */
+static void count_named(atomic_uint_fast64_t *counters, const char *const *names, int n, const char *name) {
+  if (!name) return;
+  for (int i = 0; i < n; i++)
+    if (strcmp(name, names[i]) == 0) {
+      atomic_fetch_add_explicit(&counters[i], 1, memory_order_relaxed);
       return;
     }
+}
+
+/* Contract: counts a job ending "complete", "failed" or "cancelled". */
+void orf_metrics_job(orf_metrics *m, const char *status) {
+  if (m) count_named(m->jobs, kJobNames, JOB_COUNT, status);
+}
+
+/* Contract: counts a connection closed in phase "headers" or "body". */
+void orf_metrics_timed_out(orf_metrics *m, const char *phase) {
+  if (m) count_named(m->timed_out, kPhaseNames, PHASE_COUNT, phase);
 }
 
 /* ---- rendering ---------------------------------------------------------- */
@@ -302,6 +315,14 @@ int orf_metrics_render(orf_metrics *m, const orf_metrics_gauges *g, char **out, 
   for (int j = 0; m && j < JOB_COUNT; j++) {
     text_series(&t, "jobs_total", "status", kJobNames[j]);
     text_printf(&t, "} %llu\n", (unsigned long long)atomic_load_explicit(&m->jobs[j], memory_order_relaxed));
+  }
+
+  text_family(&t, "connections_timed_out_total", "counter",
+              "Connections closed for sending their request headers or body too slowly.");
+  for (int p = 0; m && p < PHASE_COUNT; p++) {
+    text_series(&t, "connections_timed_out_total", "phase", kPhaseNames[p]);
+    text_printf(&t, "} %llu\n",
+                (unsigned long long)atomic_load_explicit(&m->timed_out[p], memory_order_relaxed));
   }
 
   text_gauge_u(&t, "queue_depth", "gauge", "Jobs waiting in the queue.", g->queue_depth);

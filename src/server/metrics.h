@@ -10,6 +10,7 @@
  *   http_request_duration_seconds{route}             histogram
  *   stage_duration_seconds{stage}                    histogram (cumulative time to the stage)
  *   jobs_total{status}                               counter (complete, failed, cancelled)
+ *   connections_timed_out_total{phase}               counter (headers, body: deadline.c)
  *   queue_depth, running_jobs                        gauges
  *   cache_hits_total, cache_misses_total, cache_evictions_total, cache_coalesced_total  counters
  *   cache_bytes, cache_entries, cache_disk_bytes      gauges
@@ -70,6 +71,10 @@ void orf_metrics_stage(orf_metrics *m, int stage, double seconds);
 
 /* A job ended: status is "complete", "failed" or "cancelled". */
 void orf_metrics_job(orf_metrics *m, const char *status);
+
+/* A connection was closed for missing its deadline: phase is "headers" or
+ * "body" (deadline.c). */
+void orf_metrics_timed_out(orf_metrics *m, const char *phase);
 
 /* Renders everything as Prometheus text into a malloc'd NUL-terminated
  * string (*out, free() it), valid for `promtool check metrics`.

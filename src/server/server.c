@@ -206,8 +206,9 @@ int orf_server_main(int argc, char **argv) {
   unsigned flags =
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-  if (http_deadlines_start(&srv.deadlines, srv.cfg.connection_timeout_s)) {
-    orf_log_event("error", "start_failed", "\"reason\":\"cannot start the header deadline watcher\"");
+  if (http_deadlines_start(&srv.deadlines, srv.cfg.connection_timeout_s, srv.cfg.min_upload_rate,
+                           srv.metrics)) {
+    orf_log_event("error", "start_failed", "\"reason\":\"cannot start the deadline watcher\"");
     goto out;
   }
   /* libmicrohttpd splits the connection limit between its threads */
