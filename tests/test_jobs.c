@@ -67,17 +67,29 @@ typedef struct env {
   double created_lo, created_hi; /* around orf_jobs_create */
 } env;
 
-/* Opens a manager with a memory budget (0: none), max_overtakes,
- * fail_alloc_after and the caps on finished jobs (0: defaults) as given. */
-static void env_open_full(env *e, int workers, int queue_max, double budget, int max_overtakes,
-                          long fail_after, int keep_max, size_t keep_bytes) {
+/* Opens a manager with a memory budget and a host budget (0: none),
+ * max_overtakes, fail_alloc_after and the caps on finished jobs (0:
+ * defaults) as given. */
+static void env_open_full(env *e, int workers, int queue_max, double budget, double host_budget,
+                          int max_overtakes, long fail_after, int keep_max, size_t keep_bytes) {
   memset(e, 0, sizeof *e);
   orf_cache_config cc = {NULL, 64u << 20, 0, 0};
   assert_int_equal(orf_cache_open(&e->cache, &cc), ORF_OK);
   e->metrics = orf_metrics_create();
   assert_non_null(e->metrics);
-  orf_jobs_config jc = {workers, queue_max,     1,          60.0,           {0},      e->cache,  e->metrics,
-                        budget,  max_overtakes, fail_after, ORF_DEVICE_CPU, keep_max, keep_bytes};
+  orf_jobs_config jc = {.workers = workers,
+                        .queue_max = queue_max,
+                        .engine_threads = 1,
+                        .keep_finished_s = 60.0,
+                        .cache = e->cache,
+                        .metrics = e->metrics,
+                        .budget_bytes = budget,
+                        .host_budget_bytes = host_budget,
+                        .max_overtakes = max_overtakes,
+                        .fail_alloc_after = fail_after,
+                        .device = ORF_DEVICE_CPU,
+                        .keep_finished_max = keep_max,
+                        .keep_finished_bytes = keep_bytes};
   orf_limits_init(&jc.limits);
   e->created_lo = mono_s();
   assert_int_equal(orf_jobs_create(&e->js, &jc), ORF_OK);
@@ -90,7 +102,7 @@ static void env_open_full(env *e, int workers, int queue_max, double budget, int
 
 static void env_open_adm(env *e, int workers, int queue_max, double budget, int max_overtakes,
                          long fail_after) {
-  env_open_full(e, workers, queue_max, budget, max_overtakes, fail_after, 0, 0);
+  env_open_full(e, workers, queue_max, budget, 0, max_overtakes, fail_after, 0, 0);
 }
 
 static void env_open(env *e, int workers, int queue_max) { env_open_adm(e, workers, queue_max, 0, 0, 0); }
@@ -106,14 +118,22 @@ static void env_close(env *e) {
 /* A fresh request hash: 64 hex digits. */
 static void make_hash(env *e, char out[65]) { snprintf(out, 65, "%064x", ++e->next_hash); }
 
-static orf_job *submit_est(env *e, const char *hash, const uint8_t *img, size_t size, size_t estimate,
-                           int keep, int *coalesced) {
+/* Submits a job of those estimates (the budget's memory, the host's). */
+static orf_job *submit_cost(env *e, const char *hash, const uint8_t *img, size_t size, size_t estimate,
+                            size_t host_estimate, int keep, int *coalesced) {
   orf_job *j = NULL;
   int c = 0;
-  assert_int_equal(orf_jobs_submit(e->js, hash, img, size, &e->p, ORF_PRECISION_FP32, estimate, keep, &j, &c), ORF_OK);
+  assert_int_equal(orf_jobs_submit(e->js, hash, img, size, &e->p, ORF_PRECISION_FP32, estimate, host_estimate,
+                                   keep, &j, &c),
+                   ORF_OK);
   assert_non_null(j);
   if (coalesced) *coalesced = c;
   return j;
+}
+
+static orf_job *submit_est(env *e, const char *hash, const uint8_t *img, size_t size, size_t estimate,
+                           int keep, int *coalesced) {
+  return submit_cost(e, hash, img, size, estimate, 0, keep, coalesced);
 }
 
 static orf_job *submit(env *e, const char *hash, const uint8_t *img, size_t size, int keep, int *coalesced) {
@@ -243,13 +263,13 @@ static int open_gates(void **state) {
   return 0;
 }
 
-/* Submits a job of that estimate on the 512 px image and holds the worker
- * that runs it. */
-static orf_job *held_job_est(env *e, gate *g, size_t estimate) {
+/* Submits a job of those estimates on the 512 px image and holds the
+ * worker that runs it. */
+static orf_job *held_job_cost(env *e, gate *g, size_t estimate, size_t host_estimate) {
   for (int tries = 0; tries < 5; tries++) {
     char h[65];
     make_hash(e, h);
-    orf_job *j = submit_est(e, h, e->gate_img, e->gate_size, estimate, 0, NULL);
+    orf_job *j = submit_cost(e, h, e->gate_img, e->gate_size, estimate, host_estimate, 0, NULL);
     if (gate_arm(g, j)) return j;
     gate_destroy(g);
     wait_done(j, NULL);
@@ -258,6 +278,8 @@ static orf_job *held_job_est(env *e, gate *g, size_t estimate) {
   fail_msg("could not hold a worker in a job");
   return NULL;
 }
+
+static orf_job *held_job_est(env *e, gate *g, size_t estimate) { return held_job_cost(e, g, estimate, 0); }
 
 /* Submits a job on the 512 px image and holds the (single) worker in it. */
 static orf_job *held_job(env *e, gate *g) { return held_job_est(e, g, 0); }
@@ -408,8 +430,8 @@ static void *flight_main(void *arg) {
   flight *f = arg;
   pthread_barrier_wait(f->start);
   orf_job *j = NULL;
-  if (orf_jobs_submit(f->e->js, f->hash, f->e->small, f->e->small_size, &f->e->p, ORF_PRECISION_FP32, 0, 0, &j, &f->coalesced) ==
-      0)
+  if (orf_jobs_submit(f->e->js, f->hash, f->e->small, f->e->small_size, &f->e->p, ORF_PRECISION_FP32, 0, 0, 0,
+                      &j, &f->coalesced) == 0)
     wait_done(j, NULL);
   f->job = j;
   return NULL;
@@ -493,7 +515,9 @@ static void test_queue_full(void **state) {
   assert_int_equal(st.progress, 0);
   orf_job *c = (orf_job *)&c;
   int co = -1;
-  assert_int_equal(orf_jobs_submit(e.js, hc, e.small, e.small_size, &e.p, ORF_PRECISION_FP32, 0, 0, &c, &co), ORF_SRV_EQUEUEFULL);
+  assert_int_equal(
+      orf_jobs_submit(e.js, hc, e.small, e.small_size, &e.p, ORF_PRECISION_FP32, 0, 0, 0, &c, &co),
+      ORF_SRV_EQUEUEFULL);
   assert_null(c);
   assert_int_equal(co, 0);
   orf_job *b2 = submit(&e, hb, e.small, e.small_size, 0, &co);
@@ -792,7 +816,9 @@ static void test_drain(void **state) {
   orf_job_get_state(b, &st);
   assert_int_equal(st.status, ORF_JOB_COMPLETE);
   orf_job *c = NULL;
-  assert_int_equal(orf_jobs_submit(e.js, h3, e.small, e.small_size, &e.p, ORF_PRECISION_FP32, 0, 0, &c, NULL), ORF_SRV_EDRAINING);
+  assert_int_equal(
+      orf_jobs_submit(e.js, h3, e.small, e.small_size, &e.p, ORF_PRECISION_FP32, 0, 0, 0, &c, NULL),
+      ORF_SRV_EDRAINING);
   assert_null(c);
   size_t queued, running;
   orf_jobs_counts(e.js, &queued, &running);
@@ -896,8 +922,8 @@ static void *stress_main(void *arg) {
   for (int k; (k = atomic_fetch_add(&s->next, 1)) < STRESS_JOBS;) {
     int i = (k * 7) % STRESS_HASHES;
     orf_job *j = NULL;
-    if (orf_jobs_submit(s->e->js, s->hash[i], s->img[i], s->size[i], &s->e->p, ORF_PRECISION_FP32, s->estimate[i], k % 3 == 0, &j,
-                        NULL)) {
+    if (orf_jobs_submit(s->e->js, s->hash[i], s->img[i], s->size[i], &s->e->p, ORF_PRECISION_FP32,
+                        s->estimate[i], 0, k % 3 == 0, &j, NULL)) {
       atomic_fetch_add(&s->failed, 1);
       continue;
     }
@@ -1079,8 +1105,9 @@ static void test_too_big(void **state) {
   make_hash(&e, h);
   orf_job *j = (orf_job *)&j;
   int co = -1;
-  assert_int_equal(orf_jobs_submit(e.js, h, e.small, e.small_size, &e.p, ORF_PRECISION_FP32, 2 * EST + 1, 0, &j, &co),
-                   ORF_SRV_ETOOBIG);
+  assert_int_equal(
+      orf_jobs_submit(e.js, h, e.small, e.small_size, &e.p, ORF_PRECISION_FP32, 2 * EST + 1, 0, 0, &j, &co),
+      ORF_SRV_ETOOBIG);
   assert_null(j);
   assert_int_equal(co, 0);
   size_t queued = 9, running = 9;
@@ -1093,6 +1120,56 @@ static void test_too_big(void **state) {
   wait_done(j, &st);
   assert_int_equal(st.status, ORF_JOB_COMPLETE);
   orf_job_release(j);
+  env_close(&e);
+}
+
+/* A GPU server's two budgets: 4E of device memory, 2E of host memory.  Two
+ * held jobs of E each (device and host) fill the host budget, so a third
+ * waits although the device has room; a job over either whole budget is
+ * refused at once; the host figures come back to 0 when all have ended. */
+static void test_host_budget(void **state) {
+  (void)state;
+  env e;
+  env_open_full(&e, 3, 4, 4.0 * EST, 2.0 * EST, 0, 0, 0, 0);
+  static gate ga, gb; /* static: a failed test leaves them to open_gates() */
+  orf_job *a = held_job_cost(&e, &ga, EST, EST);
+  orf_job *b = held_job_cost(&e, &gb, EST, EST);
+  char hc[65];
+  make_hash(&e, hc);
+  orf_job *c = submit_cost(&e, hc, e.small, e.small_size, EST, EST, 0, NULL);
+  assert_stays_queued(c, 200);
+  double u, bud;
+  orf_jobs_budget(e.js, &u, &bud);
+  assert_true(u == 2.0 * EST && bud == 4.0 * EST); /* the device has room ... */
+  orf_jobs_host_budget(e.js, &u, &bud);
+  assert_true(u == 2.0 * EST && bud == 2.0 * EST); /* ... the host has none */
+  assert_int_equal(orf_jobs_batch(e.js), 1);       /* none fits: clamped to 1 */
+  char h[65];
+  make_hash(&e, h);
+  orf_job *j = NULL;
+  assert_int_equal(orf_jobs_submit(e.js, h, e.small, e.small_size, &e.p, ORF_PRECISION_FP32, EST, 2 * EST + 1,
+                                   0, &j, NULL),
+                   ORF_SRV_ETOOBIG);
+  assert_int_equal(
+      orf_jobs_submit(e.js, h, e.small, e.small_size, &e.p, ORF_PRECISION_FP32, 4 * EST + 1, 0, 0, &j, NULL),
+      ORF_SRV_ETOOBIG);
+  assert_null(j);
+  gate_open(&ga);
+  orf_job_state st;
+  wait_done(c, &st);
+  assert_int_equal(st.status, ORF_JOB_COMPLETE);
+  orf_job_get_state(b, &st);
+  assert_int_equal(st.status, ORF_JOB_RUNNING); /* c ran beside b, after a */
+  gate_open(&gb);
+  wait_done(a, &st);
+  wait_done(b, &st);
+  orf_jobs_host_budget(e.js, &u, &bud);
+  assert_true(u == 0 && bud == 2.0 * EST);
+  orf_job_release(a);
+  orf_job_release(b);
+  orf_job_release(c);
+  gate_destroy(&ga);
+  gate_destroy(&gb);
   env_close(&e);
 }
 
@@ -1377,7 +1454,7 @@ static int findable(env *e, const char *id) {
 static void test_keep_finished_max(void **state) {
   (void)state;
   env e;
-  env_open_full(&e, 1, 4, 0, 0, 0, 3, 0);
+  env_open_full(&e, 1, 4, 0, 0, 0, 0, 3, 0);
   char ids[5][33];
   size_t n, bytes, one = 0;
   for (int i = 0; i < 5; i++) {
@@ -1412,7 +1489,7 @@ static void test_keep_finished_bytes(void **state) {
   env_close(&e);
 
   size_t cap = one * 5 / 2;
-  env_open_full(&e, 1, 4, 0, 0, 0, 0, cap);
+  env_open_full(&e, 1, 4, 0, 0, 0, 0, 0, cap);
   char ids[5][33];
   size_t bytes;
   for (int i = 0; i < 5; i++) {
@@ -1458,6 +1535,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_stress, open_gates),
       cmocka_unit_test_teardown(test_budget_two_fit, open_gates),
       cmocka_unit_test_teardown(test_too_big, open_gates),
+      cmocka_unit_test_teardown(test_host_budget, open_gates),
       cmocka_unit_test_teardown(test_overtaking, open_gates),
       cmocka_unit_test_teardown(test_cancel_head, open_gates),
       cmocka_unit_test_teardown(test_fail_alloc, open_gates),

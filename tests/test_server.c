@@ -1703,8 +1703,13 @@ static void test_device_option(void **state) {
     /* every job has ended: the pool holds nothing and has been trimmed */
     assert_true(num(gpu, "allocated_gb") == 0);
     assert_true(num(gpu, "reserved_gb") == 0);
+    /* and the host budget beside the GPU holds nothing either */
+    json_t *host = json_object_get(json_object_get(j, "memory_budget"), "host");
+    assert_true(num(host, "available_for_jobs_gb") > 0);
+    assert_true(num(host, "in_use_gb") == 0);
   } else {
     assert_string_equal(mode, "not_applicable");
+    assert_null(json_object_get(json_object_get(j, "memory_budget"), "host")); /* the budget is the host's */
   }
   json_decref(j);
   ts_reply_free(&r);

@@ -88,9 +88,10 @@ typedef struct request {
   int woken; /* resumed by the job at least once */
   orf_format format;
   int download;
-  char precision[8];  /* precision=auto|fp32|fp16|int8 as asked (see routes_info.c) */
-  size_t estimate;    /* peak bytes of the job on the budget device, from the image header */
-  orf_precision prec; /* the job's field storage, resolved (http_job_precision) */
+  char precision[8];    /* precision=auto|fp32|fp16|int8 as asked (see routes_info.c) */
+  size_t estimate;      /* peak bytes of the job on the budget device, from the image header */
+  size_t host_estimate; /* on a GPU server: its peak host bytes (the host budget's); else 0 */
+  orf_precision prec;   /* the job's field storage, resolved (http_job_precision) */
   char hash[65];
 } request;
 

@@ -19,7 +19,9 @@
  * thread).
  *
  * Admission (jobs.h's contract).  A job holds its estimate from the moment
- * a worker takes it until it ends; in_use is the sum of those held.  The
+ * a worker takes it until it ends; in_use is the sum of those held.  There
+ * are two of each, one per memory with a budget (the budget device's, and
+ * the host's beside a GPU), and a job fits when it fits in both.  The
  * rule of the pick (pick_locked) is first fit with a bounded bypass, as in
  * backfilling batch schedulers (EASY backfilling, Lifka 1995): the head of
  * the queue starts when it fits; if it does not, the first later job that
@@ -87,6 +89,14 @@
 #define BATCH_MAX 32     /* orf_jobs_batch's ceiling */
 #define TRIM_DELAY_S 1.0 /* the heap is trimmed this long after the queue went idle */
 
+/* Bytes a job holds while it runs in each memory the manager admits by:
+ * MEM_BUDGET, the budget device's (the GPU's when jobs run there, else the
+ * host's), and MEM_HOST, the host's beside a GPU (host_budget_bytes). */
+enum { MEM_BUDGET, MEM_HOST, MEM_KINDS };
+typedef struct mem {
+  size_t b[MEM_KINDS];
+} mem;
+
 typedef struct job job;
 typedef struct waiter waiter;
 
@@ -110,7 +120,7 @@ struct job {
   uint8_t *image;     /* the job's copy; freed when it has run or ended */
   size_t image_size;
   atomic_int cancel; /* the engine's cancel flag */
-  size_t estimate;   /* peak bytes stated at submit; held while running */
+  mem estimate;      /* peak bytes stated at submit; held while running */
 
   /* Guarded by js->mu. */
   int overtaken; /* later jobs started before it while it was the head */
@@ -148,10 +158,10 @@ struct orf_jobs {
   int n_threads;
   job *q_head, *q_tail;
   size_t queued, running;
-  size_t in_use;     /* sum of the estimates of running jobs */
-  int has_budget;    /* budget_bytes > 0 */
-  size_t budget;     /* budget_bytes rounded down, when has_budget */
-  int max_overtakes; /* the config's, 8 when <= 0 */
+  mem in_use;                /* sum of the estimates of running jobs */
+  int has_budget[MEM_KINDS]; /* budget_bytes / host_budget_bytes > 0 */
+  size_t budget[MEM_KINDS];  /* those rounded down, where has_budget */
+  int max_overtakes;         /* the config's, 8 when <= 0 */
   job *by_hash[HASH_BUCKETS], *by_id[ID_BUCKETS];
   job *fin_head, *fin_tail; /* finished jobs, oldest first */
   size_t n_finished;
@@ -316,9 +326,20 @@ static void queue_unlink(orf_jobs *js, job *j) {
 
 /* ---- admission (js->mu held) ------------------------------------------ */
 
-/* Whether a job of `estimate` bytes fits beside `use` bytes held. */
-static int fits(const orf_jobs *js, size_t use, size_t estimate) {
-  return !js->has_budget || (estimate <= js->budget && use <= js->budget - estimate);
+/* Whether a job of `estimate` fits beside `use` held, in every memory
+ * that has a budget. */
+static int fits(const orf_jobs *js, const mem *use, const mem *estimate) {
+  for (int k = 0; k < MEM_KINDS; k++)
+    if (js->has_budget[k] &&
+        !(estimate->b[k] <= js->budget[k] && use->b[k] <= js->budget[k] - estimate->b[k]))
+      return 0;
+  return 1;
+}
+
+/* use += d, or use -= d with sign -1. */
+static void mem_add(mem *use, const mem *d, int sign) {
+  for (int k = 0; k < MEM_KINDS; k++)
+    use->b[k] = sign > 0 ? use->b[k] + d->b[k] : use->b[k] - d->b[k];
 }
 
 /* The job a worker should start now, or NULL: the head if it fits, else
@@ -326,10 +347,10 @@ static int fits(const orf_jobs *js, size_t use, size_t estimate) {
  * than max_overtakes times (counting this one). */
 static job *pick_locked(orf_jobs *js) {
   job *head = js->q_head;
-  if (!head || fits(js, js->in_use, head->estimate)) return head;
+  if (!head || fits(js, &js->in_use, &head->estimate)) return head;
   if (head->overtaken >= js->max_overtakes) return NULL;
   for (job *j = head->q_next; j; j = j->q_next)
-    if (fits(js, js->in_use, j->estimate)) {
+    if (fits(js, &js->in_use, &j->estimate)) {
       head->overtaken++;
       return j;
     }
@@ -633,7 +654,7 @@ static void *worker_main(void *arg) {
     if (!j) break;
     queue_unlink(js, j);
     js->running++;
-    js->in_use += j->estimate;
+    mem_add(&js->in_use, &j->estimate, +1);
     if (js->q_head) pthread_cond_broadcast(&js->work_cv); /* the new head may fit */
     pthread_mutex_lock(&j->mu);
     j->status = ORF_JOB_RUNNING;
@@ -648,7 +669,7 @@ static void *worker_main(void *arg) {
     waiter *batch = NULL;
     pthread_mutex_lock(&js->mu);
     js->running--;
-    js->in_use -= j->estimate;
+    mem_add(&js->in_use, &j->estimate, -1);
     finish_locked(js, j, status, rc, final_event, &batch);
     job *dropped = prune_locked(js);
     pthread_mutex_unlock(&js->mu);
@@ -702,7 +723,7 @@ int orf_jobs_create(orf_jobs **out, const orf_jobs_config *cfg) {
   if (!out) return ORF_EINVAL;
   *out = NULL;
   if (!cfg || cfg->workers < 1 || cfg->queue_max < 0 || cfg->engine_threads < 1 || !cfg->cache ||
-      !(cfg->keep_finished_s >= 0) || isnan(cfg->budget_bytes))
+      !(cfg->keep_finished_s >= 0) || isnan(cfg->budget_bytes) || isnan(cfg->host_budget_bytes))
     return ORF_EINVAL;
   orf_jobs *js = orf_calloc(1, sizeof *js);
   if (!js) return ORF_ENOMEM;
@@ -712,9 +733,12 @@ int orf_jobs_create(orf_jobs **out, const orf_jobs_config *cfg) {
     return ORF_ENOMEM;
   }
   js->cfg = *cfg;
-  js->has_budget = cfg->budget_bytes > 0;
-  if (js->has_budget) /* rounded down: in_use + estimate <= budget holds for whole bytes */
-    js->budget = cfg->budget_bytes >= (double)SIZE_MAX ? SIZE_MAX : (size_t)cfg->budget_bytes;
+  const double budgets[MEM_KINDS] = {cfg->budget_bytes, cfg->host_budget_bytes};
+  for (int k = 0; k < MEM_KINDS; k++) {
+    js->has_budget[k] = budgets[k] > 0;
+    if (js->has_budget[k]) /* rounded down: in_use + estimate <= budget holds for whole bytes */
+      js->budget[k] = budgets[k] >= (double)SIZE_MAX ? SIZE_MAX : (size_t)budgets[k];
+  }
   js->max_overtakes = cfg->max_overtakes > 0 ? cfg->max_overtakes : 8;
   js->keep_max = cfg->keep_finished_max > 0 ? (size_t)cfg->keep_finished_max : KEEP_FINISHED_MAX;
   js->keep_bytes = cfg->keep_finished_bytes > 0 ? cfg->keep_finished_bytes : KEEP_FINISHED_BYTES;
@@ -775,7 +799,7 @@ static int new_id(char id[33]) {
 /* A new queued job holding a copy of the image (one reference: the
  * manager's, taken over when it is inserted). */
 static int job_new(orf_jobs *js, const char *hash, const uint8_t *image, size_t size, const orf_params *p,
-                   orf_precision prec, size_t estimate, job **out) {
+                   orf_precision prec, const mem *estimate, job **out) {
   *out = NULL;
   job *j = orf_calloc(1, sizeof *j);
   if (!j) return ORF_ENOMEM;
@@ -795,7 +819,7 @@ static int job_new(orf_jobs *js, const char *hash, const uint8_t *image, size_t 
   memcpy(j->hash, hash, 65);
   j->params = *p;
   j->prec = prec;
-  j->estimate = estimate;
+  j->estimate = *estimate;
   j->js = js;
   atomic_init(&j->refs, 1);
   atomic_init(&j->cancel, 0);
@@ -809,12 +833,13 @@ static int job_new(orf_jobs *js, const char *hash, const uint8_t *image, size_t 
 }
 
 int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t size, const orf_params *p,
-                    orf_precision prec, size_t estimate_bytes, int keep, orf_job **out, int *coalesced) {
+                    orf_precision prec, size_t estimate_bytes, size_t host_estimate_bytes, int keep,
+                    orf_job **out, int *coalesced) {
   if (out) *out = NULL;
   if (coalesced) *coalesced = 0;
   if (!js || !out || !p || !is_hex(hash, 64) || (!image && size)) return ORF_EINVAL;
-  if (js->has_budget && estimate_bytes > js->budget)
-    return ORF_SRV_ETOOBIG; /* set at create, never changed */
+  const mem estimate = {{estimate_bytes, host_estimate_bytes}}, none = {{0, 0}};
+  if (!fits(js, &none, &estimate)) return ORF_SRV_ETOOBIG; /* budgets set at create, never changed */
   orf_job *h = orf_malloc(sizeof *h);
   if (!h) return ORF_ENOMEM;
   h->j = NULL;
@@ -842,7 +867,7 @@ int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t
     }
     if (!fresh) { /* copy the image unlocked, then look again */
       pthread_mutex_unlock(&js->mu);
-      rc = job_new(js, hash, image, size, p, prec, estimate_bytes, &fresh);
+      rc = job_new(js, hash, image, size, p, prec, &estimate, &fresh);
       pthread_mutex_lock(&js->mu);
       if (rc) break;
       continue;
@@ -929,11 +954,20 @@ void orf_jobs_counts(orf_jobs *js, size_t *queued, size_t *running) {
   pthread_mutex_unlock(&js->mu);
 }
 
-void orf_jobs_budget(orf_jobs *js, double *in_use_bytes, double *budget_bytes) {
+/* One memory's figures (MEM_BUDGET or MEM_HOST). */
+static void budget_of(orf_jobs *js, int k, double *in_use_bytes, double *budget_bytes) {
   pthread_mutex_lock(&js->mu);
-  if (in_use_bytes) *in_use_bytes = (double)js->in_use;
-  if (budget_bytes) *budget_bytes = js->has_budget ? (double)js->budget : 0.0;
+  if (in_use_bytes) *in_use_bytes = (double)js->in_use.b[k];
+  if (budget_bytes) *budget_bytes = js->has_budget[k] ? (double)js->budget[k] : 0.0;
   pthread_mutex_unlock(&js->mu);
+}
+
+void orf_jobs_budget(orf_jobs *js, double *in_use_bytes, double *budget_bytes) {
+  budget_of(js, MEM_BUDGET, in_use_bytes, budget_bytes);
+}
+
+void orf_jobs_host_budget(orf_jobs *js, double *in_use_bytes, double *budget_bytes) {
+  budget_of(js, MEM_HOST, in_use_bytes, budget_bytes);
 }
 
 /* pick_locked() applied again and again to a copy of in_use and of the
@@ -944,19 +978,19 @@ int orf_jobs_batch(orf_jobs *js) {
   pthread_mutex_lock(&js->mu);
   for (job *q = js->q_head; q; q = q->q_next)
     q->sim = 0;
-  size_t use = js->in_use;
+  mem use = js->in_use;
   job *head = js->q_head;
   int overtaken = head ? head->overtaken : 0, n = 0;
   while (head && n < BATCH_MAX) {
     job *pick = NULL;
-    if (fits(js, use, head->estimate))
+    if (fits(js, &use, &head->estimate))
       pick = head;
     else if (overtaken < js->max_overtakes)
       for (job *q = head->q_next; q && !pick; q = q->q_next)
-        if (!q->sim && fits(js, use, q->estimate)) pick = q;
+        if (!q->sim && fits(js, &use, &q->estimate)) pick = q;
     if (!pick) break;
     pick->sim = 1;
-    use += pick->estimate;
+    mem_add(&use, &pick->estimate, +1);
     n++;
     if (pick != head) {
       overtaken++;

@@ -34,13 +34,16 @@
  * are dropped first (their memory is freed once no handle refers to them).
  *
  * Admission: every job states its peak memory before it starts (the
- * estimate given to orf_jobs_submit, from orf_estimate_peak_bytes).  A
- * queued job starts when a worker is free and in_use + estimate <= budget;
- * it holds its estimate until it ends (whatever way).  The queue is first in,
+ * estimate given to orf_jobs_submit: orf_estimate_peak_bytes on the CPU,
+ * orf_estimate_device_bytes on a GPU).  A queued job starts when a worker is
+ * free and in_use + estimate <= budget; it holds its estimate until it ends
+ * (whatever way).  When jobs run on a GPU the budget is the GPU's, and a
+ * second budget may bound host memory (host_budget_bytes, with each job's
+ * host_estimate): a job then starts when it fits in both.  The queue is first in,
  * first out, except that when the head does not fit, a later job that fits
  * may start before it - at most max_overtakes times, after which nothing
  * passes the head until it has started (no starvation either way).  A job
- * whose estimate alone exceeds the whole budget is refused at submit with
+ * whose estimate alone exceeds a whole budget is refused at submit with
  * ORF_SRV_ETOOBIG.  An allocation that fails inside a job ends it FAILED
  * with ORF_ENOMEM (code "insufficient_memory") and releases its estimate.
  * Thread-safe: every function may be called from any thread.
@@ -67,6 +70,7 @@ typedef struct orf_jobs_config {
   orf_metrics *metrics;   /* may be NULL */
   /* Memory admission (see "Admission" above); budget_bytes <= 0: none. */
   double budget_bytes;        /* memory jobs may hold at once */
+  double host_budget_bytes;   /* host memory jobs on a GPU may hold at once; <= 0: none */
   int max_overtakes;          /* times the head of the queue may be passed by smaller jobs; <= 0: 8 */
   long fail_alloc_after;      /* tests only: each job's Nth engine allocation fails (0: never) */
   orf_device device;          /* where jobs run: ORF_DEVICE_CUDA, else (0 too) the CPU */
@@ -110,13 +114,18 @@ void orf_jobs_free(orf_jobs *js);
  * the parameters, run with GPU field precision `prec` (the hash must
  * already tell precisions apart: see http_request_hash), or joins the queued or running job of the same hash
  * (*coalesced = 1).  On success *out is a new reference (an interest).
- * Errors: ORF_SRV_EQUEUEFULL, ORF_SRV_EDRAINING, ORF_SRV_ETOOBIG (the
- * estimate exceeds the whole budget), ORF_ENOMEM. */
+ * estimate_bytes and host_estimate_bytes are the job's peaks in the budget's
+ * memory and in the host budget's (ignored without one).
+ * Errors: ORF_SRV_EQUEUEFULL, ORF_SRV_EDRAINING, ORF_SRV_ETOOBIG (an
+ * estimate exceeds its whole budget), ORF_ENOMEM. */
 int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t size, const orf_params *p,
-                    orf_precision prec, size_t estimate_bytes, int keep, orf_job **out, int *coalesced);
+                    orf_precision prec, size_t estimate_bytes, size_t host_estimate_bytes, int keep,
+                    orf_job **out, int *coalesced);
 
-/* Budget figures: bytes held by running jobs, and the budget (0 = none). */
+/* Budget figures: bytes held by running jobs, and the budget (0 = none);
+ * orf_jobs_host_budget the same for the host budget beside a GPU. */
 void orf_jobs_budget(orf_jobs *js, double *in_use_bytes, double *budget_bytes);
+void orf_jobs_host_budget(orf_jobs *js, double *in_use_bytes, double *budget_bytes);
 
 /* How many of the queued jobs could start together right now under the
  * budget, in queue order (the scheduler's own rule), clamped to 1..32. */

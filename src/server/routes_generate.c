@@ -64,10 +64,14 @@ static int read_input(request *r, orf_params *p, enum MHD_Result *ret) {
     return -1;
   }
   /* On a CUDA server the budget is the GPU's: a job holds its field and
-   * mesh there (jobs that stay on the CPU hold none of it). */
+   * mesh there (jobs that stay on the CPU hold none of it), and the host
+   * budget takes the job's host peak, bounded by the CPU path's (which also
+   * counts the field the GPU holds instead: an over-estimate, never under). */
   r->prec = http_job_precision(r, p);
-  r->estimate = r->srv->engine_device == ORF_DEVICE_CUDA ? orf_estimate_device_bytes(p, r->prec)
-                                                         : orf_estimate_peak_bytes(p, w, h, r->body_len);
+  size_t host_peak = orf_estimate_peak_bytes(p, w, h, r->body_len);
+  int cuda = r->srv->engine_device == ORF_DEVICE_CUDA;
+  r->estimate = cuda ? orf_estimate_device_bytes(p, r->prec) : host_peak;
+  r->host_estimate = cuda ? host_peak : 0;
   if ((rc = http_request_hash(r->body, r->body_len, p, r->prec, r->hash))) {
     *ret = http_error(r, rc, NULL, NULL);
     return -1;
@@ -310,7 +314,8 @@ enum MHD_Result route_generate(request *r, int progressive) {
   if (atomic_load(&r->srv->draining)) return http_error(r, ORF_SRV_EDRAINING, NULL, NULL);
   orf_job *job;
   int coalesced;
-  int rc = orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, &p, r->prec, r->estimate, 0, &job, &coalesced);
+  int rc = orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, &p, r->prec, r->estimate,
+                           r->host_estimate, 0, &job, &coalesced);
   if (rc) return http_error(r, rc, NULL, NULL);
   free(r->body); /* the job has its copy */
   r->body = NULL;
@@ -327,7 +332,8 @@ enum MHD_Result route_job_submit(request *r) {
   if (atomic_load(&r->srv->draining)) return http_error(r, ORF_SRV_EDRAINING, NULL, NULL);
   orf_job *job;
   int coalesced;
-  int rc = orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, &p, r->prec, r->estimate, 1, &job, &coalesced);
+  int rc = orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, &p, r->prec, r->estimate,
+                           r->host_estimate, 1, &job, &coalesced);
   if (rc) return http_error(r, rc, NULL, NULL);
   orf_job_state st;
   orf_job_get_state(job, &st);

@@ -63,7 +63,8 @@ static json_t *device_json(const orf_gpu_device *d) {
  * --precision ("auto" follows the recommendation, which follows the free
  * budget with the configured thresholds).  allocated_gb and reserved_gb
  * are the engine's device pool (what jobs hold, and what the pool keeps
- * from the driver) when jobs run on the GPU. */
+ * from the driver) when jobs run on the GPU, and memory_budget.host is
+ * then the host budget beside it (jobs.h "Admission"). */
 enum MHD_Result route_gpu_stats(request *r) {
   server *srv = r->srv;
   orf_mem_snapshot snap;
@@ -118,6 +119,12 @@ enum MHD_Result route_gpu_stats(request *r) {
       "total_gb", srv->device_total_bytes / ORF_GIB, "reserved_system_gb", srv->cfg.reserved_system_gb,
       "reserved_cache_gb", srv->cfg.reserved_cache_gb, "available_for_jobs_gb", budget / ORF_GIB, "in_use_gb",
       in_use / ORF_GIB, "history", history, "precision_mode", mode);
+  double host_in_use, host_budget;
+  orf_jobs_host_budget(srv->jobs, &host_in_use, &host_budget);
+  if (host_budget > 0) /* jobs run on the GPU: the host memory they hold beside it */
+    json_object_set_new(json_object_get(j, "memory_budget"), "host",
+                        json_pack("{s:f, s:f}", "available_for_jobs_gb", host_budget / ORF_GIB, "in_use_gb",
+                                  host_in_use / ORF_GIB));
   return http_json(r, 200, j);
 }
 

@@ -171,27 +171,33 @@ int orf_server_main(int argc, char **argv) {
                       ? srv.cfg.memory_budget_gb * ORF_GIB
                       : total - external - (srv.cfg.reserved_system_gb + srv.cfg.reserved_cache_gb) * ORF_GIB;
   if (budget < 1) budget = 1; /* nothing fits: every job is refused with 507, and says why */
-  orf_jobs_config jc = {srv.cfg.workers,
-                        srv.cfg.queue_max,
-                        srv.cfg.engine_threads,
-                        3600.0,
-                        srv.limits,
-                        srv.cache,
-                        srv.metrics,
-                        budget,
-                        0,
-                        0,
-                        srv.engine_device,
-                        0,  /* finished jobs kept: 4096 at most ... */
-                        0}; /* ... holding 16 MiB at most (jobs.c) */
+  /* Jobs on the GPU also hold host memory (the image, the meshes and their
+   * simplification; relief, lithophane and extrude run wholly there): it
+   * gets a budget of its own, the host's total less the two reserves. */
+  double host_budget = 0;
+  if (srv.engine_device == ORF_DEVICE_CUDA) {
+    host_budget =
+        snap.host_total_gb * ORF_GIB - (srv.cfg.reserved_system_gb + srv.cfg.reserved_cache_gb) * ORF_GIB;
+    if (host_budget < 1) host_budget = 1;
+  }
+  orf_jobs_config jc = {.workers = srv.cfg.workers,
+                        .queue_max = srv.cfg.queue_max,
+                        .engine_threads = srv.cfg.engine_threads,
+                        .keep_finished_s = 3600.0,
+                        .limits = srv.limits,
+                        .cache = srv.cache,
+                        .metrics = srv.metrics,
+                        .budget_bytes = budget,
+                        .host_budget_bytes = host_budget,
+                        .device = srv.engine_device}; /* finished jobs: 4096 and 16 MiB at most (jobs.c) */
   if (orf_jobs_create(&srv.jobs, &jc)) {
     orf_log_event("error", "start_failed", "\"reason\":\"cannot start the job workers\"");
     goto out;
   }
   log_json("info", "memory_budget",
-           json_pack("{s:s, s:f, s:f, s:f}", "device", orf_memsources_budget_device(srv.mem),
+           json_pack("{s:s, s:f, s:f, s:f, s:f}", "device", orf_memsources_budget_device(srv.mem),
                      "device_total_gb", total / ORF_GIB, "external_gb", external / ORF_GIB, "budget_gb",
-                     budget / ORF_GIB));
+                     budget / ORF_GIB, "host_budget_gb", host_budget / ORF_GIB));
   if (srv.cfg.monitor_interval_s > 0 &&
       orf_monitor_start(&srv.monitor, srv.mem, read_budget, srv.jobs, srv.cfg.monitor_interval_s, 720)) {
     orf_log_event("error", "start_failed", "\"reason\":\"cannot start the memory monitor\"");
