@@ -149,8 +149,8 @@ static int subject_mask(const orf_image *img, const orf_params *p, int threads, 
 }
 
 /* The subject mask and the fields of one image size (the preview's or the
- * work's): inflate's into fi, or, with fi NULL, another mode's into fm. */
-static int prepare(job *j, const orf_image *img, orf_inflate *fi, orf_modefield *fm) {
+ * work's): inflate's into f (mf NULL), or another mode's into mf. */
+static int prepare(job *j, const orf_image *img, orf_inflate *f, orf_modefield *mf) {
   orf_mask mask;
   double t1 = now_ms();
   int rc = subject_mask(img, j->p, j->o->threads, &mask);
@@ -158,11 +158,11 @@ static int prepare(job *j, const orf_image *img, orf_inflate *fi, orf_modefield 
   j->res->mask_source = mask.source;
   double t2 = now_ms();
   j->res->timings.mask += t2 - t1;
-  if (fi)
-    rc = orf_inflate_build(mask.data, img->rgba, img->width, img->height, j->p->thickness, j->p->detail,
-                           j->o->threads, j->o->cancel, fi);
+  if (mf)
+    rc = orf_modes_prepare(j->p, img, mask.data, j->o->threads, mf);
   else
-    rc = orf_modes_prepare(j->p, img, mask.data, j->o->threads, fm);
+    rc = orf_inflate_build(mask.data, img->rgba, img->width, img->height, j->p->thickness, j->p->detail,
+                           j->o->threads, j->o->cancel, f);
   orf_mask_free(&mask);
   j->res->timings.field += now_ms() - t2;
   return rc;
@@ -210,7 +210,7 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   if ((rc = orf_image_downscale(&src, SMALL_SIDE, &small))) goto out;
   if (type == ORF_IMG_JPEG) orf_image_free(&src);
   j->res->timings.decode += now_ms() - t1;
-  if ((rc = prepare(j, &small, mf ? NULL : &f, mf))) goto out;
+  if ((rc = prepare(j, &small, &f, mf))) goto out;
   orf_image_free(&small);
   for (orf_stage s = ORF_STAGE_VOXEL_PREVIEW; s <= ORF_STAGE_ROUGH_MESH; s++)
     if ((rc = run_stage(j, &f, mf, s, kStageGrid[s], NULL))) goto out;
@@ -223,7 +223,7 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   if ((rc = orf_image_downscale(&src, work_side, &work))) goto out;
   orf_image_free(&src);
   j->res->timings.decode += now_ms() - t1;
-  if ((rc = prepare(j, &work, mf ? NULL : &f, mf))) goto out;
+  if ((rc = prepare(j, &work, &f, mf))) goto out;
   orf_image_free(&work);
   if ((rc = run_stage(j, &f, mf, ORF_STAGE_REFINED_MESH, kStageGrid[ORF_STAGE_REFINED_MESH], NULL))) goto out;
   rc = run_stage(j, &f, mf, ORF_STAGE_FINAL_OPTIMIZED, final_grid, &j->res->mesh);
