@@ -556,6 +556,26 @@ static void test_security_headers_and_cors(void **state) {
     if (!ts_header(&r, "Vary", v, sizeof v) || !strstr(v, "Origin")) fail_msg("%s: no Vary: Origin", what);
     ts_reply_free(&r);
   }
+  /* the one exception (README): libmicrohttpd's own pages for requests it
+   * cannot parse; they must hold nothing of the request */
+  static const char *const unparsable[] = {
+      "GET /<script>alert(1)</script> HTTP/7.1\r\nHost: x\r\n\r\n",
+      "GET /<script>alert(1)</script> HTTP/1.1\r\nX <script>alert(1)</script>\r\n\r\n",
+      "POST /api/v1/generate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n<script>\r\n"};
+  for (size_t i = 0; i < sizeof unparsable / sizeof *unparsable; i++) {
+    int fd = raw_connect(&s, NULL);
+    assert_int_equal(send_str(fd, unparsable[i]), 0);
+    char buf[4096];
+    size_t n = 0; /* the whole answer: libmicrohttpd closes after it */
+    for (ssize_t k; n < sizeof buf - 1 && (k = recv(fd, buf + n, sizeof buf - 1 - n, 0)) > 0;)
+      n += (size_t)k;
+    buf[n] = 0;
+    int status = 0;
+    sscanf(buf, "HTTP/1.%*d %d", &status);
+    if (status != 400 && status != 505) fail_msg("unparsable request %zu: \"%.200s\"", i, buf);
+    if (strstr(buf, "script")) fail_msg("unparsable request %zu echoed: \"%.300s\"", i, buf);
+    close(fd);
+  }
   /* another origin gets no CORS header */
   http(&r, &s, NULL, "/health", "Origin: https://evil.example", NULL, NULL, 0, NULL);
   char v[256];
