@@ -46,6 +46,7 @@ enum {
   ORF_EINTERNAL = -9,    /* a bug: an invariant of the engine failed */
   ORF_ENOTIMPL = -10,    /* the mode exists in the spec but not in this build */
   ORF_ENODEVICE = -11,   /* the job asked for a GPU this build or machine does not have */
+  ORF_ETOOTHIN = -12,    /* a subject was found, but too thin for the mesh grid at this quality */
 };
 
 /* Returns a static, human sentence for an ORF_E* code (never NULL). */
@@ -253,14 +254,14 @@ int orf_precision_from_name(const char *name, orf_precision *out);
 
 /* How a job runs (not what it makes). */
 typedef struct orf_job_opts {
-  int threads; /* <= 0: every online core */
+  int threads;             /* <= 0: every online core */
   orf_device device;       /* ORF_DEVICE_AUTO */
   orf_precision precision; /* ORF_PRECISION_FP32; used by the CUDA path only */
   orf_limits limits;
   orf_stage_fn on_stage; /* may be NULL */
   void *user;
-  atomic_int *cancel; /* may be NULL; non-zero cancels between and inside stages */
-  size_t peak_bytes;  /* out: measured peak of the engine's own allocations */
+  atomic_int *cancel;       /* may be NULL; non-zero cancels between and inside stages */
+  size_t peak_bytes;        /* out: measured peak of the engine's own allocations */
   orf_device device_used;   /* out: ORF_DEVICE_CPU or ORF_DEVICE_CUDA */
   size_t device_peak_bytes; /* out: most GPU memory the job held at once */
 } orf_job_opts;

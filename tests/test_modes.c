@@ -545,7 +545,9 @@ static void test_no_subject(void **state) {
   uint8_t *line_png = tu_png(line, 96, 64, 4, 8, &line_size);
   params(&p, ORF_MODE_EXTRUDE, 3);
   seen ls = {0};
-  assert_int_equal(run(line_png, line_size, &p, 2, &r, &ls), ORF_ENOSUBJECT);
+  assert_int_equal(run(line_png, line_size, &p, 2, &r, &ls), ORF_ETOOTHIN);
+  assert_non_null(strstr(orf_strerror(ORF_ETOOTHIN), "thinner"));
+  assert_string_equal(orf_errname(ORF_ETOOTHIN), "no_subject"); /* the API's code stays no_subject */
   assert_int_equal(ls.count, 0);
   assert_null(r.mesh.positions);
   free(line_png);

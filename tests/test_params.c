@@ -141,6 +141,10 @@ static void test_quality_tables(void **state) {
   assert_int_equal(fmt, ORF_FMT_STL);
   assert_int_equal(orf_format_from_ext("fbx", &fmt), ORF_EINVAL);
   assert_string_equal(orf_errname(ORF_EBADIMAGE), "bad_image");
+  for (int err = ORF_ENOMEM; err >= ORF_ETOOTHIN; err--) { /* every code has its words */
+    assert_string_not_equal(orf_strerror(err), "unknown error");
+    assert_string_not_equal(orf_errname(err), "unknown_error");
+  }
   assert_string_equal(orf_stage_name(ORF_STAGE_FINAL_OPTIMIZED), "final_optimized");
 }
 

@@ -23,6 +23,9 @@ const char *orf_strerror(int err) {
   case ORF_EINTERNAL: return "internal error";
   case ORF_ENOTIMPL: return "this mode is not available in this build";
   case ORF_ENODEVICE: return "no usable CUDA device (this build has no CUDA, or no GPU was found)";
+  case ORF_ETOOTHIN:
+    return "the subject is thinner than the mesh grid at this quality: raise the quality or use a bolder "
+           "image";
   }
   return "unknown error";
 }
@@ -41,6 +44,7 @@ const char *orf_errname(int err) {
   case ORF_EINTERNAL: return "internal_error";
   case ORF_ENOTIMPL: return "not_implemented";
   case ORF_ENODEVICE: return "no_device";
+  case ORF_ETOOTHIN: return "no_subject";
   }
   return "unknown_error";
 }

@@ -51,10 +51,11 @@ int orf_modes_mesh(const orf_modefield *f, int grid, int threads, atomic_int *ca
   default: memset(out, 0, sizeof *out); return ORF_EINVAL;
   }
   /* a silhouette thinner than the grid (a line a pixel wide, a speck)
-   * leaves nothing to contour: nothing of the subject can be made */
+   * leaves nothing to contour: nothing of the subject can be made, and the
+   * error says why (a bolder image, or a finer grid, would do) */
   if (rc == ORF_OK && out->face_count == 0) {
     orf_mesh_free(out);
-    rc = ORF_ENOSUBJECT;
+    rc = ORF_ETOOTHIN;
   }
   return rc;
 }

@@ -54,7 +54,7 @@ int orf_modes_prepare(const orf_params *p, const orf_image *img, const uint8_t *
 
 /* Meshes the field at `grid` cells along the model's longest side into
  * *out (model millimetres, no colours): closed, 2-manifold, outward.
- * Returns ORF_OK, ORF_ENOMEM, ORF_ECANCELED, or ORF_ENOSUBJECT when a
+ * Returns ORF_OK, ORF_ENOMEM, ORF_ECANCELED, or ORF_ETOOTHIN when a
  * silhouette is too thin for the grid to hold any of it; on error *out is
  * empty. */
 int orf_modes_mesh(const orf_modefield *f, int grid, int threads, atomic_int *cancel, orf_mesh *out);

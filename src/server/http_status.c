@@ -12,7 +12,8 @@ unsigned http_status_of(int err, const char **code) {
   case ORF_EUNSUPPORTED: *code = "unsupported_type"; return 415;
   case ORF_ETOOLARGE: *code = "too_large"; return 413;
   case ORF_ENOMEM: *code = "insufficient_memory"; return 507;
-  case ORF_ENOSUBJECT: *code = "no_subject"; return 422;
+  case ORF_ENOSUBJECT:
+  case ORF_ETOOTHIN: *code = "no_subject"; return 422;
   case ORF_ECANCELED: *code = "cancelled"; return 409;
   case ORF_ENOTIMPL: *code = "not_implemented"; return 501;
   case ORF_ENODEVICE: *code = "no_device"; return 503;
