@@ -173,3 +173,31 @@ int md_first_differing_format(const orf_mesh *a, const orf_mesh *b, const orf_fo
   }
   return -1;
 }
+
+double md_face_quality(const orf_mesh *m, size_t f) {
+  const uint32_t *t = m->indices + 3 * f;
+  double p[3][3], l = 0;
+  for (int k = 0; k < 3; k++)
+    for (int a = 0; a < 3; a++)
+      p[k][a] = m->positions[3 * (size_t)t[k] + a];
+  for (int k = 0; k < 3; k++) {
+    double s = 0;
+    for (int a = 0; a < 3; a++)
+      s += (p[(k + 1) % 3][a] - p[k][a]) * (p[(k + 1) % 3][a] - p[k][a]);
+    if (s > l) l = s;
+  }
+  double u[3], w[3];
+  for (int a = 0; a < 3; a++) {
+    u[a] = p[1][a] - p[0][a];
+    w[a] = p[2][a] - p[0][a];
+  }
+  double n[3] = {u[1] * w[2] - u[2] * w[1], u[2] * w[0] - u[0] * w[2], u[0] * w[1] - u[1] * w[0]};
+  return l > 0 ? sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]) / l : 0;
+}
+
+size_t md_count_slivers(const orf_mesh *m, double ratio) {
+  size_t n = 0;
+  for (size_t f = 0; f < m->face_count; f++)
+    n += md_face_quality(m, f) < ratio;
+  return n;
+}

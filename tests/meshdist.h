@@ -3,7 +3,8 @@
  * that compare the GPU's reduced-precision meshes with the fp32 one: the
  * one-sided Hausdorff distance from the vertices of one mesh to the surface
  * (triangles) of the other, through a uniform grid of buckets; and, for
- * the determinism tests, whether two meshes export to the same bytes.
+ * the determinism tests, whether two meshes export to the same bytes; and
+ * how thin faces are (slivers: needles and caps).
  */
 #ifndef ORF_MESHDIST_H
 #define ORF_MESHDIST_H
@@ -23,5 +24,12 @@ double md_hausdorff(const orf_mesh *a, const orf_mesh *b, double cell, double ma
  * -1 when they do, the index of the first format where they differ, or
  * n when an export failed. */
 int md_first_differing_format(const orf_mesh *a, const orf_mesh *b, const orf_format *fmts, int n);
+
+/* Twice the area over the longest edge squared of face f (its smallest
+ * altitude over its longest edge), in double: 0 for a degenerate face. */
+double md_face_quality(const orf_mesh *m, size_t f);
+
+/* Faces whose md_face_quality is under ratio. */
+size_t md_count_slivers(const orf_mesh *m, double ratio);
 
 #endif

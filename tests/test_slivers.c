@@ -24,40 +24,12 @@
 #include <string.h>
 
 #include "mesh.h"
+#include "meshdist.h"
 #include "meshgen.h"
 #include "simplify.h"
 
 /* simplify.c's SLIVER_RATIO: smallest altitude over longest edge */
 #define RATIO 1e-3
-
-/* 2 area / longest edge^2 of face f, in double. */
-static double quality(const orf_mesh *m, size_t f) {
-  const uint32_t *t = m->indices + 3 * f;
-  double p[3][3], l = 0;
-  for (int k = 0; k < 3; k++)
-    for (int a = 0; a < 3; a++)
-      p[k][a] = m->positions[3 * (size_t)t[k] + a];
-  for (int k = 0; k < 3; k++) {
-    double s = 0;
-    for (int a = 0; a < 3; a++)
-      s += (p[(k + 1) % 3][a] - p[k][a]) * (p[(k + 1) % 3][a] - p[k][a]);
-    if (s > l) l = s;
-  }
-  double u[3], w[3];
-  for (int a = 0; a < 3; a++) {
-    u[a] = p[1][a] - p[0][a];
-    w[a] = p[2][a] - p[0][a];
-  }
-  double n[3] = {u[1] * w[2] - u[2] * w[1], u[2] * w[0] - u[0] * w[2], u[0] * w[1] - u[1] * w[0]};
-  return l > 0 ? sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]) / l : 0;
-}
-
-static size_t count_slivers(const orf_mesh *m) {
-  size_t n = 0;
-  for (size_t f = 0; f < m->face_count; f++)
-    n += quality(m, f) < RATIO;
-  return n;
-}
 
 /* The vertex of the 8 x 8 gridded cube of half side 1 at grid point (i, j)
  * of its +z side (0 < i, j < 8: inside the side, never on a cube edge). */
@@ -110,7 +82,7 @@ static void assert_clean_cube(orf_mesh *m) {
   assert_int_equal(r.components, 1);
   assert_int_equal(r.unused_vertices, 0);
   assert_true(fabs(r.volume - 8.0) < 1e-5);
-  assert_int_equal(count_slivers(m), 0);
+  assert_int_equal(md_count_slivers(m, RATIO), 0);
 }
 
 /* A cap - a vertex moved to 1e-6 of an edge away from the middle of the
@@ -133,7 +105,7 @@ static void test_cap_and_needle_removed(void **state) {
   assert_int_equal(orf_mesh_check(&m, &r), ORF_OK);
   assert_true(r.watertight && r.manifold); /* not degenerate by the check's measure */
   assert_int_equal(r.degenerate_faces, 0);
-  assert_int_equal(count_slivers(&m), 3); /* the cap and the needle's two faces */
+  assert_int_equal(md_count_slivers(&m, RATIO), 3); /* the cap and the needle's two faces */
   size_t faces = m.face_count;
   assert_int_equal(orf_mesh_fix_degenerate(&m), ORF_OK);
   assert_clean_cube(&m);
@@ -163,7 +135,7 @@ static void test_caps_back_to_back(void **state) {
   orf_mesh_report r;
   assert_int_equal(orf_mesh_check(&m, &r), ORF_OK);
   assert_true(r.watertight && r.manifold);
-  assert_int_equal(count_slivers(&m), 2);
+  assert_int_equal(md_count_slivers(&m, RATIO), 2);
   assert_int_equal(orf_mesh_fix_degenerate(&m), ORF_OK);
   assert_clean_cube(&m);
   orf_mesh_free(&m);
@@ -175,7 +147,7 @@ static void test_clean_untouched_and_deterministic(void **state) {
   (void)state;
   orf_mesh m, c;
   assert_int_equal(mg_icosphere(&m, 4, 1.0f), 0);
-  assert_int_equal(count_slivers(&m), 0);
+  assert_int_equal(md_count_slivers(&m, RATIO), 0);
   assert_int_equal(orf_mesh_copy(&c, &m), ORF_OK);
   assert_int_equal(orf_mesh_fix_degenerate(&m), ORF_OK);
   assert_int_equal(m.face_count, c.face_count);
@@ -193,7 +165,7 @@ static void test_clean_untouched_and_deterministic(void **state) {
   assert_int_equal(orf_mesh_fix_degenerate(&b), ORF_OK);
   assert_int_equal(a.face_count, b.face_count);
   assert_memory_equal(a.indices, b.indices, a.face_count * 3 * sizeof(uint32_t));
-  assert_int_equal(count_slivers(&a), 0);
+  assert_int_equal(md_count_slivers(&a, RATIO), 0);
   orf_mesh_free(&a);
   orf_mesh_free(&b);
 }
@@ -263,7 +235,7 @@ static void test_simplified_without_slivers(void **state) {
       assert_int_equal(orf_mesh_simplify(&s, budgets[b]), ORF_OK);
       orf_mesh_report r;
       assert_int_equal(orf_mesh_check(&s, &r), ORF_OK);
-      size_t n = count_slivers(&s);
+      size_t n = md_count_slivers(&s, RATIO);
       if (n) print_message("mesh %d at %zu faces: %zu slivers\n", i, budgets[b], n);
       assert_true(r.watertight && r.manifold && r.euler == 2 && r.components == 1);
       assert_true(s.face_count < meshes[i]->face_count);
