@@ -14,13 +14,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "alloc.h"
+#include "jobcheck.h"
 #include "lithophane.h"
 #include "meshdist.h"
 #include "orfeas.h"
@@ -614,30 +612,16 @@ static void test_allocation_failures(void **state) {
   const config cs[3] = {
       {ORF_MODE_RELIEF, 1, 0, 0, 2}, {ORF_MODE_LITHOPHANE, 0, 1, 0, 2}, {ORF_MODE_EXTRUDE, 0, 0, 0, 2}};
   for (int i = 0; i < 3; i++) {
-    int failed = 0, passed = 0;
-    for (long n = 1; n < 300; n += 9) {
-      orf_params p;
-      params(&p, cs[i].mode, cs[i].quality);
-      p.cutout = cs[i].cutout;
-      p.shape = (orf_shape)cs[i].shape;
-      orf_memtrack t = {0};
-      atomic_store(&t.fail_after, n);
-      orf_memtrack_set(&t);
-      orf_result r;
-      int rc = run(png, size, &p, 2, &r, NULL);
-      if (rc == 0) {
-        passed++;
-        assert_true(r.report.watertight);
-        orf_result_free(&r);
-      } else {
-        assert_int_equal(rc, ORF_ENOMEM);
-        failed++;
-      }
-      orf_memtrack_set(NULL);
-      assert_int_equal(atomic_load(&t.current), 0); /* nothing leaked */
-    }
-    print_message("%s: %d jobs failed cleanly, %d got past\n", orf_mode_name(cs[i].mode), failed, passed);
-    assert_true(failed > 5);
+    orf_params p;
+    params(&p, cs[i].mode, cs[i].quality);
+    p.cutout = cs[i].cutout;
+    p.shape = (orf_shape)cs[i].shape;
+    jc_sweep sw;
+    if (jc_allocation_sweep(png, size, &p, 1, 300, 9, &sw))
+      fail_msg("%s: %s", orf_mode_name(cs[i].mode), sw.why);
+    print_message("%s: %d jobs failed cleanly, %d got past\n", orf_mode_name(cs[i].mode), sw.failed,
+                  sw.passed);
+    assert_true(sw.failed > 5);
   }
   free(png);
 }
@@ -649,31 +633,10 @@ static void check_estimate(const uint8_t *img, size_t size, uint32_t w, uint32_t
   params(&p, c->mode, c->quality);
   p.cutout = c->cutout;
   p.shape = (orf_shape)c->shape;
-  size_t est = orf_estimate_peak_bytes(&p, w, h, size);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    long before_kb = ru.ru_maxrss;
-    orf_job_opts o;
-    orf_job_opts_init(&o);
-    o.threads = 2;
-    orf_result r;
-    if (orf_generate(img, size, &p, &o, &r)) _exit(2);
-    getrusage(RUSAGE_SELF, &ru);
-    size_t rss = (size_t)(ru.ru_maxrss - before_kb) * 1024;
-    print_message(
-        "%s cutout %d shape %d q%d %ux%u: tracked peak %.1f MB, RSS growth %.1f MB, estimate %.1f MB\n",
-        orf_mode_name(c->mode), c->cutout, c->shape, c->quality, w, h, o.peak_bytes / 1e6, rss / 1e6,
-        est / 1e6);
-    orf_result_free(&r);
-    _exit(o.peak_bytes <= est && rss <= est ? 0 : 1);
-  }
-  int status;
-  waitpid(pid, &status, 0);
-  assert_true(WIFEXITED(status));
-  assert_int_equal(WEXITSTATUS(status), 0);
+  char label[80];
+  snprintf(label, sizeof label, "%s cutout %d shape %d q%d", orf_mode_name(c->mode), c->cutout, c->shape,
+           c->quality);
+  assert_true(jc_peak_under_estimate(img, size, w, h, &p, label));
 }
 
 static void test_peak_under_estimate(void **state) {

@@ -10,13 +10,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "alloc.h"
+#include "jobcheck.h"
 #include "meshdist.h"
 #include "orfeas.h"
 #include "testutil.h"
@@ -290,26 +288,10 @@ static void test_allocation_failures(void **state) {
   orf_params p;
   orf_params_init(&p);
   p.quality = 2;
-  int failed = 0, passed = 0;
-  for (long n = 1; n < 400; n += 7) {
-    orf_memtrack t = {0};
-    atomic_store(&t.fail_after, n);
-    orf_memtrack_set(&t);
-    orf_result r;
-    int rc = run(png, size, &p, 2, &r, NULL);
-    if (rc == 0) {
-      passed++;
-      assert_true(r.report.watertight);
-      orf_result_free(&r);
-    } else {
-      assert_int_equal(rc, ORF_ENOMEM);
-      failed++;
-    }
-    orf_memtrack_set(NULL);
-    assert_int_equal(atomic_load(&t.current), 0); /* nothing leaked */
-  }
-  print_message("allocation failures: %d jobs failed cleanly, %d got past\n", failed, passed);
-  assert_true(failed > 10);
+  jc_sweep sw;
+  if (jc_allocation_sweep(png, size, &p, 1, 400, 7, &sw)) fail_msg("%s", sw.why);
+  print_message("allocation failures: %d jobs failed cleanly, %d got past\n", sw.failed, sw.passed);
+  assert_true(sw.failed > 10);
   free(png);
 }
 
@@ -319,29 +301,9 @@ static void check_estimate(const uint8_t *img, size_t size, uint32_t w, uint32_t
   orf_params p;
   orf_params_init(&p);
   p.quality = quality;
-  size_t est = orf_estimate_peak_bytes(&p, w, h, size);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    long before_kb = ru.ru_maxrss;
-    orf_job_opts o;
-    orf_job_opts_init(&o);
-    o.threads = 2;
-    orf_result r;
-    if (orf_generate(img, size, &p, &o, &r)) _exit(2);
-    getrusage(RUSAGE_SELF, &ru);
-    size_t rss = (size_t)(ru.ru_maxrss - before_kb) * 1024;
-    print_message("q%d %ux%u: tracked peak %.1f MB, RSS growth %.1f MB, estimate %.1f MB\n", quality, w, h,
-                  o.peak_bytes / 1e6, rss / 1e6, est / 1e6);
-    orf_result_free(&r);
-    _exit(o.peak_bytes <= est && rss <= est ? 0 : 1);
-  }
-  int status;
-  waitpid(pid, &status, 0);
-  assert_true(WIFEXITED(status));
-  assert_int_equal(WEXITSTATUS(status), 0);
+  char label[16];
+  snprintf(label, sizeof label, "q%d", quality);
+  assert_true(jc_peak_under_estimate(img, size, w, h, &p, label));
 }
 
 static void test_peak_under_estimate(void **state) {
