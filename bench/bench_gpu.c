@@ -73,8 +73,8 @@ static void stages(const uint8_t *jpg, size_t size, int quality) {
         mesh = r.timings.mesh;
       }
     }
-    printf("  %-6s %14.1f %11.1f %13.1f %16.1f %9.1f %9zu\n", orf_device_name(d), best[0], best[1], best[2], best[3],
-           mesh, r.mesh.face_count);
+    printf("  %-6s %14.1f %11.1f %13.1f %16.1f %9.1f %9zu\n", orf_device_name(d), best[0], best[1], best[2],
+           best[3], mesh, r.mesh.face_count);
     if (d == ORF_DEVICE_CPU) {
       first = r;
       continue;
@@ -98,7 +98,9 @@ static int fields_of(const uint8_t *data, size_t size, uint32_t side, double thi
   int rc = orf_image_decode(data, size, &lim, 0, &src);
   if (!rc) rc = orf_image_downscale(&src, side, &img);
   if (!rc) rc = orf_mask_build(&img, ORF_BG_AUTO, orf_cpu_count(), &mask);
-  if (!rc) rc = orf_inflate_build(mask.data, img.rgba, img.width, img.height, thickness, 0.2, orf_cpu_count(), NULL, f);
+  if (!rc)
+    rc = orf_inflate_build(mask.data, img.rgba, img.width, img.height, thickness, 0.2, orf_cpu_count(), NULL,
+                           f);
   orf_mask_free(&mask);
   orf_image_free(&img);
   orf_image_free(&src);
@@ -133,7 +135,8 @@ static void throughput(int grid) {
   orf_inflate_mesh(&f, grid, orf_cpu_count(), NULL, &cpu);
   double cpu_ms = now_ms() - t0;
   printf("  %dx%dx%d points (%.0f Mcells), %zu faces\n", vol.nx, vol.ny, vol.nz, cells / 1e6, cpu.face_count);
-  printf("    cpu  (%2d threads)       %8.1f ms  %6.2f Gcells/s\n", orf_cpu_count(), cpu_ms, cells / cpu_ms / 1e6);
+  printf("    cpu  (%2d threads)       %8.1f ms  %6.2f Gcells/s\n", orf_cpu_count(), cpu_ms,
+         cells / cpu_ms / 1e6);
   for (orf_precision p = ORF_PRECISION_FP32; p <= ORF_PRECISION_INT8; p++) {
     orf_gpu_stats st, best = {0};
     double best_ms = 1e30;
@@ -154,7 +157,8 @@ static void throughput(int grid) {
            orf_precision_name(p), best_ms, cells / best_ms / 1e6, cpu_ms / best_ms, dev, cells / dev / 1e6,
            best.ms_eval, best.ms_count, best.ms_emit, best.ms_copy, best.device_peak / 1e6);
     if (p == ORF_PRECISION_FP32) {
-      int same = gpu.face_count == cpu.face_count && !memcmp(gpu.positions, cpu.positions, cpu.vertex_count * 12) &&
+      int same = gpu.face_count == cpu.face_count &&
+                 !memcmp(gpu.positions, cpu.positions, cpu.vertex_count * 12) &&
                  !memcmp(gpu.indices, cpu.indices, cpu.face_count * 12);
       if (!same) failures++;
       printf("    cuda fp32 mesh %s the cpu's\n", same ? "byte-identical to" : "DIFFERS FROM");
@@ -215,7 +219,8 @@ static void concurrency(const uint8_t *jpg, size_t size) {
       }
       rate[d - ORF_DEVICE_CPU] = done / ((now_ms() - t0) / 1e3);
     }
-    printf("  %2d concurrent: cpu %6.2f jobs/s, cuda %6.2f jobs/s (%.2fx)\n", c, rate[0], rate[1], rate[1] / rate[0]);
+    printf("  %2d concurrent: cpu %6.2f jobs/s, cuda %6.2f jobs/s (%.2fx)\n", c, rate[0], rate[1],
+           rate[1] / rate[0]);
   }
 }
 
@@ -223,7 +228,8 @@ static void concurrency(const uint8_t *jpg, size_t size) {
 
 static void memory_and_accuracy(const uint8_t *jpg, size_t size) {
   printf("device memory per job (measured peak / admission estimate, MB) and distance from fp32 (voxels):\n");
-  printf("  %-3s %5s %19s %19s %19s %11s %11s\n", "q", "grid", "fp32", "fp16", "int8", "fp16 dist", "int8 dist");
+  printf("  %-3s %5s %19s %19s %19s %11s %11s\n", "q", "grid", "fp32", "fp16", "int8", "fp16 dist",
+         "int8 dist");
   for (int q = 1; q <= 10; q++) {
     orf_params p;
     orf_params_init(&p);
@@ -260,8 +266,8 @@ static void memory_and_accuracy(const uint8_t *jpg, size_t size) {
         orf_mesh_free(&m[pr]);
       orf_inflate_free(&f);
     }
-    printf("  %-3d %5d %8.1f / %8.1f %8.1f / %8.1f %8.1f / %8.1f %11.3f %11.3f\n", q, grid, peak[0], est[0], peak[1],
-           est[1], peak[2], est[2], dist[1], dist[2]);
+    printf("  %-3d %5d %8.1f / %8.1f %8.1f / %8.1f %8.1f / %8.1f %11.3f %11.3f\n", q, grid, peak[0], est[0],
+           peak[1], est[1], peak[2], est[2], dist[1], dist[2]);
   }
 }
 
@@ -272,7 +278,8 @@ static void admission(void) {
   orf_params_init(&p);
   p.quality = 10;
   double total = info.total_bytes / 1e9, reserve = 2.0; /* the server's default system reserve */
-  printf("concurrent quality-10 jobs admitted on this %.0f GB card (%.0f GB kept for the system):\n", total, reserve);
+  printf("concurrent quality-10 jobs admitted on this %.0f GB card (%.0f GB kept for the system):\n", total,
+         reserve);
   for (orf_precision pr = ORF_PRECISION_FP32; pr <= ORF_PRECISION_INT8; pr++) {
     double per = orf_estimate_device_bytes(&p, pr) / 1e9;
     printf("  %s: %.3f GB per job -> %d jobs\n", orf_precision_name(pr), per, (int)((total - reserve) / per));
@@ -291,10 +298,9 @@ int main(int argc, char **argv) {
     return 0;
   }
   printf("device: %s, %.1f GB; host: %d cores\n", info.name, info.total_bytes / 1e9, orf_cpu_count());
-  uint8_t *rgb = tu_photo_rgb(1024);
   size_t jpg_size;
-  uint8_t *jpg = tu_jpeg(rgb, 1024, 1024, 90, 0, &jpg_size);
-  if (!rgb || !jpg) return 1;
+  uint8_t *jpg = tu_photo_jpeg(1024, &jpg_size);
+  if (!jpg) return 1;
   stages(jpg, jpg_size, 7);
   stages(jpg, jpg_size, 10);
   printf("marching cubes (field evaluation + extraction), best of 5:\n");
@@ -309,7 +315,6 @@ int main(int argc, char **argv) {
   orf_gpu_trim();
   orf_gpu_query(&info);
   printf("after trim: %.1f MB reserved\n", info.pool_reserved_bytes / 1e6);
-  free(rgb);
   free(jpg);
   if (failures) printf("bench_gpu: %d FAILURES (see above)\n", failures);
   return failures ? 1 : 0;

@@ -42,13 +42,6 @@ static uint8_t *discs_png(uint32_t w, const float *discs, int n, size_t *size) {
   return png;
 }
 
-static uint8_t *photo_png(uint32_t n, size_t *size) {
-  uint8_t *rgb = tu_photo_rgb(n);
-  uint8_t *png = png_rgb(rgb, n, n, size);
-  free(rgb);
-  return png;
-}
-
 /* Every stage as the callback saw it. */
 typedef struct seen {
   int count;
@@ -394,7 +387,7 @@ static void check_job(const uint8_t *png, size_t size, const config *c, int real
 static void test_every_mode_closed(void **state) {
   (void)state;
   size_t size;
-  uint8_t *png = photo_png(256, &size);
+  uint8_t *png = tu_photo_png(256, &size);
   const orf_mode modes[3] = {ORF_MODE_RELIEF, ORF_MODE_LITHOPHANE, ORF_MODE_EXTRUDE};
   const int qualities[2] = {2, 6};
   int n = 0;
@@ -447,9 +440,7 @@ static void test_silhouette_topology(void **state) {
 static void test_deterministic(void **state) {
   (void)state;
   size_t size;
-  uint8_t *rgb = tu_photo_rgb(300);
-  uint8_t *jpg = tu_jpeg(rgb, 300, 300, 90, 0, &size);
-  free(rgb);
+  uint8_t *jpg = tu_photo_jpeg(300, &size);
   const config cs[4] = {{ORF_MODE_RELIEF, 1, 0, 0, 5},
                         {ORF_MODE_LITHOPHANE, 0, 1, 1, 5},
                         {ORF_MODE_EXTRUDE, 0, 0, 0, 5},
@@ -590,7 +581,7 @@ static void test_no_subject(void **state) {
 static void test_cancel(void **state) {
   (void)state;
   size_t size;
-  uint8_t *png = photo_png(128, &size);
+  uint8_t *png = tu_photo_png(128, &size);
   const orf_mode modes[3] = {ORF_MODE_RELIEF, ORF_MODE_LITHOPHANE, ORF_MODE_EXTRUDE};
   for (int i = 0; i < 3; i++) {
     orf_params p;
@@ -608,7 +599,7 @@ static void test_cancel(void **state) {
 static void test_allocation_failures(void **state) {
   (void)state;
   size_t size;
-  uint8_t *png = photo_png(96, &size);
+  uint8_t *png = tu_photo_png(96, &size);
   const config cs[3] = {
       {ORF_MODE_RELIEF, 1, 0, 0, 2}, {ORF_MODE_LITHOPHANE, 0, 1, 0, 2}, {ORF_MODE_EXTRUDE, 0, 0, 0, 2}};
   for (int i = 0; i < 3; i++) {
@@ -642,9 +633,7 @@ static void check_estimate(const uint8_t *img, size_t size, uint32_t w, uint32_t
 static void test_peak_under_estimate(void **state) {
   (void)state;
   size_t size;
-  uint8_t *rgb = tu_photo_rgb(1024);
-  uint8_t *jpg = tu_jpeg(rgb, 1024, 1024, 90, 0, &size);
-  free(rgb);
+  uint8_t *jpg = tu_photo_jpeg(1024, &size);
   const config cs[5] = {{ORF_MODE_RELIEF, 0, 0, 0, 7},
                         {ORF_MODE_RELIEF, 1, 0, 0, 7},
                         {ORF_MODE_LITHOPHANE, 0, 0, 0, 7},

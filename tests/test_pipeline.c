@@ -156,17 +156,10 @@ static void test_topology(void **state) {
   free(png);
 }
 
-static uint8_t *photo_jpeg(uint32_t n, size_t *size) {
-  uint8_t *rgb = tu_photo_rgb(n);
-  uint8_t *jpg = tu_jpeg(rgb, n, n, 90, 0, size);
-  free(rgb);
-  return jpg;
-}
-
 static void test_deterministic(void **state) {
   (void)state;
   size_t size;
-  uint8_t *jpg = photo_jpeg(512, &size);
+  uint8_t *jpg = tu_photo_jpeg(512, &size);
   orf_params p;
   orf_params_init(&p);
   p.quality = 6;
@@ -189,7 +182,7 @@ static void test_deterministic(void **state) {
 static void test_detail_and_plain(void **state) {
   (void)state;
   size_t size;
-  uint8_t *jpg = photo_jpeg(256, &size);
+  uint8_t *jpg = tu_photo_jpeg(256, &size);
   orf_params p;
   orf_params_init(&p);
   p.quality = 4;
@@ -309,7 +302,7 @@ static void check_estimate(const uint8_t *img, size_t size, uint32_t w, uint32_t
 static void test_peak_under_estimate(void **state) {
   (void)state;
   size_t size;
-  uint8_t *jpg = photo_jpeg(1024, &size);
+  uint8_t *jpg = tu_photo_jpeg(1024, &size);
   check_estimate(jpg, size, 1024, 1024, 3);
   check_estimate(jpg, size, 1024, 1024, 7);
   check_estimate(jpg, size, 1024, 1024, 9);

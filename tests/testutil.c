@@ -136,6 +136,20 @@ uint8_t *tu_photo_rgb(uint32_t n) {
   return rgb;
 }
 
+uint8_t *tu_photo_jpeg(uint32_t n, size_t *size) {
+  uint8_t *rgb = tu_photo_rgb(n);
+  uint8_t *jpg = rgb ? tu_jpeg(rgb, n, n, 90, 0, size) : NULL;
+  free(rgb);
+  return jpg;
+}
+
+uint8_t *tu_photo_png(uint32_t n, size_t *size) {
+  uint8_t *rgb = tu_photo_rgb(n);
+  uint8_t *png = rgb ? tu_png(rgb, n, n, 3, 8, size) : NULL;
+  free(rgb);
+  return png;
+}
+
 uint8_t *tu_rgba_to_rgb(const uint8_t *rgba, uint32_t w, uint32_t h) {
   size_t n = (size_t)w * h;
   uint8_t *p = malloc(n * 3);

@@ -31,6 +31,9 @@ uint8_t *tu_discs_rgba(uint32_t w, uint32_t h, const float *discs, int n, float 
 /* A photo-like n x n RGB picture: a shaded, textured five-lobed subject on
  * a light, noisy backdrop (deterministic). */
 uint8_t *tu_photo_rgb(uint32_t n);
+/* That picture encoded: as a baseline JPEG at quality 90, or as an RGB PNG. */
+uint8_t *tu_photo_jpeg(uint32_t n, size_t *size);
+uint8_t *tu_photo_png(uint32_t n, size_t *size);
 
 /* RGBA -> RGB (drops alpha). */
 uint8_t *tu_rgba_to_rgb(const uint8_t *rgba, uint32_t w, uint32_t h);
