@@ -35,16 +35,7 @@ py=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-passed=0
-failed=0
-check() { # check NAME STATUS [DETAIL-FILE]
-  if [ "$2" -eq 0 ]; then
-    echo "[       OK ] $1"; passed=$((passed + 1))
-  else
-    echo "[  FAILED  ] $1"; failed=$((failed + 1))
-    [ -n "${3:-}" ] && [ -s "$3" ] && sed 's/^/    /' "$3"
-  fi
-}
+. tests/report.sh
 echo "[==========] Running test_deploy.sh."
 
 # 1. the Dockerfile's stages (continuation lines joined), by a small parser
@@ -205,6 +196,4 @@ fi
 [ ! -s "$tmp/8" ]
 check cuda_detection_falls_back_and_resolves $? "$tmp/8"
 
-echo "[  PASSED  ] $passed test(s)."
-[ "$failed" -gt 0 ] && echo "[  FAILED  ] $failed test(s)."
-[ "$failed" -eq 0 ]
+report_end

@@ -29,20 +29,13 @@ echo "[==========] Running 3 test(s)."
 MIXED_SECONDS=10 MIXED_CONNECTIONS=16 MIXED_SETTLE=3 MIXED_ROUNDS=2 bash bench/bench_mixed.sh "$build" >"$out" 2>&1
 rc=$?
 sed 's/^/    /' "$out"
-passed=0
-failed=0
-if [ "$rc" -eq 0 ] && grep -q '^bench_mixed: ok$' "$out"; then
-  echo "[       OK ] mixed_load_expected_statuses_and_alive"; passed=$((passed + 1))
-else
-  echo "[  FAILED  ] mixed_load_expected_statuses_and_alive"; failed=$((failed + 1))
-fi
+. tests/report.sh
+[ "$rc" -eq 0 ] && grep -q '^bench_mixed: ok$' "$out"
+check mixed_load_expected_statuses_and_alive $?
 before=$(sed -n 's/.*before_fds=\([0-9]*\).*/\1/p' "$out")
 settled=$(sed -n 's/.*settled_fds=\([0-9]*\).*/\1/p' "$out" | sort -n | tail -n1)
-if [ -n "$before" ] && [ -n "$settled" ] && [ "$settled" -le $((before + 8)) ]; then
-  echo "[       OK ] mixed_load_descriptors_flat ($before before, $settled after)"; passed=$((passed + 1))
-else
-  echo "[  FAILED  ] mixed_load_descriptors_flat (${before:-?} before, ${settled:-?} after)"; failed=$((failed + 1))
-fi
+[ -n "$before" ] && [ -n "$settled" ] && [ "$settled" -le $((before + 8)) ]
+check "mixed_load_descriptors_flat (${before:-?} before, ${settled:-?} after)" $?
 # RSS (KiB): before the rounds, settled after round 1 and after round 2
 rss_before=$(sed -n 's/.*before_rss_kib=\([0-9]*\).*/\1/p' "$out")
 rss_1=$(sed -n 's/^round=1 .*settled_rss_kib=\([0-9]*\).*/\1/p' "$out")
@@ -51,12 +44,9 @@ rss_note="$((${rss_before:-0} / 1024)) MiB before, $((${rss_1:-0} / 1024)) and $
 bin=${ORFEAS_BIN:-$build/orfeas}
 if nm "$bin" 2>/dev/null | grep -q __asan_init; then
   echo "[  SKIPPED ] mixed_load_rss_flat under AddressSanitizer ($rss_note)"
-elif [ -n "$rss_before" ] && [ -n "$rss_1" ] && [ -n "$rss_2" ] && [ "$rss_1" -le $((rss_before + 32768)) ] &&
-  [ "$rss_2" -le $((rss_before + 32768)) ]; then
-  echo "[       OK ] mixed_load_rss_flat ($rss_note)"; passed=$((passed + 1))
 else
-  echo "[  FAILED  ] mixed_load_rss_flat ($rss_note)"; failed=$((failed + 1))
+  [ -n "$rss_before" ] && [ -n "$rss_1" ] && [ -n "$rss_2" ] && [ "$rss_1" -le $((rss_before + 32768)) ] &&
+    [ "$rss_2" -le $((rss_before + 32768)) ]
+  check "mixed_load_rss_flat ($rss_note)" $?
 fi
-echo "[  PASSED  ] $passed test(s)."
-[ "$failed" -gt 0 ] && echo "[  FAILED  ] $failed test(s)."
-[ "$failed" -eq 0 ]
+report_end

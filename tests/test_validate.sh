@@ -22,16 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-check() { # check NAME CONDITION-STATUS [DETAIL-FILE]
-  if [ "$2" -eq 0 ]; then
-    echo "[       OK ] $1"; passed=$((passed + 1))
-  else
-    echo "[  FAILED  ] $1"; failed=$((failed + 1))
-    [ -n "${3:-}" ] && sed 's/^/    /' "$3"
-  fi
-}
+. tests/report.sh
 
 # waits for "orfeas listening on URL" (or the stub's same line) in FILE
 listening_url() {
@@ -121,6 +112,4 @@ else
 fi
 
 echo "[==========] 3 test(s) run."
-echo "[  PASSED  ] $passed test(s)."
-[ "$failed" -gt 0 ] && echo "[  FAILED  ] $failed test(s)."
-[ "$failed" -eq 0 ]
+report_end
