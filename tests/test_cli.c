@@ -46,14 +46,10 @@ static int setup(void **state) {
   if (!mkdtemp(dir)) return -1;
   const float disc[3] = {60, 60, 40};
   const uint8_t fg[3] = {30, 90, 200}, bg[3] = {255, 255, 255};
-  uint8_t *rgba = tu_discs_rgba(120, 120, disc, 1, 0, fg, bg, 255);
-  uint8_t *rgb = tu_rgba_to_rgb(rgba, 120, 120);
   size_t size;
-  uint8_t *png = tu_png(rgb, 120, 120, 3, 8, &size);
+  uint8_t *png = tu_discs_png(120, 120, disc, 1, 0, fg, bg, &size);
   snprintf(image, sizeof image, "%s/disc.png", dir);
-  int rc = tu_write_file(image, png, size);
-  free(rgba);
-  free(rgb);
+  int rc = png ? tu_write_file(image, png, size) : -1;
   free(png);
   return rc;
 }
@@ -142,7 +138,8 @@ static void test_device(void **state) {
   assert_int_equal(orfeas(args), 2);
   orf_gpu_info gi;
   orf_gpu_query(&gi);
-  snprintf(args, sizeof args, "generate %s -o %s --quality 2 --device cuda --precision fp16 --json", image, path);
+  snprintf(args, sizeof args, "generate %s -o %s --quality 2 --device cuda --precision fp16 --json", image,
+           path);
   int rc = orfeas(args);
   if (!gi.available) {
     assert_int_equal(rc, 2);
@@ -200,10 +197,8 @@ static void test_errors(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_help_version),
-      cmocka_unit_test(test_generate_stl),
-      cmocka_unit_test(test_json_and_stages),
-      cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_help_version),    cmocka_unit_test(test_generate_stl),
+      cmocka_unit_test(test_json_and_stages), cmocka_unit_test(test_errors),
       cmocka_unit_test(test_device),
   };
   return cmocka_run_group_tests_name("cli", tests, setup, teardown);

@@ -182,11 +182,7 @@ static int setup(void **state) {
   if (!mkdtemp(tmp)) return -1;
   const float disc[3] = {60, 60, 40};
   const uint8_t fg[3] = {30, 90, 200}, bg[3] = {255, 255, 255};
-  uint8_t *rgba = tu_discs_rgba(120, 120, disc, 1, 0, fg, bg, 255);
-  uint8_t *rgb = tu_rgba_to_rgb(rgba, 120, 120);
-  disc_png = tu_png(rgb, 120, 120, 3, 8, &disc_png_n);
-  free(rgba);
-  free(rgb);
+  disc_png = tu_discs_png(120, 120, disc, 1, 0, fg, bg, &disc_png_n);
   return disc_png ? 0 : -1;
 }
 

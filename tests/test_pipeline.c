@@ -23,12 +23,7 @@ static const uint8_t RED[3] = {200, 30, 40}, WHITE[3] = {250, 250, 250};
 
 /* A PNG of discs on white: discs as (cx, cy, r) in a w x w image. */
 static uint8_t *discs_png(uint32_t w, const float *discs, int n, float hole, size_t *size) {
-  uint8_t *rgba = tu_discs_rgba(w, w, discs, n, hole, RED, WHITE, 255);
-  uint8_t *rgb = tu_rgba_to_rgb(rgba, w, w);
-  uint8_t *png = tu_png(rgb, w, w, 3, 8, size);
-  free(rgba);
-  free(rgb);
-  return png;
+  return tu_discs_png(w, w, discs, n, hole, RED, WHITE, size);
 }
 
 typedef struct seen {

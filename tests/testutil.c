@@ -113,6 +113,16 @@ uint8_t *tu_discs_rgba(uint32_t w, uint32_t h, const float *discs, int n, float 
   return p;
 }
 
+uint8_t *tu_discs_png(uint32_t w, uint32_t h, const float *discs, int n, float hole_r, const uint8_t fg[3],
+                      const uint8_t bg[3], size_t *size) {
+  uint8_t *rgba = tu_discs_rgba(w, h, discs, n, hole_r, fg, bg, 255);
+  uint8_t *rgb = rgba ? tu_rgba_to_rgb(rgba, w, h) : NULL;
+  uint8_t *png = rgb ? tu_png(rgb, w, h, 3, 8, size) : NULL;
+  free(rgba);
+  free(rgb);
+  return png;
+}
+
 uint8_t *tu_photo_rgb(uint32_t n) {
   uint8_t *rgb = malloc((size_t)n * n * 3);
   if (!rgb) return NULL;

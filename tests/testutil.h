@@ -28,6 +28,10 @@ uint8_t *tu_webp(const uint8_t *rgba, uint32_t w, uint32_t h, int lossless, size
 uint8_t *tu_discs_rgba(uint32_t w, uint32_t h, const float *discs, int n, float hole_r, const uint8_t fg[3],
                        const uint8_t bg[3], uint8_t alpha_bg);
 
+/* The same picture as an opaque RGB PNG (the background's alpha dropped). */
+uint8_t *tu_discs_png(uint32_t w, uint32_t h, const float *discs, int n, float hole_r, const uint8_t fg[3],
+                      const uint8_t bg[3], size_t *size);
+
 /* A photo-like n x n RGB picture: a shaded, textured five-lobed subject on
  * a light, noisy backdrop (deterministic). */
 uint8_t *tu_photo_rgb(uint32_t n);
