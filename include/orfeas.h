@@ -47,6 +47,7 @@ enum {
   ORF_ENOTIMPL = -10,    /* the mode exists in the spec but not in this build */
   ORF_ENODEVICE = -11,   /* the job asked for a GPU this build or machine does not have */
   ORF_ETOOTHIN = -12,    /* a subject was found, but too thin for the mesh grid at this quality */
+  ORF_EANIMATED = -13,   /* an animated image (WebP): one mesh is made from one still picture */
 };
 
 /* Returns a static, human sentence for an ORF_E* code (never NULL). */
@@ -85,6 +86,10 @@ typedef struct orf_params {
   orf_shape shape;
   /* extrude */
   double depth_mm, bevel_mm;
+  /* which parameters orf_params_set() was given (one bit each, in the
+   * order of the parameter table): a parameter given for a mode it does
+   * not apply to is refused by orf_params_validate(), never ignored */
+  uint64_t given;
 } orf_params;
 
 /* Fills *p with the defaults of ENGINE.md. */
@@ -101,8 +106,11 @@ int orf_params_set(orf_params *p, const char *name, const char *value, char *err
  * base_mm + relief_mm < size_mm; lithophane min_mm >= 0.4 (a nozzle
  * width), min_mm < max_mm, border_mm < size_mm / 2, max_mm < size_mm (a
  * quarter of it for a cylinder); extrude depth_mm < size_mm, bevel_mm <=
- * depth_mm / 2.  Returns ORF_OK or ORF_EINVAL with a sentence whose first
- * word is the parameter's name (the server answers 422 with that "param"). */
+ * depth_mm / 2.  A parameter given through orf_params_set() that does not
+ * apply to p->mode (cutout for inflate, say) is refused too, naming the
+ * modes it applies to: nothing is silently ignored.  Returns ORF_OK or
+ * ORF_EINVAL with a sentence whose first word is the parameter's name (the
+ * server answers 422 with that "param"). */
 int orf_params_validate(const orf_params *p, char *err, size_t err_size);
 
 /* Writes the canonical form of *p into buf: every parameter that applies,

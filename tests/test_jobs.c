@@ -73,7 +73,7 @@ typedef struct env {
 static void env_open_full(env *e, int workers, int queue_max, double budget, double host_budget,
                           int max_overtakes, long fail_after, int keep_max, size_t keep_bytes) {
   memset(e, 0, sizeof *e);
-  orf_cache_config cc = {NULL, 64u << 20, 0, 0};
+  orf_cache_config cc = {.mem_max_bytes = 64u << 20};
   assert_int_equal(orf_cache_open(&e->cache, &cc), ORF_OK);
   e->metrics = orf_metrics_create();
   assert_non_null(e->metrics);

@@ -32,7 +32,8 @@ static void expect_error(const char *name, const char *value, const char *needle
   orf_params p;
   char err[256] = "";
   orf_params_init(&p);
-  orf_params before = p;
+  orf_params before;
+  memcpy(&before, &p, sizeof p); /* padding included: the comparison below is bytewise */
   assert_int_equal(orf_params_set(&p, name, value, err, sizeof err), ORF_EINVAL);
   if (!strstr(err, needle)) fail_msg("error \"%s\" does not name \"%s\"", err, needle);
   assert_memory_equal(&p, &before, sizeof p); /* nothing clamped or half-set */
@@ -141,7 +142,7 @@ static void test_quality_tables(void **state) {
   assert_int_equal(fmt, ORF_FMT_STL);
   assert_int_equal(orf_format_from_ext("fbx", &fmt), ORF_EINVAL);
   assert_string_equal(orf_errname(ORF_EBADIMAGE), "bad_image");
-  for (int err = ORF_ENOMEM; err >= ORF_ETOOTHIN; err--) { /* every code has its words */
+  for (int err = ORF_ENOMEM; err >= ORF_EANIMATED; err--) { /* every code has its words */
     assert_string_not_equal(orf_strerror(err), "unknown error");
     assert_string_not_equal(orf_errname(err), "unknown_error");
   }

@@ -26,6 +26,8 @@ const char *orf_strerror(int err) {
   case ORF_ETOOTHIN:
     return "the subject is thinner than the mesh grid at this quality: raise the quality or use a bolder "
            "image";
+  case ORF_EANIMATED:
+    return "animated WebP is not supported: send one still picture (PNG, JPEG or a still WebP)";
   }
   return "unknown error";
 }
@@ -45,6 +47,7 @@ const char *orf_errname(int err) {
   case ORF_ENOTIMPL: return "not_implemented";
   case ORF_ENODEVICE: return "no_device";
   case ORF_ETOOTHIN: return "no_subject";
+  case ORF_EANIMATED: return "unsupported_type";
   }
   return "unknown_error";
 }

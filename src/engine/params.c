@@ -43,7 +43,8 @@ static const param_desc kParams[] = {
     {"background", P_ENUM, OFF(background), 0, 0, kBackgrounds, M_ALL,
      "how the subject is separated: alpha channel, automatic border colour model, or the whole frame"},
     {"base_mm", P_NUM, OFF(base_mm), 0.2, 50, NULL, M_RELIEF, "thickness of the plate under the relief, mm"},
-    {"bevel_mm", P_NUM, OFF(bevel_mm), 0, 20, NULL, M_EXTRUDE, "radius of the rounded top and bottom edges, mm (at most half of depth_mm)"},
+    {"bevel_mm", P_NUM, OFF(bevel_mm), 0, 20, NULL, M_EXTRUDE,
+     "radius of the rounded top and bottom edges, mm (at most half of depth_mm)"},
     {"border_mm", P_NUM, OFF(border_mm), 0, 50, NULL, M_LITHO,
      "frame around the lithophane at full thickness, mm"},
     {"cutout", P_BOOL, OFF(cutout), 0, 1, NULL, M_RELIEF, "the plate follows the subject's silhouette"},
@@ -55,22 +56,26 @@ static const param_desc kParams[] = {
      "darker is higher (relief) or thinner (lithophane)"},
     {"max_faces", P_INT, OFF(max_faces), 100, 5000000, NULL, M_ALL,
      "face budget of the final mesh (default: F(quality))"},
-    {"max_mm", P_NUM, OFF(max_mm), 0.3, 20, NULL, M_LITHO, "thickest part of the lithophane (black) and its frame, mm"},
+    {"max_mm", P_NUM, OFF(max_mm), 0.3, 20, NULL, M_LITHO,
+     "thickest part of the lithophane (black) and its frame, mm"},
     {"min_mm", P_NUM, OFF(min_mm), 0.4, 10, NULL, M_LITHO,
      "thinnest part of the lithophane (white), mm; at least one 0.4 mm nozzle width"},
     {"mode", P_ENUM, OFF(mode), 0, 0, kModes, M_ALL, "what to make"},
     {"quality", P_INT, OFF(quality), 1, 10, NULL, M_ALL,
      "grid resolution and face budget, 1 (fast) to 10 (fine)"},
     {"relief_mm", P_NUM, OFF(relief_mm), 0.1, 50, NULL, M_RELIEF, "height of the relief above its base, mm"},
-    {"shape", P_ENUM, OFF(shape), 0, 0, kShapes, M_LITHO, "flat plate, or a closed cylinder with the picture outside"},
+    {"shape", P_ENUM, OFF(shape), 0, 0, kShapes, M_LITHO,
+     "flat plate, or a closed cylinder with the picture outside"},
     {"size_mm", P_NUM, OFF(size_mm), 1, 1000, NULL, M_ALL, "longest side of the model, mm"},
-    {"smooth", P_NUM, OFF(smooth), 0, 20, NULL, M_RELIEF, "blur of the relief's height field, pixels of the image"},
+    {"smooth", P_NUM, OFF(smooth), 0, 20, NULL, M_RELIEF,
+     "blur of the relief's height field, pixels of the image"},
     {"style", P_ENUM, OFF(realistic), 0, 0, kStyles, M_ALL,
      "keep the image's colours on the surface (realistic) or not (plain)"},
     {"thickness", P_NUM, OFF(thickness), 0.05, 2, NULL, M_INFLATE,
      "depth relative to the longest side (1 turns a disc into a sphere)"},
 };
 #define N_PARAMS (sizeof kParams / sizeof kParams[0])
+_Static_assert(N_PARAMS <= 64, "orf_params.given has one bit per parameter");
 
 static const int kResolution[10] = {48, 64, 96, 128, 160, 192, 256, 320, 384, 512};
 static const int kFaces[10] = {5000, 10000, 15000, 25000, 40000, 60000, 80000, 120000, 160000, 250000};
@@ -128,6 +133,8 @@ static int parse_number(const char *s, double *out) {
   return 0;
 }
 
+static int set_value(orf_params *p, const param_desc *d, const char *value, char *err, size_t err_size);
+
 int orf_params_set(orf_params *p, const char *name, const char *value, char *err, size_t err_size) {
   if (!name || !value) return fail(err, err_size, "parameter name and value are required");
   if (strcmp(name, "size") == 0) {
@@ -145,6 +152,14 @@ int orf_params_set(orf_params *p, const char *name, const char *value, char *err
   for (size_t i = 0; i < N_PARAMS; i++)
     if (strcmp(kParams[i].name, name) == 0) d = &kParams[i];
   if (!d) return fail(err, err_size, "unknown parameter \"%.40s\"", name);
+  int rc = set_value(p, d, value, err, err_size);
+  if (rc == ORF_OK) p->given |= (uint64_t)1 << (d - kParams);
+  return rc;
+}
+
+/* Parses value into d's field of *p, strictly (orf_params_set). */
+static int set_value(orf_params *p, const param_desc *d, const char *value, char *err, size_t err_size) {
+  const char *name = d->name;
   char *field = (char *)p + d->offset;
   double v;
   switch (d->type) {
@@ -196,6 +211,16 @@ int orf_params_validate(const orf_params *p, char *err, size_t err_size) {
   if (!mode_bit) return fail(err, err_size, "mode must be inflate, relief, lithophane or extrude");
   for (size_t i = 0; i < N_PARAMS; i++) {
     const param_desc *d = &kParams[i];
+    if (!(p->given >> i & 1) || !d->modes || (d->modes & mode_bit)) continue;
+    char modes[64] = "";
+    size_t n = 0;
+    for (int m = 0; kModes[m]; m++)
+      if (d->modes & (1u << m))
+        n += (size_t)snprintf(modes + n, sizeof modes - n, "%s%s", n ? " and " : "", kModes[m]);
+    return fail(err, err_size, "%s applies to %s only, not to mode %s", d->name, modes, kModes[p->mode]);
+  }
+  for (size_t i = 0; i < N_PARAMS; i++) {
+    const param_desc *d = &kParams[i];
     if (d->type != P_NUM || !(d->modes & mode_bit)) continue;
     double v = *(const double *)((const char *)p + d->offset);
     if (!(v >= d->min && v <= d->max))
@@ -216,11 +241,12 @@ int orf_params_validate(const orf_params *p, char *err, size_t err_size) {
     if (p->min_mm >= p->max_mm)
       return fail(err, err_size, "min_mm must be less than max_mm (got %g and %g)", p->min_mm, p->max_mm);
     if (2 * p->border_mm >= size)
-      return fail(err, err_size, "border_mm must be less than half of size_mm (got %g for %g mm)", p->border_mm,
-                  size);
+      return fail(err, err_size, "border_mm must be less than half of size_mm (got %g for %g mm)",
+                  p->border_mm, size);
     if (p->shape == ORF_SHAPE_CYLINDER && 4 * p->max_mm > size)
-      return fail(err, err_size, "max_mm must be at most a quarter of size_mm for a cylinder (got %g for %g mm)",
-                  p->max_mm, size);
+      return fail(err, err_size,
+                  "max_mm must be at most a quarter of size_mm for a cylinder (got %g for %g mm)", p->max_mm,
+                  size);
     if (p->max_mm >= size)
       return fail(err, err_size, "max_mm must be less than size_mm (got %g for %g mm)", p->max_mm, size);
     break;

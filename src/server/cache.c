@@ -197,6 +197,12 @@ int orf_cache_open(orf_cache **out, const orf_cache_config *cfg) {
       return ORF_ENOMEM;
     }
     c->disk_failed = c->disk == NULL;
+    if (c->disk && orf_cache_disk_scrub_start(c->disk, cfg->scrub_bytes_per_s)) {
+      orf_cache_disk_close(c->disk);
+      orf_cache__index_fini(&c->ix);
+      orf_free(c);
+      return ORF_ENOMEM;
+    }
   }
   pthread_mutex_init(&c->mu, NULL);
   *out = c;
@@ -465,6 +471,8 @@ void orf_cache_stats_get(orf_cache *c, orf_cache_stats *st) {
     st->disk_bytes = ds.bytes;
     st->evictions += ds.evictions;
     st->corrupt = ds.corrupt;
+    st->scrub_checked = ds.scrub_checked;
+    st->scrub_damaged = ds.scrub_damaged;
     st->disk_ok = ds.ok;
     memcpy(st->last_disk_error, ds.last_error, sizeof st->last_disk_error);
   }

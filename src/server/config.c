@@ -52,6 +52,8 @@ static const opt_desc kOptions[] = {
      "disk tier of the cache, MiB"},
     {"cache-ttl", "ORFEAS_CACHE_TTL", "S", K_REAL, OFF(cache_ttl_s), 0, 0, 31536000, "3600",
      "memory tier time to live, seconds; 0 = none"},
+    {"cache-scrub-mb-s", "ORFEAS_CACHE_SCRUB_MB_S", "MB/S", K_REAL, OFF(cache_scrub_mb_s), 0, 0, 100000, "4",
+     "MiB/s at which the disk tier's files are re-read against their checksums; 0 = off"},
     {"max-upload-mb", "ORFEAS_MAX_UPLOAD_MB", "MB", K_MB, OFF(max_upload_bytes), 0, 1, 1024, "50",
      "largest request body, MiB"},
     {"admin-token", "ORFEAS_ADMIN_TOKEN", "TOKEN", STR(admin_token), 0, 0, "none",
@@ -117,6 +119,7 @@ static void set_defaults(orf_server_config *c) {
   c->cache_mem_bytes = (size_t)256 << 20;
   c->cache_disk_bytes = (size_t)2048 << 20;
   c->cache_ttl_s = 3600;
+  c->cache_scrub_mb_s = 4;
   c->max_upload_bytes = (size_t)50 << 20;
   c->engine_threads = 0; /* from the cores, once workers is known */
   c->connection_timeout_s = 30;

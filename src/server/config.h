@@ -8,6 +8,7 @@
  *   --workers ORFEAS_WORKERS (2)            --queue-max ORFEAS_QUEUE_MAX (16)
  *   --cache-mem-mb ORFEAS_CACHE_MEM_MB (256) --cache-disk-mb ORFEAS_CACHE_DISK_MB (2048)
  *   --cache-ttl ORFEAS_CACHE_TTL (3600 s)   --max-upload-mb ORFEAS_MAX_UPLOAD_MB (50)
+ *   --cache-scrub-mb-s ORFEAS_CACHE_SCRUB_MB_S (4)
  *   --admin-token ORFEAS_ADMIN_TOKEN (none)
  *   --engine-threads ORFEAS_ENGINE_THREADS (cores / workers, at least 1)
  *   --connection-timeout ORFEAS_CONNECTION_TIMEOUT (30 s)
@@ -32,6 +33,7 @@ typedef struct orf_server_config {
   int workers, queue_max, engine_threads;
   size_t cache_mem_bytes, cache_disk_bytes, max_upload_bytes;
   double cache_ttl_s;
+  double cache_scrub_mb_s; /* disk tier scrub rate, MiB/s; 0: no scrubber */
   char admin_token[256]; /* "" = none */
   int connection_timeout_s;
   double min_upload_rate; /* bytes/s a request body keeps up after the timeout; 0 = off */

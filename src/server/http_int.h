@@ -78,9 +78,12 @@ typedef struct request {
   int has_image_field; /* multipart: an `image` field was seen */
   int raw;             /* the body is the image itself */
   char *keys[MAX_FORM_FIELDS], *vals[MAX_FORM_FIELDS];
+  size_t vlens[MAX_FORM_FIELDS]; /* bytes of each value so far */
   int nfields;
-  int bad_form;    /* too many or too long form fields */
-  size_t received; /* body bytes read so far, kept or not */
+  char form_error[200]; /* why the form is refused ("" while it is fine) */
+  char form_param[65];  /* the parameter it is about, or "" */
+  unsigned form_status; /* 400, or 422 when it is about one parameter */
+  size_t received;      /* body bytes read so far, kept or not */
 
   /* waiting for a job (POST /generate) */
   orf_job *job;
@@ -118,6 +121,11 @@ enum MHD_Result http_queue(request *r, unsigned status, struct MHD_Response *res
 
 /* Maps an error code to an HTTP status and API.md code (http_status.c). */
 unsigned http_status_of(int err, const char **code);
+
+/* The sentence a client gets for an error code when the route has no more
+ * precise one: the server's codes have their own, the engine's are
+ * orf_strerror's.  Never NULL, never "unknown error" for a known code. */
+const char *http_error_sentence(int err);
 
 /* Parses the request's parameters (query string and form fields) into *p;
  * `download` (reserved, not an engine parameter) into r->download.
@@ -179,6 +187,35 @@ enum MHD_Result route_mask(request *r);
 enum MHD_Result route_static(request *r, const char *url);
 /* Resolves cfg.web_root (or web/ beside the binary) into srv->web_root. */
 void http_static_init(server *srv);
+
+/* The first step of every request, once its head is in: the framing and
+ * NUL checks (400/501, closing the connection where the framing is in
+ * doubt), then, for a POST to a route that takes a body, the upload limit
+ * and the body's reader (multipart post processor, or the raw image).
+ * head: the method string libmicrohttpd handed the access handler (the
+ * start of the raw request head it parsed in place, where a NUL byte cut
+ * into a header is looked for); nul_in_url: the URI logger saw an escaped
+ * NUL.  Returns 1 when it answered the request (*ret), 0 when it goes on. */
+int http_request_begin(request *r, const char *head, int nul_in_url, enum MHD_Result *ret);
+
+/* Takes size more bytes of the body (kept within the upload limit, or
+ * read and dropped past it).  Returns 0, or -1 when the connection must be
+ * closed (far past the limit, or out of memory). */
+int http_request_feed(request *r, const char *data, size_t size);
+
+/* Validates a complete request's body and parameters - the form's
+ * refusals, the parameters (422 naming one), the image's presence, type,
+ * size and header (400, 413, 415) - and computes its job estimate and
+ * request hash into r.  Returns 0, or non-zero with the error queued in
+ * *ret. */
+int http_read_input(request *r, orf_params *p, enum MHD_Result *ret);
+
+/* Frees a request and everything it holds but its job (the caller's). */
+void http_request_free(request *r);
+
+/* libmicrohttpd's URI logger (MHD_OPTION_URI_LOG_CALLBACK): marks a
+ * request whose raw target holds an escaped NUL. */
+void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
 
 /* libmicrohttpd's access handler and completion callback (cls: server). */
 enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,

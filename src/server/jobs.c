@@ -947,6 +947,13 @@ void orf_jobs_finished(orf_jobs *js, size_t *count, size_t *bytes) {
   unref_chain(dropped);
 }
 
+int orf_jobs_full(orf_jobs *js) {
+  pthread_mutex_lock(&js->mu);
+  int full = !has_room(js);
+  pthread_mutex_unlock(&js->mu);
+  return full;
+}
+
 void orf_jobs_counts(orf_jobs *js, size_t *queued, size_t *running) {
   pthread_mutex_lock(&js->mu);
   if (queued) *queued = js->queued;

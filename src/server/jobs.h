@@ -143,6 +143,10 @@ int orf_jobs_cancel(orf_jobs *js, const char *id);
  * record and its events, as counted against keep_finished_bytes). */
 void orf_jobs_finished(orf_jobs *js, size_t *count, size_t *bytes);
 
+/* 1 when a new job would be refused with ORF_SRV_EQUEUEFULL now (every
+ * worker busy and queue_max jobs waiting), else 0. */
+int orf_jobs_full(orf_jobs *js);
+
 /* Jobs queued and running now. */
 void orf_jobs_counts(orf_jobs *js, size_t *queued, size_t *running);
 

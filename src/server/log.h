@@ -20,6 +20,12 @@ void orf_log_set_fd(int fd);
  * braces (e.g. "\"port\":5000,\"host\":\"127.0.0.1\"") or NULL. */
 void orf_log_event(const char *level, const char *event, const char *fields);
 
+/* Logs an event whose fields are the members of obj (taken; NULL: none).
+ * Unlike orf_log_event it allocates (the JSON text), so it is for events
+ * that are not about running out of memory. */
+typedef struct json_t json_t;
+void orf_log_json(const char *level, const char *event, json_t *obj);
+
 /* Logs one HTTP exchange. */
 void orf_log_access(const char *request_id, const char *method, const char *route, const char *path,
                     int status, size_t bytes, double duration_ms);

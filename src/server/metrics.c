@@ -333,6 +333,10 @@ int orf_metrics_render(orf_metrics *m, const orf_metrics_gauges *g, char **out, 
                g->cache_evictions);
   text_gauge_u(&t, "cache_coalesced_total", "counter",
                "Requests that joined a running identical computation.", g->cache_coalesced);
+  text_gauge_u(&t, "cache_scrub_checked_total", "counter",
+               "Disk cache files the scrubber re-read against their checksums.", g->cache_scrub_checked);
+  text_gauge_u(&t, "cache_scrub_damaged_total", "counter",
+               "Disk cache files the scrubber found damaged (deleted).", g->cache_scrub_damaged);
   text_gauge_u(&t, "cache_bytes", "gauge", "Bytes held by the memory tier of the cache.", g->cache_bytes);
   text_gauge_u(&t, "cache_entries", "gauge", "Entries in the memory tier of the cache.", g->cache_entries);
   text_gauge_u(&t, "cache_disk_bytes", "gauge", "Bytes held by the disk tier of the cache.",

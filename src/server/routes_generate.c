@@ -27,9 +27,7 @@
 
 /* ---- input -------------------------------------------------------------- */
 
-/* Validates the request's image and parameters and takes its hash.
- * Returns 0, or non-zero with an error queued in *ret. */
-static int read_input(request *r, orf_params *p, enum MHD_Result *ret) {
+int http_read_input(request *r, orf_params *p, enum MHD_Result *ret) {
   char msg[160];
   if (r->too_large) {
     snprintf(msg, sizeof msg, "the request body is larger than the %zu MB limit",
@@ -37,8 +35,10 @@ static int read_input(request *r, orf_params *p, enum MHD_Result *ret) {
     *ret = http_error_code(r, 413, "too_large", msg, NULL);
     return -1;
   }
-  if (r->bad_form) {
-    *ret = http_error_code(r, 400, "bad_request", "malformed form data (too many or too long fields)", NULL);
+  if (r->form_error[0]) {
+    *ret = r->form_status == 422 ? http_error(r, ORF_EINVAL, r->form_error, r->form_param)
+                                 : http_error_code(r, 400, "bad_request", r->form_error,
+                                                   r->form_param[0] ? r->form_param : NULL);
     return -1;
   }
   if (http_parse_params(r, p, ret)) return -1;
@@ -307,7 +307,7 @@ enum MHD_Result route_generate(request *r, int progressive) {
     return wait_for_job(r, st.events);
   }
   orf_params p;
-  if (read_input(r, &p, &ret)) return ret;
+  if (http_read_input(r, &p, &ret)) return ret;
   int found = cached_result(r->srv, r->hash);
   orf_cache_note_lookup(r->srv->cache, found);
   if (found) return progressive ? start_stream(r, NULL, 0) : answer_complete(r, 1);
@@ -328,7 +328,7 @@ enum MHD_Result route_generate(request *r, int progressive) {
 enum MHD_Result route_job_submit(request *r) {
   enum MHD_Result ret;
   orf_params p;
-  if (read_input(r, &p, &ret)) return ret;
+  if (http_read_input(r, &p, &ret)) return ret;
   if (atomic_load(&r->srv->draining)) return http_error(r, ORF_SRV_EDRAINING, NULL, NULL);
   orf_job *job;
   int coalesced;
@@ -405,7 +405,7 @@ enum MHD_Result route_job_cancel(request *r, const char *id) {
 enum MHD_Result route_mask(request *r) {
   enum MHD_Result ret;
   orf_params p;
-  if (read_input(r, &p, &ret)) return ret;
+  if (http_read_input(r, &p, &ret)) return ret;
   uint8_t *png;
   size_t n;
   int source = 0;

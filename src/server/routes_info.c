@@ -33,9 +33,17 @@ enum MHD_Result route_health(request *r) {
   return http_json(r, 200, j);
 }
 
+/* GET /ready: 200 while new work would be taken; 503 with the reason
+ * while the server is draining or its job queue is full, so that a load
+ * balancer sends new work elsewhere. */
 enum MHD_Result route_ready(request *r) {
-  int ok = !atomic_load(&r->srv->draining);
-  return http_json(r, ok ? 200 : 503, json_pack("{s:b}", "ready", ok));
+  const char *reason = atomic_load(&r->srv->draining) ? "draining"
+                       : orf_jobs_full(r->srv->jobs)  ? "queue_full"
+                                                      : NULL;
+  if (!reason) return http_json(r, 200, json_pack("{s:b}", "ready", 1));
+  int err = !strcmp(reason, "draining") ? ORF_SRV_EDRAINING : ORF_SRV_EQUEUEFULL;
+  return http_json(
+      r, 503, json_pack("{s:b, s:s, s:s}", "ready", 0, "reason", reason, "error", http_error_sentence(err)));
 }
 
 /* The monitor's latest sample, or a fresh one when there is no monitor. */
@@ -133,14 +141,15 @@ enum MHD_Result route_cache_stats(request *r) {
   orf_cache_stats_get(r->srv->cache, &s);
   double lookups = (double)(s.hits + s.misses);
   json_t *j = json_pack(
-      "{s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:f, s:f, s:I, s:{s:I, s:I, s:I, s:b, s:s, s:I}}", "entries",
-      (json_int_t)s.entries, "total_hits", (json_int_t)s.hits, "misses", (json_int_t)s.misses, "hit_ratio",
-      lookups > 0 ? (double)s.hits / lookups : 0.0, "bytes", (json_int_t)s.bytes, "max_bytes",
+      "{s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:f, s:f, s:I, s:{s:I, s:I, s:I, s:b, s:s, s:I, s:{s:I, s:I}}}",
+      "entries", (json_int_t)s.entries, "total_hits", (json_int_t)s.hits, "misses", (json_int_t)s.misses,
+      "hit_ratio", lookups > 0 ? (double)s.hits / lookups : 0.0, "bytes", (json_int_t)s.bytes, "max_bytes",
       (json_int_t)s.max_bytes, "evictions", (json_int_t)s.evictions, "ttl_seconds", s.ttl_s,
       "avg_hits_per_entry", s.entries ? (double)s.hits / (double)s.entries : 0.0, "coalesced",
       (json_int_t)s.coalesced, "disk", "entries", (json_int_t)s.disk_entries, "bytes",
       (json_int_t)s.disk_bytes, "max_bytes", (json_int_t)s.disk_max_bytes, "ok", s.disk_ok, "error",
-      s.last_disk_error, "corrupt", (json_int_t)s.corrupt);
+      s.last_disk_error, "corrupt", (json_int_t)s.corrupt, "scrub", "checked", (json_int_t)s.scrub_checked,
+      "damaged", (json_int_t)s.scrub_damaged);
   return http_json(r, 200, j);
 }
 
@@ -181,6 +190,8 @@ enum MHD_Result route_metrics(request *r) {
   g.cache_bytes = s.bytes;
   g.cache_entries = s.entries;
   g.cache_disk_bytes = s.disk_bytes;
+  g.cache_scrub_checked = s.scrub_checked;
+  g.cache_scrub_damaged = s.scrub_damaged;
   g.uptime_s = uptime_s(r->srv);
   double in_use, budget;
   orf_jobs_budget(r->srv->jobs, &in_use, &budget);
