@@ -102,9 +102,19 @@ $(BUILD)/obj/%.o: %.cu src/gpu/fieldgrid.h src/gpu/cuda_api.h | $(SETUP)
 $(BUILD)/liborfeas.a: $(ENGINE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
+# The OpenAPI description (docs/openapi.yaml) is compiled into the server as
+# a JSON string (scripts/embed_openapi.py), served at /api/v1/openapi.json.
+OPENAPI_OBJ := $(BUILD)/obj/gen/openapi_doc.o
+$(BUILD)/gen/openapi_doc.c: docs/openapi.yaml scripts/embed_openapi.py | $(SETUP)
+	@mkdir -p $(dir $@)
+	/usr/bin/python3 scripts/embed_openapi.py docs/openapi.yaml $@
+$(OPENAPI_OBJ): $(BUILD)/gen/openapi_doc.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
 # The server is a library of its own on top of the engine's: the engine
 # never links server code.
-$(BUILD)/liborfeas-server.a: $(SERVER_OBJ)
+$(BUILD)/liborfeas-server.a: $(SERVER_OBJ) $(OPENAPI_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/orfeas: $(CLI_OBJ) $(BUILD)/liborfeas-server.a $(BUILD)/liborfeas.a
@@ -127,6 +137,17 @@ $(GLTF_VALIDATOR): $(wildcard tools/gltf-validator/*) | $(SETUP)
 	cd $(BUILD)/tools/gltf-validator && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 test: $(GLTF_VALIDATOR)
+
+# tests/test_openapi.sh holds the server to docs/openapi.yaml with an OpenAPI
+# 3.1 validator and ajv (npm, pinned by tools/openapi/package-lock.json),
+# installed the same way into BUILD/tools/openapi beside check.mjs.
+OPENAPI_TOOLS := $(BUILD)/tools/openapi/node_modules/ajv/package.json
+$(OPENAPI_TOOLS): $(wildcard tools/openapi/*) | $(SETUP)
+	@mkdir -p $(BUILD)/tools/openapi
+	cp tools/openapi/package.json tools/openapi/package-lock.json tools/openapi/check.mjs $(BUILD)/tools/openapi/
+	cd $(BUILD)/tools/openapi && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+test: $(OPENAPI_TOOLS)
 
 # test_threemf reads 3MF's XML back with libxml2 (tests only).
 $(BUILD)/obj/tests/test_threemf.o: CPPFLAGS += $(shell pkg-config --cflags libxml-2.0)

@@ -6,7 +6,7 @@
  * rough_mesh, refined_mesh, final_optimized), and writes meshes as binary
  * STL, OBJ, binary PLY or GLB.  It knows nothing of HTTP: the CLI and the
  * server use it only through this header.  The contracts it implements are
- * in shared/spec/ENGINE.md.
+ * in docs/ENGINE.md.
  *
  * Conventions (libuv / meshoptimizer style):
  *  - actions return ORF_OK (0) or a negative ORF_E* code; orf_strerror()
@@ -63,7 +63,7 @@ typedef enum { ORF_FMT_GLB, ORF_FMT_STL, ORF_FMT_OBJ, ORF_FMT_PLY, ORF_FMT_3MF }
 typedef enum { ORF_BG_AUTO, ORF_BG_ALPHA, ORF_BG_NONE } orf_background;
 typedef enum { ORF_SHAPE_FLAT, ORF_SHAPE_CYLINDER } orf_shape;
 
-/* Every engine parameter of ENGINE.md, with its value.  Fill with
+/* Every engine parameter of docs/ENGINE.md, with its value.  Fill with
  * orf_params_init() (the defaults), then change fields or call
  * orf_params_set() with text from a user. */
 typedef struct orf_params {
@@ -92,7 +92,7 @@ typedef struct orf_params {
   uint64_t given;
 } orf_params;
 
-/* Fills *p with the defaults of ENGINE.md. */
+/* Fills *p with the defaults of docs/ENGINE.md. */
 void orf_params_init(orf_params *p);
 
 /* Sets the parameter `name` from the text `value`, strictly: an unknown name,
@@ -133,7 +133,7 @@ const char *orf_mode_name(orf_mode m);
 const char *orf_format_ext(orf_format f); /* "glb", "stl", ... */
 int orf_format_from_ext(const char *ext, orf_format *out);
 
-/* The marching-cubes resolution R(q) and face budget F(q) of ENGINE.md. */
+/* The marching-cubes resolution R(q) and face budget F(q) of docs/ENGINE.md. */
 int orf_quality_resolution(int quality);
 int orf_quality_faces(int quality);
 
@@ -204,7 +204,7 @@ int orf_mesh_read_ply(const uint8_t *data, size_t size, orf_mesh *out);
 
 typedef enum { ORF_IMG_UNKNOWN, ORF_IMG_PNG, ORF_IMG_JPEG, ORF_IMG_WEBP } orf_image_type;
 
-/* Decoder limits; orf_limits_init() sets ENGINE.md's (50 MB, 8192 px a
+/* Decoder limits; orf_limits_init() sets docs/ENGINE.md's (50 MB, 8192 px a
  * side, 40 megapixels). */
 typedef struct orf_limits {
   size_t max_file_bytes;

@@ -408,9 +408,36 @@ void ts_prepare(CURL *h, const ts_request *q, ts_reply *r, struct curl_slist **h
   if (*hl) curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hl);
 }
 
+/* With ORFEAS_API_RECORD=FILE (tests/run.sh sets it), every complete
+ * answer is appended to FILE as one JSON line {method, path, status, type,
+ * body} (body only for JSON and NDJSON), for tests/test_openapi.sh to hold
+ * against docs/openapi.yaml.  One write(2) per line on an O_APPEND file. */
+static void record_reply(const ts_reply *r) {
+  const char *file = getenv("ORFEAS_API_RECORD");
+  if (!file || !file[0] || r->rc != CURLE_OK || r->status <= 0) return;
+  char method[16] = "", path[200] = "", type[128] = "";
+  sscanf(r->what, "%15s %199s", method, path);
+  ts_header(r, "Content-Type", type, sizeof type);
+  int textual = !strncmp(type, "application/json", 16) || !strncmp(type, "application/x-ndjson", 20);
+  json_t *j =
+      json_pack("{s:s, s:s, s:i, s:s, s:s%}", "method", method, "path", path, "status", (int)r->status,
+                "type", type, "body", textual && r->body ? r->body : "", textual && r->body ? r->len : 0);
+  char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  int fd = line ? open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644) : -1;
+  if (fd >= 0) {
+    size_t n = strlen(line);
+    line[n] = '\n';
+    if (write(fd, line, n + 1) < 0) perror("ORFEAS_API_RECORD");
+    close(fd);
+  }
+  free(line);
+}
+
 void ts_finish(CURL *h, ts_reply *r, CURLcode rc) {
   r->rc = rc;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+  if (!r->abort_after_lines) record_reply(r);
   char id[128];
   if (r->status > 0) {
     if (ts_header(r, "X-Request-Id", id, sizeof id) && id[0])
@@ -559,7 +586,7 @@ int ts_raw_response(int fd, char *buf, size_t size, int wait_ms) {
   return status;
 }
 
-/* Asserts an API.md error: status, JSON {"error": sentence, "code": code
+/* Asserts an docs/API.md error: status, JSON {"error": sentence, "code": code
  * [, "param": param]}. */
 void ts_expect_error(const ts_reply *r, long status, const char *code, const char *param) {
   TS_EXPECT_STATUS(r, status);

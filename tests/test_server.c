@@ -3,7 +3,7 @@
  * binary ($ORFEAS_BIN, set by tests/run.sh; default build/orfeas) is started
  * by tests/server_harness.c on 127.0.0.1 with --port 0 and a temporary data
  * directory, and spoken to over HTTP with libcurl, exactly as
- * shared/spec/API.md describes the API: every
+ * docs/API.md describes the API: every
  * endpoint, every error status of its table (but 507, which comes with the
  * memory-budget issue), the progressive NDJSON stream and its flushing, the
  * deduplication cache (hits, single flight, restart, a truncated file on
@@ -1958,7 +1958,7 @@ static void test_budget_runs_two_of_three(void **state) {
   ts_reply_free(&r);
 }
 
-/* The stats of a simulated device: the shape of API.md with its figures. */
+/* The stats of a simulated device: the shape of docs/API.md with its figures. */
 static void test_budget_stats(void **state) {
   (void)state;
   ts_reply r;

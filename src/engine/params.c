@@ -1,7 +1,7 @@
 /*
  * params.c - the engine's parameters: defaults, strict parsing, the
  * canonical text that request hashes are taken over, and the quality
- * tables of ENGINE.md.
+ * tables of docs/ENGINE.md.
  *
  * One table (kParams) describes every parameter: its name, type, range,
  * the modes it applies to and where it lives in orf_params.  Parsing,

@@ -1,5 +1,5 @@
 /*
- * pipeline.c - orf_generate(): one image through every stage of ENGINE.md.
+ * pipeline.c - orf_generate(): one image through every stage of docs/ENGINE.md.
  *
  *   bytes --decode--> pixels --mask--> subject --fields--> H, G, colours
  *         --marching cubes--> mesh --smooth--> --simplify--> --check--> stage

@@ -1,6 +1,6 @@
 /*
  * cache.h - the request deduplication cache: results of finished jobs,
- * keyed by request hash (64 hex digits of SHA-256, see API.md
+ * keyed by request hash (64 hex digits of SHA-256, see docs/API.md
  * "Deduplication") and an entry name ("meta.json", "final_optimized.ply",
  * "final_optimized.glb", ...).
  *

@@ -378,6 +378,7 @@ static orf_route route_of(const char *method, const char *url) {
   if (!strcmp(url, "/api/v1/cache/clear")) return ORF_ROUTE_CACHE_CLEAR;
   if (!strcmp(url, "/api/v1/params")) return ORF_ROUTE_PARAMS;
   if (!strcmp(url, "/api/v1/mask")) return ORF_ROUTE_MASK;
+  if (!strcmp(url, "/api/v1/openapi.json")) return ORF_ROUTE_OPENAPI;
   if (!strncmp(url, "/static/", 8)) return ORF_ROUTE_STATIC;
   if (!strcmp(url, "/") || !strcmp(url, "/index.html")) return ORF_ROUTE_STATIC;
   (void)method;
@@ -409,6 +410,7 @@ static enum MHD_Result dispatch(request *r, const char *url) {
   case ORF_ROUTE_CACHE_CLEAR: return post ? route_cache_clear(r) : method_not_allowed(r, "POST");
   case ORF_ROUTE_PARAMS: return get ? route_params(r) : method_not_allowed(r, "GET");
   case ORF_ROUTE_MASK: return post ? route_mask(r) : method_not_allowed(r, "POST");
+  case ORF_ROUTE_OPENAPI: return get ? route_openapi(r) : method_not_allowed(r, "GET");
   case ORF_ROUTE_STATIC: return get ? route_static(r, url) : method_not_allowed(r, "GET");
   case ORF_ROUTE_GENERATE: return post ? route_generate(r, 0) : method_not_allowed(r, "POST");
   case ORF_ROUTE_PROGRESSIVE: return post ? route_generate(r, 1) : method_not_allowed(r, "POST");

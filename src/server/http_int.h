@@ -98,7 +98,7 @@ typedef struct request {
   char hash[65];
 } request;
 
-/* A JSON error in API.md's shape; err is an ORF_E* or ORF_SRV_E* code,
+/* A JSON error in docs/API.md's shape; err is an ORF_E* or ORF_SRV_E* code,
  * message overrides the default sentence (may be NULL), param names the
  * parameter (may be NULL). */
 enum MHD_Result http_error(request *r, int err, const char *message, const char *param);
@@ -119,7 +119,7 @@ enum MHD_Result http_json(request *r, unsigned status, json_t *j);
  * the given status, then drops our reference to resp. */
 enum MHD_Result http_queue(request *r, unsigned status, struct MHD_Response *resp);
 
-/* Maps an error code to an HTTP status and API.md code (http_status.c). */
+/* Maps an error code to an HTTP status and docs/API.md code (http_status.c). */
 unsigned http_status_of(int err, const char **code);
 
 /* The sentence a client gets for an error code when the route has no more
@@ -152,7 +152,7 @@ orf_precision http_precision_of(server *srv, const char *name);
  * --precision, with auto meaning the recommended one. */
 orf_precision http_job_precision(request *r, const orf_params *p);
 
-/* Builds the API.md generate response from a job's meta.json. */
+/* Builds the docs/API.md generate response from a job's meta.json. */
 json_t *http_generate_response(const char *meta_json, const char *hash, orf_format f, int cached);
 
 /* Adds "url" to the data of one event (JSON text) for hash and format;
@@ -183,6 +183,8 @@ enum MHD_Result route_metrics(request *r);
 enum MHD_Result route_studio(request *r);
 enum MHD_Result route_params(request *r);
 enum MHD_Result route_mask(request *r);
+/* GET /api/v1/openapi.json: docs/openapi.yaml as compiled in (routes_info.c). */
+enum MHD_Result route_openapi(request *r);
 /* GET / and /static/<file> from the web root (static.c). */
 enum MHD_Result route_static(request *r, const char *url);
 /* Resolves cfg.web_root (or web/ beside the binary) into srv->web_root. */

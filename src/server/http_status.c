@@ -1,6 +1,6 @@
 /*
  * http_status.c - the one place that maps error codes (the engine's ORF_E*
- * and the server's ORF_SRV_E*) to HTTP statuses and API.md `code`s, and
+ * and the server's ORF_SRV_E*) to HTTP statuses and docs/API.md `code`s, and
  * gives the server's codes their sentences (the engine's are orf_strerror).
  */
 #include "http_int.h"

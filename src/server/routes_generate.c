@@ -1,5 +1,5 @@
 /*
- * routes_generate.c - the generating endpoints of API.md: POST
+ * routes_generate.c - the generating endpoints of docs/API.md: POST
  * /api/v1/generate (waits for the final stage, suspended, then answers
  * JSON or the file), POST /api/v1/generate-progressive (NDJSON, one line per
  * stage, sent the moment the stage exists), POST /api/v1/jobs and

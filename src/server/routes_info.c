@@ -1,7 +1,7 @@
 /*
  * routes_info.c - the endpoints that describe the server: /health, /ready,
  * /metrics, /api/v1/gpu/stats, /api/v1/cache/stats, /api/v1/cache/clear
- * (admin token rules of API.md, compared in constant time) and the page at
+ * (admin token rules of docs/API.md, compared in constant time) and the page at
  * "/".
  *
  * GPU and memory figures come from the memory sources (memsource.h: NVML,
@@ -248,17 +248,32 @@ static const char kPage[] =
     "<p><label>Image (PNG, JPEG, WebP) <input type=\"file\" name=\"image\" accept=\"image/png,image/jpeg,"
     "image/webp\" required></label></p>"
     "<p><label>Format <select name=\"format\"><option>glb</option><option>stl</option><option>obj</option>"
-    "<option>ply</option></select></label></p>"
+    "<option>ply</option><option>3mf</option></select></label></p>"
     "<p><label>Quality <input type=\"number\" name=\"quality\" min=\"1\" max=\"10\" value=\"7\"></label></p>"
     "<p><button type=\"submit\">Make the model</button></p></form>"
     "<p>API: <code>POST /api/v1/generate</code>, <code>/api/v1/generate-progressive</code>, "
-    "<code>/api/v1/jobs</code>; see shared/spec/API.md.</p></body></html>\n";
+    "<code>/api/v1/jobs</code>; the whole contract: <a href=\"/api/v1/openapi.json\">OpenAPI "
+    "description</a> (docs/API.md and docs/openapi.yaml in the repository).</p></body></html>\n";
 
 enum MHD_Result route_studio(request *r) {
   r->bytes = sizeof kPage - 1;
   struct MHD_Response *resp =
       MHD_create_response_from_buffer(sizeof kPage - 1, (void *)kPage, MHD_RESPMEM_PERSISTENT);
   MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+  MHD_add_response_header(resp, "Cache-Control", "no-cache");
+  return http_queue(r, 200, resp);
+}
+
+/* docs/openapi.yaml as JSON, generated into the build (scripts/embed_openapi.py). */
+extern const char orf_openapi_json[];
+extern const size_t orf_openapi_json_len;
+
+enum MHD_Result route_openapi(request *r) {
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(orf_openapi_json_len, (void *)orf_openapi_json, MHD_RESPMEM_PERSISTENT);
+  if (!resp) return MHD_NO;
+  r->bytes = orf_openapi_json_len;
+  MHD_add_response_header(resp, "Content-Type", "application/json");
   MHD_add_response_header(resp, "Cache-Control", "no-cache");
   return http_queue(r, 200, resp);
 }

@@ -1,7 +1,7 @@
 /*
  * srv_error.h - error codes of the server, beyond the engine's ORF_E*
  * (include/orfeas.h).  http_status.c is the one place that maps every code,
- * engine's and server's, to an HTTP status and an API.md `code`.
+ * engine's and server's, to an HTTP status and an docs/API.md `code`.
  */
 #ifndef ORF_SRV_ERROR_H
 #define ORF_SRV_ERROR_H
