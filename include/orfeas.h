@@ -48,13 +48,25 @@ enum {
   ORF_ENODEVICE = -11,   /* the job asked for a GPU this build or machine does not have */
   ORF_ETOOTHIN = -12,    /* a subject was found, but too thin for the mesh grid at this quality */
   ORF_EANIMATED = -13,   /* an animated image (WebP): one mesh is made from one still picture */
+  /* the service's own (the server), in the same table so that every code
+   * has one name, one status and one sentence */
+  ORF_SRV_EQUEUEFULL = -100, /* the job queue is full: 429 queue_full */
+  ORF_SRV_EDRAINING = -101,  /* shutting down: 503 draining */
+  ORF_SRV_ENOTFOUND = -102,  /* no such job, result or cache entry: 404 */
+  ORF_SRV_ECONFLICT = -103,  /* the job has already finished: 409 */
+  ORF_SRV_ECORRUPT = -104,   /* a cache file failed its checksum: dropped, treated as a miss */
+  ORF_SRV_ETOOBIG = -105,    /* the job alone needs more than the whole budget: 507 */
 };
 
-/* Returns a static, human sentence for an ORF_E* code (never NULL). */
+/* The one table of error codes (src/core/error.c), as libuv's
+ * uv_strerror/uv_err_name: for every ORF_E* code, and the server's
+ * ORF_SRV_E* codes, a static human sentence (never NULL, never empty), the
+ * API's snake_case code ("bad_image"), and the HTTP status a service
+ * answers it with.  An unknown code gets "unknown error", "internal_error"
+ * and 500. */
 const char *orf_strerror(int err);
-
-/* Returns the snake_case name of an ORF_E* code ("bad_image", ...). */
 const char *orf_errname(int err);
+int orf_errstatus(int err);
 
 /* ---- parameters ------------------------------------------------------- */
 

@@ -28,7 +28,6 @@
 #include "alloc.h"
 #include "cache.h"
 #include "orfeas.h"
-#include "srv_error.h"
 #include "testutil.h"
 
 #define HDR 48

@@ -36,7 +36,6 @@
 #include "http_int.h"
 #include "orfeas.h"
 #include "server_harness.h"
-#include "srv_error.h"
 #include "testutil.h"
 
 static char tmp[] = "/tmp/orfeas-hostile-XXXXXX";

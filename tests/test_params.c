@@ -142,10 +142,24 @@ static void test_quality_tables(void **state) {
   assert_int_equal(fmt, ORF_FMT_STL);
   assert_int_equal(orf_format_from_ext("fbx", &fmt), ORF_EINVAL);
   assert_string_equal(orf_errname(ORF_EBADIMAGE), "bad_image");
-  for (int err = ORF_ENOMEM; err >= ORF_EANIMATED; err--) { /* every code has its words */
+  /* the one table: every engine and server code has one sentence, one API
+   * name and one status, and a name always comes with the same status */
+  const int codes[] = {ORF_ENOMEM,        ORF_EINVAL,         ORF_EBADIMAGE,     ORF_EUNSUPPORTED,
+                       ORF_ETOOLARGE,     ORF_ECANCELED,      ORF_ENOSUBJECT,    ORF_EIO,
+                       ORF_EINTERNAL,     ORF_ENOTIMPL,       ORF_ENODEVICE,     ORF_ETOOTHIN,
+                       ORF_EANIMATED,     ORF_SRV_EQUEUEFULL, ORF_SRV_EDRAINING, ORF_SRV_ENOTFOUND,
+                       ORF_SRV_ECONFLICT, ORF_SRV_ECORRUPT,   ORF_SRV_ETOOBIG};
+  for (size_t i = 0; i < sizeof codes / sizeof *codes; i++) {
+    int err = codes[i];
     assert_string_not_equal(orf_strerror(err), "unknown error");
-    assert_string_not_equal(orf_errname(err), "unknown_error");
+    assert_true(strlen(orf_strerror(err)) > 0);
+    assert_true(orf_errstatus(err) >= 400 && orf_errstatus(err) < 600);
+    for (size_t k = 0; k < i; k++)
+      if (!strcmp(orf_errname(codes[k]), orf_errname(err)))
+        assert_int_equal(orf_errstatus(codes[k]), orf_errstatus(err));
   }
+  assert_string_equal(orf_strerror(-9999), "unknown error");
+  assert_string_equal(orf_errname(ORF_EIO), "internal_error"); /* the same in a stream and a response */
   assert_string_equal(orf_stage_name(ORF_STAGE_FINAL_OPTIMIZED), "final_optimized");
 }
 

@@ -32,7 +32,6 @@
 #include "alloc.h"
 #include "cache_disk.h"
 #include "orfeas.h"
-#include "srv_error.h"
 
 typedef struct blob_impl {
   orf_blob pub; /* first: orf_blob * and blob_impl * convert */

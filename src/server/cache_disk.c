@@ -53,7 +53,6 @@
 #include "alloc.h"
 #include "log.h"
 #include "orfeas.h"
-#include "srv_error.h"
 
 #define MAGIC "ORFCACH1"
 #define HDR ORF_CACHE_FILE_HEADER

@@ -22,7 +22,6 @@
 
 #include "http_int.h"
 #include "log.h"
-#include "srv_error.h"
 
 /* Past the upload limit, this much more is read and dropped, so that a
  * client whose body is a little too large still gets its 413; past that

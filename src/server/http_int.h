@@ -119,12 +119,13 @@ enum MHD_Result http_json(request *r, unsigned status, json_t *j);
  * the given status, then drops our reference to resp. */
 enum MHD_Result http_queue(request *r, unsigned status, struct MHD_Response *resp);
 
-/* Maps an error code to an HTTP status and docs/API.md code (http_status.c). */
+/* An error code's HTTP status and API code (http_status.c, from the one
+ * table of src/core/error.c). */
 unsigned http_status_of(int err, const char **code);
 
 /* The sentence a client gets for an error code when the route has no more
- * precise one: the server's codes have their own, the engine's are
- * orf_strerror's.  Never NULL, never "unknown error" for a known code. */
+ * precise one (orf_strerror).  Never NULL, never "unknown error" for a
+ * known code. */
 const char *http_error_sentence(int err);
 
 /* Parses the request's parameters (query string and form fields) into *p;

@@ -75,7 +75,6 @@
 
 #include "alloc.h"
 #include "job_events.h"
-#include "srv_error.h"
 
 #define HASH_BUCKETS 256                /* active jobs by request hash */
 #define ID_BUCKETS 1024                 /* findable jobs by id */

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "http_int.h"
-#include "srv_error.h"
 
 const char *http_media_type(orf_format f) {
   switch (f) {

@@ -23,7 +23,6 @@
 #include <strings.h>
 
 #include "http_int.h"
-#include "srv_error.h"
 
 /* ---- input -------------------------------------------------------------- */
 

@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "http_int.h"
-#include "srv_error.h"
 
 static double uptime_s(server *srv) { return http_now() - srv->started; }
 
