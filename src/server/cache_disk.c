@@ -304,17 +304,10 @@ static int set_error_locked(orf_cache_disk *d, const char *what, int err) {
  * spell, or the first success after failures - so a full disk is one log
  * line, not one per request.  Called without d->mu. */
 static void log_change(int failed, const char *error) {
-  char fields[200];
-  if (failed) {
-    json_t *e = json_string(error);
-    char *q = e ? json_dumps(e, JSON_ENCODE_ANY) : NULL;
-    snprintf(fields, sizeof fields, "\"error\":%s", q ? q : "\"\"");
-    free(q);
-    json_decref(e);
-    orf_log_event("error", "disk_write_failed", fields);
-  } else {
-    orf_log_event("info", "disk_write_recovered", NULL);
-  }
+  if (failed)
+    orf_log_json("error", "disk_write_failed", json_pack("{s:s}", "error", error));
+  else
+    orf_log_json("info", "disk_write_recovered", NULL);
 }
 
 /* Deletes n's file and unindexes and frees n; removes its directories when

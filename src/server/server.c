@@ -42,7 +42,6 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss) {
   return 0;
 }
 
-
 /* The monitor's view of the budget (orf_budget_read_fn). */
 static void read_budget(void *ctx, double *in_use, double *budget) { orf_jobs_budget(ctx, in_use, budget); }
 
@@ -63,8 +62,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 static void mhd_panic(void *cls, const char *file, unsigned int line, const char *reason) {
   (void)cls;
   orf_log_json("error", "http_library_panic",
-           json_pack("{s:s, s:i, s:s}", "file", file ? file : "", "line", (int)line, "reason",
-                     reason ? reason : ""));
+               json_pack("{s:s, s:i, s:s}", "file", file ? file : "", "line", (int)line, "reason",
+                         reason ? reason : ""));
   abort();
 }
 
@@ -89,8 +88,9 @@ int orf_server_main(int argc, char **argv) {
     return 2;
   }
   if (geteuid() == 0)
-    orf_log_event("warn", "running_as_root",
-                  "\"message\":\"running as root, allowed by --allow-root or ORFEAS_ALLOW_ROOT\"");
+    orf_log_json(
+        "warn", "running_as_root",
+        json_pack("{s:s}", "message", "running as root, allowed by --allow-root or ORFEAS_ALLOW_ROOT"));
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
@@ -112,14 +112,14 @@ int orf_server_main(int argc, char **argv) {
   if (!srv.metrics || orf_cache_open(&srv.cache, &cc) ||
       (srv.cfg.rate_limit > 0 &&
        orf_ratelimit_create(&srv.ratelimit, srv.cfg.rate_limit, srv.cfg.rate_burst, RATE_CLIENTS))) {
-    orf_log_event("error", "start_failed", "\"reason\":\"out of memory\"");
+    orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "out of memory"));
     goto out;
   }
   orf_cache_stats cst;
   orf_cache_stats_get(srv.cache, &cst);
   if (!cst.disk_ok) /* the cache runs from memory only; /health says so too */
     orf_log_json("error", "disk_unavailable",
-             json_pack("{s:s, s:s}", "error", cst.last_disk_error, "data_dir", srv.cfg.data_dir));
+                 json_pack("{s:s, s:s}", "error", cst.last_disk_error, "data_dir", srv.cfg.data_dir));
   if (orf_memsources_open(&srv.mem, srv.cfg.sim_device[0] ? srv.cfg.sim_device : NULL, err, sizeof err)) {
     fprintf(stderr, "orfeas serve: --sim-device: %s\n", err);
     status = 2;
@@ -147,8 +147,8 @@ int orf_server_main(int argc, char **argv) {
   srv.engine_device = want != ORF_DEVICE_CPU && gi.available ? ORF_DEVICE_CUDA : ORF_DEVICE_CPU;
   if (srv.engine_device == ORF_DEVICE_CUDA) orf_memsources_use_engine_gpu(srv.mem);
   orf_log_json("info", "engine",
-           json_pack("{s:s, s:s, s:b}", "device", orf_device_name(srv.engine_device), "gpu",
-                     gi.available ? gi.name : "", "cuda_compiled", gi.compiled));
+               json_pack("{s:s, s:s, s:b}", "device", orf_device_name(srv.engine_device), "gpu",
+                         gi.available ? gi.name : "", "cuda_compiled", gi.compiled));
   /* The budget: explicit, or the device's total less what others use and
    * the two reserves (the cache's memory tier lives in its own reserve). */
   orf_mem_snapshot snap;
@@ -180,16 +180,16 @@ int orf_server_main(int argc, char **argv) {
                         .host_budget_bytes = host_budget,
                         .device = srv.engine_device}; /* finished jobs: 4096 and 16 MiB at most (jobs.c) */
   if (orf_jobs_create(&srv.jobs, &jc)) {
-    orf_log_event("error", "start_failed", "\"reason\":\"cannot start the job workers\"");
+    orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "cannot start the job workers"));
     goto out;
   }
   orf_log_json("info", "memory_budget",
-           json_pack("{s:s, s:f, s:f, s:f, s:f}", "device", orf_memsources_budget_device(srv.mem),
-                     "device_total_gb", total / ORF_GIB, "external_gb", external / ORF_GIB, "budget_gb",
-                     budget / ORF_GIB, "host_budget_gb", host_budget / ORF_GIB));
+               json_pack("{s:s, s:f, s:f, s:f, s:f}", "device", orf_memsources_budget_device(srv.mem),
+                         "device_total_gb", total / ORF_GIB, "external_gb", external / ORF_GIB, "budget_gb",
+                         budget / ORF_GIB, "host_budget_gb", host_budget / ORF_GIB));
   if (srv.cfg.monitor_interval_s > 0 &&
       orf_monitor_start(&srv.monitor, srv.mem, read_budget, srv.jobs, srv.cfg.monitor_interval_s, 720)) {
-    orf_log_event("error", "start_failed", "\"reason\":\"cannot start the memory monitor\"");
+    orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "cannot start the memory monitor"));
     goto out;
   }
   struct sockaddr_storage addr;
@@ -203,7 +203,7 @@ int orf_server_main(int argc, char **argv) {
   if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   if (http_deadlines_start(&srv.deadlines, srv.cfg.connection_timeout_s, srv.cfg.min_upload_rate,
                            srv.metrics)) {
-    orf_log_event("error", "start_failed", "\"reason\":\"cannot start the deadline watcher\"");
+    orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "cannot start the deadline watcher"));
     goto out;
   }
   /* libmicrohttpd splits the connection limit between its threads */
@@ -227,13 +227,13 @@ int orf_server_main(int argc, char **argv) {
   printf("orfeas listening on http://%s:%d\n", srv.cfg.host, port);
   fflush(stdout);
   orf_log_json("info", "listening",
-           json_pack("{s:s, s:i, s:i, s:i, s:s}", "host", srv.cfg.host, "port", port, "workers",
-                     srv.cfg.workers, "queue_max", srv.cfg.queue_max, "data_dir", srv.cfg.data_dir));
+               json_pack("{s:s, s:i, s:i, s:i, s:s}", "host", srv.cfg.host, "port", port, "workers",
+                         srv.cfg.workers, "queue_max", srv.cfg.queue_max, "data_dir", srv.cfg.data_dir));
 
   int sig;
   sigwait(&sigs, &sig);
   atomic_store(&srv.draining, 1);
-  orf_log_event("info", "draining", sig == SIGTERM ? "\"signal\":\"SIGTERM\"" : "\"signal\":\"SIGINT\"");
+  orf_log_json("info", "draining", json_pack("{s:s}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"));
   orf_jobs_drain(srv.jobs);
   /* Open connections get a moment to finish; new ones are still accepted
    * (and told 503 draining) rather than quiescing the daemon, a path of
@@ -247,7 +247,7 @@ int orf_server_main(int argc, char **argv) {
   srv.daemon = NULL;
   http_deadlines_stop(srv.deadlines);
   srv.deadlines = NULL;
-  orf_log_event("info", "stopped", NULL);
+  orf_log_json("info", "stopped", NULL);
   status = 0;
 out:
   if (srv.daemon) MHD_stop_daemon(srv.daemon);
