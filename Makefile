@@ -70,6 +70,11 @@ CUDA_OBJ   := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o) $(GPU_SRC:%.c=$(BUILD)/obj/%.o) $(CUDA_OBJ)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+# The engine boundary: the server and the CLI use the engine through
+# include/orfeas.h alone, so their include path has include/ and the
+# server's own folder, not the engine's internals (a #include of one fails
+# to compile).
+$(SERVER_OBJ) $(CLI_OBJ): CPPFLAGS := -Iinclude -Isrc/server -D_GNU_SOURCE
 UTIL_OBJ   := $(TEST_UTIL:%.c=$(BUILD)/obj/%.o)
 # the benchmarks share the tests' helpers but the server harness (libcurl, cmocka)
 BENCH_UTIL := $(filter-out %/server_harness.o,$(UTIL_OBJ))

@@ -29,7 +29,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "alloc.h"
 #include "cache_disk.h"
 #include "orfeas.h"
 

@@ -50,7 +50,6 @@
 
 #include <jansson.h>
 
-#include "alloc.h"
 #include "log.h"
 #include "orfeas.h"
 

@@ -10,6 +10,7 @@
  * the engine's.  Reals are rounded to 3 decimals and printed with at most
  * 12 significant digits: "elapsed_ms":12.345, never 12.345000000000001.
  */
+#include "orfeas.h"
 #include "job_events.h"
 
 #include <jansson.h>
@@ -17,7 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
 
 #define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 

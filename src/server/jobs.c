@@ -58,6 +58,7 @@
  * so a job released after orf_jobs_free() can still take the manager's
  * lock (the core is freed with its last job).
  */
+#include "orfeas.h"
 #include "jobs.h"
 
 #include <errno.h>
@@ -73,7 +74,6 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "alloc.h"
 #include "job_events.h"
 
 #define HASH_BUCKETS 256                /* active jobs by request hash */

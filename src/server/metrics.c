@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
 #include "orfeas.h"
 
 enum { M_GET, M_POST, M_DELETE, M_OTHER, M_COUNT };

@@ -29,7 +29,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "alloc.h"
 #include "log.h"
 #include "memsource_int.h"
 #include "orfeas.h"
