@@ -31,6 +31,7 @@
 
 #include "cache_disk.h"
 #include "orfeas.h"
+#include "util.h"
 
 typedef struct blob_impl {
   orf_blob pub; /* first: orf_blob * and blob_impl * convert */
@@ -63,12 +64,6 @@ struct orf_cache {
   int disk_failed;       /* a dir was configured but is unusable */
   char disk_why[128];    /* why, when disk_failed */
 };
-
-static double now_mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ---- blobs ----------------------------------------------------------- */
 
@@ -255,7 +250,7 @@ int orf_cache_put(orf_cache *c, const char *hash, const char *name, const void *
   }
 
   mem_entry *dead = NULL;
-  double now = now_mono();
+  double now = orf_now_mono();
   pthread_mutex_lock(&c->mu);
   if (keep) {
     insert(c, e, now, &dead);
@@ -288,7 +283,7 @@ int orf_cache_get(orf_cache *c, const char *hash, const char *name, int count, o
   mem_entry *dead = NULL;
   int rc = ORF_OK;
 
-  double now = now_mono();
+  double now = orf_now_mono();
   pthread_mutex_lock(&c->mu);
   mem_entry *e = (mem_entry *)orf_cache__index_find(&c->ix, key);
   if (e && expired(c, e, now)) {
@@ -334,7 +329,7 @@ int orf_cache_get(orf_cache *c, const char *hash, const char *name, int count, o
     memcpy(e->node.key, key, sizeof key);
     e->cost = cost;
   }
-  now = now_mono();
+  now = orf_now_mono();
   pthread_mutex_lock(&c->mu);
   mem_entry *other = (mem_entry *)orf_cache__index_find(&c->ix, key);
   if (other && !expired(c, other, now)) {
@@ -383,7 +378,7 @@ int orf_cache_open_fd(orf_cache *c, const char *hash, const char *name, int *fd,
 int orf_cache_has(orf_cache *c, const char *hash, const char *name) {
   if (!c || !orf_cache__valid_hash(hash) || (name && !orf_cache__valid_name(name))) return 0;
   int found = 0;
-  double now = now_mono();
+  double now = orf_now_mono();
   pthread_mutex_lock(&c->mu);
   if (name) {
     char key[ORF_CACHE_KEY_SIZE];

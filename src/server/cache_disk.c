@@ -52,6 +52,7 @@
 
 #include "log.h"
 #include "orfeas.h"
+#include "util.h"
 
 #define MAGIC "ORFCACH1"
 #define HDR ORF_CACHE_FILE_HEADER
@@ -65,14 +66,7 @@
 
 /* ---- keys ------------------------------------------------------------ */
 
-int orf_cache__valid_hash(const char *hash) {
-  if (!hash) return 0;
-  for (int i = 0; i < ORF_CACHE_HASH_LEN; i++) {
-    char ch = hash[i];
-    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return 0;
-  }
-  return hash[ORF_CACHE_HASH_LEN] == '\0';
-}
+int orf_cache__valid_hash(const char *hash) { return orf_is_hex(hash, ORF_CACHE_HASH_LEN); }
 
 int orf_cache__valid_name(const char *name) {
   if (!name || name[0] == '\0' || name[0] == '.') return 0;
@@ -247,6 +241,12 @@ static int same_id(const file_id *a, const file_id *b) {
          a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
+/* A directory of the cache, relative to its root ("." for the root
+ * itself): never through a symbolic link.  A descriptor, or -1 (errno). */
+static int open_dir(orf_cache_disk *d, const char *rel) {
+  return openat(d->root, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
 static double now_real(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -404,11 +404,7 @@ static int check_header(int fd, uint64_t *payload, uint8_t sha[32]) {
 
 /* ---- disk tier: scan at open ----------------------------------------- */
 
-static int is_hex2(const char *s) {
-  for (int i = 0; i < 2; i++)
-    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
-  return s[2] == '\0';
-}
+static int is_hex2(const char *s) { return orf_is_hex(s, 2); }
 
 static int is_dots(const char *s) { return strcmp(s, ".") == 0 || strcmp(s, "..") == 0; }
 
@@ -419,7 +415,7 @@ static int scan_entry_dir(orf_cache_disk *d, const char *ab, const char *hash) {
   memcpy(rel, ab, 2);
   rel[2] = '/';
   memcpy(rel + 3, hash, ORF_CACHE_HASH_LEN + 1);
-  int dfd = openat(d->root, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int dfd = open_dir(d, rel);
   if (dfd < 0) return ORF_OK;
   DIR *dir = fdopendir(dfd);
   if (!dir) {
@@ -467,7 +463,7 @@ static int scan_entry_dir(orf_cache_disk *d, const char *ab, const char *hash) {
 
 /* Scans "ab": entry directories are indexed, stray files removed. */
 static int scan_prefix_dir(orf_cache_disk *d, const char *ab) {
-  int dfd = openat(d->root, ab, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int dfd = open_dir(d, ab);
   if (dfd < 0) return ORF_OK;
   DIR *dir = fdopendir(dfd);
   if (!dir) {
@@ -502,7 +498,7 @@ static int by_stamp(const void *a, const void *b) {
 /* Walks root's two-digit directories only: anything else in the cache dir
  * (a file the operator put there) is left alone. */
 static int scan(orf_cache_disk *d) {
-  int fd = openat(d->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = open_dir(d, ".");
   if (fd < 0) return ORF_OK;
   DIR *dir = fdopendir(fd);
   if (!dir) {
@@ -641,7 +637,7 @@ static int make_entry_dirs(orf_cache_disk *d, const char *rel_dir) {
   else if (errno != EEXIST)
     return errno;
   if (mkdirat(d->root, rel_dir, 0755) == 0) {
-    int pfd = openat(d->root, ab, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int pfd = open_dir(d, ab);
     if (pfd >= 0) {
       fsync(pfd);
       close(pfd);
@@ -692,7 +688,7 @@ int orf_cache_disk_put(orf_cache_disk *d, const char *key, const void *data, siz
       if (err == ENOENT) continue;
       goto fail;
     }
-    dfd = openat(d->root, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    dfd = open_dir(d, rel);
     if (dfd < 0) {
       err = errno;
       what = "open";
@@ -946,7 +942,7 @@ int orf_cache_disk_remove(orf_cache_disk *d, const char *key) {
 /* Removes empty entry and prefix directories (a writer racing with this
  * recreates its directory, see orf_cache_disk_put). */
 static void sweep_empty_dirs(orf_cache_disk *d) {
-  int fd = openat(d->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = open_dir(d, ".");
   if (fd < 0) return;
   DIR *top = fdopendir(fd);
   if (!top) {
@@ -956,7 +952,7 @@ static void sweep_empty_dirs(orf_cache_disk *d) {
   struct dirent *ent;
   while ((ent = readdir(top))) {
     if (!is_hex2(ent->d_name)) continue;
-    int pfd = openat(d->root, ent->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int pfd = open_dir(d, ent->d_name);
     if (pfd < 0) continue;
     DIR *sub = fdopendir(pfd);
     if (!sub) {
@@ -1003,11 +999,7 @@ void orf_cache_disk_stats_get(orf_cache_disk *d, orf_cache_disk_stats *st) {
 /* Waits up to seconds on the scrubber's condition; returns 1 when asked to
  * stop.  Caller holds d->mu. */
 static int scrub_wait_locked(orf_cache_disk *d, double seconds) {
-  struct timespec until;
-  clock_gettime(CLOCK_MONOTONIC, &until);
-  double s = (double)until.tv_sec + until.tv_nsec * 1e-9 + seconds;
-  until.tv_sec = (time_t)s;
-  until.tv_nsec = (long)((s - (double)until.tv_sec) * 1e9);
+  struct timespec until = orf_mono_after(seconds);
   while (!d->stop && pthread_cond_timedwait(&d->scrub_cv, &d->mu, &until) == 0) {
   }
   return d->stop;

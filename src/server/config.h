@@ -34,7 +34,7 @@ typedef struct orf_server_config {
   size_t cache_mem_bytes, cache_disk_bytes, max_upload_bytes;
   double cache_ttl_s;
   double cache_scrub_mb_s; /* disk tier scrub rate, MiB/s; 0: no scrubber */
-  char admin_token[256]; /* "" = none */
+  char admin_token[256];   /* "" = none */
   int connection_timeout_s;
   double min_upload_rate; /* bytes/s a request body keeps up after the timeout; 0 = off */
   /* memory budget (see jobs.h "Admission" and memsource.h) */
@@ -43,8 +43,8 @@ typedef struct orf_server_config {
   char sim_device[128];      /* "" = none */
   double monitor_interval_s; /* 0 = no monitor thread */
   double precision_fp32_gb, precision_fp16_gb;
-  char device[8];    /* auto | cpu | cuda: where jobs' marching cubes run */
-  char precision[8]; /* auto | fp32 | fp16 | int8: GPU field storage of jobs that do not ask */
+  char device[8];      /* auto | cpu | cuda: where jobs' marching cubes run */
+  char precision[8];   /* auto | fp32 | fp16 | int8: GPU field storage of jobs that do not ask */
   char web_root[4096]; /* "" = web/ beside the binary, if it exists */
   /* limits and security (server.c, guard.c) */
   int max_connections, max_connections_per_ip; /* per_ip 0 = no limit */

@@ -91,7 +91,7 @@ int http_guard_admit(request *r, enum MHD_Result *ret) {
   if (srv->ratelimit && !exempt(r->route)) {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     double retry;
-    if (!orf_ratelimit_take(srv->ratelimit, ci ? ci->client_addr : NULL, http_now(), &retry)) {
+    if (!orf_ratelimit_take(srv->ratelimit, ci ? ci->client_addr : NULL, orf_now_mono(), &retry)) {
       *ret = rate_limited(r, retry);
       return 1;
     }

@@ -33,15 +33,6 @@
 /* a parameter's text holds a NUL: 400 bad_request (local to parsing) */
 #define ORF_EBADREQUEST (-1000)
 
-const char *const kStageNames[ORF_STAGE_COUNT] = {"voxel_preview", "rough_mesh", "refined_mesh",
-                                                  "final_optimized"};
-
-double http_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- responses ---------------------------------------------------------- */
 
 enum MHD_Result http_queue(request *r, unsigned status, struct MHD_Response *resp) {
@@ -156,14 +147,13 @@ static int apply_param(param_walk *w, const char *key, const char *value) {
     return 0;
   }
   if (!strcmp(key, "precision")) { /* a server parameter, not a geometry one */
-    static const char *const ok[] = {"auto", "fp32", "fp16", "int8"};
-    for (int i = 0; i < 4; i++)
-      if (!strcmp(value, ok[i])) {
-        snprintf(w->r->precision, sizeof w->r->precision, "%s", value);
-        return 0;
-      }
-    snprintf(w->err, sizeof w->err, "precision must be auto, fp32, fp16 or int8 (got \"%.40s\")", value);
-    return refuse_param(w, key, ORF_EINVAL);
+    orf_precision prec;
+    if (strcmp(value, "auto") && orf_precision_from_name(value, &prec)) {
+      snprintf(w->err, sizeof w->err, "precision must be auto, fp32, fp16 or int8 (got \"%.40s\")", value);
+      return refuse_param(w, key, ORF_EINVAL);
+    }
+    snprintf(w->r->precision, sizeof w->r->precision, "%s", value);
+    return 0;
   }
   int rc = orf_params_set(w->p, key, value, w->err, sizeof w->err);
   return rc ? refuse_param(w, key, rc) : 0;
@@ -628,7 +618,7 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const ch
     if (!r) return MHD_NO;
     r->srv = srv;
     r->conn = conn;
-    r->t0 = http_now();
+    r->t0 = orf_now_mono();
     orf_request_id(r->id);
     snprintf(r->method, sizeof r->method, "%s", method);
     snprintf(r->path, sizeof r->path, "%s", url);
@@ -660,7 +650,7 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   request *r = *con_cls;
   *con_cls = NULL;
   if (!r || r == (request *)&nul_url_marker) return;
-  double dt = http_now() - r->t0;
+  double dt = orf_now_mono() - r->t0;
   orf_log_access(r->id, r->method, orf_route_name(r->route), r->path, r->status, r->bytes, dt * 1e3);
   orf_metrics_request(srv->metrics, r->route, r->method, r->status, dt);
   if (r->job) {

@@ -30,6 +30,7 @@
 #include "monitor.h"
 #include "orfeas.h"
 #include "ratelimit.h"
+#include "util.h"
 
 typedef struct http_deadlines http_deadlines;
 
@@ -54,9 +55,6 @@ typedef struct server {
   orf_ratelimit *ratelimit;  /* per-client token buckets; NULL when --rate-limit is 0 */
   http_deadlines *deadlines; /* the header and body deadlines (deadline.c) */
 } server;
-
-/* The stage files and formats the results endpoint knows. */
-extern const char *const kStageNames[ORF_STAGE_COUNT];
 
 /* One HTTP request, from its first callback to its completion. */
 typedef struct request {
@@ -266,7 +264,5 @@ void http_deadline_next_request(server *srv, struct MHD_Connection *conn);
 
 /* Resumes a request waiting on a job (orf_job_wake_fn). */
 void http_wake(void *ctx);
-
-double http_now(void);
 
 #endif

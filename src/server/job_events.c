@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 #define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 
 static double round3(double x) { return isfinite(x) ? round(x * 1000.0) / 1000.0 : 0.0; }

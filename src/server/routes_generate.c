@@ -92,7 +92,7 @@ static int cached_result(server *srv, const char *hash) {
   orf_blob_release(b);
   for (int s = 0; s < ORF_STAGE_COUNT; s++) {
     char name[64];
-    snprintf(name, sizeof name, "%s.ply", kStageNames[s]);
+    snprintf(name, sizeof name, "%s.ply", orf_stage_name((orf_stage)(s)));
     if (s == ORF_STAGE_FINAL_OPTIMIZED) {
       if (orf_cache_get(srv->cache, hash, name, 0, &b)) return 0;
       orf_blob_release(b);
@@ -107,7 +107,8 @@ static int cached_result(server *srv, const char *hash) {
 
 /* Answers a finished generation of r->hash (from the cache or a job). */
 static enum MHD_Result answer_complete(request *r, int cached) {
-  if (r->download) return http_serve_mesh(r, r->hash, kStageNames[ORF_STAGE_FINAL_OPTIMIZED], r->format);
+  if (r->download)
+    return http_serve_mesh(r, r->hash, orf_stage_name((orf_stage)(ORF_STAGE_FINAL_OPTIMIZED)), r->format);
   orf_blob *meta;
   if (orf_cache_get(r->srv->cache, r->hash, "meta.json", 0, &meta))
     return http_error(r, ORF_EINTERNAL, "the finished result is missing from the cache", NULL);
@@ -347,21 +348,17 @@ enum MHD_Result route_job_submit(request *r) {
   return http_queue(r, 202, resp);
 }
 
-static int valid_job_id(const char *id) {
-  size_t n = strlen(id);
-  if (n != 32) return 0;
-  for (size_t i = 0; i < n; i++)
-    if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f'))) return 0;
-  return 1;
-}
+/* A job id as the API hands them out: 32 lowercase hex digits. */
+static int valid_job_id(const char *id) { return orf_is_hex(id, 32); }
 
 enum MHD_Result route_job_status(request *r, const char *id) {
   orf_job *job = valid_job_id(id) ? orf_jobs_find(r->srv->jobs, id) : NULL;
   if (!job) return http_error(r, ORF_SRV_ENOTFOUND, "no such job", NULL);
   orf_job_state st;
   orf_job_get_state(job, &st);
-  json_t *j = json_pack("{s:s, s:s, s:i, s:s?}", "job_id", id, "status", orf_job_status_name(st.status),
-                        "progress", st.progress, "stage", st.stage >= 0 ? kStageNames[st.stage] : NULL);
+  json_t *j =
+      json_pack("{s:s, s:s, s:i, s:s?}", "job_id", id, "status", orf_job_status_name(st.status), "progress",
+                st.progress, "stage", st.stage >= 0 ? orf_stage_name((orf_stage)(st.stage)) : NULL);
   if (st.status == ORF_JOB_QUEUED) json_object_set_new(j, "position", json_integer((json_int_t)st.position));
   if (st.status == ORF_JOB_COMPLETE) {
     orf_blob *meta;

@@ -19,7 +19,7 @@
 
 #include "http_int.h"
 
-static double uptime_s(server *srv) { return http_now() - srv->started; }
+static double uptime_s(server *srv) { return orf_now_mono() - srv->started; }
 
 enum MHD_Result route_health(request *r) {
   orf_cache_stats cs;

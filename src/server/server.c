@@ -99,7 +99,7 @@ int orf_server_main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   MHD_set_panic_func(mhd_panic, NULL);
-  srv.started = http_now();
+  srv.started = orf_now_mono();
   http_static_init(&srv);
   orf_limits_init(&srv.limits);
   srv.limits.max_file_bytes = srv.cfg.max_upload_bytes;
@@ -238,7 +238,7 @@ int orf_server_main(int argc, char **argv) {
   /* Open connections get a moment to finish; new ones are still accepted
    * (and told 503 draining) rather than quiescing the daemon, a path of
    * libmicrohttpd's that can panic with a thread pool on epoll. */
-  for (double t0 = http_now(); http_now() - t0 < DRAIN_CONNECTIONS_S;) {
+  for (double t0 = orf_now_mono(); orf_now_mono() - t0 < DRAIN_CONNECTIONS_S;) {
     const union MHD_DaemonInfo *c = MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
     if (!c || c->num_connections == 0) break;
     usleep(20000);
