@@ -51,6 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static server srv;
 static struct MHD_Daemon *daemon_;
 static int port;
+/* The handler saw this input's request (set on its thread, read after the
+ * answer came back: the exchange orders them). */
+static _Atomic int reached;
 
 static void check_hash(const char h[65]) {
   CHECK(h[64] == '\0');
@@ -67,7 +70,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
   request *r = *con_cls;
   enum MHD_Result ret;
   if (!r) return MHD_NO; /* the URI logger could not allocate it */
-  if (!r->srv) {         /* first call: the context came from the URI logger */
+  if (!r->srv) { /* first call: the context came from the URI logger */
+    reached = 1;
     r->srv = &srv;
     r->conn = conn;
     snprintf(r->method, sizeof r->method, "%s", method);
@@ -177,10 +181,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                    qlen ? "?" : "", (int)qlen, (const char *)data, tlen ? "Content-Type: " : "", (int)tlen,
                    (const char *)nl1 + 1, tlen ? "\r\n" : "", body_len);
   CHECK(n > 0 && (size_t)n < sizeof head);
+  reached = 0;
   int status = exchange(head, (size_t)n, body, body_len);
-  /* libmicrohttpd's own refusals (a header it cannot parse: 400, 431) come
-   * without our handler; everything else is the server's answer */
-  CHECK(status == 200 || status == 400 || status == 413 || status == 415 || status == 422 || status == 431 ||
-        status == 501);
+  /* A request libmicrohttpd refuses on its own (a header line it cannot
+   * parse) never reaches the server's code: the library answers 400 or 431,
+   * or just closes.  Once the server's code had the request, it answers,
+   * with a status a client may get for a bad request. */
+  if (!reached) return 0;
+  CHECK(status == 200 || status == 400 || status == 413 || status == 415 || status == 422 || status == 501);
   return 0;
 }

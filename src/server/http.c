@@ -81,13 +81,29 @@ enum MHD_Result http_json(request *r, unsigned status, json_t *j) {
   return http_queue(r, status, http_json_response(r, j));
 }
 
+/* A JSON string of text, which may echo a client's bytes: where they are
+ * not valid UTF-8 (jansson refuses them), every byte outside printable
+ * ASCII becomes '?', so the answer is still sent (issue 19: fuzz_multipart
+ * found a Content-Type of such bytes answered by a dropped connection). */
+static json_t *echo_string(const char *text) {
+  json_t *s = json_string(text);
+  if (s) return s;
+  char clean[512];
+  size_t n = 0;
+  for (; text[n] && n < sizeof clean - 1; n++)
+    clean[n] = text[n] >= 0x20 && text[n] < 0x7f ? text[n] : '?';
+  clean[n] = '\0';
+  return json_string(clean);
+}
+
 enum MHD_Result http_error(request *r, int err, const char *message, const char *param) {
   const char *code;
   unsigned status = http_status_of(err, &code);
   if (status >= 500 && status != 501 && status != 503 && status != 507) {
     /* a 500 is a bug: it is logged with the request and the engine's code */
-    json_t *f = json_pack("{s:s, s:s, s:i, s:s, s:s}", "request_id", r->id, "path", r->path, "code_num", err,
-                          "code", orf_errname(err), "error", message ? message : http_error_sentence(err));
+    json_t *f =
+        json_pack("{s:s, s:o, s:i, s:s, s:s}", "request_id", r->id, "path", echo_string(r->path), "code_num",
+                  err, "code", orf_errname(err), "error", message ? message : http_error_sentence(err));
     orf_log_json("error", "internal_error", f); /* counted: orfeas_http_requests_total{status="500"} */
   }
   return http_error_code(r, status, code, message ? message : http_error_sentence(err), param);
@@ -95,8 +111,8 @@ enum MHD_Result http_error(request *r, int err, const char *message, const char 
 
 enum MHD_Result http_error_code(request *r, unsigned status, const char *code, const char *message,
                                 const char *param) {
-  json_t *j = json_pack("{s:s, s:s}", "error", message, "code", code);
-  if (param) json_object_set_new(j, "param", json_string(param));
+  json_t *j = json_pack("{s:o, s:s}", "error", echo_string(message), "code", code);
+  if (param) json_object_set_new(j, "param", echo_string(param));
   if (status == 429) {
     int retry = orf_jobs_retry_after(r->srv->jobs);
     json_object_set_new(j, "retry_after_s", json_integer(retry));
