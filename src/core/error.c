@@ -26,6 +26,7 @@ const char *orf_strerror(int err) {
   case ORF_ETOOTHIN:
     return "the subject is thinner than the mesh grid at this quality: raise the quality or use a bolder "
            "image";
+  case ORF_ESEGMENT: return "the segmentation network is not available or failed to run";
   }
   return "unknown error";
 }
@@ -45,6 +46,7 @@ const char *orf_errname(int err) {
   case ORF_ENOTIMPL: return "not_implemented";
   case ORF_ENODEVICE: return "no_device";
   case ORF_ETOOTHIN: return "no_subject";
+  case ORF_ESEGMENT: return "segmentation_failed";
   }
   return "unknown_error";
 }

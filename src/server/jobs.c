@@ -567,6 +567,7 @@ static int run_job(orf_jobs *js, job *j, char **final_event) {
   o.on_stage = on_stage;
   o.user = &c;
   o.cancel = &j->cancel;
+  o.segmenter = js->cfg.segmenter;
   orf_memtrack fault = {0};
   orf_memtrack *prev = NULL;
   int inject = js->cfg.fail_alloc_after > 0;

@@ -409,17 +409,21 @@ enum MHD_Result route_mask(request *r) {
   uint8_t *png;
   size_t n;
   int source = 0;
-  int rc = orf_subject_png(r->body, r->body_len, &p, &r->srv->limits, 512, &png, &n, &source);
+  orf_job_opts o;
+  orf_job_opts_init(&o);
+  o.limits = r->srv->limits;
+  o.threads = r->srv->cfg.engine_threads;
+  o.segmenter = r->srv->segmenter;
+  int rc = orf_subject_png(r->body, r->body_len, &p, &o, 512, &png, &n, &source);
   if (rc) return http_error(r, rc, NULL, NULL);
   struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(n, png, orf_buffer_free);
   if (!resp) {
     orf_buffer_free(png);
     return MHD_NO;
   }
-  static const char *const sources[] = {"alpha", "background", "frame"};
   r->bytes = n;
   MHD_add_response_header(resp, "Content-Type", "image/png");
   MHD_add_response_header(resp, "Cache-Control", "no-store");
-  MHD_add_response_header(resp, "X-Mask-Source", sources[source >= 0 && source <= 2 ? source : 1]);
+  MHD_add_response_header(resp, "X-Mask-Source", orf_mask_source_name(source));
   return http_queue(r, 200, resp);
 }
