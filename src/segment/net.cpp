@@ -43,6 +43,8 @@
 #define GUIDED_EPS 1e-3      /* regularisation of the guided filter, guide in 0..1 */
 #define GRABCUT_ITERS 5      /* Rother et al. converge in a few */
 #define POINT_DISC_FRAC 0.02 /* radius of a point's sure label, of the longer side */
+#define BOX_MARGIN 0.15      /* GrabCut's box: the subject's and the points' box grown by this */
+#define BORDER_BAND 0.03     /* the frame's band kept outside the box */
 #define MAX_MODEL_BYTES ((size_t)1 << 30)
 
 struct orf__net {
@@ -313,11 +315,31 @@ extern "C" int orf__matte_grabcut(const uint8_t *pix, uint32_t w, uint32_t h, co
     cv::cvtColor(rgba, rgb, cv::COLOR_RGBA2RGB);
     cv::resize(rgb, small, sz, 0, 0, k < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
     cv::resize(m, ms, sz, 0, 0, k < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
-    cv::Mat labels(sz, CV_8UC1);
+    /* GrabCut's own initialisation (a box: probable foreground inside,
+     * probable background outside), the box around the matte's subject
+     * and the keep points grown by a margin, so that the background's
+     * colour model learns from what lies around the subject (the frame's
+     * border band stays outside); the matte's subject is sure foreground,
+     * the points' discs sure labels.  Margins chosen on the alphamat
+     * plant (tests/test_segment.c). */
+    int r = std::max(2, (int)(POINT_DISC_FRAC * std::max(sz.width, sz.height) + 0.5));
+    int x0 = sz.width, y0 = sz.height, x1 = -1, y1 = -1;
+    auto grow = [&](int x, int y) {
+      x0 = std::min(x0, x), y0 = std::min(y0, y), x1 = std::max(x1, x), y1 = std::max(y1, y);
+    };
     for (int y = 0; y < sz.height; y++)
       for (int x = 0; x < sz.width; x++)
-        labels.at<uint8_t>(y, x) = ms.at<uint8_t>(y, x) >= 128 ? cv::GC_PR_FGD : cv::GC_PR_BGD;
-    int r = std::max(2, (int)(POINT_DISC_FRAC * std::max(sz.width, sz.height) + 0.5));
+        if (ms.at<uint8_t>(y, x) >= 128) grow(x, y);
+    for (int i = 0; i < count; i++)
+      if (pts[i].keep) grow((int)(pts[i].x * (sz.width - 1) + 0.5), (int)(pts[i].y * (sz.height - 1) + 0.5));
+    int mx = (int)(BOX_MARGIN * sz.width) + r, my = (int)(BOX_MARGIN * sz.height) + r;
+    int band = std::max(1, (int)(BORDER_BAND * std::max(sz.width, sz.height)));
+    x0 = std::max(band, x0 - mx), y0 = std::max(band, y0 - my);
+    x1 = std::min(sz.width - 1 - band, x1 + mx), y1 = std::min(sz.height - 1 - band, y1 + my);
+    cv::Mat labels(sz, CV_8UC1, cv::Scalar(cv::GC_PR_BGD));
+    if (x1 >= x0 && y1 >= y0) labels(cv::Rect(x0, y0, x1 - x0 + 1, y1 - y0 + 1)).setTo(cv::GC_PR_FGD);
+    /* the matte's subject stays: points add to it (and drop points cut) */
+    labels.setTo(cv::GC_FGD, ms >= 128);
     bool fg = false, bg = false;
     for (int i = 0; i < count; i++) {
       cv::Point c((int)(pts[i].x * (sz.width - 1) + 0.5), (int)(pts[i].y * (sz.height - 1) + 0.5));

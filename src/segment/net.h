@@ -65,9 +65,9 @@ int orf__matte_upsample(const uint8_t *matte, uint32_t mw, uint32_t mh, const ui
  * extraction using iterated graph cuts", SIGGRAPH 2004), on a copy of the
  * image
  * at most ORF_SEG_GRABCUT_SIDE pixels on its longer side: sure foreground
- * in a disc around each keep point, sure background around each drop
- * point, probable foreground where soft >= 128, probable background
- * elsewhere; 5 iterations.  The result, brought back to the image's resolution
+ * in a disc around each keep point and where soft >= 128, sure background
+ * around each drop point, probable foreground in the box around those
+ * grown by 15% of the frame, probable background elsewhere; 5 iterations.  The result, brought back to the image's resolution
  * by the guided filter, replaces soft.  Errors: ORF__NET_ENOMEM, ORF__NET_ESEGMENT. */
 #define ORF_SEG_GRABCUT_SIDE 320
 int orf__matte_grabcut(const uint8_t *rgba, uint32_t w, uint32_t h, const orf__seed *pts, int count, uint8_t *soft);
