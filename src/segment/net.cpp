@@ -43,7 +43,7 @@
 #define GUIDED_EPS 1e-3      /* regularisation of the guided filter, guide in 0..1 */
 #define GRABCUT_ITERS 5      /* Rother et al. converge in a few */
 #define POINT_DISC_FRAC 0.02 /* radius of a point's sure label, of the longer side */
-#define BOX_MARGIN 0.15      /* GrabCut's box: the subject's and the points' box grown by this */
+#define BOX_MARGIN 0.25      /* GrabCut's box: the keep points' box grown by this, of the frame */
 #define BORDER_BAND 0.03     /* the frame's band kept outside the box */
 #define MAX_MODEL_BYTES ((size_t)1 << 30)
 
@@ -226,13 +226,17 @@ extern "C" int orf__net_load(const char *path, int threads, orf__net **out, char
     std::string what = e.what();
     size_t at = what.find("error: ");
     if (at != std::string::npos) what = what.substr(at + 7);
+    if (what.rfind("(-", 0) == 0 && (at = what.find(") ")) != std::string::npos) what = what.substr(at + 2);
+    if ((at = what.find(" in function")) != std::string::npos) what.resize(at);
     std::replace(what.begin(), what.end(), '\n', ' ');
     if (what.size() > 200) what.resize(200);
-    say(err, err_size, "the segmentation model %s is not an ONNX model OpenCV can run: %s", path, what.c_str());
+    say(err, err_size, "the segmentation model %s is not an ONNX model OpenCV can run: %s", path,
+        what.c_str());
     delete n;
     return ORF__NET_ESEGMENT;
   } catch (...) {
-    say(err, err_size, "the segmentation model %s is not an ONNX model OpenCV can run: %s", path, "unknown error");
+    say(err, err_size, "the segmentation model %s is not an ONNX model OpenCV can run: %s", path,
+        "unknown error");
     delete n;
     return ORF__NET_ESEGMENT;
   }
@@ -254,7 +258,8 @@ extern "C" int orf__net_run(orf__net *n, const uint8_t *rgba, uint32_t w, uint32
     const int s = n->side;
     cv::Mat src((int)h, (int)w, CV_8UC4, (void *)rgba), rgb, small, norm;
     cv::cvtColor(src, rgb, cv::COLOR_RGBA2RGB);
-    cv::resize(rgb, small, cv::Size(s, s), 0, 0, w > (uint32_t)s || h > (uint32_t)s ? cv::INTER_AREA : cv::INTER_LINEAR);
+    cv::resize(rgb, small, cv::Size(s, s), 0, 0,
+               w > (uint32_t)s || h > (uint32_t)s ? cv::INTER_AREA : cv::INTER_LINEAR);
     small.convertTo(norm, CV_32FC3, 1.0 / 255);
     cv::subtract(norm, cv::Scalar(0.485, 0.456, 0.406), norm);
     cv::divide(norm, cv::Scalar(0.229, 0.224, 0.225), norm);
@@ -277,7 +282,8 @@ extern "C" int orf__net_run(orf__net *n, const uint8_t *rgba, uint32_t w, uint32
 
 /* The guided filter of src (CV_32F, 0..1) with img's colours as the guide,
  * at img's size, clamped to 0..255 into soft. */
-static void guided_to(const cv::Mat &src, const uint8_t *pix, uint32_t w, uint32_t h, double scale, uint8_t *soft) {
+static void guided_to(const cv::Mat &src, const uint8_t *pix, uint32_t w, uint32_t h, double scale,
+                      uint8_t *soft) {
   cv::Mat rgba((int)h, (int)w, CV_8UC4, (void *)pix), rgb, guide, filtered;
   cv::cvtColor(rgba, rgb, cv::COLOR_RGBA2RGB);
   rgb.convertTo(guide, CV_32FC3, 1.0 / 255);
@@ -287,8 +293,8 @@ static void guided_to(const cv::Mat &src, const uint8_t *pix, uint32_t w, uint32
   filtered.convertTo(out, CV_8U, 255.0); /* saturating */
 }
 
-extern "C" int orf__matte_upsample(const uint8_t *matte, uint32_t mw, uint32_t mh, const uint8_t *rgba, uint32_t w,
-                                   uint32_t h, uint8_t *soft) {
+extern "C" int orf__matte_upsample(const uint8_t *matte, uint32_t mw, uint32_t mh, const uint8_t *rgba,
+                                   uint32_t w, uint32_t h, uint8_t *soft) {
   try {
     cv::Mat m((int)mh, (int)mw, CV_8UC1, (void *)matte), mf, up;
     m.convertTo(mf, CV_32F, 1.0 / 255);
@@ -316,20 +322,17 @@ extern "C" int orf__matte_grabcut(const uint8_t *pix, uint32_t w, uint32_t h, co
     cv::resize(rgb, small, sz, 0, 0, k < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
     cv::resize(m, ms, sz, 0, 0, k < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
     /* GrabCut's own initialisation (a box: probable foreground inside,
-     * probable background outside), the box around the matte's subject
-     * and the keep points grown by a margin, so that the background's
-     * colour model learns from what lies around the subject (the frame's
-     * border band stays outside); the matte's subject is sure foreground,
-     * the points' discs sure labels.  Margins chosen on the alphamat
-     * plant (tests/test_segment.c). */
+     * probable background outside), the box around the keep points grown
+     * by a quarter of the frame, so that the background's colour model
+     * learns from what lies around them (the frame's border band stays
+     * outside); the matte's subject is sure foreground, the points' discs
+     * sure labels.  Margins chosen on the alphamat plant, where they give
+     * IoU 0.90-0.93 for several choices of points (tests/test_segment.c). */
     int r = std::max(2, (int)(POINT_DISC_FRAC * std::max(sz.width, sz.height) + 0.5));
     int x0 = sz.width, y0 = sz.height, x1 = -1, y1 = -1;
     auto grow = [&](int x, int y) {
       x0 = std::min(x0, x), y0 = std::min(y0, y), x1 = std::max(x1, x), y1 = std::max(y1, y);
     };
-    for (int y = 0; y < sz.height; y++)
-      for (int x = 0; x < sz.width; x++)
-        if (ms.at<uint8_t>(y, x) >= 128) grow(x, y);
     for (int i = 0; i < count; i++)
       if (pts[i].keep) grow((int)(pts[i].x * (sz.width - 1) + 0.5), (int)(pts[i].y * (sz.height - 1) + 0.5));
     int mx = (int)(BOX_MARGIN * sz.width) + r, my = (int)(BOX_MARGIN * sz.height) + r;
@@ -346,14 +349,12 @@ extern "C" int orf__matte_grabcut(const uint8_t *pix, uint32_t w, uint32_t h, co
       cv::circle(labels, c, r, pts[i].keep ? cv::GC_FGD : cv::GC_BGD, cv::FILLED);
       (pts[i].keep ? fg : bg) = true;
     }
-    /* GrabCut needs both models: with no probable background left (the
-     * matte covers the frame) there is nothing to learn it from. */
+    /* GrabCut needs both models: with no background left to learn one
+     * from (the matte covers the frame), the matte stays as it is. */
     bool has_bg = bg || cv::countNonZero(labels == cv::GC_PR_BGD) > 0;
-    bool has_fg = fg || cv::countNonZero(labels == cv::GC_PR_FGD) > 0;
-    if (has_bg && has_fg) {
-      cv::Mat bgd, fgd;
-      cv::grabCut(small, labels, cv::Rect(), bgd, fgd, GRABCUT_ITERS, cv::GC_INIT_WITH_MASK);
-    }
+    if (!fg || !has_bg) return ORF__NET_OK;
+    cv::Mat bgd, fgd;
+    cv::grabCut(small, labels, cv::Rect(), bgd, fgd, GRABCUT_ITERS, cv::GC_INIT_WITH_MASK);
     cv::Mat f = (labels == cv::GC_FGD) | (labels == cv::GC_PR_FGD), ff, up;
     f.convertTo(ff, CV_32F, 1.0 / 255);
     cv::resize(ff, up, cv::Size(W, H), 0, 0, cv::INTER_LINEAR);

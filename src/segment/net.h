@@ -58,7 +58,8 @@ int orf__net_run(orf__net *n, const uint8_t *rgba, uint32_t w, uint32_t h, uint8
  * the outline follows the image's own edges.  Radius: twice the scale
  * factor plus 2 pixels; eps 1e-3 (on a 0..1 guide).  Errors: ORF__NET_ENOMEM,
  * ORF__NET_ESEGMENT. */
-int orf__matte_upsample(const uint8_t *matte, uint32_t mw, uint32_t mh, const uint8_t *rgba, uint32_t w, uint32_t h, uint8_t *soft);
+int orf__matte_upsample(const uint8_t *matte, uint32_t mw, uint32_t mh, const uint8_t *rgba, uint32_t w,
+                        uint32_t h, uint8_t *soft);
 
 /* Grows the subject from keep points and cuts it at drop points with
  * GrabCut (Rother, Kolmogorov, Blake, "GrabCut: interactive foreground
@@ -66,11 +67,14 @@ int orf__matte_upsample(const uint8_t *matte, uint32_t mw, uint32_t mh, const ui
  * image
  * at most ORF_SEG_GRABCUT_SIDE pixels on its longer side: sure foreground
  * in a disc around each keep point and where soft >= 128, sure background
- * around each drop point, probable foreground in the box around those
- * grown by 15% of the frame, probable background elsewhere; 5 iterations.  The result, brought back to the image's resolution
- * by the guided filter, replaces soft.  Errors: ORF__NET_ENOMEM, ORF__NET_ESEGMENT. */
+ * around each drop point, probable foreground in the box around the keep
+ * points grown by a quarter of the frame, probable background elsewhere;
+ * 5 iterations.  Without keep points soft is left as it is (drop points
+ * need no growing: orf_mask_apply_points removes their regions).  The result, brought back to the image's
+ * resolution by the guided filter, replaces soft.  Errors: ORF__NET_ENOMEM, ORF__NET_ESEGMENT. */
 #define ORF_SEG_GRABCUT_SIDE 320
-int orf__matte_grabcut(const uint8_t *rgba, uint32_t w, uint32_t h, const orf__seed *pts, int count, uint8_t *soft);
+int orf__matte_grabcut(const uint8_t *rgba, uint32_t w, uint32_t h, const orf__seed *pts, int count,
+                       uint8_t *soft);
 
 #ifdef __cplusplus
 }

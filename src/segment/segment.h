@@ -40,8 +40,8 @@ _Static_assert((int)ORF__NET_OK == (int)ORF_OK && (int)ORF__NET_ENOMEM == (int)O
  * the image decoded at least the network's side (lim: the decoder's
  * limits).  *matte (side*side bytes, orf_malloc'd, the caller frees it)
  * and *side.  Errors: decoding's, ORF_ESEGMENT, ORF_ENOMEM. */
-int orf__segment_matte(orf_segmenter *s, const uint8_t *data, size_t size, const orf_limits *lim, uint8_t **matte,
-                       int *side);
+int orf__segment_matte(orf_segmenter *s, const uint8_t *data, size_t size, const orf_limits *lim,
+                       uint8_t **matte, int *side);
 
 /* ---- subject.c ---------------------------------------------------------- */
 
@@ -61,8 +61,8 @@ typedef struct orf__subject {
  * cache).  seg may be NULL: auto then stops at the colour model and
  * subject fails with ORF_ESEGMENT.  Errors: mask.h's, the network's. */
 int orf__subject_mask(orf__subject *st, const orf_image *img, const orf_params *p, orf_background bg,
-                      orf_segmenter *seg, const uint8_t *data, size_t size, const orf_limits *lim, int threads,
-                      orf_mask *mask);
+                      orf_segmenter *seg, const uint8_t *data, size_t size, const orf_limits *lim,
+                      int threads, orf_mask *mask);
 
 void orf__subject_free(orf__subject *st);
 

@@ -40,7 +40,7 @@ typedef struct entry {
 struct orf_segmenter {
   orf__net *net;
   int side;
-  pthread_mutex_t run; /* the network runs one image at a time */
+  pthread_mutex_t run;  /* the network runs one image at a time */
   pthread_mutex_t lock; /* the cache and the counters */
   pthread_cond_t done;
   entry *head, *tail;
@@ -48,8 +48,8 @@ struct orf_segmenter {
   uint64_t runs, hits, failures;
 };
 
-int orf_segmenter_create(const char *model_path, int threads, size_t cache_bytes, orf_segmenter **out, char *err,
-                         size_t err_size) {
+int orf_segmenter_create(const char *model_path, int threads, size_t cache_bytes, orf_segmenter **out,
+                         char *err, size_t err_size) {
   *out = NULL;
   if (!model_path || !*model_path) {
     if (err && err_size) snprintf(err, err_size, "no segmentation model file was given");
@@ -57,7 +57,8 @@ int orf_segmenter_create(const char *model_path, int threads, size_t cache_bytes
   }
   orf_segmenter *s = calloc(1, sizeof *s);
   if (!s) {
-    if (err && err_size) snprintf(err, err_size, "out of memory loading the segmentation model %s", model_path);
+    if (err && err_size)
+      snprintf(err, err_size, "out of memory loading the segmentation model %s", model_path);
     return ORF_ENOMEM;
   }
   int rc = orf__net_load(model_path, threads, &s->net, err, err_size);
@@ -136,7 +137,8 @@ static int copy_out(const orf_segmenter *s, const entry *e, uint8_t **matte) {
 
 /* Runs the network on the image in data: decoded at least side pixels on
  * its longer side (JPEG in the DCT domain), then net.cpp resizes it. */
-static int run_network(orf_segmenter *s, const uint8_t *data, size_t size, const orf_limits *lim, uint8_t *matte) {
+static int run_network(orf_segmenter *s, const uint8_t *data, size_t size, const orf_limits *lim,
+                       uint8_t *matte) {
   orf_image img;
   int rc = orf_image_decode(data, size, lim, (uint32_t)s->side, &img);
   if (rc) return rc;
@@ -147,8 +149,8 @@ static int run_network(orf_segmenter *s, const uint8_t *data, size_t size, const
   return rc;
 }
 
-int orf__segment_matte(orf_segmenter *s, const uint8_t *data, size_t size, const orf_limits *lim, uint8_t **matte,
-                       int *side) {
+int orf__segment_matte(orf_segmenter *s, const uint8_t *data, size_t size, const orf_limits *lim,
+                       uint8_t **matte, int *side) {
   *matte = NULL;
   *side = s->side;
   uint8_t key[32];

@@ -31,7 +31,10 @@ void orf__subject_free(orf__subject *st) {
 /* The mask of a soft matte with the points applied. */
 static int from_soft(const orf_image *img, const orf_params *p, uint8_t *soft, int source, orf_mask *mask) {
   int rc = ORF_OK;
-  if (p->point_count) {
+  int keeps = 0;
+  for (int i = 0; i < p->point_count; i++)
+    keeps += p->points[i].keep;
+  if (keeps) {
     orf__seed seeds[ORF_MAX_POINTS];
     for (int i = 0; i < p->point_count; i++)
       seeds[i] = (orf__seed){p->points[i].x, p->points[i].y, p->points[i].keep};
@@ -52,8 +55,8 @@ static int network_mask(orf__subject *st, const orf_image *img, const orf_params
   if (!st->matte && (rc = orf__segment_matte(seg, data, size, lim, &st->matte, &st->side))) return rc;
   uint8_t *soft = orf_malloc_array(img->width, img->height);
   if (!soft) return ORF_ENOMEM;
-  rc = orf__matte_upsample(st->matte, (uint32_t)st->side, (uint32_t)st->side, img->rgba, img->width, img->height,
-                           soft);
+  rc = orf__matte_upsample(st->matte, (uint32_t)st->side, (uint32_t)st->side, img->rgba, img->width,
+                           img->height, soft);
   if (!rc) rc = from_soft(img, p, soft, ORF_MASK_FROM_NETWORK, mask);
   orf_free(soft);
   return rc;
@@ -79,8 +82,8 @@ static int points_on_mask(const orf_image *img, const orf_params *p, orf_mask *m
 }
 
 int orf__subject_mask(orf__subject *st, const orf_image *img, const orf_params *p, orf_background bg,
-                      orf_segmenter *seg, const uint8_t *data, size_t size, const orf_limits *lim, int threads,
-                      orf_mask *mask) {
+                      orf_segmenter *seg, const uint8_t *data, size_t size, const orf_limits *lim,
+                      int threads, orf_mask *mask) {
   memset(mask, 0, sizeof *mask);
   int rc;
   if (!st->decided) {
