@@ -14,7 +14,7 @@ const char *orf_strerror(int err) {
   case ORF_OK: return "success";
   case ORF_ENOMEM: return "out of memory";
   case ORF_EINVAL: return "invalid parameter";
-  case ORF_EBADIMAGE: return "the image is empty, corrupt or truncated";
+  case ORF_EBADIMAGE: return "not an image, or an empty, corrupt or truncated one";
   case ORF_EUNSUPPORTED: return "unsupported image type (PNG, JPEG and WebP are supported)";
   case ORF_ETOOLARGE: return "the image is larger than the configured limits";
   case ORF_ECANCELED: return "the job was cancelled";
