@@ -232,7 +232,7 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(BUILD)/liborfeas-server.a $(BUILD)/libo
 # parallel loop, metrics, logs, the rate limiter) and the ones that start the
 # server (itself built with TSan: a race there fails its clean exit), built
 # with -fsanitize=thread into build-tsan/ and run; any report fails them.
-TSAN_TESTS := test_core test_jobs test_cache test_metrics test_log test_ratelimit test_monitor test_server test_limits
+TSAN_TESTS := test_core test_jobs test_cache test_metrics test_log test_ratelimit test_monitor test_server test_limits test_segment
 .PHONY: tsan
 tsan:
 	$(MAKE) BUILD=build-tsan NVCC= OPT=-O1 SANFLAGS="-fsanitize=thread -fno-omit-frame-pointer" \

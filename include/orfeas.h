@@ -286,8 +286,8 @@ typedef struct orf_segmenter orf_segmenter;
  * sets it).  cache_bytes bounds the matte cache (0: no cache).  A missing,
  * unreadable or malformed file returns ORF_EIO or ORF_ESEGMENT with a
  * sentence naming the file in err; *out is then NULL. */
-int orf_segmenter_create(const char *model_path, int threads, size_t cache_bytes, orf_segmenter **out, char *err,
-                         size_t err_size);
+int orf_segmenter_create(const char *model_path, int threads, size_t cache_bytes, orf_segmenter **out,
+                         char *err, size_t err_size);
 
 /* Frees the segmenter (no job may be using it).  NULL is a no-op. */
 void orf_segmenter_free(orf_segmenter *s);

@@ -149,7 +149,8 @@ static void test_sniff(void **state) {
 
 static void test_unsupported_and_empty(void **state) {
   (void)state;
-#define F(lit) {lit, sizeof lit}
+#define F(lit)                                                                                               \
+  { lit, sizeof lit }
   static const struct {
     const char *d;
     size_t n;

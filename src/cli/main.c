@@ -222,12 +222,13 @@ static int cmd_generate(cli *c) {
   if (c->json) {
     const orf_timings *t = &res.timings;
     json_t *o = json_pack(
-        "{s:s, s:s, s:i, s:s, s:s, s:o, s:o, s:{s:f,s:f,s:f,s:f,s:f,s:f,s:f}, s:I, s:s, s:I}", "output", c->out,
-        "mode", orf_mode_name(c->params.mode), "quality", c->params.quality, "format",
-        orf_format_ext(c->params.format), "mask_source", orf_mask_source_name(res.mask_source), "mesh", report_json(&res), "stages", c->stages, "timings_ms",
-        "decode", t->decode, "mask", t->mask, "field", t->field, "mesh", t->mesh, "smooth", t->smooth,
-        "simplify", t->simplify, "total", t1, "peak_bytes", (json_int_t)opts.peak_bytes, "device",
-        orf_device_name(opts.device_used), "device_peak_bytes", (json_int_t)opts.device_peak_bytes);
+        "{s:s, s:s, s:i, s:s, s:s, s:o, s:o, s:{s:f,s:f,s:f,s:f,s:f,s:f,s:f}, s:I, s:s, s:I}", "output",
+        c->out, "mode", orf_mode_name(c->params.mode), "quality", c->params.quality, "format",
+        orf_format_ext(c->params.format), "mask_source", orf_mask_source_name(res.mask_source), "mesh",
+        report_json(&res), "stages", c->stages, "timings_ms", "decode", t->decode, "mask", t->mask, "field",
+        t->field, "mesh", t->mesh, "smooth", t->smooth, "simplify", t->simplify, "total", t1, "peak_bytes",
+        (json_int_t)opts.peak_bytes, "device", orf_device_name(opts.device_used), "device_peak_bytes",
+        (json_int_t)opts.device_peak_bytes);
     char *s = json_dumps(o, JSON_COMPACT);
     puts(s);
     free(s);

@@ -105,7 +105,8 @@ size_t orf_estimate_peak_bytes(const orf_params *p, uint32_t width, uint32_t hei
   if (p->mode != ORF_MODE_INFLATE) mode_bound(p, grid, side, work, canvas, &fields, &faces);
   uint64_t meshes = faces * BYTES_PER_FACE;
   uint64_t total = file_bytes + decode + fields + meshes;
-  int masked = p->mode == ORF_MODE_INFLATE || p->mode == ORF_MODE_EXTRUDE || (p->mode == ORF_MODE_RELIEF && p->cutout);
+  int masked =
+      p->mode == ORF_MODE_INFLATE || p->mode == ORF_MODE_EXTRUDE || (p->mode == ORF_MODE_RELIEF && p->cutout);
   if (masked && (p->background == ORF_BG_AUTO || p->background == ORF_BG_SUBJECT))
     total += SEG_NET_BYTES + SEG_BYTES_PER_PX * work;
   return total > SIZE_MAX ? SIZE_MAX : (size_t)total;

@@ -52,7 +52,8 @@ static const param_desc kParams[] = {
      "how the subject is separated: alpha channel, border colour model, segmentation network, or the whole "
      "frame"},
     {"base_mm", P_NUM, OFF(base_mm), 0.2, 50, NULL, M_RELIEF, "thickness of the plate under the relief, mm"},
-    {"bevel_mm", P_NUM, OFF(bevel_mm), 0, 20, NULL, M_EXTRUDE, "radius of the rounded top and bottom edges, mm (at most half of depth_mm)"},
+    {"bevel_mm", P_NUM, OFF(bevel_mm), 0, 20, NULL, M_EXTRUDE,
+     "radius of the rounded top and bottom edges, mm (at most half of depth_mm)"},
     {"border_mm", P_NUM, OFF(border_mm), 0, 50, NULL, M_LITHO,
      "frame around the lithophane at full thickness, mm"},
     {"cutout", P_BOOL, OFF(cutout), 0, 1, NULL, M_RELIEF, "the plate follows the subject's silhouette"},
@@ -64,16 +65,19 @@ static const param_desc kParams[] = {
      "darker is higher (relief) or thinner (lithophane)"},
     {"max_faces", P_INT, OFF(max_faces), 100, 5000000, NULL, M_ALL,
      "face budget of the final mesh (default: F(quality))"},
-    {"max_mm", P_NUM, OFF(max_mm), 0.3, 20, NULL, M_LITHO, "thickest part of the lithophane (black) and its frame, mm"},
+    {"max_mm", P_NUM, OFF(max_mm), 0.3, 20, NULL, M_LITHO,
+     "thickest part of the lithophane (black) and its frame, mm"},
     {"min_mm", P_NUM, OFF(min_mm), 0.4, 10, NULL, M_LITHO,
      "thinnest part of the lithophane (white), mm; at least one 0.4 mm nozzle width"},
     {"mode", P_ENUM, OFF(mode), 0, 0, kModes, M_ALL, "what to make"},
     {"quality", P_INT, OFF(quality), 1, 10, NULL, M_ALL,
      "grid resolution and face budget, 1 (fast) to 10 (fine)"},
     {"relief_mm", P_NUM, OFF(relief_mm), 0.1, 50, NULL, M_RELIEF, "height of the relief above its base, mm"},
-    {"shape", P_ENUM, OFF(shape), 0, 0, kShapes, M_LITHO, "flat plate, or a closed cylinder with the picture outside"},
+    {"shape", P_ENUM, OFF(shape), 0, 0, kShapes, M_LITHO,
+     "flat plate, or a closed cylinder with the picture outside"},
     {"size_mm", P_NUM, OFF(size_mm), 1, 1000, NULL, M_ALL, "longest side of the model, mm"},
-    {"smooth", P_NUM, OFF(smooth), 0, 20, NULL, M_RELIEF, "blur of the relief's height field, pixels of the image"},
+    {"smooth", P_NUM, OFF(smooth), 0, 20, NULL, M_RELIEF,
+     "blur of the relief's height field, pixels of the image"},
     {"style", P_ENUM, OFF(realistic), 0, 0, kStyles, M_ALL,
      "keep the image's colours on the surface (realistic) or not (plain)"},
     {"subject_points", P_POINTS, OFF(point_count), 0, ORF_MAX_POINTS, NULL, M_ALL,
@@ -153,7 +157,8 @@ static int parse_points(orf_params *p, const char *value, char *err, size_t err_
       s++;
     if (!*s) break;
     if (n == ORF_MAX_POINTS)
-      return fail(err, err_size, "subject_points takes at most %d points (got \"%.40s\")", ORF_MAX_POINTS, value);
+      return fail(err, err_size, "subject_points takes at most %d points (got \"%.40s\")", ORF_MAX_POINTS,
+                  value);
     int keep = *s != '-';
     if (*s == '+' || *s == '-') s++;
     char *end;
@@ -162,13 +167,13 @@ static int parse_points(orf_params *p, const char *value, char *err, size_t err_
       errno = 0;
       xy[k] = (*s && !isspace((unsigned char)*s)) ? strtod(s, &end) : NAN;
       if (isnan(xy[k]) || end == s || errno || (k == 0 && *end != ','))
-        return fail(err, err_size, "subject_points must be a list of +x,y or -x,y separated by ';' (got \"%.40s\")",
-                    value);
+        return fail(err, err_size,
+                    "subject_points must be a list of +x,y or -x,y separated by ';' (got \"%.40s\")", value);
       s = k == 0 ? end + 1 : end;
     }
     if (*s && *s != ';' && !isspace((unsigned char)*s))
-      return fail(err, err_size, "subject_points must be a list of +x,y or -x,y separated by ';' (got \"%.40s\")",
-                  value);
+      return fail(err, err_size,
+                  "subject_points must be a list of +x,y or -x,y separated by ';' (got \"%.40s\")", value);
     if (!(xy[0] >= 0 && xy[0] <= 1 && xy[1] >= 0 && xy[1] <= 1))
       return fail(err, err_size, "subject_points: x and y must be fractions between 0 and 1 (got \"%.40s\")",
                   value);
@@ -254,7 +259,8 @@ int orf_params_validate(const orf_params *p, char *err, size_t err_size) {
       return fail(err, err_size, "%s must be between %g and %g (got %g)", d->name, d->min, d->max, v);
   }
   if (p->point_count < 0 || p->point_count > ORF_MAX_POINTS)
-    return fail(err, err_size, "subject_points takes at most %d points (got %d)", ORF_MAX_POINTS, p->point_count);
+    return fail(err, err_size, "subject_points takes at most %d points (got %d)", ORF_MAX_POINTS,
+                p->point_count);
   for (int i = 0; i < p->point_count; i++)
     if (!(p->points[i].x >= 0 && p->points[i].x <= 1 && p->points[i].y >= 0 && p->points[i].y <= 1))
       return fail(err, err_size, "subject_points: x and y must be fractions between 0 and 1 (got %g,%g)",

@@ -153,9 +153,9 @@ static int subject_mask(const orf_image *img, const orf_params *p, const orf_job
     mask->source = ORF_MASK_FRAME;
     return ORF_OK;
   }
-  int rc = p->background == ORF_BG_NONE
-               ? orf_mask_build(img, ORF_BG_NONE, o->threads, mask)
-               : orf__subject_mask(st, img, p, p->background, o->segmenter, data, size, &o->limits, o->threads, mask);
+  int rc = p->background == ORF_BG_NONE ? orf_mask_build(img, ORF_BG_NONE, o->threads, mask)
+                                        : orf__subject_mask(st, img, p, p->background, o->segmenter, data,
+                                                            size, &o->limits, o->threads, mask);
   if (rc == ORF_ENOSUBJECT && p->mode == ORF_MODE_INFLATE && p->background == ORF_BG_AUTO)
     rc = orf_mask_build(img, ORF_BG_NONE, o->threads, mask);
   return rc;

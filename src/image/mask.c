@@ -66,9 +66,9 @@ enum { M_BGLIKE = 1, M_OUTER = 2, M_HOLE_SEEN = 4, M_BG = 8, M_SUBJ_SEEN = 16 };
 #define THR_FLOOR 20.0
 #define THR_CAP 60.0
 /* Confidence of the colour model (background=auto, see mask.h). */
-#define CONF_SPREAD 10.0 /* every background cluster's 90th-percentile distance at most this */
+#define CONF_SPREAD 10.0  /* every background cluster's 90th-percentile distance at most this */
 #define CONF_COVERED 0.75 /* at least this fraction of the band is background */
-#define CONF_WEAK 0.25   /* at most this fraction of the subject within 2x a threshold */
+#define CONF_WEAK 0.25    /* at most this fraction of the subject within 2x a threshold */
 
 typedef struct bg_model {
   int k;                     /* background clusters */

@@ -117,8 +117,9 @@ int orf_jobev_meta(char **out, size_t *len, const char *hash, const orf_params *
     return dump(NULL, out, len);
   }
   /* "o" steals the three references, also when json_pack fails. */
-  json_t *meta = json_pack("{s:s,s:s,s:s,s:i,s:s,s:o,s:o,s:o}", "request_hash", hash, "status", "complete",
-                           "mode", orf_mode_name(p->mode), "quality", p->quality, "mask_source",
-                           orf_mask_source_name(mask_source), "mesh", mesh, "stages", list, "timings_ms", timings);
+  json_t *meta =
+      json_pack("{s:s,s:s,s:s,s:i,s:s,s:o,s:o,s:o}", "request_hash", hash, "status", "complete", "mode",
+                orf_mode_name(p->mode), "quality", p->quality, "mask_source",
+                orf_mask_source_name(mask_source), "mesh", mesh, "stages", list, "timings_ms", timings);
   return dump(meta, out, len);
 }

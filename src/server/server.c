@@ -144,7 +144,8 @@ int orf_server_main(int argc, char **argv) {
     snprintf(model, sizeof model, "%s", srv.cfg.segment_model);
   else
     orf_segment_default_model(model, sizeof model);
-  if (orf_segmenter_create(model, srv.cfg.engine_threads, SEGMENT_CACHE_BYTES, &srv.segmenter, err, sizeof err)) {
+  if (orf_segmenter_create(model, srv.cfg.engine_threads, SEGMENT_CACHE_BYTES, &srv.segmenter, err,
+                           sizeof err)) {
     fprintf(stderr, "orfeas serve: %s (set --segment-model or ORFEAS_SEGMENT_MODEL)\n", err);
     status = 2;
     goto out;
