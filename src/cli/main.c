@@ -52,7 +52,7 @@ static void usage(FILE *f) {
           "                           background=auto|alpha|color|subject|none, max_faces,\n"
           "                           subject_points='+0.5,0.4;-0.1,0.9', size=small|medium|large...\n"
           "  --segment-model PATH     the segmentation network (ONNX; default $ORFEAS_SEGMENT_MODEL,\n"
-          "                           else models/u2netp.onnx beside this binary)\n"
+          "                           else models/u2netp.onnx beside this binary); none: without one\n"
           "  --stages-dir DIR         also write every stage's mesh as DIR/<stage>.<ext>\n"
           "  --threads N              worker threads (default: all cores)\n"
           "  --json                   print one JSON object with the mesh figures and timings\n"
@@ -66,7 +66,8 @@ static int exit_code(int err) {
   switch (err) {
   case ORF_EINVAL:
   case ORF_ENODEVICE:
-  case ORF_ENOTIMPL: return EXIT_USAGE;
+  case ORF_ENOTIMPL:
+  case ORF_ESEGMENT: return EXIT_USAGE; /* the network: a model to configure */
   case ORF_EBADIMAGE:
   case ORF_EUNSUPPORTED:
   case ORF_ETOOLARGE:
@@ -179,11 +180,13 @@ static int cmd_generate(cli *c) {
    * background=auto stays with the colour model (and says so). */
   orf_segmenter *seg = NULL;
   int needs = c->params.background == ORF_BG_AUTO || c->params.background == ORF_BG_SUBJECT;
+  if (c->segment_model && !strcmp(c->segment_model, "none")) needs = 0, c->segment_model = NULL;
   if (needs || c->segment_model) {
     char path[4096], err[512];
     int found = c->segment_model ? (snprintf(path, sizeof path, "%s", c->segment_model), ORF_OK)
                                  : orf_segment_default_model(path, sizeof path);
-    if (found == ORF_OK || c->params.background == ORF_BG_SUBJECT) {
+    if (!strcmp(path, "none")) { /* ORFEAS_SEGMENT_MODEL=none: without the network, quietly */
+    } else if (found == ORF_OK || c->params.background == ORF_BG_SUBJECT) {
       if (orf_segmenter_create(path, c->threads, 0, &seg, err, sizeof err)) {
         fprintf(stderr, "orfeas: %s\n", err);
         free(data);

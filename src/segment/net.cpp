@@ -211,7 +211,8 @@ extern "C" int orf__net_load(const char *path, int threads, orf__net **out, char
     int side = 0;
     onnx_io(buf.data(), buf.size(), side, n->output);
     n->side = side ? side : ORF_SEG_DEFAULT_SIDE;
-    cv::setNumThreads(threads > 0 ? threads : cv::getNumberOfCPUs());
+    /* one thread: OpenCV's own sequential mode (0), no worker threads */
+    cv::setNumThreads(threads == 1 ? 0 : threads > 1 ? threads : cv::getNumberOfCPUs());
     n->net = cv::dnn::readNetFromONNX((const char *)buf.data(), buf.size());
     if (n->net.empty()) throw std::runtime_error("the graph is empty");
     n->net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);

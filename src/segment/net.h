@@ -34,8 +34,9 @@ typedef struct orf__net orf__net;
  * dimensions are fixed and equal, else ORF_SEG_DEFAULT_SIDE; the output
  * is the graph's first output.  Errors: ORF__NET_EIO (cannot open or read),
  * ORF__NET_ESEGMENT (not a model OpenCV can read), ORF__NET_ENOMEM; a sentence
- * naming the file goes into err.  Sets OpenCV's thread count to threads
- * (<= 0: every core). */
+ * naming the file goes into err.  Sets OpenCV's (process-wide) thread
+ * count to threads: 1 runs OpenCV sequentially, with no worker threads;
+ * <= 0 every core. */
 int orf__net_load(const char *path, int threads, orf__net **out, char *err, size_t err_size);
 
 void orf__net_free(orf__net *n);

@@ -66,7 +66,8 @@ static const opt_desc kOptions[] = {
      "the web studio's files (served at / and /static/)"},
     {"segment-model", "ORFEAS_SEGMENT_MODEL", "PATH", STR(segment_model), 0, 0,
      "models/u2netp.onnx beside the binary",
-     "the segmentation network (ONNX, 1x3xSxS in, saliency out) that finds subjects in photographs"},
+     "the segmentation network (ONNX, 1x3xSxS in, saliency out) that finds subjects in photographs; none: "
+     "without one"},
     {"memory-budget-gb", "ORFEAS_MEMORY_BUDGET_GB", "GB", K_REAL, OFF(memory_budget_gb), 0, 0, 1000000, "0",
      "memory for jobs; 0 = device total - reserves"},
     {"reserved-system-gb", "ORFEAS_RESERVED_SYSTEM_GB", "GB", K_REAL, OFF(reserved_system_gb), 0, 0, 1000000,

@@ -17,6 +17,7 @@ unsigned http_status_of(int err, const char **code) {
   case ORF_ECANCELED: *code = "cancelled"; return 409;
   case ORF_ENOTIMPL: *code = "not_implemented"; return 501;
   case ORF_ENODEVICE: *code = "no_device"; return 503;
+  case ORF_ESEGMENT: *code = "segmentation_failed"; return 500;
   case ORF_SRV_ETOOBIG: *code = "insufficient_memory"; return 507;
   case ORF_SRV_EQUEUEFULL: *code = "queue_full"; return 429;
   case ORF_SRV_EDRAINING: *code = "draining"; return 503;

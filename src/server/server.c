@@ -138,13 +138,17 @@ int orf_server_main(int argc, char **argv) {
     goto out;
   }
   /* The segmentation network: a server without its model (missing,
-   * unreadable, malformed) does not start. */
+   * unreadable, malformed) does not start; "none" runs without one
+   * (background=auto stops at the colour model, subject fails). */
   char model[4096];
   if (srv.cfg.segment_model[0])
     snprintf(model, sizeof model, "%s", srv.cfg.segment_model);
   else
     orf_segment_default_model(model, sizeof model);
-  if (orf_segmenter_create(model, srv.cfg.engine_threads, SEGMENT_CACHE_BYTES, &srv.segmenter, err,
+  if (!strcmp(model, "none")) {
+    orf_log_event("warn", "no_segment_model",
+                  "\"message\":\"--segment-model none: photographs are separated by the colour model only\"");
+  } else if (orf_segmenter_create(model, srv.cfg.engine_threads, SEGMENT_CACHE_BYTES, &srv.segmenter, err,
                            sizeof err)) {
     fprintf(stderr, "orfeas serve: %s (set --segment-model or ORFEAS_SEGMENT_MODEL)\n", err);
     status = 2;
