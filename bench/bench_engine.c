@@ -1,7 +1,7 @@
 /*
  * bench_engine.c - the engine's figures for BENCHMARKS.md:
  *  - per-stage cumulative times of a 1024x1024 JPEG at quality 7 (targets in
- *    ENGINE.md: voxel_preview under 25 ms, final under 500 ms), median of
+ *    docs/ENGINE.md: voxel_preview under 25 ms, final under 500 ms), median of
  *    RUNS jobs, with the time breakdown of the median job;
  *  - peak memory per job: the engine's tracked peak, the resident-set growth
  *    of a fresh process running one job, and the estimate;

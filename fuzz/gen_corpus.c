@@ -9,8 +9,9 @@
  *
  *   cd src && gcc -std=c11 -D_GNU_SOURCE -I../include -Icore -Iexport -Imesh -I../tests \
  *       ../fuzz/gen_corpus.c ../tests/testutil.c core/alloc.c core/buf.c core/error.c \
- *       export/export.c export/glb.c export/obj.c export/ply.c export/stl.c mesh/mesh.c \
- *       -o /tmp/gen_corpus $(pkg-config --libs spng libturbojpeg libwebp) -lm && cd .. && /tmp/gen_corpus
+ *       export/export.c export/glb.c export/obj.c export/ply.c export/stl.c export/threemf.c mesh/mesh.c \
+ *       -o /tmp/gen_corpus $(pkg-config --libs spng libturbojpeg libwebp libzip) -lm && cd .. &&
+ * /tmp/gen_corpus
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,17 +29,90 @@ static void put(const char *harness, const char *name, const void *data, size_t 
   }
 }
 
-/* A fuzz_multipart seed: the form's length in one byte, the form, then the
- * image. */
-static void put_request(const char *name, const char *form, const uint8_t *img, size_t size) {
-  size_t n = strlen(form);
-  uint8_t *b = malloc(1 + n + size);
-  if (!b || n > 255) exit(1);
-  b[0] = (uint8_t)n;
-  memcpy(b + 1, form, n);
-  memcpy(b + 1 + n, img, size);
-  put("fuzz_multipart", name, b, 1 + n + size);
+/* A fuzz_multipart seed (see fuzz_multipart.c): the query string, a line
+ * with the Content-Type, then the body. */
+static void put_http(const char *name, const char *query, const char *ctype, const void *body, size_t size) {
+  size_t q = strlen(query), t = strlen(ctype);
+  uint8_t *b = malloc(q + t + 2 + size);
+  if (!b) exit(1);
+  memcpy(b, query, q);
+  b[q] = '\n';
+  memcpy(b + q + 1, ctype, t);
+  b[q + 1 + t] = '\n';
+  memcpy(b + q + t + 2, body, size);
+  put("fuzz_multipart", name, b, q + t + 2 + size);
   free(b);
+}
+
+#define BOUNDARY "ORFfuzz"
+
+/* A multipart/form-data request: each "k=v" of form a part, then the image
+ * (when given) as the part "image". */
+static void put_request(const char *name, const char *form, const uint8_t *img, size_t size) {
+  size_t cap = 4 * strlen(form) + size + 512, n = 0;
+  char *b = malloc(cap);
+  if (!b) exit(1);
+  char *f = strdup(form);
+  for (char *kv = strtok(f, "&"); kv; kv = strtok(NULL, "&")) {
+    char *eq = strchr(kv, '=');
+    if (eq) *eq = '\0';
+    n += (size_t)snprintf(b + n, cap - n,
+                          "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n", kv,
+                          eq ? eq + 1 : "");
+  }
+  free(f);
+  if (img) {
+    n += (size_t)snprintf(b + n, cap - n,
+                          "--" BOUNDARY
+                          "\r\nContent-Disposition: form-data; name=\"image\"; filename=\"i\"\r\n"
+                          "Content-Type: application/octet-stream\r\n\r\n");
+    memcpy(b + n, img, size);
+    n += size;
+    n += (size_t)snprintf(b + n, cap - n, "\r\n");
+  }
+  n += (size_t)snprintf(b + n, cap - n, "--" BOUNDARY "--\r\n");
+  put_http(name, "", "multipart/form-data; boundary=" BOUNDARY, b, n);
+  free(b);
+}
+
+/* Multipart bodies the server once crashed on or mishandled (issue 19),
+ * each with a small PNG as its image part. */
+static void hostile_requests(const uint8_t *png, size_t n) {
+  static const char *const parts[][2] = {
+      {"empty_name.bin", "Content-Disposition: form-data; name=\"\"\r\n\r\n1"},
+      {"no_name.bin", "Content-Disposition: form-data\r\n\r\n1"},
+      {"folded_header.bin", "Content-Disposition: form-data;\r\n name=\"quality\"\r\n\r\n3"},
+      {"no_disposition.bin", "Content-Type: text/plain\r\n\r\n1"},
+      {"dup_param.bin", "Content-Disposition: form-data; name=\"quality\"\r\n\r\n3\r\n--" BOUNDARY
+                        "\r\nContent-Disposition: form-data; name=\"quality\"\r\n\r\n4"},
+      {"dup_image.bin", "Content-Disposition: form-data; name=\"image\"\r\n\r\nxyz"},
+      {"nul_value.bin", "Content-Disposition: form-data; name=\"mode\"\r\n\r\ninflate\0junk"},
+      {"foreign_param.bin", "Content-Disposition: form-data; name=\"cutout\"\r\n\r\ntrue"},
+  };
+  for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+    size_t plen = strlen(parts[i][1]) + (strstr(parts[i][0], "nul") ? 5 : 0); /* "\0junk" */
+    size_t cap = plen + n + 512, k = 0;
+    char *b = malloc(cap);
+    if (!b) exit(1);
+    k += (size_t)snprintf(b, cap, "--" BOUNDARY "\r\n");
+    memcpy(b + k, parts[i][1], plen);
+    k += plen;
+    k += (size_t)snprintf(b + k, cap - k,
+                          "\r\n--" BOUNDARY
+                          "\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n"
+                          "Content-Type: image/png\r\n\r\n");
+    memcpy(b + k, png, n);
+    k += n;
+    k += (size_t)snprintf(b + k, cap - k, "\r\n--" BOUNDARY "--\r\n");
+    char name[64];
+    snprintf(name, sizeof name, "hostile_%s", parts[i][0]);
+    put_http(name, "", "multipart/form-data; boundary=" BOUNDARY, b, k);
+    free(b);
+  }
+  put_http("hostile_query_nul.bin", "mode=inflate%00junk", "image/png", png, n);
+  put_http("hostile_query_dup.bin", "quality=3&quality=4", "image/png", png, n);
+  put_http("hostile_no_boundary.bin", "", "multipart/form-data", png, n);
+  put_http("hostile_text_body.bin", "", "text/plain", "hello, world\n", 13);
 }
 
 /* An image seed for fuzz_image, and the same as a raw body (no form) for
@@ -48,7 +122,12 @@ static void put_image(const char *name, uint8_t *data, const size_t *size) {
   char raw[64];
   snprintf(raw, sizeof raw, "raw_%s", name);
   put("fuzz_image", name, data, *size);
-  put_request(raw, "", data, *size);
+  const char *ext = strrchr(name, '.');
+  put_http(raw, "",
+           !strcmp(ext, ".png")    ? "image/png"
+           : !strcmp(ext, ".webp") ? "image/webp"
+                                   : "image/jpeg",
+           data, *size);
   free(data);
 }
 
@@ -121,6 +200,7 @@ static void images(void) {
   uint8_t *png = tu_png(rgba, 16, 16, 4, 8, &n);
   put_request("req_png_inflate.bin", "mode=inflate&quality=7&thickness=0.4&detail=0.3&format=stl", png, n);
   put_request("req_png_badparam.bin", "quality=11", png, n);
+  hostile_requests(png, n);
   free(png);
   free(rgba);
   free(opaque);

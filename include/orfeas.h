@@ -6,7 +6,7 @@
  * rough_mesh, refined_mesh, final_optimized), and writes meshes as binary
  * STL, OBJ, binary PLY or GLB.  It knows nothing of HTTP: the CLI and the
  * server use it only through this header.  The contracts it implements are
- * in shared/spec/ENGINE.md.
+ * in docs/ENGINE.md.
  *
  * Conventions (libuv / meshoptimizer style):
  *  - actions return ORF_OK (0) or a negative ORF_E* code; orf_strerror()
@@ -47,14 +47,59 @@ enum {
   ORF_ENOTIMPL = -10,    /* the mode exists in the spec but not in this build */
   ORF_ENODEVICE = -11,   /* the job asked for a GPU this build or machine does not have */
   ORF_ETOOTHIN = -12,    /* a subject was found, but too thin for the mesh grid at this quality */
-  ORF_ESEGMENT = -13,    /* the segmentation network is missing, or failed to run */
+  ORF_EANIMATED = -13,   /* an animated image (WebP): one mesh is made from one still picture */
+  ORF_ESEGMENT = -14,    /* the segmentation network is missing, or failed to run */
+  /* the service's own (the server), in the same table so that every code
+   * has one name, one status and one sentence */
+  ORF_SRV_EQUEUEFULL = -100, /* the job queue is full: 429 queue_full */
+  ORF_SRV_EDRAINING = -101,  /* shutting down: 503 draining */
+  ORF_SRV_ENOTFOUND = -102,  /* no such job, result or cache entry: 404 */
+  ORF_SRV_ECONFLICT = -103,  /* the job has already finished: 409 */
+  ORF_SRV_ECORRUPT = -104,   /* a cache file failed its checksum: dropped, treated as a miss */
+  ORF_SRV_ETOOBIG = -105,    /* the job alone needs more than the whole budget: 507 */
 };
 
-/* Returns a static, human sentence for an ORF_E* code (never NULL). */
+/* The one table of error codes (src/core/error.c), as libuv's
+ * uv_strerror/uv_err_name: for every ORF_E* code, and the server's
+ * ORF_SRV_E* codes, a static human sentence (never NULL, never empty), the
+ * API's snake_case code ("bad_image"), and the HTTP status a service
+ * answers it with.  An unknown code gets "unknown error", "internal_error"
+ * and 500. */
 const char *orf_strerror(int err);
-
-/* Returns the snake_case name of an ORF_E* code ("bad_image", ...). */
 const char *orf_errname(int err);
+int orf_errstatus(int err);
+
+/* ---- memory accounting ------------------------------------------------ */
+
+/* The engine's allocator, with per-job accounting.  Every heap block the
+ * engine owns goes through orf_malloc()/orf_free(), so that a job's current
+ * and peak bytes are known: the peak is what orf_estimate_peak_bytes() is
+ * tested against, and a test can make the Nth allocation fail.  The
+ * counters of the job running on a thread are found through a thread-local
+ * pointer that the engine carries to its worker threads.  A caller (the
+ * server) accounts its own long-lived memory - the cache, the job records -
+ * the same way, by setting a tracker of its own around its allocations.
+ * Blocks carry a 16-byte header holding their size. */
+typedef struct orf_memtrack {
+  atomic_size_t current;  /* bytes live now */
+  atomic_size_t peak;     /* most bytes live at once */
+  atomic_long fail_after; /* > 0: the allocation that brings it to 0 fails */
+} orf_memtrack;
+
+/* Makes t the accounting of the calling thread (NULL: none); returns the old. */
+orf_memtrack *orf_memtrack_set(orf_memtrack *t);
+orf_memtrack *orf_memtrack_get(void);
+
+/* malloc/calloc/realloc/free with accounting.  NULL on failure (or when
+ * fault injection says so); orf_free(NULL) does nothing.  Blocks from these
+ * must be freed with orf_free(), never free(). */
+void *orf_malloc(size_t size);
+void *orf_calloc(size_t count, size_t size);
+void *orf_realloc(void *ptr, size_t size);
+void orf_free(void *ptr);
+
+/* orf_malloc(count * size), NULL when the product overflows. */
+void *orf_malloc_array(size_t count, size_t size);
 
 /* ---- parameters ------------------------------------------------------- */
 
@@ -74,7 +119,7 @@ typedef struct orf_point {
 } orf_point;
 typedef enum { ORF_SHAPE_FLAT, ORF_SHAPE_CYLINDER } orf_shape;
 
-/* Every engine parameter of ENGINE.md, with its value.  Fill with
+/* Every engine parameter of docs/ENGINE.md, with its value.  Fill with
  * orf_params_init() (the defaults), then change fields or call
  * orf_params_set() with text from a user. */
 typedef struct orf_params {
@@ -100,9 +145,13 @@ typedef struct orf_params {
   /* subject_points: corrections of the subject mask, in the order given */
   int point_count;
   orf_point points[ORF_MAX_POINTS];
+  /* which parameters orf_params_set() was given (one bit each, in the
+   * order of the parameter table): a parameter given for a mode it does
+   * not apply to is refused by orf_params_validate(), never ignored */
+  uint64_t given;
 } orf_params;
 
-/* Fills *p with the defaults of ENGINE.md. */
+/* Fills *p with the defaults of docs/ENGINE.md. */
 void orf_params_init(orf_params *p);
 
 /* Sets the parameter `name` from the text `value`, strictly: an unknown name,
@@ -116,8 +165,11 @@ int orf_params_set(orf_params *p, const char *name, const char *value, char *err
  * base_mm + relief_mm < size_mm; lithophane min_mm >= 0.4 (a nozzle
  * width), min_mm < max_mm, border_mm < size_mm / 2, max_mm < size_mm (a
  * quarter of it for a cylinder); extrude depth_mm < size_mm, bevel_mm <=
- * depth_mm / 2.  Returns ORF_OK or ORF_EINVAL with a sentence whose first
- * word is the parameter's name (the server answers 422 with that "param"). */
+ * depth_mm / 2.  A parameter given through orf_params_set() that does not
+ * apply to p->mode (cutout for inflate, say) is refused too, naming the
+ * modes it applies to: nothing is silently ignored.  Returns ORF_OK or
+ * ORF_EINVAL with a sentence whose first word is the parameter's name (the
+ * server answers 422 with that "param"). */
 int orf_params_validate(const orf_params *p, char *err, size_t err_size);
 
 /* Writes the canonical form of *p into buf: every parameter that applies,
@@ -140,7 +192,7 @@ const char *orf_mode_name(orf_mode m);
 const char *orf_format_ext(orf_format f); /* "glb", "stl", ... */
 int orf_format_from_ext(const char *ext, orf_format *out);
 
-/* The marching-cubes resolution R(q) and face budget F(q) of ENGINE.md. */
+/* The marching-cubes resolution R(q) and face budget F(q) of docs/ENGINE.md. */
 int orf_quality_resolution(int quality);
 int orf_quality_faces(int quality);
 
@@ -211,7 +263,7 @@ int orf_mesh_read_ply(const uint8_t *data, size_t size, orf_mesh *out);
 
 typedef enum { ORF_IMG_UNKNOWN, ORF_IMG_PNG, ORF_IMG_JPEG, ORF_IMG_WEBP } orf_image_type;
 
-/* Decoder limits; orf_limits_init() sets ENGINE.md's (50 MB, 8192 px a
+/* Decoder limits; orf_limits_init() sets docs/ENGINE.md's (50 MB, 8192 px a
  * side, 40 megapixels). */
 typedef struct orf_limits {
   size_t max_file_bytes;

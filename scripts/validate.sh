@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # validate.sh URL - the operator's check after deploying ORFEAS (issue 7):
-# is the server at URL up and doing what shared/spec/API.md says?
+# is the server at URL up and doing what docs/API.md says?
 #   health       GET /health: 200, status "ok", version, engine cpu|cuda, gpu.available
 #   ready        GET /ready: 200 (jobs accepted)
-#   gpu_stats    GET /api/v1/gpu/stats: every key API.md lists, with its type
+#   gpu_stats    GET /api/v1/gpu/stats: every key docs/API.md lists, with its type
 #   generate     POST /api/v1/generate of the bundled sample image (a fresh
 #                computation: size_mm gets a random value), a complete,
 #                watertight, manifold mesh whose download_url serves a GLB
@@ -96,7 +96,7 @@ fi
 code=$(get /ready ready)
 [ "$code" = 200 ] && ok ready "HTTP 200" || bad ready "$(why ready "$code")"
 
-# --- gpu stats: every key of API.md, with its type ---
+# --- gpu stats: every key of docs/API.md, with its type ---
 code=$(get /api/v1/gpu/stats stats)
 if [ "$code" != 200 ]; then
   bad gpu_stats "$(why stats "$code")"

@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 progs=("$@")
 [ ${#progs[@]} -eq 0 ] && progs=($(ls "$build"/tests/ | grep '^test_' | sort) $(cd tests && ls test_*.sh 2>/dev/null | sort))
 export ORFEAS_BIN="$build/orfeas"
+# every answer the integration tests get is recorded for test_openapi.sh
+export ORFEAS_API_RECORD="$PWD/$build/api-responses.jsonl"
+: >"$ORFEAS_API_RECORD"
 # the tests run as root on CI; `orfeas serve` refuses root unless told
 export ORFEAS_ALLOW_ROOT=${ORFEAS_ALLOW_ROOT:-1}
 passed=0; failed=0; broken=()

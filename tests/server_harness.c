@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -15,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -405,9 +408,36 @@ void ts_prepare(CURL *h, const ts_request *q, ts_reply *r, struct curl_slist **h
   if (*hl) curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hl);
 }
 
+/* With ORFEAS_API_RECORD=FILE (tests/run.sh sets it), every complete
+ * answer is appended to FILE as one JSON line {method, path, status, type,
+ * body} (body only for JSON and NDJSON), for tests/test_openapi.sh to hold
+ * against docs/openapi.yaml.  One write(2) per line on an O_APPEND file. */
+static void record_reply(const ts_reply *r) {
+  const char *file = getenv("ORFEAS_API_RECORD");
+  if (!file || !file[0] || r->rc != CURLE_OK || r->status <= 0) return;
+  char method[16] = "", path[200] = "", type[128] = "";
+  sscanf(r->what, "%15s %199s", method, path);
+  ts_header(r, "Content-Type", type, sizeof type);
+  int textual = !strncmp(type, "application/json", 16) || !strncmp(type, "application/x-ndjson", 20);
+  json_t *j =
+      json_pack("{s:s, s:s, s:i, s:s, s:s%}", "method", method, "path", path, "status", (int)r->status,
+                "type", type, "body", textual && r->body ? r->body : "", textual && r->body ? r->len : 0);
+  char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  int fd = line ? open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644) : -1;
+  if (fd >= 0) {
+    size_t n = strlen(line);
+    line[n] = '\n';
+    if (write(fd, line, n + 1) < 0) perror("ORFEAS_API_RECORD");
+    close(fd);
+  }
+  free(line);
+}
+
 void ts_finish(CURL *h, ts_reply *r, CURLcode rc) {
   r->rc = rc;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+  if (!r->abort_after_lines) record_reply(r);
   char id[128];
   if (r->status > 0) {
     if (ts_header(r, "X-Request-Id", id, sizeof id) && id[0])
@@ -495,4 +525,83 @@ double ts_get_metric(const ts_server *s, const char *name, const char *label) {
   double v = ts_metric(r.body ? r.body : "", name, label);
   ts_reply_free(&r);
   return v;
+}
+
+/* ---- raw sockets --------------------------------------------------------------- */
+
+/* A TCP connection to the server from address `from` (NULL: 127.0.0.1). */
+int ts_raw_connect(const ts_server *s, const char *from) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(fd >= 0);
+  if (from) {
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    inet_pton(AF_INET, from, &a.sin_addr);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  }
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  struct timeval tv = {10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+int ts_raw_send(int fd, const char *text) {
+  return send(fd, text, strlen(text), MSG_NOSIGNAL) == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* Whether the server has closed fd: waits up to wait_ms for EOF or a reset
+ * (data before them is read and dropped). */
+int ts_raw_closed(int fd, int wait_ms) {
+  double t0 = ts_now_s();
+  for (;;) {
+    int left = wait_ms - (int)((ts_now_s() - t0) * 1e3);
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, left > 0 ? left : 0) <= 0) return 0;
+    char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return 1;
+  }
+}
+
+/* Reads what the server answers on fd (until it closes or wait_ms pass)
+ * into buf; returns the status of the first response line, or 0. */
+int ts_raw_response(int fd, char *buf, size_t size, int wait_ms) {
+  size_t n = 0;
+  double t0 = ts_now_s();
+  while (n < size - 1) {
+    int left = wait_ms - (int)((ts_now_s() - t0) * 1e3);
+    struct pollfd p = {fd, POLLIN, 0};
+    if (left <= 0 || poll(&p, 1, left) <= 0) break;
+    ssize_t k = recv(fd, buf + n, size - 1 - n, 0);
+    if (k <= 0) break;
+    n += (size_t)k;
+    buf[n] = 0;
+    if (strstr(buf, "\r\n\r\n")) break;
+  }
+  buf[n] = 0;
+  int status = 0;
+  sscanf(buf, "HTTP/1.%*d %d", &status);
+  return status;
+}
+
+/* Asserts an docs/API.md error: status, JSON {"error": sentence, "code": code
+ * [, "param": param]}. */
+void ts_expect_error(const ts_reply *r, long status, const char *code, const char *param) {
+  TS_EXPECT_STATUS(r, status);
+  ts_expect_header_prefix(r, "Content-Type", "application/json");
+  json_t *j = ts_reply_json(r);
+  const char *e = json_string_value(json_object_get(j, "error"));
+  const char *c = json_string_value(json_object_get(j, "code"));
+  if (!e || !e[0]) fail_msg("%s: no \"error\" sentence in %s", r->what, r->body);
+  if (strstr(e, "unknown error")) fail_msg("%s: the sentence says nothing: %s", r->what, r->body);
+  if (!c || strcmp(c, code) != 0)
+    fail_msg("%s: code \"%s\", expected \"%s\" (%s)", r->what, c ? c : "(none)", code, r->body);
+  if (param) {
+    const char *p = json_string_value(json_object_get(j, "param"));
+    if (!p || strcmp(p, param) != 0)
+      fail_msg("%s: param \"%s\", expected \"%s\" (%s)", r->what, p ? p : "(none)", param, r->body);
+  }
+  json_decref(j);
 }

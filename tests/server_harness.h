@@ -145,6 +145,9 @@ const char *ts_header(const ts_reply *r, const char *name, char *out, size_t out
                curl_easy_strerror((r)->rc), (int)(code), (r)->body ? (r)->body : "");                        \
   } while (0)
 json_t *ts_reply_json(const ts_reply *r); /* the body as JSON; fails when it is not */
+/* Asserts an API error: status, JSON {"error": sentence, "code": code
+ * [, "param": param]}, the sentence non-empty and not "unknown error". */
+void ts_expect_error(const ts_reply *r, long status, const char *code, const char *param);
 void ts_expect_header(const ts_reply *r, const char *name, const char *value);
 void ts_expect_header_prefix(const ts_reply *r, const char *name, const char *prefix);
 
@@ -155,5 +158,19 @@ void ts_expect_header_prefix(const ts_reply *r, const char *name, const char *pr
 double ts_metric(const char *text, const char *name, const char *label);
 /* The same, from GET /metrics of s (NULL: ts_default_server), asserting 200. */
 double ts_get_metric(const ts_server *s, const char *name, const char *label);
+
+/* ---- raw sockets (what libcurl will not send) ------------------------------------- */
+
+/* A TCP connection to s from address `from` (NULL: 127.0.0.1), with 10 s
+ * send and receive timeouts; asserts it connected. */
+int ts_raw_connect(const ts_server *s, const char *from);
+/* Sends all of text; 0, or -1 when it could not. */
+int ts_raw_send(int fd, const char *text);
+/* Whether the server has closed fd: waits up to wait_ms for EOF or a reset
+ * (data before them is read and dropped). */
+int ts_raw_closed(int fd, int wait_ms);
+/* Reads the server's answer on fd (until its headers are in, it closes, or
+ * wait_ms pass) into buf; returns the status of its first line, or 0. */
+int ts_raw_response(int fd, char *buf, size_t size, int wait_ms);
 
 #endif

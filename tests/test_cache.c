@@ -28,7 +28,6 @@
 #include "alloc.h"
 #include "cache.h"
 #include "orfeas.h"
-#include "srv_error.h"
 #include "testutil.h"
 
 #define HDR 48
@@ -101,7 +100,7 @@ static int count_files(const char *dir) {
 }
 
 static orf_cache *open_cache(const char *dir, size_t mem, size_t disk, double ttl) {
-  orf_cache_config cfg = {dir, mem, disk, ttl};
+  orf_cache_config cfg = {.dir = dir, .mem_max_bytes = mem, .disk_max_bytes = disk, .ttl_s = ttl};
   orf_cache *c = NULL;
   assert_int_equal(orf_cache_open(&c, &cfg), ORF_OK);
   assert_non_null(c);
@@ -608,6 +607,85 @@ static void test_disk_scan_evicts_oldest(void **state) {
   free(dir);
 }
 
+/* A file verified once (served, or written by this process) and altered
+ * afterwards is verified again before it is used: the next open_fd finds
+ * the damage instead of handing out the file (issue 19: a flipped byte was
+ * served as 200 until a restart). */
+static void test_disk_altered_after_verified(void **state) {
+  (void)state;
+  char *dir = make_tmpdir();
+  char h[65], p[512];
+  mkhash(h, 75);
+  uint8_t *d = make_data(60000, 75);
+  orf_cache *c = open_cache(dir, 0, 1 << 22, 0); /* no memory tier: the disk is all there is */
+  assert_int_equal(orf_cache_put(c, h, "final_optimized.ply", d, 60000), ORF_OK);
+  int fd = -1;
+  off_t off;
+  size_t size;
+  for (int round = 0; round < 2; round++) { /* written, then verified on use */
+    assert_int_equal(orf_cache_open_fd(c, h, "final_optimized.ply", &fd, &off, &size), ORF_OK);
+    close(fd);
+  }
+  entry_path(p, sizeof p, dir, h, "final_optimized.ply");
+  flip_byte(p, HDR + 40000);
+  assert_int_equal(orf_cache_open_fd(c, h, "final_optimized.ply", &fd, &off, &size), ORF_SRV_ENOTFOUND);
+  assert_false(exists(p));
+  orf_cache_stats st;
+  stats(c, &st);
+  assert_int_equal(st.corrupt, 1);
+  /* and through get */
+  assert_int_equal(orf_cache_put(c, h, "meta.json", d, 60000), ORF_OK);
+  expect_entry(c, h, "meta.json", d, 60000);
+  entry_path(p, sizeof p, dir, h, "meta.json");
+  flip_byte(p, HDR + 3);
+  expect_miss(c, h, "meta.json");
+  stats(c, &st);
+  assert_int_equal(st.corrupt, 2);
+  orf_cache_close(c);
+  free(d);
+  rm_rf(dir);
+  free(dir);
+}
+
+/* The scrubber reads every file in the background and deletes a damaged
+ * one that nobody asked for, counting it; intact files stay. */
+static void test_disk_scrubber(void **state) {
+  (void)state;
+  char *dir = make_tmpdir();
+  char h1[65], h2[65], p1[512];
+  mkhash(h1, 76);
+  mkhash(h2, 77);
+  uint8_t *d = make_data(30000, 76);
+  orf_cache *c = open_cache(dir, 0, 1 << 22, 0);
+  assert_int_equal(orf_cache_put(c, h1, "final_optimized.ply", d, 30000), ORF_OK);
+  assert_int_equal(orf_cache_put(c, h2, "final_optimized.ply", d, 30000), ORF_OK);
+  orf_cache_close(c);
+  entry_path(p1, sizeof p1, dir, h1, "final_optimized.ply");
+  flip_byte(p1, HDR + 20000);
+  orf_cache_config cfg = {.dir = dir, .disk_max_bytes = 1 << 22, .scrub_bytes_per_s = 64 << 20};
+  assert_int_equal(orf_cache_open(&c, &cfg), ORF_OK);
+  orf_cache_stats st;
+  for (int i = 0; i < 500; i++) { /* the first pass starts at once: 5 s is ample */
+    stats(c, &st);
+    if (st.scrub_checked >= 2) break;
+    usleep(10000);
+  }
+  assert_true(st.scrub_checked >= 2);
+  assert_int_equal(st.scrub_damaged, 1);
+  assert_int_equal(st.corrupt, 1);
+  assert_false(exists(p1));
+  assert_int_equal(st.disk_entries, 1);
+  int fd;
+  off_t off;
+  size_t size;
+  assert_int_equal(orf_cache_open_fd(c, h2, "final_optimized.ply", &fd, &off, &size), ORF_OK);
+  close(fd);
+  orf_cache_close(c);
+  free(d);
+  rm_rf(dir);
+  free(dir);
+}
+
 static void test_open_fd(void **state) {
   (void)state;
   char *dir = make_tmpdir();
@@ -1077,7 +1155,7 @@ static void test_alloc_failure(void **state) {
     orf_memtrack t = {0};
     atomic_store(&t.fail_after, n);
     orf_memtrack *old = orf_memtrack_set(&t);
-    orf_cache_config cfg = {dir, 1 << 20, 1 << 22, 0};
+    orf_cache_config cfg = {.dir = dir, .mem_max_bytes = 1 << 20, .disk_max_bytes = 1 << 22};
     orf_cache *c = NULL;
     int rc = orf_cache_open(&c, &cfg);
     orf_memtrack_set(old);
@@ -1133,6 +1211,8 @@ int main(void) {
       cmocka_unit_test(test_disk_restart),
       cmocka_unit_test(test_disk_truncated),
       cmocka_unit_test(test_disk_flipped_byte),
+      cmocka_unit_test(test_disk_altered_after_verified),
+      cmocka_unit_test(test_disk_scrubber),
       cmocka_unit_test(test_disk_garbage_removed),
       cmocka_unit_test(test_disk_eviction),
       cmocka_unit_test(test_disk_scan_evicts_oldest),

@@ -110,65 +110,6 @@ static json_t *get_json(const ts_server *s, const char *path, long status) {
   return j;
 }
 
-/* ---- raw sockets --------------------------------------------------------------- */
-
-/* A TCP connection to the server from address `from` (NULL: 127.0.0.1). */
-static int raw_connect(const ts_server *s, const char *from) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  assert_true(fd >= 0);
-  if (from) {
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    inet_pton(AF_INET, from, &a.sin_addr);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-  }
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
-  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-  struct timeval tv = {10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
-}
-
-static int send_str(int fd, const char *text) {
-  return send(fd, text, strlen(text), MSG_NOSIGNAL) == (ssize_t)strlen(text) ? 0 : -1;
-}
-
-/* Whether the server has closed fd: waits up to wait_ms for EOF or a reset
- * (data before them is read and dropped). */
-static int closed_by_server(int fd, int wait_ms) {
-  double t0 = ts_now_s();
-  for (;;) {
-    int left = wait_ms - (int)((ts_now_s() - t0) * 1e3);
-    struct pollfd p = {fd, POLLIN, 0};
-    if (poll(&p, 1, left > 0 ? left : 0) <= 0) return 0;
-    char buf[4096];
-    ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return 1;
-  }
-}
-
-/* Reads what the server answers on fd (until it closes or wait_ms pass)
- * into buf; returns the status of the first response line, or 0. */
-static int raw_response(int fd, char *buf, size_t size, int wait_ms) {
-  size_t n = 0;
-  double t0 = ts_now_s();
-  while (n < size - 1) {
-    int left = wait_ms - (int)((ts_now_s() - t0) * 1e3);
-    struct pollfd p = {fd, POLLIN, 0};
-    if (left <= 0 || poll(&p, 1, left) <= 0) break;
-    ssize_t k = recv(fd, buf + n, size - 1 - n, 0);
-    if (k <= 0) break;
-    n += (size_t)k;
-    buf[n] = 0;
-    if (strstr(buf, "\r\n\r\n")) break;
-  }
-  buf[n] = 0;
-  int status = 0;
-  sscanf(buf, "HTTP/1.%*d %d", &status);
-  return status;
-}
-
 /* ---- fixtures ---------------------------------------------------------------------- */
 
 static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f) {
@@ -262,10 +203,10 @@ static void test_rate_limit(void **state) {
   http(&r, &s, "POST", "/api/v1/generate?quality=1", NULL, NULL, disc_png, disc_png_n, "image/png");
   assert_int_equal(r.status, 429);
   ts_reply_free(&r);
-  int fd = raw_connect(&s, "127.0.0.2");
-  send_str(fd, "GET /api/v1/params HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  int fd = ts_raw_connect(&s, "127.0.0.2");
+  ts_raw_send(fd, "GET /api/v1/params HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   char buf[2048];
-  assert_int_equal(raw_response(fd, buf, sizeof buf, 10000), 200);
+  assert_int_equal(ts_raw_response(fd, buf, sizeof buf, 10000), 200);
   close(fd);
   /* after Retry-After, the client is let in again */
   ts_sleep_ms(1100);
@@ -286,15 +227,15 @@ static void test_connection_limits(void **state) {
   srv_must_start(&s, "conn", data, "--max-connections-per-ip 3");
   int fds[8], closed = 0;
   for (int i = 0; i < 5; i++)
-    fds[i] = raw_connect(&s, NULL);
+    fds[i] = ts_raw_connect(&s, NULL);
   for (int i = 0; i < 5; i++)
-    closed += closed_by_server(fds[i], i == 0 ? 1000 : 100);
+    closed += ts_raw_closed(fds[i], i == 0 ? 1000 : 100);
   if (closed < 2) fail_msg("5 connections from one address, limit 3: %d closed by the server", closed);
   /* another address is still served */
-  int fd = raw_connect(&s, "127.0.0.2");
-  send_str(fd, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  int fd = ts_raw_connect(&s, "127.0.0.2");
+  ts_raw_send(fd, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   char buf[2048];
-  assert_int_equal(raw_response(fd, buf, sizeof buf, 10000), 200);
+  assert_int_equal(ts_raw_response(fd, buf, sizeof buf, 10000), 200);
   close(fd);
   for (int i = 0; i < 5; i++)
     close(fds[i]);
@@ -302,15 +243,15 @@ static void test_connection_limits(void **state) {
 
   srv_must_start(&s, "conn-total", data, "--max-connections 4");
   for (int i = 0; i < 4; i++) /* idle: they hold the four slots */
-    fds[i] = raw_connect(&s, i % 2 ? "127.0.0.3" : NULL);
+    fds[i] = ts_raw_connect(&s, i % 2 ? "127.0.0.3" : NULL);
   ts_sleep_ms(300);
-  fd = raw_connect(&s, "127.0.0.4");
-  send_str(fd, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  int st = raw_response(fd, buf, sizeof buf, 1500);
+  fd = ts_raw_connect(&s, "127.0.0.4");
+  ts_raw_send(fd, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  int st = ts_raw_response(fd, buf, sizeof buf, 1500);
   if (st != 0) fail_msg("a fifth connection was answered (%d) while four held the limit of 4", st);
   for (int i = 0; i < 4; i++)
     close(fds[i]);
-  st = raw_response(fd, buf, sizeof buf, 10000);
+  st = ts_raw_response(fd, buf, sizeof buf, 10000);
   if (st != 200) fail_msg("the waiting connection -> %d once the slots were free", st);
   close(fd);
   json_decref(get_json(&s, "/health", 200));
@@ -325,9 +266,9 @@ static void test_body_cut_off(void **state) {
   data_dir(data, sizeof data, "body");
   ts_server s;
   srv_must_start(&s, "body", data, "--max-upload-mb 1");
-  int fd = raw_connect(&s, NULL);
-  send_str(fd, "POST /api/v1/generate HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
-               "Transfer-Encoding: chunked\r\n\r\n");
+  int fd = ts_raw_connect(&s, NULL);
+  ts_raw_send(fd, "POST /api/v1/generate HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n");
   static char chunk[65536 + 16];
   int hl = snprintf(chunk, sizeof chunk, "%x\r\n", 65536);
   memset(chunk + hl, 'x', 65536);
@@ -344,12 +285,12 @@ static void test_body_cut_off(void **state) {
    * than the 256 MiB the client was ready to send */
   if (sent >= (size_t)64 << 20) fail_msg("the server read %zu bytes of an endless chunked body", sent);
 
-  fd = raw_connect(&s, NULL);
-  send_str(fd, "POST /api/v1/generate HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
-               "Content-Length: 1073741824\r\n\r\n");
+  fd = ts_raw_connect(&s, NULL);
+  ts_raw_send(fd, "POST /api/v1/generate HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                  "Content-Length: 1073741824\r\n\r\n");
   char buf[4096];
   double t0 = ts_now_s();
-  int st = raw_response(fd, buf, sizeof buf, 10000);
+  int st = ts_raw_response(fd, buf, sizeof buf, 10000);
   if (st != 413) fail_msg("a declared 1 GiB body -> %d after %.1f s: %.200s", st, ts_now_s() - t0, buf);
   assert_non_null(strstr(buf, "too_large"));
   close(fd);
@@ -368,19 +309,19 @@ static void test_slow_clients(void **state) {
   enum { N = 8 };
   int fds[N];
   for (int i = 0; i < N; i++) {
-    fds[i] = raw_connect(&s, NULL);
+    fds[i] = ts_raw_connect(&s, NULL);
     if (i % 2 == 0) /* headers that stop half-way */
-      send_str(fds[i], "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+      ts_raw_send(fds[i], "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ");
     else /* a body that stops half-way */
-      send_str(fds[i], "POST /api/v1/generate HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
-                       "Content-Length: 100000\r\n\r\n\x89PNG\r\n\x1a\n0123456789");
+      ts_raw_send(fds[i], "POST /api/v1/generate HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                          "Content-Length: 100000\r\n\r\n\x89PNG\r\n\x1a\n0123456789");
   }
   /* and four that trickle their headers a byte at a time */
   int trickle[4];
   const char *slow =
       "GET /health HTTP/1.1\r\nHost: x\r\nX-Trickle: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
   for (int i = 0; i < 4; i++)
-    trickle[i] = raw_connect(&s, NULL);
+    trickle[i] = ts_raw_connect(&s, NULL);
   double t0 = ts_now_s();
   /* meanwhile, normal clients are served at once, and the stalled
    * connections are still open (they have not timed out yet) */
@@ -392,7 +333,7 @@ static void test_slow_clients(void **state) {
   }
   if (ts_now_s() - t0 < 1.5)
     for (int i = 0; i < N; i++)
-      if (closed_by_server(fds[i], 0)) fail_msg("stalled connection %d closed before its timeout", i);
+      if (ts_raw_closed(fds[i], 0)) fail_msg("stalled connection %d closed before its timeout", i);
   /* every stalled connection is closed once the 2 s have passed, and so is
    * every trickling one, although it was never idle (a byte each 200 ms):
    * its headers were not complete in time */
@@ -402,7 +343,7 @@ static void test_slow_clients(void **state) {
     open_stalled = open_trickles = 0;
     for (int i = 0; i < N; i++) {
       if (fds[i] < 0) continue;
-      if (closed_by_server(fds[i], 0)) {
+      if (ts_raw_closed(fds[i], 0)) {
         close(fds[i]);
         fds[i] = -1;
       } else {
@@ -411,7 +352,7 @@ static void test_slow_clients(void **state) {
     }
     for (int k = 0; k < 4; k++) {
       if (trickle[k] < 0) continue;
-      if (closed_by_server(trickle[k], 0) || send(trickle[k], slow + step, 1, MSG_NOSIGNAL) < 0) {
+      if (ts_raw_closed(trickle[k], 0) || send(trickle[k], slow + step, 1, MSG_NOSIGNAL) < 0) {
         close(trickle[k]);
         trickle[k] = -1;
       } else {
@@ -453,19 +394,19 @@ static void test_slow_bodies(void **state) {
   enum { T = 4, PIECES = 8 };
   int trickle[T];
   for (int i = 0; i < T; i++) {
-    trickle[i] = raw_connect(&s, NULL);
-    assert_int_equal(send_str(trickle[i],
-                              "POST /api/v1/generate HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
-                              "Content-Length: 100000\r\n\r\n"),
+    trickle[i] = ts_raw_connect(&s, NULL);
+    assert_int_equal(ts_raw_send(trickle[i],
+                                 "POST /api/v1/generate HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                                 "Content-Length: 100000\r\n\r\n"),
                      0);
   }
-  int steady = raw_connect(&s, NULL);
+  int steady = ts_raw_connect(&s, NULL);
   char head[256];
   snprintf(head, sizeof head,
            "POST /api/v1/generate?quality=1 HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
            "Content-Length: %zu\r\nConnection: close\r\n\r\n",
            png_n);
-  assert_int_equal(send_str(steady, head), 0);
+  assert_int_equal(ts_raw_send(steady, head), 0);
   double t0 = ts_now_s();
   int open_trickles = T;
   size_t sent = 0;
@@ -482,7 +423,7 @@ static void test_slow_bodies(void **state) {
     open_trickles = 0;
     for (int k = 0; k < T; k++) {
       if (trickle[k] < 0) continue;
-      if (closed_by_server(trickle[k], 0) || send(trickle[k], "x", 1, MSG_NOSIGNAL) < 0) {
+      if (ts_raw_closed(trickle[k], 0) || send(trickle[k], "x", 1, MSG_NOSIGNAL) < 0) {
         if (ts_now_s() - t0 < 1.5) fail_msg("a trickling body was closed before the timeout");
         close(trickle[k]);
         trickle[k] = -1;
@@ -495,7 +436,7 @@ static void test_slow_bodies(void **state) {
   assert_int_equal(sent, png_n);
   assert_true(ts_now_s() - t0 > 3); /* it outlasted the timeout */
   char buf[4096];
-  int status = raw_response(steady, buf, sizeof buf, 60000);
+  int status = ts_raw_response(steady, buf, sizeof buf, 60000);
   if (status != 200) fail_msg("the steady upload got \"%.200s\"", buf);
   close(steady);
   free(png);
@@ -557,8 +498,8 @@ static void test_security_headers_and_cors(void **state) {
       "GET /<script>alert(1)</script> HTTP/1.1\r\nX <script>alert(1)</script>\r\n\r\n",
       "POST /api/v1/generate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n<script>\r\n"};
   for (size_t i = 0; i < sizeof unparsable / sizeof *unparsable; i++) {
-    int fd = raw_connect(&s, NULL);
-    assert_int_equal(send_str(fd, unparsable[i]), 0);
+    int fd = ts_raw_connect(&s, NULL);
+    assert_int_equal(ts_raw_send(fd, unparsable[i]), 0);
     char buf[4096];
     size_t n = 0; /* the whole answer: libmicrohttpd closes after it */
     for (ssize_t k; n < sizeof buf - 1 && (k = recv(fd, buf + n, sizeof buf - 1 - n, 0)) > 0;)

@@ -3,7 +3,7 @@
  * binary ($ORFEAS_BIN, set by tests/run.sh; default build/orfeas) is started
  * by tests/server_harness.c on 127.0.0.1 with --port 0 and a temporary data
  * directory, and spoken to over HTTP with libcurl, exactly as
- * shared/spec/API.md describes the API: every
+ * docs/API.md describes the API: every
  * endpoint, every error status of its table (but 507, which comes with the
  * memory-budget issue), the progressive NDJSON stream and its flushing, the
  * deduplication cache (hits, single flight, restart, a truncated file on
@@ -139,25 +139,6 @@ static int server_start_env(ts_server *s, const char *data, const char *extra, c
 
 static int server_start(ts_server *s, const char *data, const char *extra, const char *logname) {
   return server_start_env(s, data, extra, logname, NULL);
-}
-
-/* Asserts an API.md error: status, JSON {"error": sentence, "code": code
- * [, "param": param]}. */
-static void expect_error(const ts_reply *r, long status, const char *code, const char *param) {
-  TS_EXPECT_STATUS(r, status);
-  ts_expect_header_prefix(r, "Content-Type", "application/json");
-  json_t *j = ts_reply_json(r);
-  const char *e = json_string_value(json_object_get(j, "error"));
-  const char *c = json_string_value(json_object_get(j, "code"));
-  if (!e || !e[0]) fail_msg("%s: no \"error\" sentence in %s", r->what, r->body);
-  if (!c || strcmp(c, code) != 0)
-    fail_msg("%s: code \"%s\", expected \"%s\" (%s)", r->what, c ? c : "(none)", code, r->body);
-  if (param) {
-    const char *p = json_string_value(json_object_get(j, "param"));
-    if (!p || strcmp(p, param) != 0)
-      fail_msg("%s: param \"%s\", expected \"%s\" (%s)", r->what, p ? p : "(none)", param, r->body);
-  }
-  json_decref(j);
 }
 
 static int is_hex(const char *s, size_t n) {
@@ -650,12 +631,12 @@ static void test_missing_and_bad_image(void **state) {
   /* multipart without an image */
   ts_http(&r,
           &(ts_request){.method = "POST", .path = "/api/v1/generate", .multipart = 1, .fields = "quality=5"});
-  expect_error(&r, 400, "missing_image", NULL);
+  ts_expect_error(&r, 400, "missing_image", NULL);
   ts_reply_free(&r);
   /* raw, empty body */
   ts_http(&r, &(ts_request){
                   .method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = "", .len = 0});
-  expect_error(&r, 400, "missing_image", NULL);
+  ts_expect_error(&r, 400, "missing_image", NULL);
   ts_reply_free(&r);
   /* multipart with an empty image file */
   ts_http(&r, &(ts_request){.method = "POST",
@@ -679,7 +660,7 @@ static void test_missing_and_bad_image(void **state) {
                             .ctype = "image/png",
                             .body = disc_png,
                             .len = disc_png_n / 2});
-  expect_error(&r, 400, "bad_image", NULL);
+  ts_expect_error(&r, 400, "bad_image", NULL);
   ts_reply_free(&r);
   ts_http(&r, &(ts_request){.method = "POST",
                             .path = "/api/v1/generate",
@@ -687,14 +668,14 @@ static void test_missing_and_bad_image(void **state) {
                             .image = disc_png,
                             .image_len = disc_png_n / 2,
                             .image_type = "image/png"});
-  expect_error(&r, 400, "bad_image", NULL);
+  ts_expect_error(&r, 400, "bad_image", NULL);
   ts_reply_free(&r);
   ts_http(&r, &(ts_request){.method = "POST",
                             .path = "/api/v1/generate",
                             .ctype = "image/jpeg",
                             .body = photo_jpg,
                             .len = photo_jpg_n / 3});
-  expect_error(&r, 400, "bad_image", NULL);
+  ts_expect_error(&r, 400, "bad_image", NULL);
   ts_reply_free(&r);
 }
 
@@ -708,7 +689,7 @@ static void test_too_large(void **state) {
   ts_http(&r,
           &(ts_request){
               .method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = big, .len = big_n});
-  expect_error(&r, 413, "too_large", NULL);
+  ts_expect_error(&r, 413, "too_large", NULL);
   ts_reply_free(&r);
   ts_http(&r, &(ts_request){.method = "POST",
                             .path = "/api/v1/generate",
@@ -716,7 +697,7 @@ static void test_too_large(void **state) {
                             .image = big,
                             .image_len = big_n,
                             .image_type = "image/png"});
-  expect_error(&r, 413, "too_large", NULL);
+  ts_expect_error(&r, 413, "too_large", NULL);
   ts_reply_free(&r);
   /* no Content-Length: the limit holds while reading */
   ts_http(&r, &(ts_request){.method = "POST",
@@ -725,7 +706,7 @@ static void test_too_large(void **state) {
                             .body = big,
                             .len = big_n,
                             .chunked = 1});
-  expect_error(&r, 413, "too_large", NULL);
+  ts_expect_error(&r, 413, "too_large", NULL);
   ts_reply_free(&r);
   free(big);
   /* a small PNG whose header says 100000 x 100000 */
@@ -734,7 +715,7 @@ static void test_too_large(void **state) {
   ts_http(&r,
           &(ts_request){
               .method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = bomb, .len = bn});
-  expect_error(&r, 413, "too_large", NULL);
+  ts_expect_error(&r, 413, "too_large", NULL);
   ts_reply_free(&r);
   ts_http(&r, &(ts_request){.method = "POST",
                             .path = "/api/v1/generate",
@@ -742,7 +723,7 @@ static void test_too_large(void **state) {
                             .image = bomb,
                             .image_len = bn,
                             .image_type = "image/png"});
-  expect_error(&r, 413, "too_large", NULL);
+  ts_expect_error(&r, 413, "too_large", NULL);
   ts_reply_free(&r);
   free(bomb);
   ts_get(&r, "/health");
@@ -758,7 +739,7 @@ static void test_unsupported_type(void **state) {
                             .ctype = "image/gif",
                             .body = GIF_1x1,
                             .len = sizeof GIF_1x1});
-  expect_error(&r, 415, "unsupported_type", NULL);
+  ts_expect_error(&r, 415, "unsupported_type", NULL);
   ts_reply_free(&r);
   ts_http(&r, &(ts_request){.method = "POST",
                             .path = "/api/v1/generate",
@@ -766,7 +747,7 @@ static void test_unsupported_type(void **state) {
                             .image = GIF_1x1,
                             .image_len = sizeof GIF_1x1,
                             .image_type = "image/gif"});
-  expect_error(&r, 415, "unsupported_type", NULL);
+  ts_expect_error(&r, 415, "unsupported_type", NULL);
   ts_reply_free(&r);
   /* a GIF that claims to be a PNG is still a GIF */
   ts_http(&r, &(ts_request){.method = "POST",
@@ -774,7 +755,7 @@ static void test_unsupported_type(void **state) {
                             .ctype = "image/png",
                             .body = GIF_1x1,
                             .len = sizeof GIF_1x1});
-  expect_error(&r, 415, "unsupported_type", NULL);
+  ts_expect_error(&r, 415, "unsupported_type", NULL);
   ts_reply_free(&r);
 }
 
@@ -825,14 +806,14 @@ static void test_invalid_param(void **state) {
     ts_http(&r,
             &(ts_request){
                 .method = "POST", .path = path, .ctype = "image/png", .body = disc_png, .len = disc_png_n});
-    expect_error(&r, 422, "invalid_param", cases[i].param);
+    ts_expect_error(&r, 422, "invalid_param", cases[i].param);
     ts_reply_free(&r);
   }
   post_disc_form(&r, "/api/v1/generate", "quality=11");
-  expect_error(&r, 422, "invalid_param", "quality");
+  ts_expect_error(&r, 422, "invalid_param", "quality");
   ts_reply_free(&r);
   post_disc_form(&r, "/api/v1/generate", "unknown=1");
-  expect_error(&r, 422, "invalid_param", "unknown");
+  ts_expect_error(&r, 422, "invalid_param", "unknown");
   ts_reply_free(&r);
 }
 
@@ -1208,7 +1189,7 @@ static void test_jobs_api(void **state) {
   ts_reply_free(&r);
   /* the jobs endpoint takes multipart too, and validates like generate */
   post_disc_form(&r, "/api/v1/jobs", "quality=12");
-  expect_error(&r, 422, "invalid_param", "quality");
+  ts_expect_error(&r, 422, "invalid_param", "quality");
   ts_reply_free(&r);
   post_disc_form(&r, "/api/v1/jobs", "quality=1");
   TS_EXPECT_STATUS(&r, 202);
@@ -1385,7 +1366,7 @@ static void test_queue_full_and_cancel(void **state) {
                               .ctype = "image/jpeg",
                               .body = photo_jpg,
                               .len = photo_jpg_n});
-    expect_error(&r, 429, "queue_full", NULL);
+    ts_expect_error(&r, 429, "queue_full", NULL);
     char ra[64];
     if (!ts_header(&r, "Retry-After", ra, sizeof ra)) fail_msg("%s: 429 without Retry-After", paths[i]);
     char *end;
@@ -1546,10 +1527,10 @@ static void test_drain_on_sigterm(void **state) {
   }
   ts_reply_free(&r);
   post_disc_raw(&r, "/api/v1/generate?quality=1");
-  expect_error(&r, 503, "draining", NULL);
+  ts_expect_error(&r, 503, "draining", NULL);
   ts_reply_free(&r);
   post_disc_raw(&r, "/api/v1/jobs?quality=1");
-  expect_error(&r, 503, "draining", NULL);
+  ts_expect_error(&r, 503, "draining", NULL);
   ts_reply_free(&r);
   /* it finishes the running job and exits 0 */
   ts_stop_clean(&S);
@@ -1587,7 +1568,7 @@ static void test_env_options(void **state) {
           &(ts_request){
               .method = "POST", .path = "/api/v1/generate", .ctype = "image/png", .body = big, .len = big_n});
   free(big);
-  expect_error(&r, 413, "too_large", NULL);
+  ts_expect_error(&r, 413, "too_large", NULL);
   ts_reply_free(&r);
   ts_stop_clean(&S);
 }
@@ -1777,7 +1758,7 @@ static void test_mask_preview(void **state) {
                             .ctype = "image/png",
                             .body = png,
                             .len = n});
-  expect_error(&r, 422, "no_subject", NULL);
+  ts_expect_error(&r, 422, "no_subject", NULL);
   ts_reply_free(&r);
   post_disc_raw(&r, "/api/v1/mask?mode=extrude");
   TS_EXPECT_STATUS(&r, 200);
@@ -1793,7 +1774,7 @@ static void test_mask_preview(void **state) {
                             .ctype = "image/png",
                             .body = disc_png,
                             .len = disc_png_n / 2});
-  expect_error(&r, 400, "bad_image", NULL);
+  ts_expect_error(&r, 400, "bad_image", NULL);
   ts_reply_free(&r);
 }
 
@@ -1977,7 +1958,7 @@ static void test_budget_runs_two_of_three(void **state) {
   ts_reply_free(&r);
 }
 
-/* The stats of a simulated device: the shape of API.md with its figures. */
+/* The stats of a simulated device: the shape of docs/API.md with its figures. */
 static void test_budget_stats(void **state) {
   (void)state;
   ts_reply r;
@@ -2031,7 +2012,7 @@ static void test_budget_oversized_507(void **state) {
                             .body = photo_jpg,
                             .len = photo_jpg_n,
                             .srv = &small});
-  expect_error(&r, 507, "insufficient_memory", NULL);
+  ts_expect_error(&r, 507, "insufficient_memory", NULL);
   ts_reply_free(&r);
   ts_http(&r, &(ts_request){.method = "POST",
                             .path = "/api/v1/jobs?quality=7",
@@ -2039,7 +2020,7 @@ static void test_budget_oversized_507(void **state) {
                             .body = photo_jpg,
                             .len = photo_jpg_n,
                             .srv = &small});
-  expect_error(&r, 507, "insufficient_memory", NULL);
+  ts_expect_error(&r, 507, "insufficient_memory", NULL);
   ts_reply_free(&r);
   ts_stop_clean(&small);
 }
@@ -2074,7 +2055,7 @@ static void test_budget_precision(void **state) {
                                 .body = photo_jpg,
                                 .len = photo_jpg_n,
                                 .srv = &s});
-      expect_error(&r, 422, "invalid_param", "precision");
+      ts_expect_error(&r, 422, "invalid_param", "precision");
       ts_reply_free(&r);
     }
     ts_stop_clean(&s);

@@ -1,6 +1,6 @@
 /*
  * test_simplify.c - decimation to a face budget keeps every guarantee of
- * ENGINE.md: closed, 2-manifold, no degenerate or duplicate face, Euler
+ * docs/ENGINE.md: closed, 2-manifold, no degenerate or duplicate face, Euler
  * characteristic and components unchanged, volume positive (and close),
  * unused vertices gone, colours following their vertices.  Includes the
  * reported case - a ~377k-face sphere at 10%, 1% and every F(q) budget,
@@ -27,7 +27,7 @@
 #include "meshgen.h"
 #include "simplify.h"
 
-/* F(q) of ENGINE.md */
+/* F(q) of docs/ENGINE.md */
 static const size_t BUDGETS[] = {5000, 10000, 15000, 25000, 40000, 60000, 80000, 120000, 160000, 250000};
 #define N_BUDGETS (sizeof BUDGETS / sizeof BUDGETS[0])
 

@@ -5,7 +5,7 @@
 #     data dir): every check passes and it exits 0;
 #  2. a port with nothing listening: every check fails and it exits 1;
 #  3. a stub (python3's http.server) that answers /health, /ready and
-#     /metrics correctly but /api/v1/gpu/stats without two of API.md's keys:
+#     /metrics correctly but /api/v1/gpu/stats without two of docs/API.md's keys:
 #     health passes, gpu_stats fails naming both keys, and it exits 1.
 # Prints cmocka's "[  PASSED  ] N" / "[  FAILED  ] N" lines for tests/run.sh.
 set -u

@@ -194,3 +194,49 @@ uint8_t *tu_read_file(const char *path, size_t *size) {
   }
   return p;
 }
+
+uint8_t *tu_webp_animated(const uint8_t *rgba, uint32_t w, uint32_t h, size_t *size) {
+  size_t n;
+  uint8_t *still = tu_webp(rgba, w, h, 1, &n);
+  if (!still || n < 12 || memcmp(still + 12, "VP8L", 4) != 0) {
+    free(still);
+    return NULL;
+  }
+  size_t vp8l = n - 12; /* the VP8L chunk with its header */
+  size_t anmf_payload = 16 + vp8l;
+  size_t total = 12 + (8 + 10) + (8 + 6) + (8 + anmf_payload);
+  uint8_t *f = calloc(1, total);
+  if (!f) {
+    free(still);
+    return NULL;
+  }
+  uint8_t *p = f;
+#define LE32(v)                                                                                              \
+  (p[0] = (uint8_t)(v), p[1] = (uint8_t)((v) >> 8), p[2] = (uint8_t)((v) >> 16),                             \
+   p[3] = (uint8_t)((v) >> 24), p += 4)
+#define LE24(q, v) ((q)[0] = (uint8_t)(v), (q)[1] = (uint8_t)((v) >> 8), (q)[2] = (uint8_t)((v) >> 16))
+  memcpy(p, "RIFF", 4), p += 4;
+  LE32(total - 8);
+  memcpy(p, "WEBP", 4), p += 4;
+  memcpy(p, "VP8X", 4), p += 4;
+  LE32(10);
+  p[0] = 0x02;        /* animation */
+  LE24(p + 4, w - 1); /* canvas width - 1 */
+  LE24(p + 7, h - 1); /* canvas height - 1 */
+  p += 10;
+  memcpy(p, "ANIM", 4), p += 4;
+  LE32(6);
+  p += 6;
+  memcpy(p, "ANMF", 4), p += 4;
+  LE32(anmf_payload);
+  LE24(p + 6, w - 1); /* frame width - 1 */
+  LE24(p + 9, h - 1); /* frame height - 1 */
+  p[12] = 100;        /* duration */
+  p += 16;
+  memcpy(p, still + 12, vp8l);
+#undef LE32
+#undef LE24
+  free(still);
+  *size = total;
+  return f;
+}

@@ -20,6 +20,10 @@ uint8_t *tu_png_palette(const uint8_t *indices, uint32_t w, uint32_t h, const ui
 uint8_t *tu_jpeg(const uint8_t *rgb, uint32_t w, uint32_t h, int quality, int progressive, size_t *size);
 /* WebP of RGBA pixels; lossless or lossy (quality 90). */
 uint8_t *tu_webp(const uint8_t *rgba, uint32_t w, uint32_t h, int lossless, size_t *size);
+/* An animated WebP of one frame (VP8X with the animation flag, ANIM, one
+ * ANMF holding the lossless still of rgba), built by hand: libwebp's own
+ * muxer is another library.  malloc'd, or NULL. */
+uint8_t *tu_webp_animated(const uint8_t *rgba, uint32_t w, uint32_t h, size_t *size);
 
 /* An RGBA picture: background colour bg everywhere, colour fg inside the
  * union of the given discs (cx, cy, r in pixels; n discs), minus the holes

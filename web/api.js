@@ -1,4 +1,4 @@
-// api.js - the studio's calls to the ORFEAS server (shared/spec/API.md):
+// api.js - the studio's calls to the ORFEAS server (docs/API.md):
 // the parameter description, the subject mask, progressive generation read
 // as a stream of NDJSON lines, result probes and the status endpoints.
 // Every failure becomes an ApiError carrying the server's JSON error

@@ -72,7 +72,8 @@ static int exit_code(int err) {
   case ORF_EUNSUPPORTED:
   case ORF_ETOOLARGE:
   case ORF_ENOSUBJECT:
-  case ORF_ETOOTHIN: return EXIT_INPUT;
+  case ORF_ETOOTHIN:
+  case ORF_EANIMATED: return EXIT_INPUT;
   default: return EXIT_INTERNAL;
   }
 }

@@ -1,7 +1,7 @@
 /*
  * params.c - the engine's parameters: defaults, strict parsing, the
  * canonical text that request hashes are taken over, and the quality
- * tables of ENGINE.md.
+ * tables of docs/ENGINE.md.
  *
  * One table (kParams) describes every parameter: its name, type, range,
  * the modes it applies to and where it lives in orf_params.  Parsing,
@@ -87,6 +87,7 @@ static const param_desc kParams[] = {
      "depth relative to the longest side (1 turns a disc into a sphere)"},
 };
 #define N_PARAMS (sizeof kParams / sizeof kParams[0])
+_Static_assert(N_PARAMS <= 64, "orf_params.given has one bit per parameter");
 
 static const int kResolution[10] = {48, 64, 96, 128, 160, 192, 256, 320, 384, 512};
 static const int kFaces[10] = {5000, 10000, 15000, 25000, 40000, 60000, 80000, 120000, 160000, 250000};
@@ -184,6 +185,8 @@ static int parse_points(orf_params *p, const char *value, char *err, size_t err_
   return ORF_OK;
 }
 
+static int set_value(orf_params *p, const param_desc *d, const char *value, char *err, size_t err_size);
+
 int orf_params_set(orf_params *p, const char *name, const char *value, char *err, size_t err_size) {
   if (!name || !value) return fail(err, err_size, "parameter name and value are required");
   if (strcmp(name, "size") == 0) {
@@ -201,6 +204,14 @@ int orf_params_set(orf_params *p, const char *name, const char *value, char *err
   for (size_t i = 0; i < N_PARAMS; i++)
     if (strcmp(kParams[i].name, name) == 0) d = &kParams[i];
   if (!d) return fail(err, err_size, "unknown parameter \"%.40s\"", name);
+  int rc = set_value(p, d, value, err, err_size);
+  if (rc == ORF_OK) p->given |= (uint64_t)1 << (d - kParams);
+  return rc;
+}
+
+/* Parses value into d's field of *p, strictly (orf_params_set). */
+static int set_value(orf_params *p, const param_desc *d, const char *value, char *err, size_t err_size) {
+  const char *name = d->name;
   char *field = (char *)p + d->offset;
   double v;
   switch (d->type) {
@@ -253,6 +264,16 @@ int orf_params_validate(const orf_params *p, char *err, size_t err_size) {
   if (!mode_bit) return fail(err, err_size, "mode must be inflate, relief, lithophane or extrude");
   for (size_t i = 0; i < N_PARAMS; i++) {
     const param_desc *d = &kParams[i];
+    if (!(p->given >> i & 1) || !d->modes || (d->modes & mode_bit)) continue;
+    char modes[64] = "";
+    size_t n = 0;
+    for (int m = 0; kModes[m]; m++)
+      if (d->modes & (1u << m))
+        n += (size_t)snprintf(modes + n, sizeof modes - n, "%s%s", n ? " and " : "", kModes[m]);
+    return fail(err, err_size, "%s applies to %s only, not to mode %s", d->name, modes, kModes[p->mode]);
+  }
+  for (size_t i = 0; i < N_PARAMS; i++) {
+    const param_desc *d = &kParams[i];
     if (d->type != P_NUM || !(d->modes & mode_bit)) continue;
     double v = *(const double *)((const char *)p + d->offset);
     if (!(v >= d->min && v <= d->max))
@@ -282,11 +303,12 @@ int orf_params_validate(const orf_params *p, char *err, size_t err_size) {
     if (p->min_mm >= p->max_mm)
       return fail(err, err_size, "min_mm must be less than max_mm (got %g and %g)", p->min_mm, p->max_mm);
     if (2 * p->border_mm >= size)
-      return fail(err, err_size, "border_mm must be less than half of size_mm (got %g for %g mm)", p->border_mm,
-                  size);
+      return fail(err, err_size, "border_mm must be less than half of size_mm (got %g for %g mm)",
+                  p->border_mm, size);
     if (p->shape == ORF_SHAPE_CYLINDER && 4 * p->max_mm > size)
-      return fail(err, err_size, "max_mm must be at most a quarter of size_mm for a cylinder (got %g for %g mm)",
-                  p->max_mm, size);
+      return fail(err, err_size,
+                  "max_mm must be at most a quarter of size_mm for a cylinder (got %g for %g mm)", p->max_mm,
+                  size);
     if (p->max_mm >= size)
       return fail(err, err_size, "max_mm must be less than size_mm (got %g for %g mm)", p->max_mm, size);
     break;

@@ -1,5 +1,5 @@
 /*
- * pipeline.c - orf_generate(): one image through every stage of ENGINE.md.
+ * pipeline.c - orf_generate(): one image through every stage of docs/ENGINE.md.
  *
  *   bytes --decode--> pixels --mask--> subject --fields--> H, G, colours
  *         --marching cubes--> mesh --smooth--> --simplify--> --check--> stage
@@ -181,19 +181,32 @@ static int prepare(job *j, const orf_image *img, orf_inflate *f, orf_modefield *
   return rc;
 }
 
-/* One stage's mesh from inflate's fields (mf NULL) or a mode's (mf). */
+/* One stage's mesh from inflate's fields (mf NULL) or a mode's (mf).  A
+ * subject narrower than a cell of an early stage's grid (a 20 x 1000 bar
+ * at the preview's 32 cells) leaves no surface there: that stage is meshed
+ * again on a grid twice as fine, up to the final stage's, so that an image
+ * the final grid resolves is not refused for its preview.  One that even
+ * the final grid does not resolve is ORF_ETOOTHIN: the image's limit at
+ * this quality, said as such, not an invariant that failed. */
 static int run_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_stage stage, int grid,
                      orf_mesh *keep) {
+  int final_grid = orf_quality_resolution(j->p->quality);
   orf_mesh m;
-  double t1 = now_ms();
-  orf_gpu_stats gs = {0};
-  int rc = mf       ? orf_modes_mesh(mf, grid, j->o->threads, j->o->cancel, &m)
-           : j->gpu ? orf_gpu_inflate_mesh(f, grid, j->o->precision, j->o->cancel, &m, &gs)
-                    : orf_inflate_mesh(f, grid, j->o->threads, j->o->cancel, &m);
-  if (gs.device_peak > j->o->device_peak_bytes) j->o->device_peak_bytes = gs.device_peak;
-  j->res->timings.mesh += now_ms() - t1;
-  if (rc) return rc;
-  rc = finish_stage(j, f, mf, &m, stage, grid);
+  int rc;
+  for (;;) {
+    double t1 = now_ms();
+    orf_gpu_stats gs = {0};
+    rc = mf       ? orf_modes_mesh(mf, grid, j->o->threads, j->o->cancel, &m)
+         : j->gpu ? orf_gpu_inflate_mesh(f, grid, j->o->precision, j->o->cancel, &m, &gs)
+                  : orf_inflate_mesh(f, grid, j->o->threads, j->o->cancel, &m);
+    if (gs.device_peak > j->o->device_peak_bytes) j->o->device_peak_bytes = gs.device_peak;
+    j->res->timings.mesh += now_ms() - t1;
+    if (rc) return rc;
+    if (m.face_count || grid >= final_grid) break;
+    orf_mesh_free(&m);
+    grid = 2 * grid < final_grid ? 2 * grid : final_grid;
+  }
+  rc = m.face_count ? finish_stage(j, f, mf, &m, stage, grid) : ORF_ETOOTHIN;
   if (rc == ORF_OK && keep)
     *keep = m;
   else

@@ -44,7 +44,7 @@ typedef struct orf_inflate {
 
 /* Builds the fields of an image of w x h pixels from its subject mask
  * (w*h bytes, non-zero = subject) and its RGBA pixels.  thickness and detail
- * are the parameters of ENGINE.md.  Returns ORF_OK, ORF_ENOSUBJECT (empty
+ * are the parameters of docs/ENGINE.md.  Returns ORF_OK, ORF_ENOSUBJECT (empty
  * mask), ORF_ENOMEM or ORF_ECANCELED; on error *out is zeroed. */
 int orf_inflate_build(const uint8_t *mask, const uint8_t *rgba, uint32_t w, uint32_t h, double thickness,
                       double detail, int threads, atomic_int *cancel, orf_inflate *out);

@@ -3,7 +3,7 @@
  * the file-size limit, dispatch to the PNG / JPEG / WebP decoders, and the
  * header-only probe used for admission control.
  *
- * The input is untrusted (ENGINE.md "Input"): nothing is decided from a file
+ * The input is untrusted (docs/ENGINE.md "Input"): nothing is decided from a file
  * name or a declared content type.  A real image of another type (GIF,
  * BMP, TIFF, SVG, ...), recognised by its signature, is unsupported
  * (ORF_EUNSUPPORTED, HTTP 415); bytes that are no image at all are a bad
@@ -18,7 +18,7 @@
 #include "decode_int.h"
 #include "image.h"
 
-/* ENGINE.md's limits. */
+/* docs/ENGINE.md's limits. */
 #define DEFAULT_MAX_FILE_BYTES ((size_t)50 * 1000 * 1000)
 #define DEFAULT_MAX_SIDE 8192u
 #define DEFAULT_MAX_PIXELS ((uint64_t)40 * 1000 * 1000)
@@ -94,7 +94,7 @@ static int check_input(const uint8_t *data, size_t size, const orf_limits *lim, 
   return other_image_type(data, size) ? ORF_EUNSUPPORTED : ORF_EBADIMAGE;
 }
 
-/* Header only; see orfeas.h.  lim may be NULL for ENGINE.md's defaults.  On
+/* Header only; see orfeas.h.  lim may be NULL for docs/ENGINE.md's defaults.  On
  * error the outputs are ORF_IMG_UNKNOWN and 0. */
 int orf_image_probe(const uint8_t *data, size_t size, const orf_limits *lim, orf_image_type *type,
                     uint32_t *width, uint32_t *height) {
@@ -124,7 +124,7 @@ int orf_image_probe(const uint8_t *data, size_t size, const orf_limits *lim, orf
   return rc;
 }
 
-/* See image.h.  lim may be NULL for ENGINE.md's defaults.  On success the
+/* See image.h.  lim may be NULL for docs/ENGINE.md's defaults.  On success the
  * caller owns out->rgba and frees it with orf_image_free(). */
 int orf_image_decode(const uint8_t *data, size_t size, const orf_limits *lim, uint32_t min_side,
                      orf_image *out) {

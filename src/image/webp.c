@@ -5,7 +5,7 @@
  *
  * WebPGetFeatures() reads the container and bitstream headers only: the
  * size is checked against the limits and animations are refused
- * (ORF_EUNSUPPORTED: we make one mesh from one picture) before the pixel
+ * (ORF_EANIMATED: we make one mesh from one picture) before the pixel
  * buffer exists.  libwebp's own working memory is allocated with malloc and
  * is not seen by orf_memtrack; the pixels are.
  */
@@ -29,7 +29,7 @@ static int webp_error(VP8StatusCode st) {
 static int webp_header(const uint8_t *data, size_t size, const orf_limits *lim, WebPBitstreamFeatures *f) {
   int rc = webp_error(WebPGetFeatures(data, size, f));
   if (rc != ORF_OK) return rc;
-  if (f->has_animation) return ORF_EUNSUPPORTED;
+  if (f->has_animation) return ORF_EANIMATED;
   if (f->width <= 0 || f->height <= 0) return ORF_EBADIMAGE;
   return orf__image_check_size(lim, (uint32_t)f->width, (uint32_t)f->height);
 }

@@ -1,6 +1,6 @@
 /*
  * check.c - orf_mesh_check(): the figures and topology of a triangle mesh,
- * the verification every output of the engine goes through (ENGINE.md,
+ * the verification every output of the engine goes through (docs/ENGINE.md,
  * "What every output mesh guarantees").
  *
  * Edges come from the CSR edge structure of adjacency.c (counting sort,

@@ -12,7 +12,7 @@
  *  - pockets: tiny closed sheets - two faces back to back on a valence-2
  *    vertex, or a tetrahedron - hanging on an edge that then has four faces
  *    or touching the surface at one vertex (218 non-manifold edges already
- *    at 50% of a 327,680-face icosphere, in every budget of ENGINE.md's F(q));
+ *    at 50% of a 327,680-face icosphere, in every budget of docs/ENGINE.md's F(q));
  *  - needles: zero-area faces along sharp edges, where a face was folded
  *    flat onto three collinear vertices (hundreds on a cube at 5k faces),
  *    and slivers under the degenerate area (one in a 947k-face

@@ -1,5 +1,5 @@
 /*
- * modes.h - the printing modes of ENGINE.md other than inflate: relief,
+ * modes.h - the printing modes of docs/ENGINE.md other than inflate: relief,
  * lithophane and extrude (relief.h, lithophane.h, extrude.h), behind one
  * interface the pipeline (pipeline.c) drives stage by stage exactly as it
  * drives inflate:

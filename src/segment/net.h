@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-enum { ORF__NET_OK = 0, ORF__NET_ENOMEM = -1, ORF__NET_EIO = -8, ORF__NET_ESEGMENT = -13 };
+enum { ORF__NET_OK = 0, ORF__NET_ENOMEM = -1, ORF__NET_EIO = -8, ORF__NET_ESEGMENT = -14 };
 
 /* The network's default input size when the graph does not say. */
 #define ORF_SEG_DEFAULT_SIDE 320

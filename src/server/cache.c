@@ -29,10 +29,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "alloc.h"
 #include "cache_disk.h"
 #include "orfeas.h"
-#include "srv_error.h"
+#include "util.h"
 
 typedef struct blob_impl {
   orf_blob pub; /* first: orf_blob * and blob_impl * convert */
@@ -65,12 +64,6 @@ struct orf_cache {
   int disk_failed;       /* a dir was configured but is unusable */
   char disk_why[128];    /* why, when disk_failed */
 };
-
-static double now_mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ---- blobs ----------------------------------------------------------- */
 
@@ -197,6 +190,12 @@ int orf_cache_open(orf_cache **out, const orf_cache_config *cfg) {
       return ORF_ENOMEM;
     }
     c->disk_failed = c->disk == NULL;
+    if (c->disk && orf_cache_disk_scrub_start(c->disk, cfg->scrub_bytes_per_s)) {
+      orf_cache_disk_close(c->disk);
+      orf_cache__index_fini(&c->ix);
+      orf_free(c);
+      return ORF_ENOMEM;
+    }
   }
   pthread_mutex_init(&c->mu, NULL);
   *out = c;
@@ -251,7 +250,7 @@ int orf_cache_put(orf_cache *c, const char *hash, const char *name, const void *
   }
 
   mem_entry *dead = NULL;
-  double now = now_mono();
+  double now = orf_now_mono();
   pthread_mutex_lock(&c->mu);
   if (keep) {
     insert(c, e, now, &dead);
@@ -284,7 +283,7 @@ int orf_cache_get(orf_cache *c, const char *hash, const char *name, int count, o
   mem_entry *dead = NULL;
   int rc = ORF_OK;
 
-  double now = now_mono();
+  double now = orf_now_mono();
   pthread_mutex_lock(&c->mu);
   mem_entry *e = (mem_entry *)orf_cache__index_find(&c->ix, key);
   if (e && expired(c, e, now)) {
@@ -330,7 +329,7 @@ int orf_cache_get(orf_cache *c, const char *hash, const char *name, int count, o
     memcpy(e->node.key, key, sizeof key);
     e->cost = cost;
   }
-  now = now_mono();
+  now = orf_now_mono();
   pthread_mutex_lock(&c->mu);
   mem_entry *other = (mem_entry *)orf_cache__index_find(&c->ix, key);
   if (other && !expired(c, other, now)) {
@@ -379,7 +378,7 @@ int orf_cache_open_fd(orf_cache *c, const char *hash, const char *name, int *fd,
 int orf_cache_has(orf_cache *c, const char *hash, const char *name) {
   if (!c || !orf_cache__valid_hash(hash) || (name && !orf_cache__valid_name(name))) return 0;
   int found = 0;
-  double now = now_mono();
+  double now = orf_now_mono();
   pthread_mutex_lock(&c->mu);
   if (name) {
     char key[ORF_CACHE_KEY_SIZE];
@@ -465,6 +464,8 @@ void orf_cache_stats_get(orf_cache *c, orf_cache_stats *st) {
     st->disk_bytes = ds.bytes;
     st->evictions += ds.evictions;
     st->corrupt = ds.corrupt;
+    st->scrub_checked = ds.scrub_checked;
+    st->scrub_damaged = ds.scrub_damaged;
     st->disk_ok = ds.ok;
     memcpy(st->last_disk_error, ds.last_error, sizeof st->last_disk_error);
   }

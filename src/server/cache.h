@@ -1,6 +1,6 @@
 /*
  * cache.h - the request deduplication cache: results of finished jobs,
- * keyed by request hash (64 hex digits of SHA-256, see API.md
+ * keyed by request hash (64 hex digits of SHA-256, see docs/API.md
  * "Deduplication") and an entry name ("meta.json", "final_optimized.ply",
  * "final_optimized.glb", ...).
  *
@@ -34,10 +34,11 @@
 typedef struct orf_cache orf_cache;
 
 typedef struct orf_cache_config {
-  const char *dir;       /* disk tier root, created if missing; NULL: memory only */
-  size_t mem_max_bytes;  /* memory tier bound */
-  size_t disk_max_bytes; /* disk tier bound */
-  double ttl_s;          /* memory tier time to live; <= 0: no expiry */
+  const char *dir;          /* disk tier root, created if missing; NULL: memory only */
+  size_t mem_max_bytes;     /* memory tier bound */
+  size_t disk_max_bytes;    /* disk tier bound */
+  double ttl_s;             /* memory tier time to live; <= 0: no expiry */
+  double scrub_bytes_per_s; /* disk tier scrubber's rate (cache_disk.h); <= 0: none */
 } orf_cache_config;
 
 /* An immutable cached object, shared by reference count. */
@@ -50,6 +51,7 @@ typedef struct orf_cache_stats {
   size_t entries, bytes, max_bytes;                /* memory tier */
   size_t disk_entries, disk_bytes, disk_max_bytes; /* disk tier */
   uint64_t hits, misses, evictions, coalesced, corrupt;
+  uint64_t scrub_checked, scrub_damaged; /* disk files the scrubber read, and found damaged */
   double ttl_s;
   int disk_ok;               /* 0 after a disk write failed, until one succeeds */
   char last_disk_error[128]; /* "" when none */

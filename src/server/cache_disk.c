@@ -8,8 +8,19 @@
  * so a reader sees the old file or the new one, never a mix, and a crash
  * leaves at worst a temporary file, which the scan at open removes.
  * Integrity: a 48-byte header carries the payload size (checked against the
- * file size at every open: catches truncation cheaply) and its SHA-256
- * (checked once per file and process, on first use: catches altered bytes).
+ * file size at every open: catches truncation cheaply) and its SHA-256.
+ * The checksum is verified on a file's first use, and again whenever the
+ * file's identity - device, inode, size, mtime and ctime, from fstat(2) of
+ * the descriptor about to be used - differs from the one it had when it was
+ * last verified or written: any write to the file, or a file put in its
+ * place, changes its ctime, which no unprivileged process can set back, so
+ * a file altered after it was checked is checked again before a byte of it
+ * is served (the principle of git's index and rsync's quick check, turned
+ * to integrity).  Damage that leaves the identity alone (a bad disk
+ * sector, or a write by someone who can also reset the clock) is found by
+ * the scrubber: a thread that re-reads every file at a bounded rate
+ * (--cache-scrub-mb-s), as ZFS and Btrfs scrubs do.  A file that fails is
+ * deleted, never served, and its result computed again when next asked.
  *
  * Every path is relative to a descriptor on the cache root (openat & co.,
  * O_NOFOLLOW), and built only from validated keys, so no path can leave the
@@ -39,10 +50,9 @@
 
 #include <jansson.h>
 
-#include "alloc.h"
 #include "log.h"
 #include "orfeas.h"
-#include "srv_error.h"
+#include "util.h"
 
 #define MAGIC "ORFCACH1"
 #define HDR ORF_CACHE_FILE_HEADER
@@ -56,14 +66,7 @@
 
 /* ---- keys ------------------------------------------------------------ */
 
-int orf_cache__valid_hash(const char *hash) {
-  if (!hash) return 0;
-  for (int i = 0; i < ORF_CACHE_HASH_LEN; i++) {
-    char ch = hash[i];
-    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return 0;
-  }
-  return hash[ORF_CACHE_HASH_LEN] == '\0';
-}
+int orf_cache__valid_hash(const char *hash) { return orf_is_hex(hash, ORF_CACHE_HASH_LEN); }
 
 int orf_cache__valid_name(const char *name) {
   if (!name || name[0] == '\0' || name[0] == '.') return 0;
@@ -190,12 +193,21 @@ orf_cache__node *orf_cache__index_oldest(orf_cache__index *ix) {
 
 /* ---- disk tier: state ------------------------------------------------- */
 
+/* What fstat(2) says about a file that changes when its bytes do. */
+typedef struct file_id {
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  struct timespec mtime, ctime;
+} file_id;
+
 typedef struct disk_entry {
   orf_cache__node node; /* first: the index hands out nodes */
   uint64_t file_size;   /* header + payload */
   uint64_t gen;         /* changes each time the file is replaced */
   double stamp;         /* last use, wall-clock seconds (mtime at scan) */
-  int verified;         /* checksum checked (or written) by this process */
+  int verified;         /* checksum checked (or written) by this process... */
+  file_id id;           /* ...while the file had this identity */
 } disk_entry;
 
 struct orf_cache_disk {
@@ -206,7 +218,34 @@ struct orf_cache_disk {
   uint64_t gen, evictions, corrupt;
   int ok;
   char last_error[128];
+  /* the scrubber (orf_cache_disk_scrub_start) */
+  pthread_t scrubber;
+  int scrubbing, stop; /* stop: under mu, signalled on scrub_cv */
+  pthread_cond_t scrub_cv;
+  double scrub_bytes_per_s;
+  uint64_t scrub_checked, scrub_damaged;
 };
+
+static void id_of(const struct stat *st, file_id *id) {
+  memset(id, 0, sizeof *id);
+  id->dev = st->st_dev;
+  id->ino = st->st_ino;
+  id->size = st->st_size;
+  id->mtime = st->st_mtim;
+  id->ctime = st->st_ctim;
+}
+
+static int same_id(const file_id *a, const file_id *b) {
+  return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+         a->mtime.tv_nsec == b->mtime.tv_nsec && a->ctime.tv_sec == b->ctime.tv_sec &&
+         a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* A directory of the cache, relative to its root ("." for the root
+ * itself): never through a symbolic link.  A descriptor, or -1 (errno). */
+static int open_dir(orf_cache_disk *d, const char *rel) {
+  return openat(d->root, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
 
 static double now_real(void) {
   struct timespec ts;
@@ -264,17 +303,10 @@ static int set_error_locked(orf_cache_disk *d, const char *what, int err) {
  * spell, or the first success after failures - so a full disk is one log
  * line, not one per request.  Called without d->mu. */
 static void log_change(int failed, const char *error) {
-  char fields[200];
-  if (failed) {
-    json_t *e = json_string(error);
-    char *q = e ? json_dumps(e, JSON_ENCODE_ANY) : NULL;
-    snprintf(fields, sizeof fields, "\"error\":%s", q ? q : "\"\"");
-    free(q);
-    json_decref(e);
-    orf_log_event("error", "disk_write_failed", fields);
-  } else {
-    orf_log_event("info", "disk_write_recovered", NULL);
-  }
+  if (failed)
+    orf_log_json("error", "disk_write_failed", json_pack("{s:s}", "error", error));
+  else
+    orf_log_json("info", "disk_write_recovered", NULL);
 }
 
 /* Deletes n's file and unindexes and frees n; removes its directories when
@@ -315,10 +347,15 @@ static void drop_corrupt(orf_cache_disk *d, const char *key, uint64_t gen) {
   pthread_mutex_unlock(&d->mu);
 }
 
-static void mark_verified(orf_cache_disk *d, const char *key, uint64_t gen) {
+/* Records that key's file (if still generation gen) matched its checksum
+ * while it had identity id (taken before it was read). */
+static void mark_verified(orf_cache_disk *d, const char *key, uint64_t gen, const file_id *id) {
   pthread_mutex_lock(&d->mu);
   disk_entry *n = (disk_entry *)orf_cache__index_find(&d->ix, key);
-  if (n && n->gen == gen) n->verified = 1;
+  if (n && n->gen == gen) {
+    n->verified = 1;
+    n->id = *id;
+  }
   pthread_mutex_unlock(&d->mu);
 }
 
@@ -367,11 +404,7 @@ static int check_header(int fd, uint64_t *payload, uint8_t sha[32]) {
 
 /* ---- disk tier: scan at open ----------------------------------------- */
 
-static int is_hex2(const char *s) {
-  for (int i = 0; i < 2; i++)
-    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
-  return s[2] == '\0';
-}
+static int is_hex2(const char *s) { return orf_is_hex(s, 2); }
 
 static int is_dots(const char *s) { return strcmp(s, ".") == 0 || strcmp(s, "..") == 0; }
 
@@ -382,7 +415,7 @@ static int scan_entry_dir(orf_cache_disk *d, const char *ab, const char *hash) {
   memcpy(rel, ab, 2);
   rel[2] = '/';
   memcpy(rel + 3, hash, ORF_CACHE_HASH_LEN + 1);
-  int dfd = openat(d->root, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int dfd = open_dir(d, rel);
   if (dfd < 0) return ORF_OK;
   DIR *dir = fdopendir(dfd);
   if (!dir) {
@@ -430,7 +463,7 @@ static int scan_entry_dir(orf_cache_disk *d, const char *ab, const char *hash) {
 
 /* Scans "ab": entry directories are indexed, stray files removed. */
 static int scan_prefix_dir(orf_cache_disk *d, const char *ab) {
-  int dfd = openat(d->root, ab, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int dfd = open_dir(d, ab);
   if (dfd < 0) return ORF_OK;
   DIR *dir = fdopendir(dfd);
   if (!dir) {
@@ -465,7 +498,7 @@ static int by_stamp(const void *a, const void *b) {
 /* Walks root's two-digit directories only: anything else in the cache dir
  * (a file the operator put there) is left alone. */
 static int scan(orf_cache_disk *d) {
-  int fd = openat(d->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = open_dir(d, ".");
   if (fd < 0) return ORF_OK;
   DIR *dir = fdopendir(fd);
   if (!dir) {
@@ -568,12 +601,25 @@ int orf_cache_disk_open(orf_cache_disk **out, const char *dir, size_t max_bytes,
     return ORF_ENOMEM;
   }
   pthread_mutex_init(&d->mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&d->scrub_cv, &ca);
+  pthread_condattr_destroy(&ca);
   *out = d;
   return ORF_OK;
 }
 
 void orf_cache_disk_close(orf_cache_disk *d) {
   if (!d) return;
+  if (d->scrubbing) {
+    pthread_mutex_lock(&d->mu);
+    d->stop = 1;
+    pthread_cond_broadcast(&d->scrub_cv);
+    pthread_mutex_unlock(&d->mu);
+    pthread_join(d->scrubber, NULL);
+  }
+  pthread_cond_destroy(&d->scrub_cv);
   free_all(d);
   close(d->root);
   pthread_mutex_destroy(&d->mu);
@@ -591,7 +637,7 @@ static int make_entry_dirs(orf_cache_disk *d, const char *rel_dir) {
   else if (errno != EEXIST)
     return errno;
   if (mkdirat(d->root, rel_dir, 0755) == 0) {
-    int pfd = openat(d->root, ab, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int pfd = open_dir(d, ab);
     if (pfd >= 0) {
       fsync(pfd);
       close(pfd);
@@ -642,7 +688,7 @@ int orf_cache_disk_put(orf_cache_disk *d, const char *key, const void *data, siz
       if (err == ENOENT) continue;
       goto fail;
     }
-    dfd = openat(d->root, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    dfd = open_dir(d, rel);
     if (dfd < 0) {
       err = errno;
       what = "open";
@@ -693,7 +739,10 @@ int orf_cache_disk_put(orf_cache_disk *d, const char *key, const void *data, siz
   n->file_size = HDR + (uint64_t)size;
   n->gen = ++d->gen;
   n->stamp = now_real();
-  n->verified = 1;
+  /* written by us from the bytes we hashed: verified as it is now */
+  struct stat st;
+  n->verified = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (n->verified) id_of(&st, &n->id);
   orf_cache__index_insert(&d->ix, &n->node);
   d->bytes += n->file_size;
   int recovered = !d->ok;
@@ -734,8 +783,13 @@ fail:
 
 /* ---- disk tier: reads ------------------------------------------------ */
 
-/* Opens key's file under the lock and takes what the reader needs. */
-static int open_entry(orf_cache_disk *d, const char *key, int *fd, uint64_t *gen, int *verified, int *touch) {
+/* Opens key's file under the lock and takes what the reader needs: its
+ * generation, and whether its checksum must be verified before use (never
+ * verified, or its identity is not the verified one).  use: a read, which
+ * counts for the LRU order (touch: the caller refreshes the mtime); 0 for
+ * the scrubber, which leaves the order alone and always verifies. */
+static int open_entry(orf_cache_disk *d, const char *key, int use, int *fd, uint64_t *gen, int *must_verify,
+                      file_id *id, int *touch) {
   char rel[REL_SIZE];
   rel_path(rel, key);
   pthread_mutex_lock(&d->mu);
@@ -753,11 +807,21 @@ static int open_entry(orf_cache_disk *d, const char *key, int *fd, uint64_t *gen
     return ORF_SRV_ENOTFOUND;
   }
   *gen = n->gen;
-  *verified = n->verified;
-  double now = now_real();
-  *touch = now - n->stamp > TOUCH_INTERVAL_S;
-  if (*touch) n->stamp = now;
-  orf_cache__index_touch(&d->ix, &n->node);
+  struct stat st;
+  if (fstat(*fd, &st)) {
+    close(*fd);
+    pthread_mutex_unlock(&d->mu);
+    return ORF_SRV_ENOTFOUND;
+  }
+  id_of(&st, id);
+  *must_verify = !use || !n->verified || !same_id(&n->id, id);
+  *touch = 0;
+  if (use) {
+    double now = now_real();
+    *touch = now - n->stamp > TOUCH_INTERVAL_S;
+    if (*touch) n->stamp = now;
+    orf_cache__index_touch(&d->ix, &n->node);
+  }
   pthread_mutex_unlock(&d->mu);
   return ORF_OK;
 }
@@ -786,10 +850,11 @@ static int verify_stream(int fd, uint64_t payload, const uint8_t want[32]) {
 int orf_cache_disk_load(orf_cache_disk *d, const char *key, size_t prefix, void **block, size_t *size) {
   *block = NULL;
   *size = 0;
-  int fd, verified, touch;
+  int fd, must_verify, touch;
   uint64_t gen, payload;
   uint8_t want[32], got[32];
-  int rc = open_entry(d, key, &fd, &gen, &verified, &touch);
+  file_id id;
+  int rc = open_entry(d, key, 1, &fd, &gen, &must_verify, &id, &touch);
   if (rc != ORF_OK) return rc;
   if (check_header(fd, &payload, want) || payload > SIZE_MAX - prefix) goto corrupt;
   uint8_t *buf = orf_malloc((size_t)payload + prefix);
@@ -801,13 +866,13 @@ int orf_cache_disk_load(orf_cache_disk *d, const char *key, size_t prefix, void 
     orf_free(buf);
     goto corrupt;
   }
-  if (!verified) {
+  if (must_verify) {
     orf_cache__sha256(buf + prefix, (size_t)payload, got);
     if (CRYPTO_memcmp(got, want, 32) != 0) {
       orf_free(buf);
       goto corrupt;
     }
-    mark_verified(d, key, gen);
+    mark_verified(d, key, gen, &id);
   }
   if (touch) futimens(fd, NULL);
   close(fd);
@@ -822,20 +887,21 @@ corrupt:
 }
 
 int orf_cache_disk_open_fd(orf_cache_disk *d, const char *key, int *fd_out, off_t *offset, size_t *size) {
-  int fd, verified, touch;
+  int fd, must_verify, touch;
   uint64_t gen, payload;
   uint8_t want[32];
-  int rc = open_entry(d, key, &fd, &gen, &verified, &touch);
+  file_id id;
+  int rc = open_entry(d, key, 1, &fd, &gen, &must_verify, &id, &touch);
   if (rc != ORF_OK) return rc;
   if (check_header(fd, &payload, want)) goto corrupt;
-  if (!verified) {
+  if (must_verify) {
     int v = verify_stream(fd, payload, want);
     if (v < 0) {
       close(fd);
       return ORF_ENOMEM;
     }
     if (!v) goto corrupt;
-    mark_verified(d, key, gen);
+    mark_verified(d, key, gen, &id);
   }
   if (touch) futimens(fd, NULL);
   *fd_out = fd;
@@ -876,7 +942,7 @@ int orf_cache_disk_remove(orf_cache_disk *d, const char *key) {
 /* Removes empty entry and prefix directories (a writer racing with this
  * recreates its directory, see orf_cache_disk_put). */
 static void sweep_empty_dirs(orf_cache_disk *d) {
-  int fd = openat(d->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = open_dir(d, ".");
   if (fd < 0) return;
   DIR *top = fdopendir(fd);
   if (!top) {
@@ -886,7 +952,7 @@ static void sweep_empty_dirs(orf_cache_disk *d) {
   struct dirent *ent;
   while ((ent = readdir(top))) {
     if (!is_hex2(ent->d_name)) continue;
-    int pfd = openat(d->root, ent->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int pfd = open_dir(d, ent->d_name);
     if (pfd < 0) continue;
     DIR *sub = fdopendir(pfd);
     if (!sub) {
@@ -921,7 +987,79 @@ void orf_cache_disk_stats_get(orf_cache_disk *d, orf_cache_disk_stats *st) {
   st->bytes = d->bytes;
   st->evictions = d->evictions;
   st->corrupt = d->corrupt;
+  st->scrub_checked = d->scrub_checked;
+  st->scrub_damaged = d->scrub_damaged;
   st->ok = d->ok;
   memcpy(st->last_error, d->last_error, sizeof st->last_error);
   pthread_mutex_unlock(&d->mu);
+}
+
+/* ---- disk tier: the scrubber ------------------------------------------ */
+
+/* Waits up to seconds on the scrubber's condition; returns 1 when asked to
+ * stop.  Caller holds d->mu. */
+static int scrub_wait_locked(orf_cache_disk *d, double seconds) {
+  struct timespec until = orf_mono_after(seconds);
+  while (!d->stop && pthread_cond_timedwait(&d->scrub_cv, &d->mu, &until) == 0) {
+  }
+  return d->stop;
+}
+
+/* Re-reads key's whole file against its checksum, whatever was verified
+ * before; a file that fails is deleted (counted as corrupt and damaged).
+ * Returns the bytes read. */
+static uint64_t scrub_one(orf_cache_disk *d, const char *key) {
+  int fd, must_verify, touch;
+  uint64_t gen, payload = 0;
+  uint8_t want[32];
+  file_id id;
+  if (open_entry(d, key, 0, &fd, &gen, &must_verify, &id, &touch) != ORF_OK) return 0;
+  int v = check_header(fd, &payload, want) ? 0 : verify_stream(fd, payload, want);
+  close(fd);
+  if (v < 0) return 0; /* out of memory: try again next pass */
+  if (v)
+    mark_verified(d, key, gen, &id);
+  else
+    drop_corrupt(d, key, gen);
+  pthread_mutex_lock(&d->mu);
+  d->scrub_checked++;
+  if (!v) d->scrub_damaged++;
+  pthread_mutex_unlock(&d->mu);
+  if (!v) {
+    json_t *f = json_pack("{s:s}", "key", key);
+    orf_log_json("warn", "cache_file_damaged", f);
+  }
+  return HDR + payload;
+}
+
+/* One pass after another over a snapshot of the index, pausing after each
+ * file for as long as reading it takes at the configured rate. */
+static void *scrub_main(void *arg) {
+  orf_cache_disk *d = arg;
+  pthread_mutex_lock(&d->mu);
+  while (!d->stop) {
+    size_t n = d->ix.count, k = 0;
+    char(*keys)[ORF_CACHE_KEY_SIZE] = n ? orf_malloc(n * sizeof *keys) : NULL;
+    if (keys)
+      for (orf_cache__node *x = d->ix.lru.next; x != &d->ix.lru && k < n; x = x->next)
+        memcpy(keys[k++], x->key, ORF_CACHE_KEY_SIZE);
+    for (size_t i = 0; i < k && !d->stop; i++) {
+      pthread_mutex_unlock(&d->mu);
+      uint64_t bytes = scrub_one(d, keys[i]);
+      pthread_mutex_lock(&d->mu);
+      if (bytes) scrub_wait_locked(d, (double)bytes / d->scrub_bytes_per_s);
+    }
+    orf_free(keys);
+    scrub_wait_locked(d, 1.0); /* between passes, and while the tier is empty */
+  }
+  pthread_mutex_unlock(&d->mu);
+  return NULL;
+}
+
+int orf_cache_disk_scrub_start(orf_cache_disk *d, double bytes_per_s) {
+  if (!d || bytes_per_s <= 0 || d->scrubbing) return ORF_OK;
+  d->scrub_bytes_per_s = bytes_per_s;
+  if (pthread_create(&d->scrubber, NULL, scrub_main, d)) return ORF_ENOMEM;
+  d->scrubbing = 1;
+  return ORF_OK;
 }

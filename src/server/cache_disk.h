@@ -86,8 +86,9 @@ typedef struct orf_cache_disk orf_cache_disk;
 typedef struct orf_cache_disk_stats {
   size_t entries, bytes; /* bytes: file sizes, headers included */
   uint64_t evictions, corrupt;
-  int ok;               /* 0 after a failed write, until one succeeds */
-  char last_error[128]; /* last failure, "" when none yet */
+  uint64_t scrub_checked, scrub_damaged; /* files the scrubber read, and found damaged */
+  int ok;                                /* 0 after a failed write, until one succeeds */
+  char last_error[128];                  /* last failure, "" when none yet */
 } orf_cache_disk_stats;
 
 /* Creates dir (and its parents) if missing, scans it: valid entries are
@@ -109,9 +110,17 @@ void orf_cache_disk_close(orf_cache_disk *d);
  * version of key is removed so it cannot be served instead). */
 int orf_cache_disk_put(orf_cache_disk *d, const char *key, const void *data, size_t size);
 
+/* Starts the scrubber: a thread that reads every indexed file again, one
+ * pass after another, at most bytes_per_s on average, and deletes the ones
+ * that fail their checksum; orf_cache_disk_close stops it.  0 or less: no
+ * scrubber.  Returns ORF_OK, or ORF_ENOMEM when no thread could start. */
+int orf_cache_disk_scrub_start(orf_cache_disk *d, double bytes_per_s);
+
 /* Reads key's payload into a new orf_malloc block of prefix + size bytes,
  * the payload at block + prefix (the caller frees it with orf_free).  The
- * file's checksum is verified the first time this process uses it.
+ * file's checksum is verified on its first use by this process and again
+ * whenever the file's identity (device, inode, size, mtime, ctime) is not
+ * the one it had when last verified.
  * Returns ORF_OK, ORF_SRV_ENOTFOUND, ORF_SRV_ECORRUPT (the file failed its
  * checks and was deleted) or ORF_ENOMEM. */
 int orf_cache_disk_load(orf_cache_disk *d, const char *key, size_t prefix, void **block, size_t *size);

@@ -5,8 +5,9 @@
  * configuration in the environment, with flags for one-off overrides).
  *
  * One table (kOptions) describes every option - its name, variable, type,
- * range, default and help line - and parsing, the environment and --help
- * all read it, so an option is added in one place.  Parsing is strict: an
+ * range, default and help line - and the defaults, parsing, the environment
+ * and --help all read it, so an option (and its default) is written in one
+ * place.  Parsing is strict: an
  * integer is an optional '-' and decimal digits, nothing else (no spaces,
  * '+', hex, exponent or trailing text); the TTL may also have a decimal
  * fraction.  A value out of range is an error naming the option or
@@ -32,7 +33,7 @@ typedef struct opt_desc {
   size_t offset; /* into orf_server_config */
   size_t size;   /* K_STR: the field's size */
   long long min, max;
-  const char *def; /* the default as --help shows it */
+  const char *def; /* the default, as a value would be given ("": none; set_defaults) */
   const char *help;
 } opt_desc;
 
@@ -52,17 +53,19 @@ static const opt_desc kOptions[] = {
      "disk tier of the cache, MiB"},
     {"cache-ttl", "ORFEAS_CACHE_TTL", "S", K_REAL, OFF(cache_ttl_s), 0, 0, 31536000, "3600",
      "memory tier time to live, seconds; 0 = none"},
+    {"cache-scrub-mb-s", "ORFEAS_CACHE_SCRUB_MB_S", "MB/S", K_REAL, OFF(cache_scrub_mb_s), 0, 0, 100000, "4",
+     "MiB/s at which the disk tier's files are re-read against their checksums; 0 = off"},
     {"max-upload-mb", "ORFEAS_MAX_UPLOAD_MB", "MB", K_MB, OFF(max_upload_bytes), 0, 1, 1024, "50",
      "largest request body, MiB"},
-    {"admin-token", "ORFEAS_ADMIN_TOKEN", "TOKEN", STR(admin_token), 0, 0, "none",
+    {"admin-token", "ORFEAS_ADMIN_TOKEN", "TOKEN", STR(admin_token), 0, 0, "",
      "bearer token for POST /api/v1/cache/clear"},
-    {"engine-threads", "ORFEAS_ENGINE_THREADS", "N", K_INT, OFF(engine_threads), 0, 1, 256,
-     "cores / workers, at least 1", "threads each job uses"},
+    {"engine-threads", "ORFEAS_ENGINE_THREADS", "N", K_INT, OFF(engine_threads), 0, 1, 256, "",
+     "threads each job uses"},
     {"connection-timeout", "ORFEAS_CONNECTION_TIMEOUT", "S", K_INT, OFF(connection_timeout_s), 0, 1, 3600,
      "30", "seconds an idle connection is kept, and to send a request's headers"},
     {"min-upload-rate", "ORFEAS_MIN_UPLOAD_RATE", "B/S", K_REAL, OFF(min_upload_rate), 0, 0, 1e9, "1024",
      "bytes/s a request body must keep up (its deadline: the timeout + 1 s per B/S bytes); 0 = off"},
-    {"web-root", "ORFEAS_WEB_ROOT", "DIR", STR(web_root), 0, 0, "web/ beside the binary",
+    {"web-root", "ORFEAS_WEB_ROOT", "DIR", STR(web_root), 0, 0, "",
      "the web studio's files (served at / and /static/)"},
     {"segment-model", "ORFEAS_SEGMENT_MODEL", "PATH", STR(segment_model), 0, 0,
      "models/u2netp.onnx beside the binary",
@@ -74,7 +77,7 @@ static const opt_desc kOptions[] = {
      "2.0", "kept back for the system"},
     {"reserved-cache-gb", "ORFEAS_RESERVED_CACHE_GB", "GB", K_REAL, OFF(reserved_cache_gb), 0, 0, 1000000,
      "1.0", "kept back for the result cache's memory tier"},
-    {"sim-device", "ORFEAS_SIM_DEVICE", "NAME:GB[:USED]", STR(sim_device), 0, 0, "none",
+    {"sim-device", "ORFEAS_SIM_DEVICE", "NAME:GB[:USED]", STR(sim_device), 0, 0, "",
      "simulated device the budget is taken from"},
     {"monitor-interval", "ORFEAS_MONITOR_INTERVAL", "S", K_REAL, OFF(monitor_interval_s), 0, 0, 86400, "5",
      "seconds between memory samples"},
@@ -95,9 +98,9 @@ static const opt_desc kOptions[] = {
      "requests/s per client address (429 past it); 0 = off"},
     {"rate-burst", "ORFEAS_RATE_BURST", "N", K_INT, OFF(rate_burst), 0, 1, 1000000, "20",
      "requests a client may make at once under --rate-limit"},
-    {"cors-origin", "ORFEAS_CORS_ORIGIN", "ORIGIN", STR(cors_origin), 0, 0, "none",
+    {"cors-origin", "ORFEAS_CORS_ORIGIN", "ORIGIN", STR(cors_origin), 0, 0, "",
      "the one origin allowed cross-origin requests (CORS)"},
-    {"allow-root", "ORFEAS_ALLOW_ROOT", "", K_FLAG, OFF(allow_root), 0, 0, 1, "off",
+    {"allow-root", "ORFEAS_ALLOW_ROOT", "", K_FLAG, OFF(allow_root), 0, 0, 1, "0",
      "run even as root (refused otherwise)"},
 };
 #define N_OPTIONS (sizeof kOptions / sizeof kOptions[0])
@@ -109,30 +112,6 @@ static void set_err(char *err, size_t err_size, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(err, err_size, fmt, ap);
   va_end(ap);
-}
-
-static void set_defaults(orf_server_config *c) {
-  memset(c, 0, sizeof *c);
-  strcpy(c->host, "127.0.0.1");
-  c->port = 5000;
-  strcpy(c->data_dir, "./orfeas-data");
-  c->workers = 2;
-  c->queue_max = 16;
-  c->cache_mem_bytes = (size_t)256 << 20;
-  c->cache_disk_bytes = (size_t)2048 << 20;
-  c->cache_ttl_s = 3600;
-  c->max_upload_bytes = (size_t)50 << 20;
-  c->engine_threads = 0; /* from the cores, once workers is known */
-  c->connection_timeout_s = 30;
-  c->reserved_system_gb = 2.0;
-  c->reserved_cache_gb = 1.0;
-  c->monitor_interval_s = 5;
-  c->precision_fp32_gb = 10;
-  c->precision_fp16_gb = 6;
-  strcpy(c->device, "auto");
-  strcpy(c->precision, "auto");
-  c->max_connections = 1024;
-  c->rate_burst = 20;
 }
 
 /* Strict decimal: -?[0-9]+ and, when fraction is allowed, (\.[0-9]+)?.
@@ -199,6 +178,24 @@ static int apply(orf_server_config *c, const opt_desc *o, const char *who, const
   return 0;
 }
 
+/* Every option's default, from the table: the one place defaults are
+ * written.  An empty default leaves the field empty (or 0); engine_threads
+ * is derived from the cores once the workers are known (parse). */
+static void set_defaults(orf_server_config *c) {
+  memset(c, 0, sizeof *c);
+  for (size_t i = 0; i < N_OPTIONS; i++)
+    if (kOptions[i].def[0] && apply(c, &kOptions[i], "default", kOptions[i].def, NULL, 0))
+      abort(); /* a default outside its own range: a bug of the table, caught by any test */
+}
+
+/* The default as --help shows it. */
+static const char *shown_default(const opt_desc *o) {
+  if (o->offset == OFF(engine_threads)) return "cores / workers, at least 1";
+  if (o->offset == OFF(web_root)) return "web/ beside the binary";
+  if (o->kind == K_FLAG) return o->def[0] == '1' ? "on" : "off";
+  return o->def[0] ? o->def : "none";
+}
+
 static const opt_desc *find_option(const char *name, size_t len) {
   for (size_t i = 0; i < N_OPTIONS; i++)
     if (strlen(kOptions[i].name) == len && strncmp(kOptions[i].name, name, len) == 0) return &kOptions[i];
@@ -219,7 +216,7 @@ static void print_help(FILE *out) {
     const opt_desc *o = &kOptions[i];
     char left[64];
     snprintf(left, sizeof left, "--%s %s", o->name, o->metavar);
-    fprintf(out, "  %-*s %-26s %s (default %s", HELP_WIDTH, left, o->env, o->help, o->def);
+    fprintf(out, "  %-*s %-26s %s (default %s", HELP_WIDTH, left, o->env, o->help, shown_default(o));
     if (o->offset == OFF(engine_threads)) fprintf(out, "; %d cores here", online_cores());
     if (o->kind != K_STR) fprintf(out, "; %lld..%lld", o->min, o->max);
     fprintf(out, ")\n");

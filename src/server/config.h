@@ -8,6 +8,7 @@
  *   --workers ORFEAS_WORKERS (2)            --queue-max ORFEAS_QUEUE_MAX (16)
  *   --cache-mem-mb ORFEAS_CACHE_MEM_MB (256) --cache-disk-mb ORFEAS_CACHE_DISK_MB (2048)
  *   --cache-ttl ORFEAS_CACHE_TTL (3600 s)   --max-upload-mb ORFEAS_MAX_UPLOAD_MB (50)
+ *   --cache-scrub-mb-s ORFEAS_CACHE_SCRUB_MB_S (4)
  *   --admin-token ORFEAS_ADMIN_TOKEN (none)
  *   --engine-threads ORFEAS_ENGINE_THREADS (cores / workers, at least 1)
  *   --connection-timeout ORFEAS_CONNECTION_TIMEOUT (30 s)
@@ -32,7 +33,8 @@ typedef struct orf_server_config {
   int workers, queue_max, engine_threads;
   size_t cache_mem_bytes, cache_disk_bytes, max_upload_bytes;
   double cache_ttl_s;
-  char admin_token[256]; /* "" = none */
+  double cache_scrub_mb_s; /* disk tier scrub rate, MiB/s; 0: no scrubber */
+  char admin_token[256];   /* "" = none */
   int connection_timeout_s;
   double min_upload_rate; /* bytes/s a request body keeps up after the timeout; 0 = off */
   /* memory budget (see jobs.h "Admission" and memsource.h) */
@@ -41,8 +43,8 @@ typedef struct orf_server_config {
   char sim_device[128];      /* "" = none */
   double monitor_interval_s; /* 0 = no monitor thread */
   double precision_fp32_gb, precision_fp16_gb;
-  char device[8];    /* auto | cpu | cuda: where jobs' marching cubes run */
-  char precision[8]; /* auto | fp32 | fp16 | int8: GPU field storage of jobs that do not ask */
+  char device[8];      /* auto | cpu | cuda: where jobs' marching cubes run */
+  char precision[8];   /* auto | fp32 | fp16 | int8: GPU field storage of jobs that do not ask */
   char web_root[4096]; /* "" = web/ beside the binary, if it exists */
   char segment_model[4096]; /* "" = orf_segment_default_model() (models/ beside the binary) */
   /* limits and security (server.c, guard.c) */

@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "http_int.h"
+#include "util.h"
 
 #define WATCH_PERIOD_MS 250
 
@@ -69,15 +70,9 @@ static void *watch_main(void *arg) {
   http_deadlines *d = arg;
   pthread_mutex_lock(&d->mu);
   while (!d->stop) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_nsec += WATCH_PERIOD_MS * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = orf_mono_after(WATCH_PERIOD_MS / 1000.0);
     pthread_cond_timedwait(&d->cv, &d->mu, &ts);
-    double now = http_now();
+    double now = orf_now_mono();
     for (watched *w = d->head.next; w != &d->head; w = w->next)
       if (w->ph != PHASE_NONE && now > w->deadline && w->fd >= 0) {
         shutdown(w->fd, SHUT_RDWR);
@@ -138,7 +133,7 @@ void http_on_connection(void *cls, struct MHD_Connection *conn, void **socket_co
     w->fd = ci ? ci->connect_fd : -1;
     pthread_mutex_lock(&d->mu);
     w->ph = PHASE_HEADERS;
-    w->deadline = http_now() + d->timeout_s;
+    w->deadline = orf_now_mono() + d->timeout_s;
     w->next = d->head.next;
     w->prev = &d->head;
     d->head.next->prev = w;
@@ -172,7 +167,7 @@ void http_deadline_request(server *srv, struct MHD_Connection *conn, int has_bod
   watched *w = lock_watched(d, conn);
   if (!w) return;
   w->ph = has_body && d->min_body_rate > 0 ? PHASE_BODY : PHASE_NONE;
-  w->body_start = http_now();
+  w->body_start = orf_now_mono();
   w->body_bytes = 0;
   w->deadline = w->body_start + d->timeout_s;
   pthread_mutex_unlock(&d->mu);
@@ -202,6 +197,6 @@ void http_deadline_next_request(server *srv, struct MHD_Connection *conn) {
   watched *w = lock_watched(d, conn);
   if (!w) return;
   w->ph = PHASE_HEADERS;
-  w->deadline = http_now() + d->timeout_s;
+  w->deadline = orf_now_mono() + d->timeout_s;
   pthread_mutex_unlock(&d->mu);
 }

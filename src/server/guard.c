@@ -4,7 +4,7 @@
  *
  * Rate limit (--rate-limit R --rate-burst B, off by default): each client
  * address has a token bucket (ratelimit.h); a request without a token is
- * answered at once, before any body is read, with 429, API.md's JSON error
+ * answered at once, before any body is read, with 429, docs/API.md's JSON error
  * of code rate_limited and Retry-After (whole seconds until the next
  * token, at least 1).  The probes - /health, /ready, /metrics - are never
  * limited, so an orchestrator or Prometheus is not locked out by clients
@@ -91,7 +91,7 @@ int http_guard_admit(request *r, enum MHD_Result *ret) {
   if (srv->ratelimit && !exempt(r->route)) {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     double retry;
-    if (!orf_ratelimit_take(srv->ratelimit, ci ? ci->client_addr : NULL, http_now(), &retry)) {
+    if (!orf_ratelimit_take(srv->ratelimit, ci ? ci->client_addr : NULL, orf_now_mono(), &retry)) {
       *ret = rate_limited(r, retry);
       return 1;
     }

@@ -30,6 +30,7 @@
 #include "monitor.h"
 #include "orfeas.h"
 #include "ratelimit.h"
+#include "util.h"
 
 typedef struct http_deadlines http_deadlines;
 
@@ -56,9 +57,6 @@ typedef struct server {
   orf_segmenter *segmenter;  /* the segmentation network and its matte cache */
 } server;
 
-/* The stage files and formats the results endpoint knows. */
-extern const char *const kStageNames[ORF_STAGE_COUNT];
-
 /* One HTTP request, from its first callback to its completion. */
 typedef struct request {
   server *srv;
@@ -79,9 +77,12 @@ typedef struct request {
   int has_image_field; /* multipart: an `image` field was seen */
   int raw;             /* the body is the image itself */
   char *keys[MAX_FORM_FIELDS], *vals[MAX_FORM_FIELDS];
+  size_t vlens[MAX_FORM_FIELDS]; /* bytes of each value so far */
   int nfields;
-  int bad_form;    /* too many or too long form fields */
-  size_t received; /* body bytes read so far, kept or not */
+  char form_error[200]; /* why the form is refused ("" while it is fine) */
+  char form_param[65];  /* the parameter it is about, or "" */
+  unsigned form_status; /* 400, or 422 when it is about one parameter */
+  size_t received;      /* body bytes read so far, kept or not */
 
   /* waiting for a job (POST /generate) */
   orf_job *job;
@@ -96,7 +97,7 @@ typedef struct request {
   char hash[65];
 } request;
 
-/* A JSON error in API.md's shape; err is an ORF_E* or ORF_SRV_E* code,
+/* A JSON error in docs/API.md's shape; err is an ORF_E* or ORF_SRV_E* code,
  * message overrides the default sentence (may be NULL), param names the
  * parameter (may be NULL). */
 enum MHD_Result http_error(request *r, int err, const char *message, const char *param);
@@ -117,8 +118,14 @@ enum MHD_Result http_json(request *r, unsigned status, json_t *j);
  * the given status, then drops our reference to resp. */
 enum MHD_Result http_queue(request *r, unsigned status, struct MHD_Response *resp);
 
-/* Maps an error code to an HTTP status and API.md code (http_status.c). */
+/* An error code's HTTP status and API code (http_status.c, from the one
+ * table of src/core/error.c). */
 unsigned http_status_of(int err, const char **code);
+
+/* The sentence a client gets for an error code when the route has no more
+ * precise one (orf_strerror).  Never NULL, never "unknown error" for a
+ * known code. */
+const char *http_error_sentence(int err);
 
 /* Parses the request's parameters (query string and form fields) into *p;
  * `download` (reserved, not an engine parameter) into r->download.
@@ -145,7 +152,7 @@ orf_precision http_precision_of(server *srv, const char *name);
  * --precision, with auto meaning the recommended one. */
 orf_precision http_job_precision(request *r, const orf_params *p);
 
-/* Builds the API.md generate response from a job's meta.json. */
+/* Builds the docs/API.md generate response from a job's meta.json. */
 json_t *http_generate_response(const char *meta_json, const char *hash, orf_format f, int cached);
 
 /* Adds "url" to the data of one event (JSON text) for hash and format;
@@ -176,10 +183,41 @@ enum MHD_Result route_metrics(request *r);
 enum MHD_Result route_studio(request *r);
 enum MHD_Result route_params(request *r);
 enum MHD_Result route_mask(request *r);
+/* GET /api/v1/openapi.json: docs/openapi.yaml as compiled in (routes_info.c). */
+enum MHD_Result route_openapi(request *r);
 /* GET / and /static/<file> from the web root (static.c). */
 enum MHD_Result route_static(request *r, const char *url);
 /* Resolves cfg.web_root (or web/ beside the binary) into srv->web_root. */
 void http_static_init(server *srv);
+
+/* The first step of every request, once its head is in: the framing and
+ * NUL checks (400/501, closing the connection where the framing is in
+ * doubt), then, for a POST to a route that takes a body, the upload limit
+ * and the body's reader (multipart post processor, or the raw image).
+ * head: the method string libmicrohttpd handed the access handler (the
+ * start of the raw request head it parsed in place, where a NUL byte cut
+ * into a header is looked for); nul_in_url: the URI logger saw an escaped
+ * NUL.  Returns 1 when it answered the request (*ret), 0 when it goes on. */
+int http_request_begin(request *r, const char *head, int nul_in_url, enum MHD_Result *ret);
+
+/* Takes size more bytes of the body (kept within the upload limit, or
+ * read and dropped past it).  Returns 0, or -1 when the connection must be
+ * closed (far past the limit, or out of memory). */
+int http_request_feed(request *r, const char *data, size_t size);
+
+/* Validates a complete request's body and parameters - the form's
+ * refusals, the parameters (422 naming one), the image's presence, type,
+ * size and header (400, 413, 415) - and computes its job estimate and
+ * request hash into r.  Returns 0, or non-zero with the error queued in
+ * *ret. */
+int http_read_input(request *r, orf_params *p, enum MHD_Result *ret);
+
+/* Frees a request and everything it holds but its job (the caller's). */
+void http_request_free(request *r);
+
+/* libmicrohttpd's URI logger (MHD_OPTION_URI_LOG_CALLBACK): marks a
+ * request whose raw target holds an escaped NUL. */
+void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
 
 /* libmicrohttpd's access handler and completion callback (cls: server). */
 enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -227,7 +265,5 @@ void http_deadline_next_request(server *srv, struct MHD_Connection *conn);
 
 /* Resumes a request waiting on a job (orf_job_wake_fn). */
 void http_wake(void *ctx);
-
-double http_now(void);
 
 #endif

@@ -1,23 +1,22 @@
 /*
  * job_events.c - the JSON texts of a job (see job_events.h): one line of
- * API.md's progressive stream per stage, the error line that ends a failed
+ * docs/API.md's progressive stream per stage, the error line that ends a failed
  * or cancelled job, and meta.json, the generate response the HTTP layer
  * completes with the cache flag, format and URLs.
  *
  * Objects are built with jansson's json_pack() (keys come out in insertion
- * order, as API.md lists them) and written with json_dumpb() into buffers
+ * order, as docs/API.md lists them) and written with json_dumpb() into buffers
  * from orf_malloc(), so every byte the server keeps is accounted for like
  * the engine's.  Reals are rounded to 3 decimals and printed with at most
  * 12 significant digits: "elapsed_ms":12.345, never 12.345000000000001.
  */
+#include "orfeas.h"
 #include "job_events.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "alloc.h"
 
 #define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 
@@ -42,7 +41,7 @@ static int dump(json_t *v, char **out, size_t *len) {
   return ORF_OK;
 }
 
-/* API.md's "mesh" object from a mesh report. */
+/* docs/API.md's "mesh" object from a mesh report. */
 static json_t *mesh_object(const orf_mesh_report *r) {
   return json_pack("{s:I,s:I,s:b,s:b,s:[f,f,f],s:f,s:f}", "vertices", (json_int_t)r->vertices, "faces",
                    (json_int_t)r->faces, "watertight", r->watertight != 0, "manifold", r->manifold != 0,

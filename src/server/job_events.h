@@ -1,7 +1,7 @@
 /*
  * job_events.h - the JSON texts a job publishes (private to jobs.c): stage
  * events, the final error event and meta.json, in the shapes documented in
- * jobs.h (API.md's progressive stream and generate response, without the
+ * jobs.h (docs/API.md's progressive stream and generate response, without the
  * parts the HTTP layer adds).  Built with jansson; numbers that are not
  * counts are rounded to 3 decimals so the texts stay short and stable.
  */
@@ -23,7 +23,7 @@ typedef struct orf_stage_info {
 /* Builds the event of stage s into a new NUL-terminated string *out that
  * the caller frees with orf_free(); *len gets its length.  final (may be
  * NULL for the first three stages) is the report of the final mesh: the
- * final_optimized event carries it as API.md's "mesh" object.  Returns
+ * final_optimized event carries it as docs/API.md's "mesh" object.  Returns
  * ORF_OK or ORF_ENOMEM (*out then NULL). */
 int orf_jobev_stage(char **out, size_t *len, orf_stage s, const orf_stage_info *info,
                     const orf_mesh_report *final);

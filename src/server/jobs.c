@@ -58,6 +58,7 @@
  * so a job released after orf_jobs_free() can still take the manager's
  * lock (the core is freed with its last job).
  */
+#include "orfeas.h"
 #include "jobs.h"
 
 #include <errno.h>
@@ -73,9 +74,8 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "alloc.h"
 #include "job_events.h"
-#include "srv_error.h"
+#include "util.h"
 
 #define HASH_BUCKETS 256                /* active jobs by request hash */
 #define ID_BUCKETS 1024                 /* findable jobs by id */
@@ -174,19 +174,6 @@ struct orf_jobs {
   size_t n_done;
   double trim_at; /* when to trim the heap if still idle (0: no trim pending) */
 };
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int is_hex(const char *s, size_t n) {
-  if (!s) return 0;
-  for (size_t i = 0; i < n; i++)
-    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
-  return s[n] == '\0';
-}
 
 /* A bucket from the first 8 hex digits (ids are random, hashes SHA-256). */
 static size_t bucket(const char *hex, size_t n) {
@@ -367,7 +354,7 @@ static int has_room(const orf_jobs *js) {
  * manager; returns them as a fin_next chain whose references the caller
  * drops after unlocking. */
 static job *prune_locked(orf_jobs *js) {
-  double now = now_s();
+  double now = orf_now_mono();
   job *dropped = NULL, **tail = &dropped;
   while (js->fin_head && (js->n_finished > js->keep_max || js->finished_bytes > js->keep_bytes ||
                           now - js->fin_head->finished_at >= js->cfg.keep_finished_s)) {
@@ -457,7 +444,7 @@ static void finish_locked(orf_jobs *js, job *j, orf_job_status status, int err, 
   orf_free(j->image);
   j->image = NULL;
   j->kept = 0;
-  j->finished_at = now_s();
+  j->finished_at = orf_now_mono();
   j->fin_next = NULL;
   if (js->fin_tail)
     js->fin_tail->fin_next = j;
@@ -471,7 +458,7 @@ static void finish_locked(orf_jobs *js, job *j, orf_job_status status, int err, 
   pthread_cond_broadcast(&js->work_cv); /* an estimate released, or a queued job gone */
   if (js->queued + js->running == 0) {  /* idle: trim the heap soon (trim_heap) */
     pthread_cond_broadcast(&js->idle_cv);
-    js->trim_at = now_s() + TRIM_DELAY_S;
+    js->trim_at = orf_now_mono() + TRIM_DELAY_S;
   }
 }
 
@@ -499,7 +486,7 @@ typedef struct run_ctx {
   int err; /* the stage callback's own failure */
 } run_ctx;
 
-static double now_ms(void) { return now_s() * 1e3; }
+static double now_ms(void) { return orf_now_mono() * 1e3; }
 
 /* Appends a stage event and wakes the waiters it satisfies. */
 static void publish_stage(job *j, char *event, orf_stage s) {
@@ -632,7 +619,7 @@ static void wait_work_locked(orf_jobs *js) {
     pthread_cond_wait(&js->work_cv, &js->mu);
     return;
   }
-  double now = now_s();
+  double now = orf_now_mono();
   if (now >= js->trim_at) {
     js->trim_at = 0;
     pthread_mutex_unlock(&js->mu);
@@ -640,9 +627,7 @@ static void wait_work_locked(orf_jobs *js) {
     pthread_mutex_lock(&js->mu);
     return;
   }
-  double due = js->trim_at;
-  struct timespec ts = {(time_t)due, (long)((due - floor(due)) * 1e9)};
-  if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
+  struct timespec ts = orf_mono_after(js->trim_at - now);
   pthread_cond_timedwait(&js->work_cv, &js->mu, &ts); /* work_cv runs on CLOCK_MONOTONIC */
 }
 
@@ -752,7 +737,7 @@ int orf_jobs_create(orf_jobs **out, const orf_jobs_config *cfg) {
   pthread_cond_init(&js->work_cv, &ca);
   pthread_condattr_destroy(&ca);
   pthread_cond_init(&js->idle_cv, NULL);
-  js->started = now_s();
+  js->started = orf_now_mono();
   for (int i = 0; i < cfg->workers; i++) {
     if (pthread_create(&js->threads[i], NULL, worker_main, js)) {
       shutdown_workers(js);
@@ -839,7 +824,7 @@ int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t
                     orf_job **out, int *coalesced) {
   if (out) *out = NULL;
   if (coalesced) *coalesced = 0;
-  if (!js || !out || !p || !is_hex(hash, 64) || (!image && size)) return ORF_EINVAL;
+  if (!js || !out || !p || !orf_is_hex(hash, 64) || (!image && size)) return ORF_EINVAL;
   const mem estimate = {{estimate_bytes, host_estimate_bytes}}, none = {{0, 0}};
   if (!fits(js, &none, &estimate)) return ORF_SRV_ETOOBIG; /* budgets set at create, never changed */
   orf_job *h = orf_malloc(sizeof *h);
@@ -903,7 +888,7 @@ int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t
 }
 
 orf_job *orf_jobs_find(orf_jobs *js, const char *id) {
-  if (!js || !is_hex(id, 32)) return NULL;
+  if (!js || !orf_is_hex(id, 32)) return NULL;
   orf_job *h = orf_malloc(sizeof *h);
   if (!h) return NULL;
   pthread_mutex_lock(&js->mu);
@@ -922,7 +907,7 @@ orf_job *orf_jobs_find(orf_jobs *js, const char *id) {
 }
 
 int orf_jobs_cancel(orf_jobs *js, const char *id) {
-  if (!js || !is_hex(id, 32)) return ORF_SRV_ENOTFOUND;
+  if (!js || !orf_is_hex(id, 32)) return ORF_SRV_ENOTFOUND;
   waiter *batch = NULL;
   int rc = ORF_OK;
   pthread_mutex_lock(&js->mu);
@@ -947,6 +932,13 @@ void orf_jobs_finished(orf_jobs *js, size_t *count, size_t *bytes) {
   if (bytes) *bytes = js->finished_bytes;
   pthread_mutex_unlock(&js->mu);
   unref_chain(dropped);
+}
+
+int orf_jobs_full(orf_jobs *js) {
+  pthread_mutex_lock(&js->mu);
+  int full = !has_room(js);
+  pthread_mutex_unlock(&js->mu);
+  return full;
 }
 
 void orf_jobs_counts(orf_jobs *js, size_t *queued, size_t *running) {
@@ -1016,7 +1008,7 @@ int orf_jobs_batch(orf_jobs *js) {
  * With no job ended in the last 60 s there is no rate to go by: 1. */
 int orf_jobs_retry_after(orf_jobs *js) {
   pthread_mutex_lock(&js->mu);
-  double now = now_s();
+  double now = orf_now_mono();
   size_t remembered = js->n_done < RATE_RING ? js->n_done : RATE_RING, n = 0;
   double oldest = now;
   for (size_t i = 0; i < remembered; i++) {

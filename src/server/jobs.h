@@ -5,18 +5,18 @@
  * own (counted as coalesced in the cache's stats).
  *
  * A job's stages arrive as events: JSON objects (text) in the shape of one
- * line of API.md's progressive stream, without "url" (the HTTP layer adds
+ * line of docs/API.md's progressive stream, without "url" (the HTTP layer adds
  * the URL in the format each client asked for):
  *   {"stage":"voxel_preview","progress":25,"status":"processing",
  *    "data":{"type":"voxel_grid","dimensions":[32,32,32],"vertices":V,"faces":F,"elapsed_ms":T}}
  *   ... rough_mesh (50, "type":"mesh"), refined_mesh (75),
  *   {"stage":"final_optimized","progress":100,"status":"complete","data":{...},"mesh":{MESH}}
  * or a last {"status":"error","error":"<sentence>","code":"<snake_case>"}
- * (a cancelled job ends with code "cancelled").  MESH is API.md's mesh
+ * (a cancelled job ends with code "cancelled").  MESH is docs/API.md's mesh
  * object.  Each stage's mesh is stored in the cache as "<stage>.ply"
  * (binary PLY, the canonical form every other format is converted from)
  * before its event is published, so an event's URL can always be fetched.
- * When the job completes, "meta.json" is stored too: API.md's generate
+ * When the job completes, "meta.json" is stored too: docs/API.md's generate
  * response without "cached", "format", "download_url" and the stage URLs:
  *   {"request_hash","status":"complete","mode","quality","mesh":{...},
  *    "stages":[{"stage","vertices","faces","elapsed_ms"}...],
@@ -143,6 +143,10 @@ int orf_jobs_cancel(orf_jobs *js, const char *id);
 /* Finished jobs kept findable now, and the bytes they hold (each job's
  * record and its events, as counted against keep_finished_bytes). */
 void orf_jobs_finished(orf_jobs *js, size_t *count, size_t *bytes);
+
+/* 1 when a new job would be refused with ORF_SRV_EQUEUEFULL now (every
+ * worker busy and queue_max jobs waiting), else 0. */
+int orf_jobs_full(orf_jobs *js);
 
 /* Jobs queued and running now. */
 void orf_jobs_counts(orf_jobs *js, size_t *queued, size_t *running);

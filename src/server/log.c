@@ -21,11 +21,13 @@
 #include "log.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -240,4 +242,17 @@ void orf_request_id(char out[33]) {
     out[2 * i + 1] = hex[r[i] & 15];
   }
   out[32] = '\0';
+}
+
+void orf_log_json(const char *level, const char *event, json_t *obj) {
+  char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+  json_decref(obj);
+  size_t n = text ? strlen(text) : 0;
+  if (n >= 2) {
+    text[n - 1] = 0; /* drop the braces: the line adds its own */
+    orf_log_event(level, event, text + 1);
+  } else {
+    orf_log_event(level, event, NULL);
+  }
+  free(text);
 }

@@ -16,9 +16,17 @@
 /* Where lines go (default: stderr, fd 2). */
 void orf_log_set_fd(int fd);
 
-/* Logs one event; `fields` is a JSON object text of extra fields without
- * braces (e.g. "\"port\":5000,\"host\":\"127.0.0.1\"") or NULL. */
+/* Logs one event; `fields` is already-serialised JSON object members
+ * without braces (e.g. "\"port\":5000") or NULL.  The primitive under
+ * orf_log_json, which never allocates (so it works when memory has run
+ * out); callers with fields use orf_log_json and never escape by hand. */
 void orf_log_event(const char *level, const char *event, const char *fields);
+
+/* Logs an event whose fields are the members of obj (taken; NULL: none),
+ * serialised once, by jansson.  It allocates (the JSON text); when that
+ * fails the event is still logged, without its fields. */
+typedef struct json_t json_t;
+void orf_log_json(const char *level, const char *event, json_t *obj);
 
 /* Logs one HTTP exchange. */
 void orf_log_access(const char *request_id, const char *method, const char *route, const char *path,

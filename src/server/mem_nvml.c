@@ -20,7 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "orfeas.h"
 #include "memsource_int.h"
 
 /* ---- the subset of nvml.h used (NVML API Reference Guide) ---- */

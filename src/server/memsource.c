@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
 #include "memsource_int.h"
 #include "orfeas.h"
 

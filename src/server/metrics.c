@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
 #include "orfeas.h"
 
 enum { M_GET, M_POST, M_DELETE, M_OTHER, M_COUNT };
@@ -33,8 +32,9 @@ enum { STATUS_MIN = 100, STATUS_SLOTS = 600 };
 enum { JOB_COMPLETE, JOB_FAILED, JOB_CANCELLED, JOB_COUNT };
 
 static const char *const kRouteNames[] = {
-    "health",    "ready",       "generate",    "progressive", "jobs",   "job_status", "job_events", "results",
-    "gpu_stats", "cache_stats", "cache_clear", "metrics",     "params", "mask",       "static",     "other",
+    "health",     "ready",   "generate",  "progressive", "jobs",        "job_status",
+    "job_events", "results", "gpu_stats", "cache_stats", "cache_clear", "metrics",
+    "params",     "mask",    "openapi",   "static",      "other",
 };
 _Static_assert(sizeof kRouteNames / sizeof kRouteNames[0] == ORF_ROUTE_COUNT, "a name for every orf_route");
 static const char *const kMethodNames[M_COUNT] = {"GET", "POST", "DELETE", "OTHER"};
@@ -333,6 +333,10 @@ int orf_metrics_render(orf_metrics *m, const orf_metrics_gauges *g, char **out, 
                g->cache_evictions);
   text_gauge_u(&t, "cache_coalesced_total", "counter",
                "Requests that joined a running identical computation.", g->cache_coalesced);
+  text_gauge_u(&t, "cache_scrub_checked_total", "counter",
+               "Disk cache files the scrubber re-read against their checksums.", g->cache_scrub_checked);
+  text_gauge_u(&t, "cache_scrub_damaged_total", "counter",
+               "Disk cache files the scrubber found damaged (deleted).", g->cache_scrub_damaged);
   text_gauge_u(&t, "cache_bytes", "gauge", "Bytes held by the memory tier of the cache.", g->cache_bytes);
   text_gauge_u(&t, "cache_entries", "gauge", "Entries in the memory tier of the cache.", g->cache_entries);
   text_gauge_u(&t, "cache_disk_bytes", "gauge", "Bytes held by the disk tier of the cache.",

@@ -13,6 +13,7 @@
  *   connections_timed_out_total{phase}               counter (headers, body: deadline.c)
  *   queue_depth, running_jobs                        gauges
  *   cache_hits_total, cache_misses_total, cache_evictions_total, cache_coalesced_total  counters
+ *   cache_scrub_checked_total, cache_scrub_damaged_total  counters
  *   cache_bytes, cache_entries, cache_disk_bytes      gauges
  *   uptime_seconds                                   gauge
  *   memory_budget_bytes, memory_in_use_bytes, memory_device_available_bytes  gauges
@@ -45,6 +46,7 @@ typedef enum {
   ORF_ROUTE_METRICS,
   ORF_ROUTE_PARAMS,
   ORF_ROUTE_MASK,
+  ORF_ROUTE_OPENAPI,
   ORF_ROUTE_STATIC,
   ORF_ROUTE_OTHER,
   ORF_ROUTE_COUNT
@@ -56,6 +58,7 @@ const char *orf_route_name(orf_route r); /* "health", "generate", ... */
 typedef struct orf_metrics_gauges {
   size_t queue_depth, running_jobs;
   uint64_t cache_hits, cache_misses, cache_evictions, cache_coalesced;
+  uint64_t cache_scrub_checked, cache_scrub_damaged;
   size_t cache_bytes, cache_entries, cache_disk_bytes;
   double uptime_s;
   uint64_t budget_bytes, budget_in_use_bytes, device_available_bytes;

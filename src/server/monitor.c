@@ -22,13 +22,13 @@
  */
 #include "monitor.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "alloc.h"
 #include "log.h"
 #include "memsource_int.h"
 #include "orfeas.h"
@@ -82,11 +82,10 @@ static void check_pressure(orf_monitor *m, double in_use, double budget) {
     }
   }
   if (crossed < 0) return;
-  char fields[256];
-  snprintf(fields, sizeof fields,
-           "\"threshold_percent\":%d,\"usage_percent\":%.1f,\"in_use_gb\":%.3f,\"budget_gb\":%.3f",
-           (int)lround(kLevels[crossed] * 100), ratio * 100, in_use / ORF_GB, budget / ORF_GB);
-  orf_log_event("warn", "memory_pressure", fields);
+  orf_log_json("warn", "memory_pressure",
+               json_pack("{s:i, s:f, s:f, s:f}", "threshold_percent", (int)lround(kLevels[crossed] * 100),
+                         "usage_percent", round(ratio * 1000) / 10, "in_use_gb", in_use / ORF_GB, "budget_gb",
+                         budget / ORF_GB));
 }
 
 /* Takes one reading of the sources and the budget and stores it. */

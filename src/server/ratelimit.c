@@ -24,7 +24,6 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "alloc.h"
 #include "orfeas.h"
 
 #define WAYS 8

@@ -1,6 +1,6 @@
 /*
  * responses.c - the JSON the generating endpoints answer with, built from
- * what a job stored: the generate response of API.md from meta.json, and a
+ * what a job stored: the generate response of docs/API.md from meta.json, and a
  * stream line from a job event, each with the URLs of the format the
  * client asked for (the cache holds one result per hash whatever the
  * format; see orf_params_canonical).

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "http_int.h"
-#include "srv_error.h"
 
 const char *http_media_type(orf_format f) {
   switch (f) {
@@ -99,29 +98,21 @@ enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage,
   return http_error(r, ORF_EINTERNAL, "the converted mesh was not kept", NULL);
 }
 
-static int is_hex64(const char *s, size_t n) {
-  if (n != 64) return 0;
-  for (size_t i = 0; i < n; i++)
-    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
-  return 1;
-}
-
 enum MHD_Result route_results(request *r, const char *rest) {
   const char *slash = strchr(rest, '/');
-  if (!slash || !is_hex64(rest, (size_t)(slash - rest)))
+  char hash[65] = "";
+  if (slash && slash - rest == 64) memcpy(hash, rest, 64);
+  if (!orf_is_hex(hash, 64))
     return http_error_code(r, 400, "bad_request",
                            "a result path is /api/v1/results/<64 hex>/<stage>.<format>", NULL);
-  char hash[65];
-  memcpy(hash, rest, 64);
-  hash[64] = 0;
   const char *file = slash + 1, *dot = strrchr(file, '.');
   if (!dot || strchr(file, '/'))
     return http_error_code(r, 400, "bad_request",
                            "a result path is /api/v1/results/<64 hex>/<stage>.<format>", NULL);
   int stage = -1;
   for (int i = 0; i < ORF_STAGE_COUNT; i++)
-    if ((size_t)(dot - file) == strlen(kStageNames[i]) &&
-        !strncmp(file, kStageNames[i], (size_t)(dot - file)))
+    if ((size_t)(dot - file) == strlen(orf_stage_name((orf_stage)(i))) &&
+        !strncmp(file, orf_stage_name((orf_stage)(i)), (size_t)(dot - file)))
       stage = i;
   orf_format f;
   if (stage < 0 || orf_format_from_ext(dot + 1, &f))
@@ -129,5 +120,5 @@ enum MHD_Result route_results(request *r, const char *rest) {
                            "unknown stage or format: stages are voxel_preview, rough_mesh, refined_mesh, "
                            "final_optimized; formats glb, stl, obj, ply, 3mf",
                            NULL);
-  return http_serve_mesh(r, hash, kStageNames[stage], f);
+  return http_serve_mesh(r, hash, orf_stage_name((orf_stage)(stage)), f);
 }

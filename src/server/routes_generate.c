@@ -1,5 +1,5 @@
 /*
- * routes_generate.c - the generating endpoints of API.md: POST
+ * routes_generate.c - the generating endpoints of docs/API.md: POST
  * /api/v1/generate (waits for the final stage, suspended, then answers
  * JSON or the file), POST /api/v1/generate-progressive (NDJSON, one line per
  * stage, sent the moment the stage exists), POST /api/v1/jobs and
@@ -23,13 +23,10 @@
 #include <strings.h>
 
 #include "http_int.h"
-#include "srv_error.h"
 
 /* ---- input -------------------------------------------------------------- */
 
-/* Validates the request's image and parameters and takes its hash.
- * Returns 0, or non-zero with an error queued in *ret. */
-static int read_input(request *r, orf_params *p, enum MHD_Result *ret) {
+int http_read_input(request *r, orf_params *p, enum MHD_Result *ret) {
   char msg[160];
   if (r->too_large) {
     snprintf(msg, sizeof msg, "the request body is larger than the %zu MB limit",
@@ -37,8 +34,10 @@ static int read_input(request *r, orf_params *p, enum MHD_Result *ret) {
     *ret = http_error_code(r, 413, "too_large", msg, NULL);
     return -1;
   }
-  if (r->bad_form) {
-    *ret = http_error_code(r, 400, "bad_request", "malformed form data (too many or too long fields)", NULL);
+  if (r->form_error[0]) {
+    *ret = r->form_status == 422 ? http_error(r, ORF_EINVAL, r->form_error, r->form_param)
+                                 : http_error_code(r, 400, "bad_request", r->form_error,
+                                                   r->form_param[0] ? r->form_param : NULL);
     return -1;
   }
   if (http_parse_params(r, p, ret)) return -1;
@@ -86,7 +85,7 @@ static int cached_result(server *srv, const char *hash) {
   orf_blob_release(b);
   for (int s = 0; s < ORF_STAGE_COUNT; s++) {
     char name[64];
-    snprintf(name, sizeof name, "%s.ply", kStageNames[s]);
+    snprintf(name, sizeof name, "%s.ply", orf_stage_name((orf_stage)(s)));
     if (s == ORF_STAGE_FINAL_OPTIMIZED) {
       if (orf_cache_get(srv->cache, hash, name, 0, &b)) return 0;
       orf_blob_release(b);
@@ -101,7 +100,8 @@ static int cached_result(server *srv, const char *hash) {
 
 /* Answers a finished generation of r->hash (from the cache or a job). */
 static enum MHD_Result answer_complete(request *r, int cached) {
-  if (r->download) return http_serve_mesh(r, r->hash, kStageNames[ORF_STAGE_FINAL_OPTIMIZED], r->format);
+  if (r->download)
+    return http_serve_mesh(r, r->hash, orf_stage_name((orf_stage)(ORF_STAGE_FINAL_OPTIMIZED)), r->format);
   orf_blob *meta;
   if (orf_cache_get(r->srv->cache, r->hash, "meta.json", 0, &meta))
     return http_error(r, ORF_EINTERNAL, "the finished result is missing from the cache", NULL);
@@ -300,7 +300,7 @@ enum MHD_Result route_generate(request *r, int progressive) {
     return wait_for_job(r, st.events);
   }
   orf_params p;
-  if (read_input(r, &p, &ret)) return ret;
+  if (http_read_input(r, &p, &ret)) return ret;
   int found = cached_result(r->srv, r->hash);
   orf_cache_note_lookup(r->srv->cache, found);
   if (found) return progressive ? start_stream(r, NULL, 0) : answer_complete(r, 1);
@@ -321,7 +321,7 @@ enum MHD_Result route_generate(request *r, int progressive) {
 enum MHD_Result route_job_submit(request *r) {
   enum MHD_Result ret;
   orf_params p;
-  if (read_input(r, &p, &ret)) return ret;
+  if (http_read_input(r, &p, &ret)) return ret;
   if (atomic_load(&r->srv->draining)) return http_error(r, ORF_SRV_EDRAINING, NULL, NULL);
   orf_job *job;
   int coalesced;
@@ -341,21 +341,17 @@ enum MHD_Result route_job_submit(request *r) {
   return http_queue(r, 202, resp);
 }
 
-static int valid_job_id(const char *id) {
-  size_t n = strlen(id);
-  if (n != 32) return 0;
-  for (size_t i = 0; i < n; i++)
-    if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f'))) return 0;
-  return 1;
-}
+/* A job id as the API hands them out: 32 lowercase hex digits. */
+static int valid_job_id(const char *id) { return orf_is_hex(id, 32); }
 
 enum MHD_Result route_job_status(request *r, const char *id) {
   orf_job *job = valid_job_id(id) ? orf_jobs_find(r->srv->jobs, id) : NULL;
   if (!job) return http_error(r, ORF_SRV_ENOTFOUND, "no such job", NULL);
   orf_job_state st;
   orf_job_get_state(job, &st);
-  json_t *j = json_pack("{s:s, s:s, s:i, s:s?}", "job_id", id, "status", orf_job_status_name(st.status),
-                        "progress", st.progress, "stage", st.stage >= 0 ? kStageNames[st.stage] : NULL);
+  json_t *j =
+      json_pack("{s:s, s:s, s:i, s:s?}", "job_id", id, "status", orf_job_status_name(st.status), "progress",
+                st.progress, "stage", st.stage >= 0 ? orf_stage_name((orf_stage)(st.stage)) : NULL);
   if (st.status == ORF_JOB_QUEUED) json_object_set_new(j, "position", json_integer((json_int_t)st.position));
   if (st.status == ORF_JOB_COMPLETE) {
     orf_blob *meta;
@@ -398,7 +394,7 @@ enum MHD_Result route_job_cancel(request *r, const char *id) {
 enum MHD_Result route_mask(request *r) {
   enum MHD_Result ret;
   orf_params p;
-  if (read_input(r, &p, &ret)) return ret;
+  if (http_read_input(r, &p, &ret)) return ret;
   uint8_t *png;
   size_t n;
   int source = 0;

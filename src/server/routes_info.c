@@ -1,7 +1,7 @@
 /*
  * routes_info.c - the endpoints that describe the server: /health, /ready,
  * /metrics, /api/v1/gpu/stats, /api/v1/cache/stats, /api/v1/cache/clear
- * (admin token rules of API.md, compared in constant time) and the page at
+ * (admin token rules of docs/API.md, compared in constant time) and the page at
  * "/".
  *
  * GPU and memory figures come from the memory sources (memsource.h: NVML,
@@ -18,9 +18,8 @@
 #include <unistd.h>
 
 #include "http_int.h"
-#include "srv_error.h"
 
-static double uptime_s(server *srv) { return http_now() - srv->started; }
+static double uptime_s(server *srv) { return orf_now_mono() - srv->started; }
 
 enum MHD_Result route_health(request *r) {
   orf_cache_stats cs;
@@ -33,9 +32,17 @@ enum MHD_Result route_health(request *r) {
   return http_json(r, 200, j);
 }
 
+/* GET /ready: 200 while new work would be taken; 503 with the reason
+ * while the server is draining or its job queue is full, so that a load
+ * balancer sends new work elsewhere. */
 enum MHD_Result route_ready(request *r) {
-  int ok = !atomic_load(&r->srv->draining);
-  return http_json(r, ok ? 200 : 503, json_pack("{s:b}", "ready", ok));
+  const char *reason = atomic_load(&r->srv->draining) ? "draining"
+                       : orf_jobs_full(r->srv->jobs)  ? "queue_full"
+                                                      : NULL;
+  if (!reason) return http_json(r, 200, json_pack("{s:b}", "ready", 1));
+  int err = !strcmp(reason, "draining") ? ORF_SRV_EDRAINING : ORF_SRV_EQUEUEFULL;
+  return http_json(
+      r, 503, json_pack("{s:b, s:s, s:s}", "ready", 0, "reason", reason, "error", http_error_sentence(err)));
 }
 
 /* The monitor's latest sample, or a fresh one when there is no monitor. */
@@ -133,14 +140,15 @@ enum MHD_Result route_cache_stats(request *r) {
   orf_cache_stats_get(r->srv->cache, &s);
   double lookups = (double)(s.hits + s.misses);
   json_t *j = json_pack(
-      "{s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:f, s:f, s:I, s:{s:I, s:I, s:I, s:b, s:s, s:I}}", "entries",
-      (json_int_t)s.entries, "total_hits", (json_int_t)s.hits, "misses", (json_int_t)s.misses, "hit_ratio",
-      lookups > 0 ? (double)s.hits / lookups : 0.0, "bytes", (json_int_t)s.bytes, "max_bytes",
+      "{s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:f, s:f, s:I, s:{s:I, s:I, s:I, s:b, s:s, s:I, s:{s:I, s:I}}}",
+      "entries", (json_int_t)s.entries, "total_hits", (json_int_t)s.hits, "misses", (json_int_t)s.misses,
+      "hit_ratio", lookups > 0 ? (double)s.hits / lookups : 0.0, "bytes", (json_int_t)s.bytes, "max_bytes",
       (json_int_t)s.max_bytes, "evictions", (json_int_t)s.evictions, "ttl_seconds", s.ttl_s,
       "avg_hits_per_entry", s.entries ? (double)s.hits / (double)s.entries : 0.0, "coalesced",
       (json_int_t)s.coalesced, "disk", "entries", (json_int_t)s.disk_entries, "bytes",
       (json_int_t)s.disk_bytes, "max_bytes", (json_int_t)s.disk_max_bytes, "ok", s.disk_ok, "error",
-      s.last_disk_error, "corrupt", (json_int_t)s.corrupt);
+      s.last_disk_error, "corrupt", (json_int_t)s.corrupt, "scrub", "checked", (json_int_t)s.scrub_checked,
+      "damaged", (json_int_t)s.scrub_damaged);
   return http_json(r, 200, j);
 }
 
@@ -181,6 +189,8 @@ enum MHD_Result route_metrics(request *r) {
   g.cache_bytes = s.bytes;
   g.cache_entries = s.entries;
   g.cache_disk_bytes = s.disk_bytes;
+  g.cache_scrub_checked = s.scrub_checked;
+  g.cache_scrub_damaged = s.scrub_damaged;
   g.uptime_s = uptime_s(r->srv);
   if (r->srv->segmenter) {
     orf_segmenter_stats ss;
@@ -244,17 +254,32 @@ static const char kPage[] =
     "<p><label>Image (PNG, JPEG, WebP) <input type=\"file\" name=\"image\" accept=\"image/png,image/jpeg,"
     "image/webp\" required></label></p>"
     "<p><label>Format <select name=\"format\"><option>glb</option><option>stl</option><option>obj</option>"
-    "<option>ply</option></select></label></p>"
+    "<option>ply</option><option>3mf</option></select></label></p>"
     "<p><label>Quality <input type=\"number\" name=\"quality\" min=\"1\" max=\"10\" value=\"7\"></label></p>"
     "<p><button type=\"submit\">Make the model</button></p></form>"
     "<p>API: <code>POST /api/v1/generate</code>, <code>/api/v1/generate-progressive</code>, "
-    "<code>/api/v1/jobs</code>; see shared/spec/API.md.</p></body></html>\n";
+    "<code>/api/v1/jobs</code>; the whole contract: <a href=\"/api/v1/openapi.json\">OpenAPI "
+    "description</a> (docs/API.md and docs/openapi.yaml in the repository).</p></body></html>\n";
 
 enum MHD_Result route_studio(request *r) {
   r->bytes = sizeof kPage - 1;
   struct MHD_Response *resp =
       MHD_create_response_from_buffer(sizeof kPage - 1, (void *)kPage, MHD_RESPMEM_PERSISTENT);
   MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+  MHD_add_response_header(resp, "Cache-Control", "no-cache");
+  return http_queue(r, 200, resp);
+}
+
+/* docs/openapi.yaml as JSON, generated into the build (scripts/embed_openapi.py). */
+extern const char orf_openapi_json[];
+extern const size_t orf_openapi_json_len;
+
+enum MHD_Result route_openapi(request *r) {
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(orf_openapi_json_len, (void *)orf_openapi_json, MHD_RESPMEM_PERSISTENT);
+  if (!resp) return MHD_NO;
+  r->bytes = orf_openapi_json_len;
+  MHD_add_response_header(resp, "Content-Type", "application/json");
   MHD_add_response_header(resp, "Cache-Control", "no-cache");
   return http_queue(r, 200, resp);
 }

@@ -43,19 +43,6 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss) {
   return 0;
 }
 
-/* Logs an event whose fields are the members of obj (taken). */
-static void log_json(const char *level, const char *event, json_t *obj) {
-  char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-  json_decref(obj);
-  if (text && strlen(text) >= 2) {
-    text[strlen(text) - 1] = 0; /* drop the braces: the logger adds its own */
-    orf_log_event(level, event, text + 1);
-  } else {
-    orf_log_event(level, event, NULL);
-  }
-  free(text);
-}
-
 /* The monitor's view of the budget (orf_budget_read_fn). */
 static void read_budget(void *ctx, double *in_use, double *budget) { orf_jobs_budget(ctx, in_use, budget); }
 
@@ -68,16 +55,16 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   size_t n = strlen(msg);
   while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
     msg[--n] = 0;
-  log_json("warn", "http_library", json_pack("{s:s}", "message", msg));
+  orf_log_json("warn", "http_library", json_pack("{s:s}", "message", msg));
 }
 
 /* An internal error of libmicrohttpd: say what it was, as a log event,
  * before the process aborts as the library requires. */
 static void mhd_panic(void *cls, const char *file, unsigned int line, const char *reason) {
   (void)cls;
-  log_json("error", "http_library_panic",
-           json_pack("{s:s, s:i, s:s}", "file", file ? file : "", "line", (int)line, "reason",
-                     reason ? reason : ""));
+  orf_log_json("error", "http_library_panic",
+               json_pack("{s:s, s:i, s:s}", "file", file ? file : "", "line", (int)line, "reason",
+                         reason ? reason : ""));
   abort();
 }
 
@@ -102,8 +89,9 @@ int orf_server_main(int argc, char **argv) {
     return 2;
   }
   if (geteuid() == 0)
-    orf_log_event("warn", "running_as_root",
-                  "\"message\":\"running as root, allowed by --allow-root or ORFEAS_ALLOW_ROOT\"");
+    orf_log_json(
+        "warn", "running_as_root",
+        json_pack("{s:s}", "message", "running as root, allowed by --allow-root or ORFEAS_ALLOW_ROOT"));
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
@@ -112,7 +100,7 @@ int orf_server_main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   MHD_set_panic_func(mhd_panic, NULL);
-  srv.started = http_now();
+  srv.started = orf_now_mono();
   http_static_init(&srv);
   orf_limits_init(&srv.limits);
   srv.limits.max_file_bytes = srv.cfg.max_upload_bytes;
@@ -120,18 +108,19 @@ int orf_server_main(int argc, char **argv) {
   srv.metrics = orf_metrics_create();
   char cache_dir[4200];
   snprintf(cache_dir, sizeof cache_dir, "%s/cache", srv.cfg.data_dir);
-  orf_cache_config cc = {cache_dir, srv.cfg.cache_mem_bytes, srv.cfg.cache_disk_bytes, srv.cfg.cache_ttl_s};
+  orf_cache_config cc = {cache_dir, srv.cfg.cache_mem_bytes, srv.cfg.cache_disk_bytes, srv.cfg.cache_ttl_s,
+                         srv.cfg.cache_scrub_mb_s * 1048576.0};
   if (!srv.metrics || orf_cache_open(&srv.cache, &cc) ||
       (srv.cfg.rate_limit > 0 &&
        orf_ratelimit_create(&srv.ratelimit, srv.cfg.rate_limit, srv.cfg.rate_burst, RATE_CLIENTS))) {
-    orf_log_event("error", "start_failed", "\"reason\":\"out of memory\"");
+    orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "out of memory"));
     goto out;
   }
   orf_cache_stats cst;
   orf_cache_stats_get(srv.cache, &cst);
   if (!cst.disk_ok) /* the cache runs from memory only; /health says so too */
-    log_json("error", "disk_unavailable",
-             json_pack("{s:s, s:s}", "error", cst.last_disk_error, "data_dir", srv.cfg.data_dir));
+    orf_log_json("error", "disk_unavailable",
+                 json_pack("{s:s, s:s}", "error", cst.last_disk_error, "data_dir", srv.cfg.data_dir));
   if (orf_memsources_open(&srv.mem, srv.cfg.sim_device[0] ? srv.cfg.sim_device : NULL, err, sizeof err)) {
     fprintf(stderr, "orfeas serve: --sim-device: %s\n", err);
     status = 2;
@@ -175,9 +164,9 @@ int orf_server_main(int argc, char **argv) {
   }
   srv.engine_device = want != ORF_DEVICE_CPU && gi.available ? ORF_DEVICE_CUDA : ORF_DEVICE_CPU;
   if (srv.engine_device == ORF_DEVICE_CUDA) orf_memsources_use_engine_gpu(srv.mem);
-  log_json("info", "engine",
-           json_pack("{s:s, s:s, s:b}", "device", orf_device_name(srv.engine_device), "gpu",
-                     gi.available ? gi.name : "", "cuda_compiled", gi.compiled));
+  orf_log_json("info", "engine",
+               json_pack("{s:s, s:s, s:b}", "device", orf_device_name(srv.engine_device), "gpu",
+                         gi.available ? gi.name : "", "cuda_compiled", gi.compiled));
   /* The budget: explicit, or the device's total less what others use and
    * the two reserves (the cache's memory tier lives in its own reserve). */
   orf_mem_snapshot snap;
@@ -210,16 +199,16 @@ int orf_server_main(int argc, char **argv) {
                         .device = srv.engine_device,
                         .segmenter = srv.segmenter}; /* finished jobs: 4096 and 16 MiB at most (jobs.c) */
   if (orf_jobs_create(&srv.jobs, &jc)) {
-    orf_log_event("error", "start_failed", "\"reason\":\"cannot start the job workers\"");
+    orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "cannot start the job workers"));
     goto out;
   }
-  log_json("info", "memory_budget",
-           json_pack("{s:s, s:f, s:f, s:f, s:f}", "device", orf_memsources_budget_device(srv.mem),
-                     "device_total_gb", total / ORF_GIB, "external_gb", external / ORF_GIB, "budget_gb",
-                     budget / ORF_GIB, "host_budget_gb", host_budget / ORF_GIB));
+  orf_log_json("info", "memory_budget",
+               json_pack("{s:s, s:f, s:f, s:f, s:f}", "device", orf_memsources_budget_device(srv.mem),
+                         "device_total_gb", total / ORF_GIB, "external_gb", external / ORF_GIB, "budget_gb",
+                         budget / ORF_GIB, "host_budget_gb", host_budget / ORF_GIB));
   if (srv.cfg.monitor_interval_s > 0 &&
       orf_monitor_start(&srv.monitor, srv.mem, read_budget, srv.jobs, srv.cfg.monitor_interval_s, 720)) {
-    orf_log_event("error", "start_failed", "\"reason\":\"cannot start the memory monitor\"");
+    orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "cannot start the memory monitor"));
     goto out;
   }
   struct sockaddr_storage addr;
@@ -233,7 +222,7 @@ int orf_server_main(int argc, char **argv) {
   if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   if (http_deadlines_start(&srv.deadlines, srv.cfg.connection_timeout_s, srv.cfg.min_upload_rate,
                            srv.metrics)) {
-    orf_log_event("error", "start_failed", "\"reason\":\"cannot start the deadline watcher\"");
+    orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "cannot start the deadline watcher"));
     goto out;
   }
   /* libmicrohttpd splits the connection limit between its threads */
@@ -245,9 +234,9 @@ int orf_server_main(int argc, char **argv) {
       (unsigned)srv.cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
       (unsigned)srv.cfg.max_connections_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
       MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, &srv, MHD_OPTION_NOTIFY_CONNECTION, http_on_connection,
-      &srv, MHD_OPTION_END);
+      &srv, MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, NULL, MHD_OPTION_END);
   if (!srv.daemon) {
-    log_json(
+    orf_log_json(
         "error", "start_failed",
         json_pack("{s:s, s:s, s:i}", "reason", "cannot listen", "host", srv.cfg.host, "port", srv.cfg.port));
     goto out;
@@ -256,19 +245,19 @@ int orf_server_main(int argc, char **argv) {
   int port = info ? info->port : srv.cfg.port;
   printf("orfeas listening on http://%s:%d\n", srv.cfg.host, port);
   fflush(stdout);
-  log_json("info", "listening",
-           json_pack("{s:s, s:i, s:i, s:i, s:s}", "host", srv.cfg.host, "port", port, "workers",
-                     srv.cfg.workers, "queue_max", srv.cfg.queue_max, "data_dir", srv.cfg.data_dir));
+  orf_log_json("info", "listening",
+               json_pack("{s:s, s:i, s:i, s:i, s:s}", "host", srv.cfg.host, "port", port, "workers",
+                         srv.cfg.workers, "queue_max", srv.cfg.queue_max, "data_dir", srv.cfg.data_dir));
 
   int sig;
   sigwait(&sigs, &sig);
   atomic_store(&srv.draining, 1);
-  orf_log_event("info", "draining", sig == SIGTERM ? "\"signal\":\"SIGTERM\"" : "\"signal\":\"SIGINT\"");
+  orf_log_json("info", "draining", json_pack("{s:s}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"));
   orf_jobs_drain(srv.jobs);
   /* Open connections get a moment to finish; new ones are still accepted
    * (and told 503 draining) rather than quiescing the daemon, a path of
    * libmicrohttpd's that can panic with a thread pool on epoll. */
-  for (double t0 = http_now(); http_now() - t0 < DRAIN_CONNECTIONS_S;) {
+  for (double t0 = orf_now_mono(); orf_now_mono() - t0 < DRAIN_CONNECTIONS_S;) {
     const union MHD_DaemonInfo *c = MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
     if (!c || c->num_connections == 0) break;
     usleep(20000);
@@ -277,7 +266,7 @@ int orf_server_main(int argc, char **argv) {
   srv.daemon = NULL;
   http_deadlines_stop(srv.deadlines);
   srv.deadlines = NULL;
-  orf_log_event("info", "stopped", NULL);
+  orf_log_json("info", "stopped", NULL);
   status = 0;
 out:
   if (srv.daemon) MHD_stop_daemon(srv.daemon);

@@ -1,5 +1,5 @@
 /*
- * server.h - `orfeas serve`: the HTTP server of shared/spec/API.md on top
+ * server.h - `orfeas serve`: the HTTP server of docs/API.md on top
  * of the engine.  The CLI hands it the arguments after "serve".
  */
 #ifndef ORF_SERVER_H

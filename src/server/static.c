@@ -27,7 +27,6 @@
 #include <unistd.h>
 
 #include "http_int.h"
-#include "srv_error.h"
 
 void http_static_init(server *srv) {
   char dir[4096];
