@@ -4,6 +4,8 @@
 # BUILD as its argument, printing cmocka's "[  PASSED  ] N" / "[  FAILED  ] N"
 # lines), and closes with one summary line over all of them.
 #   tests/run.sh BUILD [NAME...]   NAME picks programs (test_mc, test_tools.sh, ...)
+#   tests/run.sh BUILD test_server:test_health   one test of a program (cmocka
+#                                  filter, '*' wildcards: test_server:'test_results*')
 set -u
 build=${1:-build}; shift || true
 cd "$(dirname "$0")/.."
@@ -17,10 +19,12 @@ export ORFEAS_API_RECORD="$PWD/$build/api-responses.jsonl"
 export ORFEAS_ALLOW_ROOT=${ORFEAS_ALLOW_ROOT:-1}
 passed=0; failed=0; broken=()
 for p in "${progs[@]}"; do
+  filter=""
+  case "$p" in *:*) filter=${p#*:}; p=${p%%:*} ;; esac
   log=$(mktemp)
   case "$p" in
     *.sh) timeout 900 bash "tests/$p" "$build" 2>&1 | tee "$log" ;;
-    *) timeout 600 "$build/tests/$p" 2>&1 | tee "$log" ;;
+    *) ORF_TEST="$filter" timeout 600 "$build/tests/$p" 2>&1 | tee "$log" ;;
   esac
   rc=${PIPESTATUS[0]}
   n_ok=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')

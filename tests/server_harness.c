@@ -605,3 +605,13 @@ void ts_expect_error(const ts_reply *r, long status, const char *code, const cha
   }
   json_decref(j);
 }
+
+/* ORF_TEST=PATTERN runs only the tests of a program whose names match it
+ * (cmocka's filter: '*' and '?' wildcards), for `tests/run.sh BUILD
+ * PROGRAM:PATTERN`.  Every test program links this file (the benchmarks,
+ * which do not use cmocka, do not), so each honours it without a line of
+ * its own; set before main(). */
+__attribute__((constructor)) static void tu_test_filter(void) {
+  const char *pattern = getenv("ORF_TEST");
+  if (pattern && pattern[0]) cmocka_set_test_filter(pattern);
+}

@@ -240,3 +240,4 @@ uint8_t *tu_webp_animated(const uint8_t *rgba, uint32_t w, uint32_t h, size_t *s
   *size = total;
   return f;
 }
+
