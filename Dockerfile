@@ -4,9 +4,10 @@
 #  - build: the same scripts/setup.sh the README's `make` runs installs the
 #    compiler and libraries, then `make` builds build/orfeas;
 #  - runtime: `scripts/setup.sh runtime` installs only the shared libraries
-#    build/orfeas links and curl (for the HEALTHCHECK); the binary and, when
-#    the build made one, the web studio (build/web, served as web/ beside the
-#    binary) are copied in.  It runs as the unprivileged user `orfeas`, listens
+#    build/orfeas links and curl (for the HEALTHCHECK); the binary, the
+#    segmentation network's model (build/models/u2netp.onnx, found as
+#    models/ beside the binary) and, when the build made one, the web studio
+#    (build/web, served as web/ beside the binary) are copied in.  It runs as the unprivileged user `orfeas`, listens
 #    on 0.0.0.0:5000 inside the container and keeps its cache in the volume
 #    /var/lib/orfeas.  SIGTERM drains (running and queued jobs finish).
 #
@@ -23,6 +24,7 @@ COPY . .
 RUN make -j"$(nproc)" \
  && mkdir -p /out \
  && cp build/orfeas /out/orfeas \
+ && cp -r build/models /out/models \
  && if [ -d build/web ]; then cp -r build/web /out/web; fi
 
 FROM debian:bookworm-slim AS runtime

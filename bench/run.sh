@@ -13,6 +13,8 @@ if [ -x "$build/bench/bench_mc" ]; then
   echo "== marching cubes (bench_mc --peers)"
   "$build/bench/bench_mc" --peers
 fi
+echo "== segmentation network (bench_segment)"
+"$build/bench/bench_segment"
 echo "== CUDA path (bench_gpu: CPU and GPU in one run; says so when there is no GPU)"
 "$build/bench/bench_gpu"
 echo "== HTTP server (bench_server.sh)"

@@ -29,7 +29,7 @@ extern "C" {
 
 #define ORF_VERSION "0.1.0"
 /* Part of every request hash: bump when any output byte may change. */
-#define ORF_ENGINE_VERSION "orfeas-engine-1"
+#define ORF_ENGINE_VERSION "orfeas-engine-2" /* 2: the subject of photographs from the network (issue 12) */
 
 /* ---- errors ----------------------------------------------------------- */
 
@@ -48,6 +48,7 @@ enum {
   ORF_ENODEVICE = -11,   /* the job asked for a GPU this build or machine does not have */
   ORF_ETOOTHIN = -12,    /* a subject was found, but too thin for the mesh grid at this quality */
   ORF_EANIMATED = -13,   /* an animated image (WebP): one mesh is made from one still picture */
+  ORF_ESEGMENT = -14,    /* the segmentation network is missing, or failed to run */
   /* the service's own (the server), in the same table so that every code
    * has one name, one status and one sentence */
   ORF_SRV_EQUEUEFULL = -100, /* the job queue is full: 429 queue_full */
@@ -104,7 +105,18 @@ void *orf_malloc_array(size_t count, size_t size);
 
 typedef enum { ORF_MODE_INFLATE, ORF_MODE_RELIEF, ORF_MODE_LITHOPHANE, ORF_MODE_EXTRUDE } orf_mode;
 typedef enum { ORF_FMT_GLB, ORF_FMT_STL, ORF_FMT_OBJ, ORF_FMT_PLY, ORF_FMT_3MF } orf_format;
-typedef enum { ORF_BG_AUTO, ORF_BG_ALPHA, ORF_BG_NONE } orf_background;
+/* background: AUTO is alpha when usable, else the colour model when it is
+ * confident, else the segmentation network (README "Finding the subject");
+ * COLOR the border colour model always; SUBJECT the network always. */
+typedef enum { ORF_BG_AUTO, ORF_BG_ALPHA, ORF_BG_NONE, ORF_BG_COLOR, ORF_BG_SUBJECT } orf_background;
+
+/* A subject point (subject_points): x, y as fractions 0..1 of the image's
+ * width and height; keep 1 keeps the region under it, 0 drops it. */
+#define ORF_MAX_POINTS 16
+typedef struct orf_point {
+  double x, y;
+  int keep;
+} orf_point;
 typedef enum { ORF_SHAPE_FLAT, ORF_SHAPE_CYLINDER } orf_shape;
 
 /* Every engine parameter of docs/ENGINE.md, with its value.  Fill with
@@ -130,6 +142,9 @@ typedef struct orf_params {
   orf_shape shape;
   /* extrude */
   double depth_mm, bevel_mm;
+  /* subject_points: corrections of the subject mask, in the order given */
+  int point_count;
+  orf_point points[ORF_MAX_POINTS];
   /* which parameters orf_params_set() was given (one bit each, in the
    * order of the parameter table): a parameter given for a mode it does
    * not apply to is refused by orf_params_validate(), never ignored */
@@ -304,6 +319,55 @@ const char *orf_precision_name(orf_precision p); /* "fp32", "fp16", "int8" */
 int orf_device_from_name(const char *name, orf_device *out);
 int orf_precision_from_name(const char *name, orf_precision *out);
 
+/* ---- segmentation ----------------------------------------------------- */
+
+/* The segmentation network (src/segment/): a salient-object network in
+ * ONNX (U^2-Net's u2netp by default: Qin et al., "U^2-Net: Going deeper
+ * with nested U-structure for salient object detection", Pattern
+ * Recognition 2020) run with OpenCV's DNN module, and a memory cache of
+ * its mattes keyed by the SHA-256 of the image bytes.  Thread-safe: one
+ * segmenter serves every job of a process; the network runs one image at
+ * a time, and two jobs that want the matte of the same new image run it
+ * once (the second waits for the first). */
+typedef struct orf_segmenter orf_segmenter;
+
+/* Loads the ONNX model at model_path (its input size read from the graph
+ * where it says it, else 320) into a new segmenter *out, which the caller
+ * frees with orf_segmenter_free().  threads: OpenCV's worker threads (<= 0:
+ * every core; OpenCV's setting is process-wide, the last segmenter created
+ * sets it).  cache_bytes bounds the matte cache (0: no cache).  A missing,
+ * unreadable or malformed file returns ORF_EIO or ORF_ESEGMENT with a
+ * sentence naming the file in err; *out is then NULL. */
+int orf_segmenter_create(const char *model_path, int threads, size_t cache_bytes, orf_segmenter **out,
+                         char *err, size_t err_size);
+
+/* Frees the segmenter (no job may be using it).  NULL is a no-op. */
+void orf_segmenter_free(orf_segmenter *s);
+
+/* Counters of a segmenter, for /metrics and the tests. */
+typedef struct orf_segmenter_stats {
+  uint64_t runs;          /* times the network ran */
+  uint64_t hits;          /* mattes served from the cache (or from a run in flight) */
+  uint64_t failures;      /* runs that failed */
+  size_t cache_bytes;     /* held by cached mattes now */
+  size_t cache_entries;   /* mattes cached now */
+  size_t cache_max_bytes; /* the bound */
+  int input_side;         /* the network's input size (square) */
+} orf_segmenter_stats;
+
+void orf_segmenter_stats_get(orf_segmenter *s, orf_segmenter_stats *out);
+
+/* The default model file: $ORFEAS_SEGMENT_MODEL when set, else
+ * models/u2netp.onnx beside the running binary, else
+ * ../share/orfeas/models/u2netp.onnx from it (an installed layout), the
+ * first that exists (or the first candidate when none does).  Writes the
+ * path into buf; returns ORF_OK, or ORF_EIO when no candidate exists. */
+int orf_segment_default_model(char *buf, size_t size);
+
+/* How a mask was found: "alpha", "color", "frame" or "subject" for
+ * orf_result.mask_source 0..3. */
+const char *orf_mask_source_name(int source);
+
 /* How a job runs (not what it makes). */
 typedef struct orf_job_opts {
   int threads;             /* <= 0: every online core */
@@ -316,6 +380,8 @@ typedef struct orf_job_opts {
   size_t peak_bytes;        /* out: measured peak of the engine's own allocations */
   orf_device device_used;   /* out: ORF_DEVICE_CPU or ORF_DEVICE_CUDA */
   size_t device_peak_bytes; /* out: most GPU memory the job held at once */
+  orf_segmenter *segmenter; /* may be NULL: background=auto then stops at the colour model, and
+                               background=subject fails with ORF_ESEGMENT */
 } orf_job_opts;
 
 void orf_job_opts_init(orf_job_opts *o);
@@ -325,7 +391,7 @@ typedef struct orf_result {
   orf_mesh mesh;
   orf_mesh_report report;
   orf_timings timings;
-  int mask_source; /* 0 alpha, 1 automatic background, 2 whole frame */
+  int mask_source; /* 0 alpha, 1 colour model, 2 whole frame, 3 network (orf_mask_source_name) */
 } orf_result;
 
 void orf_result_free(orf_result *r);
@@ -344,10 +410,12 @@ int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_
  * ORF_ENOSUBJECT; relief and lithophane otherwise: the whole frame), and
  * writes the image
  * as an RGBA PNG with the background transparent into *png (*png_size
- * bytes; free with orf_buffer_free).  *source (may be NULL) gets 0 alpha,
- * 1 automatic background, 2 whole frame.  lim may be NULL (the defaults).
+ * bytes; free with orf_buffer_free).  *source (may be NULL) gets the
+ * orf_result.mask_source value.  opts may be NULL (the defaults); its
+ * limits, threads and segmenter are used (the network's matte comes from
+ * and goes to the segmenter's cache, shared with orf_generate).
  * Errors as orf_generate's decoding and masking, or ORF_ENOMEM. */
-int orf_subject_png(const uint8_t *data, size_t size, const orf_params *p, const orf_limits *lim,
+int orf_subject_png(const uint8_t *data, size_t size, const orf_params *p, const orf_job_opts *opts,
                     uint32_t max_side, uint8_t **png, size_t *png_size, int *source);
 
 /* An upper bound of the peak bytes a job with these parameters takes on an

@@ -149,20 +149,39 @@ static void test_sniff(void **state) {
 
 static void test_unsupported_and_empty(void **state) {
   (void)state;
-  static const char *files[] = {
-      ("GIF89a\x01\0\x01\0\x80\0\0\xff\xff\xff\0\0\0!\xf9\x04\0\0\0\0\0,"
-       "\0\0\0\0\x01\0\x01\0\0\x02\x02D\x01\0;"),
-      "BM\x3a\0\0\0\0\0\0\0\x36\0\0\0\x28\0\0\0\x01\0\0\0\x01\0\0\0\x01\0\x18\0",
+#define F(lit)                                                                                               \
+  { lit, sizeof lit }
+  static const struct {
+    const char *d;
+    size_t n;
+  } files[] = {
+      F("GIF89a\x01\0\x01\0\x80\0\0\xff\xff\xff\0\0\0!\xf9\x04\0\0\0\0\0,"
+        "\0\0\0\0\x01\0\x01\0\0\x02\x02D\x01\0;"),
+      F("BM\x3a\0\0\0\0\0\0\0\x36\0\0\0\x28\0\0\0\x01\0\0\0\x01\0\0\0\x01\0\x18\0"),
+      F("II*\0\x08\0\0\0"),
+      F("<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"4\" height=\"4\"/>"),
+  };
+  /* bytes that are no image of any kind: bad_image, not unsupported */
+  static const char *not_images[] = {
       "hello, this is plain text and not an image at all\n",
       "RIFF\x24\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0",
       "\x89PN",
+      "BMW is a car, not a bitmap",
   };
+  for (size_t i = 0; i < sizeof not_images / sizeof *not_images; i++) {
+    size_t n = strlen(not_images[i]) + 1;
+    assert_int_equal(decode_rc((const uint8_t *)not_images[i], n), ORF_EBADIMAGE);
+    orf_image_type t = ORF_IMG_PNG;
+    assert_int_equal(orf_image_probe((const uint8_t *)not_images[i], n, NULL, &t, NULL, NULL), ORF_EBADIMAGE);
+    assert_int_equal(t, ORF_IMG_UNKNOWN);
+  }
+#undef F
   for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-    size_t n = strlen(files[i]) + 1;
-    assert_int_equal(decode_rc((const uint8_t *)files[i], n), ORF_EUNSUPPORTED);
+    size_t n = files[i].n;
+    assert_int_equal(decode_rc((const uint8_t *)files[i].d, n), ORF_EUNSUPPORTED);
     orf_image_type t = ORF_IMG_PNG;
     uint32_t w = 7, h = 7;
-    assert_int_equal(orf_image_probe((const uint8_t *)files[i], n, NULL, &t, &w, &h), ORF_EUNSUPPORTED);
+    assert_int_equal(orf_image_probe((const uint8_t *)files[i].d, n, NULL, &t, &w, &h), ORF_EUNSUPPORTED);
     assert_int_equal(t, ORF_IMG_UNKNOWN);
     assert_int_equal(w, 0);
   }

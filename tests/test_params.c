@@ -209,6 +209,10 @@ static void test_describe_matches_validation(void **state) {
       }
       orf_params_init(&x);
       assert_int_equal(orf_params_set(&x, name, "bogus", NULL, 0), ORF_EINVAL);
+    } else if (!strcmp(type, "points")) {
+      orf_params_init(&x);
+      assert_int_equal(orf_params_set(&x, name, "+0.5,0.5;-0.25,0.75", NULL, 0), ORF_OK);
+      assert_int_equal(orf_params_set(&x, name, "bogus", NULL, 0), ORF_EINVAL);
     } else {
       orf_params_init(&x);
       assert_int_equal(orf_params_set(&x, name, "true", NULL, 0), ORF_OK);

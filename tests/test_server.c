@@ -1736,7 +1736,7 @@ static void test_mask_preview(void **state) {
                             .image_type = "image/png"});
   TS_EXPECT_STATUS(&r, 200);
   ts_expect_header(&r, "Content-Type", "image/png");
-  ts_expect_header(&r, "X-Mask-Source", "background");
+  ts_expect_header(&r, "X-Mask-Source", "color");
   orf_image img;
   assert_int_equal(orf_image_decode((const uint8_t *)r.body, r.len, NULL, 0, &img), ORF_OK);
   assert_true(img.has_alpha);
@@ -1766,7 +1766,7 @@ static void test_mask_preview(void **state) {
   ts_reply_free(&r);
   post_disc_raw(&r, "/api/v1/mask?mode=extrude");
   TS_EXPECT_STATUS(&r, 200);
-  ts_expect_header(&r, "X-Mask-Source", "background");
+  ts_expect_header(&r, "X-Mask-Source", "color");
   ts_reply_free(&r);
   post_disc_raw(&r, "/api/v1/mask?mode=relief");
   TS_EXPECT_STATUS(&r, 200);

@@ -51,7 +51,8 @@ function makeInput(p, id) {
     for (const c of p.choices) {
       const o = document.createElement('option');
       o.value = c;
-      o.textContent = c;
+      // a value's own one-line help where the server gives one (background)
+      o.textContent = p.choice_help?.[c] ? `${c}: ${p.choice_help[c]}` : c;
       el.append(o);
     }
     el.value = p.default;
@@ -163,7 +164,8 @@ export function buildControls(container, desc) {
     main.append(field);
   }
   for (const p of params) {
-    if (MAIN.includes(p.name)) continue;
+    // subject_points are set by clicking the subject preview (points.js)
+    if (MAIN.includes(p.name) || p.type === 'points') continue;
     const { field, input } = makeField(p, null);
     inputs.set(p.name, input);
     const everyMode = !p.modes.length || allModes.every((m) => p.modes.includes(m));

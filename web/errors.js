@@ -11,7 +11,7 @@ export function plainWords(err) {
   }
   if (err?.status === 413) return `This file is too large. ${sentence(err.message)}`;
   if (err?.status === 415) return `This file is not a PNG, JPEG or WebP image. ${sentence(err.message)}`;
-  if (err?.status === 400) return `This file could not be read as an image. ${sentence(err.message)}`;
+  if (err?.status === 400) return `This file could not be read as a PNG, JPEG or WebP image. ${sentence(err.message)}`;
   if (err?.status === 503) return 'The server is shutting down. Please try again shortly.';
   if (err?.status === 507) return 'This model needs more memory than the server has. Try a lower quality.';
   if (err instanceof TypeError) return 'The server could not be reached. Is it still running?';

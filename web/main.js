@@ -7,6 +7,7 @@
 import { fetchMask, fetchParams, generateProgressive } from './api.js';
 import { buildControls } from './controls.js';
 import { clearError, plainWords, showError } from './errors.js';
+import { initPoints } from './points.js';
 import { showDownloads, showFigures } from './results.js';
 import { startStatus } from './status.js';
 import { initUpload } from './upload.js';
@@ -21,7 +22,8 @@ const STAGE_LABELS = {
 };
 const MASK_SOURCES = {
   alpha: 'from the image’s transparency',
-  background: 'separated from the background colour',
+  color: 'separated from the background colour',
+  subject: 'found by the segmentation network',
   frame: 'the whole frame',
 };
 
@@ -30,6 +32,7 @@ let formats = ['glb'];
 let file = null;
 let maskAbort = null;
 let runAbort = null;
+let points = null; // subject points on the preview (points.js)
 const nf = new Intl.NumberFormat('en');
 
 function ms(t) {
@@ -67,6 +70,7 @@ async function updateMask() {
   if (background) params.background = background;
   if (mode) params.mode = mode;
   if (cutout !== undefined && mode === 'relief') params.cutout = cutout;
+  if (points?.text()) params.subject_points = points.text();
   $('mask').classList.add('empty');
   $('mask-caption').textContent = 'Finding the subject…';
   try {
@@ -76,6 +80,8 @@ async function updateMask() {
     $('mask').classList.remove('empty');
     if (old.startsWith('blob:')) URL.revokeObjectURL(old);
     $('mask-caption').textContent = `Subject, ${MASK_SOURCES[source] || source}`;
+    $('mask').dataset.source = source;
+    $('points-bar').hidden = false;
     clearError('file');
   } catch (err) {
     if (abort.signal.aborted) return;
@@ -107,6 +113,7 @@ async function generate(viewer) {
   controls.clearErrors();
   clearError('generate');
   const params = controls.values();
+  if (points?.text()) params.subject_points = points.text();
   const abort = new AbortController();
   runAbort = abort;
   setGenerateReady();
@@ -173,10 +180,15 @@ async function main() {
     { input: $('file'), zone: $('drop'), preview: $('preview'), previews: $('previews'), caption: $('preview-caption') },
     (f) => {
       file = f;
+      points?.clear();
       clearError('file');
       setGenerateReady();
       updateMask();
     },
+  );
+  points = initPoints(
+    { img: $('mask'), layer: $('mask-points'), drop: $('points-drop'), reset: $('points-reset'), count: $('points-count') },
+    () => updateMask(),
   );
   $('settings').addEventListener('submit', (e) => {
     e.preventDefault();

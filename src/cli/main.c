@@ -27,7 +27,7 @@
 enum { EXIT_USAGE = 2, EXIT_INPUT = 3, EXIT_INTERNAL = 4 };
 
 typedef struct cli {
-  const char *image, *out, *stages_dir;
+  const char *image, *out, *stages_dir, *segment_model;
   int json, threads, tty;
   orf_device device;
   orf_precision precision;
@@ -49,7 +49,10 @@ static void usage(FILE *f) {
           "  --size-mm N              longest side in millimetres, 1..1000 (100)\n"
           "  --style S                realistic (keep colours, default) or plain\n"
           "  --param NAME=VALUE       any engine parameter (repeatable): thickness, detail,\n"
-          "                           background=auto|alpha|none, max_faces, size=small|medium|large...\n"
+          "                           background=auto|alpha|color|subject|none, max_faces,\n"
+          "                           subject_points='+0.5,0.4;-0.1,0.9', size=small|medium|large...\n"
+          "  --segment-model PATH     the segmentation network (ONNX; default $ORFEAS_SEGMENT_MODEL,\n"
+          "                           else models/u2netp.onnx beside this binary); none: without one\n"
           "  --stages-dir DIR         also write every stage's mesh as DIR/<stage>.<ext>\n"
           "  --threads N              worker threads (default: all cores)\n"
           "  --json                   print one JSON object with the mesh figures and timings\n"
@@ -63,7 +66,8 @@ static int exit_code(int err) {
   switch (err) {
   case ORF_EINVAL:
   case ORF_ENODEVICE:
-  case ORF_ENOTIMPL: return EXIT_USAGE;
+  case ORF_ENOTIMPL:
+  case ORF_ESEGMENT: return EXIT_USAGE; /* the network: a model to configure */
   case ORF_EBADIMAGE:
   case ORF_EUNSUPPORTED:
   case ORF_ETOOLARGE:
@@ -172,6 +176,29 @@ static int cmd_generate(cli *c) {
     fprintf(stderr, "orfeas: %s: %s\n", c->image, orf_strerror(ORF_ETOOLARGE));
     return EXIT_INPUT;
   }
+  /* The segmentation network, when this job may need it: an explicit
+   * model that cannot be loaded is a usage error; without the default one
+   * background=auto stays with the colour model (and says so). */
+  orf_segmenter *seg = NULL;
+  int needs = c->params.background == ORF_BG_AUTO || c->params.background == ORF_BG_SUBJECT;
+  if (c->segment_model && !strcmp(c->segment_model, "none")) needs = 0, c->segment_model = NULL;
+  if (needs || c->segment_model) {
+    char path[4096], err[512];
+    int found = c->segment_model ? (snprintf(path, sizeof path, "%s", c->segment_model), ORF_OK)
+                                 : orf_segment_default_model(path, sizeof path);
+    if (!strcmp(path, "none")) { /* ORFEAS_SEGMENT_MODEL=none: without the network, quietly */
+    } else if (found == ORF_OK || c->params.background == ORF_BG_SUBJECT) {
+      if (orf_segmenter_create(path, c->threads, 0, &seg, err, sizeof err)) {
+        fprintf(stderr, "orfeas: %s\n", err);
+        free(data);
+        return EXIT_USAGE;
+      }
+    } else {
+      fprintf(stderr, "orfeas: warning: no segmentation model at %s: background=auto uses the colour model\n",
+              path);
+    }
+  }
+  opts.segmenter = seg;
   opts.threads = c->threads;
   opts.device = c->device;
   opts.precision = c->precision;
@@ -181,6 +208,7 @@ static int cmd_generate(cli *c) {
   orf_result res;
   int rc = orf_generate(data, size, &c->params, &opts, &res);
   free(data);
+  orf_segmenter_free(seg);
   if (c->tty) fputc('\n', stderr);
   if (rc) {
     fprintf(stderr, "orfeas: %s: %s\n", c->image, orf_strerror(rc));
@@ -198,12 +226,13 @@ static int cmd_generate(cli *c) {
   if (c->json) {
     const orf_timings *t = &res.timings;
     json_t *o = json_pack(
-        "{s:s, s:s, s:i, s:s, s:o, s:o, s:{s:f,s:f,s:f,s:f,s:f,s:f,s:f}, s:I, s:s, s:I}", "output", c->out,
-        "mode", orf_mode_name(c->params.mode), "quality", c->params.quality, "format",
-        orf_format_ext(c->params.format), "mesh", report_json(&res), "stages", c->stages, "timings_ms",
-        "decode", t->decode, "mask", t->mask, "field", t->field, "mesh", t->mesh, "smooth", t->smooth,
-        "simplify", t->simplify, "total", t1, "peak_bytes", (json_int_t)opts.peak_bytes, "device",
-        orf_device_name(opts.device_used), "device_peak_bytes", (json_int_t)opts.device_peak_bytes);
+        "{s:s, s:s, s:i, s:s, s:s, s:o, s:o, s:{s:f,s:f,s:f,s:f,s:f,s:f,s:f}, s:I, s:s, s:I}", "output",
+        c->out, "mode", orf_mode_name(c->params.mode), "quality", c->params.quality, "format",
+        orf_format_ext(c->params.format), "mask_source", orf_mask_source_name(res.mask_source), "mesh",
+        report_json(&res), "stages", c->stages, "timings_ms", "decode", t->decode, "mask", t->mask, "field",
+        t->field, "mesh", t->mesh, "smooth", t->smooth, "simplify", t->simplify, "total", t1, "peak_bytes",
+        (json_int_t)opts.peak_bytes, "device", orf_device_name(opts.device_used), "device_peak_bytes",
+        (json_int_t)opts.device_peak_bytes);
     char *s = json_dumps(o, JSON_COMPACT);
     puts(s);
     free(s);
@@ -257,6 +286,9 @@ int main(int argc, char **argv) {
       i++;
     } else if (!strcmp(a, "--stages-dir")) {
       if (!(c.stages_dir = v)) goto missing;
+      i++;
+    } else if (!strcmp(a, "--segment-model")) {
+      if (!(c.segment_model = v)) goto missing;
       i++;
     } else if (!strcmp(a, "--threads")) {
       if (!v) goto missing;

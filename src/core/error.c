@@ -25,7 +25,7 @@ static const err_row kErrors[] = {
     {ORF_ENOMEM, "insufficient_memory", 507,
      "out of memory for this job: try again later, or with a lower quality or a smaller image"},
     {ORF_EINVAL, "invalid_param", 422, "invalid parameter"},
-    {ORF_EBADIMAGE, "bad_image", 400, "the image is empty, corrupt or truncated"},
+    {ORF_EBADIMAGE, "bad_image", 400, "not an image, or an empty, corrupt or truncated one"},
     {ORF_EUNSUPPORTED, "unsupported_type", 415, "unsupported image type (PNG, JPEG and WebP are supported)"},
     {ORF_ETOOLARGE, "too_large", 413, "the image is larger than the configured limits"},
     {ORF_ECANCELED, "cancelled", 409, "the job was cancelled"},
@@ -39,6 +39,8 @@ static const err_row kErrors[] = {
      "the subject is thinner than the mesh grid at this quality: raise the quality or use a bolder image"},
     {ORF_EANIMATED, "unsupported_type", 415,
      "animated WebP is not supported: send one still picture (PNG, JPEG or a still WebP)"},
+    /* the network's model is the service's configuration, not the client's */
+    {ORF_ESEGMENT, "segmentation_failed", 500, "the segmentation network is not available or failed to run"},
     {ORF_SRV_EQUEUEFULL, "queue_full", 429,
      "the job queue is full: try again in a few seconds (see Retry-After)"},
     {ORF_SRV_EDRAINING, "draining", 503,

@@ -65,6 +65,19 @@ static void mode_bound(const orf_params *p, int grid, double side, uint64_t work
   }
 }
 
+/* The segmentation network (src/segment/) runs in OpenCV, outside the
+ * engine's allocator, so its share is a measured bound rather than a
+ * count: SEG_NET_BYTES for the network's layer buffers (u2netp at 320x320
+ * grows the process by 163 MB on its first run, measured as RSS on this
+ * machine; tests/test_segment.c checks a job's whole RSS peak against the
+ * estimate), and SEG_BYTES_PER_PX per pixel of the working image for the
+ * guided filter with a colour guide (about 30 float planes) and the
+ * masks around it.  Counted for every job whose subject may come from the
+ * network (background auto or subject, a mode that uses the mask), since
+ * the image header cannot say whether alpha or the colour model will do. */
+#define SEG_NET_BYTES ((uint64_t)200 << 20)
+#define SEG_BYTES_PER_PX 160
+
 static uint64_t scaled_px(uint32_t w, uint32_t h, uint32_t side) {
   uint32_t longest = w > h ? w : h;
   if (longest <= side) return (uint64_t)w * h;
@@ -92,5 +105,9 @@ size_t orf_estimate_peak_bytes(const orf_params *p, uint32_t width, uint32_t hei
   if (p->mode != ORF_MODE_INFLATE) mode_bound(p, grid, side, work, canvas, &fields, &faces);
   uint64_t meshes = faces * BYTES_PER_FACE;
   uint64_t total = file_bytes + decode + fields + meshes;
+  int masked =
+      p->mode == ORF_MODE_INFLATE || p->mode == ORF_MODE_EXTRUDE || (p->mode == ORF_MODE_RELIEF && p->cutout);
+  if (masked && (p->background == ORF_BG_AUTO || p->background == ORF_BG_SUBJECT))
+    total += SEG_NET_BYTES + SEG_BYTES_PER_PX * work;
   return total > SIZE_MAX ? SIZE_MAX : (size_t)total;
 }

@@ -19,7 +19,7 @@
 
 #include "orfeas.h"
 
-enum { P_INT, P_NUM, P_BOOL, P_ENUM };
+enum { P_INT, P_NUM, P_BOOL, P_ENUM, P_POINTS };
 enum { M_INFLATE = 1, M_RELIEF = 2, M_LITHO = 4, M_EXTRUDE = 8, M_ALL = 15 };
 
 typedef struct param_desc {
@@ -35,13 +35,22 @@ typedef struct param_desc {
 static const char *const kModes[] = {"inflate", "relief", "lithophane", "extrude", NULL};
 static const char *const kFormats[] = {"glb", "stl", "obj", "ply", "3mf", NULL};
 static const char *const kStyles[] = {"plain", "realistic", NULL};
-static const char *const kBackgrounds[] = {"auto", "alpha", "none", NULL};
+static const char *const kBackgrounds[] = {"auto", "alpha", "none", "color", "subject", NULL};
+/* One line for each background, in kBackgrounds' order (describe). */
+static const char *const kBackgroundHelp[] = {
+    "alpha when the image has it, else the colour model when it separates cleanly, else the network",
+    "the image's alpha channel",
+    "the whole frame",
+    "a colour model of the image's border (logos, drawings, plain backgrounds)",
+    "a salient-object network, U^2-Net (photographs)",
+    NULL};
 static const char *const kShapes[] = {"flat", "cylinder", NULL};
 
 #define OFF(f) offsetof(orf_params, f)
 static const param_desc kParams[] = {
     {"background", P_ENUM, OFF(background), 0, 0, kBackgrounds, M_ALL,
-     "how the subject is separated: alpha channel, automatic border colour model, or the whole frame"},
+     "how the subject is separated: alpha channel, border colour model, segmentation network, or the whole "
+     "frame"},
     {"base_mm", P_NUM, OFF(base_mm), 0.2, 50, NULL, M_RELIEF, "thickness of the plate under the relief, mm"},
     {"bevel_mm", P_NUM, OFF(bevel_mm), 0, 20, NULL, M_EXTRUDE,
      "radius of the rounded top and bottom edges, mm (at most half of depth_mm)"},
@@ -71,6 +80,9 @@ static const param_desc kParams[] = {
      "blur of the relief's height field, pixels of the image"},
     {"style", P_ENUM, OFF(realistic), 0, 0, kStyles, M_ALL,
      "keep the image's colours on the surface (realistic) or not (plain)"},
+    {"subject_points", P_POINTS, OFF(point_count), 0, ORF_MAX_POINTS, NULL, M_ALL,
+     "corrections of the subject: +x,y keeps the region under a point, -x,y drops it (x, y fractions "
+     "0..1 of the width and height), separated by ';'"},
     {"thickness", P_NUM, OFF(thickness), 0.05, 2, NULL, M_INFLATE,
      "depth relative to the longest side (1 turns a disc into a sphere)"},
 };
@@ -133,6 +145,46 @@ static int parse_number(const char *s, double *out) {
   return 0;
 }
 
+/* subject_points: entries [+|-]x,y separated by ';' or white space (a
+ * query string's '+' arrives as a space: no sign means keep), x and y in
+ * 0..1, rounded to 6 decimals, at most ORF_MAX_POINTS.  An empty list
+ * clears the points. */
+static int parse_points(orf_params *p, const char *value, char *err, size_t err_size) {
+  orf_point pts[ORF_MAX_POINTS];
+  int n = 0;
+  const char *s = value;
+  for (;;) {
+    while (*s == ';' || isspace((unsigned char)*s))
+      s++;
+    if (!*s) break;
+    if (n == ORF_MAX_POINTS)
+      return fail(err, err_size, "subject_points takes at most %d points (got \"%.40s\")", ORF_MAX_POINTS,
+                  value);
+    int keep = *s != '-';
+    if (*s == '+' || *s == '-') s++;
+    char *end;
+    double xy[2];
+    for (int k = 0; k < 2; k++) {
+      errno = 0;
+      xy[k] = (*s && !isspace((unsigned char)*s)) ? strtod(s, &end) : NAN;
+      if (isnan(xy[k]) || end == s || errno || (k == 0 && *end != ','))
+        return fail(err, err_size,
+                    "subject_points must be a list of +x,y or -x,y separated by ';' (got \"%.40s\")", value);
+      s = k == 0 ? end + 1 : end;
+    }
+    if (*s && *s != ';' && !isspace((unsigned char)*s))
+      return fail(err, err_size,
+                  "subject_points must be a list of +x,y or -x,y separated by ';' (got \"%.40s\")", value);
+    if (!(xy[0] >= 0 && xy[0] <= 1 && xy[1] >= 0 && xy[1] <= 1))
+      return fail(err, err_size, "subject_points: x and y must be fractions between 0 and 1 (got \"%.40s\")",
+                  value);
+    pts[n++] = (orf_point){round(xy[0] * 1e6) / 1e6, round(xy[1] * 1e6) / 1e6, keep};
+  }
+  p->point_count = n;
+  memcpy(p->points, pts, (size_t)n * sizeof pts[0]);
+  return ORF_OK;
+}
+
 static int set_value(orf_params *p, const param_desc *d, const char *value, char *err, size_t err_size);
 
 int orf_params_set(orf_params *p, const char *name, const char *value, char *err, size_t err_size) {
@@ -163,6 +215,7 @@ static int set_value(orf_params *p, const param_desc *d, const char *value, char
   char *field = (char *)p + d->offset;
   double v;
   switch (d->type) {
+  case P_POINTS: return parse_points(p, value, err, err_size);
   case P_INT:
     if (parse_number(value, &v) || v != floor(v))
       return fail(err, err_size, "%s must be a whole number (got \"%.40s\")", name, value);
@@ -226,6 +279,15 @@ int orf_params_validate(const orf_params *p, char *err, size_t err_size) {
     if (!(v >= d->min && v <= d->max))
       return fail(err, err_size, "%s must be between %g and %g (got %g)", d->name, d->min, d->max, v);
   }
+  if (p->point_count < 0 || p->point_count > ORF_MAX_POINTS)
+    return fail(err, err_size, "subject_points takes at most %d points (got %d)", ORF_MAX_POINTS,
+                p->point_count);
+  for (int i = 0; i < p->point_count; i++)
+    if (!(p->points[i].x >= 0 && p->points[i].x <= 1 && p->points[i].y >= 0 && p->points[i].y <= 1))
+      return fail(err, err_size, "subject_points: x and y must be fractions between 0 and 1 (got %g,%g)",
+                  p->points[i].x, p->points[i].y);
+  if (p->point_count && p->background == ORF_BG_NONE)
+    return fail(err, err_size, "subject_points needs a background that separates a subject (not none)");
   /* rules between parameters: what makes no physical sense is refused */
   double size = p->size_mm;
   switch (p->mode) {
@@ -269,8 +331,16 @@ size_t orf_params_canonical(const orf_params *p, char *buf, size_t buf_size) {
     const param_desc *d = &kParams[i];
     if (!(d->modes & mode_bit)) continue;
     const char *field = (const char *)p + d->offset;
-    char val[64];
+    char val[64 * ORF_MAX_POINTS];
+    if (d->type == P_POINTS && !p->point_count) continue; /* none: the hash of a request without */
     switch (d->type) {
+    case P_POINTS: {
+      size_t at = 0;
+      for (int k = 0; k < p->point_count && k < ORF_MAX_POINTS; k++)
+        at += (size_t)snprintf(val + at, sizeof val - at, "%s%c%.15g,%.15g", k ? ";" : "",
+                               p->points[k].keep ? '+' : '-', p->points[k].x, p->points[k].y);
+      break;
+    }
     case P_INT: snprintf(val, sizeof val, "%d", *(const int *)field); break;
     case P_NUM: { /* the shortest text that reads back as the same double */
       double x = *(const double *)field;
@@ -312,7 +382,7 @@ size_t orf_params_describe(char *buf, size_t size) {
   for (size_t i = 0; i < N_PARAMS; i++) {
     const param_desc *p = &kParams[i];
     const char *field = (const char *)&d + p->offset;
-    static const char *const types[] = {"int", "number", "bool", "enum"};
+    static const char *const types[] = {"int", "number", "bool", "enum", "points"};
     len = put(buf, size, len, "%s{\"name\":\"%s\",\"type\":\"%s\",\"help\":\"%s\",", i ? "," : "", p->name,
               types[p->type], p->help);
     switch (p->type) {
@@ -326,11 +396,18 @@ size_t orf_params_describe(char *buf, size_t size) {
                 *(const double *)field);
       break;
     case P_BOOL: len = put(buf, size, len, "\"default\":%s", *(const int *)field ? "true" : "false"); break;
+    case P_POINTS: len = put(buf, size, len, "\"max\":%g,\"default\":\"\"", p->max); break;
     default:
       len = put(buf, size, len, "\"choices\":[");
       for (int c = 0; p->choices[c]; c++)
         len = put(buf, size, len, "%s\"%s\"", c ? "," : "", p->choices[c]);
       len = put(buf, size, len, "],\"default\":\"%s\"", p->choices[*(const int *)field]);
+      if (p->choices == kBackgrounds) {
+        len = put(buf, size, len, ",\"choice_help\":{");
+        for (int c = 0; p->choices[c]; c++)
+          len = put(buf, size, len, "%s\"%s\":\"%s\"", c ? "," : "", p->choices[c], kBackgroundHelp[c]);
+        len = put(buf, size, len, "}");
+      }
     }
     len = put(buf, size, len, ",\"modes\":[");
     int first = 1;

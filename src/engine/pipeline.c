@@ -24,6 +24,12 @@
  * that inflate uses would hand back a plain slab that is not what was
  * asked for, so the user is told instead (background=none asks for the
  * whole frame explicitly).
+ *
+ * The subject comes from src/segment/ (subject.c): alpha, the border
+ * colour model, or the segmentation network, decided on the small image
+ * and kept for the work image.  The network's matte is fetched once per
+ * job from the segmenter's cache (run on a miss), so a cached image costs
+ * its guided upsampling only.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -39,6 +45,7 @@
 #include "modes.h"
 #include "orfeas.h"
 #include "parallel.h"
+#include "segment.h"
 #include "simplify.h"
 #include "smooth.h"
 
@@ -57,6 +64,9 @@ typedef struct job {
   orf_result *res;
   double t0;
   int gpu; /* marching cubes of inflate on the GPU (gpu.h) */
+  orf__subject subj;
+  const uint8_t *data; /* the image's bytes, for the network's matte */
+  size_t size;
 } job;
 
 static double now_ms(void) {
@@ -136,15 +146,18 @@ static int finish_stage(job *j, const orf_inflate *f, const orf_modefield *mf, o
  * that follow the silhouette (extrude, relief with cutout): no fallback
  * (ORF_ENOSUBJECT, see above).  relief and lithophane otherwise: the whole
  * frame, with no mask built (mask->data NULL, source ORF_MASK_FRAME). */
-static int subject_mask(const orf_image *img, const orf_params *p, int threads, orf_mask *mask) {
+static int subject_mask(const orf_image *img, const orf_params *p, const orf_job_opts *o, orf__subject *st,
+                        const uint8_t *data, size_t size, orf_mask *mask) {
   memset(mask, 0, sizeof *mask);
   if (p->mode != ORF_MODE_INFLATE && !orf_modes_need_mask(p)) {
     mask->source = ORF_MASK_FRAME;
     return ORF_OK;
   }
-  int rc = orf_mask_build(img, p->background, threads, mask);
+  int rc = p->background == ORF_BG_NONE ? orf_mask_build(img, ORF_BG_NONE, o->threads, mask)
+                                        : orf__subject_mask(st, img, p, p->background, o->segmenter, data,
+                                                            size, &o->limits, o->threads, mask);
   if (rc == ORF_ENOSUBJECT && p->mode == ORF_MODE_INFLATE && p->background == ORF_BG_AUTO)
-    rc = orf_mask_build(img, ORF_BG_NONE, threads, mask);
+    rc = orf_mask_build(img, ORF_BG_NONE, o->threads, mask);
   return rc;
 }
 
@@ -153,7 +166,7 @@ static int subject_mask(const orf_image *img, const orf_params *p, int threads, 
 static int prepare(job *j, const orf_image *img, orf_inflate *f, orf_modefield *mf) {
   orf_mask mask;
   double t1 = now_ms();
-  int rc = subject_mask(img, j->p, j->o->threads, &mask);
+  int rc = subject_mask(img, j->p, j->o, &j->subj, j->data, j->size, &mask);
   if (rc) return rc;
   j->res->mask_source = mask.source;
   double t2 = now_ms();
@@ -272,8 +285,9 @@ int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_
   if (!prev) orf_memtrack_set(&track);
   size_t base = atomic_load(&use->current);
   atomic_store(&use->peak, base);
-  job j = {p, opts, out, now_ms(), gpu};
+  job j = {p, opts, out, now_ms(), gpu, {0}, data, size};
   int rc = generate(&j, data, size);
+  orf__subject_free(&j.subj);
   out->timings.total = now_ms() - j.t0;
   opts->peak_bytes = atomic_load(&use->peak) - base;
   if (rc) orf_result_free(out);
@@ -281,21 +295,29 @@ int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_
   return rc;
 }
 
-int orf_subject_png(const uint8_t *data, size_t size, const orf_params *p, const orf_limits *lim,
+int orf_subject_png(const uint8_t *data, size_t size, const orf_params *p, const orf_job_opts *opts,
                     uint32_t max_side, uint8_t **png, size_t *png_size, int *source) {
   *png = NULL;
   *png_size = 0;
-  orf_limits dl;
-  if (!lim) {
-    orf_limits_init(&dl);
-    lim = &dl;
-  }
-  orf_image src = {0}, img = {0};
+  orf_job_opts o;
+  if (opts)
+    o = *opts;
+  else
+    orf_job_opts_init(&o);
+  if (o.threads <= 0) o.threads = 1;
+  orf_image src = {0}, img = {0}, small = {0};
   orf_mask mask = {0};
-  int rc = orf_image_decode(data, size, lim, max_side, &src);
+  orf__subject st = {0};
+  int rc = orf_image_decode(data, size, &o.limits, max_side, &src);
   if (!rc) rc = orf_image_downscale(&src, max_side, &img);
   orf_image_free(&src);
-  if (!rc) rc = subject_mask(&img, p, 1, &mask);
+  /* the source is decided on the small image, as a job decides it */
+  if (!rc) rc = orf_image_downscale(&img, SMALL_SIDE, &small);
+  if (!rc) rc = subject_mask(&small, p, &o, &st, data, size, &mask);
+  orf_mask_free(&mask);
+  orf_image_free(&small);
+  if (rc == ORF_OK || rc == ORF_ENOSUBJECT) rc = subject_mask(&img, p, &o, &st, data, size, &mask);
+  orf__subject_free(&st);
   if (rc) goto out;
   if (source) *source = mask.source;
   /* the image with its background made transparent (none: the whole frame) */

@@ -4,8 +4,11 @@
  * header-only probe used for admission control.
  *
  * The input is untrusted (docs/ENGINE.md "Input"): nothing is decided from a file
- * name or a declared content type, and every size is checked against
- * orf_limits before a pixel buffer exists, the way stb_image caps
+ * name or a declared content type.  A real image of another type (GIF,
+ * BMP, TIFF, SVG, ...), recognised by its signature, is unsupported
+ * (ORF_EUNSUPPORTED, HTTP 415); bytes that are no image at all are a bad
+ * image (ORF_EBADIMAGE, 400).  Every size is checked against orf_limits
+ * before a pixel buffer exists, the way stb_image caps
  * STBI_MAX_DIMENSIONS "to prevent denial-of-service attacks on untrusted
  * data".
  */
@@ -36,6 +39,42 @@ orf_image_type orf_image_sniff(const uint8_t *data, size_t size) {
   return ORF_IMG_UNKNOWN;
 }
 
+/* Whether data is an image of a type we do not decode, recognised by its
+ * signature: GIF, BMP (with a known header size), TIFF (either byte
+ * order), SVG (XML text whose first element is <svg, or an <?xml prolog
+ * followed by one within the first 1 KiB), ICO/CUR, PSD, JPEG 2000,
+ * JPEG XL, QOI, and HEIF/AVIF (an ISO-BMFF ftyp box of those brands).
+ * Anything else is not an image (bad_image), whatever it is called. */
+static int other_image_type(const uint8_t *d, size_t n) {
+  if (n >= 6 && (!memcmp(d, "GIF87a", 6) || !memcmp(d, "GIF89a", 6))) return 1;
+  if (n >= 18 && d[0] == 'B' && d[1] == 'M') {
+    uint32_t hs = (uint32_t)d[14] | (uint32_t)d[15] << 8 | (uint32_t)d[16] << 16 | (uint32_t)d[17] << 24;
+    if (hs == 12 || hs == 40 || hs == 52 || hs == 56 || hs == 64 || hs == 108 || hs == 124) return 1;
+  }
+  if (n >= 4 && (!memcmp(d, "II*\0", 4) || !memcmp(d, "MM\0*", 4))) return 1;
+  if (n >= 4 && (!memcmp(d, "\0\0\1\0", 4) || !memcmp(d, "\0\0\2\0", 4)) && n >= 22 && d[4] | d[5]) return 1;
+  if (n >= 4 && (!memcmp(d, "8BPS", 4) || !memcmp(d, "qoif", 4))) return 1;
+  if (n >= 12 && !memcmp(d, "\0\0\0\x0cjP  \r\n\x87\n", 12)) return 1;
+  if (n >= 2 && d[0] == 0xFF && d[1] == 0x0A) return 1; /* JPEG XL codestream */
+  if (n >= 12 && !memcmp(d + 4, "ftyp", 4)) {
+    static const char *const brands[] = {"heic", "heix", "mif1", "msf1", "avif", "avis", "hevc"};
+    for (size_t i = 0; i < sizeof brands / sizeof brands[0]; i++)
+      if (!memcmp(d + 8, brands[i], 4)) return 1;
+  }
+  /* SVG: skip a BOM and white space, then <svg, or <?xml / <!-- / <!DOCTYPE
+   * svg with an <svg tag soon after */
+  size_t i = n >= 3 && !memcmp(d, "\xEF\xBB\xBF", 3) ? 3 : 0;
+  while (i < n && (d[i] == ' ' || d[i] == '\t' || d[i] == '\r' || d[i] == '\n'))
+    i++;
+  if (n - i >= 4 && !memcmp(d + i, "<svg", 4)) return 1;
+  if (n - i >= 2 && d[i] == '<' && (d[i + 1] == '?' || d[i + 1] == '!')) {
+    size_t end = n < i + 1024 ? n : i + 1024;
+    for (size_t k = i; k + 4 <= end; k++)
+      if (!memcmp(d + k, "<svg", 4)) return 1;
+  }
+  return 0;
+}
+
 int orf__image_check_size(const orf_limits *lim, uint32_t width, uint32_t height) {
   if (width == 0 || height == 0) return ORF_EBADIMAGE;
   if (width > lim->max_side || height > lim->max_side) return ORF_ETOOLARGE;
@@ -51,7 +90,8 @@ static int check_input(const uint8_t *data, size_t size, const orf_limits *lim, 
   if (!data) return ORF_EINVAL;
   if (size > lim->max_file_bytes) return ORF_ETOOLARGE;
   *type = orf_image_sniff(data, size);
-  return *type == ORF_IMG_UNKNOWN ? ORF_EUNSUPPORTED : ORF_OK;
+  if (*type != ORF_IMG_UNKNOWN) return ORF_OK;
+  return other_image_type(data, size) ? ORF_EUNSUPPORTED : ORF_EBADIMAGE;
 }
 
 /* Header only; see orfeas.h.  lim may be NULL for docs/ENGINE.md's defaults.  On

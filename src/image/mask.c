@@ -43,6 +43,7 @@
 #include "mask.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,17 +57,25 @@ enum { M_BGLIKE = 1, M_OUTER = 2, M_HOLE_SEEN = 4, M_BG = 8, M_SUBJ_SEEN = 16 };
 
 #define ROWS_MIN 16      /* rows per parallel chunk at least */
 #define ALPHA_CUT 128    /* subject where alpha >= this */
+#define MATTE_CUT 128    /* subject where a soft matte >= this (one half) */
+#define POINT_REACH 50   /* a point reaches a subject pixel within 1/this of the longer side */
 #define ALPHA_USABLE 200 /* alpha usable when transparent * this >= pixels (0.5%) */
 #define MAX_CLUSTERS 3
 #define KMEANS_ITERS 16
 #define THR_SPREAD 3.0
 #define THR_FLOOR 20.0
 #define THR_CAP 60.0
+/* Confidence of the colour model (background=auto, see mask.h). */
+#define CONF_SPREAD 10.0  /* every background cluster's 90th-percentile distance at most this */
+#define CONF_COVERED 0.75 /* at least this fraction of the band is background */
+#define CONF_WEAK 0.25    /* at most this fraction of the subject within 2x a threshold */
 
 typedef struct bg_model {
   int k;                     /* background clusters */
   int c[MAX_CLUSTERS][3];    /* centres, sRGB */
   uint32_t t2[MAX_CLUSTERS]; /* thresholds in cdist2 units */
+  double spread;             /* largest 90th-percentile distance of a background cluster */
+  double covered;            /* fraction of the band within a background cluster's threshold */
 } bg_model;
 
 /* Weighted squared colour distance, 3x the RGB-equivalent squared distance. */
@@ -218,6 +227,7 @@ static void model_select(const band *b, int c[][3], int k, uint32_t *tmp, bg_mod
   for (int j = 1; j < k; j++)
     if (cnt[j] > cnt[largest]) largest = j;
   bm->k = 0;
+  bm->spread = 0;
   for (int j = 0; j < k; j++) {
     int sides = 0;
     for (int s = 0; s < 4; s++)
@@ -229,9 +239,18 @@ static void model_select(const band *b, int c[][3], int k, uint32_t *tmp, bg_mod
     qsort(tmp, m, sizeof *tmp, cmp_u32);
     double p90 = sqrt(tmp[(m - 1) * 9 / 10] / 3.0), thr = THR_SPREAD * p90;
     thr = thr < THR_FLOOR ? THR_FLOOR : (thr > THR_CAP ? THR_CAP : thr);
+    if (p90 > bm->spread) bm->spread = p90;
     memcpy(bm->c[bm->k], c[j], sizeof c[j]);
     bm->t2[bm->k++] = thr_to_d2(thr);
   }
+  size_t in = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    int like = 0;
+    for (int c2 = 0; c2 < bm->k && !like; c2++)
+      like = cdist2(b->rgb + 3 * i, bm->c[c2]) <= bm->t2[c2];
+    in += (size_t)like;
+  }
+  bm->covered = b->n ? (double)in / (double)b->n : 0;
 }
 
 /* Builds the background colour model from the border band. */
@@ -348,6 +367,25 @@ static int separate(uint8_t *m, uint32_t w, uint32_t h, uint32_t *pix, orf__comp
   return ORF_OK;
 }
 
+/* Whether the colour model separated img cleanly (mask.h): a uniform
+ * border (every background cluster's spread at most CONF_SPREAD), mostly
+ * background (CONF_COVERED of the band), and a subject that stands out
+ * (at most CONF_WEAK of its pixels within twice a threshold of a
+ * background colour). */
+static int model_confident(const orf_image *img, const bg_model *bm, const uint8_t *data, size_t area) {
+  if (bm->k == 0 || bm->spread > CONF_SPREAD || bm->covered < CONF_COVERED) return 0;
+  const size_t n = (size_t)img->width * img->height;
+  size_t weak = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!data[i]) continue;
+    int near = 0;
+    for (int c = 0; c < bm->k && !near; c++)
+      near = cdist2(img->rgba + 4 * i, bm->c[c]) <= 4 * bm->t2[c];
+    weak += (size_t)near;
+  }
+  return (double)weak <= CONF_WEAK * (double)area;
+}
+
 /* Alpha is usable when the file has it and it is not opaque nearly
  * everywhere: at least 0.5% of the pixels with alpha < 128. */
 static int alpha_usable(const orf_image *img) {
@@ -362,17 +400,17 @@ int orf_mask_build(const orf_image *img, orf_background bg, int threads, orf_mas
   if (!out) return ORF_EINVAL;
   memset(out, 0, sizeof *out);
   if (!img || !img->rgba || !img->width || !img->height || (uint64_t)img->width * img->height > UINT32_MAX ||
-      (bg != ORF_BG_AUTO && bg != ORF_BG_ALPHA && bg != ORF_BG_NONE))
+      (bg != ORF_BG_AUTO && bg != ORF_BG_ALPHA && bg != ORF_BG_NONE && bg != ORF_BG_COLOR))
     return ORF_EINVAL;
   const uint32_t w = img->width, h = img->height;
   const size_t n = (size_t)w * h;
-  int use_alpha = bg != ORF_BG_NONE && alpha_usable(img);
+  int use_alpha = (bg == ORF_BG_AUTO || bg == ORF_BG_ALPHA) && alpha_usable(img);
   if (bg == ORF_BG_ALPHA && !use_alpha) return ORF_EINVAL;
   uint8_t *data = orf_malloc(n);
   if (!data) return ORF_ENOMEM;
   if (bg == ORF_BG_NONE) {
     memset(data, 1, n);
-    *out = (orf_mask){w, h, data, n, ORF_MASK_FRAME};
+    *out = (orf_mask){w, h, data, n, ORF_MASK_FRAME, 1};
     return ORF_OK;
   }
   uint8_t *m = orf_malloc(n);
@@ -382,10 +420,10 @@ int orf_mask_build(const orf_image *img, orf_background bg, int threads, orf_mas
   size_t area = 0;
   int rc = ORF_ENOMEM;
   if (!m || !pix) goto out_free;
+  bg_model bm = {0};
   if (use_alpha) {
     orf_parallel_for(threads, h, ROWS_MIN, alpha_rows, &job);
   } else {
-    bg_model bm;
     rc = model_build(img, &bm);
     if (rc != ORF_OK) goto out_free;
     /* raw classification into data (free until the end), majority into m */
@@ -400,7 +438,8 @@ int orf_mask_build(const orf_image *img, orf_background bg, int threads, orf_mas
     rc = ORF_ENOSUBJECT;
     goto out_free;
   }
-  *out = (orf_mask){w, h, data, area, use_alpha ? ORF_MASK_FROM_ALPHA : ORF_MASK_FROM_BACKGROUND};
+  *out = (orf_mask){w, h, data, area, use_alpha ? ORF_MASK_FROM_ALPHA : ORF_MASK_FROM_BACKGROUND, 1};
+  if (!use_alpha) out->confident = model_confident(img, &bm, data, area);
   data = NULL;
 out_free:
   orf__comp_list_free(&cl);
@@ -429,4 +468,100 @@ int orf_mask_bounds(const uint8_t *mask, uint32_t w, uint32_t h, uint32_t box[4]
   if (x0 > x1) return ORF_ENOSUBJECT;
   box[0] = x0, box[1] = y0, box[2] = x1, box[3] = y1;
   return ORF_OK;
+}
+
+int orf_mask_from_matte(const uint8_t *soft, uint32_t w, uint32_t h, orf_mask *out) {
+  if (!out) return ORF_EINVAL;
+  memset(out, 0, sizeof *out);
+  if (!soft || !w || !h || (uint64_t)w * h > UINT32_MAX) return ORF_EINVAL;
+  const size_t n = (size_t)w * h;
+  uint8_t *data = orf_malloc(n), *m = orf_malloc(n);
+  uint32_t *pix = orf_malloc_array(n, sizeof *pix);
+  orf__comp_list cl = {0};
+  size_t area = 0;
+  int rc = ORF_ENOMEM;
+  if (!data || !m || !pix) goto out_free;
+  for (size_t i = 0; i < n; i++)
+    m[i] = soft[i] < MATTE_CUT ? M_BGLIKE : 0;
+  rc = separate(m, w, h, pix, &cl, data, &area);
+  if (rc != ORF_OK) goto out_free;
+  if (area * 1000 < n) {
+    rc = ORF_ENOSUBJECT;
+    goto out_free;
+  }
+  *out = (orf_mask){w, h, data, area, ORF_MASK_FROM_NETWORK, 0};
+  data = NULL;
+out_free:
+  orf__comp_list_free(&cl);
+  orf_free(pix);
+  orf_free(m);
+  orf_free(data);
+  return rc;
+}
+
+/* The pixel of point pt in a w x h mask, or, when that pixel is not
+ * subject, the nearest subject pixel within POINT_REACH of the longer side
+ * (a click just beside a thin part still finds it).  Returns the index, or
+ * SIZE_MAX when there is none. */
+static size_t point_pixel(const uint8_t *data, uint32_t w, uint32_t h, const orf_point *pt) {
+  long px = lround(pt->x * (w - 1)), py = lround(pt->y * (h - 1));
+  long reach = (long)((w > h ? w : h) / POINT_REACH) + 1, best = -1, bd = 0;
+  for (long y = py - reach; y <= py + reach; y++)
+    for (long x = px - reach; x <= px + reach; x++) {
+      if (x < 0 || y < 0 || x >= (long)w || y >= (long)h || !data[(size_t)y * w + x]) continue;
+      long d = (x - px) * (x - px) + (y - py) * (y - py);
+      if (d <= reach * reach && (best < 0 || d < bd)) best = y * (long)w + x, bd = d;
+    }
+  return best < 0 ? SIZE_MAX : (size_t)best;
+}
+
+/* Flood fill of the 8-connected subject region of data holding seed:
+ * every pixel of it gets `mark` in m.  queue: w*h entries. */
+static void region_mark(const uint8_t *data, uint32_t w, uint32_t h, size_t seed, uint8_t *m, uint8_t mark,
+                        uint32_t *queue) {
+  if (m[seed] & mark) return;
+  size_t head = 0, tail = 0;
+  queue[tail++] = (uint32_t)seed;
+  m[seed] |= mark;
+  while (head < tail) {
+    uint32_t i = queue[head++], x = i % w, y = i / w;
+    for (int dy = -1; dy <= 1; dy++)
+      for (int dx = -1; dx <= 1; dx++) {
+        long nx = (long)x + dx, ny = (long)y + dy;
+        if (nx < 0 || ny < 0 || nx >= (long)w || ny >= (long)h) continue;
+        size_t j = (size_t)ny * w + (size_t)nx;
+        if (data[j] && !(m[j] & mark)) {
+          m[j] |= mark;
+          queue[tail++] = (uint32_t)j;
+        }
+      }
+  }
+}
+
+int orf_mask_apply_points(orf_mask *mask, const orf_point *pts, int count) {
+  if (!mask || !mask->data || count < 0 || (count && !pts)) return ORF_EINVAL;
+  if (!count) return ORF_OK;
+  const uint32_t w = mask->width, h = mask->height;
+  const size_t n = (size_t)w * h;
+  uint8_t *m = orf_calloc(n, 1);
+  uint32_t *queue = orf_malloc_array(n, sizeof *queue);
+  int rc = ORF_ENOMEM, keeps = 0;
+  if (!m || !queue) goto out_free;
+  enum { KEEP = 1, DROP = 2 };
+  for (int i = 0; i < count; i++) {
+    size_t at = point_pixel(mask->data, w, h, &pts[i]);
+    keeps += pts[i].keep;
+    if (at != SIZE_MAX) region_mark(mask->data, w, h, at, m, pts[i].keep ? KEEP : DROP, queue);
+  }
+  mask->area = 0;
+  for (size_t i = 0; i < n; i++) {
+    int on = mask->data[i] && (!keeps || (m[i] & KEEP)) && !(m[i] & DROP);
+    mask->data[i] = (uint8_t)on;
+    mask->area += (size_t)on;
+  }
+  rc = mask->area ? ORF_OK : ORF_ENOSUBJECT;
+out_free:
+  orf_free(queue);
+  orf_free(m);
+  return rc;
 }

@@ -67,6 +67,9 @@ static const opt_desc kOptions[] = {
      "bytes/s a request body must keep up (its deadline: the timeout + 1 s per B/S bytes); 0 = off"},
     {"web-root", "ORFEAS_WEB_ROOT", "DIR", STR(web_root), 0, 0, "",
      "the web studio's files (served at / and /static/)"},
+    {"segment-model", "ORFEAS_SEGMENT_MODEL", "PATH", STR(segment_model), 0, 0, "",
+     "the segmentation network (ONNX, 1x3xSxS in, saliency out) that finds subjects in photographs; none: "
+     "without one"},
     {"memory-budget-gb", "ORFEAS_MEMORY_BUDGET_GB", "GB", K_REAL, OFF(memory_budget_gb), 0, 0, 1000000, "0",
      "memory for jobs; 0 = device total - reserves"},
     {"reserved-system-gb", "ORFEAS_RESERVED_SYSTEM_GB", "GB", K_REAL, OFF(reserved_system_gb), 0, 0, 1000000,
@@ -188,6 +191,7 @@ static void set_defaults(orf_server_config *c) {
 static const char *shown_default(const opt_desc *o) {
   if (o->offset == OFF(engine_threads)) return "cores / workers, at least 1";
   if (o->offset == OFF(web_root)) return "web/ beside the binary";
+  if (o->offset == OFF(segment_model)) return "models/u2netp.onnx beside the binary";
   if (o->kind == K_FLAG) return o->def[0] == '1' ? "on" : "off";
   return o->def[0] ? o->def : "none";
 }

@@ -46,6 +46,7 @@ typedef struct orf_server_config {
   char device[8];      /* auto | cpu | cuda: where jobs' marching cubes run */
   char precision[8];   /* auto | fp32 | fp16 | int8: GPU field storage of jobs that do not ask */
   char web_root[4096]; /* "" = web/ beside the binary, if it exists */
+  char segment_model[4096]; /* "" = orf_segment_default_model() (models/ beside the binary) */
   /* limits and security (server.c, guard.c) */
   int max_connections, max_connections_per_ip; /* per_ip 0 = no limit */
   double rate_limit;                           /* requests/s per client; 0 = off */

@@ -54,6 +54,7 @@ typedef struct server {
   atomic_int draining;       /* SIGTERM received */
   orf_ratelimit *ratelimit;  /* per-client token buckets; NULL when --rate-limit is 0 */
   http_deadlines *deadlines; /* the header and body deadlines (deadline.c) */
+  orf_segmenter *segmenter;  /* the segmentation network and its matte cache */
 } server;
 
 /* One HTTP request, from its first callback to its completion. */

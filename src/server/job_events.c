@@ -93,7 +93,7 @@ void orf_jobev_error(char *buf, size_t cap, int err) {
 
 int orf_jobev_meta(char **out, size_t *len, const char *hash, const orf_params *p,
                    const orf_stage_info stages[ORF_STAGE_COUNT], const orf_mesh_report *final,
-                   const orf_timings *t, double export_ms) {
+                   const orf_timings *t, double export_ms, int mask_source) {
   json_t *list = json_array();
   for (int s = 0; list && s < ORF_STAGE_COUNT; s++) {
     json_t *st = json_pack("{s:s,s:I,s:I,s:f}", "stage", orf_stage_name((orf_stage)s), "vertices",
@@ -116,8 +116,9 @@ int orf_jobev_meta(char **out, size_t *len, const char *hash, const orf_params *
     return dump(NULL, out, len);
   }
   /* "o" steals the three references, also when json_pack fails. */
-  json_t *meta = json_pack("{s:s,s:s,s:s,s:i,s:o,s:o,s:o}", "request_hash", hash, "status", "complete",
-                           "mode", orf_mode_name(p->mode), "quality", p->quality, "mesh", mesh, "stages",
-                           list, "timings_ms", timings);
+  json_t *meta =
+      json_pack("{s:s,s:s,s:s,s:i,s:s,s:o,s:o,s:o}", "request_hash", hash, "status", "complete", "mode",
+                orf_mode_name(p->mode), "quality", p->quality, "mask_source",
+                orf_mask_source_name(mask_source), "mesh", mesh, "stages", list, "timings_ms", timings);
   return dump(meta, out, len);
 }

@@ -37,9 +37,10 @@ void orf_jobev_error(char *buf, size_t cap, int err);
 /* Builds meta.json (see jobs.h) into a new buffer *out of *len bytes (no
  * terminating NUL counted; one is there) that the caller frees with
  * orf_free().  stages holds the four stages in order; export_ms is the time
- * spent exporting the stage PLYs.  Returns ORF_OK or ORF_ENOMEM. */
+ * spent exporting the stage PLYs; mask_source the result's (orf_result, written
+ * by name).  Returns ORF_OK or ORF_ENOMEM. */
 int orf_jobev_meta(char **out, size_t *len, const char *hash, const orf_params *p,
                    const orf_stage_info stages[ORF_STAGE_COUNT], const orf_mesh_report *final,
-                   const orf_timings *t, double export_ms);
+                   const orf_timings *t, double export_ms, int mask_source);
 
 #endif

@@ -554,6 +554,7 @@ static int run_job(orf_jobs *js, job *j, char **final_event) {
   o.on_stage = on_stage;
   o.user = &c;
   o.cancel = &j->cancel;
+  o.segmenter = js->cfg.segmenter;
   orf_memtrack fault = {0};
   orf_memtrack *prev = NULL;
   int inject = js->cfg.fail_alloc_after > 0;
@@ -569,7 +570,8 @@ static int run_job(orf_jobs *js, job *j, char **final_event) {
   if (rc == ORF_OK) {
     char *meta;
     size_t len;
-    rc = orf_jobev_meta(&meta, &len, j->hash, &j->params, c.stages, &res.report, &res.timings, c.export_ms);
+    rc = orf_jobev_meta(&meta, &len, j->hash, &j->params, c.stages, &res.report, &res.timings, c.export_ms,
+                        res.mask_source);
     if (rc == ORF_OK) {
       rc = orf_cache_put(js->cfg.cache, j->hash, "meta.json", meta, len);
       orf_free(meta);

@@ -76,6 +76,7 @@ typedef struct orf_jobs_config {
   orf_device device;          /* where jobs run: ORF_DEVICE_CUDA, else (0 too) the CPU */
   int keep_finished_max;      /* finished jobs kept findable, at most; <= 0: 4096 */
   size_t keep_finished_bytes; /* bytes those jobs hold, at most; 0: 16 MiB */
+  orf_segmenter *segmenter;   /* the segmentation network jobs use; may be NULL */
 } orf_jobs_config;
 
 typedef enum {

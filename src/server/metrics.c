@@ -351,6 +351,12 @@ int orf_metrics_render(orf_metrics *m, const orf_metrics_gauges *g, char **out, 
                g->budget_in_use_bytes);
   text_gauge_u(&t, "memory_device_available_bytes", "gauge",
                "Available memory of the budget device at the last sample.", g->device_available_bytes);
+  text_gauge_u(&t, "segment_runs_total", "counter", "Times the segmentation network ran.", g->segment_runs);
+  text_gauge_u(&t, "segment_cache_hits_total", "counter",
+               "Mattes of the segmentation network served from its cache (or a run in flight).",
+               g->segment_hits);
+  text_gauge_u(&t, "segment_cache_bytes", "gauge", "Bytes held by the segmentation network's matte cache.",
+               g->segment_cache_bytes);
 
   if (t.failed || !t.data) {
     free(t.data);

@@ -17,6 +17,8 @@
  *   cache_bytes, cache_entries, cache_disk_bytes      gauges
  *   uptime_seconds                                   gauge
  *   memory_budget_bytes, memory_in_use_bytes, memory_device_available_bytes  gauges
+ *   segment_runs_total, segment_cache_hits_total      counters (the segmentation network)
+ *   segment_cache_bytes                              gauge
  * Routes are a fixed set of names (not raw URLs) so label cardinality is
  * bounded.
  */
@@ -60,6 +62,8 @@ typedef struct orf_metrics_gauges {
   size_t cache_bytes, cache_entries, cache_disk_bytes;
   double uptime_s;
   uint64_t budget_bytes, budget_in_use_bytes, device_available_bytes;
+  uint64_t segment_runs, segment_hits; /* the segmentation network (src/segment/) */
+  size_t segment_cache_bytes;
 } orf_metrics_gauges;
 
 /* Returns a new registry or NULL (out of memory). */

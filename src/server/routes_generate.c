@@ -46,15 +46,8 @@ int http_read_input(request *r, orf_params *p, enum MHD_Result *ret) {
                            "no image: send it as the multipart field \"image\" or as the request body", NULL);
     return -1;
   }
-  if (r->raw) {
-    const char *type = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (type && strncasecmp(type, "image/png", 9) && strncasecmp(type, "image/jpeg", 10) &&
-        strncasecmp(type, "image/webp", 10) && strncasecmp(type, "application/octet-stream", 24)) {
-      snprintf(msg, sizeof msg, "unsupported content type \"%.60s\": send PNG, JPEG or WebP", type);
-      *ret = http_error_code(r, 415, "unsupported_type", msg, NULL);
-      return -1;
-    }
-  }
+  /* The type is the bytes' (orf_image_probe: 415 for an image of another
+   * type, 400 for no image at all), never the declared Content-Type. */
   orf_image_type t;
   uint32_t w, h;
   int rc = orf_image_probe(r->body, r->body_len, &r->srv->limits, &t, &w, &h);
@@ -405,17 +398,21 @@ enum MHD_Result route_mask(request *r) {
   uint8_t *png;
   size_t n;
   int source = 0;
-  int rc = orf_subject_png(r->body, r->body_len, &p, &r->srv->limits, 512, &png, &n, &source);
+  orf_job_opts o;
+  orf_job_opts_init(&o);
+  o.limits = r->srv->limits;
+  o.threads = r->srv->cfg.engine_threads;
+  o.segmenter = r->srv->segmenter;
+  int rc = orf_subject_png(r->body, r->body_len, &p, &o, 512, &png, &n, &source);
   if (rc) return http_error(r, rc, NULL, NULL);
   struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(n, png, orf_buffer_free);
   if (!resp) {
     orf_buffer_free(png);
     return MHD_NO;
   }
-  static const char *const sources[] = {"alpha", "background", "frame"};
   r->bytes = n;
   MHD_add_response_header(resp, "Content-Type", "image/png");
   MHD_add_response_header(resp, "Cache-Control", "no-store");
-  MHD_add_response_header(resp, "X-Mask-Source", sources[source >= 0 && source <= 2 ? source : 1]);
+  MHD_add_response_header(resp, "X-Mask-Source", orf_mask_source_name(source));
   return http_queue(r, 200, resp);
 }

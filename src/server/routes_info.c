@@ -192,6 +192,13 @@ enum MHD_Result route_metrics(request *r) {
   g.cache_scrub_checked = s.scrub_checked;
   g.cache_scrub_damaged = s.scrub_damaged;
   g.uptime_s = uptime_s(r->srv);
+  if (r->srv->segmenter) {
+    orf_segmenter_stats ss;
+    orf_segmenter_stats_get(r->srv->segmenter, &ss);
+    g.segment_runs = ss.runs;
+    g.segment_hits = ss.hits;
+    g.segment_cache_bytes = ss.cache_bytes;
+  }
   double in_use, budget;
   orf_jobs_budget(r->srv->jobs, &in_use, &budget);
   g.budget_bytes = (uint64_t)budget;

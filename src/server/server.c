@@ -30,6 +30,7 @@
 #define DRAIN_CONNECTIONS_S 5.0
 #define HTTP_THREADS 2
 #define RATE_CLIENTS 65536 /* clients the rate limit tracks: 1.5 MiB */
+#define SEGMENT_CACHE_BYTES ((size_t)32 << 20) /* the network's mattes: 327 at 320x320 */
 
 static int resolve(const char *host, int port, struct sockaddr_storage *ss) {
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV},
@@ -125,6 +126,23 @@ int orf_server_main(int argc, char **argv) {
     status = 2;
     goto out;
   }
+  /* The segmentation network: a server without its model (missing,
+   * unreadable, malformed) does not start; "none" runs without one
+   * (background=auto stops at the colour model, subject fails). */
+  char model[4096];
+  if (srv.cfg.segment_model[0])
+    snprintf(model, sizeof model, "%s", srv.cfg.segment_model);
+  else
+    orf_segment_default_model(model, sizeof model);
+  if (!strcmp(model, "none")) {
+    orf_log_event("warn", "no_segment_model",
+                  "\"message\":\"--segment-model none: photographs are separated by the colour model only\"");
+  } else if (orf_segmenter_create(model, srv.cfg.engine_threads, SEGMENT_CACHE_BYTES, &srv.segmenter, err,
+                           sizeof err)) {
+    fprintf(stderr, "orfeas serve: %s (set --segment-model or ORFEAS_SEGMENT_MODEL)\n", err);
+    status = 2;
+    goto out;
+  }
   /* The engine's device: cuda needs a usable GPU; auto takes one when
    * present.  On it, admission is by GPU memory. */
   orf_device want;
@@ -178,7 +196,8 @@ int orf_server_main(int argc, char **argv) {
                         .metrics = srv.metrics,
                         .budget_bytes = budget,
                         .host_budget_bytes = host_budget,
-                        .device = srv.engine_device}; /* finished jobs: 4096 and 16 MiB at most (jobs.c) */
+                        .device = srv.engine_device,
+                        .segmenter = srv.segmenter}; /* finished jobs: 4096 and 16 MiB at most (jobs.c) */
   if (orf_jobs_create(&srv.jobs, &jc)) {
     orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "cannot start the job workers"));
     goto out;
@@ -254,6 +273,7 @@ out:
   http_deadlines_stop(srv.deadlines);
   if (srv.monitor) orf_monitor_stop(srv.monitor);
   if (srv.jobs) orf_jobs_free(srv.jobs);
+  orf_segmenter_free(srv.segmenter);
   if (srv.mem) orf_memsources_close(srv.mem);
   if (srv.cache) orf_cache_close(srv.cache);
   if (srv.metrics) orf_metrics_free(srv.metrics);

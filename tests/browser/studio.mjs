@@ -9,7 +9,9 @@
 // are real links whose files have the announced size, the wireframe toggle
 // changes the picture, a 422 shows next to its control, a bad file shows
 // next to the file input, the server panel fills in, and the page fits a
-// phone's width.  Screenshots: BUILD/studio.png and BUILD/studio-phone.png.
+// phone's width, and a click on a photograph's subject preview adds a keep
+// point that changes the preview.  Screenshots: BUILD/studio.png,
+// BUILD/studio-points.png and BUILD/studio-phone.png.
 //
 // Prints cmocka's summary lines ("[  PASSED  ] N test(s)." and
 // "[  FAILED  ] N test(s).") for tests/run.sh.  Skips (with a message) only
@@ -184,6 +186,7 @@ async function run(browser, base) {
 
   await check('controls_follow_params', async () => {
     for (const p of desc.params) {
+      if (p.type === 'points') continue; // subject_points: clicks on the preview (points_change_the_preview)
       const el = page.locator(`#p-${p.name}`);
       expect((await el.count()) === 1, `a control for ${p.name}`);
       const labelled = await el.evaluate((e) => e.labels.length > 0);
@@ -203,7 +206,7 @@ async function run(browser, base) {
     for (const mode of desc.params.find((p) => p.name === 'mode').choices) {
       await page.selectOption('#p-mode', mode);
       for (const p of desc.params) {
-        const always = p.modes.length === 0 || p.modes.length === 4;
+        const always = p.modes.length === 0 || p.modes.length === 4 || p.type === 'points';
         if (always) continue;
         const visible = await page.locator(`#p-${p.name}`).isVisible();
         expect(visible === p.modes.includes(mode), `${p.name} ${p.modes.includes(mode) ? 'shown' : 'hidden'} for ${mode}`);
@@ -326,6 +329,55 @@ async function run(browser, base) {
       const r = await fetch(`${base}${bad}`);
       expect(r.status === 404 || r.status === 400, `${bad} is refused (${r.status})`);
     }
+  });
+
+  // A photograph whose subject the network half misses (opencv-doc's
+  // alphamat plant: the pot without its leaves): a click on the leaves in
+  // the preview adds a keep point, the preview is fetched again with it
+  // and keeps more of the picture; reset takes it back.
+  await check('points_change_the_preview', async () => {
+    const plant = '/usr/share/doc/opencv-doc/examples/alphamat/input_images/plant.jpg';
+    await page.setInputFiles('#file', plant);
+    await page.waitForFunction(() => document.getElementById('mask').dataset.source === 'subject' &&
+      !document.getElementById('mask').classList.contains('empty'), null, { timeout: 60_000 });
+    const opaque = () => page.evaluate(async () => {
+      const img = document.getElementById('mask');
+      await img.decode();
+      const c = document.createElement('canvas');
+      c.width = img.naturalWidth;
+      c.height = img.naturalHeight;
+      const g = c.getContext('2d');
+      g.drawImage(img, 0, 0);
+      const d = g.getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) n += d[i] >= 128;
+      return { n, src: img.src };
+    });
+    const before = await opaque();
+    // the leaves at (0.4, 0.25) of the picture, inside the letterboxed preview
+    const at = await page.evaluate(() => {
+      const img = document.getElementById('mask');
+      const w = img.clientWidth, h = img.clientHeight, k = Math.min(w / img.naturalWidth, h / img.naturalHeight);
+      return { x: (w - img.naturalWidth * k) / 2 + 0.4 * img.naturalWidth * k, y: (h - img.naturalHeight * k) / 2 + 0.25 * img.naturalHeight * k };
+    });
+    await page.click('#mask', { position: at });
+    expect((await page.locator('#mask-points .point.keep').count()) === 1, 'the keep point is drawn on the preview');
+    await page.waitForFunction((src) => {
+      const img = document.getElementById('mask');
+      return img.src !== src && !img.classList.contains('empty');
+    }, before.src, { timeout: 60_000 });
+    const after = await opaque();
+    console.log(`plant preview: ${before.n} subject pixels, ${after.n} with a keep point on the leaves`);
+    expect(after.n > before.n * 1.5, `the keep point grows the subject (${before.n} -> ${after.n} pixels)`);
+    await page.screenshot({ path: path.join(build, 'studio-points.png') });
+    await page.click('#points-reset');
+    expect((await page.locator('#mask-points .point').count()) === 0, 'reset clears the points');
+    await page.waitForFunction((src) => {
+      const img = document.getElementById('mask');
+      return img.src !== src && !img.classList.contains('empty');
+    }, after.src, { timeout: 60_000 });
+    const reset = await opaque();
+    expect(reset.n === before.n, `reset brings the preview back (${reset.n} vs ${before.n})`);
   });
 
   await check('bad_file_shows_next_to_file_input', async () => {
