@@ -274,6 +274,11 @@ typedef struct orf_result {
   orf_mesh_report report;
   orf_timings timings;
   int mask_source; /* 0 alpha, 1 automatic background, 2 whole frame */
+  /* Pieces of the subject dropped to keep the final mesh within its face
+   * budget (the smallest first, never the largest; README.md), and their
+   * share of the subject's volume, 0..1. */
+  size_t dropped_components;
+  double dropped_volume_share;
 } orf_result;
 
 void orf_result_free(orf_result *r);

@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "budget.h"
 #include "gpu.h"
 #include "image.h"
 #include "inflate.h"
@@ -51,12 +52,25 @@
 static const int kStageGrid[3] = {32, 64, 128};
 static const int kStageSmooth[4] = {0, 4, 6, 8};
 
+/* Face budgets of the first three stages (README.md), held as the final
+ * stage's F(q) is (orf_mesh_fit_budget): about 8 faces per cell of the
+ * grid's square, above what a clean silhouette gives (samples/heart.png:
+ * 4,932, 20,024 and 81,320 faces; a sphere about 6.3 per cell) so only a
+ * ragged, many-piece subject is ever reduced. */
+static const size_t kStageFaces[3] = {8000, 30000, 120000};
+
+/* The final stage meshes on a grid matched to its budget (see
+ * final_grid()): one whose marching-cubes mesh has about FINAL_FACE_RATIO
+ * times the budget's faces. */
+#define FINAL_FACE_RATIO 2.0
+
 typedef struct job {
   const orf_params *p;
   orf_job_opts *o;
   orf_result *res;
   double t0;
-  int gpu; /* marching cubes of inflate on the GPU (gpu.h) */
+  int gpu;              /* marching cubes of inflate on the GPU (gpu.h) */
+  size_t refined_faces; /* of the refined stage's mesh before its budget */
 } job;
 
 static double now_ms(void) {
@@ -101,16 +115,29 @@ static int finish_stage(job *j, const orf_inflate *f, const orf_modefield *mf, o
     return rc;
   double t2 = now_ms();
   t->smooth += t2 - t1;
+  /* Every stage within its budget: the final one F(q) or max_faces, the
+   * others kStageFaces.  The mesh is closed and 2-manifold by contract
+   * (mc.h, modes.h), which orf_mesh_fit_budget relies on; the result is
+   * checked below all the same.  ORF_BUDGET_UNREACHABLE goes back to
+   * run_stage, which meshes coarser. */
+  size_t budget = stage == ORF_STAGE_FINAL_OPTIMIZED
+                      ? (size_t)(j->p->max_faces ? j->p->max_faces : orf_quality_faces(j->p->quality))
+                      : kStageFaces[stage];
+  if (stage == ORF_STAGE_REFINED_MESH) j->refined_faces = m->face_count;
+  orf_budget_stats bs = {0};
+  if (getenv("ORF_LEGACY_FINAL")) { /* TEMPORARY: the old path, for the benchmark's before/after */
+    if (stage == ORF_STAGE_FINAL_OPTIMIZED) {
+      orf_mesh_report known = {.watertight = 1, .manifold = 1, .volume = 1};
+      known.euler = (long)m->vertex_count - (long)(m->face_count / 2);
+      known.components = orf_mesh_components(m);
+      if (!known.components) return ORF_ENOMEM;
+      if ((rc = orf_mesh_simplify_known(m, budget, &known))) return rc;
+    }
+  } else if ((rc = orf_mesh_fit_budget(m, budget, threads, &bs)))
+    return rc;
   if (stage == ORF_STAGE_FINAL_OPTIMIZED) {
-    size_t budget = (size_t)(j->p->max_faces ? j->p->max_faces : orf_quality_faces(j->p->quality));
-    /* The marching-cubes mesh is closed and 2-manifold by contract (mc.h),
-     * so its Euler characteristic is V - F/2: the simplifier need not check
-     * the full-size input.  The result is checked below all the same. */
-    orf_mesh_report known = {.watertight = 1, .manifold = 1, .volume = 1};
-    known.euler = (long)m->vertex_count - (long)(m->face_count / 2);
-    known.components = orf_mesh_components(m);
-    if (!known.components) return ORF_ENOMEM;
-    if ((rc = orf_mesh_simplify_known(m, budget, &known))) return rc;
+    j->res->dropped_components = bs.dropped_components;
+    j->res->dropped_volume_share = bs.dropped_volume;
   }
   double t3 = now_ms();
   t->simplify += t3 - t2;
@@ -168,9 +195,30 @@ static int prepare(job *j, const orf_image *img, orf_inflate *f, orf_modefield *
   return rc;
 }
 
-/* One stage's mesh from inflate's fields (mf NULL) or a mode's (mf). */
-static int run_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_stage stage, int grid,
-                     orf_mesh *keep) {
+/* The final stage's grid: R(q) at most, but no finer than the one whose
+ * marching-cubes mesh has about FINAL_FACE_RATIO x budget faces, predicted
+ * from the refined stage's mesh at 128 cells (faces grow as the square of
+ * the grid), and no coarser than half R(q) or the refined grid.  Extracting
+ * 300k-1.3M faces to decimate them to 80k-250k spent most of a job in
+ * meshoptimizer, smoothing and checking faces that were thrown away; a
+ * mesh of twice the budget leaves the simplifier the same choice of where
+ * to spend the budget's faces, at a vertex spacing still 0.7 of the final
+ * mesh's.  Measured on samples/heart.png (2 cores, BENCHMARKS.md): q7 grid
+ * 180 instead of 256, q10 318 instead of 512. */
+static int final_grid_of(const job *j) {
+  int r = orf_quality_resolution(j->p->quality), refined = kStageGrid[ORF_STAGE_REFINED_MESH];
+  size_t budget = (size_t)(j->p->max_faces ? j->p->max_faces : orf_quality_faces(j->p->quality));
+  if (!j->refined_faces) return r;
+  double g = refined * sqrt(FINAL_FACE_RATIO * (double)budget / (double)j->refined_faces);
+  int lo = r / 2 > refined ? r / 2 : refined;
+  if (lo > r) lo = r;
+  if (g < lo) return lo;
+  return g < r ? (int)g : r;
+}
+
+/* One try of run_stage at one grid. */
+static int mesh_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_stage stage, int grid,
+                      orf_mesh *keep) {
   orf_mesh m;
   double t1 = now_ms();
   orf_gpu_stats gs = {0};
@@ -186,6 +234,19 @@ static int run_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_
   else
     orf_mesh_free(&m);
   return rc;
+}
+
+/* One stage's mesh from inflate's fields (mf NULL) or a mode's (mf).  A
+ * mesh whose largest piece alone has more handles than the budget has
+ * room for (ORF_BUDGET_UNREACHABLE: a lace at max_faces=100) is meshed
+ * again on a grid a quarter coarser, where the smallest holes close, down
+ * to 8 cells. */
+static int run_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_stage stage, int grid,
+                     orf_mesh *keep) {
+  int rc;
+  while ((rc = mesh_stage(j, f, mf, stage, grid, keep)) == ORF_BUDGET_UNREACHABLE && grid > 8)
+    grid = grid * 3 / 4 > 8 ? grid * 3 / 4 : 8;
+  return rc == ORF_BUDGET_UNREACHABLE ? ORF_EINTERNAL : rc;
 }
 
 static int generate(job *j, const uint8_t *data, size_t size) {
@@ -226,6 +287,7 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   if ((rc = prepare(j, &work, &f, mf))) goto out;
   orf_image_free(&work);
   if ((rc = run_stage(j, &f, mf, ORF_STAGE_REFINED_MESH, kStageGrid[ORF_STAGE_REFINED_MESH], NULL))) goto out;
+  if (!getenv("ORF_LEGACY_FINAL")) final_grid = final_grid_of(j);
   rc = run_stage(j, &f, mf, ORF_STAGE_FINAL_OPTIMIZED, final_grid, &j->res->mesh);
 out:
   orf_image_free(&src);
@@ -259,7 +321,7 @@ int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_
   if (!prev) orf_memtrack_set(&track);
   size_t base = atomic_load(&use->current);
   atomic_store(&use->peak, base);
-  job j = {p, opts, out, now_ms(), gpu};
+  job j = {p, opts, out, now_ms(), gpu, 0};
   int rc = generate(&j, data, size);
   out->timings.total = now_ms() - j.t0;
   opts->peak_bytes = atomic_load(&use->peak) - base;

@@ -504,11 +504,16 @@ static int repair(uint32_t *idx, size_t *nf, const orf_mesh *m, double eps) {
   return rc;
 }
 
-/* Whether a result r keeps what the input report in guaranteed. */
-static int acceptable(const orf_mesh_report *r, const orf_mesh_report *in) {
+/* Whether a result r keeps what the input report in guaranteed; with
+ * close_handles, a connected closed input may come back with fewer
+ * handles (a higher, even Euler characteristic up to 2). */
+static int acceptable(const orf_mesh_report *r, const orf_mesh_report *in, int close_handles) {
   if (in->watertight && !r->watertight) return 0;
   if (in->manifold && !r->manifold) return 0;
-  if (r->euler != in->euler || r->components != in->components) return 0;
+  if (r->components != in->components) return 0;
+  if (r->euler != in->euler && !(close_handles && in->components == 1 && r->watertight &&
+                                 r->euler > in->euler && r->euler <= 2 && (r->euler - in->euler) % 2 == 0))
+    return 0;
   if (in->volume > 0 && !(r->volume > 0)) return 0;
   return 1;
 }
@@ -537,6 +542,12 @@ int orf_mesh_simplify(orf_mesh *m, size_t target_faces) {
 
 /* See simplify.h. */
 int orf_mesh_simplify_known(orf_mesh *m, size_t target_faces, const orf_mesh_report *known) {
+  return orf_mesh_simplify_piece(m, target_faces, known, 0);
+}
+
+/* See simplify.h. */
+int orf_mesh_simplify_piece(orf_mesh *m, size_t target_faces, const orf_mesh_report *known,
+                            int close_handles) {
   if (m->face_count <= target_faces) return ORF_OK;
   for (size_t i = 0; i < 3 * m->face_count; i++)
     if (m->indices[i] >= m->vertex_count) return ORF_EINVAL;
@@ -566,7 +577,7 @@ int orf_mesh_simplify_known(orf_mesh *m, size_t target_faces, const orf_mesh_rep
     orf_mesh view = {m->positions, NULL, work, m->vertex_count, got};
     rc = orf_mesh_check(&view, &r);
     if (rc) goto out_free;
-    if (acceptable(&r, &in)) {
+    if (acceptable(&r, &in, close_handles)) {
       memcpy(best, work, got * 3 * sizeof *best);
       best_nf = got;
       goal = target_faces;

@@ -93,8 +93,9 @@ void orf_jobev_error(char *buf, size_t cap, int err) {
 }
 
 int orf_jobev_meta(char **out, size_t *len, const char *hash, const orf_params *p,
-                   const orf_stage_info stages[ORF_STAGE_COUNT], const orf_mesh_report *final,
-                   const orf_timings *t, double export_ms) {
+                   const orf_stage_info stages[ORF_STAGE_COUNT], const orf_result *res, double export_ms) {
+  const orf_mesh_report *final = &res->report;
+  const orf_timings *t = &res->timings;
   json_t *list = json_array();
   for (int s = 0; list && s < ORF_STAGE_COUNT; s++) {
     json_t *st = json_pack("{s:s,s:I,s:I,s:f}", "stage", orf_stage_name((orf_stage)s), "vertices",
@@ -110,6 +111,13 @@ int orf_jobev_meta(char **out, size_t *len, const char *hash, const orf_params *
                 "field", round3(t->field), "mesh", round3(t->mesh), "smooth", round3(t->smooth), "simplify",
                 round3(t->simplify), "export", round3(export_ms), "total", round3(t->total));
   json_t *mesh = mesh_object(final);
+  /* the pieces dropped to keep the mesh within its face budget (budget.h) */
+  if (mesh &&
+      (json_object_set_new(mesh, "dropped_components", json_integer((json_int_t)res->dropped_components)) ||
+       json_object_set_new(mesh, "dropped_volume_share", json_real(res->dropped_volume_share)))) {
+    json_decref(mesh);
+    mesh = NULL;
+  }
   if (!list || !timings || !mesh) {
     json_decref(list);
     json_decref(timings);

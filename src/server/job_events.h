@@ -36,10 +36,10 @@ void orf_jobev_error(char *buf, size_t cap, int err);
 
 /* Builds meta.json (see jobs.h) into a new buffer *out of *len bytes (no
  * terminating NUL counted; one is there) that the caller frees with
- * orf_free().  stages holds the four stages in order; export_ms is the time
- * spent exporting the stage PLYs.  Returns ORF_OK or ORF_ENOMEM. */
+ * orf_free().  stages holds the four stages in order; res is the job's
+ * result (its report, timings and dropped pieces, read only); export_ms is
+ * the time spent exporting the stage PLYs.  Returns ORF_OK or ORF_ENOMEM. */
 int orf_jobev_meta(char **out, size_t *len, const char *hash, const orf_params *p,
-                   const orf_stage_info stages[ORF_STAGE_COUNT], const orf_mesh_report *final,
-                   const orf_timings *t, double export_ms);
+                   const orf_stage_info stages[ORF_STAGE_COUNT], const orf_result *res, double export_ms);
 
 #endif
