@@ -224,6 +224,11 @@ typedef enum {
 
 const char *orf_stage_name(orf_stage s);
 
+/* The most faces stage s of a job with parameters p may have: 8,000,
+ * 30,000 and 120,000 for the first three, F(quality) or max_faces for the
+ * final one (README.md, "Face budgets"). */
+size_t orf_stage_face_budget(const orf_params *p, orf_stage s);
+
 /* Where the time of a job went, in milliseconds (summed over stages). */
 typedef struct orf_timings {
   double decode, mask, field, mesh, smooth, simplify, export_, total;

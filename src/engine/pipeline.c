@@ -71,12 +71,19 @@ typedef struct job {
   double t0;
   int gpu;              /* marching cubes of inflate on the GPU (gpu.h) */
   size_t refined_faces; /* of the refined stage's mesh before its budget */
+  size_t reached;       /* faces a stage's mesh came to, over its budget (budget.h) */
 } job;
 
 static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* See orfeas.h. */
+size_t orf_stage_face_budget(const orf_params *p, orf_stage s) {
+  if (s < ORF_STAGE_FINAL_OPTIMIZED) return kStageFaces[s];
+  return (size_t)(p->max_faces ? p->max_faces : orf_quality_faces(p->quality));
 }
 
 void orf_job_opts_init(orf_job_opts *o) {
@@ -120,11 +127,10 @@ static int finish_stage(job *j, const orf_inflate *f, const orf_modefield *mf, o
    * (mc.h, modes.h), which orf_mesh_fit_budget relies on; the result is
    * checked below all the same.  ORF_BUDGET_UNREACHABLE goes back to
    * run_stage, which meshes coarser. */
-  size_t budget = stage == ORF_STAGE_FINAL_OPTIMIZED
-                      ? (size_t)(j->p->max_faces ? j->p->max_faces : orf_quality_faces(j->p->quality))
-                      : kStageFaces[stage];
+  size_t budget = orf_stage_face_budget(j->p, stage);
   if (stage == ORF_STAGE_REFINED_MESH) j->refined_faces = m->face_count;
   orf_budget_stats bs = {0};
+  j->reached = 0;
   if (getenv("ORF_LEGACY_FINAL")) { /* TEMPORARY: the old path, for the benchmark's before/after */
     if (stage == ORF_STAGE_FINAL_OPTIMIZED) {
       orf_mesh_report known = {.watertight = 1, .manifold = 1, .volume = 1};
@@ -133,8 +139,10 @@ static int finish_stage(job *j, const orf_inflate *f, const orf_modefield *mf, o
       if (!known.components) return ORF_ENOMEM;
       if ((rc = orf_mesh_simplify_known(m, budget, &known))) return rc;
     }
-  } else if ((rc = orf_mesh_fit_budget(m, budget, threads, &bs)))
+  } else if ((rc = orf_mesh_fit_budget(m, budget, threads, &bs))) {
+    if (rc == ORF_BUDGET_UNREACHABLE) j->reached = bs.reached;
     return rc;
+  }
   if (stage == ORF_STAGE_FINAL_OPTIMIZED) {
     j->res->dropped_components = bs.dropped_components;
     j->res->dropped_volume_share = bs.dropped_volume;
@@ -203,11 +211,15 @@ static int prepare(job *j, const orf_image *img, orf_inflate *f, orf_modefield *
  * meshoptimizer, smoothing and checking faces that were thrown away; a
  * mesh of twice the budget leaves the simplifier the same choice of where
  * to spend the budget's faces, at a vertex spacing still 0.7 of the final
- * mesh's.  Measured on samples/heart.png (2 cores, BENCHMARKS.md): q7 grid
- * 180 instead of 256, q10 318 instead of 512. */
+ * mesh's.  samples/heart.png at q7 meshes at 179 cells instead of 256 (at
+ * q10 317 instead of 512); its final mesh lies 0.235 mm (Hausdorff, of 100
+ * mm) from the 256-cell mesh before decimation, as the old path's does
+ * (0.58 mm either way by a sampled measure); a ratio of 1.5 measured 0.295
+ * and 3 no better (0.163 against 0.155 mm mean sampled distance), so 2
+ * stays.  Times: BENCHMARKS.md. */
 static int final_grid_of(const job *j) {
   int r = orf_quality_resolution(j->p->quality), refined = kStageGrid[ORF_STAGE_REFINED_MESH];
-  size_t budget = (size_t)(j->p->max_faces ? j->p->max_faces : orf_quality_faces(j->p->quality));
+  size_t budget = orf_stage_face_budget(j->p, ORF_STAGE_FINAL_OPTIMIZED);
   if (!j->refined_faces) return r;
   double g = refined * sqrt(FINAL_FACE_RATIO * (double)budget / (double)j->refined_faces);
   int lo = r / 2 > refined ? r / 2 : refined;
@@ -237,15 +249,24 @@ static int mesh_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf
 }
 
 /* One stage's mesh from inflate's fields (mf NULL) or a mode's (mf).  A
- * mesh whose largest piece alone has more handles than the budget has
- * room for (ORF_BUDGET_UNREACHABLE: a lace at max_faces=100) is meshed
- * again on a grid a quarter coarser, where the smallest holes close, down
- * to 8 cells. */
+ * mesh whose largest piece cannot be brought within the budget
+ * (ORF_BUDGET_UNREACHABLE: more handles than the budget has room for, a
+ * lace at max_faces=100, or a noise mask whose piece meshoptimizer keeps
+ * folding into fins) is meshed again on a coarser grid, where the smallest
+ * holes close: the one predicted to give 0.9 x the budget's faces from the
+ * faces the simplifier came to (faces grow as the square of the grid), at
+ * least a quarter coarser, down to 8 cells.  Predicting saves a try: the
+ * q7 noise image of tests/hostile.c went 165, 123, 92 cells with quarter
+ * steps (3 tries of 8 meshoptimizer passes). */
 static int run_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_stage stage, int grid,
                      orf_mesh *keep) {
   int rc;
-  while ((rc = mesh_stage(j, f, mf, stage, grid, keep)) == ORF_BUDGET_UNREACHABLE && grid > 8)
-    grid = grid * 3 / 4 > 8 ? grid * 3 / 4 : 8;
+  size_t budget = orf_stage_face_budget(j->p, stage);
+  while ((rc = mesh_stage(j, f, mf, stage, grid, keep)) == ORF_BUDGET_UNREACHABLE && grid > 8) {
+    double k = j->reached > budget ? sqrt(0.9 * (double)budget / (double)j->reached) : 0.75;
+    int next = (int)(grid * (k < 0.75 ? k : 0.75));
+    grid = next > 8 ? next : 8;
+  }
   return rc == ORF_BUDGET_UNREACHABLE ? ORF_EINTERNAL : rc;
 }
 
@@ -321,7 +342,7 @@ int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_
   if (!prev) orf_memtrack_set(&track);
   size_t base = atomic_load(&use->current);
   atomic_store(&use->peak, base);
-  job j = {p, opts, out, now_ms(), gpu, 0};
+  job j = {p, opts, out, now_ms(), gpu, 0, 0};
   int rc = generate(&j, data, size);
   out->timings.total = now_ms() - j.t0;
   opts->peak_bytes = atomic_load(&use->peak) - base;
