@@ -21,8 +21,7 @@
 
 /* Returned by orf_mesh_fit_budget when even the largest component alone
  * cannot be brought under the budget without changing its topology (more
- * handles than the budget has room for).  *m then keeps every guarantee
- * but may be over the budget: the caller meshes coarser. */
+ * handles than the budget has room for): the caller meshes coarser. */
 #define ORF_BUDGET_UNREACHABLE 1
 
 /* What orf_mesh_fit_budget did. */
@@ -36,13 +35,16 @@ typedef struct orf_budget_stats {
 
 /* Brings *m - closed, 2-manifold, oriented, as marching cubes and the
  * modes' meshers make it - to at most `budget` faces with every guarantee
- * of orf_mesh_simplify on each kept component (closed, 2-manifold, no
- * degenerate face, orientation of each component unchanged; a component
- * may lose handles narrower than its simplified edges, see
- * orf_mesh_simplify_piece, and st->closed_handles counts them).  A mesh within the budget is left as it is.
- * Components keep their order; the result is the same for any `threads` (>= 1).  *st (may be NULL) gets what
- * was dropped.  Returns ORF_OK, ORF_ENOMEM, ORF_EINVAL (an index >= vertex_count) or ORF_BUDGET_UNREACHABLE
- * (above); *m is unchanged on an error. */
+ * of orf_mesh_simplify on each kept component: closed, 2-manifold, no
+ * degenerate face, orientation unchanged; a component may lose handles
+ * narrower than its simplified edges (orf_mesh_simplify_piece), which
+ * st->closed_handles counts.  A mesh within the budget is left as it is.
+ * Components keep their order; the result is the same for any `threads`
+ * (>= 1).  *st (may be NULL) gets what was dropped.  Returns ORF_OK,
+ * ORF_ENOMEM, ORF_EINVAL (an index >= vertex_count) or
+ * ORF_BUDGET_UNREACHABLE (above).  On anything but ORF_OK, *m is either
+ * unchanged or, for a mesh of several pieces (freed once they are copied
+ * out, to hold the job's peak), empty: orf_mesh_free() on it is safe. */
 int orf_mesh_fit_budget(orf_mesh *m, size_t budget, int threads, orf_budget_stats *st);
 
 #endif
