@@ -131,15 +131,7 @@ static int finish_stage(job *j, const orf_inflate *f, const orf_modefield *mf, o
   if (stage == ORF_STAGE_REFINED_MESH) j->refined_faces = m->face_count;
   orf_budget_stats bs = {0};
   j->reached = 0;
-  if (getenv("ORF_LEGACY_FINAL")) { /* TEMPORARY: the old path, for the benchmark's before/after */
-    if (stage == ORF_STAGE_FINAL_OPTIMIZED) {
-      orf_mesh_report known = {.watertight = 1, .manifold = 1, .volume = 1};
-      known.euler = (long)m->vertex_count - (long)(m->face_count / 2);
-      known.components = orf_mesh_components(m);
-      if (!known.components) return ORF_ENOMEM;
-      if ((rc = orf_mesh_simplify_known(m, budget, &known))) return rc;
-    }
-  } else if ((rc = orf_mesh_fit_budget(m, budget, threads, &bs))) {
+  if ((rc = orf_mesh_fit_budget(m, budget, threads, &bs))) {
     if (rc == ORF_BUDGET_UNREACHABLE) j->reached = bs.reached;
     return rc;
   }
@@ -308,7 +300,7 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   if ((rc = prepare(j, &work, &f, mf))) goto out;
   orf_image_free(&work);
   if ((rc = run_stage(j, &f, mf, ORF_STAGE_REFINED_MESH, kStageGrid[ORF_STAGE_REFINED_MESH], NULL))) goto out;
-  if (!getenv("ORF_LEGACY_FINAL")) final_grid = final_grid_of(j);
+  final_grid = final_grid_of(j);
   rc = run_stage(j, &f, mf, ORF_STAGE_FINAL_OPTIMIZED, final_grid, &j->res->mesh);
 out:
   orf_image_free(&src);
