@@ -6,9 +6,11 @@
 #include "hostile.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "orfeas.h"
 #include "testutil.h"
 
 static uint32_t next_rand(uint64_t *s) {
@@ -163,4 +165,136 @@ uint8_t *hi_png(hi_kind k, uint32_t n, size_t *size) {
   uint8_t *png = rgba ? tu_png(rgba, n, n, 4, 8, size) : NULL;
   free(rgba);
   return png;
+}
+
+/* ---- the budget check of every stage ------------------------------------ */
+
+typedef struct seen {
+  size_t faces[ORF_STAGE_COUNT];
+  int count;
+} seen;
+
+static int on_stage(void *user, orf_stage stage, const orf_mesh *mesh, int grid, double ms) {
+  (void)grid, (void)ms;
+  seen *s = user;
+  s->faces[stage] = mesh->face_count;
+  s->count++;
+  return 0;
+}
+
+static int run(const uint8_t *img, size_t size, const orf_params *p, int threads, orf_result *res, seen *s) {
+  orf_job_opts o;
+  orf_job_opts_init(&o);
+  o.threads = threads;
+  o.device = ORF_DEVICE_CPU;
+  o.on_stage = on_stage;
+  o.user = s;
+  memset(s, 0, sizeof *s);
+  return orf_generate(img, size, p, &o, res);
+}
+
+static int same_mesh(const orf_mesh *a, const orf_mesh *b) {
+  if (a->vertex_count != b->vertex_count || a->face_count != b->face_count) return 0;
+  if (memcmp(a->positions, b->positions, a->vertex_count * 3 * sizeof(float))) return 0;
+  if (memcmp(a->indices, b->indices, a->face_count * 3 * sizeof(uint32_t))) return 0;
+  if (!a->colors != !b->colors) return 0;
+  return !a->colors || !memcmp(a->colors, b->colors, a->vertex_count * 3);
+}
+
+typedef struct mode_case {
+  orf_mode mode;
+  int cutout;
+  const char *name;
+} mode_case;
+
+static const mode_case kModes[] = {
+    {ORF_MODE_INFLATE, 0, "inflate"},       {ORF_MODE_RELIEF, 0, "relief"},   {ORF_MODE_RELIEF, 1, "cutout"},
+    {ORF_MODE_LITHOPHANE, 0, "lithophane"}, {ORF_MODE_EXTRUDE, 0, "extrude"},
+};
+
+/* The checks of one job (see hostile.h): 0, or -1 with why filled. */
+static int check_job(hi_kind k, const uint8_t *png, size_t size, const orf_params *p, const char *mode,
+                     char *why, size_t why_len) {
+  orf_result r1, r2;
+  seen s1, s2;
+  int rc = run(png, size, p, 2, &r2, &s2), bad = -1;
+  printf("%-9s q%-2d %-10s rc %d: %6zu faces (budget %6zu), %zu pieces dropped (%.3f%% of the volume), euler "
+         "%ld, %.0f ms\n",
+         hi_name(k), p->quality, mode, rc, r2.report.faces,
+         orf_stage_face_budget(p, ORF_STAGE_FINAL_OPTIMIZED), r2.dropped_components,
+         100 * r2.dropped_volume_share, r2.report.euler, r2.timings.total);
+  fflush(stdout);
+  snprintf(why, why_len, "q%d %s: ", p->quality, mode);
+  size_t at = strlen(why);
+  /* hairlines of one pixel are thinner than the silhouette modes' grid at
+   * low quality: ORF_ETOOTHIN, as README.md says, with both thread counts */
+  if (rc == ORF_ETOOTHIN && k == HI_HAIRLINES && (p->mode == ORF_MODE_EXTRUDE || p->cutout)) {
+    rc = run(png, size, p, 1, &r1, &s1);
+    if (rc != ORF_ETOOTHIN) {
+      snprintf(why + at, why_len - at, "1 thread gave %d, 2 threads too thin", rc);
+      orf_result_free(&r1);
+      return -1;
+    }
+    return 0;
+  }
+  if (rc) {
+    snprintf(why + at, why_len - at, "failed: %s", orf_strerror(rc));
+    return -1;
+  }
+  orf_mesh_report rep;
+  if (s2.count != ORF_STAGE_COUNT) {
+    snprintf(why + at, why_len - at, "%d stages", s2.count);
+    goto out_free2;
+  }
+  for (int st = 0; st < ORF_STAGE_COUNT; st++)
+    if (s2.faces[st] > orf_stage_face_budget(p, (orf_stage)st)) {
+      snprintf(why + at, why_len - at, "stage %s has %zu faces, over %zu", orf_stage_name((orf_stage)st),
+               s2.faces[st], orf_stage_face_budget(p, (orf_stage)st));
+      goto out_free2;
+    }
+  if (orf_mesh_check(&r2.mesh, &rep) || !rep.watertight || !rep.manifold || rep.degenerate_faces ||
+      rep.duplicate_faces || !(rep.volume > 0) || rep.faces != r2.report.faces) {
+    snprintf(why + at, why_len - at,
+             "final mesh: watertight %d manifold %d degenerate %zu duplicate %zu volume %g", rep.watertight,
+             rep.manifold, rep.degenerate_faces, rep.duplicate_faces, rep.volume);
+    goto out_free2;
+  }
+  if (!(r2.dropped_volume_share >= 0 && r2.dropped_volume_share < 1)) {
+    snprintf(why + at, why_len - at, "dropped volume share %g", r2.dropped_volume_share);
+    goto out_free2;
+  }
+  if ((rc = run(png, size, p, 1, &r1, &s1))) {
+    snprintf(why + at, why_len - at, "1 thread failed: %s", orf_strerror(rc));
+    goto out_free2;
+  }
+  if (!same_mesh(&r1.mesh, &r2.mesh) || r1.dropped_components != r2.dropped_components)
+    snprintf(why + at, why_len - at, "1 and 2 threads differ");
+  else
+    bad = 0;
+  orf_result_free(&r1);
+out_free2:
+  orf_result_free(&r2);
+  return bad;
+}
+
+int hi_check_image(hi_kind k, uint32_t n, char *why, size_t why_len) {
+  size_t size;
+  uint8_t *png = hi_png(k, n, &size);
+  if (!png) {
+    snprintf(why, why_len, "out of memory");
+    return -1;
+  }
+  static const int qualities[] = {3, 7, 10};
+  int rc = 0;
+  for (size_t qi = 0; qi < 3 && !rc; qi++)
+    for (size_t mi = 0; mi < sizeof kModes / sizeof *kModes && !rc; mi++) {
+      orf_params p;
+      orf_params_init(&p);
+      p.quality = qualities[qi];
+      p.mode = kModes[mi].mode;
+      p.cutout = kModes[mi].cutout;
+      rc = check_job(k, png, size, &p, kModes[mi].name, why, why_len);
+    }
+  free(png);
+  return rc;
 }

@@ -2,8 +2,9 @@
  * hostile.h - test images whose subject is ragged, in many pieces or thin
  * (issue 13): the masks that break a face budget.  Each is an RGBA PNG
  * whose alpha is the subject (background alpha 0), so the engine's mask is
- * exactly what is drawn, with a colour gradient over the subject.  Shared
- * by tests/test_budget.c and bench/bench_budget.c.
+ * exactly what is drawn, with a colour gradient over the subject; and the
+ * check of every stage's budget on them.  Shared by tests/test_budget.c,
+ * tests/test_hostile.c and bench/bench_budget.c.
  */
 #ifndef ORF_HOSTILE_H
 #define ORF_HOSTILE_H
@@ -31,5 +32,17 @@ uint8_t *hi_rgba(hi_kind k, uint32_t n);
 
 /* Image k encoded as an RGBA PNG (*size bytes), malloc'd. */
 uint8_t *hi_png(hi_kind k, uint32_t n, size_t *size);
+
+/* Runs image k (n x n) at qualities 3, 7 and 10 in every mode (inflate,
+ * relief, relief with cutout, lithophane, extrude) with 2 threads and
+ * again with 1, printing a line per job, and checks: the job succeeds
+ * (hairlines in the silhouette modes may fail with ORF_ETOOTHIN, with both
+ * thread counts), every stage's mesh is within orf_stage_face_budget(),
+ * the final mesh is closed, 2-manifold, outward, with no degenerate or
+ * duplicate face (orf_mesh_check), and both thread counts give the same
+ * bytes and the same dropped pieces.  Returns 0, or -1 at the first job
+ * that did not (why says which and how).  Reports rather than asserts, as
+ * jobcheck.h does, so the test that calls it names what it ran. */
+int hi_check_image(hi_kind k, uint32_t n, char *why, size_t why_len);
 
 #endif

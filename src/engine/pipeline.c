@@ -71,7 +71,7 @@ typedef struct job {
   double t0;
   int gpu;              /* marching cubes of inflate on the GPU (gpu.h) */
   size_t refined_faces; /* of the refined stage's mesh before its budget */
-  size_t reached;       /* faces a stage's mesh came to, over its budget (budget.h) */
+  size_t unreachable;   /* faces of a stage's mesh that could not be brought within its budget */
 } job;
 
 static double now_ms(void) {
@@ -130,9 +130,9 @@ static int finish_stage(job *j, const orf_inflate *f, const orf_modefield *mf, o
   size_t budget = orf_stage_face_budget(j->p, stage);
   if (stage == ORF_STAGE_REFINED_MESH) j->refined_faces = m->face_count;
   orf_budget_stats bs = {0};
-  j->reached = 0;
+  j->unreachable = 0;
   if ((rc = orf_mesh_fit_budget(m, budget, threads, &bs))) {
-    if (rc == ORF_BUDGET_UNREACHABLE) j->reached = bs.reached;
+    if (rc == ORF_BUDGET_UNREACHABLE) j->unreachable = bs.input_faces;
     return rc;
   }
   if (stage == ORF_STAGE_FINAL_OPTIMIZED) {
@@ -246,16 +246,18 @@ static int mesh_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf
  * lace at max_faces=100, or a noise mask whose piece meshoptimizer keeps
  * folding into fins) is meshed again on a coarser grid, where the smallest
  * holes close: the one predicted to give 0.9 x the budget's faces from the
- * faces the simplifier came to (faces grow as the square of the grid), at
- * least a quarter coarser, down to 8 cells.  Predicting saves a try: the
- * q7 noise image of tests/hostile.c went 165, 123, 92 cells with quarter
- * steps (3 tries of 8 meshoptimizer passes). */
+ * faces of the mesh that failed (faces grow as the square of the grid), so
+ * that the next one needs little or no simplifying, at least a quarter
+ * coarser, down to 8 cells.  Predicting saves tries: the q7 noise image of
+ * tests/hostile.c went 165, 123, 92 cells with quarter steps, and 165, 108,
+ * 81 when predicted from the faces the simplifier reached; from the failed
+ * mesh's faces it goes 165, 81. */
 static int run_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_stage stage, int grid,
                      orf_mesh *keep) {
   int rc;
   size_t budget = orf_stage_face_budget(j->p, stage);
   while ((rc = mesh_stage(j, f, mf, stage, grid, keep)) == ORF_BUDGET_UNREACHABLE && grid > 8) {
-    double k = j->reached > budget ? sqrt(0.9 * (double)budget / (double)j->reached) : 0.75;
+    double k = j->unreachable > budget ? sqrt(0.9 * (double)budget / (double)j->unreachable) : 0.75;
     int next = (int)(grid * (k < 0.75 ? k : 0.75));
     grid = next > 8 ? next : 8;
   }

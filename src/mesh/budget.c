@@ -285,7 +285,7 @@ int orf_mesh_fit_budget(orf_mesh *m, size_t budget, int threads, orf_budget_stat
     known.volume = p[0].volume > 0 ? 1 : -1;
     rc = orf_mesh_simplify_piece(m, budget, &known, 1);
     if (!rc && m->face_count > budget) rc = ORF_BUDGET_UNREACHABLE;
-    st->reached = m->face_count;
+    st->input_faces = nf;
     st->components = 1;
     st->closed_handles = (size_t)(((long)m->vertex_count - (long)(m->face_count / 2) - p[0].euler) / 2);
     goto out_free;
@@ -341,7 +341,7 @@ int orf_mesh_fit_budget(orf_mesh *m, size_t budget, int threads, orf_budget_stat
     q->keep = 0;
   }
   if (total > budget) {
-    st->reached = total;
+    st->input_faces = nf;
     rc = ORF_BUDGET_UNREACHABLE;
     goto out_free;
   }

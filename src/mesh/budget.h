@@ -30,7 +30,7 @@ typedef struct orf_budget_stats {
   size_t dropped_components; /* of those, how many were dropped */
   double dropped_volume;     /* the dropped ones' share of the input's volume, 0..1 */
   size_t closed_handles;     /* handles (tunnels) the simplifier closed in kept pieces */
-  size_t reached;            /* on ORF_BUDGET_UNREACHABLE: the faces the pieces came to */
+  size_t input_faces;        /* on ORF_BUDGET_UNREACHABLE: the faces of the input */
 } orf_budget_stats;
 
 /* Brings *m - closed, 2-manifold, oriented, as marching cubes and the
