@@ -32,10 +32,12 @@ int orf_mesh_simplify_known(orf_mesh *m, size_t target_faces, const orf_mesh_rep
  * than it had - a higher Euler characteristic, at most 2 - where
  * meshoptimizer collapses a tunnel narrower than the result's edges (it
  * does not test the link condition), as meshing on a coarser grid would
- * close it; without, as orf_mesh_simplify_known.  Everything else is
- * held as there: closed, 2-manifold, one piece, orientation kept.  Used
- * per piece by orf_mesh_fit_budget (budget.h), which reports the handles
- * closed. */
+ * close it (a tunnel collapsed to a point or an edge is split apart so the
+ * surface is a manifold again; the copies of a split vertex share its
+ * position); without, as orf_mesh_simplify_known.  Everything else is held
+ * as there: closed, 2-manifold, one piece, orientation kept.  At most 3
+ * attempts with close_handles, 8 without.  Used per piece by
+ * orf_mesh_fit_budget (budget.h), which reports the handles closed. */
 int orf_mesh_simplify_piece(orf_mesh *m, size_t target_faces, const orf_mesh_report *known,
                             int close_handles);
 
