@@ -22,11 +22,12 @@ typedef struct orf_stage_info {
 
 /* Builds the event of stage s into a new NUL-terminated string *out that
  * the caller frees with orf_free(); *len gets its length.  final (may be
- * NULL for the first three stages) is the report of the final mesh: the
- * final_optimized event carries it as API.md's "mesh" object.  Returns
- * ORF_OK or ORF_ENOMEM (*out then NULL). */
+ * NULL for the first three stages) is the job's result: the
+ * final_optimized event carries its mesh report and dropped pieces as
+ * API.md's "mesh" object, as meta.json does.  Returns ORF_OK or ORF_ENOMEM
+ * (*out then NULL). */
 int orf_jobev_stage(char **out, size_t *len, orf_stage s, const orf_stage_info *info,
-                    const orf_mesh_report *final);
+                    const orf_result *final);
 
 /* Writes {"status":"error","error":<sentence>,"code":<name>} for the
  * ORF_E* code err into buf (cap bytes, NUL-terminated).  Never fails for

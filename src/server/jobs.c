@@ -589,7 +589,7 @@ static int run_job(orf_jobs *js, job *j, char **final_event) {
     }
     if (rc == ORF_OK)
       rc = orf_jobev_stage(final_event, &len, ORF_STAGE_FINAL_OPTIMIZED, &c.stages[ORF_STAGE_FINAL_OPTIMIZED],
-                           &res.report);
+                           &res);
   }
   orf_result_free(&res);
   return rc;
