@@ -9,6 +9,8 @@ export ORFEAS_ALLOW_ROOT=${ORFEAS_ALLOW_ROOT:-1}
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "== engine (bench_engine)"
 "$build/bench/bench_engine"
+echo "== final stage within its face budget (bench_budget; issue 13)"
+"$build/bench/bench_budget"
 if [ -x "$build/bench/bench_mc" ]; then
   echo "== marching cubes (bench_mc --peers)"
   "$build/bench/bench_mc" --peers

@@ -291,6 +291,11 @@ typedef enum {
 
 const char *orf_stage_name(orf_stage s);
 
+/* The most faces stage s of a job with parameters p may have: 8,000,
+ * 30,000 and 120,000 for the first three, F(quality) or max_faces for the
+ * final one (README.md, "Face budgets"). */
+size_t orf_stage_face_budget(const orf_params *p, orf_stage s);
+
 /* Where the time of a job went, in milliseconds (summed over stages). */
 typedef struct orf_timings {
   double decode, mask, field, mesh, smooth, simplify, export_, total;
@@ -392,6 +397,11 @@ typedef struct orf_result {
   orf_mesh_report report;
   orf_timings timings;
   int mask_source; /* 0 alpha, 1 colour model, 2 whole frame, 3 network (orf_mask_source_name) */
+  /* Pieces of the subject dropped to keep the final mesh within its face
+   * budget (the smallest first, never the largest; README.md), and their
+   * share of the subject's volume, 0..1. */
+  size_t dropped_components;
+  double dropped_volume_share;
 } orf_result;
 
 void orf_result_free(orf_result *r);

@@ -137,11 +137,13 @@ static uint8_t *read_all(const char *path, size_t *size, size_t limit) {
 
 static json_t *report_json(const orf_result *r) {
   const orf_mesh_report *m = &r->report;
-  return json_pack("{s:I, s:I, s:b, s:b, s:I, s:[f,f,f], s:f, s:f}", "vertices", (json_int_t)m->vertices,
-                   "faces", (json_int_t)m->faces, "watertight", m->watertight, "manifold", m->manifold,
-                   "euler", (json_int_t)m->euler, "bbox_mm", (double)(m->bbox_max[0] - m->bbox_min[0]),
-                   (double)(m->bbox_max[1] - m->bbox_min[1]), (double)(m->bbox_max[2] - m->bbox_min[2]),
-                   "volume_mm3", m->volume, "surface_mm2", m->area);
+  return json_pack("{s:I, s:I, s:b, s:b, s:I, s:[f,f,f], s:f, s:f, s:I, s:f}", "vertices",
+                   (json_int_t)m->vertices, "faces", (json_int_t)m->faces, "watertight", m->watertight,
+                   "manifold", m->manifold, "euler", (json_int_t)m->euler, "bbox_mm",
+                   (double)(m->bbox_max[0] - m->bbox_min[0]), (double)(m->bbox_max[1] - m->bbox_min[1]),
+                   (double)(m->bbox_max[2] - m->bbox_min[2]), "volume_mm3", m->volume, "surface_mm2", m->area,
+                   "dropped_components", (json_int_t)r->dropped_components, "dropped_volume_share",
+                   r->dropped_volume_share);
 }
 
 static int cmd_generate(cli *c) {

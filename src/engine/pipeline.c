@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "budget.h"
 #include "gpu.h"
 #include "image.h"
 #include "inflate.h"
@@ -58,6 +59,18 @@
 static const int kStageGrid[3] = {32, 64, 128};
 static const int kStageSmooth[4] = {0, 4, 6, 8};
 
+/* Face budgets of the first three stages (README.md), held as the final
+ * stage's F(q) is (orf_mesh_fit_budget): about 8 faces per cell of the
+ * grid's square, above what a clean silhouette gives (samples/heart.png:
+ * 4,932, 20,024 and 81,320 faces; a sphere about 6.3 per cell) so only a
+ * ragged, many-piece subject is ever reduced. */
+static const size_t kStageFaces[3] = {8000, 30000, 120000};
+
+/* The final stage meshes on a grid matched to its budget (see
+ * final_grid()): one whose marching-cubes mesh has about FINAL_FACE_RATIO
+ * times the budget's faces. */
+#define FINAL_FACE_RATIO 2.0
+
 typedef struct job {
   const orf_params *p;
   orf_job_opts *o;
@@ -67,12 +80,20 @@ typedef struct job {
   orf__subject subj;
   const uint8_t *data; /* the image's bytes, for the network's matte */
   size_t size;
+  size_t refined_faces; /* of the refined stage's mesh before its budget */
+  size_t unreachable;   /* faces of a stage's mesh that could not be brought within its budget */
 } job;
 
 static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* See orfeas.h. */
+size_t orf_stage_face_budget(const orf_params *p, orf_stage s) {
+  if (s < ORF_STAGE_FINAL_OPTIMIZED) return kStageFaces[s];
+  return (size_t)(p->max_faces ? p->max_faces : orf_quality_faces(p->quality));
 }
 
 void orf_job_opts_init(orf_job_opts *o) {
@@ -111,16 +132,22 @@ static int finish_stage(job *j, const orf_inflate *f, const orf_modefield *mf, o
     return rc;
   double t2 = now_ms();
   t->smooth += t2 - t1;
+  /* Every stage within its budget: the final one F(q) or max_faces, the
+   * others kStageFaces.  The mesh is closed and 2-manifold by contract
+   * (mc.h, modes.h), which orf_mesh_fit_budget relies on; the result is
+   * checked below all the same.  ORF_BUDGET_UNREACHABLE goes back to
+   * run_stage, which meshes coarser. */
+  size_t budget = orf_stage_face_budget(j->p, stage);
+  if (stage == ORF_STAGE_REFINED_MESH) j->refined_faces = m->face_count;
+  orf_budget_stats bs = {0};
+  j->unreachable = 0;
+  if ((rc = orf_mesh_fit_budget(m, budget, threads, &bs))) {
+    if (rc == ORF_BUDGET_UNREACHABLE) j->unreachable = bs.input_faces;
+    return rc;
+  }
   if (stage == ORF_STAGE_FINAL_OPTIMIZED) {
-    size_t budget = (size_t)(j->p->max_faces ? j->p->max_faces : orf_quality_faces(j->p->quality));
-    /* The marching-cubes mesh is closed and 2-manifold by contract (mc.h),
-     * so its Euler characteristic is V - F/2: the simplifier need not check
-     * the full-size input.  The result is checked below all the same. */
-    orf_mesh_report known = {.watertight = 1, .manifold = 1, .volume = 1};
-    known.euler = (long)m->vertex_count - (long)(m->face_count / 2);
-    known.components = orf_mesh_components(m);
-    if (!known.components) return ORF_ENOMEM;
-    if ((rc = orf_mesh_simplify_known(m, budget, &known))) return rc;
+    j->res->dropped_components = bs.dropped_components;
+    j->res->dropped_volume_share = bs.dropped_volume;
   }
   double t3 = now_ms();
   t->simplify += t3 - t2;
@@ -181,15 +208,40 @@ static int prepare(job *j, const orf_image *img, orf_inflate *f, orf_modefield *
   return rc;
 }
 
-/* One stage's mesh from inflate's fields (mf NULL) or a mode's (mf).  A
- * subject narrower than a cell of an early stage's grid (a 20 x 1000 bar
- * at the preview's 32 cells) leaves no surface there: that stage is meshed
- * again on a grid twice as fine, up to the final stage's, so that an image
- * the final grid resolves is not refused for its preview.  One that even
- * the final grid does not resolve is ORF_ETOOTHIN: the image's limit at
- * this quality, said as such, not an invariant that failed. */
-static int run_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_stage stage, int grid,
-                     orf_mesh *keep) {
+/* The final stage's grid: R(q) at most, but no finer than the one whose
+ * marching-cubes mesh has about FINAL_FACE_RATIO x budget faces, predicted
+ * from the refined stage's mesh at 128 cells (faces grow as the square of
+ * the grid), and no coarser than half R(q) or the refined grid.  Extracting
+ * 300k-1.3M faces to decimate them to 80k-250k spent most of a job in
+ * meshoptimizer, smoothing and checking faces that were thrown away; a
+ * mesh of twice the budget leaves the simplifier the same choice of where
+ * to spend the budget's faces, at a vertex spacing still 0.7 of the final
+ * mesh's.  samples/heart.png at q7 meshes at 179 cells instead of 256 (at
+ * q10 317 instead of 512); its final mesh lies 0.235 mm (Hausdorff, of 100
+ * mm) from the 256-cell mesh before decimation, as the old path's does
+ * (0.58 mm either way by a sampled measure); a ratio of 1.5 measured 0.295
+ * and 3 no better (0.163 against 0.155 mm mean sampled distance), so 2
+ * stays.  Times: BENCHMARKS.md. */
+static int final_grid_of(const job *j) {
+  int r = orf_quality_resolution(j->p->quality), refined = kStageGrid[ORF_STAGE_REFINED_MESH];
+  size_t budget = orf_stage_face_budget(j->p, ORF_STAGE_FINAL_OPTIMIZED);
+  if (!j->refined_faces) return r;
+  double g = refined * sqrt(FINAL_FACE_RATIO * (double)budget / (double)j->refined_faces);
+  int lo = r / 2 > refined ? r / 2 : refined;
+  if (lo > r) lo = r;
+  if (g < lo) return lo;
+  return g < r ? (int)g : r;
+}
+
+/* One try of run_stage at one grid.  A subject narrower than a cell of an
+ * early stage's grid (a 20 x 1000 bar at the preview's 32 cells) leaves no
+ * surface there: that stage is meshed again on a grid twice as fine, up to
+ * the final stage's, so that an image the final grid resolves is not
+ * refused for its preview.  One that even the final grid does not resolve
+ * is ORF_ETOOTHIN: the image's limit at this quality, said as such, not an
+ * invariant that failed. */
+static int mesh_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_stage stage, int grid,
+                      orf_mesh *keep) {
   int final_grid = orf_quality_resolution(j->p->quality);
   orf_mesh m;
   int rc;
@@ -212,6 +264,30 @@ static int run_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_
   else
     orf_mesh_free(&m);
   return rc;
+}
+
+/* One stage's mesh from inflate's fields (mf NULL) or a mode's (mf).  A
+ * mesh whose largest piece cannot be brought within the budget
+ * (ORF_BUDGET_UNREACHABLE: more handles than the budget has room for, a
+ * lace at max_faces=100, or a noise mask whose piece meshoptimizer keeps
+ * folding into fins) is meshed again on a coarser grid, where the smallest
+ * holes close: the one predicted to give 0.9 x the budget's faces from the
+ * faces of the mesh that failed (faces grow as the square of the grid), so
+ * that the next one needs little or no simplifying, at least a quarter
+ * coarser, down to 8 cells.  Predicting saves tries: the q7 noise image of
+ * tests/hostile.c went 165, 123, 92 cells with quarter steps, and 165, 108,
+ * 81 when predicted from the faces the simplifier reached; from the failed
+ * mesh's faces it goes 165, 81. */
+static int run_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_stage stage, int grid,
+                     orf_mesh *keep) {
+  int rc;
+  size_t budget = orf_stage_face_budget(j->p, stage);
+  while ((rc = mesh_stage(j, f, mf, stage, grid, keep)) == ORF_BUDGET_UNREACHABLE && grid > 8) {
+    double k = j->unreachable > budget ? sqrt(0.9 * (double)budget / (double)j->unreachable) : 0.75;
+    int next = (int)(grid * (k < 0.75 ? k : 0.75));
+    grid = next > 8 ? next : 8;
+  }
+  return rc == ORF_BUDGET_UNREACHABLE ? ORF_EINTERNAL : rc;
 }
 
 static int generate(job *j, const uint8_t *data, size_t size) {
@@ -252,6 +328,7 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   if ((rc = prepare(j, &work, &f, mf))) goto out;
   orf_image_free(&work);
   if ((rc = run_stage(j, &f, mf, ORF_STAGE_REFINED_MESH, kStageGrid[ORF_STAGE_REFINED_MESH], NULL))) goto out;
+  final_grid = final_grid_of(j);
   rc = run_stage(j, &f, mf, ORF_STAGE_FINAL_OPTIMIZED, final_grid, &j->res->mesh);
 out:
   orf_image_free(&src);
@@ -285,7 +362,7 @@ int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_
   if (!prev) orf_memtrack_set(&track);
   size_t base = atomic_load(&use->current);
   atomic_store(&use->peak, base);
-  job j = {p, opts, out, now_ms(), gpu, {0}, data, size};
+  job j = {p, opts, out, now_ms(), gpu, {0}, data, size, 0, 0};
   int rc = generate(&j, data, size);
   orf__subject_free(&j.subj);
   out->timings.total = now_ms() - j.t0;

@@ -3,9 +3,9 @@
  * mesh (see adjacency.h).
  *
  * Half-edges are bucketed by their smaller endpoint with a counting sort
- * (O(F + V)), and each bucket, a handful of entries on a real mesh, is then
- * sorted by (larger endpoint, half-edge id): insertion sort for small
- * buckets, qsort on 64-bit keys for large ones (a fan of thousands of faces
+ * (O(F + V)) as 64-bit keys (larger endpoint, half-edge id), and each
+ * bucket, a handful of entries on a real mesh, is then sorted: insertion
+ * sort for small buckets, qsort for large ones (a fan of thousands of faces
  * around one vertex stays O(d log d)).  Keys are unique, so the result is
  * the same for any input order of equal keys: deterministic.
  */
@@ -22,18 +22,6 @@
 #define SMALL_BUCKET 24
 
 static inline int face_is_proper(const uint32_t *t) { return t[0] != t[1] && t[1] != t[2] && t[2] != t[0]; }
-
-static inline uint32_t half_hi(const orf_mesh *m, uint32_t h) {
-  uint32_t a, b;
-  orf_half_ends(m, h, &a, &b);
-  return a > b ? a : b;
-}
-
-static inline uint32_t half_lo(const orf_mesh *m, uint32_t h) {
-  uint32_t a, b;
-  orf_half_ends(m, h, &a, &b);
-  return a < b ? a : b;
-}
 
 static int cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -57,17 +45,6 @@ static void sort_keys(uint64_t *keys, size_t n) {
   }
 }
 
-/* Sorts the half-edges in h[0..n) by (larger endpoint, id); keys is scratch
- * of at least n entries. */
-static void sort_bucket(const orf_mesh *m, uint32_t *h, size_t n, uint64_t *keys) {
-  if (n < 2) return;
-  for (size_t i = 0; i < n; i++)
-    keys[i] = (uint64_t)half_hi(m, h[i]) << 32 | h[i];
-  sort_keys(keys, n);
-  for (size_t i = 0; i < n; i++)
-    h[i] = (uint32_t)keys[i];
-}
-
 void orf_edges_free(orf_edges *e) {
   if (!e) return;
   orf_free(e->first);
@@ -84,7 +61,13 @@ int orf_edges_build(orf_edges *e, const orf_mesh *m) {
     if (m->indices[i] >= nv) return ORF_EINVAL;
 
   /* bucket[v] = half-edges whose smaller endpoint is v, by counting sort:
-   * counts into start[v+1], prefix sums, fill with start[lo]++, shift back. */
+   * counts into start[v+1], prefix sums, fill with start[lo]++, shift back.
+   * Each entry is the key (larger endpoint << 32 | half-edge id), written
+   * once while the faces are read in order, so sorting the buckets and
+   * cutting them into edges never goes back to the index array: with the
+   * endpoints looked up again per comparison and per edge (as before), this
+   * function was a fifth of a noise-mask job and a sixth of the heart's
+   * (perf, issue 13); now those passes are sequential. */
   uint32_t *start = orf_calloc(nv + 1, sizeof *start);
   if (!start) return ORF_ENOMEM;
   size_t nh = 0;
@@ -95,13 +78,10 @@ int orf_edges_build(orf_edges *e, const orf_mesh *m) {
       start[(t[k] < t[(k + 1) % 3] ? t[k] : t[(k + 1) % 3]) + 1]++;
     nh += 3;
   }
-  size_t max_bucket = 0;
-  for (size_t v = 0; v < nv; v++) {
-    if (start[v + 1] > max_bucket) max_bucket = start[v + 1];
+  for (size_t v = 0; v < nv; v++)
     start[v + 1] += start[v];
-  }
   uint32_t *half = orf_malloc_array(nh ? nh : 1, sizeof *half);
-  uint64_t *keys = orf_malloc_array(max_bucket ? max_bucket : 1, sizeof *keys);
+  uint64_t *keys = orf_malloc_array(nh ? nh : 1, sizeof *keys);
   if (!half || !keys) {
     orf_free(start);
     orf_free(half);
@@ -113,7 +93,8 @@ int orf_edges_build(orf_edges *e, const orf_mesh *m) {
     if (!face_is_proper(t)) continue;
     for (uint32_t k = 0; k < 3; k++) {
       uint32_t a = t[k], b = t[(k + 1) % 3];
-      half[start[a < b ? a : b]++] = 3 * (uint32_t)f + k;
+      uint32_t lo = a < b ? a : b, hi = a < b ? b : a;
+      keys[start[lo]++] = (uint64_t)hi << 32 | (3 * (uint32_t)f + k);
     }
   }
   for (size_t v = nv; v > 0; v--)
@@ -124,25 +105,29 @@ int orf_edges_build(orf_edges *e, const orf_mesh *m) {
   size_t ne = 0;
   for (size_t v = 0; v < nv; v++) {
     uint32_t b = start[v], n = start[v + 1] - b;
-    sort_bucket(m, half + b, n, keys);
+    sort_keys(keys + b, n);
     for (uint32_t i = 0; i < n; i++)
-      if (i == 0 || half_hi(m, half[b + i]) != half_hi(m, half[b + i - 1])) ne++;
+      if (i == 0 || keys[b + i] >> 32 != keys[b + i - 1] >> 32) ne++;
   }
-  orf_free(keys);
-  orf_free(start);
 
   uint32_t *first = orf_malloc_array(ne + 1, sizeof *first);
   if (!first) {
+    orf_free(start);
     orf_free(half);
+    orf_free(keys);
     return ORF_ENOMEM;
   }
   size_t edge = 0;
-  for (size_t i = 0; i < nh; i++) {
-    if (i == 0 || half_lo(m, half[i]) != half_lo(m, half[i - 1]) ||
-        half_hi(m, half[i]) != half_hi(m, half[i - 1]))
-      first[edge++] = (uint32_t)i;
+  for (size_t v = 0; v < nv; v++) {
+    uint32_t b = start[v], n = start[v + 1] - b;
+    for (uint32_t i = 0; i < n; i++) {
+      if (i == 0 || keys[b + i] >> 32 != keys[b + i - 1] >> 32) first[edge++] = b + i;
+      half[b + i] = (uint32_t)keys[b + i];
+    }
   }
   first[ne] = (uint32_t)nh;
+  orf_free(keys);
+  orf_free(start);
 
   e->vertex_count = nv;
   e->face_count = nf;

@@ -27,6 +27,20 @@ int orf_mesh_simplify(orf_mesh *m, size_t target_faces);
  * skips checking the full-size input, the costliest check of a job. */
 int orf_mesh_simplify_known(orf_mesh *m, size_t target_faces, const orf_mesh_report *known);
 
+/* orf_mesh_simplify_known() for one connected closed piece (known->
+ * components 1) that, with close_handles, may come back with fewer handles
+ * than it had - a higher Euler characteristic, at most 2 - where
+ * meshoptimizer collapses a tunnel narrower than the result's edges (it
+ * does not test the link condition), as meshing on a coarser grid would
+ * close it (a tunnel collapsed to a point or an edge is split apart so the
+ * surface is a manifold again; the copies of a split vertex share its
+ * position); without, as orf_mesh_simplify_known.  Everything else is held
+ * as there: closed, 2-manifold, one piece, orientation kept.  At most 3
+ * attempts with close_handles, 8 without.  Used per piece by
+ * orf_mesh_fit_budget (budget.h), which reports the handles closed. */
+int orf_mesh_simplify_piece(orf_mesh *m, size_t target_faces, const orf_mesh_report *known,
+                            int close_handles);
+
 /* Removes slivers from a closed mesh: degenerate faces (see
  * orf_mesh_check) and needles and caps, faces whose smallest altitude is
  * under 1e-3 of their longest edge (too thin for a float facet normal, as

@@ -41,17 +41,20 @@ static int dump(json_t *v, char **out, size_t *len) {
   return ORF_OK;
 }
 
-/* docs/API.md's "mesh" object from a mesh report. */
-static json_t *mesh_object(const orf_mesh_report *r) {
-  return json_pack("{s:I,s:I,s:b,s:b,s:[f,f,f],s:f,s:f}", "vertices", (json_int_t)r->vertices, "faces",
-                   (json_int_t)r->faces, "watertight", r->watertight != 0, "manifold", r->manifold != 0,
-                   "bbox_mm", round3(r->bbox_max[0] - r->bbox_min[0]),
+/* docs/API.md's "mesh" object from a job's result: its mesh report, and the
+ * pieces dropped to keep the mesh within its face budget (budget.h). */
+static json_t *mesh_object(const orf_result *res) {
+  const orf_mesh_report *r = &res->report;
+  return json_pack("{s:I,s:I,s:b,s:b,s:[f,f,f],s:f,s:f,s:I,s:f}", "vertices", (json_int_t)r->vertices,
+                   "faces", (json_int_t)r->faces, "watertight", r->watertight != 0, "manifold",
+                   r->manifold != 0, "bbox_mm", round3(r->bbox_max[0] - r->bbox_min[0]),
                    round3(r->bbox_max[1] - r->bbox_min[1]), round3(r->bbox_max[2] - r->bbox_min[2]),
-                   "volume_mm3", round3(r->volume), "surface_mm2", round3(r->area));
+                   "volume_mm3", round3(r->volume), "surface_mm2", round3(r->area), "dropped_components",
+                   (json_int_t)res->dropped_components, "dropped_volume_share", res->dropped_volume_share);
 }
 
 int orf_jobev_stage(char **out, size_t *len, orf_stage s, const orf_stage_info *info,
-                    const orf_mesh_report *final) {
+                    const orf_result *final) {
   json_t *data;
   if (s == ORF_STAGE_VOXEL_PREVIEW)
     data = json_pack("{s:s,s:[i,i,i],s:I,s:I,s:f}", "type", "voxel_grid", "dimensions", info->grid,
@@ -92,8 +95,8 @@ void orf_jobev_error(char *buf, size_t cap, int err) {
 }
 
 int orf_jobev_meta(char **out, size_t *len, const char *hash, const orf_params *p,
-                   const orf_stage_info stages[ORF_STAGE_COUNT], const orf_mesh_report *final,
-                   const orf_timings *t, double export_ms, int mask_source) {
+                   const orf_stage_info stages[ORF_STAGE_COUNT], const orf_result *res, double export_ms) {
+  const orf_timings *t = &res->timings;
   json_t *list = json_array();
   for (int s = 0; list && s < ORF_STAGE_COUNT; s++) {
     json_t *st = json_pack("{s:s,s:I,s:I,s:f}", "stage", orf_stage_name((orf_stage)s), "vertices",
@@ -108,7 +111,7 @@ int orf_jobev_meta(char **out, size_t *len, const char *hash, const orf_params *
       json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "decode", round3(t->decode), "mask", round3(t->mask),
                 "field", round3(t->field), "mesh", round3(t->mesh), "smooth", round3(t->smooth), "simplify",
                 round3(t->simplify), "export", round3(export_ms), "total", round3(t->total));
-  json_t *mesh = mesh_object(final);
+  json_t *mesh = mesh_object(res);
   if (!list || !timings || !mesh) {
     json_decref(list);
     json_decref(timings);
@@ -119,6 +122,6 @@ int orf_jobev_meta(char **out, size_t *len, const char *hash, const orf_params *
   json_t *meta =
       json_pack("{s:s,s:s,s:s,s:i,s:s,s:o,s:o,s:o}", "request_hash", hash, "status", "complete", "mode",
                 orf_mode_name(p->mode), "quality", p->quality, "mask_source",
-                orf_mask_source_name(mask_source), "mesh", mesh, "stages", list, "timings_ms", timings);
+                orf_mask_source_name(res->mask_source), "mesh", mesh, "stages", list, "timings_ms", timings);
   return dump(meta, out, len);
 }

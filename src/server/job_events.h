@@ -22,11 +22,12 @@ typedef struct orf_stage_info {
 
 /* Builds the event of stage s into a new NUL-terminated string *out that
  * the caller frees with orf_free(); *len gets its length.  final (may be
- * NULL for the first three stages) is the report of the final mesh: the
- * final_optimized event carries it as docs/API.md's "mesh" object.  Returns
- * ORF_OK or ORF_ENOMEM (*out then NULL). */
+ * NULL for the first three stages) is the job's result: the
+ * final_optimized event carries its mesh report and dropped pieces as
+ * docs/API.md's "mesh" object, as meta.json does.  Returns ORF_OK or
+ * ORF_ENOMEM (*out then NULL). */
 int orf_jobev_stage(char **out, size_t *len, orf_stage s, const orf_stage_info *info,
-                    const orf_mesh_report *final);
+                    const orf_result *final);
 
 /* Writes {"status":"error","error":<sentence>,"code":<name>} for the
  * ORF_E* code err into buf (cap bytes, NUL-terminated).  Never fails for
@@ -36,11 +37,11 @@ void orf_jobev_error(char *buf, size_t cap, int err);
 
 /* Builds meta.json (see jobs.h) into a new buffer *out of *len bytes (no
  * terminating NUL counted; one is there) that the caller frees with
- * orf_free().  stages holds the four stages in order; export_ms is the time
- * spent exporting the stage PLYs; mask_source the result's (orf_result, written
- * by name).  Returns ORF_OK or ORF_ENOMEM. */
+ * orf_free().  stages holds the four stages in order; res is the job's
+ * result (its report, timings, mask source and dropped pieces, read only);
+ * export_ms is the time spent exporting the stage PLYs.  Returns ORF_OK or
+ * ORF_ENOMEM. */
 int orf_jobev_meta(char **out, size_t *len, const char *hash, const orf_params *p,
-                   const orf_stage_info stages[ORF_STAGE_COUNT], const orf_mesh_report *final,
-                   const orf_timings *t, double export_ms, int mask_source);
+                   const orf_stage_info stages[ORF_STAGE_COUNT], const orf_result *res, double export_ms);
 
 #endif

@@ -570,15 +570,14 @@ static int run_job(orf_jobs *js, job *j, char **final_event) {
   if (rc == ORF_OK) {
     char *meta;
     size_t len;
-    rc = orf_jobev_meta(&meta, &len, j->hash, &j->params, c.stages, &res.report, &res.timings, c.export_ms,
-                        res.mask_source);
+    rc = orf_jobev_meta(&meta, &len, j->hash, &j->params, c.stages, &res, c.export_ms);
     if (rc == ORF_OK) {
       rc = orf_cache_put(js->cfg.cache, j->hash, "meta.json", meta, len);
       orf_free(meta);
     }
     if (rc == ORF_OK)
       rc = orf_jobev_stage(final_event, &len, ORF_STAGE_FINAL_OPTIMIZED, &c.stages[ORF_STAGE_FINAL_OPTIMIZED],
-                           &res.report);
+                           &res);
   }
   orf_result_free(&res);
   return rc;
