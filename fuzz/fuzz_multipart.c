@@ -26,6 +26,7 @@
  * in the handler).
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdint.h>
@@ -33,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http_int.h"
@@ -70,7 +72,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
   request *r = *con_cls;
   enum MHD_Result ret;
   if (!r) return MHD_NO; /* the URI logger could not allocate it */
-  if (!r->srv) { /* first call: the context came from the URI logger */
+  if (!r->srv) {         /* first call: the context came from the URI logger */
     reached = 1;
     r->srv = &srv;
     r->conn = conn;
@@ -128,23 +130,49 @@ static void start(void) {
   port = info->port;
 }
 
-/* Sends the request and reads the whole answer; returns its status. */
+/* send(2) of all of buf, through EINTR; 0, or -1 when the peer is gone
+ * (it may answer, and close, before the whole body is sent). */
+static int send_all(int fd, const void *buf, size_t n) {
+  const char *p = buf;
+  while (n) {
+    ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return -1;
+    p += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+/* Sends the request and reads the whole answer; returns its status (0: the
+ * connection was closed with none).  libFuzzer's -timeout runs on SIGALRM,
+ * so every call here goes on through EINTR: an interrupted poll is not a
+ * hang (the harness once took one for it). */
 static int exchange(const char *head, size_t head_len, const uint8_t *body, size_t body_len) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   CHECK(fd >= 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
   inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-  CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
-  /* the server may answer (and close) before the whole body is sent */
-  if (send(fd, head, head_len, MSG_NOSIGNAL) == (ssize_t)head_len && body_len)
-    (void)send(fd, body, body_len, MSG_NOSIGNAL);
+  int rc;
+  while ((rc = connect(fd, (struct sockaddr *)&a, sizeof a)) != 0 && errno == EINTR) {
+  }
+  CHECK(rc == 0 || errno == EISCONN);
+  if (send_all(fd, head, head_len) == 0 && body_len) (void)send_all(fd, body, body_len);
   shutdown(fd, SHUT_WR);
   char buf[4096], first[64] = "";
   size_t got = 0;
+  struct timespec t0, now;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   for (;;) {
     struct pollfd p = {fd, POLLIN, 0};
-    CHECK(poll(&p, 1, WAIT_MS) == 1); /* no answer in 8 s: a hang */
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long waited = (long)(now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+    CHECK(waited < WAIT_MS); /* no end of the answer in 8 s: a hang */
+    int r = poll(&p, 1, (int)(WAIT_MS - waited));
+    if (r < 0 && errno == EINTR) continue;
+    CHECK(r == 1);
     ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     if (got < sizeof first - 1) {
       size_t k = (size_t)n < sizeof first - 1 - got ? (size_t)n : sizeof first - 1 - got;
