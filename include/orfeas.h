@@ -49,6 +49,7 @@ enum {
   ORF_ETOOTHIN = -12,    /* a subject was found, but too thin for the mesh grid at this quality */
   ORF_EANIMATED = -13,   /* an animated image (WebP): one mesh is made from one still picture */
   ORF_ESEGMENT = -14,    /* the segmentation network is missing, or failed to run */
+  ORF_ENOALPHA = -15,    /* background=alpha for an image without a usable alpha channel */
   /* the service's own (the server), in the same table so that every code
    * has one name, one status and one sentence */
   ORF_SRV_EQUEUEFULL = -100, /* the job queue is full: 429 queue_full */

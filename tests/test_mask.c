@@ -312,11 +312,11 @@ static void test_mask_opaque_alpha_ignored(void **state) {
   check_disc(&m, 100, 80, 40);
   orf_mask_free(&m);
   memset(&m, 0xab, sizeof m);
-  assert_int_equal(orf_mask_build(&img, ORF_BG_ALPHA, 2, &m), ORF_EINVAL);
+  assert_int_equal(orf_mask_build(&img, ORF_BG_ALPHA, 2, &m), ORF_ENOALPHA);
   assert_null(m.data);
   assert_int_equal(m.area, 0);
   img.has_alpha = 0;
-  assert_int_equal(orf_mask_build(&img, ORF_BG_ALPHA, 2, &m), ORF_EINVAL);
+  assert_int_equal(orf_mask_build(&img, ORF_BG_ALPHA, 2, &m), ORF_ENOALPHA);
   free(img.rgba);
 }
 

@@ -148,7 +148,8 @@ static void test_quality_tables(void **state) {
                        ORF_ETOOLARGE,     ORF_ECANCELED,      ORF_ENOSUBJECT,    ORF_EIO,
                        ORF_EINTERNAL,     ORF_ENOTIMPL,       ORF_ENODEVICE,     ORF_ETOOTHIN,
                        ORF_EANIMATED,     ORF_SRV_EQUEUEFULL, ORF_SRV_EDRAINING, ORF_SRV_ENOTFOUND,
-                       ORF_SRV_ECONFLICT, ORF_SRV_ECORRUPT,   ORF_SRV_ETOOBIG};
+                       ORF_SRV_ECONFLICT, ORF_SRV_ECORRUPT,   ORF_SRV_ETOOBIG,   ORF_ESEGMENT,
+                       ORF_ENOALPHA};
   for (size_t i = 0; i < sizeof codes / sizeof *codes; i++) {
     int err = codes[i];
     assert_string_not_equal(orf_strerror(err), "unknown error");

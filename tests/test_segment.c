@@ -784,6 +784,52 @@ static void test_http(void **state) {
   ts_stop_clean(&S);
 }
 
+/* The request hash of POST /api/v1/generate?QUERY with the heart from
+ * server s (asserting 200). */
+static void hash_of(ts_server *s, const char *query, const uint8_t *png, size_t n, char out[65]) {
+  char path[200];
+  snprintf(path, sizeof path, "/api/v1/generate?%s", query);
+  ts_reply r;
+  ts_http(&r, &(ts_request){
+                  .method = "POST", .path = path, .ctype = "image/png", .body = png, .len = n, .srv = s});
+  TS_EXPECT_STATUS(&r, 200);
+  json_t *j = ts_reply_json(&r);
+  snprintf(out, 65, "%s", json_string_value(json_object_get(j, "request_hash")));
+  json_decref(j);
+  ts_reply_free(&r);
+}
+
+/* Another model is another result: where the network may decide the
+ * subject (background auto or subject), the model file's hash is part of
+ * the request hash, so a server started with another model (here none)
+ * on the same data directory never serves the first model's results; with
+ * background=color the model plays no part and the hash is the same. */
+static void test_model_in_request_hash(void **state) {
+  (void)state;
+  char data[600], log[600];
+  snprintf(data, sizeof data, "%s/hashdata", tmp);
+  snprintf(log, sizeof log, "%s/hash.log", tmp);
+  size_t n;
+  uint8_t *png = tu_read_file("samples/heart.png", &n);
+  assert_non_null(png);
+  char auto1[65], auto2[65], alpha1[65], alpha2[65], again[65];
+  ts_server a, b;
+  assert_int_equal(ts_start(&a, &(ts_launch){.data = data, .log = log}), 0);
+  hash_of(&a, "quality=1", png, n, auto1);
+  hash_of(&a, "quality=1&background=color", png, n, alpha1);
+  hash_of(&a, "quality=1", png, n, again);
+  assert_string_equal(auto1, again); /* stable for one model */
+  ts_stop_clean(&a);
+  assert_int_equal(ts_start(&b, &(ts_launch){.data = data, .log = log, .extra = "--segment-model none"}), 0);
+  hash_of(&b, "quality=1", png, n, auto2);
+  hash_of(&b, "quality=1&background=color", png, n, alpha2);
+  ts_stop_clean(&b);
+  printf("request hash, background=auto: %.12s with u2netp, %.12s without a model\n", auto1, auto2);
+  assert_string_not_equal(auto1, auto2);
+  assert_string_equal(alpha1, alpha2);
+  free(png);
+}
+
 /* ---- fixture ------------------------------------------------------------- */
 
 static int setup(void **state) {
@@ -826,6 +872,7 @@ int main(void) {
       cmocka_unit_test(test_model_errors),
       cmocka_unit_test(test_memory_estimate),
       cmocka_unit_test(test_http),
+      cmocka_unit_test(test_model_in_request_hash),
   };
   int failed = cmocka_run_group_tests_name("segment", tests, setup, teardown);
   curl_global_cleanup();

@@ -68,6 +68,7 @@ static int exit_code(int err) {
   case ORF_ENODEVICE:
   case ORF_ENOTIMPL:
   case ORF_ESEGMENT: return EXIT_USAGE; /* the network: a model to configure */
+  case ORF_ENOALPHA: return EXIT_USAGE;
   case ORF_EBADIMAGE:
   case ORF_EUNSUPPORTED:
   case ORF_ETOOLARGE:

@@ -41,6 +41,8 @@ static const err_row kErrors[] = {
      "animated WebP is not supported: send one still picture (PNG, JPEG or a still WebP)"},
     /* the network's model is the service's configuration, not the client's */
     {ORF_ESEGMENT, "segmentation_failed", 500, "the segmentation network is not available or failed to run"},
+    {ORF_ENOALPHA, "invalid_param", 422,
+     "background=alpha, but the image has no usable alpha channel: use background=auto, color or subject"},
     {ORF_SRV_EQUEUEFULL, "queue_full", 429,
      "the job queue is full: try again in a few seconds (see Retry-After)"},
     {ORF_SRV_EDRAINING, "draining", 503,

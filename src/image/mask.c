@@ -405,7 +405,7 @@ int orf_mask_build(const orf_image *img, orf_background bg, int threads, orf_mas
   const uint32_t w = img->width, h = img->height;
   const size_t n = (size_t)w * h;
   int use_alpha = (bg == ORF_BG_AUTO || bg == ORF_BG_ALPHA) && alpha_usable(img);
-  if (bg == ORF_BG_ALPHA && !use_alpha) return ORF_EINVAL;
+  if (bg == ORF_BG_ALPHA && !use_alpha) return ORF_ENOALPHA;
   uint8_t *data = orf_malloc(n);
   if (!data) return ORF_ENOMEM;
   if (bg == ORF_BG_NONE) {

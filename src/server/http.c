@@ -214,12 +214,15 @@ int http_parse_params(request *r, orf_params *p, enum MHD_Result *ret) {
 }
 
 int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, orf_precision prec,
-                      char out[65]) {
+                      const char *model_id, char out[65]) {
   char canon[1024];
-  size_t n = orf_params_canonical(p, canon, sizeof canon - 32);
-  if (n >= sizeof canon - 32) n = sizeof canon - 33;
+  size_t n = orf_params_canonical(p, canon, sizeof canon - 64);
+  if (n >= sizeof canon - 64) n = sizeof canon - 65;
   if (prec != ORF_PRECISION_FP32)
     n += (size_t)snprintf(canon + n, 32, "&precision=%s", orf_precision_name(prec));
+  /* the network's model decides the subject wherever it may run */
+  if (p->background == ORF_BG_AUTO || p->background == ORF_BG_SUBJECT)
+    n += (size_t)snprintf(canon + n, 32, "&segment_model=%.16s", model_id && model_id[0] ? model_id : "none");
   unsigned char md[32];
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, canon, n) &&

@@ -55,6 +55,7 @@ typedef struct server {
   orf_ratelimit *ratelimit;  /* per-client token buckets; NULL when --rate-limit is 0 */
   http_deadlines *deadlines; /* the header and body deadlines (deadline.c) */
   orf_segmenter *segmenter;  /* the segmentation network and its matte cache */
+  char segment_model_id[17]; /* the model file's SHA-256, 16 hex ("" without a model) */
 } server;
 
 /* One HTTP request, from its first callback to its completion. */
@@ -135,10 +136,14 @@ int http_parse_params(request *r, orf_params *p, enum MHD_Result *ret);
 /* SHA-256 over the image bytes and the canonical parameters, as 64 hex;
  * a field precision other than fp32 (which changes the mesh) is part of
  * the canonical text, fp32 is not (it gives the CPU's bytes, so a CPU and a
- * GPU server share their hashes).  Returns ORF_OK, or ORF_ENOMEM when
- * libcrypto cannot run (out is then not written). */
+ * GPU server share their hashes).  Where the segmentation network may
+ * decide the subject (background auto or subject), its model is too:
+ * model_id, the start of the model file's SHA-256 ("" or NULL: no model),
+ * so that results of another model are never served from the cache.
+ * Returns ORF_OK, or ORF_ENOMEM when libcrypto cannot run (out is then not
+ * written). */
 int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, orf_precision prec,
-                      char out[65]);
+                      const char *model_id, char out[65]);
 
 /* The field precision recommended for the free part of the memory budget
  * (the --precision-fp32-gb / --precision-fp16-gb thresholds). */

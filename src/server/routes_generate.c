@@ -64,7 +64,7 @@ int http_read_input(request *r, orf_params *p, enum MHD_Result *ret) {
   int cuda = r->srv->engine_device == ORF_DEVICE_CUDA;
   r->estimate = cuda ? orf_estimate_device_bytes(p, r->prec) : host_peak;
   r->host_estimate = cuda ? host_peak : 0;
-  if ((rc = http_request_hash(r->body, r->body_len, p, r->prec, r->hash))) {
+  if ((rc = http_request_hash(r->body, r->body_len, p, r->prec, r->srv->segment_model_id, r->hash))) {
     *ret = http_error(r, rc, NULL, NULL);
     return -1;
   }

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@
 
 #define DRAIN_CONNECTIONS_S 5.0
 #define HTTP_THREADS 2
-#define RATE_CLIENTS 65536 /* clients the rate limit tracks: 1.5 MiB */
+#define RATE_CLIENTS 65536                     /* clients the rate limit tracks: 1.5 MiB */
 #define SEGMENT_CACHE_BYTES ((size_t)32 << 20) /* the network's mattes: 327 at 320x320 */
 
 static int resolve(const char *host, int port, struct sockaddr_storage *ss) {
@@ -56,6 +57,26 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
     msg[--n] = 0;
   orf_log_json("warn", "http_library", json_pack("{s:s}", "message", msg));
+}
+
+/* The first 16 hex digits of the SHA-256 of the model file at path, into
+ * id[17], for the request hash (http_request_hash).  0, or -1 when the file
+ * cannot be read. */
+static int model_id(const char *path, char id[17]) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+  unsigned char buf[65536], md[32];
+  size_t n;
+  while (ok && (n = fread(buf, 1, sizeof buf, f)) > 0)
+    ok = EVP_DigestUpdate(ctx, buf, n);
+  ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, md, NULL);
+  EVP_MD_CTX_free(ctx);
+  fclose(f);
+  for (int i = 0; ok && i < 8; i++)
+    snprintf(id + 2 * i, 3, "%02x", md[i]);
+  return ok ? 0 : -1;
 }
 
 /* An internal error of libmicrohttpd: say what it was, as a log event,
@@ -138,8 +159,12 @@ int orf_server_main(int argc, char **argv) {
     orf_log_event("warn", "no_segment_model",
                   "\"message\":\"--segment-model none: photographs are separated by the colour model only\"");
   } else if (orf_segmenter_create(model, srv.cfg.engine_threads, SEGMENT_CACHE_BYTES, &srv.segmenter, err,
-                           sizeof err)) {
+                                  sizeof err)) {
     fprintf(stderr, "orfeas serve: %s (set --segment-model or ORFEAS_SEGMENT_MODEL)\n", err);
+    status = 2;
+    goto out;
+  } else if (model_id(model, srv.segment_model_id)) {
+    fprintf(stderr, "orfeas serve: cannot read the segmentation model %s to hash it\n", model);
     status = 2;
     goto out;
   }
