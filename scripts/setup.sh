@@ -13,12 +13,15 @@ build_pkgs=(gcc make pkg-config libspng-dev libturbojpeg0-dev libwebp-dev libexi
             libzip-dev libcurl4-openssl-dev prometheus curl clang libclang-rt-14-dev)
 # tests/test_threemf reads XML with libxml2; tests/test_tools.sh runs real tools
 build_pkgs+=(libxml2-dev prusa-slicer admesh)
+# orfeas repair reads meshes with the Open Asset Import Library
+build_pkgs+=(libassimp-dev)
 bench_pkgs=(python3 python3-numpy python3-scipy python3-skimage python3-vtk9 python3-pil wrk nginx-light)
 # Deployment: the libraries build/orfeas links (tests/test_deploy.sh checks them against
 # its NEEDED entries) and curl for the image's HEALTHCHECK; the tests of deploy/ and
 # scripts/validate.sh need jq, python3-yaml (docker-compose.yml) and wrk (mixed load).
 runtime_pkgs=(libspng0 libturbojpeg0 libwebp7 libexif12 libssl3 libjansson4 libmicrohttpd12
               libmeshoptimizer2d libzip4 libstdc++6 libgcc-s1 curl) # libstdc++: a CUDA build
+runtime_pkgs+=(libassimp5) # orfeas repair's importer
 build_pkgs+=(jq python3-yaml wrk)
 
 case "${1:-build}" in

@@ -28,6 +28,7 @@ const char *orf_strerror(int err) {
            "image";
   case ORF_EANIMATED:
     return "animated WebP is not supported: send one still picture (PNG, JPEG or a still WebP)";
+  case ORF_EBADMESH: return "the mesh file cannot be read, or holds no solid";
   }
   return "unknown error";
 }
@@ -48,6 +49,7 @@ const char *orf_errname(int err) {
   case ORF_ENODEVICE: return "no_device";
   case ORF_ETOOTHIN: return "no_subject";
   case ORF_EANIMATED: return "unsupported_type";
+  case ORF_EBADMESH: return "bad_mesh";
   }
   return "unknown_error";
 }
