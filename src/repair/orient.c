@@ -23,6 +23,7 @@
  *     are floaters: dropped and counted.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "adjacency.h"
@@ -192,8 +193,9 @@ static double tet6(const float *a, const float *b, const float *d, const double 
          u[2] * (v[0] * w[1] - v[1] * w[0]);
 }
 
-int orf_repair_orient(orf_mesh *m, double min_share, orf_repair_info *info) {
+int orf_repair_orient(orf_mesh *m, double min_share, orf_repair_info *info, double *largest_volume) {
   size_t nf = m->face_count, nv = m->vertex_count;
+  *largest_volume = 0;
   if (!nf) return ORF_OK;
   orf_edges e;
   int rc = orf_edges_build(&e, m);
@@ -303,6 +305,7 @@ int orf_repair_orient(orf_mesh *m, double min_share, orf_repair_info *info) {
       comps++;
       if (comp_vol[v] > largest) largest = comp_vol[v];
     }
+  *largest_volume = largest;
   size_t floaters = 0, floater_faces = 0, kept = 0;
   double cut = largest * min_share;
   for (size_t v = 0; v < nv; v++)
@@ -336,5 +339,58 @@ out:
   orf_free(pc);
   orf_free(patch_first);
   orf_free(comp_vol);
+  return rc;
+}
+
+typedef struct comp_box {
+  float lo[3], hi[3];
+} comp_box;
+
+static int by_min_x(const void *a, const void *b) {
+  const comp_box *x = a, *y = b;
+  return x->lo[0] < y->lo[0] ? -1 : x->lo[0] > y->lo[0];
+}
+
+int orf_repair_overlapping(const orf_mesh *m, int *overlap) {
+  size_t nv = m->vertex_count;
+  *overlap = 0;
+  uint32_t *parent = orf_malloc_array(nv ? nv : 1, sizeof *parent);
+  uint32_t *slot = orf_malloc_array(nv ? nv : 1, sizeof *slot);
+  comp_box *box = orf_malloc_array(nv ? nv : 1, sizeof *box);
+  int rc = ORF_ENOMEM;
+  if (!parent || !slot || !box) goto out;
+  for (size_t v = 0; v < nv; v++)
+    parent[v] = (uint32_t)v;
+  for (size_t f = 0; f < m->face_count; f++) {
+    orf_uf_union(parent, m->indices[3 * f], m->indices[3 * f + 1]);
+    orf_uf_union(parent, m->indices[3 * f], m->indices[3 * f + 2]);
+  }
+  size_t n = 0;
+  for (size_t v = 0; v < nv; v++)
+    if (parent[v] == v) slot[v] = (uint32_t)n++;
+  for (size_t c = 0; c < n; c++)
+    for (int k = 0; k < 3; k++) {
+      box[c].lo[k] = INFINITY;
+      box[c].hi[k] = -INFINITY;
+    }
+  for (size_t v = 0; v < nv; v++) {
+    comp_box *b = &box[slot[orf_uf_find(parent, (uint32_t)v)]];
+    for (int k = 0; k < 3; k++) {
+      float x = m->positions[3 * v + k];
+      if (x < b->lo[k]) b->lo[k] = x;
+      if (x > b->hi[k]) b->hi[k] = x;
+    }
+  }
+  /* sweep along x: only boxes whose x ranges meet are compared */
+  qsort(box, n, sizeof *box, by_min_x);
+  for (size_t i = 0; i < n && !*overlap; i++)
+    for (size_t j = i + 1; j < n && box[j].lo[0] <= box[i].hi[0] && !*overlap; j++)
+      *overlap = box[j].lo[1] <= box[i].hi[1] && box[i].lo[1] <= box[j].hi[1] &&
+                 box[j].lo[2] <= box[i].hi[2] && box[i].lo[2] <= box[j].hi[2];
+  rc = ORF_OK;
+out:
+  orf_free(parent);
+  orf_free(slot);
+  orf_free(box);
   return rc;
 }

@@ -21,10 +21,12 @@
  * Placement is that of the printing modes: centred on x and y, resting on
  * z = 0.  Colours come from the nearest input vertex (nearest.c).  Then the
  * distance of the input's surface from the output is sampled (vertices and
- * face centroids of the input, against vertices and face centroids of the
- * output): its maximum is reported as the sampled Hausdorff distance, and
- * input samples farther than a grid cell mean parts thinner than the grid
- * were lost, which is said in a warning rather than silently.
+ * face centroids of the input, each to the nearest triangle of the output):
+ * its maximum is reported as the sampled Hausdorff distance, and input
+ * samples farther than a grid cell and outside the output (its winding
+ * number under 1/2: not an inner shell swallowed on purpose) mean parts
+ * thinner than the grid were lost, which is said in a warning rather than
+ * silently.
  */
 #include <math.h>
 #include <stdio.h>
@@ -346,7 +348,9 @@ static int measure(rjob *j, const orf_mesh *in, const orf_mesh *out) {
     double q[3] = {si[3 * i], si[3 * i + 1], si[3 * i + 2]};
     double d = orf_wn_distance(t, q);
     if (d > worst) worst = d;
-    if (cell > 0 && d > 1.5 * cell) far++;
+    /* far from the output and outside it: surface that was lost (a shell
+     * inside the result, swallowed on purpose, does not count) */
+    if (cell > 0 && d > 1.5 * cell && orf_wn_eval(t, q, 3.0) < 0.5) far++;
   }
   orf_wn_free(t);
   orf_free(si);
@@ -403,16 +407,29 @@ static int repair(rjob *j, const uint8_t *data, size_t size, const char *hint) {
   info->open_edges = rep.boundary_edges;
   info->nonmanifold_edges = rep.nonmanifold_edges;
   info->components = rep.components;
-  if ((rc = orf_repair_orient(&in, p->min_component, info))) goto out;
+  double largest;
+  if ((rc = orf_repair_orient(&in, p->min_component, info, &largest))) goto out;
   if (!in.face_count) {
     snprintf(info->message, sizeof info->message, "no faces are left after welding");
+    rc = ORF_EBADMESH;
+    goto out;
+  }
+  /* the unit frame's box has volume at most 1: a largest part under 1e-9 of
+   * it is a sheet, lines or points, not a solid */
+  if (largest < 1e-9) {
+    snprintf(info->message, sizeof info->message,
+             "the mesh encloses no volume (an open sheet or a flat surface): nothing solid to print");
     rc = ORF_EBADMESH;
     goto out;
   }
   if ((rc = orf_mesh_check(&in, &rep))) goto out;
   info->input_volume_mm3 = rep.volume * j->mm_per_unit * j->mm_per_unit * j->mm_per_unit;
   if ((rc = emit(j, ORF_REPAIR_IMPORTED, &in, 0))) goto out;
-  int closed = rep.watertight && rep.manifold && rep.volume > 0;
+  int closed = rep.watertight && rep.manifold && rep.volume > 0, overlap = 0;
+  /* closed shells inside or through each other (double shells, overlapping
+   * parts) are not one printable solid: they are remeshed */
+  if (closed && rep.components > 1 && (rc = orf_repair_overlapping(&in, &overlap))) goto out;
+  closed = closed && !overlap;
   if (p->remesh == ORF_REMESH_NEVER && !closed) {
     snprintf(info->message, sizeof info->message,
              "the mesh is not closed and manifold (%zu open, %zu non-manifold edges) and remesh=never",

@@ -27,9 +27,16 @@ int orf_repair_weld(orf_mesh *m, double tol, orf_repair_info *info);
  * each patch, then turns each patch outward: a patch whose signed volume
  * (about its own area-weighted centroid) is negative is flipped.  Then the
  * connected components (through shared vertices) whose volume is under
- * min_share of the largest's are dropped (floaters).  Counts go to info.
- * Returns ORF_OK or ORF_ENOMEM. */
-int orf_repair_orient(orf_mesh *m, double min_share, orf_repair_info *info);
+ * min_share of the largest's are dropped (floaters).  Counts go to info,
+ * the largest component's volume to *largest_volume.  Returns ORF_OK or
+ * ORF_ENOMEM. */
+int orf_repair_orient(orf_mesh *m, double min_share, orf_repair_info *info, double *largest_volume);
+
+/* *overlap = 1 when the bounding boxes of two connected components (through
+ * shared vertices) of m meet: nested or intersecting shells, which a mesh
+ * passed through unremeshed must not have (a conservative test: two
+ * interlocked rings are remeshed too).  Returns ORF_OK or ORF_ENOMEM. */
+int orf_repair_overlapping(const orf_mesh *m, int *overlap);
 
 /* ---- winding.c ------------------------------------------------------- */
 
