@@ -183,6 +183,7 @@ enum MHD_Result route_metrics(request *r);
 enum MHD_Result route_studio(request *r);
 enum MHD_Result route_params(request *r);
 enum MHD_Result route_mask(request *r);
+enum MHD_Result route_repair(request *r); /* routes_repair.c */
 /* GET / and /static/<file> from the web root (static.c). */
 enum MHD_Result route_static(request *r, const char *url);
 /* Resolves cfg.web_root (or web/ beside the binary) into srv->web_root. */

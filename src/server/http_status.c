@@ -10,6 +10,7 @@ unsigned http_status_of(int err, const char **code) {
   switch (err) {
   case ORF_EINVAL: *code = "invalid_param"; return 422;
   case ORF_EBADIMAGE: *code = "bad_image"; return 400;
+  case ORF_EBADMESH: *code = "bad_mesh"; return 400;
   case ORF_EUNSUPPORTED:
   case ORF_EANIMATED: *code = "unsupported_type"; return 415;
   case ORF_ETOOLARGE: *code = "too_large"; return 413;
