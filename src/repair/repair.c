@@ -247,12 +247,19 @@ typedef struct slice_ctx {
   const orf_wn_grid *g;
 } slice_ctx;
 
-/* Marching cubes' field: 1 - w, so that inside (w > 1/2) is below 1/2. */
+/* Marching cubes' field: 1 - w, so that inside (w > 1/2) is below 1/2.
+ * The grid's outer layer is held outside (1): a soup oriented so that a
+ * point beyond its box sees w > 1/2 (the mouth of a cup turned inside out)
+ * would otherwise cut the surface open at the grid's edge, and mc.h
+ * closes a surface only when the boundary is outside. */
 static void wn_slice(void *ctx, int k, float *out) {
   const orf_wn_grid *g = ((slice_ctx *)ctx)->g;
+  int edge_k = k == 0 || k == g->nz - 1;
   for (int j = 0; j < g->ny; j++)
     for (int i = 0; i < g->nx; i++)
-      out[(size_t)j * g->nx + i] = 1.0f - orf_wn_grid_at(g, i, j, k);
+      out[(size_t)j * g->nx + i] = edge_k || j == 0 || j == g->ny - 1 || i == 0 || i == g->nx - 1
+                                       ? 1.0f
+                                       : 1.0f - orf_wn_grid_at(g, i, j, k);
 }
 
 /* The surface w = 1/2 of tree t on a grid of `grid` cells along the unit
