@@ -212,24 +212,20 @@ typedef struct rjob {
   orf_repair_result *res;
   double t0;
   double mm_per_unit; /* unit frame to millimetres */
+  float one[3];       /* {1, 1, 1} */
+  float offset[3];    /* placement of the result after scaling */
 } rjob;
 
 /* Scales m from the unit frame to millimetres and places it: centred on x
- * and y, resting on z = 0.  `also` (may be NULL) gets the same transform. */
-static void place2(orf_mesh *m, orf_mesh *also, double mm_per_unit) {
+ * and y, resting on z = 0. */
+static void place(orf_mesh *m, double mm_per_unit) {
   float k = (float)mm_per_unit, s[3] = {k, k, k}, o[3] = {0, 0, 0};
   orf_mesh_transform(m, s, o);
   float lo[3], hi[3];
   orf_mesh_bounds(m, lo, hi);
   float one[3] = {1, 1, 1}, off[3] = {-0.5f * (lo[0] + hi[0]), -0.5f * (lo[1] + hi[1]), -lo[2]};
   orf_mesh_transform(m, one, off);
-  if (also) {
-    orf_mesh_transform(also, s, o);
-    orf_mesh_transform(also, one, off);
-  }
 }
-
-static void place(orf_mesh *m, double mm_per_unit) { place2(m, NULL, mm_per_unit); }
 
 static int emit(rjob *j, orf_repair_stage s, const orf_mesh *unit, int grid) {
   if (orf_cancelled(j->o->cancel)) return ORF_ECANCELED;
@@ -264,7 +260,7 @@ static void wn_slice(void *ctx, int k, float *out) {
 
 /* The surface w = 1/2 of tree t on a grid of `grid` cells along the unit
  * frame's longest side, smoothed; simplified to budget when budget > 0. */
-static int solid_mesh(rjob *j, const orf_wn_tree *t, const orf_mesh *in, int grid, size_t budget,
+static int solid_mesh(rjob *j, const orf_wn_tree *t, const orf_mesh *in, int grid, size_t budget, int smooth,
                       orf_mesh *out) {
   float lo[3], hi[3];
   orf_mesh_bounds(in, lo, hi);
@@ -286,7 +282,7 @@ static int solid_mesh(rjob *j, const orf_wn_tree *t, const orf_mesh *in, int gri
   orf_wn_grid_free(&g);
   if (rc) return rc;
   if (!out->face_count) return ORF_OK;
-  rc = orf_mesh_smooth_taubin(out, SMOOTH_ITERS, TAUBIN_LAMBDA, TAUBIN_MU, j->o->threads);
+  rc = smooth ? orf_mesh_smooth_taubin(out, SMOOTH_ITERS, TAUBIN_LAMBDA, TAUBIN_MU, j->o->threads) : ORF_OK;
   if (rc == ORF_OK && budget) {
     orf_mesh_report known = {.watertight = 1, .manifold = 1, .volume = 1};
     known.euler = (long)out->vertex_count - (long)(out->face_count / 2);
@@ -375,6 +371,32 @@ static int measure(rjob *j, const orf_mesh *in, const orf_mesh *out) {
   return ORF_OK;
 }
 
+/* Places out in millimetres (remembering the transform in j for the
+ * input), drops colours for style=plain, checks it and removes slivers
+ * that float rounding made; *rep is its report. */
+static int finish(rjob *j, orf_mesh *out, orf_mesh_report *rep) {
+  if (!j->p->realistic) {
+    orf_free(out->colors);
+    out->colors = NULL;
+  }
+  float k = (float)j->mm_per_unit, s3[3] = {k, k, k}, zero[3] = {0, 0, 0};
+  orf_mesh_transform(out, s3, zero);
+  float lo[3], hi[3];
+  orf_mesh_bounds(out, lo, hi);
+  j->offset[0] = -0.5f * (lo[0] + hi[0]);
+  j->offset[1] = -0.5f * (lo[1] + hi[1]);
+  j->offset[2] = -lo[2];
+  orf_mesh_transform(out, j->one, j->offset);
+  int rc = orf_mesh_check(out, rep);
+  if (rc == ORF_OK && rep->degenerate_faces && (rc = orf_mesh_fix_degenerate(out)) == ORF_OK)
+    rc = orf_mesh_check(out, rep);
+  return rc;
+}
+
+static int final_ok(const orf_mesh_report *rep) {
+  return rep->watertight && rep->manifold && rep->volume > 0;
+}
+
 static int repair(rjob *j, const uint8_t *data, size_t size, const char *hint) {
   const orf_repair_params *p = j->p;
   orf_repair_info *info = &j->res->info;
@@ -457,40 +479,50 @@ static int repair(rjob *j, const uint8_t *data, size_t size, const char *hint) {
     }
     if (j->on_stage && grid > ROUGH_GRID) {
       orf_mesh rough;
-      if ((rc = solid_mesh(j, tree, &in, ROUGH_GRID, 0, &rough))) goto out;
+      if ((rc = solid_mesh(j, tree, &in, ROUGH_GRID, 0, 1, &rough))) goto out;
       rc = rough.face_count ? emit(j, ORF_REPAIR_ROUGH, &rough, ROUGH_GRID) : ORF_OK;
       orf_mesh_free(&rough);
       if (rc) goto out;
     }
     size_t budget = (size_t)(p->max_faces ? p->max_faces : orf_quality_faces(p->quality));
-    if ((rc = solid_mesh(j, tree, &in, grid, budget, &out))) goto out;
-    orf_wn_free(tree);
-    tree = NULL;
-    if (!out.face_count) {
-      snprintf(info->message, sizeof info->message,
-               "the mesh encloses no solid at quality %d (an open sheet, or thinner than a grid cell)",
-               p->quality);
-      rc = ORF_EBADMESH;
-      goto out;
+    /* Smoothing and simplification can, rarely, leave slivers that
+     * orf_mesh_fix_degenerate cannot remove (seen on fuzzed soups a grid
+     * cell across): then the surface is made again without smoothing, and
+     * at last without simplification, whose marching-cubes mesh is closed,
+     * manifold and free of degenerate faces by contract (mc.h). */
+    for (int attempt = 0;; attempt++) {
+      orf_mesh_free(&out);
+      if ((rc = solid_mesh(j, tree, &in, grid, attempt < 2 ? budget : 0, attempt == 0, &out))) goto out;
+      if (!out.face_count) {
+        snprintf(info->message, sizeof info->message,
+                 "the mesh encloses no solid at quality %d (an open sheet, or thinner than a grid cell)",
+                 p->quality);
+        rc = ORF_EBADMESH;
+        goto out;
+      }
+      if (p->realistic && in.colors && (rc = carry_colors(&in, &out))) goto out;
+      if ((rc = finish(j, &out, &rep))) goto out;
+      if (final_ok(&rep) || attempt == 2) break;
     }
-    if (p->realistic && in.colors && (rc = carry_colors(&in, &out))) goto out;
   }
-  if (!p->realistic) {
-    orf_free(out.colors);
-    out.colors = NULL;
-  }
-  place2(&out, &in, j->mm_per_unit);
-  if ((rc = orf_mesh_check(&out, &rep))) goto out;
-  if (rep.degenerate_faces && (rc = orf_mesh_fix_degenerate(&out)) == ORF_OK) rc = orf_mesh_check(&out, &rep);
-  if (rc) goto out;
-  if (!rep.watertight || !rep.manifold || rep.volume <= 0) {
+  if (!info->remeshed && (rc = finish(j, &out, &rep))) goto out;
+  if (!final_ok(&rep)) {
     rc = ORF_EINTERNAL;
     goto out;
   }
+  /* the input in the output's frame, for the distance figures */
+  {
+    float k = (float)j->mm_per_unit, s3[3] = {k, k, k}, zero[3] = {0, 0, 0};
+    orf_mesh_transform(&in, s3, zero);
+    orf_mesh_transform(&in, j->one, j->offset);
+  }
   if ((rc = measure(j, &in, &out))) goto out;
   j->res->report = rep;
-  if ((rc = emit(j, ORF_REPAIR_FINAL, &out, info->grid))) goto out;
-  /* emit placed a copy; the result is already placed */
+  /* the result is placed already: handed to the caller as it is */
+  if (j->on_stage && j->on_stage(j->user, ORF_REPAIR_FINAL, &out, info->grid, now_ms() - j->t0)) {
+    rc = ORF_ECANCELED;
+    goto out;
+  }
   j->res->mesh = out;
   memset(&out, 0, sizeof out);
 out:
@@ -521,7 +553,7 @@ int orf_repair(const uint8_t *data, size_t size, const char *hint, const orf_rep
   if (!prev) orf_memtrack_set(&track);
   size_t base = atomic_load(&use->current);
   atomic_store(&use->peak, base);
-  rjob j = {p, opts, on_stage, user, out, now_ms(), 1};
+  rjob j = {p, opts, on_stage, user, out, now_ms(), 1, {1, 1, 1}, {0, 0, 0}};
   int rc = repair(&j, data, size, hint);
   out->info.total_ms = now_ms() - j.t0;
   opts->peak_bytes = atomic_load(&use->peak) - base;
