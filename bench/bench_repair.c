@@ -71,7 +71,7 @@ int main(int argc, char **argv) {
   }
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  size_t est = orf_estimate_repair_bytes(&p, size);
+  size_t est = orf_estimate_repair_bytes(&p, stl, size);
   printf("repair q7 (%d threads): total %.0f ms, winding number %.0f ms (%zu tree evaluations on a %d grid), "
          "%zu faces out, watertight %d, remeshed %d, hausdorff %.3f mm\n",
          o.threads, res.info.total_ms, res.info.winding_ms, res.info.winding_evals, res.info.grid,

@@ -421,9 +421,12 @@ int orf_mesh_import(const uint8_t *data, size_t size, const char *hint, const or
 int orf_repair(const uint8_t *data, size_t size, const char *hint, const orf_repair_params *p,
                orf_job_opts *opts, orf_repair_stage_fn on_stage, void *user, orf_repair_result *out);
 
-/* An upper bound of orf_repair()'s peak bytes for a file of file_bytes
- * bytes (the importer's own memory included). */
-size_t orf_estimate_repair_bytes(const orf_repair_params *p, size_t file_bytes);
+/* An upper bound of orf_repair()'s peak bytes for the file in data
+ * (file_bytes bytes; data may be NULL), the importer's own memory
+ * included.  The triangle count is bounded from the header where the
+ * format says it (a binary STL's count, a PLY's declared faces), else by
+ * the densest format (3 bytes a triangle), and by p->max_triangles. */
+size_t orf_estimate_repair_bytes(const orf_repair_params *p, const uint8_t *data, size_t file_bytes);
 
 /* ---- GPU -------------------------------------------------------------- */
 

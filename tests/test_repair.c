@@ -61,7 +61,7 @@ static void repair_mesh(const orf_mesh *m, orf_format f, const orf_repair_params
   assert_true(fabs(r.bbox_min[2]) < 1e-4);                         /* resting on z = 0 */
   assert_true(fabs(r.bbox_min[0] + r.bbox_max[0]) < 1e-3);         /* centred on x */
   assert_true(fabs(r.bbox_min[1] + r.bbox_max[1]) < 1e-3);         /* and y */
-  assert_true(o.peak_bytes <= orf_estimate_repair_bytes(p, size)); /* the engine's own memory */
+  assert_true(o.peak_bytes <= orf_estimate_repair_bytes(p, bytes, size)); /* the engine's own memory */
   orf_buffer_free(bytes);
 }
 

@@ -48,10 +48,10 @@
 #define TAUBIN_LAMBDA 0.5f
 #define TAUBIN_MU -0.53f
 #define MAX_SAMPLES 200000
-#define MC_FACES_PER_CELL2 48  /* faces per N^2 of a repaired surface, for the estimate */
-#define BYTES_PER_FACE 220     /* as estimate.c: mesh, smoothing, simplifier, checker */
-#define BYTES_PER_TRIANGLE 420 /* import, weld, orientation, tree, per input triangle */
-#define IMPORTER_BYTES_PER_FILE_BYTE 24
+#define MC_FACES_PER_CELL2 48           /* faces per N^2 of a repaired surface, for the estimate */
+#define BYTES_PER_FACE 220              /* as estimate.c: mesh, smoothing, simplifier, checker */
+#define BYTES_PER_TRIANGLE 420          /* import, weld, orientation, tree, per input triangle */
+#define IMPORTER_BYTES_PER_FILE_BYTE 12 /* assimp: a 49.5 MB STL peaked under 8 (BENCHMARKS.md) */
 #define IMPORTER_OVERHEAD (32u << 20)
 
 static double now_ms(void) {
@@ -188,10 +188,29 @@ void orf_repair_result_free(orf_repair_result *r) {
   memset(&r->report, 0, sizeof r->report);
 }
 
-size_t orf_estimate_repair_bytes(const orf_repair_params *p, size_t file_bytes) {
-  /* triangles: at most the limit, and at most one per 3 bytes of file (a
-   * glTF with byte indices into shared vertices is the densest format) */
-  uint64_t tris = file_bytes / 3 + 16;
+/* The triangles a file can hold, from its header where it says (a binary
+ * STL's count, a PLY's declared faces), else one per 3 bytes (a glTF with
+ * byte indices into shared vertices is the densest format). */
+static uint64_t triangle_bound(const uint8_t *data, size_t size) {
+  uint64_t tris = size / 3 + 16;
+  if (!data) return tris;
+  if (size >= 84 && memcmp(data, "solid", 5) != 0) {
+    uint32_t n;
+    memcpy(&n, data + 80, 4);
+    if ((uint64_t)n * 50 + 84 == size) return n;
+  }
+  if (size >= 4 && !memcmp(data, "ply", 3)) {
+    const char *end = memmem(data, size < 65536 ? size : 65536, "end_header", 10);
+    const char *face = end ? memmem(data, (size_t)(end - (const char *)data), "element face ", 13) : NULL;
+    unsigned long long n;
+    /* each face takes at least 4 bytes (a count and three byte indices) */
+    if (face && sscanf(face + 13, "%llu", &n) == 1 && n < tris) return n;
+  }
+  return tris;
+}
+
+size_t orf_estimate_repair_bytes(const orf_repair_params *p, const uint8_t *data, size_t file_bytes) {
+  uint64_t tris = triangle_bound(data, file_bytes);
   if (tris > p->max_triangles) tris = p->max_triangles;
   uint64_t n = (uint64_t)orf_quality_resolution(p->quality) + 12;
   uint64_t points = n * n * n;

@@ -58,6 +58,9 @@ double orf_wn_eval(const orf_wn_tree *t, const double q[3], double beta);
  * the tree's bounding spheres); INFINITY for an empty tree. */
 double orf_wn_distance(const orf_wn_tree *t, const double q[3]);
 
+/* orf_wn_distance() searching only within max: max when nothing is nearer. */
+double orf_wn_distance_within(const orf_wn_tree *t, const double q[3], double max);
+
 /* The direct O(faces) sum of solid angles at q, for tests and benchmarks. */
 double orf_wn_direct(const orf_mesh *m, const double q[3]);
 

@@ -51,6 +51,7 @@
 #define BLOCK 4
 #define BETA 3.0
 #define STACK 128
+#define RAMP 2.0 /* cells of the signed-distance ramp about the surface */
 
 typedef struct wn_node {
   double p[3], r; /* expansion centre (area-weighted centroid), radius */
@@ -353,9 +354,13 @@ static double tri_dist2(const float *tr, const double p[3]) {
 }
 
 double orf_wn_distance(const orf_wn_tree *t, const double q[3]) {
+  return orf_wn_distance_within(t, q, INFINITY);
+}
+
+double orf_wn_distance_within(const orf_wn_tree *t, const double q[3], double max) {
   uint32_t stack[STACK];
   int top = 0;
-  double best = INFINITY;
+  double best = max * max;
   if (!t->faces) return best;
   stack[top++] = 0;
   while (top) {
@@ -450,33 +455,42 @@ static void fill_range(void *ctx, size_t begin, size_t end, int worker) {
         int ri = i % BLOCK, rj = j % BLOCK, rk = k % BLOCK;
         int bi = i / BLOCK, bj = j / BLOCK, bk = k / BLOCK;
         double w;
-        if (!ri && !rj && !rk) {
-          w = coarse_at(c, bi, bj, bk);
-        } else {
-          /* exact when any block holding the point is exact */
-          int exact = 0;
-          for (int dk = (rk ? 0 : -1); dk <= 0 && !exact; dk++)
-            for (int dj = (rj ? 0 : -1); dj <= 0 && !exact; dj++)
-              for (int di = (ri ? 0 : -1); di <= 0 && !exact; di++)
-                exact = block_exact(c, bi + di, bj + dj, bk + dk);
-          if (exact) {
-            double q[3];
-            point_of(g, i, j, k, q);
+        /* exact when any block holding the point is exact */
+        int exact = 0, lattice = !ri && !rj && !rk;
+        for (int dk = (rk ? 0 : -1); dk <= 0 && !exact; dk++)
+          for (int dj = (rj ? 0 : -1); dj <= 0 && !exact; dj++)
+            for (int di = (ri ? 0 : -1); di <= 0 && !exact; di++)
+              exact = block_exact(c, bi + di, bj + dj, bk + dk);
+        if (lattice || exact) {
+          double q[3];
+          point_of(g, i, j, k, q);
+          if (lattice) {
+            w = coarse_at(c, bi, bj, bk);
+          } else {
             w = orf_wn_eval(c->t, q, BETA);
             evals++;
-          } else {
-            /* trilinear in the block (a point on a face between two
-             * interpolated blocks gets the same value from either) */
-            if (bi == c->bx) bi--, ri = BLOCK;
-            if (bj == c->by) bj--, rj = BLOCK;
-            if (bk == c->bz) bk--, rk = BLOCK;
-            double u = (double)ri / BLOCK, v = (double)rj / BLOCK, s = (double)rk / BLOCK;
-            w = 0;
-            for (int corner = 0; corner < 8; corner++) {
-              int ox = corner & 1, oy = corner >> 1 & 1, oz = corner >> 2;
-              double wt = (ox ? u : 1 - u) * (oy ? v : 1 - v) * (oz ? s : 1 - s);
-              w += wt * coarse_at(c, bi + ox, bj + oy, bk + oz);
-            }
+          }
+          /* near the surface the winding number is a step, which marching
+           * cubes would cut half-way between grid points (terraces): there
+           * it is replaced by a signed distance ramp, the side from w, the
+           * size from the distance to the nearest triangle, which puts the
+           * crossing where the surface is */
+          if (exact) {
+            double d = orf_wn_distance_within(c->t, q, RAMP * g->spacing);
+            if (d < RAMP * g->spacing) w = 0.5 + (w > 0.5 ? 0.5 : -0.5) * d / (RAMP * g->spacing);
+          }
+        } else {
+          /* trilinear in the block (a point on a face between two
+           * interpolated blocks gets the same value from either) */
+          if (bi == c->bx) bi--, ri = BLOCK;
+          if (bj == c->by) bj--, rj = BLOCK;
+          if (bk == c->bz) bk--, rk = BLOCK;
+          double u = (double)ri / BLOCK, v = (double)rj / BLOCK, s = (double)rk / BLOCK;
+          w = 0;
+          for (int corner = 0; corner < 8; corner++) {
+            int ox = corner & 1, oy = corner >> 1 & 1, oz = corner >> 2;
+            double wt = (ox ? u : 1 - u) * (oy ? v : 1 - v) * (oz ? s : 1 - s);
+            w += wt * coarse_at(c, bi + ox, bj + oy, bk + oz);
           }
         }
         g->w[((size_t)k * g->ny + j) * g->nx + i] = quantise(w);

@@ -219,7 +219,7 @@ enum MHD_Result route_repair(request *r) {
   if (found) return answer(r, 1);
   if (atomic_load(&r->srv->draining)) return http_error(r, ORF_SRV_EDRAINING, NULL, NULL);
   /* admission by the memory estimate */
-  size_t need = orf_estimate_repair_bytes(&p, r->body_len);
+  size_t need = orf_estimate_repair_bytes(&p, r->body, r->body_len);
   double in_use, budget;
   orf_jobs_budget(r->srv->jobs, &in_use, &budget);
   if ((double)need > budget) return http_error(r, ORF_SRV_ETOOBIG, NULL, NULL);
