@@ -37,7 +37,11 @@
  * lie on the same side of 1/2 with a margin (below 0.45 or above 0.55) is
  * filled by trilinear interpolation, which stays on that side, so marching
  * cubes finds no crossing in it; every other block is evaluated exactly
- * point by point.  Values are stored quantised to 16 bits over [-1/2, 3/2]
+ * point by point; there, within RAMP cells of a triangle, the step of the
+ * winding number is replaced by a signed-distance ramp (side from the
+ * winding number, size from the distance to the nearest triangle), so that
+ * marching cubes places the surface where the input's is instead of
+ * half-way between grid points.  Values are stored quantised to 16 bits over [-1/2, 3/2]
  * (steps of 3e-5), half the memory of floats.
  */
 #include <math.h>
