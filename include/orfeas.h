@@ -50,6 +50,7 @@ enum {
   ORF_EANIMATED = -13,   /* an animated image (WebP): one mesh is made from one still picture */
   ORF_ESEGMENT = -14,    /* the segmentation network is missing, or failed to run */
   ORF_ENOALPHA = -15,    /* background=alpha for an image without a usable alpha channel */
+  ORF_EBADMESH = -20,    /* a mesh file that cannot be read, or holds no solid (orf_repair) */
   /* the service's own (the server), in the same table so that every code
    * has one name, one status and one sentence */
   ORF_SRV_EQUEUEFULL = -100, /* the job queue is full: 429 queue_full */
@@ -438,6 +439,117 @@ size_t orf_estimate_peak_bytes(const orf_params *p, uint32_t width, uint32_t hei
  * once on the CUDA path with field precision `prec` (0 for modes that do
  * not run there).  Admission control reserves this much of the GPU. */
 size_t orf_estimate_device_bytes(const orf_params *p, orf_precision prec);
+
+/* ---- repair: any mesh made printable (src/repair/) --------------------- */
+
+typedef enum { ORF_REMESH_AUTO, ORF_REMESH_ALWAYS, ORF_REMESH_NEVER } orf_remesh;
+typedef enum { ORF_UNITS_AUTO, ORF_UNITS_MM, ORF_UNITS_CM, ORF_UNITS_M, ORF_UNITS_IN } orf_units;
+typedef enum { ORF_UP_AUTO, ORF_UP_Y, ORF_UP_Z } orf_up;
+
+/* Parameters of orf_repair().  Fill with orf_repair_params_init(), then
+ * change fields or call orf_repair_params_set() with text from a user. */
+typedef struct orf_repair_params {
+  int quality;          /* 1..10 (7): grid R(q), face budget F(q) */
+  double size_mm;       /* longest side, 1..1000; 0: the file's size in `units` */
+  orf_units units;      /* what the file is in: auto (m for glTF, else mm) */
+  orf_up up;            /* auto (Y up for glTF, else Z up) */
+  orf_remesh remesh;    /* auto: only a mesh that is not closed and manifold */
+  double min_component; /* components under this share of the largest's volume are dropped (0.005) */
+  double weld;          /* weld tolerance relative to the bounding-box diagonal (1e-5) */
+  int max_faces;        /* 0: F(quality) */
+  int realistic;        /* style: keep colours (1) or plain (0) */
+  orf_format format;    /* output format (not part of the geometry) */
+  size_t max_triangles; /* import limit (5,000,000) */
+  size_t max_nodes;     /* import limit on scene nodes (100,000) */
+} orf_repair_params;
+
+void orf_repair_params_init(orf_repair_params *p);
+
+/* Sets parameter `name` (quality, size_mm, units, up, remesh,
+ * min_component, weld, max_faces, style, format, max_triangles, max_nodes)
+ * from text, strictly: unknown names and values out of range return
+ * ORF_EINVAL with a sentence whose first word is the parameter's name. */
+int orf_repair_params_set(orf_repair_params *p, const char *name, const char *value, char *err,
+                          size_t err_size);
+
+/* The canonical text of *p (engine version, every geometry parameter,
+ * sorted, '&'-joined; format left out), for cache keys.  Returns the length
+ * it needs (like snprintf). */
+size_t orf_repair_params_canonical(const orf_repair_params *p, char *buf, size_t buf_size);
+
+/* The stages orf_repair() reports, in order ("imported", "rough_solid",
+ * "final_repaired"); a mesh passed through unremeshed skips rough_solid. */
+typedef enum { ORF_REPAIR_IMPORTED, ORF_REPAIR_ROUGH, ORF_REPAIR_FINAL, ORF_REPAIR_STAGE_COUNT } orf_repair_stage;
+const char *orf_repair_stage_name(orf_repair_stage s);
+
+/* Called on the job's thread with each stage's mesh (the engine's: copy
+ * what you keep), in millimetres as the result will be placed.  Non-zero
+ * cancels the job (ORF_ECANCELED). */
+typedef int (*orf_repair_stage_fn)(void *user, orf_repair_stage stage, const orf_mesh *mesh, int grid,
+                                   double elapsed_ms);
+
+/* What orf_repair() found and did. */
+typedef struct orf_repair_info {
+  size_t input_triangles, input_vertices; /* as read, before welding */
+  size_t welded_vertices;
+  size_t open_edges, nonmanifold_edges;  /* of the welded input */
+  size_t components;                     /* of the welded input, joined through shared vertices */
+  size_t flipped_faces;                  /* turned to agree with their neighbours or outward */
+  size_t degenerate_dropped, duplicate_dropped;
+  size_t floaters_dropped, floater_faces_dropped;
+  int remeshed;                          /* 1: winding-number remesh, 0: passed through */
+  int grid;                              /* cells on the longest side (0 when passed through) */
+  double cell_mm;                        /* grid cell in millimetres */
+  double input_volume_mm3;               /* signed volume of the oriented input, placed */
+  double hausdorff_mm;                   /* sampled distance from the input's surface to the output */
+  double far_share;                      /* share of input samples farther than a cell from the output */
+  int thin_warning;                      /* parts thinner than a cell were lost */
+  double min_thickness_mm;               /* with thin_warning: the thinnest part the grid keeps (a cell) */
+  double winding_ms, total_ms;
+  size_t winding_evals;                  /* exact winding-number evaluations on the grid */
+  char message[256];                     /* a reason from the importer, or the thin-part warning */
+} orf_repair_info;
+
+/* Result of orf_repair(): free with orf_repair_result_free(). */
+typedef struct orf_repair_result {
+  orf_mesh mesh;
+  orf_mesh_report report; /* of mesh */
+  orf_repair_info info;
+} orf_repair_result;
+
+void orf_repair_result_free(orf_repair_result *r);
+
+/* Reads a mesh file in memory with the Open Asset Import Library (glTF/GLB,
+ * OBJ, STL, PLY, 3MF, FBX, OFF and the rest it reads), every mesh of every
+ * node flattened with its node's transform, triangles only, unwelded as
+ * the file has it, vertex colours (or the material's base colour) kept.
+ * `hint` is a file extension or NULL.  Limits (file size in lim, at most
+ * p->max_triangles triangles and p->max_nodes nodes, zip entries of 3MF
+ * and declared PLY counts) are checked before the mesh is allocated:
+ * ORF_ETOOLARGE with the limit named in info->message.  A file assimp
+ * cannot read: ORF_EBADMESH with assimp's reason in info->message.
+ * *gltf (may be NULL) says whether the file was glTF (Y up, metres).
+ * On error *out is empty. */
+int orf_mesh_import(const uint8_t *data, size_t size, const char *hint, const orf_repair_params *p,
+                    const orf_limits *lim, orf_mesh *out, int *gltf, orf_repair_info *info);
+
+/* Makes the mesh in data (any format orf_mesh_import reads) printable:
+ * weld, orient, drop floaters, then (remesh) the generalized winding
+ * number on a grid of R(quality), marching cubes at 0.5, Taubin smoothing,
+ * simplification to F(quality) or max_faces; placed in millimetres, Z up,
+ * centred on x, y, resting on z = 0.  The result is closed, 2-manifold
+ * and outward, or the call fails.  opts may be NULL (its on_stage is not
+ * used: stages go to on_stage here, which may be NULL).  Fills *out (free
+ * with orf_repair_result_free); on error *out holds only info (message). */
+int orf_repair(const uint8_t *data, size_t size, const char *hint, const orf_repair_params *p,
+               orf_job_opts *opts, orf_repair_stage_fn on_stage, void *user, orf_repair_result *out);
+
+/* An upper bound of orf_repair()'s peak bytes for the file in data
+ * (file_bytes bytes; data may be NULL), the importer's own memory
+ * included.  The triangle count is bounded from the header where the
+ * format says it (a binary STL's count, a PLY's declared faces), else by
+ * the densest format (3 bytes a triangle), and by p->max_triangles. */
+size_t orf_estimate_repair_bytes(const orf_repair_params *p, const uint8_t *data, size_t file_bytes);
 
 /* ---- GPU -------------------------------------------------------------- */
 

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "orfeas.h"
 #include "server.h"
 
@@ -41,6 +42,7 @@ static void usage(FILE *f) {
           "usage:\n"
           "  orfeas generate IMAGE -o OUT.{glb,stl,obj,ply,3mf} [options]\n"
           "  orfeas serve [--host H] [--port P] [...]   the HTTP server (orfeas serve --help)\n"
+          "  orfeas repair MESH -o OUT.{glb,stl,obj,ply,3mf} [...]   any mesh made printable\n"
           "  orfeas --help | --version\n\n"
           "generate options:\n"
           "  -o, --output FILE        where the final mesh goes; its extension picks the format\n"
@@ -262,6 +264,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(argv[1], "serve")) return orf_server_main(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "repair")) return orf_cli_repair(argc - 2, argv + 2);
   if (strcmp(argv[1], "generate") != 0) {
     fprintf(stderr, "orfeas: unknown command \"%s\" (see orfeas --help)\n", argv[1]);
     return EXIT_USAGE;

@@ -43,6 +43,7 @@ static const err_row kErrors[] = {
     {ORF_ESEGMENT, "segmentation_failed", 500, "the segmentation network is not available or failed to run"},
     {ORF_ENOALPHA, "invalid_param", 422,
      "background=alpha, but the image has no usable alpha channel: use background=auto, color or subject"},
+    {ORF_EBADMESH, "bad_mesh", 400, "the mesh file cannot be read, or holds no solid"},
     {ORF_SRV_EQUEUEFULL, "queue_full", 429,
      "the job queue is full: try again in a few seconds (see Retry-After)"},
     {ORF_SRV_EDRAINING, "draining", 503,

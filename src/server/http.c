@@ -310,7 +310,8 @@ static enum MHD_Result form_field(void *cls, enum MHD_ValueKind kind, const char
     return MHD_YES;
   }
   if (size && !data) return MHD_YES;
-  if (!strcmp(key, "image")) {
+  /* the file part: `image`, or for /api/v1/repair `mesh` */
+  if (!strcmp(key, "image") || (r->route == ORF_ROUTE_REPAIR && !strcmp(key, "mesh"))) {
     if (off == 0 && r->has_image_field) {
       form_refuse(r, 400, NULL, "one image per request: the form has more than one \"image\" part");
       return MHD_YES;
@@ -387,6 +388,7 @@ static orf_route route_of(const char *method, const char *url) {
   if (!strcmp(url, "/api/v1/params")) return ORF_ROUTE_PARAMS;
   if (!strcmp(url, "/api/v1/mask")) return ORF_ROUTE_MASK;
   if (!strcmp(url, "/api/v1/openapi.json")) return ORF_ROUTE_OPENAPI;
+  if (!strcmp(url, "/api/v1/repair")) return ORF_ROUTE_REPAIR;
   if (!strncmp(url, "/static/", 8)) return ORF_ROUTE_STATIC;
   if (!strcmp(url, "/") || !strcmp(url, "/index.html")) return ORF_ROUTE_STATIC;
   (void)method;
@@ -395,7 +397,7 @@ static orf_route route_of(const char *method, const char *url) {
 
 static int takes_body(orf_route route) {
   return route == ORF_ROUTE_GENERATE || route == ORF_ROUTE_PROGRESSIVE || route == ORF_ROUTE_JOBS ||
-         route == ORF_ROUTE_MASK;
+         route == ORF_ROUTE_MASK || route == ORF_ROUTE_REPAIR;
 }
 
 static enum MHD_Result method_not_allowed(request *r, const char *allow) {
@@ -419,6 +421,7 @@ static enum MHD_Result dispatch(request *r, const char *url) {
   case ORF_ROUTE_PARAMS: return get ? route_params(r) : method_not_allowed(r, "GET");
   case ORF_ROUTE_MASK: return post ? route_mask(r) : method_not_allowed(r, "POST");
   case ORF_ROUTE_OPENAPI: return get ? route_openapi(r) : method_not_allowed(r, "GET");
+  case ORF_ROUTE_REPAIR: return post ? route_repair(r) : method_not_allowed(r, "POST");
   case ORF_ROUTE_STATIC: return get ? route_static(r, url) : method_not_allowed(r, "GET");
   case ORF_ROUTE_GENERATE: return post ? route_generate(r, 0) : method_not_allowed(r, "POST");
   case ORF_ROUTE_PROGRESSIVE: return post ? route_generate(r, 1) : method_not_allowed(r, "POST");

@@ -190,6 +190,7 @@ enum MHD_Result route_params(request *r);
 enum MHD_Result route_mask(request *r);
 /* GET /api/v1/openapi.json: docs/openapi.yaml as compiled in (routes_info.c). */
 enum MHD_Result route_openapi(request *r);
+enum MHD_Result route_repair(request *r); /* routes_repair.c */
 /* GET / and /static/<file> from the web root (static.c). */
 enum MHD_Result route_static(request *r, const char *url);
 /* Resolves cfg.web_root (or web/ beside the binary) into srv->web_root. */

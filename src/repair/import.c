@@ -1,0 +1,373 @@
+/*
+ * import.c - orf_mesh_import(): any mesh file into an orf_mesh, through the
+ * Open Asset Import Library's C API (assimp, https://github.com/assimp/assimp).
+ *
+ * Untrusted files are capped before anything large is allocated, as the
+ * image decoders are (ENGINE.md "Input"): the file size first; then what
+ * can be read from a header without parsing the body - a binary STL's
+ * triangle count, a PLY's declared element counts, an OBJ's face lines, the
+ * uncompressed sizes in a 3MF's zip directory (a zip bomb is refused from
+ * its directory, before assimp inflates it); then, after assimp has parsed
+ * the file, the node count and the triangle count of the flattened scene,
+ * before our own mesh is allocated.  The node tree is walked with an
+ * explicit stack (no recursion on untrusted depth) and every mesh instance
+ * is flattened with its accumulated transform, so instancing cannot
+ * multiply triangles past the limit unseen.
+ *
+ * assimp keeps its last error in one global string (aiGetErrorString), so
+ * imports are serialised by a mutex: a job's error message is its own.
+ * assimp's memory is its own (new/delete), not counted by orf_malloc; the
+ * estimate (orf_estimate_repair_bytes) allows for it from the file size.
+ */
+#include <assimp/cimport.h>
+#include <assimp/material.h>
+#include <assimp/postprocess.h>
+#include <assimp/scene.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <zip.h>
+
+#include "alloc.h"
+#include "mesh.h"
+#include "repair.h"
+
+static pthread_mutex_t import_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int fail(orf_repair_info *info, int rc, const char *fmt, const char *a, unsigned long long x,
+                unsigned long long y) {
+  if (info) snprintf(info->message, sizeof info->message, fmt, a, x, y);
+  return rc;
+}
+
+/* Sum of the uncompressed sizes a zip archive's directory declares.  assimp
+ * sizes its inflate buffers from these, so refusing a large declared total
+ * bounds its memory.  Returns 0 when the archive is refused. */
+static int zip_check(const uint8_t *data, size_t size, size_t cap, orf_repair_info *info) {
+  zip_error_t ze;
+  zip_error_init(&ze);
+  zip_source_t *src = zip_source_buffer_create(data, size, 0, &ze);
+  if (!src) return fail(info, ORF_ENOMEM, "%s", "out of memory reading the zip directory", 0, 0);
+  zip_t *z = zip_open_from_source(src, ZIP_RDONLY, &ze);
+  if (!z) {
+    zip_source_free(src);
+    zip_error_fini(&ze);
+    return fail(info, ORF_EBADMESH, "%s", "the file is not a readable zip (3MF) archive", 0, 0);
+  }
+  zip_int64_t n = zip_get_num_entries(z, 0);
+  unsigned long long total = 0;
+  int rc = ORF_OK;
+  if (n > 10000) {
+    rc = fail(info, ORF_ETOOLARGE, "%sthe archive has %llu entries, past the limit of %llu", "",
+              (unsigned long long)n, 10000);
+  }
+  for (zip_int64_t i = 0; rc == ORF_OK && i < n; i++) {
+    zip_stat_t st;
+    if (zip_stat_index(z, (zip_uint64_t)i, 0, &st) || !(st.valid & ZIP_STAT_SIZE)) continue;
+    total += st.size;
+    if (total > cap)
+      rc = fail(info, ORF_ETOOLARGE, "%sthe archive unpacks to more than %llu bytes (limit %llu)", "", total,
+                (unsigned long long)cap);
+  }
+  zip_discard(z);
+  zip_error_fini(&ze);
+  return rc;
+}
+
+/* A PLY header's declared vertex and face counts, checked against the
+ * limits before assimp reserves storage for them. */
+static int ply_check(const uint8_t *data, size_t size, const orf_repair_params *p, orf_repair_info *info) {
+  size_t end = size < 65536 ? size : 65536;
+  size_t i = 0;
+  while (i < end) {
+    size_t j = i;
+    while (j < end && data[j] != '\n')
+      j++;
+    char line[128];
+    size_t len = j - i < sizeof line - 1 ? j - i : sizeof line - 1;
+    memcpy(line, data + i, len);
+    line[len] = 0;
+    unsigned long long n;
+    char kind[32];
+    if (sscanf(line, "element %31s %llu", kind, &n) == 2) {
+      if (!strcmp(kind, "face") && n > p->max_triangles)
+        return fail(info, ORF_ETOOLARGE, "%sthe PLY header declares %llu faces, past the limit of %llu", "",
+                    n, (unsigned long long)p->max_triangles);
+      if (!strcmp(kind, "vertex") && n > 3 * (unsigned long long)p->max_triangles)
+        return fail(info, ORF_ETOOLARGE, "%sthe PLY header declares %llu vertices, past the limit of %llu",
+                    "", n, 3 * (unsigned long long)p->max_triangles);
+    }
+    if (!strncmp(line, "end_header", 10)) break;
+    i = j + 1;
+  }
+  return ORF_OK;
+}
+
+/* An OBJ's triangles as its face lines declare them (a polygon of k
+ * corners is k - 2), counted without parsing numbers. */
+static int obj_check(const uint8_t *data, size_t size, const orf_repair_params *p, orf_repair_info *info) {
+  unsigned long long tris = 0;
+  for (size_t i = 0; i < size;) {
+    size_t j = i;
+    while (j < size && data[j] != '\n')
+      j++;
+    if (j - i > 2 && data[i] == 'f' && (data[i + 1] == ' ' || data[i + 1] == '\t')) {
+      int corners = 0, in = 0;
+      for (size_t k = i + 1; k < j; k++) {
+        int space = data[k] == ' ' || data[k] == '\t' || data[k] == '\r';
+        if (!space && !in) corners++;
+        in = !space;
+      }
+      if (corners > 2) tris += (unsigned long long)corners - 2;
+    }
+    i = j + 1;
+  }
+  if (tris > p->max_triangles)
+    return fail(info, ORF_ETOOLARGE, "%sthe OBJ declares %llu triangles, past the limit of %llu", "", tris,
+                (unsigned long long)p->max_triangles);
+  return ORF_OK;
+}
+
+static int ends_with(const char *s, const char *ext) { return s && !strcasecmp(s, ext); }
+
+/* The checks that need no parsing (see the top of the file). */
+static int precheck(const uint8_t *data, size_t size, const char *hint, const orf_repair_params *p,
+                    const orf_limits *lim, orf_repair_info *info) {
+  if (size == 0) return fail(info, ORF_EBADMESH, "%s", "the file is empty", 0, 0);
+  if (lim && size > lim->max_file_bytes)
+    return fail(info, ORF_ETOOLARGE, "%sthe file has %llu bytes, past the upload limit of %llu", "",
+                (unsigned long long)size, (unsigned long long)lim->max_file_bytes);
+  if (size >= 4 && !memcmp(data, "PK\3\4", 4)) {
+    size_t cap = 64 * size + (64u << 20);
+    if (cap > (size_t)1 << 30) cap = (size_t)1 << 30;
+    return zip_check(data, size, cap, info);
+  }
+  if (size >= 4 && !memcmp(data, "ply", 3) && (data[3] == '\n' || data[3] == '\r'))
+    return ply_check(data, size, p, info);
+  if (size >= 84 && memcmp(data, "solid", 5) != 0) {
+    uint32_t n;
+    memcpy(&n, data + 80, 4);
+    if ((uint64_t)n * 50 + 84 == size && n > p->max_triangles)
+      return fail(info, ORF_ETOOLARGE, "%sthe STL has %llu triangles, past the limit of %llu", "",
+                  (unsigned long long)n, (unsigned long long)p->max_triangles);
+  }
+  if (ends_with(hint, "obj")) return obj_check(data, size, p, info);
+  return ORF_OK;
+}
+
+static void xform_point(const struct aiMatrix4x4 *m, const struct aiVector3D *v, float out[3]) {
+  double x = v->x, y = v->y, z = v->z;
+  out[0] = (float)(m->a1 * x + m->a2 * y + m->a3 * z + m->a4);
+  out[1] = (float)(m->b1 * x + m->b2 * y + m->b3 * z + m->b4);
+  out[2] = (float)(m->c1 * x + m->c2 * y + m->c3 * z + m->c4);
+}
+
+static void matmul(const struct aiMatrix4x4 *a, const struct aiMatrix4x4 *b, struct aiMatrix4x4 *o) {
+  const float *pa = &a->a1, *pb = &b->a1;
+  float r[16];
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 4; j++) {
+      double s = 0;
+      for (int k = 0; k < 4; k++)
+        s += (double)pa[4 * i + k] * pb[4 * k + j];
+      r[4 * i + j] = (float)s;
+    }
+  memcpy(&o->a1, r, sizeof r);
+}
+
+static uint8_t linear_to_srgb(float c) {
+  double v = c <= 0 ? 0 : c >= 1 ? 1 : c;
+  v = v <= 0.0031308 ? 12.92 * v : 1.055 * pow(v, 1 / 2.4) - 0.055;
+  return (uint8_t)lrint(v * 255);
+}
+
+static uint8_t srgb_byte(float c) { return (uint8_t)lrint((c <= 0 ? 0 : c >= 1 ? 1 : c) * 255); }
+
+/* The material's base colour (glTF) or diffuse colour, 0 when it has none. */
+static int material_color(const struct aiScene *s, unsigned mi, struct aiColor4D *c) {
+  if (mi >= s->mNumMaterials) return 0;
+  const struct aiMaterial *mat = s->mMaterials[mi];
+  return aiGetMaterialColor(mat, AI_MATKEY_BASE_COLOR, c) == aiReturn_SUCCESS ||
+         aiGetMaterialColor(mat, AI_MATKEY_COLOR_DIFFUSE, c) == aiReturn_SUCCESS;
+}
+
+typedef struct walk_item {
+  const struct aiNode *node;
+  struct aiMatrix4x4 xf;
+} walk_item;
+
+/* Walks the node tree (explicit stack), calling visit() once per mesh
+ * instance with its world transform.  Fails past max_nodes. */
+typedef int (*visit_fn)(void *ctx, const struct aiMesh *mesh, const struct aiMatrix4x4 *xf);
+
+static int walk(const struct aiScene *s, size_t max_nodes, visit_fn visit, void *ctx, size_t *nodes) {
+  size_t cap = 64, top = 0, seen = 0;
+  walk_item *st = orf_malloc_array(cap, sizeof *st);
+  if (!st) return ORF_ENOMEM;
+  st[top].node = s->mRootNode;
+  st[top++].xf = s->mRootNode->mTransformation;
+  int rc = ORF_OK;
+  while (top && rc == ORF_OK) {
+    walk_item it = st[--top];
+    if (++seen > max_nodes) {
+      rc = ORF_ETOOLARGE;
+      break;
+    }
+    for (unsigned i = 0; i < it.node->mNumMeshes && rc == ORF_OK; i++) {
+      unsigned mi = it.node->mMeshes[i];
+      if (mi < s->mNumMeshes) rc = visit(ctx, s->mMeshes[mi], &it.xf);
+    }
+    for (unsigned c = 0; c < it.node->mNumChildren && rc == ORF_OK; c++) {
+      if (top == cap) {
+        walk_item *bigger = orf_realloc(st, 2 * cap * sizeof *st);
+        if (!bigger) {
+          rc = ORF_ENOMEM;
+          break;
+        }
+        st = bigger;
+        cap *= 2;
+      }
+      st[top].node = it.node->mChildren[c];
+      matmul(&it.xf, &it.node->mChildren[c]->mTransformation, &st[top++].xf);
+    }
+  }
+  orf_free(st);
+  *nodes = seen;
+  return rc;
+}
+
+typedef struct count_ctx {
+  unsigned long long tris, verts;
+  int vertex_colors;
+  size_t max_tris;
+} count_ctx;
+
+static int count_visit(void *ctx, const struct aiMesh *mesh, const struct aiMatrix4x4 *xf) {
+  (void)xf;
+  count_ctx *c = ctx;
+  for (unsigned f = 0; f < mesh->mNumFaces; f++)
+    if (mesh->mFaces[f].mNumIndices == 3) c->tris++;
+  c->verts += mesh->mNumVertices;
+  if (mesh->mColors[0]) c->vertex_colors = 1;
+  return c->tris > c->max_tris || c->verts > 3ull * c->max_tris ? ORF_ETOOLARGE : ORF_OK;
+}
+
+typedef struct fill_ctx {
+  const struct aiScene *scene;
+  orf_mesh *m;
+  size_t v, f;
+  int gltf;
+} fill_ctx;
+
+static int fill_visit(void *ctx, const struct aiMesh *mesh, const struct aiMatrix4x4 *xf) {
+  fill_ctx *c = ctx;
+  orf_mesh *m = c->m;
+  size_t base = c->v;
+  struct aiColor4D mc = {0.8f, 0.8f, 0.8f, 1};
+  material_color(c->scene, mesh->mMaterialIndex, &mc);
+  for (unsigned i = 0; i < mesh->mNumVertices; i++) {
+    xform_point(xf, &mesh->mVertices[i], m->positions + 3 * (base + i));
+    if (!m->colors) continue;
+    const struct aiColor4D *vc = mesh->mColors[0] ? &mesh->mColors[0][i] : &mc;
+    for (int k = 0; k < 3; k++) {
+      float ch = (&vc->r)[k];
+      /* glTF's COLOR_0 and base colours are linear; other formats store sRGB */
+      m->colors[3 * (base + i) + k] = c->gltf ? linear_to_srgb(ch) : srgb_byte(ch);
+    }
+  }
+  for (unsigned f = 0; f < mesh->mNumFaces; f++) {
+    const struct aiFace *face = &mesh->mFaces[f];
+    if (face->mNumIndices != 3) continue;
+    for (int k = 0; k < 3; k++) {
+      if (face->mIndices[k] >= mesh->mNumVertices) return ORF_EBADMESH;
+      m->indices[3 * c->f + k] = (uint32_t)(base + face->mIndices[k]);
+    }
+    c->f++;
+  }
+  c->v += mesh->mNumVertices;
+  return ORF_OK;
+}
+
+static int looks_gltf(const uint8_t *data, size_t size, const char *hint) {
+  if (ends_with(hint, "glb") || ends_with(hint, "gltf")) return 1;
+  if (size >= 4 && !memcmp(data, "glTF", 4)) return 1;
+  size_t n = size < 4096 ? size : 4096;
+  return n && data[0] == '{' && memmem(data, n, "\"asset\"", 7) != NULL;
+}
+
+int orf_mesh_import(const uint8_t *data, size_t size, const char *hint, const orf_repair_params *p,
+                    const orf_limits *lim, orf_mesh *out, int *gltf, orf_repair_info *info) {
+  memset(out, 0, sizeof *out);
+  if (info) info->message[0] = 0;
+  int rc = precheck(data, size, hint, p, lim, info);
+  if (rc) return rc;
+  int is_gltf = looks_gltf(data, size, hint);
+  if (gltf) *gltf = is_gltf;
+
+  struct aiPropertyStore *props = aiCreatePropertyStore();
+  if (!props) return ORF_ENOMEM;
+  /* points and lines are dropped; faces of more corners are triangulated */
+  aiSetImportPropertyInteger(props, AI_CONFIG_PP_SBP_REMOVE, aiPrimitiveType_POINT | aiPrimitiveType_LINE);
+  unsigned flags = aiProcess_Triangulate | aiProcess_SortByPType | aiProcess_ValidateDataStructure;
+  pthread_mutex_lock(&import_lock);
+  const struct aiScene *s = aiImportFileFromMemoryWithProperties(
+      (const char *)data, (unsigned)(size > 0xffffffffu ? 0 : size), flags, hint ? hint : "", props);
+  if (!s) {
+    if (info) snprintf(info->message, sizeof info->message, "the importer says: %s", aiGetErrorString());
+    pthread_mutex_unlock(&import_lock);
+    aiReleasePropertyStore(props);
+    return ORF_EBADMESH;
+  }
+  pthread_mutex_unlock(&import_lock);
+  aiReleasePropertyStore(props);
+
+  size_t nodes = 0;
+  count_ctx cc = {0, 0, 0, p->max_triangles};
+  if (!s->mRootNode) {
+    rc = fail(info, ORF_EBADMESH, "%s", "the file has no scene", 0, 0);
+    goto out;
+  }
+  rc = walk(s, p->max_nodes, count_visit, &cc, &nodes);
+  if (rc == ORF_ETOOLARGE) {
+    if (nodes > p->max_nodes)
+      fail(info, rc, "%sthe scene has more than %llu nodes (limit %llu)", "",
+           (unsigned long long)p->max_nodes, (unsigned long long)p->max_nodes);
+    else
+      fail(info, rc, "%sthe scene has more than %llu triangles (limit %llu)", "",
+           (unsigned long long)p->max_triangles, (unsigned long long)p->max_triangles);
+  }
+  if (rc) goto out;
+  if (cc.tris == 0) {
+    rc = fail(info, ORF_EBADMESH, "%s", "the file holds no triangles", 0, 0);
+    goto out;
+  }
+  /* colours: vertex colours where a mesh has them, else materials' colours
+   * when the meshes have more than one between them */
+  int colors = cc.vertex_colors;
+  if (!colors && s->mNumMeshes > 1) {
+    struct aiColor4D c0, c1;
+    for (unsigned i = 1; i < s->mNumMeshes && !colors; i++)
+      if (material_color(s, s->mMeshes[0]->mMaterialIndex, &c0) &&
+          material_color(s, s->mMeshes[i]->mMaterialIndex, &c1))
+        colors = c0.r != c1.r || c0.g != c1.g || c0.b != c1.b;
+  }
+  if ((rc = orf_mesh_alloc(out, (size_t)cc.verts, (size_t)cc.tris, colors))) goto out;
+  fill_ctx fc = {s, out, 0, 0, is_gltf};
+  rc = walk(s, p->max_nodes, fill_visit, &fc, &nodes);
+  if (rc == ORF_EBADMESH) fail(info, rc, "%s", "a face refers to a vertex the mesh does not have", 0, 0);
+  if (rc) goto out;
+  for (size_t i = 0; i < 3 * out->vertex_count; i++)
+    if (!isfinite(out->positions[i])) {
+      rc = fail(info, ORF_EBADMESH, "%s", "a vertex position is not a finite number", 0, 0);
+      goto out;
+    }
+  if (info) {
+    info->input_triangles = out->face_count;
+    info->input_vertices = out->vertex_count;
+  }
+out:
+  if (rc) orf_mesh_free(out);
+  aiReleaseImport(s);
+  return rc;
+}

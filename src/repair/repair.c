@@ -1,0 +1,582 @@
+/*
+ * repair.c - orf_repair(): any mesh made printable, with the guarantees
+ * ENGINE.md gives generated meshes (closed, 2-manifold, outward, in
+ * millimetres, Z up, budgeted).
+ *
+ *   bytes --import--> soup --up/units--> --weld--> --orient, floaters-->
+ *         imported --winding number on a grid--> --marching cubes at 1/2-->
+ *         --Taubin--> --simplify--> --colours--> --place--> --check--> final
+ *
+ * The work happens in a unit frame (the input centred, its longest side 1)
+ * so that float precision does not depend on the file's units; the result
+ * is scaled to millimetres at the end: size_mm when given, else the file's
+ * size in `units`.  A mesh that is closed and manifold after welding and
+ * orientation is passed through with remesh=auto (its faces kept exactly,
+ * only turned, scaled and placed).  Otherwise the generalized winding
+ * number (winding.c) of the oriented soup is thresholded at 1/2 on a grid
+ * of R(quality) cells along the longest side: marching cubes (mc.h),
+ * smoothing (smooth.h) and simplification to F(quality) or max_faces
+ * (simplify.h), as the final stage of orf_generate() does.
+ *
+ * Placement is that of the printing modes: centred on x and y, resting on
+ * z = 0.  Colours come from the nearest input vertex (nearest.c).  Then the
+ * distance of the input's surface from the output is sampled (vertices and
+ * face centroids of the input, each to the nearest triangle of the output):
+ * its maximum is reported as the sampled Hausdorff distance, and input
+ * samples farther than a grid cell and outside the output (its winding
+ * number under 1/2: not an inner shell swallowed on purpose) mean parts
+ * thinner than the grid were lost, which is said in a warning rather than
+ * silently.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "mc.h"
+#include "mesh.h"
+#include "parallel.h"
+#include "repair.h"
+#include "simplify.h"
+#include "smooth.h"
+
+#define ROUGH_GRID 64
+#define SMOOTH_ITERS 8
+#define TAUBIN_LAMBDA 0.5f
+#define TAUBIN_MU -0.53f
+#define MAX_SAMPLES 200000
+#define MC_FACES_PER_CELL2 48           /* faces per N^2 of a repaired surface, for the estimate */
+#define BYTES_PER_FACE 220              /* as estimate.c: mesh, smoothing, simplifier, checker */
+#define BYTES_PER_TRIANGLE 420          /* import, weld, orientation, tree, per input triangle */
+#define IMPORTER_BYTES_PER_FILE_BYTE 12 /* assimp: a 49.5 MB STL peaked under 8 (BENCHMARKS.md) */
+#define IMPORTER_OVERHEAD (32u << 20)
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ---- parameters ------------------------------------------------------ */
+
+void orf_repair_params_init(orf_repair_params *p) {
+  memset(p, 0, sizeof *p);
+  p->quality = 7;
+  p->size_mm = 0;
+  p->units = ORF_UNITS_AUTO;
+  p->up = ORF_UP_AUTO;
+  p->remesh = ORF_REMESH_AUTO;
+  p->min_component = 0.005;
+  p->weld = 1e-5;
+  p->realistic = 1;
+  p->format = ORF_FMT_GLB;
+  p->max_triangles = 5000000;
+  p->max_nodes = 100000;
+}
+
+static const char *const kUnits[] = {"auto", "mm", "cm", "m", "in"};
+static const char *const kUp[] = {"auto", "y", "z"};
+static const char *const kRemesh[] = {"auto", "always", "never"};
+
+static int choose(const char *v, const char *const *names, int n) {
+  for (int i = 0; i < n; i++)
+    if (!strcmp(v, names[i])) return i;
+  return -1;
+}
+
+static int number(const char *v, double lo, double hi, double *out) {
+  char *end;
+  double x = strtod(v, &end);
+  if (!*v || *end || !isfinite(x) || x < lo || x > hi) return -1;
+  *out = x;
+  return 0;
+}
+
+int orf_repair_params_set(orf_repair_params *p, const char *name, const char *value, char *err,
+                          size_t err_size) {
+  double x;
+  int c;
+  const char *why = NULL;
+  if (!strcmp(name, "quality")) {
+    if (number(value, 1, 10, &x) || x != floor(x))
+      why = "must be an integer from 1 to 10";
+    else
+      p->quality = (int)x;
+  } else if (!strcmp(name, "size_mm")) {
+    if (number(value, 1, 1000, &x))
+      why = "must be a number of millimetres from 1 to 1000";
+    else
+      p->size_mm = x;
+  } else if (!strcmp(name, "units")) {
+    if ((c = choose(value, kUnits, 5)) < 0)
+      why = "must be auto, mm, cm, m or in";
+    else
+      p->units = (orf_units)c;
+  } else if (!strcmp(name, "up")) {
+    if ((c = choose(value, kUp, 3)) < 0)
+      why = "must be auto, y or z";
+    else
+      p->up = (orf_up)c;
+  } else if (!strcmp(name, "remesh")) {
+    if ((c = choose(value, kRemesh, 3)) < 0)
+      why = "must be auto, always or never";
+    else
+      p->remesh = (orf_remesh)c;
+  } else if (!strcmp(name, "min_component")) {
+    if (number(value, 0, 0.5, &x))
+      why = "must be a share of the largest component's volume from 0 to 0.5";
+    else
+      p->min_component = x;
+  } else if (!strcmp(name, "weld")) {
+    if (number(value, 0, 0.01, &x))
+      why = "must be a share of the bounding-box diagonal from 0 to 0.01";
+    else
+      p->weld = x;
+  } else if (!strcmp(name, "max_faces")) {
+    if (number(value, 100, 5000000, &x) || x != floor(x))
+      why = "must be an integer from 100 to 5000000";
+    else
+      p->max_faces = (int)x;
+  } else if (!strcmp(name, "style")) {
+    if (!strcmp(value, "realistic"))
+      p->realistic = 1;
+    else if (!strcmp(value, "plain"))
+      p->realistic = 0;
+    else
+      why = "must be realistic or plain";
+  } else if (!strcmp(name, "format")) {
+    if (orf_format_from_ext(value, &p->format)) why = "must be glb, stl, obj, ply or 3mf";
+  } else {
+    if (err && err_size)
+      snprintf(err, err_size,
+               "%s is not a repair parameter (quality, size_mm, units, up, remesh, min_component, weld, "
+               "max_faces, style, format)",
+               name);
+    return ORF_EINVAL;
+  }
+  if (why) {
+    if (err && err_size) snprintf(err, err_size, "%s %s (got \"%s\")", name, why, value);
+    return ORF_EINVAL;
+  }
+  return ORF_OK;
+}
+
+size_t orf_repair_params_canonical(const orf_repair_params *p, char *buf, size_t buf_size) {
+  int budget = p->max_faces ? p->max_faces : orf_quality_faces(p->quality);
+  int n = snprintf(buf, buf_size,
+                   "engine=%s&op=repair&max_faces=%d&min_component=%.9g&quality=%d&remesh=%s&size_mm=%.9g&"
+                   "style=%s&units=%s&up=%s&weld=%.9g",
+                   ORF_ENGINE_VERSION, budget, p->min_component, p->quality, kRemesh[p->remesh], p->size_mm,
+                   p->realistic ? "realistic" : "plain", kUnits[p->units], kUp[p->up], p->weld);
+  return n < 0 ? 0 : (size_t)n;
+}
+
+const char *orf_repair_stage_name(orf_repair_stage s) {
+  switch (s) {
+  case ORF_REPAIR_IMPORTED: return "imported";
+  case ORF_REPAIR_ROUGH: return "rough_solid";
+  case ORF_REPAIR_FINAL: return "final_repaired";
+  default: return "unknown";
+  }
+}
+
+void orf_repair_result_free(orf_repair_result *r) {
+  orf_mesh_free(&r->mesh);
+  memset(&r->report, 0, sizeof r->report);
+}
+
+/* The triangles a file can hold, from its header where it says (a binary
+ * STL's count, a PLY's declared faces), else one per 3 bytes (a glTF with
+ * byte indices into shared vertices is the densest format). */
+static uint64_t triangle_bound(const uint8_t *data, size_t size) {
+  uint64_t tris = size / 3 + 16;
+  if (!data) return tris;
+  if (size >= 84 && memcmp(data, "solid", 5) != 0) {
+    uint32_t n;
+    memcpy(&n, data + 80, 4);
+    if ((uint64_t)n * 50 + 84 == size) return n;
+  }
+  if (size >= 4 && !memcmp(data, "ply", 3)) {
+    const char *end = memmem(data, size < 65536 ? size : 65536, "end_header", 10);
+    const char *face = end ? memmem(data, (size_t)(end - (const char *)data), "element face ", 13) : NULL;
+    unsigned long long n;
+    /* each face takes at least 4 bytes (a count and three byte indices) */
+    if (face && sscanf(face + 13, "%llu", &n) == 1 && n < tris) return n;
+  }
+  return tris;
+}
+
+size_t orf_estimate_repair_bytes(const orf_repair_params *p, const uint8_t *data, size_t file_bytes) {
+  uint64_t tris = triangle_bound(data, file_bytes);
+  if (tris > p->max_triangles) tris = p->max_triangles;
+  uint64_t n = (uint64_t)orf_quality_resolution(p->quality) + 12;
+  uint64_t points = n * n * n;
+  uint64_t faces = MC_FACES_PER_CELL2 * n * n;
+  uint64_t b = IMPORTER_OVERHEAD + (uint64_t)file_bytes * IMPORTER_BYTES_PER_FILE_BYTE +
+               tris * BYTES_PER_TRIANGLE + orf_wn_bytes((size_t)tris, (size_t)points) +
+               faces * BYTES_PER_FACE;
+  return b > SIZE_MAX ? SIZE_MAX : (size_t)b;
+}
+
+/* ---- the pipeline ---------------------------------------------------- */
+
+typedef struct rjob {
+  const orf_repair_params *p;
+  orf_job_opts *o;
+  orf_repair_stage_fn on_stage;
+  void *user;
+  orf_repair_result *res;
+  double t0;
+  double mm_per_unit; /* unit frame to millimetres */
+  float one[3];       /* {1, 1, 1} */
+  float offset[3];    /* placement of the result after scaling */
+} rjob;
+
+/* Scales m from the unit frame to millimetres and places it: centred on x
+ * and y, resting on z = 0. */
+static void place(orf_mesh *m, double mm_per_unit) {
+  float k = (float)mm_per_unit, s[3] = {k, k, k}, o[3] = {0, 0, 0};
+  orf_mesh_transform(m, s, o);
+  float lo[3], hi[3];
+  orf_mesh_bounds(m, lo, hi);
+  float one[3] = {1, 1, 1}, off[3] = {-0.5f * (lo[0] + hi[0]), -0.5f * (lo[1] + hi[1]), -lo[2]};
+  orf_mesh_transform(m, one, off);
+}
+
+static int emit(rjob *j, orf_repair_stage s, const orf_mesh *unit, int grid) {
+  if (orf_cancelled(j->o->cancel)) return ORF_ECANCELED;
+  if (!j->on_stage) return ORF_OK;
+  orf_mesh c;
+  int rc = orf_mesh_copy(&c, unit);
+  if (rc) return rc;
+  place(&c, j->mm_per_unit);
+  rc = j->on_stage(j->user, s, &c, grid, now_ms() - j->t0) ? ORF_ECANCELED : ORF_OK;
+  orf_mesh_free(&c);
+  return rc;
+}
+
+typedef struct slice_ctx {
+  const orf_wn_grid *g;
+} slice_ctx;
+
+/* Marching cubes' field: 1 - w, so that inside (w > 1/2) is below 1/2.
+ * The grid's outer layer is held outside (1): a soup oriented so that a
+ * point beyond its box sees w > 1/2 (the mouth of a cup turned inside out)
+ * would otherwise cut the surface open at the grid's edge, and mc.h
+ * closes a surface only when the boundary is outside. */
+static void wn_slice(void *ctx, int k, float *out) {
+  const orf_wn_grid *g = ((slice_ctx *)ctx)->g;
+  int edge_k = k == 0 || k == g->nz - 1;
+  for (int j = 0; j < g->ny; j++)
+    for (int i = 0; i < g->nx; i++)
+      out[(size_t)j * g->nx + i] = edge_k || j == 0 || j == g->ny - 1 || i == 0 || i == g->nx - 1
+                                       ? 1.0f
+                                       : 1.0f - orf_wn_grid_at(g, i, j, k);
+}
+
+/* The surface w = 1/2 of tree t on a grid of `grid` cells along the unit
+ * frame's longest side, smoothed; simplified to budget when budget > 0. */
+static int solid_mesh(rjob *j, const orf_wn_tree *t, const orf_mesh *in, int grid, size_t budget, int smooth,
+                      orf_mesh *out) {
+  float lo[3], hi[3];
+  orf_mesh_bounds(in, lo, hi);
+  orf_wn_grid g;
+  double t1 = now_ms();
+  int rc = orf_wn_grid_eval(t, lo, hi, 1.0 / grid, j->o->threads, j->o->cancel, &g);
+  if (rc) return rc;
+  j->res->info.winding_ms += now_ms() - t1;
+  j->res->info.winding_evals += g.exact_evals;
+  slice_ctx sc = {&g};
+  orf_volume v = {g.nx,
+                  g.ny,
+                  g.nz,
+                  {(float)g.origin[0], (float)g.origin[1], (float)g.origin[2]},
+                  {(float)g.spacing, (float)g.spacing, (float)g.spacing},
+                  wn_slice,
+                  &sc};
+  rc = orf_mc_extract(&v, 0.5f, j->o->threads, j->o->cancel, out);
+  orf_wn_grid_free(&g);
+  if (rc) return rc;
+  if (!out->face_count) return ORF_OK;
+  rc = smooth ? orf_mesh_smooth_taubin(out, SMOOTH_ITERS, TAUBIN_LAMBDA, TAUBIN_MU, j->o->threads) : ORF_OK;
+  if (rc == ORF_OK && budget) {
+    orf_mesh_report known = {.watertight = 1, .manifold = 1, .volume = 1};
+    known.euler = (long)out->vertex_count - (long)(out->face_count / 2);
+    known.components = orf_mesh_components(out);
+    rc = known.components ? orf_mesh_simplify_known(out, budget, &known) : ORF_ENOMEM;
+  }
+  if (rc) orf_mesh_free(out);
+  return rc;
+}
+
+/* Colours of out's vertices from the nearest vertex of in (which has them). */
+static int carry_colors(const orf_mesh *in, orf_mesh *out) {
+  orf_point_grid pg;
+  int rc = orf_point_grid_build(&pg, in->positions, in->vertex_count);
+  if (rc) return rc;
+  out->colors = orf_malloc_array(out->vertex_count ? out->vertex_count : 1, 3);
+  if (!out->colors) {
+    orf_point_grid_free(&pg);
+    return ORF_ENOMEM;
+  }
+  for (size_t v = 0; v < out->vertex_count; v++) {
+    float d2;
+    size_t n = orf_point_grid_nearest(&pg, out->positions + 3 * v, &d2);
+    memcpy(out->colors + 3 * v, in->colors + 3 * n, 3);
+  }
+  orf_point_grid_free(&pg);
+  return ORF_OK;
+}
+
+/* Vertices and face centroids of m, at most max of them (evenly strided),
+ * into a new array of *n points. */
+static float *samples(const orf_mesh *m, size_t max, size_t *n) {
+  size_t total = m->vertex_count + m->face_count, step = total > max ? (total + max - 1) / max : 1;
+  float *s = orf_malloc_array(total / step + 1, 3 * sizeof(float));
+  if (!s) return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < total; i += step, k++) {
+    if (i < m->vertex_count) {
+      memcpy(s + 3 * k, m->positions + 3 * i, 3 * sizeof(float));
+      continue;
+    }
+    const uint32_t *t = m->indices + 3 * (i - m->vertex_count);
+    for (int a = 0; a < 3; a++)
+      s[3 * k + a] =
+          (m->positions[3 * t[0] + a] + m->positions[3 * t[1] + a] + m->positions[3 * t[2] + a]) / 3;
+  }
+  *n = k;
+  return s;
+}
+
+/* The sampled distance from in's surface to out's (vertices and face
+ * centroids of in, each to the nearest triangle of out), and the
+ * thin-part warning (both meshes placed in millimetres). */
+static int measure(rjob *j, const orf_mesh *in, const orf_mesh *out) {
+  orf_repair_info *info = &j->res->info;
+  size_t ni;
+  float *si = samples(in, MAX_SAMPLES, &ni);
+  orf_wn_tree *t = si ? orf_wn_build(out) : NULL;
+  if (!t) {
+    orf_free(si);
+    return ORF_ENOMEM;
+  }
+  double worst = 0, cell = info->cell_mm;
+  size_t far = 0;
+  for (size_t i = 0; i < ni; i++) {
+    double q[3] = {si[3 * i], si[3 * i + 1], si[3 * i + 2]};
+    double d = orf_wn_distance(t, q);
+    if (d > worst) worst = d;
+    /* far from the output and outside it: surface that was lost (a shell
+     * inside the result, swallowed on purpose, does not count) */
+    if (cell > 0 && d > 1.5 * cell && orf_wn_eval(t, q, 3.0) < 0.5) far++;
+  }
+  orf_wn_free(t);
+  orf_free(si);
+  info->hausdorff_mm = worst;
+  info->far_share = ni ? (double)far / ni : 0;
+  if (info->remeshed && far > 0 && info->far_share > 1e-3) {
+    info->thin_warning = 1;
+    info->min_thickness_mm = cell;
+    snprintf(info->message, sizeof info->message,
+             "parts thinner than %.3g mm (one grid cell at quality %d) were lost: %.1f%% of the input's "
+             "surface lies farther than that from the result; the thinnest part kept is about %.3g mm; "
+             "raise quality to keep them",
+             cell, j->p->quality, 100 * info->far_share, cell);
+  }
+  return ORF_OK;
+}
+
+/* Places out in millimetres (remembering the transform in j for the
+ * input), drops colours for style=plain, checks it and removes slivers
+ * that float rounding made; *rep is its report. */
+static int finish(rjob *j, orf_mesh *out, orf_mesh_report *rep) {
+  if (!j->p->realistic) {
+    orf_free(out->colors);
+    out->colors = NULL;
+  }
+  float k = (float)j->mm_per_unit, s3[3] = {k, k, k}, zero[3] = {0, 0, 0};
+  orf_mesh_transform(out, s3, zero);
+  float lo[3], hi[3];
+  orf_mesh_bounds(out, lo, hi);
+  j->offset[0] = -0.5f * (lo[0] + hi[0]);
+  j->offset[1] = -0.5f * (lo[1] + hi[1]);
+  j->offset[2] = -lo[2];
+  orf_mesh_transform(out, j->one, j->offset);
+  int rc = orf_mesh_check(out, rep);
+  if (rc == ORF_OK && rep->degenerate_faces && (rc = orf_mesh_fix_degenerate(out)) == ORF_OK)
+    rc = orf_mesh_check(out, rep);
+  return rc;
+}
+
+static int final_ok(const orf_mesh_report *rep) {
+  return rep->watertight && rep->manifold && rep->volume > 0;
+}
+
+static int repair(rjob *j, const uint8_t *data, size_t size, const char *hint) {
+  const orf_repair_params *p = j->p;
+  orf_repair_info *info = &j->res->info;
+  orf_mesh in = {0}, out = {0};
+  orf_wn_tree *tree = NULL;
+  int gltf = 0;
+  int rc = orf_mesh_import(data, size, hint, p, &j->o->limits, &in, &gltf, info);
+  if (rc) return rc;
+  /* Y up to Z up: (x, y, z) -> (x, -z, y) */
+  if (p->up == ORF_UP_Y || (p->up == ORF_UP_AUTO && gltf))
+    for (size_t v = 0; v < in.vertex_count; v++) {
+      float *q = in.positions + 3 * v, y = q[1];
+      q[1] = -q[2];
+      q[2] = y;
+    }
+  float lo[3], hi[3];
+  orf_mesh_bounds(&in, lo, hi);
+  double ext = 0;
+  for (int a = 0; a < 3; a++)
+    if ((double)hi[a] - lo[a] > ext) ext = (double)hi[a] - lo[a];
+  if (!(ext > 0) || !isfinite(ext)) {
+    snprintf(info->message, sizeof info->message, "the mesh has no extent (all its vertices coincide)");
+    rc = ORF_EBADMESH;
+    goto out;
+  }
+  static const double kUnitMm[] = {1, 1, 10, 1000, 25.4};
+  double unit_mm = p->units == ORF_UNITS_AUTO ? (gltf ? 1000 : 1) : kUnitMm[p->units];
+  j->mm_per_unit = p->size_mm > 0 ? p->size_mm : ext * unit_mm;
+  {
+    float k = (float)(1 / ext), s[3] = {k, k, k};
+    float o[3] = {-0.5f * (lo[0] + hi[0]) * k, -0.5f * (lo[1] + hi[1]) * k, -0.5f * (lo[2] + hi[2]) * k};
+    orf_mesh_transform(&in, s, o);
+  }
+  if ((rc = orf_repair_weld(&in, p->weld * sqrt(3.0), info))) goto out;
+  orf_mesh_report rep;
+  if ((rc = orf_mesh_check(&in, &rep))) goto out;
+  info->open_edges = rep.boundary_edges;
+  info->nonmanifold_edges = rep.nonmanifold_edges;
+  info->components = rep.components;
+  double largest;
+  if ((rc = orf_repair_orient(&in, p->min_component, info, &largest))) goto out;
+  if (!in.face_count) {
+    snprintf(info->message, sizeof info->message, "no faces are left after welding");
+    rc = ORF_EBADMESH;
+    goto out;
+  }
+  /* the unit frame's box has volume at most 1: a largest part under 1e-9 of
+   * it is a sheet, lines or points, not a solid */
+  if (largest < 1e-9) {
+    snprintf(info->message, sizeof info->message,
+             "the mesh encloses no volume (an open sheet or a flat surface): nothing solid to print");
+    rc = ORF_EBADMESH;
+    goto out;
+  }
+  if ((rc = orf_mesh_check(&in, &rep))) goto out;
+  info->input_volume_mm3 = rep.volume * j->mm_per_unit * j->mm_per_unit * j->mm_per_unit;
+  if ((rc = emit(j, ORF_REPAIR_IMPORTED, &in, 0))) goto out;
+  int closed = rep.watertight && rep.manifold && rep.volume > 0, overlap = 0;
+  /* closed shells inside or through each other (double shells, overlapping
+   * parts) are not one printable solid: they are remeshed */
+  if (closed && rep.components > 1 && (rc = orf_repair_overlapping(&in, &overlap))) goto out;
+  closed = closed && !overlap;
+  if (p->remesh == ORF_REMESH_NEVER && !closed) {
+    snprintf(info->message, sizeof info->message,
+             "the mesh is not closed and manifold (%zu open, %zu non-manifold edges) and remesh=never",
+             rep.boundary_edges, rep.nonmanifold_edges);
+    rc = ORF_EBADMESH;
+    goto out;
+  }
+  if (closed && p->remesh != ORF_REMESH_ALWAYS) {
+    if ((rc = orf_mesh_copy(&out, &in))) goto out;
+  } else {
+    info->remeshed = 1;
+    int grid = orf_quality_resolution(p->quality);
+    info->grid = grid;
+    info->cell_mm = j->mm_per_unit / grid;
+    if (!(tree = orf_wn_build(&in))) {
+      rc = ORF_ENOMEM;
+      goto out;
+    }
+    if (j->on_stage && grid > ROUGH_GRID) {
+      orf_mesh rough;
+      if ((rc = solid_mesh(j, tree, &in, ROUGH_GRID, 0, 1, &rough))) goto out;
+      rc = rough.face_count ? emit(j, ORF_REPAIR_ROUGH, &rough, ROUGH_GRID) : ORF_OK;
+      orf_mesh_free(&rough);
+      if (rc) goto out;
+    }
+    size_t budget = (size_t)(p->max_faces ? p->max_faces : orf_quality_faces(p->quality));
+    /* Smoothing and simplification can, rarely, leave slivers that
+     * orf_mesh_fix_degenerate cannot remove (seen on fuzzed soups a grid
+     * cell across): then the surface is made again without smoothing, and
+     * at last without simplification, whose marching-cubes mesh is closed,
+     * manifold and free of degenerate faces by contract (mc.h). */
+    for (int attempt = 0;; attempt++) {
+      orf_mesh_free(&out);
+      if ((rc = solid_mesh(j, tree, &in, grid, attempt < 2 ? budget : 0, attempt == 0, &out))) goto out;
+      if (!out.face_count) {
+        snprintf(info->message, sizeof info->message,
+                 "the mesh encloses no solid at quality %d (an open sheet, or thinner than a grid cell)",
+                 p->quality);
+        rc = ORF_EBADMESH;
+        goto out;
+      }
+      if (p->realistic && in.colors && (rc = carry_colors(&in, &out))) goto out;
+      if ((rc = finish(j, &out, &rep))) goto out;
+      if (final_ok(&rep) || attempt == 2) break;
+    }
+  }
+  if (!info->remeshed && (rc = finish(j, &out, &rep))) goto out;
+  if (!final_ok(&rep)) {
+    rc = ORF_EINTERNAL;
+    goto out;
+  }
+  /* the input in the output's frame, for the distance figures */
+  {
+    float k = (float)j->mm_per_unit, s3[3] = {k, k, k}, zero[3] = {0, 0, 0};
+    orf_mesh_transform(&in, s3, zero);
+    orf_mesh_transform(&in, j->one, j->offset);
+  }
+  if ((rc = measure(j, &in, &out))) goto out;
+  j->res->report = rep;
+  /* the result is placed already: handed to the caller as it is */
+  if (j->on_stage && j->on_stage(j->user, ORF_REPAIR_FINAL, &out, info->grid, now_ms() - j->t0)) {
+    rc = ORF_ECANCELED;
+    goto out;
+  }
+  j->res->mesh = out;
+  memset(&out, 0, sizeof out);
+out:
+  orf_wn_free(tree);
+  orf_mesh_free(&in);
+  orf_mesh_free(&out);
+  return rc;
+}
+
+int orf_repair(const uint8_t *data, size_t size, const char *hint, const orf_repair_params *p,
+               orf_job_opts *opts, orf_repair_stage_fn on_stage, void *user, orf_repair_result *out) {
+  memset(out, 0, sizeof *out);
+  orf_job_opts defaults;
+  if (!opts) {
+    orf_job_opts_init(&defaults);
+    opts = &defaults;
+  }
+  if (p->quality < 1 || p->quality > 10 || (p->size_mm != 0 && (p->size_mm < 1 || p->size_mm > 1000)) ||
+      p->min_component < 0 || p->min_component > 0.5 || p->weld < 0 || p->weld > 0.01 || p->max_faces < 0) {
+    snprintf(out->info.message, sizeof out->info.message, "a repair parameter is out of range");
+    return ORF_EINVAL;
+  }
+  if (opts->threads <= 0) opts->threads = orf_cpu_count();
+  opts->device_used = ORF_DEVICE_CPU;
+  orf_memtrack track = {0};
+  orf_memtrack *prev = orf_memtrack_get();
+  orf_memtrack *use = prev ? prev : &track;
+  if (!prev) orf_memtrack_set(&track);
+  size_t base = atomic_load(&use->current);
+  atomic_store(&use->peak, base);
+  rjob j = {p, opts, on_stage, user, out, now_ms(), 1, {1, 1, 1}, {0, 0, 0}};
+  int rc = repair(&j, data, size, hint);
+  out->info.total_ms = now_ms() - j.t0;
+  opts->peak_bytes = atomic_load(&use->peak) - base;
+  if (rc) orf_repair_result_free(out);
+  if (!prev) orf_memtrack_set(NULL);
+  return rc;
+}

@@ -1,0 +1,621 @@
+/*
+ * test_repair.c - orf_repair() and orf_mesh_import() (src/repair/) on
+ * meshes the test makes: the complaints of issue 15 one by one (a hole, a
+ * ring of holes, a double shell, flipped faces, an unwelded soup,
+ * overlapping parts, floaters), each of which must come out closed,
+ * 2-manifold, outward and within 2% of the intended solid's volume at
+ * quality 7; an already closed mesh passed through with its faces and
+ * volume exact; the engine's own outputs read back in every format; bad
+ * and hostile files refused with a reason; the fast winding number against
+ * the direct sum; the memory estimate against the measured peak.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zip.h>
+
+#include "alloc.h"
+#include "mesh.h"
+#include "meshgen.h"
+#include "orfeas.h"
+#include "repair.h"
+
+/* A deterministic LCG for "random" choices. */
+static uint32_t lcg(uint32_t *s) {
+  *s = *s * 1664525u + 1013904223u;
+  return *s >> 8;
+}
+
+static double volume_of(const orf_mesh *m) {
+  orf_mesh_report r;
+  assert_int_equal(orf_mesh_check(m, &r), ORF_OK);
+  return r.volume;
+}
+
+/* m exported as `f` and repaired with p; checks the ENGINE guarantees and
+ * returns the result (caller frees). */
+static void repair_mesh(const orf_mesh *m, orf_format f, const orf_repair_params *p, orf_repair_result *res) {
+  uint8_t *bytes;
+  size_t size;
+  assert_int_equal(orf_export(m, f, &bytes, &size), ORF_OK);
+  orf_job_opts o;
+  orf_job_opts_init(&o);
+  int rc = orf_repair(bytes, size, orf_format_ext(f), p, &o, NULL, NULL, res);
+  if (rc) fprintf(stderr, "repair: %s: %s\n", orf_strerror(rc), res->info.message);
+  assert_int_equal(rc, ORF_OK);
+  orf_mesh_report r;
+  assert_int_equal(orf_mesh_check(&res->mesh, &r), ORF_OK);
+  assert_true(r.watertight);
+  assert_true(r.manifold);
+  assert_int_equal(r.boundary_edges, 0);
+  assert_int_equal(r.nonmanifold_edges, 0);
+  assert_int_equal(r.misoriented_edges, 0);
+  assert_true(r.volume > 0);
+  assert_true(fabs(r.bbox_min[2]) < 1e-4);                         /* resting on z = 0 */
+  assert_true(fabs(r.bbox_min[0] + r.bbox_max[0]) < 1e-3);         /* centred on x */
+  assert_true(fabs(r.bbox_min[1] + r.bbox_max[1]) < 1e-3);         /* and y */
+  assert_true(o.peak_bytes <= orf_estimate_repair_bytes(p, bytes, size)); /* the engine's own memory */
+  orf_buffer_free(bytes);
+}
+
+static void expect_volume(const orf_repair_result *res, double want) {
+  double got = res->report.volume;
+  fprintf(stderr, "  volume %.1f, intended %.1f (%+.2f%%), %zu faces, remeshed %d, hausdorff %.3f mm\n", got,
+          want, 100 * (got / want - 1), res->report.faces, res->info.remeshed, res->info.hausdorff_mm);
+  assert_true(fabs(got / want - 1) < 0.02);
+}
+
+static void params_q7(orf_repair_params *p) {
+  orf_repair_params_init(p);
+  p->quality = 7;
+  p->units = ORF_UNITS_MM;
+}
+
+/* Removes the faces for which drop(f) is true. */
+static void drop_faces(orf_mesh *m, int (*drop)(const orf_mesh *, size_t)) {
+  size_t kept = 0;
+  for (size_t f = 0; f < m->face_count; f++) {
+    if (drop(m, f)) continue;
+    memmove(m->indices + 3 * kept++, m->indices + 3 * f, 3 * sizeof *m->indices);
+  }
+  m->face_count = kept;
+}
+
+static int top_face(const orf_mesh *m, size_t f) {
+  for (int k = 0; k < 3; k++)
+    if (m->positions[3 * m->indices[3 * f + k] + 2] < 29.9f) return 0;
+  return 1;
+}
+
+static void test_cube_missing_face(void **state) {
+  (void)state;
+  orf_mesh m;
+  assert_int_equal(mg_cube(&m, 4, 30), 0);
+  double want = volume_of(&m);
+  drop_faces(&m, top_face);
+  orf_repair_params p;
+  params_q7(&p);
+  orf_repair_result res;
+  repair_mesh(&m, ORF_FMT_STL, &p, &res);
+  assert_true(res.info.remeshed);
+  assert_true(res.info.open_edges > 0);
+  expect_volume(&res, want);
+  orf_repair_result_free(&res);
+  orf_mesh_free(&m);
+}
+
+static int ring_face(const orf_mesh *m, size_t f) {
+  float z = 0;
+  for (int k = 0; k < 3; k++)
+    z += m->positions[3 * m->indices[3 * f + k] + 2] / 3;
+  return fabsf(z) < 4.0f;
+}
+
+static void test_sphere_ring_removed(void **state) {
+  (void)state;
+  orf_mesh m;
+  assert_int_equal(mg_uv_sphere(&m, 64, 128, 40), 0);
+  double want = volume_of(&m);
+  size_t before = m.face_count;
+  drop_faces(&m, ring_face);
+  assert_true(m.face_count < before);
+  orf_repair_params p;
+  params_q7(&p);
+  orf_repair_result res;
+  repair_mesh(&m, ORF_FMT_OBJ, &p, &res);
+  assert_true(res.info.open_edges > 0);
+  expect_volume(&res, want);
+  orf_repair_result_free(&res);
+  orf_mesh_free(&m);
+}
+
+static void test_nested_spheres(void **state) {
+  (void)state;
+  orf_mesh outer, inner, both;
+  assert_int_equal(mg_icosphere(&outer, 5, 40), 0);
+  assert_int_equal(mg_icosphere(&inner, 4, 30), 0);
+  assert_int_equal(mg_concat(&both, &outer, &inner), 0);
+  double want = volume_of(&outer);
+  orf_repair_params p;
+  params_q7(&p);
+  orf_repair_result res;
+  repair_mesh(&both, ORF_FMT_PLY, &p, &res);
+  assert_true(res.info.remeshed); /* two shells are not one solid: remeshed */
+  assert_int_equal(res.report.components, 1);
+  assert_int_equal(res.info.thin_warning, 0); /* the inner shell is swallowed, not lost */
+  expect_volume(&res, want);
+  orf_repair_result_free(&res);
+  orf_mesh_free(&outer);
+  orf_mesh_free(&inner);
+  orf_mesh_free(&both);
+}
+
+static void test_torus_third_flipped(void **state) {
+  (void)state;
+  orf_mesh m;
+  assert_int_equal(mg_torus(&m, 30, 12, 96, 48), 0);
+  double want = volume_of(&m);
+  uint32_t seed = 7;
+  size_t flipped = 0;
+  for (size_t f = 0; f < m.face_count; f++)
+    if (lcg(&seed) % 3 == 0) {
+      uint32_t t = m.indices[3 * f + 1];
+      m.indices[3 * f + 1] = m.indices[3 * f + 2];
+      m.indices[3 * f + 2] = t;
+      flipped++;
+    }
+  assert_true(flipped > m.face_count / 4);
+  orf_repair_params p;
+  params_q7(&p);
+  p.remesh = ORF_REMESH_ALWAYS;
+  orf_repair_result res;
+  repair_mesh(&m, ORF_FMT_OBJ, &p, &res);
+  assert_int_equal(res.info.flipped_faces, flipped);
+  assert_int_equal(res.report.euler, 0); /* still a torus */
+  expect_volume(&res, want);
+  orf_repair_result_free(&res);
+  /* with remesh=auto the re-oriented torus is closed: passed through */
+  p.remesh = ORF_REMESH_AUTO;
+  repair_mesh(&m, ORF_FMT_OBJ, &p, &res);
+  assert_int_equal(res.info.remeshed, 0);
+  assert_true(fabs(res.report.volume / want - 1) < 1e-5);
+  orf_repair_result_free(&res);
+  orf_mesh_free(&m);
+}
+
+static void test_unwelded_soup(void **state) {
+  (void)state;
+  orf_mesh s, soup;
+  assert_int_equal(mg_icosphere(&s, 4, 35), 0);
+  double want = volume_of(&s);
+  assert_int_equal(orf_mesh_alloc(&soup, 3 * s.face_count, s.face_count, 0), ORF_OK);
+  for (size_t f = 0; f < s.face_count; f++)
+    for (int k = 0; k < 3; k++) {
+      memcpy(soup.positions + 3 * (3 * f + k), s.positions + 3 * s.indices[3 * f + k], 3 * sizeof(float));
+      soup.indices[3 * f + k] = (uint32_t)(3 * f + k);
+    }
+  orf_repair_params p;
+  params_q7(&p);
+  orf_repair_result res;
+  repair_mesh(&soup, ORF_FMT_OBJ, &p, &res);
+  assert_int_equal(res.info.welded_vertices, s.vertex_count);
+  assert_int_equal(res.info.remeshed, 0); /* welded, it is closed */
+  assert_int_equal(res.report.faces, s.face_count);
+  expect_volume(&res, want);
+  orf_repair_result_free(&res);
+  p.remesh = ORF_REMESH_ALWAYS;
+  repair_mesh(&soup, ORF_FMT_OBJ, &p, &res);
+  expect_volume(&res, want);
+  orf_repair_result_free(&res);
+  orf_mesh_free(&s);
+  orf_mesh_free(&soup);
+}
+
+static void test_overlapping_cubes(void **state) {
+  (void)state;
+  orf_mesh a, b, both;
+  assert_int_equal(mg_cube(&a, 3, 20), 0);
+  assert_int_equal(mg_cube(&b, 3, 20), 0);
+  for (size_t v = 0; v < b.vertex_count; v++)
+    for (int k = 0; k < 3; k++)
+      b.positions[3 * v + k] += 20; /* overlap: a 20 mm cube */
+  assert_int_equal(mg_concat(&both, &a, &b), 0);
+  double want = 2 * 40.0 * 40 * 40 - 20.0 * 20 * 20;
+  orf_repair_params p;
+  params_q7(&p);
+  orf_repair_result res;
+  repair_mesh(&both, ORF_FMT_STL, &p, &res);
+  assert_true(res.info.remeshed);
+  assert_int_equal(res.report.components, 1);
+  expect_volume(&res, want);
+  orf_repair_result_free(&res);
+  orf_mesh_free(&a);
+  orf_mesh_free(&b);
+  orf_mesh_free(&both);
+}
+
+static void test_floaters(void **state) {
+  (void)state;
+  orf_mesh body, acc, tiny;
+  assert_int_equal(mg_icosphere(&body, 5, 40), 0);
+  double want = volume_of(&body);
+  assert_int_equal(orf_mesh_copy(&acc, &body), ORF_OK);
+  uint32_t seed = 11;
+  for (int i = 0; i < 500; i++) {
+    assert_int_equal(mg_icosphere(&tiny, 0, 0.6f), 0);
+    /* on a shell between 45 and 55 mm from the centre, in a random direction */
+    float d[3], n = 0, r = 45 + (float)(lcg(&seed) % 1000) / 100;
+    for (int k = 0; k < 3; k++) {
+      d[k] = (float)(lcg(&seed) % 2001) / 1000 - 1;
+      n += d[k] * d[k];
+    }
+    n = sqrtf(n) + 1e-6f;
+    for (size_t v = 0; v < tiny.vertex_count; v++)
+      for (int k = 0; k < 3; k++)
+        tiny.positions[3 * v + k] += r * d[k] / n;
+    orf_mesh next;
+    assert_int_equal(mg_concat(&next, &acc, &tiny), 0);
+    orf_mesh_free(&acc);
+    orf_mesh_free(&tiny);
+    acc = next;
+  }
+  orf_repair_params p;
+  params_q7(&p);
+  orf_repair_result res;
+  repair_mesh(&acc, ORF_FMT_PLY, &p, &res);
+  assert_int_equal(res.info.floaters_dropped, 500);
+  assert_int_equal(res.info.remeshed, 0); /* what is left is one closed sphere */
+  assert_int_equal(res.report.components, 1);
+  expect_volume(&res, want);
+  orf_repair_result_free(&res);
+  p.remesh = ORF_REMESH_ALWAYS;
+  repair_mesh(&acc, ORF_FMT_PLY, &p, &res);
+  assert_int_equal(res.info.floaters_dropped, 500);
+  assert_int_equal(res.report.components, 1);
+  expect_volume(&res, want);
+  orf_repair_result_free(&res);
+  orf_mesh_free(&body);
+  orf_mesh_free(&acc);
+}
+
+/* An already closed mesh with remesh=auto: the same faces, in the same
+ * order, the vertices only moved (placement), the volume exact. */
+static void test_closed_kept_exactly(void **state) {
+  (void)state;
+  orf_mesh m;
+  assert_int_equal(mg_torus(&m, 30, 10, 64, 32), 0);
+  double want = volume_of(&m);
+  orf_repair_params p;
+  params_q7(&p);
+  orf_repair_result res;
+  repair_mesh(&m, ORF_FMT_PLY, &p, &res);
+  assert_int_equal(res.info.remeshed, 0);
+  assert_int_equal(res.mesh.face_count, m.face_count);
+  assert_int_equal(res.mesh.vertex_count, m.vertex_count);
+  assert_memory_equal(res.mesh.indices, m.indices, 3 * m.face_count * sizeof(uint32_t));
+  float off[3];
+  for (int k = 0; k < 3; k++)
+    off[k] = res.mesh.positions[k] - m.positions[k];
+  for (size_t v = 0; v < m.vertex_count; v++)
+    for (int k = 0; k < 3; k++)
+      assert_true(fabsf(res.mesh.positions[3 * v + k] - m.positions[3 * v + k] - off[k]) < 1e-4f);
+  assert_true(fabs(res.report.volume / want - 1) < 1e-6);
+  orf_repair_result_free(&res);
+  /* remesh=never on an open mesh is refused, with the reason */
+  drop_faces(&m, ring_face);
+  uint8_t *bytes;
+  size_t size;
+  assert_int_equal(orf_export(&m, ORF_FMT_PLY, &bytes, &size), ORF_OK);
+  p.remesh = ORF_REMESH_NEVER;
+  assert_int_equal(orf_repair(bytes, size, "ply", &p, NULL, NULL, NULL, &res), ORF_EBADMESH);
+  assert_non_null(strstr(res.info.message, "remesh=never"));
+  orf_buffer_free(bytes);
+  orf_mesh_free(&m);
+}
+
+/* The engine's own outputs read back: same triangle count and bounding box
+ * (GLB is metres, Y up: read raw, then compared through that convention). */
+static void test_round_trips(void **state) {
+  (void)state;
+  orf_mesh m;
+  assert_int_equal(mg_torus(&m, 30, 10, 40, 20), 0);
+  m.colors = orf_malloc(3 * m.vertex_count);
+  assert_non_null(m.colors);
+  for (size_t v = 0; v < m.vertex_count; v++) {
+    m.colors[3 * v] = (uint8_t)(v * 7);
+    m.colors[3 * v + 1] = 200;
+    m.colors[3 * v + 2] = 30;
+  }
+  float lo[3], hi[3];
+  orf_mesh_bounds(&m, lo, hi);
+  orf_format fmts[] = {ORF_FMT_GLB, ORF_FMT_STL, ORF_FMT_OBJ, ORF_FMT_PLY, ORF_FMT_3MF};
+  for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+    uint8_t *bytes;
+    size_t size;
+    assert_int_equal(orf_export(&m, fmts[i], &bytes, &size), ORF_OK);
+    orf_repair_params p;
+    orf_repair_params_init(&p);
+    orf_mesh in;
+    orf_repair_info info = {0};
+    int gltf = -1;
+    int rc = orf_mesh_import(bytes, size, orf_format_ext(fmts[i]), &p, NULL, &in, &gltf, &info);
+    if (rc) fprintf(stderr, "%s: %s\n", orf_format_ext(fmts[i]), info.message);
+    assert_int_equal(rc, ORF_OK);
+    assert_int_equal(in.face_count, m.face_count);
+    assert_int_equal(gltf, fmts[i] == ORF_FMT_GLB);
+    float ilo[3], ihi[3];
+    orf_mesh_bounds(&in, ilo, ihi);
+    for (int k = 0; k < 3; k++) {
+      float a = ilo[k], b = ihi[k];
+      if (fmts[i] == ORF_FMT_GLB) { /* x = x/1000, y = z/1000, z = -y/1000 */
+        a = k == 0 ? ilo[0] : k == 1 ? -ihi[2] : ilo[1];
+        b = k == 0 ? ihi[0] : k == 1 ? -ilo[2] : ihi[1];
+        a *= 1000;
+        b *= 1000;
+      }
+      assert_true(fabsf(a - lo[k]) < 1e-3f);
+      assert_true(fabsf(b - hi[k]) < 1e-3f);
+    }
+    if (fmts[i] != ORF_FMT_STL && fmts[i] != ORF_FMT_3MF) assert_non_null(in.colors);
+    orf_mesh_free(&in);
+    /* and through repair, which passes a closed mesh through, in mm */
+    orf_repair_result res;
+    assert_int_equal(orf_repair(bytes, size, orf_format_ext(fmts[i]), &p, NULL, NULL, NULL, &res), ORF_OK);
+    assert_int_equal(res.info.remeshed, 0);
+    assert_int_equal(res.report.faces, m.face_count);
+    for (int k = 0; k < 3; k++)
+      assert_true(fabsf((res.report.bbox_max[k] - res.report.bbox_min[k]) - (hi[k] - lo[k])) < 1e-2f);
+    orf_repair_result_free(&res);
+    orf_buffer_free(bytes);
+  }
+  orf_mesh_free(&m);
+}
+
+static int import_err(const void *data, size_t size, const char *hint, orf_repair_info *info) {
+  orf_repair_params p;
+  orf_repair_params_init(&p);
+  orf_repair_result res;
+  int rc = orf_repair(data, size, hint, &p, NULL, NULL, NULL, &res);
+  *info = res.info;
+  fprintf(stderr, "  %s: %s: %s\n", hint ? hint : "-", orf_errname(rc), info->message);
+  return rc;
+}
+
+static void test_bad_input(void **state) {
+  (void)state;
+  orf_repair_info info;
+  /* empty */
+  assert_int_equal(import_err("", 0, "stl", &info), ORF_EBADMESH);
+  assert_non_null(strstr(info.message, "empty"));
+  /* truncated GLB */
+  orf_mesh m;
+  assert_int_equal(mg_icosphere(&m, 2, 10), 0);
+  uint8_t *glb;
+  size_t size;
+  assert_int_equal(orf_export(&m, ORF_FMT_GLB, &glb, &size), ORF_OK);
+  assert_int_equal(import_err(glb, size / 2, "glb", &info), ORF_EBADMESH);
+  assert_true(strlen(info.message) > 0);
+  orf_buffer_free(glb);
+  orf_mesh_free(&m);
+  /* OBJ indices out of range */
+  const char *obj = "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\nf 1 2 99\n";
+  assert_int_equal(import_err(obj, strlen(obj), "obj", &info), ORF_EBADMESH);
+  /* PLY declaring 10^9 faces */
+  const char *ply =
+      "ply\nformat binary_little_endian 1.0\nelement vertex 3\nproperty float x\nproperty float y\n"
+      "property float z\nelement face 1000000000\nproperty list uchar uint vertex_indices\n"
+      "end_header\n";
+  assert_int_equal(import_err(ply, strlen(ply), "ply", &info), ORF_ETOOLARGE);
+  assert_non_null(strstr(info.message, "1000000000 faces"));
+  /* not a mesh at all */
+  const char *junk = "this is not a mesh file, just words";
+  assert_int_equal(import_err(junk, strlen(junk), NULL, &info), ORF_EBADMESH);
+  /* a zip bomb 3MF: 256 MB of zeros in a few hundred kB */
+  size_t big = 256u << 20;
+  uint8_t *zeros = calloc(big, 1);
+  assert_non_null(zeros);
+  zip_error_t ze;
+  zip_error_init(&ze);
+  zip_source_t *out = zip_source_buffer_create(NULL, 0, 0, &ze);
+  assert_non_null(out);
+  zip_source_keep(out);
+  zip_t *z = zip_open_from_source(out, ZIP_TRUNCATE, &ze);
+  assert_non_null(z);
+  zip_source_t *entry = zip_source_buffer(z, zeros, big, 0);
+  assert_true(zip_file_add(z, "3D/3dmodel.model", entry, 0) >= 0);
+  assert_int_equal(zip_close(z), 0);
+  assert_int_equal(zip_source_open(out), 0);
+  zip_stat_t st;
+  assert_int_equal(zip_source_stat(out, &st), 0);
+  uint8_t *bomb = malloc(st.size);
+  assert_non_null(bomb);
+  assert_int_equal(zip_source_read(out, bomb, st.size), (zip_int64_t)st.size);
+  zip_source_close(out);
+  zip_source_free(out);
+  free(zeros);
+  assert_true(st.size < (2u << 20));
+  assert_int_equal(import_err(bomb, st.size, "3mf", &info), ORF_ETOOLARGE);
+  assert_non_null(strstr(info.message, "unpacks"));
+  free(bomb);
+  /* past the triangle limit: a binary STL of 2000 triangles, limit 1000 */
+  size_t n = 2000, stl_size = 84 + 50 * n;
+  uint8_t *stl = calloc(stl_size, 1);
+  uint32_t n32 = (uint32_t)n;
+  memcpy(stl + 80, &n32, 4);
+  orf_repair_params p;
+  orf_repair_params_init(&p);
+  p.max_triangles = 1000;
+  orf_repair_result res;
+  assert_int_equal(orf_repair(stl, stl_size, "stl", &p, NULL, NULL, NULL, &res), ORF_ETOOLARGE);
+  assert_non_null(strstr(res.info.message, "limit of 1000"));
+  /* past the file-size limit */
+  orf_job_opts o;
+  orf_job_opts_init(&o);
+  o.limits.max_file_bytes = 1000;
+  assert_int_equal(orf_repair(stl, stl_size, "stl", &p, &o, NULL, NULL, &res), ORF_ETOOLARGE);
+  free(stl);
+}
+
+static void test_params(void **state) {
+  (void)state;
+  orf_repair_params p;
+  orf_repair_params_init(&p);
+  char err[256];
+  assert_int_equal(orf_repair_params_set(&p, "quality", "11", err, sizeof err), ORF_EINVAL);
+  assert_non_null(strstr(err, "quality"));
+  assert_int_equal(orf_repair_params_set(&p, "units", "furlong", err, sizeof err), ORF_EINVAL);
+  assert_int_equal(orf_repair_params_set(&p, "mode", "inflate", err, sizeof err), ORF_EINVAL);
+  assert_int_equal(orf_repair_params_set(&p, "up", "y", err, sizeof err), ORF_OK);
+  assert_int_equal(p.up, ORF_UP_Y);
+  assert_int_equal(orf_repair_params_set(&p, "remesh", "always", err, sizeof err), ORF_OK);
+  assert_int_equal(orf_repair_params_set(&p, "size_mm", "120", err, sizeof err), ORF_OK);
+  char a[512], b[512];
+  orf_repair_params_canonical(&p, a, sizeof a);
+  assert_int_equal(orf_repair_params_set(&p, "format", "stl", err, sizeof err), ORF_OK);
+  orf_repair_params_canonical(&p, b, sizeof b);
+  assert_string_equal(a, b); /* format is not geometry */
+  assert_non_null(strstr(a, "remesh=always"));
+  assert_non_null(strstr(a, "size_mm=120"));
+}
+
+/* size_mm scales the longest side; units say what the file is in. */
+static void test_units_and_size(void **state) {
+  (void)state;
+  orf_mesh m;
+  assert_int_equal(mg_cube(&m, 2, 1), 0); /* 2 units a side */
+  uint8_t *bytes;
+  size_t size;
+  assert_int_equal(orf_export(&m, ORF_FMT_STL, &bytes, &size), ORF_OK);
+  orf_repair_params p;
+  orf_repair_params_init(&p);
+  p.units = ORF_UNITS_IN;
+  orf_repair_result res;
+  assert_int_equal(orf_repair(bytes, size, "stl", &p, NULL, NULL, NULL, &res), ORF_OK);
+  assert_true(fabsf(res.report.bbox_max[0] - res.report.bbox_min[0] - 50.8f) < 1e-3f);
+  orf_repair_result_free(&res);
+  p.size_mm = 80;
+  assert_int_equal(orf_repair(bytes, size, "stl", &p, NULL, NULL, NULL, &res), ORF_OK);
+  assert_true(fabsf(res.report.bbox_max[2] - 80) < 1e-3f);
+  orf_repair_result_free(&res);
+  orf_buffer_free(bytes);
+  orf_mesh_free(&m);
+}
+
+/* The fast winding number agrees with the direct sum: 1 inside a closed
+ * mesh, 0 outside, and close to it on an open one. */
+static void test_winding_fast_vs_direct(void **state) {
+  (void)state;
+  orf_mesh m;
+  assert_int_equal(mg_uv_sphere(&m, 24, 48, 1), 0);
+  orf_mesh half;
+  assert_int_equal(orf_mesh_copy(&half, &m), ORF_OK);
+  size_t kept = 0;
+  for (size_t f = 0; f < half.face_count; f++) {
+    if (half.positions[3 * half.indices[3 * f] + 2] > 0.3f) continue; /* a hole at the top */
+    memmove(half.indices + 3 * kept++, half.indices + 3 * f, 12);
+  }
+  half.face_count = kept;
+  const orf_mesh *meshes[2] = {&m, &half};
+  for (int w = 0; w < 2; w++) {
+    orf_wn_tree *t = orf_wn_build(meshes[w]);
+    assert_non_null(t);
+    uint32_t seed = 3;
+    double worst = 0;
+    for (int i = 0; i < 400; i++) {
+      double q[3];
+      for (int k = 0; k < 3; k++)
+        q[k] = (double)(lcg(&seed) % 30001) / 10000 - 1.5;
+      double fast = orf_wn_eval(t, q, 3.0), direct = orf_wn_direct(meshes[w], q);
+      double exact = orf_wn_eval(t, q, 0);
+      assert_true(fabs(exact - direct) < 1e-9);
+      if (fabs(fast - direct) > worst) worst = fabs(fast - direct);
+      if (w == 0)
+        assert_true(fabs(direct - (q[0] * q[0] + q[1] * q[1] + q[2] * q[2] < 0.98 ? 1 : 0)) < 0.05 ||
+                    fabs(sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2]) - 1) < 0.05);
+    }
+    fprintf(stderr, "  winding: largest |fast - direct| %.2e\n", worst);
+    assert_true(worst < 0.05);
+    orf_wn_free(t);
+  }
+  orf_mesh_free(&m);
+  orf_mesh_free(&half);
+}
+
+/* A fin far thinner than a grid cell vanishes, and the result says so. */
+static void test_thin_part_warned(void **state) {
+  (void)state;
+  orf_mesh body, fin, both;
+  assert_int_equal(mg_cube(&body, 2, 20), 0);
+  assert_int_equal(mg_cube(&fin, 2, 1), 0);
+  for (size_t v = 0; v < fin.vertex_count; v++) {
+    /* 20 x 0.015 x 20 mm, beside the cube, between two planes of grid
+     * points (the grid is centred on y = 0 with cells of 70 / 256 mm) */
+    fin.positions[3 * v] = fin.positions[3 * v] * 10 + 40;
+    fin.positions[3 * v + 1] = fin.positions[3 * v + 1] * 0.0075f + 0.137f;
+    fin.positions[3 * v + 2] *= 10;
+  }
+  assert_int_equal(mg_concat(&both, &body, &fin), 0);
+  orf_repair_params p;
+  params_q7(&p);
+  p.min_component = 0;
+  p.remesh = ORF_REMESH_ALWAYS;
+  orf_repair_result res;
+  repair_mesh(&both, ORF_FMT_STL, &p, &res);
+  assert_int_equal(res.report.components, 1); /* the fin is gone */
+  assert_int_equal(res.info.thin_warning, 1);
+  assert_true(res.info.min_thickness_mm > 0);
+  assert_non_null(strstr(res.info.message, "thinner than"));
+  fprintf(stderr, "  %s\n", res.info.message);
+  orf_repair_result_free(&res);
+  orf_mesh_free(&body);
+  orf_mesh_free(&fin);
+  orf_mesh_free(&both);
+}
+
+/* A small sheet holds no solid: refused, not an empty mesh. */
+static void test_no_solid(void **state) {
+  (void)state;
+  float pos[] = {0, 0, 0, 10, 0, 0, 10, 10, 0, 0, 10, 0};
+  uint32_t idx[] = {0, 1, 2, 0, 2, 3};
+  orf_mesh m;
+  assert_int_equal(mg_from_arrays(&m, pos, 4, idx, 2, NULL), 0);
+  uint8_t *bytes;
+  size_t size;
+  assert_int_equal(orf_export(&m, ORF_FMT_OBJ, &bytes, &size), ORF_OK);
+  orf_repair_params p;
+  orf_repair_params_init(&p);
+  p.quality = 3;
+  orf_repair_result res;
+  assert_int_equal(orf_repair(bytes, size, "obj", &p, NULL, NULL, NULL, &res), ORF_EBADMESH);
+  assert_true(strlen(res.info.message) > 0);
+  orf_buffer_free(bytes);
+  orf_mesh_free(&m);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_params),
+      cmocka_unit_test(test_winding_fast_vs_direct),
+      cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_round_trips),
+      cmocka_unit_test(test_units_and_size),
+      cmocka_unit_test(test_no_solid),
+      cmocka_unit_test(test_thin_part_warned),
+      cmocka_unit_test(test_closed_kept_exactly),
+      cmocka_unit_test(test_cube_missing_face),
+      cmocka_unit_test(test_sphere_ring_removed),
+      cmocka_unit_test(test_nested_spheres),
+      cmocka_unit_test(test_torus_third_flipped),
+      cmocka_unit_test(test_unwelded_soup),
+      cmocka_unit_test(test_overlapping_cubes),
+      cmocka_unit_test(test_floaters),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
