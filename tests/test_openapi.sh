@@ -87,6 +87,13 @@ req GET "/api/v1/jobs/$job"
 req DELETE "/api/v1/jobs/$job" # already finished: 409
 req GET /api/v1/jobs/0123456789abcdef0123456789abcdef
 req POST /api/v1/mask -F image=@$img
+# a mesh to repair: the engine's own STL of the heart
+"$bin" generate "$img" -o "$tmp/heart.stl" --quality 1 >/dev/null 2>&1
+req POST /api/v1/repair -F mesh=@"$tmp/heart.stl" -F quality=2
+req POST /api/v1/repair -F mesh=@"$tmp/heart.stl" -F quality=2 # cached
+printf 'solid nothing\nendsolid\n' >"$tmp/empty.stl"
+req POST /api/v1/repair -F mesh=@"$tmp/empty.stl"              # bad_mesh
+req POST /api/v1/repair -F quality=2                            # missing_mesh
 # the errors a client can get
 req POST /api/v1/generate -F quality=2                                       # missing_image
 req POST /api/v1/generate -H 'Content-Type: image/png' --data-binary 'no image at all'
