@@ -249,10 +249,12 @@ fuzz: fuzz-build
 fuzz-smoke:
 	$(MAKE) FUZZ_SECONDS=10 fuzz
 
-# A harness: its object (the usual pattern rule) and the libraries.
+# A harness: its object (the usual pattern rule) and the libraries, linked
+# by the C++ driver: the engine holds C++ (src/segment/net.cpp), and clang
+# links UBSan's C++ runtime (the vptr checks) only through clang++.
 $(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(BUILD)/liborfeas-server.a $(BUILD)/liborfeas.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(CXX) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 # ---- ThreadSanitizer --------------------------------------------------------
 # The tests with threads of their own (the job manager, the cache, the
