@@ -112,7 +112,7 @@ static int on_stage(void *user, orf_stage stage, const orf_mesh *mesh, int grid,
   return 0;
 }
 
-static uint8_t *read_all(const char *path, size_t *size, size_t limit) {
+uint8_t *orf_cli_read_file(const char *path, size_t *size, size_t limit) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
   uint8_t *buf = NULL;
@@ -171,7 +171,7 @@ static int cmd_generate(cli *c) {
   orf_job_opts opts;
   orf_job_opts_init(&opts);
   size_t size = 0;
-  uint8_t *data = read_all(c->image, &size, opts.limits.max_file_bytes);
+  uint8_t *data = orf_cli_read_file(c->image, &size, opts.limits.max_file_bytes);
   if (!data) {
     fprintf(stderr, "orfeas: cannot read %s: %s\n", c->image, strerror(errno));
     return EXIT_INPUT;

@@ -66,34 +66,6 @@ static int on_stage(void *user, orf_repair_stage stage, const orf_mesh *mesh, in
   return 0;
 }
 
-/* Reads the file at path, at most limit + 1 bytes (so a larger file is
- * seen as such).  NULL on error (errno set). */
-static uint8_t *read_file(const char *path, size_t limit, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  uint8_t *buf = NULL;
-  size_t len = 0, cap = 0;
-  for (;;) {
-    if (len == cap) {
-      cap = cap ? 2 * cap : 1 << 16;
-      uint8_t *p = realloc(buf, cap);
-      if (!p) break;
-      buf = p;
-    }
-    size_t n = fread(buf + len, 1, cap - len, f);
-    len += n;
-    if (!n || len > limit) break;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    free(buf);
-    return NULL;
-  }
-  *size = len;
-  return buf ? buf : malloc(1);
-}
-
 /* The result JSON of a repair: what was found and done, and the mesh. */
 static json_t *info_json(const orf_repair_result *r, const orf_repair_params *p, size_t peak) {
   const orf_repair_info *i = &r->info;
@@ -197,7 +169,7 @@ int orf_cli_repair(int argc, char **argv) {
   opts.limits.max_file_bytes = (size_t)(max_mb * 1024 * 1024);
   opts.threads = threads;
   size_t size = 0;
-  uint8_t *data = read_file(in, opts.limits.max_file_bytes, &size);
+  uint8_t *data = orf_cli_read_file(in, &size, opts.limits.max_file_bytes);
   if (!data) {
     fprintf(stderr, "orfeas: cannot read %s: %s\n", in, strerror(errno));
     return EXIT_INPUT;
