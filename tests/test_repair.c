@@ -18,7 +18,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 #include <zip.h>
 
 #include "alloc.h"
@@ -58,9 +60,9 @@ static void repair_mesh(const orf_mesh *m, orf_format f, const orf_repair_params
   assert_int_equal(r.nonmanifold_edges, 0);
   assert_int_equal(r.misoriented_edges, 0);
   assert_true(r.volume > 0);
-  assert_true(fabs(r.bbox_min[2]) < 1e-4);                         /* resting on z = 0 */
-  assert_true(fabs(r.bbox_min[0] + r.bbox_max[0]) < 1e-3);         /* centred on x */
-  assert_true(fabs(r.bbox_min[1] + r.bbox_max[1]) < 1e-3);         /* and y */
+  assert_true(fabs(r.bbox_min[2]) < 1e-4);                                /* resting on z = 0 */
+  assert_true(fabs(r.bbox_min[0] + r.bbox_max[0]) < 1e-3);                /* centred on x */
+  assert_true(fabs(r.bbox_min[1] + r.bbox_max[1]) < 1e-3);                /* and y */
   assert_true(o.peak_bytes <= orf_estimate_repair_bytes(p, bytes, size)); /* the engine's own memory */
   orf_buffer_free(bytes);
 }
@@ -426,6 +428,19 @@ static void test_bad_input(void **state) {
       "end_header\n";
   assert_int_equal(import_err(ply, strlen(ply), "ply", &info), ORF_ETOOLARGE);
   assert_non_null(strstr(info.message, "1000000000 faces"));
+  /* PLY headers cut before end_header: assimp 5.2 loops forever on the
+   * first and reads wild memory on the second (found by fuzz_mesh) */
+  const char *cut =
+      "ply\nformat binary_little_endian 1.0\nelement vertex 8\nproperty float x\nproperty float y\n"
+      "property float z\nelement face 12\nproperty list uchar uint vertex_indices\nend_heade";
+  assert_int_equal(import_err(cut, strlen(cut), "ply", &info), ORF_EBADMESH);
+  assert_non_null(strstr(info.message, "no end_header line"));
+  char cut_body[512];
+  size_t cut_len = strlen(cut);
+  memcpy(cut_body, cut, cut_len);
+  memcpy(cut_body + cut_len, "\1\2\0\0\0\277\0\0", 8);
+  assert_int_equal(import_err(cut_body, cut_len + 8, "ply", &info), ORF_EBADMESH);
+  assert_non_null(strstr(info.message, "no end_header line"));
   /* not a mesh at all */
   const char *junk = "this is not a mesh file, just words";
   assert_int_equal(import_err(junk, strlen(junk), NULL, &info), ORF_EBADMESH);
@@ -592,6 +607,85 @@ static void test_thin_part_warned(void **state) {
 }
 
 /* A small sheet holds no solid: refused, not an empty mesh. */
+/* Children for orf_parse_isolated(), one per way a parser can end. */
+static int child_crashes(void *ctx, orf_mesh *out, orf_repair_info *info) {
+  (void)ctx, (void)out, (void)info;
+  raise(SIGSEGV);
+  return ORF_OK;
+}
+static int child_hangs(void *ctx, orf_mesh *out, orf_repair_info *info) {
+  (void)ctx, (void)out, (void)info;
+  sleep(600);
+  return ORF_OK;
+}
+static int child_exits(void *ctx, orf_mesh *out, orf_repair_info *info) {
+  (void)ctx, (void)out, (void)info;
+  _exit(7);
+  return ORF_OK;
+}
+static int child_refuses(void *ctx, orf_mesh *out, orf_repair_info *info) {
+  (void)ctx, (void)out;
+  snprintf(info->message, sizeof info->message, "the child's own reason");
+  return ORF_ETOOLARGE;
+}
+/* the mesh in ctx, copied */
+static int child_sends(void *ctx, orf_mesh *out, orf_repair_info *info) {
+  (void)info;
+  const orf_mesh *m = ctx;
+  if (orf_mesh_alloc(out, m->vertex_count, m->face_count, m->colors != NULL)) return ORF_ENOMEM;
+  memcpy(out->positions, m->positions, 3 * m->vertex_count * sizeof *m->positions);
+  memcpy(out->indices, m->indices, 3 * m->face_count * sizeof *m->indices);
+  if (m->colors) memcpy(out->colors, m->colors, 3 * m->vertex_count);
+  return ORF_OK;
+}
+
+/* The parser runs in a child process (isolate.c): a crash, a hang or a
+ * silent exit there is an error of the one import, and the parent goes on;
+ * what the child sends back arrives whole, within the limits, and engine
+ * memory is back to zero after every case. */
+static void test_import_isolated(void **state) {
+  (void)state;
+  orf_memtrack track = {0};
+  orf_memtrack *old = orf_memtrack_set(&track);
+  orf_repair_info info;
+  orf_mesh out;
+  assert_int_equal(orf_parse_isolated(child_crashes, NULL, 10, 0, 100, 100, &out, &info), ORF_EBADMESH);
+  assert_non_null(strstr(info.message, "crashed on this file (signal 11)"));
+  assert_null(out.positions);
+  assert_int_equal(orf_parse_isolated(child_hangs, NULL, 0.3, 0, 100, 100, &out, &info), ORF_EBADMESH);
+  assert_non_null(strstr(info.message, "longer than the limit of 0.3 s"));
+  assert_int_equal(orf_parse_isolated(child_exits, NULL, 10, 0, 100, 100, &out, &info), ORF_EINTERNAL);
+  assert_non_null(strstr(info.message, "exit status 7"));
+  assert_int_equal(orf_parse_isolated(child_refuses, NULL, 10, 0, 100, 100, &out, &info), ORF_ETOOLARGE);
+  assert_string_equal(info.message, "the child's own reason");
+  orf_mesh sphere, m;
+  assert_int_equal(mg_icosphere(&sphere, 2, 10), 0);
+  assert_int_equal(orf_mesh_alloc(&m, sphere.vertex_count, sphere.face_count, 1), ORF_OK);
+  memcpy(m.positions, sphere.positions, 3 * m.vertex_count * sizeof *m.positions);
+  memcpy(m.indices, sphere.indices, 3 * m.face_count * sizeof *m.indices);
+  orf_mesh_free(&sphere);
+  for (size_t i = 0; i < 3 * m.vertex_count; i++)
+    m.colors[i] = (uint8_t)(i * 7);
+  /* more vertices than the caller allows: refused before allocation */
+  assert_int_equal(orf_parse_isolated(child_sends, &m, 10, 0, m.vertex_count - 1, m.face_count, &out, &info),
+                   ORF_EINTERNAL);
+  assert_non_null(strstr(info.message, "outside the limits"));
+  assert_null(out.positions);
+  assert_int_equal(
+      orf_parse_isolated(child_sends, &m, 10, (size_t)64 << 20, m.vertex_count, m.face_count, &out, &info),
+      ORF_OK);
+  assert_int_equal(out.vertex_count, m.vertex_count);
+  assert_int_equal(out.face_count, m.face_count);
+  assert_memory_equal(out.positions, m.positions, 3 * m.vertex_count * sizeof *m.positions);
+  assert_memory_equal(out.indices, m.indices, 3 * m.face_count * sizeof *m.indices);
+  assert_non_null(out.colors);
+  assert_memory_equal(out.colors, m.colors, 3 * m.vertex_count);
+  orf_mesh_free(&out);
+  orf_mesh_free(&m);
+  assert_int_equal(track.current, 0);
+  orf_memtrack_set(old);
+}
+
 static void test_no_solid(void **state) {
   (void)state;
   float pos[] = {0, 0, 0, 10, 0, 0, 10, 10, 0, 0, 10, 0};
@@ -616,6 +710,7 @@ int main(void) {
       cmocka_unit_test(test_params),
       cmocka_unit_test(test_winding_fast_vs_direct),
       cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_import_isolated),
       cmocka_unit_test(test_round_trips),
       cmocka_unit_test(test_units_and_size),
       cmocka_unit_test(test_no_solid),

@@ -14,17 +14,20 @@
  * is flattened with its accumulated transform, so instancing cannot
  * multiply triangles past the limit unseen.
  *
- * assimp keeps its last error in one global string (aiGetErrorString), so
- * imports are serialised by a mutex: a job's error message is its own.
- * assimp's memory is its own (new/delete), not counted by orf_malloc; the
- * estimate (orf_estimate_repair_bytes) allows for it from the file size.
+ * The checks that need no parsing run here; assimp's parse and the
+ * flattening run in a child process (isolate.c), so that a file that
+ * crashes or hangs assimp costs its own request only, and the mesh the
+ * child sends back is checked again here (indices, finite positions).
+ * Each child has its own assimp, so its last-error string
+ * (aiGetErrorString, a global) is its own import's and imports run in
+ * parallel.  assimp's memory (new/delete) is the child's, capped by the
+ * admission estimate (orf_estimate_repair_bytes), which allows for it.
  */
 #include <assimp/cimport.h>
 #include <assimp/material.h>
 #include <assimp/postprocess.h>
 #include <assimp/scene.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <zip.h>
@@ -32,8 +35,6 @@
 #include "alloc.h"
 #include "mesh.h"
 #include "repair.h"
-
-static pthread_mutex_t import_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int fail(orf_repair_info *info, int rc, const char *fmt, const char *a, unsigned long long x,
                 unsigned long long y) {
@@ -76,7 +77,7 @@ static int zip_check(const uint8_t *data, size_t size, size_t cap, orf_repair_in
 }
 
 /* A PLY header's declared vertex and face counts, checked against the
- * limits before assimp reserves storage for them. */
+ * limits before assimp reserves storage for them, and its end. */
 static int ply_check(const uint8_t *data, size_t size, const orf_repair_params *p, orf_repair_info *info) {
   size_t end = size < 65536 ? size : 65536;
   size_t i = 0;
@@ -98,10 +99,12 @@ static int ply_check(const uint8_t *data, size_t size, const orf_repair_params *
         return fail(info, ORF_ETOOLARGE, "%sthe PLY header declares %llu vertices, past the limit of %llu",
                     "", n, 3 * (unsigned long long)p->max_triangles);
     }
-    if (!strncmp(line, "end_header", 10)) break;
+    if (!strncmp(line, "end_header", 10)) return ORF_OK;
     i = j + 1;
   }
-  return ORF_OK;
+  /* assimp 5.2 loops forever on a header cut before end_header, and reads
+   * wild memory when a damaged one runs into the body */
+  return fail(info, ORF_EBADMESH, "%s", "the PLY header has no end_header line in its first 64 kB", 0, 0);
 }
 
 /* An OBJ's triangles as its face lines declare them (a polygon of k
@@ -296,32 +299,37 @@ static int looks_gltf(const uint8_t *data, size_t size, const char *hint) {
   return n && data[0] == '{' && memmem(data, n, "\"asset\"", 7) != NULL;
 }
 
-int orf_mesh_import(const uint8_t *data, size_t size, const char *hint, const orf_repair_params *p,
-                    const orf_limits *lim, orf_mesh *out, int *gltf, orf_repair_info *info) {
-  memset(out, 0, sizeof *out);
-  if (info) info->message[0] = 0;
-  int rc = precheck(data, size, hint, p, lim, info);
-  if (rc) return rc;
-  int is_gltf = looks_gltf(data, size, hint);
-  if (gltf) *gltf = is_gltf;
+/* What the child needs to parse (isolate.c). */
+typedef struct parse_ctx {
+  const uint8_t *data;
+  size_t size;
+  const char *hint;
+  const orf_repair_params *p;
+  int gltf;
+} parse_ctx;
 
+/* In the child: assimp's parse, the limits on the scene, the flattening. */
+static int parse_scene(void *vctx, orf_mesh *out, orf_repair_info *info) {
+  const parse_ctx *pc = vctx;
+  const orf_repair_params *p = pc->p;
   struct aiPropertyStore *props = aiCreatePropertyStore();
   if (!props) return ORF_ENOMEM;
   /* points and lines are dropped; faces of more corners are triangulated */
   aiSetImportPropertyInteger(props, AI_CONFIG_PP_SBP_REMOVE, aiPrimitiveType_POINT | aiPrimitiveType_LINE);
   unsigned flags = aiProcess_Triangulate | aiProcess_SortByPType | aiProcess_ValidateDataStructure;
-  pthread_mutex_lock(&import_lock);
   const struct aiScene *s = aiImportFileFromMemoryWithProperties(
-      (const char *)data, (unsigned)(size > 0xffffffffu ? 0 : size), flags, hint ? hint : "", props);
+      (const char *)pc->data, (unsigned)(pc->size > 0xffffffffu ? 0 : pc->size), flags,
+      pc->hint ? pc->hint : "", props);
+  aiReleasePropertyStore(props);
   if (!s) {
-    if (info) snprintf(info->message, sizeof info->message, "the importer says: %s", aiGetErrorString());
-    pthread_mutex_unlock(&import_lock);
-    aiReleasePropertyStore(props);
+    const char *why = aiGetErrorString();
+    if (strstr(why, "bad_alloc"))
+      return fail(info, ORF_ETOOLARGE, "%s", "reading the file needs more memory than the importer may use",
+                  0, 0);
+    snprintf(info->message, sizeof info->message, "the importer says: %s", why);
     return ORF_EBADMESH;
   }
-  pthread_mutex_unlock(&import_lock);
-  aiReleasePropertyStore(props);
-
+  int rc;
   size_t nodes = 0;
   count_ctx cc = {0, 0, 0, p->max_triangles};
   if (!s->mRootNode) {
@@ -353,21 +361,50 @@ int orf_mesh_import(const uint8_t *data, size_t size, const char *hint, const or
         colors = c0.r != c1.r || c0.g != c1.g || c0.b != c1.b;
   }
   if ((rc = orf_mesh_alloc(out, (size_t)cc.verts, (size_t)cc.tris, colors))) goto out;
-  fill_ctx fc = {s, out, 0, 0, is_gltf};
+  fill_ctx fc = {s, out, 0, 0, pc->gltf};
   rc = walk(s, p->max_nodes, fill_visit, &fc, &nodes);
   if (rc == ORF_EBADMESH) fail(info, rc, "%s", "a face refers to a vertex the mesh does not have", 0, 0);
-  if (rc) goto out;
-  for (size_t i = 0; i < 3 * out->vertex_count; i++)
-    if (!isfinite(out->positions[i])) {
-      rc = fail(info, ORF_EBADMESH, "%s", "a vertex position is not a finite number", 0, 0);
-      goto out;
-    }
-  if (info) {
-    info->input_triangles = out->face_count;
-    info->input_vertices = out->vertex_count;
-  }
 out:
   if (rc) orf_mesh_free(out);
   aiReleaseImport(s);
   return rc;
+}
+
+/* How long the child may parse: generous for any file under the upload
+ * limit (assimp reads tens of MB a second), short enough that a file that
+ * makes it loop costs little. */
+#define IMPORT_SECONDS 30.0
+
+int orf_mesh_import(const uint8_t *data, size_t size, const char *hint, const orf_repair_params *p,
+                    const orf_limits *lim, orf_mesh *out, int *gltf, orf_repair_info *info) {
+  memset(out, 0, sizeof *out);
+  orf_repair_info scratch;
+  if (!info) info = &scratch;
+  info->message[0] = 0;
+  int rc = precheck(data, size, hint, p, lim, info);
+  if (rc) return rc;
+  parse_ctx pc = {data, size, hint, p, looks_gltf(data, size, hint)};
+  if (gltf) *gltf = pc.gltf;
+  /* the child may use what the admission estimate allows for the whole
+   * repair (the importer's memory included), and 256 MiB of slack */
+  size_t mem = orf_estimate_repair_bytes(p, data, size) + ((size_t)256 << 20);
+  rc = orf_parse_isolated(parse_scene, &pc, IMPORT_SECONDS, mem, 3 * p->max_triangles, p->max_triangles, out,
+                          info);
+  if (rc) return rc;
+  /* the child's answer is checked as a file would be */
+  for (size_t i = 0; i < 3 * out->face_count; i++)
+    if (out->indices[i] >= out->vertex_count) {
+      rc = fail(info, ORF_EINTERNAL, "%s", "the mesh importer sent a face with a vertex out of range", 0, 0);
+      break;
+    }
+  for (size_t i = 0; rc == ORF_OK && i < 3 * out->vertex_count; i++)
+    if (!isfinite(out->positions[i]))
+      rc = fail(info, ORF_EBADMESH, "%s", "a vertex position is not a finite number", 0, 0);
+  if (rc) {
+    orf_mesh_free(out);
+    return rc;
+  }
+  info->input_triangles = out->face_count;
+  info->input_vertices = out->vertex_count;
+  return ORF_OK;
 }

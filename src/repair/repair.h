@@ -106,4 +106,23 @@ void orf_point_grid_free(orf_point_grid *g);
 /* Index of the point nearest q, *d2 its squared distance (n must be > 0). */
 size_t orf_point_grid_nearest(const orf_point_grid *g, const float q[3], float *d2);
 
+/* ---- isolate.c ------------------------------------------------------ */
+
+/* The part of an import that runs in the child: fills *out (orf_malloc) or
+ * returns an error with a sentence in info->message. */
+typedef int (*orf_child_parse_fn)(void *ctx, orf_mesh *out, orf_repair_info *info);
+
+/* Runs parse(ctx, ...) in a child process (fork(), see isolate.c) and
+ * receives the mesh it makes into *out.  The child has `seconds` of wall
+ * time and, outside sanitizer builds, mem_bytes of address space above
+ * what it inherits.  An answer of more than max_vertices vertices or
+ * max_faces faces, or of none, is refused before anything is allocated.
+ * Returns parse's own code and message; ORF_EBADMESH with a sentence when
+ * the child crashed, was killed or ran out of time; ORF_EINTERNAL when it
+ * exited without a whole answer; ORF_EIO or ORF_ENOMEM when no child could
+ * be started.  The mesh's indices and positions are as the child sent
+ * them: the caller checks them.  On error *out is empty. */
+int orf_parse_isolated(orf_child_parse_fn parse, void *ctx, double seconds, size_t mem_bytes,
+                       size_t max_vertices, size_t max_faces, orf_mesh *out, orf_repair_info *info);
+
 #endif
