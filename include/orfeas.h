@@ -248,6 +248,22 @@ int orf_mesh_check(const orf_mesh *m, orf_mesh_report *r);
  * The same mesh always gives the same bytes. */
 int orf_export(const orf_mesh *m, orf_format f, uint8_t **out, size_t *out_size);
 
+/* Compression of an exported file.  MESHOPT is for GLB only: positions
+ * quantised to 14 bits over the longest side of the box (error at most
+ * half a step, extent / 32766, on each axis), normals to 8 bits, colours
+ * to 16 (KHR_mesh_quantization), every buffer view compressed with
+ * meshoptimizer's codecs (EXT_meshopt_compression, required: a reader
+ * needs a meshopt decoder, as three.js's GLTFLoader has). */
+typedef enum { ORF_COMPRESS_NONE, ORF_COMPRESS_MESHOPT } orf_compress;
+
+/* The name of c ("none", "meshopt"), or NULL. */
+const char *orf_compress_name(orf_compress c);
+
+/* orf_export() with compression c: ORF_EINVAL when f cannot hold it
+ * (anything but NONE for a format other than GLB).  The same mesh and c
+ * always give the same bytes. */
+int orf_export_compressed(const orf_mesh *m, orf_format f, orf_compress c, uint8_t **out, size_t *out_size);
+
 /* Frees a buffer the engine returned (orf_export). NULL is a no-op. */
 void orf_buffer_free(void *p);
 

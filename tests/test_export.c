@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <jansson.h>
 #include <math.h>
+#include <meshoptimizer.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -563,6 +564,179 @@ static void test_glb(void **state) {
 
 static const orf_format all_formats[4] = {ORF_FMT_GLB, ORF_FMT_STL, ORF_FMT_OBJ, ORF_FMT_PLY};
 
+static int cmp_tri(const void *x, const void *y) { return memcmp(x, y, 3 * sizeof(uint32_t)); }
+
+/* A compressed GLB (glb_meshopt.c) decoded with meshoptimizer's decoders
+ * and compared with the mesh: the same triangles with the same winding,
+ * positions within half a quantisation step (the bound orfeas.h states),
+ * normals within 1/254, colours within 16-bit rounding, and much smaller
+ * than the plain GLB.  Also the document's shape: both extensions
+ * required, the fallback buffer without data, POSITION bounds in the
+ * quantised units. */
+static void check_glb_meshopt(const orf_mesh *m, const uint8_t *d, size_t size, size_t plain_size) {
+  assert_true(size >= 28);
+  assert_memory_equal(d, "glTF", 4);
+  assert_int_equal(rd_u32(d + 8), size);
+  uint32_t jlen = rd_u32(d + 12);
+  const uint8_t *bhead = d + 20 + jlen, *bin = bhead + 8;
+  uint32_t blen = rd_u32(bhead);
+  assert_int_equal(20 + (size_t)jlen + 8 + blen, size);
+  json_error_t err;
+  json_t *root = json_loadb((const char *)d + 20, jlen, 0, &err);
+  if (!root) fail_msg("GLB JSON does not parse: %s", err.text);
+  json_t *req = jget(root, "extensionsRequired");
+  assert_int_equal(json_array_size(req), 2);
+  assert_string_equal(json_string_value(json_array_get(req, 0)), "EXT_meshopt_compression");
+  assert_string_equal(json_string_value(json_array_get(req, 1)), "KHR_mesh_quantization");
+  json_t *bufs = jget(root, "buffers");
+  assert_int_equal(json_array_size(bufs), 2);
+  assert_int_equal(jint(json_array_get(bufs, 0), "byteLength"), blen);
+  assert_null(json_object_get(json_array_get(bufs, 1), "uri"));
+  assert_true(json_is_true(
+      jget(jget(jget(json_array_get(bufs, 1), "extensions"), "EXT_meshopt_compression"), "fallback")));
+  json_t *node = json_array_get(jget(root, "nodes"), 0);
+  double t[3], sc = json_number_value(json_array_get(jget(node, "scale"), 0));
+  for (int k = 0; k < 3; k++)
+    t[k] = json_number_value(json_array_get(jget(node, "translation"), k));
+  json_t *prim = json_array_get(jget(json_array_get(jget(root, "meshes"), 0), "primitives"), 0);
+  json_t *attrs = jget(prim, "attributes");
+
+  /* decodes accessor a's view into a new array of count * stride bytes */
+  size_t nv = 0;
+  uint8_t *streams[4] = {0};
+  const char *names[4] = {"POSITION", "NORMAL", "COLOR_0", NULL};
+  for (int s = 0; s < 4; s++) {
+    json_int_t a;
+    if (names[s]) {
+      json_t *ja = json_object_get(attrs, names[s]);
+      if (!ja) continue;
+      a = json_integer_value(ja);
+    } else {
+      a = jint(prim, "indices");
+    }
+    json_t *acc = json_array_get(jget(root, "accessors"), (size_t)a);
+    json_t *view = json_array_get(jget(root, "bufferViews"), (size_t)jint(acc, "bufferView"));
+    assert_int_equal(jint(view, "buffer"), 1);
+    json_t *ext = jget(jget(view, "extensions"), "EXT_meshopt_compression");
+    size_t count = (size_t)jint(ext, "count"), stride = (size_t)jint(ext, "byteStride");
+    size_t off = (size_t)jint(ext, "byteOffset"), len = (size_t)jint(ext, "byteLength");
+    assert_int_equal(count, jint(acc, "count"));
+    assert_true(off + len <= blen);
+    assert_int_equal(jint(view, "byteLength"), count * stride);
+    streams[s] = malloc(count * stride);
+    assert_non_null(streams[s]);
+    const char *mode = json_string_value(jget(ext, "mode"));
+    if (names[s]) {
+      assert_string_equal(mode, "ATTRIBUTES");
+      assert_int_equal(meshopt_decodeVertexBuffer(streams[s], count, stride, bin + off, len), 0);
+      nv = count;
+    } else {
+      assert_string_equal(mode, "TRIANGLES");
+      assert_int_equal(count, 3 * m->face_count);
+      assert_int_equal(meshopt_decodeIndexBuffer(streams[s], count, stride, bin + off, len), 0);
+    }
+  }
+  assert_int_equal(nv, m->vertex_count);
+  assert_int_equal(!!streams[2], !!m->colors);
+
+  /* each decoded vertex is the original vertex it dequantises nearest to
+   * (the sphere's vertices are thousands of steps apart) */
+  float *normals = malloc(3 * m->vertex_count * sizeof(float));
+  int *orig = malloc(nv * sizeof(int));
+  assert_true(normals && orig);
+  orf_mesh_vertex_normals(m, normals);
+  const uint16_t *qp = (const uint16_t *)streams[0];
+  double worst = 0;
+  for (size_t i = 0; i < nv; i++) {
+    double p[3] = {t[0] + sc * qp[4 * i], t[1] + sc * qp[4 * i + 1], t[2] + sc * qp[4 * i + 2]};
+    double best = INFINITY;
+    orig[i] = -1;
+    for (size_t v = 0; v < m->vertex_count; v++) {
+      const float *o = m->positions + 3 * v;
+      double g[3] = {o[0] / 1000.0, o[2] / 1000.0, -o[1] / 1000.0}, e = 0;
+      for (int k = 0; k < 3; k++)
+        e = fmax(e, fabs(p[k] - g[k]));
+      if (e < best) best = e, orig[i] = (int)v;
+    }
+    worst = fmax(worst, best);
+    const int8_t *n = (const int8_t *)streams[1] + 4 * i;
+    const float *on = normals + 3 * orig[i], g[3] = {on[0], on[2], -on[1]};
+    for (int k = 0; k < 3; k++)
+      assert_true(fabs(n[k] / 127.0 - g[k]) <= 1 / 254.0 + 1e-6);
+    if (streams[2]) {
+      const uint16_t *c = (const uint16_t *)streams[2] + 4 * i;
+      for (int k = 0; k < 3; k++)
+        assert_true(fabs(c[k] / 65535.0 - srgb_to_linear_ref(m->colors[3 * orig[i] + k])) <= 1e-4);
+    }
+  }
+  printf("  meshopt GLB: %zu bytes (plain %zu, %.1f%%), worst position error %.3g m, step %.3g m\n", size,
+         plain_size, 100.0 * size / plain_size, worst, sc);
+  assert_true(worst <= sc / 2 * 1.001 + 1e-9);
+  assert_true(size * 3 < plain_size);
+
+  /* the same triangles, winding kept: each as its original indices rotated
+   * to start at the smallest, sorted, against the mesh's */
+  size_t nf = m->face_count;
+  uint32_t *a = malloc(3 * nf * sizeof *a), *b = malloc(3 * nf * sizeof *b);
+  assert_true(a && b);
+  const uint32_t *di = (const uint32_t *)streams[3];
+  for (size_t f = 0; f < nf; f++) {
+    uint32_t x[3] = {(uint32_t)orig[di[3 * f]], (uint32_t)orig[di[3 * f + 1]], (uint32_t)orig[di[3 * f + 2]]};
+    const uint32_t *y = m->indices + 3 * f;
+    int r = x[1] < x[0] && x[1] < x[2] ? 1 : x[2] < x[0] && x[2] < x[1] ? 2 : 0;
+    int ry = y[1] < y[0] && y[1] < y[2] ? 1 : y[2] < y[0] && y[2] < y[1] ? 2 : 0;
+    for (int k = 0; k < 3; k++) {
+      a[3 * f + k] = x[(r + k) % 3];
+      b[3 * f + k] = y[(ry + k) % 3];
+    }
+  }
+  qsort(a, nf, 3 * sizeof *a, cmp_tri);
+  qsort(b, nf, 3 * sizeof *b, cmp_tri);
+  assert_memory_equal(a, b, 3 * nf * sizeof *a);
+  free(a);
+  free(b);
+  free(orig);
+  free(normals);
+  for (int s = 0; s < 4; s++)
+    free(streams[s]);
+  json_decref(root);
+}
+
+static void test_glb_meshopt(void **state) {
+  (void)state;
+  for (int colors = 0; colors < 2; colors++) {
+    orf_mesh m;
+    make_icosphere(&m, 4, colors);
+    uint8_t *plain, *d, *d2;
+    size_t plain_size, size, size2;
+    export_ok(&m, ORF_FMT_GLB, &plain, &plain_size);
+    assert_int_equal(orf_export_compressed(&m, ORF_FMT_GLB, ORF_COMPRESS_MESHOPT, &d, &size), ORF_OK);
+    check_glb_meshopt(&m, d, size, plain_size);
+    /* deterministic */
+    assert_int_equal(orf_export_compressed(&m, ORF_FMT_GLB, ORF_COMPRESS_MESHOPT, &d2, &size2), ORF_OK);
+    assert_int_equal(size, size2);
+    assert_memory_equal(d, d2, size);
+    /* NONE is orf_export's bytes; other formats cannot hold meshopt */
+    orf_buffer_free(d2);
+    assert_int_equal(orf_export_compressed(&m, ORF_FMT_GLB, ORF_COMPRESS_NONE, &d2, &size2), ORF_OK);
+    assert_int_equal(size2, plain_size);
+    assert_memory_equal(d2, plain, size2);
+    orf_buffer_free(d2);
+    assert_int_equal(orf_export_compressed(&m, ORF_FMT_STL, ORF_COMPRESS_MESHOPT, &d2, &size2), ORF_EINVAL);
+    assert_null(d2);
+    if (getenv("ORF_KEEP_GLB")) {
+      FILE *f = fopen(colors ? "/tmp/meshopt_c.glb" : "/tmp/meshopt.glb", "wb");
+      fwrite(d, 1, size, f);
+      fclose(f);
+    }
+    orf_buffer_free(d);
+    orf_buffer_free(plain);
+    orf_mesh_free(&m);
+  }
+  assert_string_equal(orf_compress_name(ORF_COMPRESS_MESHOPT), "meshopt");
+  assert_string_equal(orf_compress_name(ORF_COMPRESS_NONE), "none");
+}
+
 static void test_deterministic(void **state) {
   (void)state;
   for (int colors = 0; colors < 2; colors++) {
@@ -746,10 +920,11 @@ static void test_export_file(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_stl),           cmocka_unit_test(test_obj),
-      cmocka_unit_test(test_ply),           cmocka_unit_test(test_glb),
-      cmocka_unit_test(test_deterministic), cmocka_unit_test(test_invalid),
-      cmocka_unit_test(test_out_of_memory), cmocka_unit_test(test_export_file),
+      cmocka_unit_test(test_stl),         cmocka_unit_test(test_obj),
+      cmocka_unit_test(test_ply),         cmocka_unit_test(test_glb),
+      cmocka_unit_test(test_glb_meshopt), cmocka_unit_test(test_deterministic),
+      cmocka_unit_test(test_invalid),     cmocka_unit_test(test_out_of_memory),
+      cmocka_unit_test(test_export_file),
   };
   return cmocka_run_group_tests_name("export", tests, NULL, NULL);
 }

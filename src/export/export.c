@@ -37,14 +37,31 @@ static int check_mesh(const orf_mesh *m) {
  * ORF_ENOMEM when memory runs out, ORF_EINTERNAL when libzip fails (3MF)
  * for another reason. */
 int orf_export(const orf_mesh *m, orf_format f, uint8_t **out, size_t *out_size) {
+  return orf_export_compressed(m, f, ORF_COMPRESS_NONE, out, out_size);
+}
+
+const char *orf_compress_name(orf_compress c) {
+  switch (c) {
+  case ORF_COMPRESS_NONE: return "none";
+  case ORF_COMPRESS_MESHOPT: return "meshopt";
+  }
+  return NULL;
+}
+
+/* Contract: as orf_export(); compression other than NONE is ORF_EINVAL for
+ * a format other than GLB. */
+int orf_export_compressed(const orf_mesh *m, orf_format f, orf_compress c, uint8_t **out, size_t *out_size) {
   if (!out || !out_size) return ORF_EINVAL;
   *out = NULL;
   *out_size = 0;
   int rc = check_mesh(m);
   if (rc) return rc;
+  if (c != ORF_COMPRESS_NONE && (c != ORF_COMPRESS_MESHOPT || f != ORF_FMT_GLB)) return ORF_EINVAL;
   orf_buf b = {0};
   switch (f) {
-  case ORF_FMT_GLB: rc = orf_write_glb(m, &b); break;
+  case ORF_FMT_GLB:
+    rc = c == ORF_COMPRESS_MESHOPT ? orf_write_glb_meshopt(m, &b) : orf_write_glb(m, &b);
+    break;
   case ORF_FMT_STL: rc = orf_write_stl(m, &b); break;
   case ORF_FMT_OBJ: rc = orf_write_obj(m, &b); break;
   case ORF_FMT_PLY: rc = orf_write_ply(m, &b); break;

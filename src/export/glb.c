@@ -40,13 +40,13 @@
 #define GLB_BIN 0x004E4942u   /* "BIN\0" */
 
 /* mm Z-up -> m Y-up, the one conversion used for data and bounds alike. */
-static void to_gltf(const float *p, float q[3]) {
+void orf_glb_position(const float *p, float q[3]) {
   q[0] = (float)(p[0] / 1000.0);
   q[1] = (float)(p[2] / 1000.0);
   q[2] = (float)(-p[1] / 1000.0);
 }
 
-static float srgb_to_linear(uint8_t c) {
+float orf_srgb_to_linear(uint8_t c) {
   double s = c / 255.0;
   return (float)(s <= 0.04045 ? s / 12.92 : pow((s + 0.055) / 1.055, 2.4));
 }
@@ -85,6 +85,26 @@ static void put_json(orf_buf *j, const orf_mesh *m, const float min[3], const fl
                  3 * m->face_count);
 }
 
+/* Contract: pads *json with spaces to 4 bytes and appends to *out the GLB
+ * header, the JSON chunk and the BIN chunk's header for bin_len bytes (a
+ * multiple of 4) that the caller appends next.  -1 when memory runs out
+ * or the file would pass GLB's 32-bit length. */
+int orf_glb_begin(orf_buf *out, orf_buf *json, size_t bin_len) {
+  while (!json->failed && json->len % 4)
+    orf_buf_append(json, " ", 1);
+  uint64_t total = 12 + 8 + (uint64_t)json->len + 8 + bin_len;
+  if (json->failed || total > UINT32_MAX || orf_buf_reserve(out, (size_t)total)) return -1;
+  orf_buf_u32le(out, GLB_MAGIC);
+  orf_buf_u32le(out, 2);
+  orf_buf_u32le(out, (uint32_t)total);
+  orf_buf_u32le(out, (uint32_t)json->len);
+  orf_buf_u32le(out, GLB_JSON);
+  orf_buf_append(out, json->data, json->len);
+  orf_buf_u32le(out, (uint32_t)bin_len);
+  orf_buf_u32le(out, GLB_BIN);
+  return out->failed ? -1 : 0;
+}
+
 /* Contract: appends the GLB of *m (a mesh orf_export() accepts) to *out,
  * converted to metres, Y up, with COLOR_0 where m->colors is set.
  * ORF_EINVAL for a mesh without faces or one too big for GLB's 32-bit
@@ -100,7 +120,7 @@ int orf_write_glb(const orf_mesh *m, orf_buf *out) {
   float min[3], max[3];
   for (size_t i = 0; i < v; i++) {
     float q[3];
-    to_gltf(m->positions + 3 * i, q);
+    orf_glb_position(m->positions + 3 * i, q);
     for (int a = 0; a < 3; a++) {
       if (i == 0 || q[a] < min[a]) min[a] = q[a];
       if (i == 0 || q[a] > max[a]) max[a] = q[a];
@@ -117,27 +137,18 @@ int orf_write_glb(const orf_mesh *m, orf_buf *out) {
     orf_free(normals);
     return ORF_ENOMEM;
   }
-  uint64_t total = 12 + 8 + (uint64_t)j.len + 8 + bin_len;
-  if (total > UINT32_MAX) {
+  if (12 + 8 + (uint64_t)j.len + 8 + bin_len > UINT32_MAX) {
     orf_buf_free(&j);
     orf_free(normals);
     return ORF_EINVAL;
   }
   orf_mesh_vertex_normals(m, normals);
 
-  if (orf_buf_reserve(out, (size_t)total)) goto out_nomem;
-  orf_buf_u32le(out, GLB_MAGIC);
-  orf_buf_u32le(out, 2);
-  orf_buf_u32le(out, (uint32_t)total);
-  orf_buf_u32le(out, (uint32_t)j.len);
-  orf_buf_u32le(out, GLB_JSON);
-  orf_buf_append(out, j.data, j.len);
-  orf_buf_u32le(out, (uint32_t)bin_len);
-  orf_buf_u32le(out, GLB_BIN);
+  if (orf_glb_begin(out, &j, bin_len)) goto out_nomem;
 
   for (size_t i = 0; i < v; i++) {
     float q[3];
-    to_gltf(m->positions + 3 * i, q);
+    orf_glb_position(m->positions + 3 * i, q);
     for (int a = 0; a < 3; a++)
       orf_buf_f32le(out, q[a]);
   }
@@ -150,7 +161,7 @@ int orf_write_glb(const orf_mesh *m, orf_buf *out) {
   if (colors) {
     float lin[256];
     for (int c = 0; c < 256; c++)
-      lin[c] = srgb_to_linear((uint8_t)c);
+      lin[c] = orf_srgb_to_linear((uint8_t)c);
     for (size_t i = 0; i < 3 * v; i++)
       orf_buf_f32le(out, lin[m->colors[i]]);
   }
