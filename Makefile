@@ -17,6 +17,7 @@ SANFLAGS ?=
 PKGS     := spng libturbojpeg libwebp libexif libcrypto jansson libmicrohttpd
 PKGS     += libzip
 PKGS     += assimp
+PKGS     += hiredis
 CPPFLAGS += -Iinclude $(patsubst %,-I%,$(wildcard src/*)) -Itests -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -pthread -MMD -MP $(SANFLAGS)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmeshoptimizer -lm -pthread
@@ -35,7 +36,7 @@ LDLIBS   += -lopencv_dnn -lopencv_ximgproc -lopencv_imgproc -lopencv_core -lstdc
 
 ENGINE_SRC := $(filter-out src/cli/% src/server/% src/gpu/cuda_job.c src/gpu/cuda_none.c,$(wildcard src/*/*.c))
 ENGINE_CXX := $(wildcard src/*/*.cpp)
-SERVER_SRC := $(wildcard src/server/*.c)
+SERVER_SRC := $(wildcard src/server/*.c src/server/*/*.c)
 CLI_SRC    := $(wildcard src/cli/*.c)
 TEST_SRC   := $(wildcard tests/test_*.c)
 TEST_UTIL  := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
