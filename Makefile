@@ -186,9 +186,9 @@ $(OPENAPI_TOOLS): $(wildcard tools/openapi/*) | $(SETUP)
 	@touch $@
 test: $(OPENAPI_TOOLS)
 
-# test_threemf reads 3MF's XML back with libxml2 (tests only).
-$(BUILD)/obj/tests/test_threemf.o: CPPFLAGS += $(shell pkg-config --cflags libxml-2.0)
-$(BUILD)/tests/test_threemf: LDLIBS += $(shell pkg-config --libs libxml-2.0)
+# test_threemf and test_texture read 3MF's XML back with libxml2 (tests only).
+$(BUILD)/obj/tests/test_threemf.o $(BUILD)/obj/tests/test_texture.o: CPPFLAGS += $(shell pkg-config --cflags libxml-2.0)
+$(BUILD)/tests/test_threemf $(BUILD)/tests/test_texture: LDLIBS += $(shell pkg-config --libs libxml-2.0)
 
 # The sanitizer build is also the build without CUDA (NVCC=): ASan's shadow
 # memory and the CUDA driver's address reservations do not mix.

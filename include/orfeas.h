@@ -121,16 +121,35 @@ typedef struct orf_point {
 } orf_point;
 typedef enum { ORF_SHAPE_FLAT, ORF_SHAPE_CYLINDER } orf_shape;
 
+/* texture (docs/ENGINE.md, "Texture"): whether an export carries the
+ * picture as a texture.  AUTO: where the format holds one (GLB, OBJ, 3MF)
+ * and the job made one; ON: the same, but asking it of a format that
+ * cannot hold one, of style=plain or of a cylinder lithophane is an error;
+ * OFF: never, and orf_generate makes none. */
+typedef enum { ORF_TEXTURE_AUTO, ORF_TEXTURE_ON, ORF_TEXTURE_OFF } orf_texture_mode;
+
+/* Compression of an exported file.  MESHOPT is for GLB only: positions
+ * quantised to 14 bits over the longest side of the box (error at most
+ * half a step, extent / 32766, on each axis), normals to 8 bits, colours
+ * to 16, texture coordinates to 16 (error at most 1/131070 of the
+ * texture's side) (KHR_mesh_quantization), every buffer view of the mesh
+ * compressed with meshoptimizer's codecs (EXT_meshopt_compression,
+ * required: a reader needs a meshopt decoder, as three.js's GLTFLoader
+ * has). */
+typedef enum { ORF_COMPRESS_NONE, ORF_COMPRESS_MESHOPT } orf_compress;
+
 /* Every engine parameter of docs/ENGINE.md, with its value.  Fill with
  * orf_params_init() (the defaults), then change fields or call
  * orf_params_set() with text from a user. */
 typedef struct orf_params {
-  orf_mode mode;     /* inflate */
-  int quality;       /* 1..10, 7 */
-  double size_mm;    /* longest side, 1..1000; 100 (size=medium) */
-  int size_mm_set;   /* size_mm given explicitly: wins over `size` */
-  orf_format format; /* glb */
-  int realistic;     /* style: 1 realistic (keep colours), 0 plain */
+  orf_mode mode;            /* inflate */
+  int quality;              /* 1..10, 7 */
+  double size_mm;           /* longest side, 1..1000; 100 (size=medium) */
+  int size_mm_set;          /* size_mm given explicitly: wins over `size` */
+  orf_format format;        /* glb */
+  orf_texture_mode texture; /* auto; like format, a conversion (not in the canonical form) */
+  orf_compress compress;    /* none; like format, a conversion (not in the canonical form) */
+  int realistic;            /* style: 1 realistic (keep colours), 0 plain */
   orf_background background;
   int max_faces; /* 0: F(quality) */
   /* inflate */
@@ -167,7 +186,9 @@ int orf_params_set(orf_params *p, const char *name, const char *value, char *err
  * base_mm + relief_mm < size_mm; lithophane min_mm >= 0.4 (a nozzle
  * width), min_mm < max_mm, border_mm < size_mm / 2, max_mm < size_mm (a
  * quarter of it for a cylinder); extrude depth_mm < size_mm, bevel_mm <=
- * depth_mm / 2.  A parameter given through orf_params_set() that does not
+ * depth_mm / 2; compress=meshopt with format=glb only; texture=on only
+ * with a format that holds a texture (glb, obj, 3mf), style=realistic and
+ * a flat shape.  A parameter given through orf_params_set() that does not
  * apply to p->mode (cutout for inflate, say) is refused too, naming the
  * modes it applies to: nothing is silently ignored.  Returns ORF_OK or
  * ORF_EINVAL with a sentence whose first word is the parameter's name (the
@@ -176,8 +197,11 @@ int orf_params_validate(const orf_params *p, char *err, size_t err_size);
 
 /* Writes the canonical form of *p into buf: every parameter that applies,
  * defaults filled in, keys sorted, as `k=v` joined by '&', engine version
- * first.  `format` is left out: it names a conversion of the same
- * geometry, which the cache serves from one entry.  max_faces is written
+ * first.  `format`, `texture` and `compress` are left out: they name a
+ * conversion of the same geometry, which the cache serves from one entry
+ * (the texture is made from the image beside the mesh and never changes
+ * it: a caller that caches generates with texture auto, so that the entry
+ * holds it, and applies `texture` when it exports).  max_faces is written
  * as its effective value.  Returns the length it needs (like snprintf). */
 size_t orf_params_canonical(const orf_params *p, char *buf, size_t buf_size);
 
@@ -185,14 +209,17 @@ size_t orf_params_canonical(const orf_params *p, char *buf, size_t buf_size);
  * or choices, default, the modes it applies to - from the same table that
  * orf_params_set() checks against, so a client (the studio, the API's
  * /api/v1/params) can never disagree with the validation.  A parameter
- * whose modes list is empty (format) applies to every mode but is not part
- * of the geometry.  Returns the length it needs (like snprintf). */
+ * whose modes list is empty (format, texture, compress) applies to every
+ * mode but is not part of the geometry.  Returns the length it needs (like snprintf). */
 size_t orf_params_describe(char *buf, size_t buf_size);
 
 /* Names of things, for output and logs. */
 const char *orf_mode_name(orf_mode m);
 const char *orf_format_ext(orf_format f); /* "glb", "stl", ... */
 int orf_format_from_ext(const char *ext, orf_format *out);
+/* Non-zero for the formats that hold a texture: GLB, OBJ, 3MF. */
+int orf_format_holds_texture(orf_format f);
+const char *orf_texture_mode_name(orf_texture_mode t); /* "auto", "on", "off" */
 
 /* The marching-cubes resolution R(q) and face budget F(q) of docs/ENGINE.md. */
 int orf_quality_resolution(int quality);
@@ -241,6 +268,50 @@ typedef struct orf_mesh_report {
  * ORF_EINVAL for an index >= vertex_count (*r then zeroed). */
 int orf_mesh_check(const orf_mesh *m, orf_mesh_report *r);
 
+/* ---- textures --------------------------------------------------------- */
+
+/* The picture of a job as a texture (src/texture/, docs/ENGINE.md,
+ * "Texture"): the subject's crop of the image (the whole frame for relief
+ * and lithophane) at most min(ORF_TEXTURE_MAX_SIDE, 256 x quality) texels
+ * on its longer side (never more than the image has), every texel outside
+ * the subject filled with the nearest subject colour, encoded as JPEG (PNG
+ * for flat colours, a logo); and the planar projection from the mesh's
+ * millimetres to texture coordinates.  Every mode is made from the image
+ * in a plane, so the projection is affine: inflate projects along Y (X
+ * and Z), relief, lithophane and extrude along Z (X and Y). */
+#define ORF_TEXTURE_MAX_SIDE 2048
+typedef struct orf_texture {
+  uint8_t *data;    /* the encoded image (orf_malloc'd); NULL: no texture */
+  size_t size;      /* bytes of data */
+  const char *mime; /* "image/jpeg" or "image/png" (static), NULL without data */
+  uint32_t width, height;
+  /* u = uv[0][0] x + uv[0][1] y + uv[0][2] z + uv[0][3] and v likewise
+   * from uv[1], for a point (x, y, z) in the mesh's millimetres: (0, 0) is
+   * the top-left corner of the texture, (1, 1) its bottom-right (glTF's
+   * convention; OBJ and 3MF count v up from the bottom and write 1 - v). */
+  double uv[2][4];
+  /* The rectangle of the source image the texture covers, in its pixels
+   * (full size, after EXIF orientation): x0, y0, x1, y1.  It may reach
+   * past the image's edges (a margin around the subject), where texels
+   * are filled as the background is. */
+  double box[4];
+} orf_texture;
+
+/* Frees what *t owns and zeroes it.  Safe on a zeroed texture. */
+void orf_texture_free(orf_texture *t);
+
+/* Deep copy into *dst (its old contents are not freed): ORF_OK or
+ * ORF_ENOMEM (then *dst is zeroed). */
+int orf_texture_copy(orf_texture *dst, const orf_texture *src);
+
+/* The texture coordinates of p (millimetres) under t's projection. */
+void orf_texture_project(const orf_texture *t, const float p[3], float uv[2]);
+
+/* The texture an export in format f with texture=mode writes: t when t
+ * holds one, mode is not OFF and f holds textures; else NULL (vertex
+ * colours). */
+const orf_texture *orf_texture_pick(const orf_texture *t, orf_texture_mode mode, orf_format f);
+
 /* ---- export ----------------------------------------------------------- */
 
 /* Writes *m in format f into a new buffer *out of *out_size bytes that the
@@ -248,27 +319,51 @@ int orf_mesh_check(const orf_mesh *m, orf_mesh_report *r);
  * The same mesh always gives the same bytes. */
 int orf_export(const orf_mesh *m, orf_format f, uint8_t **out, size_t *out_size);
 
-/* Compression of an exported file.  MESHOPT is for GLB only: positions
- * quantised to 14 bits over the longest side of the box (error at most
- * half a step, extent / 32766, on each axis), normals to 8 bits, colours
- * to 16 (KHR_mesh_quantization), every buffer view compressed with
- * meshoptimizer's codecs (EXT_meshopt_compression, required: a reader
- * needs a meshopt decoder, as three.js's GLTFLoader has). */
-typedef enum { ORF_COMPRESS_NONE, ORF_COMPRESS_MESHOPT } orf_compress;
-
 /* The name of c ("none", "meshopt"), or NULL. */
 const char *orf_compress_name(orf_compress c);
 
 /* orf_export() with compression c: ORF_EINVAL when f cannot hold it
  * (anything but NONE for a format other than GLB).  The same mesh and c
- * always give the same bytes. */
+ * always give the same bytes.  orf_export_textured(m, NULL, f, c, ...). */
 int orf_export_compressed(const orf_mesh *m, orf_format f, orf_compress c, uint8_t **out, size_t *out_size);
+
+/* The one export: *m in format f with compression c and, where t is not
+ * NULL and holds data, the texture t instead of vertex colours (pick it
+ * with orf_texture_pick):
+ *  - GLB: TEXCOORD_0 from t's projection, the image in a buffer view with
+ *    its mimeType, a sampler (linear, clamped) and baseColorTexture in the
+ *    metallic-roughness material; no COLOR_0.  With MESHOPT, TEXCOORD_0 as
+ *    normalized unsigned shorts (clamped to 0..1).
+ *  - 3MF: the materials extension's m:texture2d and m:texture2dgroup (a
+ *    tex2coord per vertex), the image a part of the package
+ *    (/3D/Textures/texture.jpg or .png) with its relationship and content
+ *    type.
+ *  - OBJ: a zip (application/zip) of model.obj (`vt` per vertex, `f
+ *    v/vt`, mtllib model.mtl), model.mtl (map_Kd) and model.jpg or
+ *    model.png.
+ *  - STL, PLY: cannot hold a texture: ORF_EINVAL.
+ * t NULL or without data: vertex colours, as orf_export_compressed.
+ * Errors as orf_export_compressed, and ORF_EINVAL for a texture of size 0,
+ * a mime type other than JPEG and PNG or a projection that is not finite.
+ * The same mesh, texture and c always give the same bytes. */
+int orf_export_textured(const orf_mesh *m, const orf_texture *t, orf_format f, orf_compress c, uint8_t **out,
+                        size_t *out_size);
 
 /* Frees a buffer the engine returned (orf_export). NULL is a no-op. */
 void orf_buffer_free(void *p);
 
 /* orf_export() into a file: written to a temporary name, then renamed. */
 int orf_export_file(const orf_mesh *m, orf_format f, const char *path);
+
+/* orf_export_textured() into files, each written as orf_export_file
+ * writes: `path` itself, except for OBJ with a texture, which is three
+ * files side by side: path (its `mtllib` and `map_Kd` name the others by
+ * their base names), path with its extension (".obj", or none) replaced by
+ * ".mtl", and by ".jpg" or ".png": all three are written to temporary
+ * names first and renamed only when all three are complete, the OBJ last,
+ * so a failure leaves no OBJ naming a missing MTL or image. */
+int orf_export_file_textured(const orf_mesh *m, const orf_texture *t, orf_format f, orf_compress c,
+                             const char *path);
 
 /* Reads a binary little-endian PLY as orf_export() writes it (float x y z,
  * optional uchar red green blue, faces as a uchar count of 3 and uint
@@ -317,6 +412,7 @@ size_t orf_stage_face_budget(const orf_params *p, orf_stage s);
 /* Where the time of a job went, in milliseconds (summed over stages). */
 typedef struct orf_timings {
   double decode, mask, field, mesh, smooth, simplify, export_, total;
+  double texture; /* the texture, after the final stage (included in total) */
 } orf_timings;
 
 /* Called on the job's thread as soon as a stage's mesh exists.  `mesh` is
@@ -420,13 +516,19 @@ typedef struct orf_result {
    * share of the subject's volume, 0..1. */
   size_t dropped_components;
   double dropped_volume_share;
+  /* The picture as a texture with its projection (see orf_texture), made
+   * after the final stage unless texture=off, style=plain or the
+   * lithophane is a cylinder; zeroed otherwise.  The mesh keeps its vertex
+   * colours either way. */
+  orf_texture texture;
 } orf_result;
 
 void orf_result_free(orf_result *r);
 
 /* Runs the whole pipeline on an image in memory.  Calls opts->on_stage for
- * each stage in order; fills *out with the final mesh (which the caller
- * frees with orf_result_free).  On error *out is left empty and the
+ * each stage in order; fills *out with the final mesh and, after the final
+ * stage, its texture (orf_result.texture; which the caller frees with
+ * orf_result_free).  On error *out is left empty and the
  * callback is not called again. */
 int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_opts *opts, orf_result *out);
 
@@ -495,7 +597,12 @@ size_t orf_repair_params_canonical(const orf_repair_params *p, char *buf, size_t
 
 /* The stages orf_repair() reports, in order ("imported", "rough_solid",
  * "final_repaired"); a mesh passed through unremeshed skips rough_solid. */
-typedef enum { ORF_REPAIR_IMPORTED, ORF_REPAIR_ROUGH, ORF_REPAIR_FINAL, ORF_REPAIR_STAGE_COUNT } orf_repair_stage;
+typedef enum {
+  ORF_REPAIR_IMPORTED,
+  ORF_REPAIR_ROUGH,
+  ORF_REPAIR_FINAL,
+  ORF_REPAIR_STAGE_COUNT
+} orf_repair_stage;
 const char *orf_repair_stage_name(orf_repair_stage s);
 
 /* Called on the job's thread with each stage's mesh (the engine's: copy
@@ -508,22 +615,22 @@ typedef int (*orf_repair_stage_fn)(void *user, orf_repair_stage stage, const orf
 typedef struct orf_repair_info {
   size_t input_triangles, input_vertices; /* as read, before welding */
   size_t welded_vertices;
-  size_t open_edges, nonmanifold_edges;  /* of the welded input */
-  size_t components;                     /* of the welded input, joined through shared vertices */
-  size_t flipped_faces;                  /* turned to agree with their neighbours or outward */
+  size_t open_edges, nonmanifold_edges; /* of the welded input */
+  size_t components;                    /* of the welded input, joined through shared vertices */
+  size_t flipped_faces;                 /* turned to agree with their neighbours or outward */
   size_t degenerate_dropped, duplicate_dropped;
   size_t floaters_dropped, floater_faces_dropped;
-  int remeshed;                          /* 1: winding-number remesh, 0: passed through */
-  int grid;                              /* cells on the longest side (0 when passed through) */
-  double cell_mm;                        /* grid cell in millimetres */
-  double input_volume_mm3;               /* signed volume of the oriented input, placed */
-  double hausdorff_mm;                   /* sampled distance from the input's surface to the output */
-  double far_share;                      /* share of input samples farther than a cell from the output */
-  int thin_warning;                      /* parts thinner than a cell were lost */
-  double min_thickness_mm;               /* with thin_warning: the thinnest part the grid keeps (a cell) */
+  int remeshed;            /* 1: winding-number remesh, 0: passed through */
+  int grid;                /* cells on the longest side (0 when passed through) */
+  double cell_mm;          /* grid cell in millimetres */
+  double input_volume_mm3; /* signed volume of the oriented input, placed */
+  double hausdorff_mm;     /* sampled distance from the input's surface to the output */
+  double far_share;        /* share of input samples farther than a cell from the output */
+  int thin_warning;        /* parts thinner than a cell were lost */
+  double min_thickness_mm; /* with thin_warning: the thinnest part the grid keeps (a cell) */
   double winding_ms, total_ms;
-  size_t winding_evals;                  /* exact winding-number evaluations on the grid */
-  char message[256];                     /* a reason from the importer, or the thin-part warning */
+  size_t winding_evals; /* exact winding-number evaluations on the grid */
+  char message[256];    /* a reason from the importer, or the thin-part warning */
 } orf_repair_info;
 
 /* Result of orf_repair(): free with orf_repair_result_free(). */

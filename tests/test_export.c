@@ -775,9 +775,9 @@ static void test_invalid(void **state) {
   /* the writers refuse it too when called directly */
   orf_buf b = {0};
   assert_int_equal(orf_write_stl(&m, &b), ORF_EINVAL);
-  assert_int_equal(orf_write_obj(&m, &b), ORF_EINVAL);
+  assert_int_equal(orf_write_obj(&m, NULL, NULL, &b), ORF_EINVAL);
   assert_int_equal(orf_write_ply(&m, &b), ORF_EINVAL);
-  assert_int_equal(orf_write_glb(&m, &b), ORF_EINVAL);
+  assert_int_equal(orf_write_glb(&m, NULL, &b), ORF_EINVAL);
   assert_int_equal(b.len, 0);
   orf_buf_free(&b);
   m.face_count = faces;

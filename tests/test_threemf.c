@@ -419,7 +419,7 @@ static void test_errors_and_file(void **state) {
   orf_buf b = {0};
   size_t faces = m.face_count;
   m.face_count = 0;
-  assert_int_equal(orf_write_3mf(&m, &b), ORF_EINVAL);
+  assert_int_equal(orf_write_3mf(&m, NULL, &b), ORF_EINVAL);
   assert_int_equal(b.len, 0);
   m.face_count = faces;
 

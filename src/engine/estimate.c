@@ -6,7 +6,8 @@
  * The bound follows the pipeline's allocations (pipeline.c): the decoded
  * image, the working image, the fields of the canvas (inflate.c,
  * poisson.c, the EDT and the mask), and the meshes of the final stage with
- * the smoothing, simplification and checking around them.  Mesh sizes are
+ * the smoothing, simplification and checking around them; or, when it is
+ * more, the texture made after them (src/texture/).  Mesh sizes are
  * bounded through the surface a silhouette can have at grid N:
  * MC_FACES_PER_CELL2 * N^2 faces, three times what a disc gives and above
  * what the test images with long, ragged outlines give.  Tests compare the
@@ -17,6 +18,7 @@
 #include <stdint.h>
 
 #include "orfeas.h"
+#include "texture.h"
 
 #define MC_FACES_PER_CELL2 12  /* marching-cubes faces per N^2 (see above) */
 #define BYTES_PER_FACE 220     /* mesh + smoothing + simplifier + checker, at the final stage */
@@ -78,6 +80,12 @@ static void mode_bound(const orf_params *p, int grid, double side, uint64_t work
 #define SEG_NET_BYTES ((uint64_t)200 << 20)
 #define SEG_BYTES_PER_PX 160
 
+/* The texture's share (see orf_estimate_peak_bytes): bytes per texel, and
+ * per face of the final mesh (positions, colours, indices, normals). */
+#define TEXTURE_BYTES_PER_TEXEL 24
+#define TEXTURE_BYTES_PER_WORK_PX 8 /* the kept mask, its trusted pixels and their EDT */
+#define FINAL_BYTES_PER_FACE 64
+
 static uint64_t scaled_px(uint32_t w, uint32_t h, uint32_t side) {
   uint32_t longest = w > h ? w : h;
   if (longest <= side) return (uint64_t)w * h;
@@ -105,6 +113,23 @@ size_t orf_estimate_peak_bytes(const orf_params *p, uint32_t width, uint32_t hei
   if (p->mode != ORF_MODE_INFLATE) mode_bound(p, grid, side, work, canvas, &fields, &faces);
   uint64_t meshes = faces * BYTES_PER_FACE;
   uint64_t total = file_bytes + decode + fields + meshes;
+  /* The texture (src/texture/, after the final stage, when the fields are
+   * freed): the image decoded again (within `decode`), its crop with a
+   * margin of two working pixels a side, TEXTURE_BYTES_PER_TEXEL per texel
+   * (the scaled crop, the trusted texels, the EDT's distances and nearest
+   * indices, the encoder's buffer) and the working mask's share, beside
+   * the final mesh. */
+  if (orf_texture_wanted(p)) {
+    uint64_t side = ORF_TEXTURE_TEXELS_PER_Q * (uint64_t)(p->quality < 1 ? 1 : p->quality);
+    if (side > ORF_TEXTURE_MAX_SIDE) side = ORF_TEXTURE_MAX_SIDE;
+    double m = 2.0 * (2.0 * longest / work_side + 1);
+    uint64_t crop_px = (uint64_t)((width + m) * (height + m));
+    uint64_t texels = side * side < crop_px ? side * side : crop_px;
+    uint64_t final_faces = p->max_faces ? (uint64_t)p->max_faces : (uint64_t)orf_quality_faces(p->quality);
+    uint64_t tex = decode + 4 * crop_px + TEXTURE_BYTES_PER_TEXEL * texels +
+                   TEXTURE_BYTES_PER_WORK_PX * work + final_faces * FINAL_BYTES_PER_FACE;
+    if (file_bytes + tex > total) total = file_bytes + tex;
+  }
   int masked =
       p->mode == ORF_MODE_INFLATE || p->mode == ORF_MODE_EXTRUDE || (p->mode == ORF_MODE_RELIEF && p->cutout);
   if (masked && (p->background == ORF_BG_AUTO || p->background == ORF_BG_SUBJECT))

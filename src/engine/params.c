@@ -45,6 +45,8 @@ static const char *const kBackgroundHelp[] = {
     "a salient-object network, U^2-Net (photographs)",
     NULL};
 static const char *const kShapes[] = {"flat", "cylinder", NULL};
+static const char *const kTextures[] = {"auto", "on", "off", NULL};
+static const char *const kCompress[] = {"none", "meshopt", NULL};
 
 #define OFF(f) offsetof(orf_params, f)
 static const param_desc kParams[] = {
@@ -56,6 +58,8 @@ static const param_desc kParams[] = {
      "radius of the rounded top and bottom edges, mm (at most half of depth_mm)"},
     {"border_mm", P_NUM, OFF(border_mm), 0, 50, NULL, M_LITHO,
      "frame around the lithophane at full thickness, mm"},
+    {"compress", P_ENUM, OFF(compress), 0, 0, kCompress, 0,
+     "compression of a GLB download: none, or meshopt (quantised, EXT_meshopt_compression)"},
     {"cutout", P_BOOL, OFF(cutout), 0, 1, NULL, M_RELIEF, "the plate follows the subject's silhouette"},
     {"depth_mm", P_NUM, OFF(depth_mm), 0.2, 500, NULL, M_EXTRUDE, "extrusion depth (height of the part), mm"},
     {"detail", P_NUM, OFF(detail), 0, 1, NULL, M_INFLATE,
@@ -83,6 +87,9 @@ static const param_desc kParams[] = {
     {"subject_points", P_POINTS, OFF(point_count), 0, ORF_MAX_POINTS, NULL, M_ALL,
      "corrections of the subject: +x,y keeps the region under a point, -x,y drops it (x, y fractions "
      "0..1 of the width and height), separated by ';'"},
+    {"texture", P_ENUM, OFF(texture), 0, 0, kTextures, 0,
+     "the picture as a texture: auto where the format holds one (glb, obj, 3mf), on, or off (vertex "
+     "colours)"},
     {"thickness", P_NUM, OFF(thickness), 0.05, 2, NULL, M_INFLATE,
      "depth relative to the longest side (1 turns a disc into a sphere)"},
 };
@@ -321,6 +328,24 @@ int orf_params_validate(const orf_params *p, char *err, size_t err_size) {
     break;
   default: break;
   }
+  /* the conversions: what the format can hold */
+  if ((unsigned)p->compress > ORF_COMPRESS_MESHOPT)
+    return fail(err, err_size, "compress must be none or meshopt");
+  if ((unsigned)p->texture > ORF_TEXTURE_OFF) return fail(err, err_size, "texture must be auto, on or off");
+  if (p->compress != ORF_COMPRESS_NONE && p->format != ORF_FMT_GLB)
+    return fail(err, err_size, "compress=%s applies to format=glb only (got format=%s)",
+                kCompress[p->compress], orf_format_ext(p->format));
+  if (p->texture == ORF_TEXTURE_ON) {
+    if (!orf_format_holds_texture(p->format))
+      return fail(err, err_size, "texture=on needs a format that holds a texture: glb, obj or 3mf (got %s)",
+                  orf_format_ext(p->format));
+    if (!p->realistic)
+      return fail(err, err_size, "texture=on needs style=realistic: a plain model carries no picture");
+    if (p->mode == ORF_MODE_LITHOPHANE && p->shape == ORF_SHAPE_CYLINDER)
+      return fail(
+          err, err_size,
+          "texture=on needs a flat lithophane: the picture of shape=cylinder is wrapped, not projected");
+  }
   return ORF_OK;
 }
 
@@ -424,6 +449,12 @@ const char *orf_stage_name(orf_stage s) {
 }
 
 const char *orf_format_ext(orf_format f) { return (unsigned)f < 5 ? kFormats[f] : "bin"; }
+
+int orf_format_holds_texture(orf_format f) {
+  return f == ORF_FMT_GLB || f == ORF_FMT_OBJ || f == ORF_FMT_3MF;
+}
+
+const char *orf_texture_mode_name(orf_texture_mode t) { return (unsigned)t < 3 ? kTextures[t] : "unknown"; }
 
 int orf_format_from_ext(const char *ext, orf_format *out) {
   for (int i = 0; kFormats[i]; i++) {

@@ -49,6 +49,7 @@
 #include "segment.h"
 #include "simplify.h"
 #include "smooth.h"
+#include "texture.h"
 
 #include <spng.h>
 
@@ -82,6 +83,7 @@ typedef struct job {
   size_t size;
   size_t refined_faces; /* of the refined stage's mesh before its budget */
   size_t unreachable;   /* faces of a stage's mesh that could not be brought within its budget */
+  orf_texture_plan tex; /* the texture's mask and projection (src/texture/) */
 } job;
 
 static double now_ms(void) {
@@ -103,6 +105,7 @@ void orf_job_opts_init(orf_job_opts *o) {
 
 void orf_result_free(orf_result *r) {
   orf_mesh_free(&r->mesh);
+  orf_texture_free(&r->texture);
   memset(r, 0, sizeof *r);
 }
 
@@ -152,10 +155,13 @@ static int finish_stage(job *j, const orf_inflate *f, const orf_modefield *mf, o
   double t3 = now_ms();
   t->simplify += t3 - t2;
   if (j->p->realistic && (rc = mf ? orf_modes_colorize(mf, m) : orf_inflate_colorize(f, m))) return rc;
+  float lo[3], hi[3]; /* before placing: with the placed bounds, the texture's projection */
+  orf_mesh_bounds(m, lo, hi);
   if (mf)
     orf_modes_place(mf, m);
   else
     to_millimetres(m, j->p->size_mm);
+  if (stage == ORF_STAGE_FINAL_OPTIMIZED) orf_texture_plan_place(&j->tex, f, mf, lo, hi, m);
   orf_mesh_report rep;
   if ((rc = orf_mesh_check(m, &rep))) return rc;
   if (rep.degenerate_faces && (rc = orf_mesh_fix_degenerate(m)) == ORF_OK) rc = orf_mesh_check(m, &rep);
@@ -203,7 +209,7 @@ static int prepare(job *j, const orf_image *img, orf_inflate *f, orf_modefield *
   else
     rc = orf_inflate_build(mask.data, img->rgba, img->width, img->height, j->p->thickness, j->p->detail,
                            j->o->threads, j->o->cancel, f);
-  orf_mask_free(&mask);
+  orf_texture_plan_keep_mask(&j->tex, &mask, img->width, img->height); /* kept, or freed */
   j->res->timings.field += now_ms() - t2;
   return rc;
 }
@@ -329,8 +335,16 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   orf_image_free(&work);
   if ((rc = run_stage(j, &f, mf, ORF_STAGE_REFINED_MESH, kStageGrid[ORF_STAGE_REFINED_MESH], NULL))) goto out;
   final_grid = final_grid_of(j);
-  rc = run_stage(j, &f, mf, ORF_STAGE_FINAL_OPTIMIZED, final_grid, &j->res->mesh);
+  if ((rc = run_stage(j, &f, mf, ORF_STAGE_FINAL_OPTIMIZED, final_grid, &j->res->mesh))) goto out;
+  /* the texture (src/texture/): the image again at its resolution */
+  orf_inflate_free(&f);
+  orf_modes_free(&modefield);
+  t1 = now_ms();
+  rc = orf_texture_plan_make(&j->tex, data, size, &o->limits, p->quality, o->threads, o->cancel,
+                             &j->res->texture);
+  j->res->timings.texture += now_ms() - t1;
 out:
+  orf_texture_plan_free(&j->tex);
   orf_image_free(&src);
   orf_image_free(&small);
   orf_image_free(&work);
@@ -362,7 +376,8 @@ int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_
   if (!prev) orf_memtrack_set(&track);
   size_t base = atomic_load(&use->current);
   atomic_store(&use->peak, base);
-  job j = {p, opts, out, now_ms(), gpu, {0}, data, size, 0, 0};
+  job j = {p, opts, out, now_ms(), gpu, {0}, data, size, 0, 0, {0}};
+  orf_texture_plan_init(&j.tex, p);
   int rc = generate(&j, data, size);
   orf__subject_free(&j.subj);
   out->timings.total = now_ms() - j.t0;

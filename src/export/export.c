@@ -1,7 +1,10 @@
 /*
- * export.c - orf_export() and orf_export_file(): checks a mesh once, picks
- * the writer of the format (stl.c, obj.c, ply.c, glb.c, threemf.c) and
- * hands out its bytes, or puts them in a file atomically.
+ * export.c - orf_export_textured(), the one export (orf_export and
+ * orf_export_compressed are it without a texture), and its file form
+ * orf_export_file_textured(): checks a mesh (and a texture) once, picks the
+ * writer of the format (stl.c, obj.c, ply.c, glb.c, glb_meshopt.c,
+ * threemf.c; a textured OBJ is a zip of the OBJ, its MTL and the image,
+ * zip.c) and hands out its bytes, or puts them in files atomically.
  *
  * The file is written the way crash-safe writers do it (the classic
  * "write temporary, fsync, rename" pattern, as in SQLite's and Git's lock
@@ -10,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <strings.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,21 +55,67 @@ const char *orf_compress_name(orf_compress c) {
 /* Contract: as orf_export(); compression other than NONE is ORF_EINVAL for
  * a format other than GLB. */
 int orf_export_compressed(const orf_mesh *m, orf_format f, orf_compress c, uint8_t **out, size_t *out_size) {
+  return orf_export_textured(m, NULL, f, c, out, out_size);
+}
+
+/* Contract (export.h): "jpg" or "png" for t's mime type, else NULL. */
+const char *orf_texture_ext(const orf_texture *t) {
+  if (!t || !t->mime) return NULL;
+  if (!strcmp(t->mime, "image/jpeg")) return "jpg";
+  if (!strcmp(t->mime, "image/png")) return "png";
+  return NULL;
+}
+
+/* A texture the writers can trust: bytes, a mime type they know, a
+ * finite projection. */
+static int check_texture(const orf_texture *t) {
+  if (!t->size || !orf_texture_ext(t)) return ORF_EINVAL;
+  for (int r = 0; r < 2; r++)
+    for (int k = 0; k < 4; k++)
+      if (!isfinite(t->uv[r][k])) return ORF_EINVAL;
+  return ORF_OK;
+}
+
+/* Contract (export.h): appends the zip of model.obj, model.mtl and
+ * model.<jpg|png> (stored) for *m and t.  ORF_OK, ORF_ENOMEM,
+ * ORF_EINTERNAL (libzip), ORF_EINVAL (the writers'). */
+int orf_write_obj_zip(const orf_mesh *m, const orf_texture *t, orf_buf *out) {
+  char image[16];
+  snprintf(image, sizeof image, "model.%s", orf_texture_ext(t));
+  orf_buf obj = {0}, mtl = {0};
+  int rc = orf_write_obj(m, t, "model.mtl", &obj);
+  if (!rc) rc = orf_write_mtl(image, &mtl);
+  if (!rc) {
+    const orf_zip_part parts[3] = {{"model.obj", obj.data, obj.len, 0},
+                                   {"model.mtl", mtl.data, mtl.len, 0},
+                                   {image, t->data, t->size, 1}};
+    rc = orf_zip_write(parts, 3, out);
+  }
+  orf_buf_free(&obj);
+  orf_buf_free(&mtl);
+  return rc;
+}
+
+/* Contract: see orfeas.h.  t NULL or without data: vertex colours. */
+int orf_export_textured(const orf_mesh *m, const orf_texture *t, orf_format f, orf_compress c, uint8_t **out,
+                        size_t *out_size) {
   if (!out || !out_size) return ORF_EINVAL;
   *out = NULL;
   *out_size = 0;
   int rc = check_mesh(m);
   if (rc) return rc;
   if (c != ORF_COMPRESS_NONE && (c != ORF_COMPRESS_MESHOPT || f != ORF_FMT_GLB)) return ORF_EINVAL;
+  if (t && !t->data) t = NULL;
+  if (t && (!orf_format_holds_texture(f) || check_texture(t))) return ORF_EINVAL;
   orf_buf b = {0};
   switch (f) {
   case ORF_FMT_GLB:
-    rc = c == ORF_COMPRESS_MESHOPT ? orf_write_glb_meshopt(m, &b) : orf_write_glb(m, &b);
+    rc = c == ORF_COMPRESS_MESHOPT ? orf_write_glb_meshopt(m, t, &b) : orf_write_glb(m, t, &b);
     break;
   case ORF_FMT_STL: rc = orf_write_stl(m, &b); break;
-  case ORF_FMT_OBJ: rc = orf_write_obj(m, &b); break;
+  case ORF_FMT_OBJ: rc = t ? orf_write_obj_zip(m, t, &b) : orf_write_obj(m, NULL, NULL, &b); break;
   case ORF_FMT_PLY: rc = orf_write_ply(m, &b); break;
-  case ORF_FMT_3MF: rc = orf_write_3mf(m, &b); break;
+  case ORF_FMT_3MF: rc = orf_write_3mf(m, t, &b); break;
   default: rc = ORF_EINVAL; break;
   }
   if (rc == ORF_OK && b.failed) rc = ORF_ENOMEM;
@@ -114,49 +164,118 @@ static void sync_parent_dir(const char *path) {
   close(fd);
 }
 
-/* Contract: writes orf_export(m, f) to `path`, through the temporary file
+/* Writes data to a new temporary file beside `path`,
  * "<path>.tmp.<pid>.<tid>" (the thread id keeps two threads that export to
- * the same path apart), fsync'd then renamed over `path`.  Returns what
- * orf_export() returns for a bad mesh or format (no file is touched),
- * ORF_EIO when any file step fails (the temporary file is removed and
- * `path` is left as it was), ORF_OK when `path` holds the new file. */
-int orf_export_file(const orf_mesh *m, orf_format f, const char *path) {
-  if (!path || !*path) return ORF_EINVAL;
-  uint8_t *data;
-  size_t size;
-  int rc = orf_export(m, f, &data, &size);
-  if (rc) return rc;
-
+ * the same path apart), fsync'd and closed; *tmp gets its name (orf_malloc'd).
+ * ORF_OK, ORF_ENOMEM, or ORF_EIO with no temporary file left. */
+static int write_temp(const char *path, const uint8_t *data, size_t size, char **tmp) {
   size_t tmp_len = strlen(path) + 64;
-  char *tmp = orf_malloc(tmp_len);
-  if (!tmp) {
-    orf_buffer_free(data);
-    return ORF_ENOMEM;
-  }
-  snprintf(tmp, tmp_len, "%s.tmp.%ld.%ld", path, (long)getpid(), (long)gettid());
-
+  *tmp = orf_malloc(tmp_len);
+  if (!*tmp) return ORF_ENOMEM;
+  snprintf(*tmp, tmp_len, "%s.tmp.%ld.%ld", path, (long)getpid(), (long)gettid());
   /* O_EXCL: never write through a link planted at the temporary name.  A
    * file already there can only be the leftover of a crashed process that
    * had our pid and tid: remove it and try once more. */
   int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
-  int fd = open(tmp, flags, 0666);
-  if (fd < 0 && errno == EEXIST && unlink(tmp) == 0) fd = open(tmp, flags, 0666);
-  if (fd < 0) {
-    rc = ORF_EIO;
-    goto out_free;
+  int fd = open(*tmp, flags, 0666);
+  if (fd < 0 && errno == EEXIST && unlink(*tmp) == 0) fd = open(*tmp, flags, 0666);
+  int bad = fd < 0;
+  if (!bad) {
+    bad = write_all(fd, data, size) != 0;
+    bad |= fsync(fd) != 0;
+    bad |= close(fd) != 0;
+    if (bad) unlink(*tmp);
   }
-  int bad = write_all(fd, data, size) != 0;
-  bad |= fsync(fd) != 0;
-  bad |= close(fd) != 0;
-  if (bad || rename(tmp, path) != 0) {
-    unlink(tmp);
-    rc = ORF_EIO;
-    goto out_free;
+  if (bad) {
+    orf_free(*tmp);
+    *tmp = NULL;
+    return ORF_EIO;
   }
-  sync_parent_dir(path);
-  rc = ORF_OK;
-out_free:
-  orf_free(tmp);
-  orf_buffer_free(data);
+  return ORF_OK;
+}
+
+/* Contract: writes orf_export(m, f) to `path` (orf_export_file_textured
+ * without a texture). */
+int orf_export_file(const orf_mesh *m, orf_format f, const char *path) {
+  return orf_export_file_textured(m, NULL, f, ORF_COMPRESS_NONE, path);
+}
+
+/* The files beside a textured OBJ: path with ".obj" (any case, or
+ * nothing) replaced by "." ext (orf_malloc'd; NULL on ENOMEM). */
+static char *sibling(const char *path, const char *ext) {
+  size_t n = strlen(path);
+  if (n > 4 && !strcasecmp(path + n - 4, ".obj")) n -= 4;
+  char *s = orf_malloc(n + strlen(ext) + 2);
+  if (s) sprintf(s, "%.*s.%s", (int)n, path, ext);
+  return s;
+}
+/* The name the OBJ and the MTL refer to a sibling by: its last component. */
+static const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
+}
+
+/* Contract: writes orf_export_textured(m, t, f, c) to `path` through a
+ * temporary file (write_temp) renamed over it; for OBJ with a texture, the
+ * three files (see orfeas.h), all written to temporary files first and
+ * renamed only when all three are complete, the OBJ last.  Returns what
+ * orf_export_textured() returns for a bad mesh, texture or format (no file
+ * is touched), ORF_EIO when a file step fails (temporary files removed,
+ * `path` left as it was), ORF_ENOMEM, ORF_OK when the files are in place. */
+int orf_export_file_textured(const orf_mesh *m, const orf_texture *t, orf_format f, orf_compress c,
+                             const char *path) {
+  if (!path || !*path) return ORF_EINVAL;
+  if (t && !t->data) t = NULL;
+  int rc;
+  if (!(t && f == ORF_FMT_OBJ)) {
+    uint8_t *data;
+    size_t size;
+    char *tmp = NULL;
+    if ((rc = orf_export_textured(m, t, f, c, &data, &size))) return rc;
+    if ((rc = write_temp(path, data, size, &tmp)) == ORF_OK) {
+      if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        rc = ORF_EIO;
+      } else {
+        sync_parent_dir(path);
+      }
+    }
+    orf_free(tmp);
+    orf_buffer_free(data);
+    return rc;
+  }
+
+  /* a textured OBJ: the image, the MTL, the OBJ */
+  if ((rc = check_mesh(m)) || c != ORF_COMPRESS_NONE || (rc = check_texture(t))) return rc ? rc : ORF_EINVAL;
+  char *paths[3] = {sibling(path, orf_texture_ext(t)), sibling(path, "mtl"), NULL}, *tmps[3] = {0};
+  orf_buf mtl = {0}, obj = {0};
+  rc = ORF_ENOMEM;
+  size_t len = strlen(path) + 1;
+  if (!paths[0] || !paths[1] || !(paths[2] = orf_malloc(len))) goto out;
+  memcpy(paths[2], path, len);
+  if ((rc = orf_write_mtl(base_name(paths[0]), &mtl)) ||
+      (rc = orf_write_obj(m, t, base_name(paths[1]), &obj)))
+    goto out;
+  rc = mtl.failed || obj.failed ? ORF_ENOMEM : ORF_OK;
+  const uint8_t *data[3] = {t->data, mtl.data, obj.data};
+  size_t sizes[3] = {t->size, mtl.len, obj.len};
+  for (int i = 0; i < 3 && !rc; i++)
+    rc = write_temp(paths[i], data[i], sizes[i], &tmps[i]);
+  for (int i = 0; i < 3 && !rc; i++)
+    if (rename(tmps[i], paths[i]) != 0)
+      rc = ORF_EIO;
+    else {
+      orf_free(tmps[i]);
+      tmps[i] = NULL;
+    }
+  if (!rc) sync_parent_dir(path);
+out:
+  for (int i = 0; i < 3; i++) {
+    if (tmps[i]) unlink(tmps[i]);
+    orf_free(tmps[i]);
+    orf_free(paths[i]);
+  }
+  orf_buf_free(&mtl);
+  orf_buf_free(&obj);
   return rc;
 }

@@ -15,6 +15,15 @@
  * NORMAL (float VEC3, unit, area-weighted from orf_mesh_vertex_normals),
  * COLOR_0 when the mesh has colours, and the indices (UNSIGNED_INT).
  *
+ * With a texture (orf_export_textured): TEXCOORD_0 (float VEC2, the
+ * texture's projection of each vertex's millimetres, glTF's top-left
+ * origin as orf_texture has it) in place of COLOR_0, the image's bytes
+ * after the indices in a buffer view of their own (padded to 4 with
+ * zeros), and the material's baseColorTexture (orf_glb_put_material).
+ * Vertex colours are not written then: glTF multiplies COLOR_0 into the
+ * base colour, which would darken the picture by the mesh's own blurred
+ * copy of it.
+ *
  * COLOR_0 is linear in glTF while our colours are sRGB bytes, so they are
  * converted with the sRGB transfer function (IEC 61966-2-1).  They are
  * written as FLOAT VEC3: normalized bytes would crush the dark tones (sRGB
@@ -51,11 +60,35 @@ float orf_srgb_to_linear(uint8_t c) {
   return (float)(s <= 0.04045 ? s / 12.92 : pow((s + 0.055) / 1.055, 2.4));
 }
 
-/* Appends the JSON document (unpadded) for a BIN buffer of the given layout. */
-static void put_json(orf_buf *j, const orf_mesh *m, const float min[3], const float max[3], size_t bin_len) {
-  size_t v = m->vertex_count, vbytes = 12 * v;
-  int colors = m->colors != NULL;
-  int idx = colors ? 3 : 2; /* accessor and bufferView of the indices */
+/* Contract (export.h): appends `"materials":[...],` - one
+ * metallic-roughness material, white, not metallic, roughness 0.8 (a
+ * matte print), single-sided - and, with a texture, its baseColorTexture
+ * and the `textures`, `samplers` (linear, mipmapped, clamped to the edge:
+ * the fill around the subject continues past its edge, and coordinates a
+ * rounding past 0..1 keep the edge's colour) and `images` (buffer view
+ * image_view, t's mimeType) it uses. */
+void orf_glb_put_material(orf_buf *j, const orf_texture *t, int image_view) {
+  orf_buf_printf(j,
+                 "\"materials\":[{\"pbrMetallicRoughness\":{\"baseColorFactor\":[1,1,1,1],%s"
+                 "\"metallicFactor\":0,\"roughnessFactor\":0.8},\"doubleSided\":false}],",
+                 t ? "\"baseColorTexture\":{\"index\":0,\"texCoord\":0}," : "");
+  if (t)
+    orf_buf_printf(j,
+                   "\"textures\":[{\"sampler\":0,\"source\":0}],"
+                   "\"samplers\":[{\"magFilter\":9729,\"minFilter\":9987,\"wrapS\":33071,\"wrapT\":33071}],"
+                   "\"images\":[{\"bufferView\":%d,\"mimeType\":\"%s\"}],",
+                   image_view, t->mime);
+}
+
+/* Appends the JSON document (unpadded) for a BIN buffer of the given
+ * layout: POSITION, NORMAL, then COLOR_0 (colours, no texture) or
+ * TEXCOORD_0 (texture), the indices, and the image. */
+static void put_json(orf_buf *j, const orf_mesh *m, const orf_texture *t, const float min[3],
+                     const float max[3], size_t bin_len) {
+  size_t v = m->vertex_count, vbytes = 12 * v, ibytes = 12 * m->face_count;
+  int colors = m->colors != NULL && !t;
+  int idx = colors || t ? 3 : 2; /* accessor and bufferView of the indices */
+  size_t third = t ? 8 * v : vbytes;
 
   orf_buf_printf(j,
                  "{\"asset\":{\"version\":\"2.0\",\"generator\":\"ORFEAS %s\"},"
@@ -63,24 +96,27 @@ static void put_json(orf_buf *j, const orf_mesh *m, const float min[3], const fl
                  "\"meshes\":[{\"primitives\":[{\"attributes\":{\"POSITION\":0,\"NORMAL\":1",
                  ORF_VERSION);
   if (colors) orf_buf_printf(j, ",\"COLOR_0\":2");
+  if (t) orf_buf_printf(j, ",\"TEXCOORD_0\":2");
+  orf_buf_printf(j, "},\"indices\":%d,\"material\":0,\"mode\":4}]}],", idx);
+  orf_glb_put_material(j, t, idx + 1);
+  orf_buf_printf(j, "\"buffers\":[{\"byteLength\":%zu}],\"bufferViews\":[", bin_len);
+  size_t at = 0;
+  for (int a = 0; a < idx; a++) {
+    size_t len = a == 2 ? third : vbytes;
+    orf_buf_printf(j, "{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":%zu,\"target\":34962},", at, len);
+    at += len;
+  }
+  orf_buf_printf(j, "{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":%zu,\"target\":34963}", at, ibytes);
+  at += ibytes;
+  if (t) orf_buf_printf(j, ",{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":%zu}", at, t->size);
   orf_buf_printf(j,
-                 "},\"indices\":%d,\"material\":0,\"mode\":4}]}],"
-                 "\"materials\":[{\"pbrMetallicRoughness\":{\"baseColorFactor\":[1,1,1,1],"
-                 "\"metallicFactor\":0,\"roughnessFactor\":0.8},\"doubleSided\":false}],"
-                 "\"buffers\":[{\"byteLength\":%zu}],\"bufferViews\":[",
-                 idx, bin_len);
-  for (int a = 0; a < idx; a++)
-    orf_buf_printf(j, "{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":%zu,\"target\":34962},", a * vbytes,
-                   vbytes);
-  orf_buf_printf(j, "{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":%zu,\"target\":34963}],", idx * vbytes,
-                 12 * m->face_count);
-  orf_buf_printf(j,
-                 "\"accessors\":[{\"bufferView\":0,\"componentType\":5126,\"count\":%zu,\"type\":\"VEC3\","
+                 "],\"accessors\":[{\"bufferView\":0,\"componentType\":5126,\"count\":%zu,\"type\":\"VEC3\","
                  "\"min\":[%.9g,%.9g,%.9g],\"max\":[%.9g,%.9g,%.9g]},"
                  "{\"bufferView\":1,\"componentType\":5126,\"count\":%zu,\"type\":\"VEC3\"},",
                  v, min[0], min[1], min[2], max[0], max[1], max[2], v);
   if (colors)
     orf_buf_printf(j, "{\"bufferView\":2,\"componentType\":5126,\"count\":%zu,\"type\":\"VEC3\"},", v);
+  if (t) orf_buf_printf(j, "{\"bufferView\":2,\"componentType\":5126,\"count\":%zu,\"type\":\"VEC2\"},", v);
   orf_buf_printf(j, "{\"bufferView\":%d,\"componentType\":5125,\"count\":%zu,\"type\":\"SCALAR\"}]}", idx,
                  3 * m->face_count);
 }
@@ -106,16 +142,19 @@ int orf_glb_begin(orf_buf *out, orf_buf *json, size_t bin_len) {
 }
 
 /* Contract: appends the GLB of *m (a mesh orf_export() accepts) to *out,
- * converted to metres, Y up, with COLOR_0 where m->colors is set.
+ * converted to metres, Y up, with TEXCOORD_0 and the image of t (an image
+ * orf_export_textured accepts) or, t NULL, COLOR_0 where m->colors is set.
  * ORF_EINVAL for a mesh without faces or one too big for GLB's 32-bit
  * lengths, ORF_ENOMEM when memory runs out (scratch is freed; what was
  * appended to *out stays for the caller to free). */
-int orf_write_glb(const orf_mesh *m, orf_buf *out) {
+int orf_write_glb(const orf_mesh *m, const orf_texture *t, orf_buf *out) {
   size_t v = m->vertex_count, f = m->face_count;
   if (f == 0 || v == 0) return ORF_EINVAL;
-  int colors = m->colors != NULL;
-  if (v > UINT32_MAX / 36 || f > UINT32_MAX / 12) return ORF_EINVAL;
-  size_t bin_len = (colors ? 36 : 24) * v + 12 * f; /* every part a multiple of 4 */
+  int colors = m->colors != NULL && !t;
+  if (v > UINT32_MAX / 36 || f > UINT32_MAX / 12 || (t && t->size > UINT32_MAX)) return ORF_EINVAL;
+  /* every part a multiple of 4, the image padded with zeros */
+  size_t image = t ? (t->size + 3) & ~(size_t)3 : 0;
+  size_t bin_len = (colors ? 36 : t ? 32 : 24) * v + 12 * f + image;
 
   float min[3], max[3];
   for (size_t i = 0; i < v; i++) {
@@ -128,7 +167,7 @@ int orf_write_glb(const orf_mesh *m, orf_buf *out) {
   }
 
   orf_buf j = {0};
-  put_json(&j, m, min, max, bin_len);
+  put_json(&j, m, t, min, max, bin_len);
   while (!j.failed && j.len % 4)
     orf_buf_append(&j, " ", 1);
   float *normals = orf_malloc_array(v, 3 * sizeof(float));
@@ -165,8 +204,21 @@ int orf_write_glb(const orf_mesh *m, orf_buf *out) {
     for (size_t i = 0; i < 3 * v; i++)
       orf_buf_f32le(out, lin[m->colors[i]]);
   }
+  if (t) {
+    for (size_t i = 0; i < v; i++) {
+      float uv[2];
+      orf_texture_project(t, m->positions + 3 * i, uv);
+      orf_buf_f32le(out, uv[0]);
+      orf_buf_f32le(out, uv[1]);
+    }
+  }
   for (size_t i = 0; i < 3 * f; i++)
     orf_buf_u32le(out, m->indices[i]);
+  if (t) {
+    static const uint8_t zeros[4] = {0};
+    orf_buf_append(out, t->data, t->size);
+    orf_buf_append(out, zeros, image - t->size);
+  }
   if (out->failed) goto out_nomem;
 
   orf_buf_free(&j);

@@ -2,7 +2,11 @@
  * obj.c - Wavefront OBJ writer (the Advanced Visualizer's text format, with
  * the common per-vertex colour extension `v x y z r g b` that MeshLab,
  * Blender and most slicers read): a comment header, one `v` line per
- * vertex, one `f a b c` line per face with 1-based indices.
+ * vertex, one `f a b c` line per face with 1-based indices.  With a
+ * texture: `mtllib`, a `vt` line per vertex (the texture's projection of
+ * that vertex: one coordinate per vertex, so `f a/a b/b c/c`), `usemtl`,
+ * and the MTL file beside it (orf_write_mtl: `map_Kd` names the image);
+ * the vertex colours are left out, as GLB drops COLOR_0.
  *
  * Positions are printed with %.9g, enough digits for any float to read back
  * as the same float; colours as sRGB fractions 0..1 with %.4f, enough to
@@ -51,26 +55,44 @@ char *orf_put_uint(char *s, uint64_t n) {
   return s;
 }
 
+/* Appends the `vt` lines of t's projection of every vertex (v counted up
+ * from the bottom, as OBJ does). */
+static void put_texcoords(const orf_mesh *m, const orf_texture *t, orf_buf *out) {
+  for (size_t v = 0; v < m->vertex_count; v++) {
+    float uv[2];
+    orf_texture_project(t, m->positions + 3 * v, uv);
+    put_line(out, "vt %.9g %.9g\n", uv[0], 1.0f - uv[1]);
+  }
+}
+
 /* Contract: appends the OBJ text of *m (a mesh orf_export() accepts) to
- * *out, with `v x y z r g b` lines where m->colors is set.  ORF_EINVAL for a
- * mesh without faces, ORF_ENOMEM when *out cannot grow (or, impossibly, a
- * line overflows). */
-int orf_write_obj(const orf_mesh *m, orf_buf *out) {
-  if (m->face_count == 0) return ORF_EINVAL;
+ * *out: with the texture t (not NULL), `mtllib mtl_name`, `vt` per vertex,
+ * `usemtl picture` and `f a/a b/b c/c`, no colours; else `v x y z r g b`
+ * lines where m->colors is set.  ORF_EINVAL for a mesh without faces (or
+ * a texture without an MTL name), ORF_ENOMEM when *out cannot grow (or,
+ * impossibly, a line overflows). */
+int orf_write_obj(const orf_mesh *m, const orf_texture *t, const char *mtl_name, orf_buf *out) {
+  if (m->face_count == 0 || (t && (!mtl_name || !*mtl_name))) return ORF_EINVAL;
   /* A typical size, so that big meshes do not grow the buffer many times. */
   if (m->vertex_count > SIZE_MAX / 128 || m->face_count > SIZE_MAX / 128) return ORF_EINVAL;
-  if (orf_buf_reserve(out, 256 + (m->colors ? 64 : 40) * m->vertex_count + 24 * m->face_count))
+  const uint8_t *colors = t ? NULL : m->colors;
+  if (orf_buf_reserve(out, 256 + (colors || t ? 64 : 40) * m->vertex_count + (t ? 48 : 24) * m->face_count))
     return ORF_ENOMEM;
 
   orf_buf_printf(out, "# ORFEAS %s Wavefront OBJ, millimetres, Z up%s\n# %zu vertices, %zu faces\n",
-                 ORF_VERSION, m->colors ? ", vertex colours sRGB 0..1" : "", m->vertex_count, m->face_count);
+                 ORF_VERSION,
+                 t        ? ", textured"
+                 : colors ? ", vertex colours sRGB 0..1"
+                          : "",
+                 m->vertex_count, m->face_count);
+  if (t) orf_buf_printf(out, "mtllib %s\n", mtl_name);
   /* The 256 colour fractions, printed once: "0.0000" .. "1.0000". */
   char frac[256][8];
   for (int c = 0; c < 256; c++)
     snprintf(frac[c], sizeof frac[c], "%.4f", c / 255.0);
   for (size_t v = 0; v < m->vertex_count; v++) {
     const float *p = m->positions + 3 * v;
-    if (!m->colors) {
+    if (!colors) {
       put_line(out, "v %.9g %.9g %.9g\n", p[0], p[1], p[2]);
       continue;
     }
@@ -79,11 +101,15 @@ int orf_write_obj(const orf_mesh *m, orf_buf *out) {
     char *s = (char *)out->data + out->len, *start = s;
     for (int k = 0; k < 3; k++) {
       *s++ = ' ';
-      memcpy(s, frac[m->colors[3 * v + k]], 6);
+      memcpy(s, frac[colors[3 * v + k]], 6);
       s += 6;
     }
     *s++ = '\n';
     out->len += (size_t)(s - start);
+  }
+  if (t) {
+    put_texcoords(m, t, out);
+    orf_buf_printf(out, "usemtl picture\n");
   }
   for (size_t f = 0; f < m->face_count; f++) {
     if (orf_buf_reserve(out, OBJ_LINE_MAX)) break;
@@ -91,10 +117,35 @@ int orf_write_obj(const orf_mesh *m, orf_buf *out) {
     *s++ = 'f';
     for (int k = 0; k < 3; k++) {
       *s++ = ' ';
+      char *at = s;
       s = orf_put_uint(s, (uint64_t)m->indices[3 * f + k] + 1);
+      if (t) { /* the same index for the texture coordinate: "a/a" */
+        size_t len = (size_t)(s - at);
+        *s++ = '/';
+        memmove(s, at, len);
+        s += len;
+      }
     }
     *s++ = '\n';
     out->len += (size_t)(s - start);
   }
+  return out->failed ? ORF_ENOMEM : ORF_OK;
+}
+
+/* Contract: appends the MTL of a textured OBJ to *out: one material,
+ * `picture`, white and matte (Kd 1 1 1, no specular), its diffuse map
+ * image_name.  ORF_EINVAL for an empty name, ORF_ENOMEM. */
+int orf_write_mtl(const char *image_name, orf_buf *out) {
+  if (!image_name || !*image_name) return ORF_EINVAL;
+  orf_buf_printf(out,
+                 "# ORFEAS %s material of a textured OBJ\n"
+                 "newmtl picture\n"
+                 "Ka 1 1 1\n"
+                 "Kd 1 1 1\n"
+                 "Ks 0 0 0\n"
+                 "d 1\n"
+                 "illum 1\n"
+                 "map_Kd %s\n",
+                 ORF_VERSION, image_name);
   return out->failed ? ORF_ENOMEM : ORF_OK;
 }

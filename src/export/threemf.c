@@ -31,26 +31,28 @@
  * Readers without the extension (PrusaSlicer among them) ignore it and read
  * the mesh; the extension is therefore not in `requiredextensions`.
  *
- * Determinism: the XML is built by hand in a fixed order (no XML library's
- * formatting choices), the parts go into the zip in a fixed order, each
- * deflated at level 6 with the same fixed modification time, 1980-01-01
- * 12:00 local time: libzip turns time_t into the zip's DOS date through
- * localtime(), so a local time from mktime() gives the same bytes in every
- * time zone.
+ * Texture (orf_export_textured with a texture): the extension's
+ * <m:texture2d> (the image as the part /3D/Textures/texture.jpg or .png,
+ * clamped at its edges, with its content type in [Content_Types].xml and
+ * the 3D Texture relationship from the model part in
+ * 3D/_rels/3dmodel.model.rels, as the specification asks) and one
+ * <m:texture2dgroup> holding a <m:tex2coord> per vertex, from the
+ * texture's projection with v counted up from the bottom (3MF's origin is
+ * the image's lower left: v = 1 - glTF's v).  Triangles reference their
+ * corners' coordinates by the vertex indices (p1 p2 p3 = v1 v2 v3).  No
+ * colour group then: one property group per object.
  *
- * Memory: the XML is built in engine memory (orf_buf), handed to libzip
- * without a copy (zip_source_buffer), and the zip is written into a libzip
- * memory source (zip_source_buffer_create + zip_open_from_source), then
- * copied into the caller's orf_buf.  libzip's own buffers (the compressed
- * parts, zlib's state) come from malloc and are outside the job's
- * accounting: about the size of the compressed file plus zlib's ~256 KiB,
- * freed before this returns.
+ * Determinism: the XML is built by hand in a fixed order (no XML library's
+ * formatting choices), the parts go into the zip in a fixed order with
+ * fixed times (zip.c).
+ *
+ * Memory: the XML is built in engine memory (orf_buf) and handed to
+ * zip.c, which zips without copying it (libzip's own buffers are outside
+ * the job's accounting, see there).
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <zip.h>
 
 #include "alloc.h"
 #include "export.h"
@@ -58,7 +60,6 @@
 #define QBITS 5                    /* bits a channel in the colour group */
 #define QLEVELS ((1 << QBITS) - 1) /* 31: the top quantised level */
 #define QKEYS (1u << (3 * QBITS))  /* 32768 possible quantised colours */
-#define DEFLATE_LEVEL 6            /* zlib's default trade-off, fixed here */
 #define MAX_LINE 160               /* the longest XML line below is < 120 */
 
 static const char kContentTypes[] =
@@ -68,12 +69,36 @@ static const char kContentTypes[] =
     "<Default Extension=\"model\" ContentType=\"application/vnd.ms-package.3dmanufacturing-3dmodel+xml\"/>\n"
     "</Types>\n";
 
+static const char kContentTypesJpeg[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\n"
+    "<Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>\n"
+    "<Default Extension=\"model\" ContentType=\"application/vnd.ms-package.3dmanufacturing-3dmodel+xml\"/>\n"
+    "<Default Extension=\"jpg\" ContentType=\"image/jpeg\"/>\n"
+    "</Types>\n";
+
+static const char kContentTypesPng[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\n"
+    "<Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>\n"
+    "<Default Extension=\"model\" ContentType=\"application/vnd.ms-package.3dmanufacturing-3dmodel+xml\"/>\n"
+    "<Default Extension=\"png\" ContentType=\"image/png\"/>\n"
+    "</Types>\n";
+
 static const char kRels[] =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
     "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">\n"
     "<Relationship Target=\"/3D/3dmodel.model\" Id=\"rel0\" "
     "Type=\"http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel\"/>\n"
     "</Relationships>\n";
+
+/* The model part's relationship to its texture (%s: the extension). */
+#define MODEL_RELS_FMT                                                                                       \
+  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"                                                             \
+  "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">\n"                 \
+  "<Relationship Target=\"/3D/Textures/texture.%s\" Id=\"rel1\" "                                            \
+  "Type=\"http://schemas.microsoft.com/3dmanufacturing/2013/01/3dtexture\"/>\n"                              \
+  "</Relationships>\n"
 
 /* The 15-bit key of a colour quantised to QBITS a channel. */
 static uint32_t colour_key(const uint8_t *c) {
@@ -135,12 +160,29 @@ static int put_colour_group(const orf_mesh *m, uint32_t *slot, orf_buf *x) {
   return ORF_OK;
 }
 
-/* Appends 3D/3dmodel.model for *m to *x.  ORF_OK or ORF_ENOMEM. */
-static int put_model(const orf_mesh *m, orf_buf *x) {
-  int colours = m->colors != NULL;
+/* Appends the texture2d and the texture2dgroup (a tex2coord per vertex,
+ * v counted up) of t to *x. */
+static void put_texture_group(const orf_mesh *m, const orf_texture *t, orf_buf *x) {
+  orf_buf_printf(x,
+                 "<m:texture2d id=\"1\" path=\"/3D/Textures/texture.%s\" contenttype=\"%s\" "
+                 "tilestyleu=\"clamp\" tilestylev=\"clamp\" filter=\"auto\"/>\n"
+                 "<m:texture2dgroup id=\"2\" texid=\"1\">\n",
+                 orf_texture_ext(t), t->mime);
+  for (size_t v = 0; v < m->vertex_count; v++) {
+    float uv[2];
+    orf_texture_project(t, m->positions + 3 * v, uv);
+    put_line(x, "<m:tex2coord u=\"%.9g\" v=\"%.9g\"/>\n", uv[0], 1.0f - uv[1]);
+  }
+  orf_buf_printf(x, "</m:texture2dgroup>\n");
+}
+
+/* Appends 3D/3dmodel.model for *m (with the texture t, or NULL) to *x.
+ * ORF_OK or ORF_ENOMEM. */
+static int put_model(const orf_mesh *m, const orf_texture *t, orf_buf *x) {
+  int colours = m->colors != NULL && !t;
   uint32_t *slot = NULL;
   /* a typical size, so that big meshes do not grow the buffer many times */
-  if (orf_buf_reserve(x, 1024 + 64 * m->vertex_count + (colours ? 72 : 48) * m->face_count))
+  if (orf_buf_reserve(x, 1024 + (t ? 112 : 64) * m->vertex_count + (colours || t ? 72 : 48) * m->face_count))
     return ORF_ENOMEM;
   orf_buf_printf(x,
                  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -148,9 +190,16 @@ static int put_model(const orf_mesh *m, orf_buf *x) {
                  "xmlns=\"http://schemas.microsoft.com/3dmanufacturing/core/2015/02\"%s>\n"
                  "<metadata name=\"Application\">ORFEAS %s</metadata>\n"
                  "<resources>\n",
-                 colours ? " xmlns:m=\"http://schemas.microsoft.com/3dmanufacturing/material/2015/02\"" : "",
+                 colours || t ? " xmlns:m=\"http://schemas.microsoft.com/3dmanufacturing/material/2015/02\""
+                              : "",
                  ORF_VERSION);
-  if (colours) {
+  /* the object's id follows its property groups' */
+  int object = 2;
+  if (t) {
+    put_texture_group(m, t, x);
+    orf_buf_printf(x, "<object id=\"3\" type=\"model\" pid=\"2\" pindex=\"0\">\n");
+    object = 3;
+  } else if (colours) {
     slot = orf_calloc(QKEYS, sizeof *slot);
     if (!slot || put_colour_group(m, slot, x)) {
       orf_free(slot);
@@ -169,16 +218,19 @@ static int put_model(const orf_mesh *m, orf_buf *x) {
   for (size_t f = 0; f < m->face_count; f++) {
     if (orf_buf_reserve(x, MAX_LINE)) break;
     static const char *const kV[3] = {"v1", "v2", "v3"}, *const kP[3] = {"p1", "p2", "p3"};
-    const uint32_t *t = m->indices + 3 * f;
+    const uint32_t *tri = m->indices + 3 * f;
     char *s = (char *)x->data + x->len, *start = s;
     memcpy(s, "<triangle", 9);
     s += 9;
     for (int k = 0; k < 3; k++)
-      s = put_attr(s, kV[k], t[k]);
-    if (colours) {
+      s = put_attr(s, kV[k], tri[k]);
+    if (t) {
+      for (int k = 0; k < 3; k++)
+        s = put_attr(s, kP[k], tri[k]);
+    } else if (colours) {
       uint32_t p[3];
       for (int k = 0; k < 3; k++)
-        p[k] = slot[colour_key(m->colors + 3 * (size_t)t[k])] - 1;
+        p[k] = slot[colour_key(m->colors + 3 * (size_t)tri[k])] - 1;
       int corners = p[0] == p[1] && p[1] == p[2] ? 1 : 3;
       for (int k = 0; k < corners; k++)
         s = put_attr(s, kP[k], p[k]);
@@ -187,101 +239,45 @@ static int put_model(const orf_mesh *m, orf_buf *x) {
     s += 3;
     x->len += (size_t)(s - start);
   }
-  orf_buf_printf(x, "</triangles>\n</mesh>\n</object>\n</resources>\n"
-                    "<build>\n<item objectid=\"2\"/>\n</build>\n</model>\n");
+  orf_buf_printf(x,
+                 "</triangles>\n</mesh>\n</object>\n</resources>\n"
+                 "<build>\n<item objectid=\"%d\"/>\n</build>\n</model>\n",
+                 object);
   orf_free(slot);
   return x->failed ? ORF_ENOMEM : ORF_OK;
 }
 
-/* The fixed modification time of every part (see the top of the file). */
-static time_t fixed_mtime(void) {
-  struct tm t = {.tm_year = 80, .tm_mon = 0, .tm_mday = 1, .tm_hour = 12, .tm_isdst = -1};
-  time_t when = mktime(&t);
-  return when == (time_t)-1 ? (time_t)315576000 : when; /* 1980-01-01 12:00 UTC */
-}
-
-static int zip_error_code(int ze) { return ze == ZIP_ER_MEMORY ? ORF_ENOMEM : ORF_EINTERNAL; }
-
-/* Adds `len` bytes at `data` (not copied: they must live until zip_close)
- * as part `name`, deflated at DEFLATE_LEVEL with the fixed time. */
-static int add_part(zip_t *za, const char *name, const void *data, size_t len, time_t mtime) {
-  zip_source_t *s = zip_source_buffer(za, data, len, 0);
-  if (!s) return zip_error_code(zip_error_code_zip(zip_get_error(za)));
-  zip_int64_t i = zip_file_add(za, name, s, ZIP_FL_ENC_UTF_8);
-  if (i < 0) {
-    zip_source_free(s);
-    return zip_error_code(zip_error_code_zip(zip_get_error(za)));
-  }
-  if (zip_set_file_compression(za, (zip_uint64_t)i, ZIP_CM_DEFLATE, DEFLATE_LEVEL) ||
-      zip_file_set_mtime(za, (zip_uint64_t)i, mtime, 0))
-    return zip_error_code(zip_error_code_zip(zip_get_error(za)));
-  return ORF_OK;
-}
-
-/* Zips the three parts into libzip's memory source, then appends the
- * archive's bytes to *out.  ORF_OK, ORF_ENOMEM, or ORF_EINTERNAL when
- * libzip fails otherwise. */
-static int put_zip(const orf_buf *model, orf_buf *out) {
-  zip_error_t ze;
-  zip_error_init(&ze);
-  zip_source_t *mem = zip_source_buffer_create(NULL, 0, 0, &ze);
-  if (!mem) {
-    int rc = zip_error_code(zip_error_code_zip(&ze));
-    zip_error_fini(&ze);
-    return rc;
-  }
-  zip_t *za = zip_open_from_source(mem, ZIP_TRUNCATE, &ze);
-  if (!za) {
-    int rc = zip_error_code(zip_error_code_zip(&ze));
-    zip_error_fini(&ze);
-    zip_source_free(mem);
-    return rc;
-  }
-  zip_error_fini(&ze);
-  zip_source_keep(mem); /* survives zip_close, to be read back */
-
-  time_t mtime = fixed_mtime();
-  int rc = add_part(za, "[Content_Types].xml", kContentTypes, sizeof kContentTypes - 1, mtime);
-  if (!rc) rc = add_part(za, "_rels/.rels", kRels, sizeof kRels - 1, mtime);
-  if (!rc) rc = add_part(za, "3D/3dmodel.model", model->data, model->len, mtime);
-  if (!rc && zip_close(za)) rc = zip_error_code(zip_error_code_zip(zip_get_error(za)));
-  if (rc) {
-    zip_discard(za);
-    zip_source_free(mem);
-    return rc;
-  }
-
-  zip_stat_t st;
-  if (zip_source_open(mem)) {
-    zip_source_free(mem);
-    return ORF_EINTERNAL;
-  }
-  zip_stat_init(&st);
-  if (zip_source_stat(mem, &st) || !(st.valid & ZIP_STAT_SIZE) || orf_buf_reserve(out, st.size)) {
-    rc = out->failed ? ORF_ENOMEM : ORF_EINTERNAL;
-  } else {
-    zip_int64_t n = zip_source_read(mem, out->data + out->len, st.size);
-    if (n < 0 || (zip_uint64_t)n != st.size)
-      rc = ORF_EINTERNAL;
-    else
-      out->len += (size_t)n;
-  }
-  zip_source_close(mem);
-  zip_source_free(mem);
-  return rc;
-}
-
 /* Contract: appends the 3MF package of *m (a mesh orf_export() accepts) to
- * *out, with a colour group where m->colors is set.  ORF_EINVAL for a mesh
- * without faces, ORF_ENOMEM when memory runs out, ORF_EINTERNAL when libzip
- * fails otherwise; on error what was appended to *out stays for the caller
- * to free, and all scratch (the XML, libzip's buffers) is freed. */
-int orf_write_3mf(const orf_mesh *m, orf_buf *out) {
+ * *out, with the texture t (an image orf_export_textured accepts) or, t
+ * NULL, a colour group where m->colors is set.  ORF_EINVAL for a mesh
+ * without faces, ORF_ENOMEM when memory runs out, ORF_EINTERNAL when
+ * libzip fails otherwise; on error what was appended to *out stays for the
+ * caller to free, and all scratch (the XML, libzip's buffers) is freed. */
+int orf_write_3mf(const orf_mesh *m, const orf_texture *t, orf_buf *out) {
   if (m->face_count == 0 || m->vertex_count == 0 || m->vertex_count > UINT32_MAX) return ORF_EINVAL;
   if (m->face_count > SIZE_MAX / 128 || m->vertex_count > SIZE_MAX / 128) return ORF_EINVAL;
+  if (t && !orf_texture_ext(t)) return ORF_EINVAL;
   orf_buf model = {0};
-  int rc = put_model(m, &model);
-  if (!rc) rc = put_zip(&model, out);
+  char rels[512], image[32];
+  int rc = put_model(m, t, &model);
+  if (!rc) {
+    orf_zip_part parts[5] = {
+        {"[Content_Types].xml", kContentTypes, sizeof kContentTypes - 1, 0},
+        {"_rels/.rels", kRels, sizeof kRels - 1, 0},
+        {"3D/3dmodel.model", model.data, model.len, 0},
+    };
+    size_t n = 3;
+    if (t) {
+      int png = !strcmp(orf_texture_ext(t), "png");
+      parts[0].data = png ? kContentTypesPng : kContentTypesJpeg;
+      parts[0].len = png ? sizeof kContentTypesPng - 1 : sizeof kContentTypesJpeg - 1;
+      int len = snprintf(rels, sizeof rels, MODEL_RELS_FMT, orf_texture_ext(t));
+      snprintf(image, sizeof image, "3D/Textures/texture.%s", orf_texture_ext(t));
+      parts[n++] = (orf_zip_part){"3D/_rels/3dmodel.model.rels", rels, (size_t)len, 0};
+      parts[n++] = (orf_zip_part){image, t->data, t->size, 1};
+    }
+    rc = orf_zip_write(parts, n, out);
+  }
   orf_buf_free(&model);
   return rc;
 }
