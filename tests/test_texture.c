@@ -108,7 +108,7 @@ static uint8_t *text_label(uint32_t n, int noise, uint8_t **mask_out) {
   long tx = x0 + n / 20, ty = y0 + n / 20;
   draw_text(rgba, n, tx, ty, 3, "ORFEAS TEXTURE", ink);
   draw_text(rgba, n, tx, ty + 30, 2, "0123456789 AEFHLORSTUX 42", ink);
-  draw_text(rgba, n, tx, ty + 50, 2, "HELLO FROM THE LABEL 2048", red);
+  draw_text(rgba, n, tx, ty + 50, 2, "HELLO TO THE RAFTS 2048", red);
   draw_text(rgba, n, tx, ty + 70, 2, "FLAT SHARE 0 5 RULE 12345", blue);
   for (int k = 0; k < 8; k++) { /* thin lines: 1 px and 2 px, level and slanted */
     long y = ty + 110 + 9 * k;
@@ -138,12 +138,13 @@ static uint8_t *text_label(uint32_t n, int noise, uint8_t **mask_out) {
   return rgba;
 }
 
-/* An n x n opaque picture: a blob (a disc, anti-aliased by 4 x 4
- * supersampling) whose colour runs from red at the top to yellow at the
- * bottom, on a flat blue background; *coverage (may be NULL) gets each
- * pixel's subject share 0..16. */
+/* An n x n picture: a blob (a disc, anti-aliased by 4 x 4 supersampling)
+ * whose colour runs from red at the top to yellow at the bottom (with
+ * noise of +-4 levels: a photograph), on a flat blue background or (alpha)
+ * a transparent one whose hidden colour is black; *coverage (may be NULL)
+ * gets each pixel's subject share 0..16. */
 static const uint8_t kBlue[3] = {30, 60, 200};
-static uint8_t *blob(uint32_t n, int alpha, uint8_t **coverage) {
+static uint8_t *blob(uint32_t n, int alpha, int noise, uint8_t **coverage) {
   uint8_t *rgba = malloc((size_t)n * n * 4), *cov = malloc((size_t)n * n);
   assert_true(rgba && cov);
   double c = n / 2.0, r = n * 0.36;
@@ -157,8 +158,11 @@ static uint8_t *blob(uint32_t n, int alpha, uint8_t **coverage) {
       double t = (double)y / n;
       double fg[3] = {220, 40 + 180 * t, 30};
       uint8_t *p = rgba + 4 * ((size_t)y * n + x);
-      for (int ch = 0; ch < 3; ch++)
+      for (int ch = 0; ch < 3; ch++) {
+        int shake = noise ? (int)((x * 7919u + y * 104729u + (uint32_t)ch * 31u) % 9u) - 4 : 0;
+        fg[ch] = fmin(255, fmax(0, fg[ch] + shake));
         p[ch] = alpha ? (uint8_t)(k ? fg[ch] : 0) : (uint8_t)lrint((fg[ch] * k + kBlue[ch] * (16 - k)) / 16);
+      }
       p[3] = alpha ? (uint8_t)(k * 255 / 16) : 255;
       cov[(size_t)y * n + x] = (uint8_t)k;
     }
@@ -404,14 +408,16 @@ static void colour_set_build(colour_set *s, const uint8_t *rgba, const uint8_t *
 }
 
 /* Every texel of the textures of an inflated blob - opaque on blue
- * (background=color), then with alpha (a transparent background whose
- * hidden colour is black) - is a subject colour or within JPEG's error of
- * one, and none is near the background's: the rim shows the subject. */
+ * (background=color), with alpha (a transparent background whose hidden
+ * colour is black), and photographed (noise: a JPEG texture) - is a
+ * subject colour or within JPEG's error of one, and none is near the
+ * background's: the rim shows the subject. */
 static void test_fill_never_shows_background(void **state) {
   (void)state;
   const uint32_t n = 384;
-  for (int alpha = 0; alpha < 2; alpha++) {
-    uint8_t *cov, *rgba = blob(n, alpha, &cov);
+  for (int variant = 0; variant < 3; variant++) {
+    int alpha = variant == 1, noise = variant == 2;
+    uint8_t *cov, *rgba = blob(n, alpha, noise, &cov);
     size_t size;
     uint8_t *png = png_of(rgba, n, n, &size);
     const char *kv[] = {"quality", "4", "background", alpha ? "alpha" : "color", NULL};
@@ -450,8 +456,11 @@ static void test_fill_never_shows_background(void **state) {
     }
     printf("  blob (%s): texture %ux%u %s, %zu of %zu texels off the subject's colours, %zu near the "
            "background; rim vertices %zu, %zu off\n",
-           alpha ? "alpha" : "color", tex.width, tex.height, r.texture.mime, far, texels, near_bg, rim,
-           rim_bad);
+           alpha   ? "alpha"
+           : noise ? "color, noise"
+                   : "color",
+           tex.width, tex.height, r.texture.mime, far, texels, near_bg, rim, rim_bad);
+    assert_string_equal(r.texture.mime, noise ? "image/jpeg" : "image/png");
     assert_int_equal(near_bg, 0);
     assert_int_equal(far, 0);
     assert_true(rim > 50);
@@ -1344,7 +1353,6 @@ static void test_memory_estimate(void **state) {
          r.texture.width, r.texture.height, r.timings.texture, o.peak_bytes / 1e6, est / 1e6);
   assert_non_null(r.texture.data);
   assert_true(o.peak_bytes <= est);
-  /* texture=off lowers neither the mesh nor the estimate's main term */
   orf_result_free(&r);
   free(png);
 }
