@@ -35,7 +35,7 @@ LDLIBS   += -lopencv_dnn -lopencv_ximgproc -lopencv_imgproc -lopencv_core -lstdc
 
 ENGINE_SRC := $(filter-out src/cli/% src/server/% src/gpu/cuda_job.c src/gpu/cuda_none.c,$(wildcard src/*/*.c))
 ENGINE_CXX := $(wildcard src/*/*.cpp)
-SERVER_SRC := $(wildcard src/server/*.c)
+SERVER_SRC := $(wildcard src/server/*.c src/server/*/*.c)
 CLI_SRC    := $(wildcard src/cli/*.c)
 TEST_SRC   := $(wildcard tests/test_*.c)
 TEST_UTIL  := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
@@ -86,7 +86,9 @@ CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 # The engine boundary: the server and the CLI use the engine through
 # include/orfeas.h alone, so their include path has include/ and the
 # server's own folder, not the engine's internals (a #include of one fails
-# to compile).
+# to compile).  The server's files name the header of another of its
+# folders with its folder ("cache/cache.h", "jobs/jobs.h"); src/server/'s
+# own (config.h, log.h, metrics.h, util.h) and their folder's need none.
 $(SERVER_OBJ) $(CLI_OBJ): CPPFLAGS := -Iinclude -Isrc/server -D_GNU_SOURCE
 UTIL_OBJ   := $(TEST_UTIL:%.c=$(BUILD)/obj/%.o)
 # the benchmarks share the tests' helpers but the server harness (libcurl, cmocka)
@@ -207,7 +209,7 @@ run: $(BUILD)/orfeas
 	@bash scripts/run.sh $(BUILD)
 
 format:
-	clang-format -i $(wildcard include/*.h src/*/*.[ch] src/*/*.cpp tests/*.[ch] bench/*.c)
+	clang-format -i $(wildcard include/*.h src/*/*.[ch] src/server/*/*.[ch] src/*/*.cpp tests/*.[ch] bench/*.c)
 
 clean:
 	rm -rf build build-san build-tsan

@@ -25,7 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "http_int.h"
+#include "http/http_int.h"
 #include "log.h"
 
 #define DRAIN_CONNECTIONS_S 5.0
@@ -222,7 +222,7 @@ int orf_server_main(int argc, char **argv) {
                         .budget_bytes = budget,
                         .host_budget_bytes = host_budget,
                         .device = srv.engine_device,
-                        .segmenter = srv.segmenter}; /* finished jobs: 4096 and 16 MiB at most (jobs.c) */
+                        .segmenter = srv.segmenter}; /* finished jobs: 4096 and 16 MiB at most (jobs/jobs.c) */
   if (orf_jobs_create(&srv.jobs, &jc)) {
     orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "cannot start the job workers"));
     goto out;

@@ -1,17 +1,22 @@
 /*
- * http_int.h - what the HTTP layer's files share (internal to src/server):
- * the server's state, the per-request context, and the helpers that build
- * responses.  The layer is libmicrohttpd with its own polling threads and
- * epoll; no thread is held per waiting client: a request that waits for a
- * job suspends its connection and the job's wake-up resumes it, and
- * streams are produced by content-reader callbacks that suspend when they
- * have nothing to send.
+ * http_int.h - what the HTTP layer's files share (internal to
+ * src/server/http, and ../server.c, which starts it): the server's state,
+ * the per-request context, and the helpers that build responses.  The
+ * layer is libmicrohttpd with its own polling threads and epoll; no thread
+ * is held per waiting client: a request that waits for a job suspends its
+ * connection and the job's wake-up resumes it, and streams are produced by
+ * content-reader callbacks that suspend when they have nothing to send.
  *
- * Files: server.c (start, signals, drain), http.c (dispatch, uploads,
- * responses, logs), http_status.c (error code -> status), routes_generate.c
- * (generate, progressive, jobs, events), routes_info.c (health, ready,
- * metrics, stats, studio), results.c (results and format conversion),
- * guard.c (rate limit, CORS), deadline.c (header and body deadlines).
+ * Files here: http.c (dispatch, uploads, responses, logs), http_status.c
+ * (error code -> status), responses.c (the generate response, event
+ * lines), routes_generate.c (generate, progressive, jobs, events, mask),
+ * routes_info.c (health, ready, metrics, stats, params, the OpenAPI
+ * document, the fallback page), routes_repair.c (repair), results.c
+ * (results and format conversion), static.c (the studio's files), guard.c
+ * (rate limit, CORS), ratelimit.c (its token buckets), deadline.c (header
+ * and body deadlines).  Beside them: ../server.c (start, signals, drain),
+ * ../jobs/ (the job manager), ../cache/ (the deduplication cache),
+ * ../memory/ (memory sources and their monitor).
  */
 #ifndef ORF_HTTP_INT_H
 #define ORF_HTTP_INT_H
@@ -22,12 +27,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cache.h"
+#include "cache/cache.h"
 #include "config.h"
-#include "jobs.h"
-#include "memsource.h"
+#include "jobs/jobs.h"
+#include "memory/memsource.h"
+#include "memory/monitor.h"
 #include "metrics.h"
-#include "monitor.h"
 #include "orfeas.h"
 #include "ratelimit.h"
 #include "util.h"
