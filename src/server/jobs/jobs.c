@@ -7,7 +7,9 @@
  * connection rather than hold a thread per waiting client.
  *
  * Structure.  The manager (orf_jobs) owns a mutex that guards its queue,
- * its two tables (active jobs by hash, every findable job by id), the list
+ * its two tables (active jobs by hash, every findable job by id: the
+ * server's one index, ../cache/index.h, with each job's hash and id as its
+ * keys and its two nodes inside the job), the list
  * of finished jobs kept for keep_finished_s, and each job's interest count.
  * Each job has a mutex of its own for its events, state and waiters.  Lock
  * order: manager, then job.  A job's status is written with both held, so
@@ -74,11 +76,10 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "cache/index.h"
 #include "job_events.h"
 #include "util.h"
 
-#define HASH_BUCKETS 256                /* active jobs by request hash */
-#define ID_BUCKETS 1024                 /* findable jobs by id */
 #define KEEP_FINISHED_MAX 4096          /* default keep_finished_max */
 #define KEEP_FINISHED_BYTES (16u << 20) /* default keep_finished_bytes */
 #define MAX_EVENTS 4                    /* three stage events and a final one */
@@ -123,12 +124,13 @@ struct job {
   mem estimate;      /* peak bytes stated at submit; held while running */
 
   /* Guarded by js->mu. */
-  int overtaken; /* later jobs started before it while it was the head */
-  int sim;       /* orf_jobs_batch's mark: would start in the simulation */
-  int interests; /* handles from submit not yet released */
-  int kept;      /* keep = 1: held by the manager until it ends or is cancelled */
-  int in_hash;   /* in js->by_hash (single flight joins it) */
-  job *q_prev, *q_next, *hash_next, *id_next, *fin_next;
+  int overtaken;          /* later jobs started before it while it was the head */
+  int sim;                /* orf_jobs_batch's mark: would start in the simulation */
+  int interests;          /* handles from submit not yet released */
+  int kept;               /* keep = 1: held by the manager until it ends or is cancelled */
+  orf_index_node by_hash; /* in js->by_hash while linked (single flight joins it) */
+  orf_index_node by_id;   /* in js->by_id while findable */
+  job *q_prev, *q_next, *fin_next;
   double finished_at;
   size_t kept_bytes; /* what it holds while finished (record and events) */
 
@@ -162,8 +164,8 @@ struct orf_jobs {
   int has_budget[MEM_KINDS]; /* budget_bytes / host_budget_bytes > 0 */
   size_t budget[MEM_KINDS];  /* those rounded down, where has_budget */
   int max_overtakes;         /* the config's, 8 when <= 0 */
-  job *by_hash[HASH_BUCKETS], *by_id[ID_BUCKETS];
-  job *fin_head, *fin_tail; /* finished jobs, oldest first */
+  orf_index by_hash, by_id;  /* of job.by_hash (key: hash), job.by_id (key: id) */
+  job *fin_head, *fin_tail;  /* finished jobs, oldest first */
   size_t n_finished;
   size_t finished_bytes; /* sum of their kept_bytes */
   size_t keep_max;       /* cfg.keep_finished_max, or its default */
@@ -175,13 +177,12 @@ struct orf_jobs {
   double trim_at; /* when to trim the heap if still idle (0: no trim pending) */
 };
 
-/* A bucket from the first 8 hex digits (ids are random, hashes SHA-256). */
-static size_t bucket(const char *hex, size_t n) {
-  uint32_t v = 0;
-  for (int i = 0; i < 8; i++)
-    v = v << 4 | (uint32_t)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
-  return v % n;
-}
+/* The job of its by_hash or by_id node, or NULL for NULL. */
+static job *job_of_hash(orf_index_node *n) { return n ? (job *)((char *)n - offsetof(job, by_hash)) : NULL; }
+static job *job_of_id(orf_index_node *n) { return n ? (job *)((char *)n - offsetof(job, by_id)) : NULL; }
+/* Where each index finds a job's key from the job's node. */
+#define HASH_KEY_OFFSET ((ptrdiff_t)offsetof(job, hash) - (ptrdiff_t)offsetof(job, by_hash))
+#define ID_KEY_OFFSET ((ptrdiff_t)offsetof(job, id) - (ptrdiff_t)offsetof(job, by_id))
 
 static int finished(orf_job_status s) { return s >= ORF_JOB_COMPLETE; }
 
@@ -203,6 +204,8 @@ static void jobs_unref(orf_jobs *js) {
   pthread_mutex_destroy(&js->mu);
   pthread_cond_destroy(&js->work_cv);
   pthread_cond_destroy(&js->idle_cv);
+  orf_index_fini(&js->by_hash);
+  orf_index_fini(&js->by_id);
   orf_free(js->threads);
   orf_free(js);
 }
@@ -243,49 +246,15 @@ static void unref_chain(job *j) {
 /* ---- tables and queue (js->mu held) ---------------------------------- */
 
 static job *hash_find(orf_jobs *js, const char *hash) {
-  for (job *j = js->by_hash[bucket(hash, HASH_BUCKETS)]; j; j = j->hash_next)
-    if (!strcmp(j->hash, hash)) return j;
-  return NULL;
+  return job_of_hash(orf_index_find(&js->by_hash, hash));
 }
 
-static void hash_insert(orf_jobs *js, job *j) {
-  job **head = &js->by_hash[bucket(j->hash, HASH_BUCKETS)];
-  j->hash_next = *head;
-  *head = j;
-  j->in_hash = 1;
-}
-
+/* Leaves single flight (nothing when it already has). */
 static void hash_remove(orf_jobs *js, job *j) {
-  if (!j->in_hash) return;
-  for (job **p = &js->by_hash[bucket(j->hash, HASH_BUCKETS)]; *p; p = &(*p)->hash_next)
-    if (*p == j) {
-      *p = j->hash_next;
-      break;
-    }
-  j->hash_next = NULL;
-  j->in_hash = 0;
+  if (orf_index_linked(&j->by_hash)) orf_index_remove(&js->by_hash, &j->by_hash);
 }
 
-static job *id_find(orf_jobs *js, const char *id) {
-  for (job *j = js->by_id[bucket(id, ID_BUCKETS)]; j; j = j->id_next)
-    if (!strcmp(j->id, id)) return j;
-  return NULL;
-}
-
-static void id_insert(orf_jobs *js, job *j) {
-  job **head = &js->by_id[bucket(j->id, ID_BUCKETS)];
-  j->id_next = *head;
-  *head = j;
-}
-
-static void id_remove(orf_jobs *js, job *j) {
-  for (job **p = &js->by_id[bucket(j->id, ID_BUCKETS)]; *p; p = &(*p)->id_next)
-    if (*p == j) {
-      *p = j->id_next;
-      break;
-    }
-  j->id_next = NULL;
-}
+static job *id_find(orf_jobs *js, const char *id) { return job_of_id(orf_index_find(&js->by_id, id)); }
 
 static void queue_push(orf_jobs *js, job *j) {
   j->q_next = NULL;
@@ -363,7 +332,7 @@ static job *prune_locked(orf_jobs *js) {
     if (!js->fin_head) js->fin_tail = NULL;
     js->n_finished--;
     js->finished_bytes -= j->kept_bytes;
-    id_remove(js, j);
+    orf_index_remove(&js->by_id, &j->by_id);
     j->fin_next = NULL;
     *tail = j;
     tail = &j->fin_next;
@@ -677,9 +646,10 @@ static void shutdown_workers(orf_jobs *js) {
   js->draining = js->stopping = 1;
   while (js->q_head)
     cancel_locked(js, js->q_head, &batch);
-  for (size_t b = 0; b < ID_BUCKETS; b++)
-    for (job *j = js->by_id[b]; j; j = j->id_next)
-      if (j->status == ORF_JOB_RUNNING) cancel_locked(js, j, &batch);
+  for (orf_index_node *n = js->by_id.lru.next; n != &js->by_id.lru; n = n->next) {
+    job *j = job_of_id(n);
+    if (j->status == ORF_JOB_RUNNING) cancel_locked(js, j, &batch); /* leaves by_id alone */
+  }
   pthread_cond_broadcast(&js->work_cv);
   pthread_mutex_unlock(&js->mu);
   fire_batch(batch);
@@ -689,14 +659,12 @@ static void shutdown_workers(orf_jobs *js) {
 
   job *dropped = NULL;
   pthread_mutex_lock(&js->mu);
-  for (size_t b = 0; b < ID_BUCKETS; b++) {
-    while (js->by_id[b]) {
-      job *j = js->by_id[b];
-      js->by_id[b] = j->id_next;
-      j->id_next = NULL;
-      j->fin_next = dropped;
-      dropped = j;
-    }
+  orf_index_node *n;
+  while ((n = orf_index_oldest(&js->by_id))) {
+    job *j = job_of_id(n);
+    orf_index_remove(&js->by_id, n);
+    j->fin_next = dropped;
+    dropped = j;
   }
   js->fin_head = js->fin_tail = NULL;
   js->n_finished = 0;
@@ -714,7 +682,10 @@ int orf_jobs_create(orf_jobs **out, const orf_jobs_config *cfg) {
   orf_jobs *js = orf_calloc(1, sizeof *js);
   if (!js) return ORF_ENOMEM;
   js->threads = orf_calloc((size_t)cfg->workers, sizeof *js->threads);
-  if (!js->threads) {
+  if (!js->threads || orf_index_init(&js->by_hash, HASH_KEY_OFFSET) ||
+      orf_index_init(&js->by_id, ID_KEY_OFFSET)) {
+    orf_index_fini(&js->by_hash); /* calloc'ed: NULL slots where init did not run */
+    orf_free(js->threads);
     orf_free(js);
     return ORF_ENOMEM;
   }
@@ -864,8 +835,8 @@ int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t
     dropped = prune_locked(js);
     fresh->interests = 1;
     fresh->kept = keep != 0;
-    hash_insert(js, fresh);
-    id_insert(js, fresh);
+    orf_index_insert(&js->by_hash, &fresh->by_hash);
+    orf_index_insert(&js->by_id, &fresh->by_id);
     queue_push(js, fresh);
     job_ref(fresh);
     h->j = fresh;
