@@ -6,19 +6,22 @@
  * that calls back instead of blocking, so the HTTP layer can suspend a
  * connection rather than hold a thread per waiting client.
  *
- * Structure.  The manager (orf_jobs) owns a mutex that guards its queue,
- * its two tables (active jobs by hash, every findable job by id: the
- * server's one index, ../cache/index.h, with each job's hash and id as its
- * keys and its two nodes inside the job), the list
- * of finished jobs kept for keep_finished_s, and each job's interest count.
- * Each job has a mutex of its own for its events, state and waiters.  Lock
- * order: manager, then job.  A job's status is written with both held, so
- * either is enough to read it.  Callbacks run with no lock held: whoever
- * makes waiters ready collects them under the job's lock and calls them
- * after releasing every lock - a worker for stage events and endings, the
- * thread of orf_job_release / orf_jobs_cancel / orf_jobs_free when that
- * call ends a queued job - so a wake-up must be quick (it holds that
- * thread).
+ * Structure.  This file is the manager: the queue, admission, single
+ * flight, each job's state, events and waiters.  A job's run of the engine,
+ * and the way its stages and meta.json go into the cache, are run.c's: a
+ * worker calls it with no lock held and hands it publish_stage.  The
+ * manager (orf_jobs) owns a mutex that guards its queue, its two tables
+ * (active jobs by hash, every findable job by id: the server's one index,
+ * ../cache/index.h, keyed by each job's hash and id, its two nodes inside
+ * the job), the list of finished jobs kept for keep_finished_s, and each
+ * job's interest count.  Each job has a mutex of its own for its events,
+ * state and waiters.  Lock order: manager, then job.  A job's status is
+ * written with both held, so either is enough to read it.  Callbacks run
+ * with no lock held: whoever makes waiters ready collects them under the
+ * job's lock and calls them after releasing every lock - a worker for
+ * stage events and endings, the thread of orf_job_release /
+ * orf_jobs_cancel / orf_jobs_free when that call ends a queued job - so a
+ * wake-up must be quick (it holds that thread).
  *
  * Admission (jobs.h's contract).  A job holds its estimate from the moment
  * a worker takes it until it ends; in_use is the sum of those held.  There
@@ -78,6 +81,7 @@
 
 #include "cache/index.h"
 #include "job_events.h"
+#include "run.h"
 #include "util.h"
 
 #define KEEP_FINISHED_MAX 4096          /* default keep_finished_max */
@@ -447,18 +451,10 @@ static void cancel_locked(orf_jobs *js, job *j, waiter **batch) {
 
 /* ---- running a job (worker thread, no lock held) ---------------------- */
 
-typedef struct run_ctx {
-  orf_jobs *js;
-  job *j;
-  orf_stage_info stages[ORF_STAGE_COUNT];
-  double export_ms;
-  int err; /* the stage callback's own failure */
-} run_ctx;
-
-static double now_ms(void) { return orf_now_mono() * 1e3; }
-
-/* Appends a stage event and wakes the waiters it satisfies. */
-static void publish_stage(job *j, char *event, orf_stage s) {
+/* Appends a stage event and wakes the waiters it satisfies
+ * (orf_jobs__publish_fn; ctx is the job). */
+static void publish_stage(void *ctx, char *event, orf_stage s) {
+  job *j = ctx;
   waiter *batch = NULL;
   pthread_mutex_lock(&j->mu);
   j->events[j->n_events++] = event;
@@ -469,87 +465,18 @@ static void publish_stage(job *j, char *event, orf_stage s) {
   fire_batch(batch);
 }
 
-/* One stage's mesh: into the cache as "<stage>.ply", then its event. */
-static int stage_done(run_ctx *c, orf_stage s, const orf_mesh *m, int grid, double elapsed_ms) {
-  if ((int)s < 0 || s >= ORF_STAGE_COUNT) return ORF_EINTERNAL;
-  c->stages[s] = (orf_stage_info){grid, m->vertex_count, m->face_count, elapsed_ms};
-  uint8_t *ply;
-  size_t size;
-  double t0 = now_ms();
-  int rc = orf_export(m, ORF_FMT_PLY, &ply, &size);
-  c->export_ms += now_ms() - t0;
-  if (rc) return rc;
-  char name[64];
-  snprintf(name, sizeof name, "%s.ply", orf_stage_name(s));
-  rc = orf_cache_put(c->js->cfg.cache, c->j->hash, name, ply, size);
-  orf_buffer_free(ply);
-  if (rc) return rc;
-  if (c->js->cfg.metrics) orf_metrics_stage(c->js->cfg.metrics, (int)s, elapsed_ms / 1000.0);
-  if (s == ORF_STAGE_FINAL_OPTIMIZED) return ORF_OK; /* published after meta.json */
-  char *event;
-  if ((rc = orf_jobev_stage(&event, &size, s, &c->stages[s], NULL))) return rc;
-  publish_stage(c->j, event, s);
-  return ORF_OK;
-}
-
-/* The engine's stage callback.  What the manager allocates here is not
- * the engine's: the job's memory accounting is suspended meanwhile. */
-static int on_stage(void *user, orf_stage s, const orf_mesh *m, int grid, double elapsed_ms) {
-  run_ctx *c = user;
-  orf_memtrack *prev = orf_memtrack_set(NULL);
-  int rc = stage_done(c, s, m, grid, elapsed_ms);
-  orf_memtrack_set(prev);
-  if (rc) {
-    c->err = rc;
-    return 1;
-  }
-  return atomic_load(&c->j->cancel) != 0;
-}
-
-/* Runs the engine on j; returns the job's outcome: ORF_OK with
- * *final_event (meta.json stored), ORF_ECANCELED, or an error.  With
- * fail_alloc_after set, the engine runs under a tracker of this thread
- * whose fail_after makes the job's Nth engine allocation fail (orf_generate
- * keeps a tracker its caller set; on_stage suspends it for the manager's
- * own allocations); the tracker is unset again when the engine returns. */
+/* Runs j's generation (run.c): its stages into the cache and out as events. */
 static int run_job(orf_jobs *js, job *j, char **final_event) {
-  run_ctx c = {.js = js, .j = j};
-  orf_job_opts o;
-  orf_job_opts_init(&o);
-  o.threads = js->cfg.engine_threads;
-  o.device = js->cfg.device == ORF_DEVICE_CUDA ? ORF_DEVICE_CUDA : ORF_DEVICE_CPU;
-  o.precision = j->prec;
-  o.limits = js->cfg.limits;
-  o.on_stage = on_stage;
-  o.user = &c;
-  o.cancel = &j->cancel;
-  o.segmenter = js->cfg.segmenter;
-  orf_memtrack fault = {0};
-  orf_memtrack *prev = NULL;
-  int inject = js->cfg.fail_alloc_after > 0;
-  if (inject) {
-    atomic_store(&fault.fail_after, js->cfg.fail_alloc_after);
-    prev = orf_memtrack_set(&fault);
-  }
-  orf_result res;
-  int rc = orf_generate(j->image, j->image_size, &j->params, &o, &res);
-  if (inject) orf_memtrack_set(prev);
-  if (rc == ORF_ECANCELED && c.err) rc = c.err;
-  *final_event = NULL;
-  if (rc == ORF_OK) {
-    char *meta;
-    size_t len;
-    rc = orf_jobev_meta(&meta, &len, j->hash, &j->params, c.stages, &res, c.export_ms);
-    if (rc == ORF_OK) {
-      rc = orf_cache_put(js->cfg.cache, j->hash, "meta.json", meta, len);
-      orf_free(meta);
-    }
-    if (rc == ORF_OK)
-      rc = orf_jobev_stage(final_event, &len, ORF_STAGE_FINAL_OPTIMIZED, &c.stages[ORF_STAGE_FINAL_OPTIMIZED],
-                           &res);
-  }
-  orf_result_free(&res);
-  return rc;
+  const orf_jobs__run run = {.cfg = &js->cfg,
+                             .hash = j->hash,
+                             .image = j->image,
+                             .image_size = j->image_size,
+                             .params = &j->params,
+                             .prec = j->prec,
+                             .cancel = &j->cancel,
+                             .publish = publish_stage,
+                             .ctx = j};
+  return orf_jobs__run_engine(&run, final_event);
 }
 
 /* Gives the heap memory that jobs freed back to the system (a worker calls
