@@ -219,9 +219,13 @@ int http_request_feed(request *r, const char *data, size_t size);
 /* Validates a complete request's body and parameters - the form's
  * refusals, the parameters (422 naming one), the image's presence, type,
  * size and header (400, 413, 415) - and computes its job estimate and
- * request hash into r.  Returns 0, or non-zero with the error queued in
- * *ret. */
+ * request hash into r, and the format and Accept of its answer.  Returns
+ * 0, or non-zero with the error queued in *ret. */
 int http_read_input(request *r, orf_params *p, enum MHD_Result *ret);
+
+/* The same checks alone, for a route that runs no job and caches nothing
+ * (POST /api/v1/mask): no estimate, no hash.  Returns as http_read_input. */
+int http_read_image(request *r, orf_params *p, enum MHD_Result *ret);
 
 /* Frees a request and everything it holds but its job (the caller's). */
 void http_request_free(request *r);
