@@ -290,6 +290,25 @@ static int is_hex2(const char *s) { return orf_is_hex(s, 2); }
 
 static int is_dots(const char *s) { return strcmp(s, ".") == 0 || strcmp(s, "..") == 0; }
 
+/* A stream on the cache's directory rel (open_dir: never through a link),
+ * or NULL; *dfd is its descriptor, closed with it by closedir(). */
+static DIR *open_dir_stream(orf_cache_disk *d, const char *rel, int *dfd) {
+  *dfd = open_dir(d, rel);
+  if (*dfd < 0) return NULL;
+  DIR *dir = fdopendir(*dfd);
+  if (!dir) close(*dfd);
+  return dir;
+}
+
+/* The next entry of dir but "." and "..", with what lstat says of it in
+ * *st (an entry that cannot be stat'ed is passed over); NULL at the end. */
+static struct dirent *next_entry(DIR *dir, int dfd, struct stat *st) {
+  struct dirent *ent;
+  while ((ent = readdir(dir)))
+    if (!is_dots(ent->d_name) && fstatat(dfd, ent->d_name, st, AT_SYMLINK_NOFOLLOW) == 0) return ent;
+  return NULL;
+}
+
 /* Indexes the files of "ab/<hash>"; removes anything else that is not a
  * directory.  Returns ORF_OK or ORF_ENOMEM. */
 static int scan_entry_dir(orf_cache_disk *d, const char *ab, const char *hash) {
@@ -297,19 +316,13 @@ static int scan_entry_dir(orf_cache_disk *d, const char *ab, const char *hash) {
   memcpy(rel, ab, 2);
   rel[2] = '/';
   memcpy(rel + 3, hash, ORF_CACHE_HASH_LEN + 1);
-  int dfd = open_dir(d, rel);
-  if (dfd < 0) return ORF_OK;
-  DIR *dir = fdopendir(dfd);
-  if (!dir) {
-    close(dfd);
-    return ORF_OK;
-  }
+  int dfd;
+  DIR *dir = open_dir_stream(d, rel, &dfd);
+  if (!dir) return ORF_OK;
   int rc = ORF_OK;
   struct dirent *ent;
-  while (rc == ORF_OK && (ent = readdir(dir))) {
-    if (is_dots(ent->d_name)) continue;
-    struct stat st;
-    if (fstatat(dfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW)) continue;
+  struct stat st;
+  while (rc == ORF_OK && (ent = next_entry(dir, dfd, &st))) {
     if (S_ISDIR(st.st_mode)) continue; /* not ours to judge: left alone */
     int valid = 0;
     if (S_ISREG(st.st_mode) && orf_cache__valid_name(ent->d_name)) {
@@ -345,19 +358,13 @@ static int scan_entry_dir(orf_cache_disk *d, const char *ab, const char *hash) {
 
 /* Scans "ab": entry directories are indexed, stray files removed. */
 static int scan_prefix_dir(orf_cache_disk *d, const char *ab) {
-  int dfd = open_dir(d, ab);
-  if (dfd < 0) return ORF_OK;
-  DIR *dir = fdopendir(dfd);
-  if (!dir) {
-    close(dfd);
-    return ORF_OK;
-  }
+  int dfd;
+  DIR *dir = open_dir_stream(d, ab, &dfd);
+  if (!dir) return ORF_OK;
   int rc = ORF_OK;
   struct dirent *ent;
-  while (rc == ORF_OK && (ent = readdir(dir))) {
-    if (is_dots(ent->d_name)) continue;
-    struct stat st;
-    if (fstatat(dfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW)) continue;
+  struct stat st;
+  while (rc == ORF_OK && (ent = next_entry(dir, dfd, &st))) {
     if (S_ISDIR(st.st_mode)) {
       if (orf_cache__valid_hash(ent->d_name) && memcmp(ent->d_name, ab, 2) == 0)
         rc = scan_entry_dir(d, ab, ent->d_name);
@@ -380,13 +387,9 @@ static int by_stamp(const void *a, const void *b) {
 /* Walks root's two-digit directories only: anything else in the cache dir
  * (a file the operator put there) is left alone. */
 static int scan(orf_cache_disk *d) {
-  int fd = open_dir(d, ".");
-  if (fd < 0) return ORF_OK;
-  DIR *dir = fdopendir(fd);
-  if (!dir) {
-    close(fd);
-    return ORF_OK;
-  }
+  int fd;
+  DIR *dir = open_dir_stream(d, ".", &fd);
+  if (!dir) return ORF_OK;
   int rc = ORF_OK;
   struct dirent *ent;
   while (rc == ORF_OK && (ent = readdir(dir))) {
@@ -483,24 +486,14 @@ int orf_cache_disk_open(orf_cache_disk **out, const char *dir, size_t max_bytes,
     return ORF_ENOMEM;
   }
   pthread_mutex_init(&d->mu, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&d->scrub_cv, &ca);
-  pthread_condattr_destroy(&ca);
+  orf_cond_init_mono(&d->scrub_cv);
   *out = d;
   return ORF_OK;
 }
 
 void orf_cache_disk_close(orf_cache_disk *d) {
   if (!d) return;
-  if (d->scrubbing) {
-    pthread_mutex_lock(&d->mu);
-    d->stop = 1;
-    pthread_cond_broadcast(&d->scrub_cv);
-    pthread_mutex_unlock(&d->mu);
-    pthread_join(d->scrubber, NULL);
-  }
+  if (d->scrubbing) orf_thread_stop(d->scrubber, &d->mu, &d->scrub_cv, &d->stop);
   pthread_cond_destroy(&d->scrub_cv);
   free_all(d);
   close(d->root);
@@ -824,23 +817,12 @@ int orf_cache_disk_remove(orf_cache_disk *d, const char *key) {
 /* Removes empty entry and prefix directories (a writer racing with this
  * recreates its directory, see orf_cache_disk_put). */
 static void sweep_empty_dirs(orf_cache_disk *d) {
-  int fd = open_dir(d, ".");
-  if (fd < 0) return;
-  DIR *top = fdopendir(fd);
-  if (!top) {
-    close(fd);
-    return;
-  }
+  int fd, pfd;
+  DIR *top = open_dir_stream(d, ".", &fd), *sub;
+  if (!top) return;
   struct dirent *ent;
   while ((ent = readdir(top))) {
-    if (!is_hex2(ent->d_name)) continue;
-    int pfd = open_dir(d, ent->d_name);
-    if (pfd < 0) continue;
-    DIR *sub = fdopendir(pfd);
-    if (!sub) {
-      close(pfd);
-      continue;
-    }
+    if (!is_hex2(ent->d_name) || !(sub = open_dir_stream(d, ent->d_name, &pfd))) continue;
     struct dirent *e2;
     while ((e2 = readdir(sub)))
       if (orf_cache__valid_hash(e2->d_name)) unlinkat(pfd, e2->d_name, AT_REMOVEDIR);

@@ -93,11 +93,7 @@ int http_deadlines_start(http_deadlines **out, double timeout_s, double min_body
   d->metrics = metrics;
   d->head.prev = d->head.next = &d->head;
   pthread_mutex_init(&d->mu, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&d->cv, &ca);
-  pthread_condattr_destroy(&ca);
+  orf_cond_init_mono(&d->cv);
   if (pthread_create(&d->thread, NULL, watch_main, d)) {
     pthread_cond_destroy(&d->cv);
     pthread_mutex_destroy(&d->mu);
@@ -110,11 +106,7 @@ int http_deadlines_start(http_deadlines **out, double timeout_s, double min_body
 
 void http_deadlines_stop(http_deadlines *d) {
   if (!d) return;
-  pthread_mutex_lock(&d->mu);
-  d->stop = 1;
-  pthread_cond_signal(&d->cv);
-  pthread_mutex_unlock(&d->mu);
-  pthread_join(d->thread, NULL);
+  orf_thread_stop(d->thread, &d->mu, &d->cv, &d->stop);
   /* the daemon is stopped: it has notified every close, the list is empty */
   pthread_cond_destroy(&d->cv);
   pthread_mutex_destroy(&d->mu);

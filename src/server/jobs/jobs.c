@@ -628,11 +628,7 @@ int orf_jobs_create(orf_jobs **out, const orf_jobs_config *cfg) {
   js->keep_bytes = cfg->keep_finished_bytes > 0 ? cfg->keep_finished_bytes : KEEP_FINISHED_BYTES;
   atomic_init(&js->refs, 1);
   pthread_mutex_init(&js->mu, NULL);
-  pthread_condattr_t ca; /* work_cv's timed waits (the heap trim) use the monotonic clock, as now_s */
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&js->work_cv, &ca);
-  pthread_condattr_destroy(&ca);
+  orf_cond_init_mono(&js->work_cv); /* its timed waits (the heap trim) use the monotonic clock */
   pthread_cond_init(&js->idle_cv, NULL);
   js->started = orf_now_mono();
   for (int i = 0; i < cfg->workers; i++) {
