@@ -300,82 +300,84 @@ static DIR *open_dir_stream(orf_cache_disk *d, const char *rel, int *dfd) {
   return dir;
 }
 
-/* The next entry of dir but "." and "..", with what lstat says of it in
- * *st (an entry that cannot be stat'ed is passed over); NULL at the end. */
-static struct dirent *next_entry(DIR *dir, int dfd, struct stat *st) {
-  struct dirent *ent;
-  while ((ent = readdir(dir)))
-    if (!is_dots(ent->d_name) && fstatat(dfd, ent->d_name, st, AT_SYMLINK_NOFOLLOW) == 0) return ent;
-  return NULL;
-}
+/* What a scan does with one entry (name in dfd; st, its lstat; arg, the
+ * scan's): ORF_OK to go on. */
+typedef int (*entry_fn)(orf_cache_disk *d, int dfd, const char *name, const struct stat *st, const char *arg);
 
-/* Indexes the files of "ab/<hash>"; removes anything else that is not a
- * directory.  Returns ORF_OK or ORF_ENOMEM. */
-static int scan_entry_dir(orf_cache_disk *d, const char *ab, const char *hash) {
-  char rel[REL_DIR_LEN + 1]; /* "ab/<hash>"; both checked by the caller */
-  memcpy(rel, ab, 2);
-  rel[2] = '/';
-  memcpy(rel + 3, hash, ORF_CACHE_HASH_LEN + 1);
+/* Calls fn on each entry of the cache's directory rel but "." and ".." (one
+ * that cannot be stat'ed is passed over) until one answers other than
+ * ORF_OK, then removes rel if it is empty.  Returns that answer (ORF_OK
+ * when rel cannot be opened). */
+static int walk_dir(orf_cache_disk *d, const char *rel, entry_fn fn, const char *arg) {
   int dfd;
   DIR *dir = open_dir_stream(d, rel, &dfd);
   if (!dir) return ORF_OK;
   int rc = ORF_OK;
   struct dirent *ent;
   struct stat st;
-  while (rc == ORF_OK && (ent = next_entry(dir, dfd, &st))) {
-    if (S_ISDIR(st.st_mode)) continue; /* not ours to judge: left alone */
-    int valid = 0;
-    if (S_ISREG(st.st_mode) && orf_cache__valid_name(ent->d_name)) {
-      int fd = openat(dfd, ent->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-      uint64_t payload;
-      if (fd >= 0) {
-        valid = check_header(fd, &payload, NULL) == 0;
-        close(fd);
-      }
-    }
-    if (!valid) {
-      unlinkat(dfd, ent->d_name, 0);
-      d->corrupt++;
-      continue;
-    }
-    disk_entry *n = orf_malloc(sizeof *n);
-    if (!n) {
-      rc = ORF_ENOMEM;
-      break;
-    }
-    memset(n, 0, sizeof *n);
-    orf_cache__make_key(n->node.key, hash, ent->d_name);
-    n->file_size = (uint64_t)st.st_size;
-    n->gen = ++d->gen;
-    n->stamp = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9;
-    orf_index_insert(&d->ix, &n->node.link);
-    d->bytes += n->file_size;
-  }
+  while (rc == ORF_OK && (ent = readdir(dir)))
+    if (!is_dots(ent->d_name) && fstatat(dfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+      rc = fn(d, dfd, ent->d_name, &st, arg);
   closedir(dir);
   unlinkat(d->root, rel, AT_REMOVEDIR); /* only when empty */
   return rc;
 }
 
+/* One entry of "ab/<hash>" (arg: the hash): a valid entry file is
+ * indexed, anything else that is not a directory removed.  ORF_OK or
+ * ORF_ENOMEM. */
+static int scan_entry_file(orf_cache_disk *d, int dfd, const char *name, const struct stat *st,
+                           const char *hash) {
+  if (S_ISDIR(st->st_mode)) return ORF_OK; /* not ours to judge: left alone */
+  int valid = 0;
+  if (S_ISREG(st->st_mode) && orf_cache__valid_name(name)) {
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    uint64_t payload;
+    if (fd >= 0) {
+      valid = check_header(fd, &payload, NULL) == 0;
+      close(fd);
+    }
+  }
+  if (!valid) {
+    unlinkat(dfd, name, 0);
+    d->corrupt++;
+    return ORF_OK;
+  }
+  disk_entry *n = orf_malloc(sizeof *n);
+  if (!n) return ORF_ENOMEM;
+  memset(n, 0, sizeof *n);
+  orf_cache__make_key(n->node.key, hash, name);
+  n->file_size = (uint64_t)st->st_size;
+  n->gen = ++d->gen;
+  n->stamp = (double)st->st_mtim.tv_sec + st->st_mtim.tv_nsec * 1e-9;
+  orf_index_insert(&d->ix, &n->node.link);
+  d->bytes += n->file_size;
+  return ORF_OK;
+}
+
+/* Indexes the files of "ab/<hash>" (both checked by the caller). */
+static int scan_entry_dir(orf_cache_disk *d, const char *ab, const char *hash) {
+  char rel[REL_DIR_LEN + 1]; /* "ab/<hash>" */
+  memcpy(rel, ab, 2);
+  rel[2] = '/';
+  memcpy(rel + 3, hash, ORF_CACHE_HASH_LEN + 1);
+  return walk_dir(d, rel, scan_entry_file, hash);
+}
+
+/* One entry of "ab" (arg: ab): an entry directory is scanned, a stray
+ * file removed, any other directory left alone. */
+static int scan_prefix_entry(orf_cache_disk *d, int dfd, const char *name, const struct stat *st,
+                             const char *ab) {
+  if (S_ISDIR(st->st_mode))
+    return orf_cache__valid_hash(name) && memcmp(name, ab, 2) == 0 ? scan_entry_dir(d, ab, name) : ORF_OK;
+  unlinkat(dfd, name, 0);
+  d->corrupt++;
+  return ORF_OK;
+}
+
 /* Scans "ab": entry directories are indexed, stray files removed. */
 static int scan_prefix_dir(orf_cache_disk *d, const char *ab) {
-  int dfd;
-  DIR *dir = open_dir_stream(d, ab, &dfd);
-  if (!dir) return ORF_OK;
-  int rc = ORF_OK;
-  struct dirent *ent;
-  struct stat st;
-  while (rc == ORF_OK && (ent = next_entry(dir, dfd, &st))) {
-    if (S_ISDIR(st.st_mode)) {
-      if (orf_cache__valid_hash(ent->d_name) && memcmp(ent->d_name, ab, 2) == 0)
-        rc = scan_entry_dir(d, ab, ent->d_name);
-      continue; /* other directories are left alone */
-    }
-    unlinkat(dfd, ent->d_name, 0);
-    d->corrupt++;
-  }
-  closedir(dir);
-  unlinkat(d->root, ab, AT_REMOVEDIR); /* only when empty */
-  return rc;
+  return walk_dir(d, ab, scan_prefix_entry, ab);
 }
 
 static int by_stamp(const void *a, const void *b) {

@@ -176,19 +176,19 @@ void http_deadline_body(server *srv, struct MHD_Connection *conn, size_t n) {
   pthread_mutex_unlock(&d->mu);
 }
 
-void http_deadline_body_done(server *srv, struct MHD_Connection *conn) {
+/* Puts conn in phase ph: none (no deadline), or headers (due within the
+ * timeout from now). */
+static void set_phase(server *srv, struct MHD_Connection *conn, phase ph) {
   http_deadlines *d = srv->deadlines;
   watched *w = lock_watched(d, conn);
   if (!w) return;
-  w->ph = PHASE_NONE;
+  w->ph = ph;
+  if (ph == PHASE_HEADERS) w->deadline = orf_now_mono() + d->timeout_s;
   pthread_mutex_unlock(&d->mu);
 }
 
+void http_deadline_body_done(server *srv, struct MHD_Connection *conn) { set_phase(srv, conn, PHASE_NONE); }
+
 void http_deadline_next_request(server *srv, struct MHD_Connection *conn) {
-  http_deadlines *d = srv->deadlines;
-  watched *w = lock_watched(d, conn);
-  if (!w) return;
-  w->ph = PHASE_HEADERS;
-  w->deadline = orf_now_mono() + d->timeout_s;
-  pthread_mutex_unlock(&d->mu);
+  set_phase(srv, conn, PHASE_HEADERS);
 }

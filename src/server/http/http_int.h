@@ -117,6 +117,11 @@ enum MHD_Result http_error_code(request *r, unsigned status, const char *code, c
  * out of memory (http_queue then answers MHD_NO). */
 struct MHD_Response *http_json_response(request *r, json_t *j);
 
+/* j as compact JSON text and a newline, malloc'd (takes ownership of j);
+ * *len (may be NULL) gets its length.  NULL when j is NULL or out of
+ * memory. */
+char *http_json_line(json_t *j, size_t *len);
+
 /* Responds with an explicit status and a JSON body (takes ownership of j). */
 enum MHD_Result http_json(request *r, unsigned status, json_t *j);
 

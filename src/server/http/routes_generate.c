@@ -330,6 +330,22 @@ static enum MHD_Result start_stream(request *r, orf_job *job, int sse) {
 
 /* ---- routes ------------------------------------------------------------- */
 
+/* The job of r: none while draining (503), else submitted or joined
+ * (orf_jobs_submit, keep as its own; a refusal answered).  0, or -1 with
+ * the answer in *ret. */
+static int submit_job(request *r, const orf_params *p, int keep, orf_job **job, int *coalesced,
+                      enum MHD_Result *ret) {
+  int rc = atomic_load(&r->srv->draining)
+               ? ORF_SRV_EDRAINING
+               : orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, p, r->prec, r->estimate,
+                                 r->host_estimate, keep, job, coalesced);
+  if (rc) {
+    *ret = http_error(r, rc, NULL, NULL);
+    return -1;
+  }
+  return 0;
+}
+
 enum MHD_Result route_generate(request *r, int progressive) {
   enum MHD_Result ret;
   if (r->job) { /* resumed: finished, or a new event on the way there */
@@ -344,12 +360,9 @@ enum MHD_Result route_generate(request *r, int progressive) {
   int found = cached_result(r->srv, r->hash);
   orf_cache_note_lookup(r->srv->cache, found);
   if (found) return progressive ? start_stream(r, NULL, 0) : answer_complete(r, 1);
-  if (atomic_load(&r->srv->draining)) return http_error(r, ORF_SRV_EDRAINING, NULL, NULL);
   orf_job *job;
   int coalesced;
-  int rc = orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, &p, r->prec, r->estimate,
-                           r->host_estimate, 0, &job, &coalesced);
-  if (rc) return http_error(r, rc, NULL, NULL);
+  if (submit_job(r, &p, 0, &job, &coalesced, &ret)) return ret;
   free(r->body); /* the job has its copy */
   r->body = NULL;
   r->body_len = r->body_cap = 0;
@@ -362,12 +375,9 @@ enum MHD_Result route_job_submit(request *r) {
   enum MHD_Result ret;
   orf_params p;
   if (http_read_input(r, &p, &ret)) return ret;
-  if (atomic_load(&r->srv->draining)) return http_error(r, ORF_SRV_EDRAINING, NULL, NULL);
   orf_job *job;
   int coalesced;
-  int rc = orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, &p, r->prec, r->estimate,
-                           r->host_estimate, 1, &job, &coalesced);
-  if (rc) return http_error(r, rc, NULL, NULL);
+  if (submit_job(r, &p, 1, &job, &coalesced, &ret)) return ret;
   orf_job_state st;
   orf_job_get_state(job, &st);
   char location[64];
