@@ -201,9 +201,9 @@ check cuda_detection_falls_back_and_resolves $? "$tmp/8"
 # (a file of theirs that includes one fails to build)
 (
   set -e
-  for dir in src/server src/server/http src/server/jobs src/server/cache src/server/memory src/cli; do
-    first=$(ls "$dir"/*.c | head -n 1)
-    [ -n "$first" ] || { echo "no source in $dir"; exit 1; }
+  for dir in $(find src/server -type d | sort) src/cli; do
+    first=$(ls "$dir"/*.c 2>/dev/null | head -n 1)
+    [ -n "$first" ] || continue # headers only: they are compiled as part of a .c file
     flags=$(make -s -n -B BUILD="$tmp/b" "$tmp/b/obj/${first%.c}.o" 2>/dev/null | grep -o -- ' -I[^ ]*' | tr -d ' ' | tr '\n' ' ')
     echo "$dir include path: $flags"
     case " $flags " in *" -Iinclude "*) ;; *) echo "no -Iinclude"; exit 1 ;; esac
