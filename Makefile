@@ -87,7 +87,9 @@ CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 # The engine boundary: the server and the CLI use the engine through
 # include/orfeas.h alone, so their include path has include/ and the
 # server's own folder, not the engine's internals (a #include of one fails
-# to compile).
+# to compile).  The server's files name the header of another of its
+# folders with its folder ("cache/cache.h", "jobs/jobs.h"); src/server/'s
+# own (config.h, log.h, metrics.h, util.h) and their folder's need none.
 $(SERVER_OBJ) $(CLI_OBJ): CPPFLAGS := -Iinclude -Isrc/server -D_GNU_SOURCE
 UTIL_OBJ   := $(TEST_UTIL:%.c=$(BUILD)/obj/%.o)
 # the benchmarks share the tests' helpers but the server harness (libcurl, cmocka)
@@ -208,7 +210,7 @@ run: $(BUILD)/orfeas
 	@bash scripts/run.sh $(BUILD)
 
 format:
-	clang-format -i $(wildcard include/*.h src/*/*.[ch] src/*/*.cpp tests/*.[ch] bench/*.c)
+	clang-format -i $(wildcard include/*.h src/*/*.[ch] src/server/*/*.[ch] src/*/*.cpp tests/*.[ch] bench/*.c)
 
 clean:
 	rm -rf build build-san build-tsan

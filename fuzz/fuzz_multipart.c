@@ -37,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http_int.h"
+#include "http/http_int.h"
 #include "orfeas.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,5 +1,5 @@
 /*
- * test_cache.c - the request deduplication cache (src/server/cache.h):
+ * test_cache.c - the request deduplication cache (src/server/cache/cache.h):
  * memory tier (round trip, LRU by bytes, TTL, blob lifetime, hit/miss
  * counting), disk tier (restart, truncated and altered files, crash
  * leftovers, eviction, zero-copy descriptors, unwritable directories,
@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "cache.h"
+#include "cache/cache.h"
 #include "orfeas.h"
 #include "testutil.h"
 

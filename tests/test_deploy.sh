@@ -196,18 +196,25 @@ fi
 [ ! -s "$tmp/8" ]
 check cuda_detection_falls_back_and_resolves $? "$tmp/8"
 
-# 9. the engine boundary: the server and the CLI see include/ and the
-# server's folder, never the engine's internals (a file of theirs that
-# includes one fails to build)
+# 9. the engine boundary: the server (every one of its folders) and the
+# CLI see include/ and the server's folder, never the engine's internals
+# (a file of theirs that includes one fails to build)
 (
   set -e
-  mkdir -p "$tmp/src/server"
-  printf '#include "mesh.h"\nint main(void) { return 0; }\n' >"$tmp/src/server/probe.c"
-  flags=$(make -s -n -B BUILD="$tmp/b" "$tmp/b/obj/src/server/http.o" 2>/dev/null | grep -o -- ' -I[^ ]*' | tr -d ' ' | tr '\n' ' ')
-  echo "server include path: $flags"
-  case " $flags " in *" -Iinclude "*) ;; *) echo "no -Iinclude"; exit 1 ;; esac
-  for d in $flags; do case "$d" in -Iinclude | -Isrc/server) ;; *) echo "unexpected $d"; exit 1 ;; esac; done
-  ! ${CC:-cc} -fsyntax-only $flags "$tmp/src/server/probe.c" 2>/dev/null
+  for dir in $(find src/server -type d | sort) src/cli; do
+    first=$(ls "$dir"/*.c 2>/dev/null | head -n 1)
+    [ -n "$first" ] || continue # headers only: they are compiled as part of a .c file
+    flags=$(make -s -n -B BUILD="$tmp/b" "$tmp/b/obj/${first%.c}.o" 2>/dev/null | grep -o -- ' -I[^ ]*' | tr -d ' ' | tr '\n' ' ')
+    echo "$dir include path: $flags"
+    case " $flags " in *" -Iinclude "*) ;; *) echo "no -Iinclude"; exit 1 ;; esac
+    for d in $flags; do case "$d" in -Iinclude | -Isrc/server) ;; *) echo "unexpected $d"; exit 1 ;; esac; done
+    mkdir -p "$tmp/$dir"
+    printf '#include "mesh.h"\nint main(void) { return 0; }\n' >"$tmp/$dir/probe.c"
+    if ${CC:-cc} -fsyntax-only $flags "$tmp/$dir/probe.c" 2>/dev/null; then
+      echo "$dir: a file there can include an engine header (mesh.h)"
+      exit 1
+    fi
+  done
 ) >"$tmp/9" 2>&1
 check server_sees_only_the_public_header $? "$tmp/9"
 

@@ -33,7 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "http_int.h"
+#include "http/http_int.h"
 #include "orfeas.h"
 #include "server_harness.h"
 #include "testutil.h"

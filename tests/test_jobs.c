@@ -1,5 +1,5 @@
 /*
- * test_jobs.c - the job manager (src/server/jobs.h) with the real engine
+ * test_jobs.c - the job manager (src/server/jobs/jobs.h) with the real engine
  * on small generated images: events and cache entries of a complete job,
  * single flight, the bounded queue, interests and cancellation, keep and
  * cancel by id, one-shot wake-ups, drain, free, a bad image, and a stress
@@ -30,8 +30,8 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "cache.h"
-#include "jobs.h"
+#include "cache/cache.h"
+#include "jobs/jobs.h"
 #include "metrics.h"
 #include "orfeas.h"
 #include "testutil.h"

@@ -1,5 +1,5 @@
 /*
- * test_memsource.c - the memory sources (src/server/memsource.h and its
+ * test_memsource.c - the memory sources (src/server/memory/memsource.h and its
  * internals, memsource_int.h): no NVML library gives no GPU and the host as
  * the budget device; the simulated device's spec, valid forms and a list of
  * malformed ones; a simulated device as device 0 and budget device
@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "memsource.h"
-#include "memsource_int.h"
+#include "memory/memsource.h"
+#include "memory/memsource_int.h"
 #include "orfeas.h"
 
 #define GB ORF_GB

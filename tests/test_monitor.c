@@ -1,5 +1,5 @@
 /*
- * test_monitor.c - the memory monitor (src/server/monitor.h): arguments
+ * test_monitor.c - the memory monitor (src/server/memory/monitor.h): arguments
  * are checked; the first sample is taken before start returns; the ring
  * keeps the last `capacity` points oldest first with increasing times and
  * the budget callback's figures; the latest snapshot is the sources';
@@ -24,8 +24,8 @@
 
 #include "alloc.h"
 #include "log.h"
-#include "memsource.h"
-#include "monitor.h"
+#include "memory/memsource.h"
+#include "memory/monitor.h"
 #include "orfeas.h"
 
 #define GB 1073741824.0

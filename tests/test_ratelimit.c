@@ -1,5 +1,5 @@
 /*
- * test_ratelimit.c - the per-client token buckets of src/server/ratelimit.h
+ * test_ratelimit.c - the per-client token buckets of src/server/http/ratelimit.h
  * with explicit times: a burst then refusals with the right retry time,
  * refill at the configured rate, clients independent of each other, an
  * IPv6 /64 counted as one client and IPv4-mapped addresses as IPv4, the
@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "orfeas.h"
-#include "ratelimit.h"
+#include "http/ratelimit.h"
 
 static struct sockaddr_in v4(uint32_t host_order) {
   struct sockaddr_in a;

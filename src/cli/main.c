@@ -149,7 +149,12 @@ static json_t *report_json(const orf_result *r) {
                    r->dropped_volume_share);
 }
 
-static int cmd_generate(cli *c) {
+/* ---- generate, step by step: each returns 0 to go on, or the exit status
+ * (its line on stderr) ---- */
+
+/* An image and an output whose extension names a format, parameters the
+ * engine takes, and the stages directory when asked for. */
+static int check_request(cli *c) {
   if (!c->image || !c->out) {
     fprintf(stderr, "orfeas: generate needs an IMAGE and -o OUT (see orfeas --help)\n");
     return EXIT_USAGE;
@@ -168,90 +173,132 @@ static int cmd_generate(cli *c) {
     fprintf(stderr, "orfeas: cannot create %s: %s\n", c->stages_dir, strerror(errno));
     return EXIT_INTERNAL;
   }
-  orf_job_opts opts;
-  orf_job_opts_init(&opts);
-  size_t size = 0;
-  uint8_t *data = orf_cli_read_file(c->image, &size, opts.limits.max_file_bytes);
-  if (!data) {
+  return 0;
+}
+
+/* The image's bytes, at most the decoder's file limit, into *data (the
+ * caller frees it). */
+static int read_image(const cli *c, const orf_limits *limits, uint8_t **data, size_t *size) {
+  *size = 0;
+  *data = orf_cli_read_file(c->image, size, limits->max_file_bytes);
+  if (!*data) {
     fprintf(stderr, "orfeas: cannot read %s: %s\n", c->image, strerror(errno));
     return EXIT_INPUT;
   }
-  if (size > opts.limits.max_file_bytes) {
-    free(data);
+  if (*size > limits->max_file_bytes) {
+    free(*data);
+    *data = NULL;
     fprintf(stderr, "orfeas: %s: %s\n", c->image, orf_strerror(ORF_ETOOLARGE));
     return EXIT_INPUT;
   }
-  /* The segmentation network, when this job may need it: an explicit
-   * model that cannot be loaded is a usage error; without the default one
-   * background=auto stays with the colour model (and says so). */
-  orf_segmenter *seg = NULL;
+  return 0;
+}
+
+/* The segmentation network, when this job may need it: an explicit model
+ * that cannot be loaded is a usage error; without the default one
+ * background=auto stays with the colour model (and says so).  *seg may
+ * stay NULL. */
+static int open_segmenter(cli *c, orf_segmenter **seg) {
+  *seg = NULL;
   int needs = c->params.background == ORF_BG_AUTO || c->params.background == ORF_BG_SUBJECT;
   if (c->segment_model && !strcmp(c->segment_model, "none")) needs = 0, c->segment_model = NULL;
-  if (needs || c->segment_model) {
-    char path[4096], err[512];
-    int found = c->segment_model ? (snprintf(path, sizeof path, "%s", c->segment_model), ORF_OK)
-                                 : orf_segment_default_model(path, sizeof path);
-    if (!strcmp(path, "none")) { /* ORFEAS_SEGMENT_MODEL=none: without the network, quietly */
-    } else if (found == ORF_OK || c->params.background == ORF_BG_SUBJECT) {
-      if (orf_segmenter_create(path, c->threads, 0, &seg, err, sizeof err)) {
-        fprintf(stderr, "orfeas: %s\n", err);
-        free(data);
-        return EXIT_USAGE;
-      }
-    } else {
-      fprintf(stderr, "orfeas: warning: no segmentation model at %s: background=auto uses the colour model\n",
-              path);
+  if (!needs && !c->segment_model) return 0;
+  char path[4096], err[512];
+  int found = c->segment_model ? (snprintf(path, sizeof path, "%s", c->segment_model), ORF_OK)
+                               : orf_segment_default_model(path, sizeof path);
+  if (!strcmp(path, "none")) { /* ORFEAS_SEGMENT_MODEL=none: without the network, quietly */
+  } else if (found == ORF_OK || c->params.background == ORF_BG_SUBJECT) {
+    if (orf_segmenter_create(path, c->threads, 0, seg, err, sizeof err)) {
+      fprintf(stderr, "orfeas: %s\n", err);
+      return EXIT_USAGE;
     }
+  } else {
+    fprintf(stderr, "orfeas: warning: no segmentation model at %s: background=auto uses the colour model\n",
+            path);
   }
-  opts.segmenter = seg;
-  opts.threads = c->threads;
-  opts.device = c->device;
-  opts.precision = c->precision;
-  opts.on_stage = on_stage;
-  opts.user = c;
-  c->stages = json_array();
-  orf_result res;
-  int rc = orf_generate(data, size, &c->params, &opts, &res);
-  free(data);
-  orf_segmenter_free(seg);
+  return 0;
+}
+
+/* Runs the engine on the image (the stages drawn and written by on_stage,
+ * their figures gathered in c->stages); *res is the caller's to free when
+ * it returns 0. */
+static int run(cli *c, orf_job_opts *opts, const uint8_t *data, size_t size, orf_segmenter *seg,
+               orf_result *res) {
+  opts->segmenter = seg;
+  opts->threads = c->threads;
+  opts->device = c->device;
+  opts->precision = c->precision;
+  opts->on_stage = on_stage;
+  opts->user = c;
+  int rc = orf_generate(data, size, &c->params, opts, res);
   if (c->tty) fputc('\n', stderr);
   if (rc) {
     fprintf(stderr, "orfeas: %s: %s\n", c->image, orf_strerror(rc));
-    json_decref(c->stages);
     return exit_code(rc);
   }
-  double t1 = res.timings.total;
-  rc = orf_export_file(&res.mesh, c->params.format, c->out);
-  if (rc) {
-    fprintf(stderr, "orfeas: cannot write %s: %s\n", c->out, orf_strerror(rc));
-    orf_result_free(&res);
-    json_decref(c->stages);
-    return EXIT_INTERNAL;
-  }
-  if (c->json) {
-    const orf_timings *t = &res.timings;
-    json_t *o = json_pack(
-        "{s:s, s:s, s:i, s:s, s:s, s:o, s:o, s:{s:f,s:f,s:f,s:f,s:f,s:f,s:f}, s:I, s:s, s:I}", "output",
-        c->out, "mode", orf_mode_name(c->params.mode), "quality", c->params.quality, "format",
-        orf_format_ext(c->params.format), "mask_source", orf_mask_source_name(res.mask_source), "mesh",
-        report_json(&res), "stages", c->stages, "timings_ms", "decode", t->decode, "mask", t->mask, "field",
-        t->field, "mesh", t->mesh, "smooth", t->smooth, "simplify", t->simplify, "total", t1, "peak_bytes",
-        (json_int_t)opts.peak_bytes, "device", orf_device_name(opts.device_used), "device_peak_bytes",
-        (json_int_t)opts.device_peak_bytes);
-    char *s = json_dumps(o, JSON_COMPACT);
-    puts(s);
-    free(s);
-    json_decref(o);
-  } else {
-    json_decref(c->stages);
-    printf("%s: %zu vertices, %zu faces, %.1f x %.1f x %.1f mm, %s, %.0f ms\n", c->out, res.report.vertices,
-           res.report.faces, (double)(res.report.bbox_max[0] - res.report.bbox_min[0]),
-           (double)(res.report.bbox_max[1] - res.report.bbox_min[1]),
-           (double)(res.report.bbox_max[2] - res.report.bbox_min[2]),
-           res.report.watertight && res.report.manifold ? "watertight" : "NOT watertight", t1);
-  }
-  orf_result_free(&res);
   return 0;
+}
+
+/* --json: one object with the output, the mesh, every stage, the timings
+ * and the memory figures; takes c->stages over. */
+static void print_json(cli *c, const orf_result *res, const orf_job_opts *opts) {
+  const orf_timings *t = &res->timings;
+  json_t *o = json_pack(
+      "{s:s, s:s, s:i, s:s, s:s, s:o, s:o, s:{s:f,s:f,s:f,s:f,s:f,s:f,s:f}, s:I, s:s, s:I}", "output", c->out,
+      "mode", orf_mode_name(c->params.mode), "quality", c->params.quality, "format",
+      orf_format_ext(c->params.format), "mask_source", orf_mask_source_name(res->mask_source), "mesh",
+      report_json(res), "stages", c->stages, "timings_ms", "decode", t->decode, "mask", t->mask, "field",
+      t->field, "mesh", t->mesh, "smooth", t->smooth, "simplify", t->simplify, "total", t->total,
+      "peak_bytes", (json_int_t)opts->peak_bytes, "device", orf_device_name(opts->device_used),
+      "device_peak_bytes", (json_int_t)opts->device_peak_bytes);
+  c->stages = NULL;
+  char *s = json_dumps(o, JSON_COMPACT);
+  puts(s);
+  free(s);
+  json_decref(o);
+}
+
+/* Without --json: one line for a person. */
+static void print_summary(const cli *c, const orf_result *res) {
+  const orf_mesh_report *m = &res->report;
+  printf("%s: %zu vertices, %zu faces, %.1f x %.1f x %.1f mm, %s, %.0f ms\n", c->out, m->vertices, m->faces,
+         (double)(m->bbox_max[0] - m->bbox_min[0]), (double)(m->bbox_max[1] - m->bbox_min[1]),
+         (double)(m->bbox_max[2] - m->bbox_min[2]),
+         m->watertight && m->manifold ? "watertight" : "NOT watertight", res->timings.total);
+}
+
+static int cmd_generate(cli *c) {
+  int status = check_request(c);
+  if (status) return status;
+  orf_job_opts opts;
+  orf_job_opts_init(&opts);
+  uint8_t *data;
+  size_t size;
+  if ((status = read_image(c, &opts.limits, &data, &size))) return status;
+  orf_segmenter *seg;
+  if ((status = open_segmenter(c, &seg))) {
+    free(data);
+    return status;
+  }
+  c->stages = json_array();
+  orf_result res;
+  status = run(c, &opts, data, size, seg, &res);
+  free(data);
+  orf_segmenter_free(seg);
+  if (status == 0) {
+    int rc = orf_export_file(&res.mesh, c->params.format, c->out);
+    if (rc) {
+      fprintf(stderr, "orfeas: cannot write %s: %s\n", c->out, orf_strerror(rc));
+      status = EXIT_INTERNAL;
+    } else if (c->json) {
+      print_json(c, &res, &opts);
+    } else {
+      print_summary(c, &res);
+    }
+    orf_result_free(&res);
+  }
+  json_decref(c->stages);
+  return status;
 }
 
 int main(int argc, char **argv) {

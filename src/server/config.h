@@ -37,7 +37,7 @@ typedef struct orf_server_config {
   char admin_token[256];   /* "" = none */
   int connection_timeout_s;
   double min_upload_rate; /* bytes/s a request body keeps up after the timeout; 0 = off */
-  /* memory budget (see jobs.h "Admission" and memsource.h) */
+  /* memory budget (see jobs/jobs.h "Admission" and memory/memsource.h) */
   double memory_budget_gb; /* 0: the device's total minus the reserves */
   double reserved_system_gb, reserved_cache_gb;
   char sim_device[128];      /* "" = none */
@@ -47,7 +47,7 @@ typedef struct orf_server_config {
   char precision[8];   /* auto | fp32 | fp16 | int8: GPU field storage of jobs that do not ask */
   char web_root[4096]; /* "" = web/ beside the binary, if it exists */
   char segment_model[4096]; /* "" = orf_segment_default_model() (models/ beside the binary) */
-  /* limits and security (server.c, guard.c) */
+  /* limits and security (server.c, http/guard.c) */
   int max_connections, max_connections_per_ip; /* per_ip 0 = no limit */
   double rate_limit;                           /* requests/s per client; 0 = off */
   int rate_burst;                              /* bucket size */

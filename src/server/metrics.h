@@ -10,7 +10,7 @@
  *   http_request_duration_seconds{route}             histogram
  *   stage_duration_seconds{stage}                    histogram (cumulative time to the stage)
  *   jobs_total{status}                               counter (complete, failed, cancelled)
- *   connections_timed_out_total{phase}               counter (headers, body: deadline.c)
+ *   connections_timed_out_total{phase}               counter (headers, body: http/deadline.c)
  *   queue_depth, running_jobs                        gauges
  *   cache_hits_total, cache_misses_total, cache_evictions_total, cache_coalesced_total  counters
  *   cache_scrub_checked_total, cache_scrub_damaged_total  counters
@@ -81,7 +81,7 @@ void orf_metrics_stage(orf_metrics *m, int stage, double seconds);
 void orf_metrics_job(orf_metrics *m, const char *status);
 
 /* A connection was closed for missing its deadline: phase is "headers" or
- * "body" (deadline.c). */
+ * "body" (http/deadline.c). */
 void orf_metrics_timed_out(orf_metrics *m, const char *phase);
 
 /* Renders everything as Prometheus text into a malloc'd NUL-terminated

@@ -1,14 +1,20 @@
 /*
  * server.c - start-up, signals and shutdown of `orfeas serve` (server.h).
  *
- * Order of start: options (then: no root unless --allow-root, a valid
- * --cors-origin), metrics, cache (data dir), memory sources and
- * the budget, job manager (its workers), memory monitor, then libmicrohttpd (its own polling threads, epoll,
- * a pool of two).  SIGTERM and SIGINT are blocked in every thread and taken by the main thread with
- * sigwait(), so no handler runs in the middle of anything. Shutdown: the draining flag (generation requests
- * get 503, /ready 503), then the job manager drains (queued and running jobs finish and wake their waiters),
- * then the daemon stops accepting and gives open connections up to DRAIN_CONNECTIONS_S to finish, then
- * everything is freed.
+ * Order of start, one step a function (orf_server_main at the end reads
+ * as the list): check_options (then: no root unless --allow-root, a valid
+ * --cors-origin), block_signals, open_stores (metrics, cache in the data
+ * dir, rate limiter, memory sources), load_segmenter (the network),
+ * choose_device (CPU or GPU), compute_budgets (what jobs may hold),
+ * start_jobs (job manager and its workers, memory monitor), start_http
+ * (deadline watcher, then libmicrohttpd: its own polling threads, epoll, a
+ * pool of two).  SIGTERM and SIGINT are blocked in every thread and taken
+ * by the main thread with sigwait(), so no handler runs in the middle of
+ * anything.  Shutdown (serve_until_signal): the draining flag (generation
+ * requests get 503, /ready 503), then the job manager drains (queued and
+ * running jobs finish and wake their waiters), then the daemon gives open
+ * connections up to DRAIN_CONNECTIONS_S to finish and stops; then stop()
+ * frees everything.
  */
 #include "server.h"
 
@@ -25,7 +31,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "http_int.h"
+#include "http/http_int.h"
 #include "log.h"
 
 #define DRAIN_CONNECTIONS_S 5.0
@@ -89,219 +95,287 @@ static void mhd_panic(void *cls, const char *file, unsigned int line, const char
   abort();
 }
 
-int orf_server_main(int argc, char **argv) {
-  server srv;
-  memset(&srv, 0, sizeof srv);
+/* ---- start-up, step by step: each returns 0 to go on, or the exit
+ * status (2: a bad option or setting, said on stderr; 1: the server cannot
+ * start, logged) ---- */
+
+/* The options, and what they must be beyond their parsing: not root unless
+ * allowed, a CORS origin that is one.  -1 to go on; 0 after --help. */
+static int check_options(server *srv, int argc, char **argv) {
   char err[256];
-  int rc = orf_server_config_parse(&srv.cfg, argc, argv, stdout, err, sizeof err);
+  int rc = orf_server_config_parse(&srv->cfg, argc, argv, stdout, err, sizeof err);
   if (rc == 1) return 0;
   if (rc) {
     fprintf(stderr, "orfeas serve: %s\n", err);
     return 2;
   }
-  if (geteuid() == 0 && !srv.cfg.allow_root) {
+  if (geteuid() == 0 && !srv->cfg.allow_root) {
     fprintf(stderr, "orfeas serve: refusing to run as root: run it as an unprivileged user "
                     "(or pass --allow-root, ORFEAS_ALLOW_ROOT=1, if you mean it)\n");
     return 2;
   }
-  if (srv.cfg.cors_origin[0] && !http_cors_origin_valid(srv.cfg.cors_origin)) {
+  if (srv->cfg.cors_origin[0] && !http_cors_origin_valid(srv->cfg.cors_origin)) {
     fprintf(stderr, "orfeas serve: --cors-origin: '%.64s' is not an origin (http[s]://host[:port])\n",
-            srv.cfg.cors_origin);
+            srv->cfg.cors_origin);
     return 2;
   }
   if (geteuid() == 0)
     orf_log_json(
         "warn", "running_as_root",
         json_pack("{s:s}", "message", "running as root, allowed by --allow-root or ORFEAS_ALLOW_ROOT"));
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-  signal(SIGPIPE, SIG_IGN);
+  return -1;
+}
 
-  MHD_set_panic_func(mhd_panic, NULL);
-  srv.started = orf_now_mono();
-  http_static_init(&srv);
-  orf_limits_init(&srv.limits);
-  srv.limits.max_file_bytes = srv.cfg.max_upload_bytes;
-  int status = 1;
-  srv.metrics = orf_metrics_create();
+/* SIGTERM and SIGINT blocked in this thread and every thread started after
+ * it (the main thread takes them with sigwait); no SIGPIPE. */
+static void block_signals(sigset_t *sigs) {
+  sigemptyset(sigs);
+  sigaddset(sigs, SIGTERM);
+  sigaddset(sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, sigs, NULL);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+/* Metrics, the cache (memory, and disk under the data dir), the rate
+ * limiter, the memory sources. */
+static int open_stores(server *srv) {
+  srv->metrics = orf_metrics_create();
   char cache_dir[4200];
-  snprintf(cache_dir, sizeof cache_dir, "%s/cache", srv.cfg.data_dir);
-  orf_cache_config cc = {cache_dir, srv.cfg.cache_mem_bytes, srv.cfg.cache_disk_bytes, srv.cfg.cache_ttl_s,
-                         srv.cfg.cache_scrub_mb_s * 1048576.0};
-  if (!srv.metrics || orf_cache_open(&srv.cache, &cc) ||
-      (srv.cfg.rate_limit > 0 &&
-       orf_ratelimit_create(&srv.ratelimit, srv.cfg.rate_limit, srv.cfg.rate_burst, RATE_CLIENTS))) {
+  snprintf(cache_dir, sizeof cache_dir, "%s/cache", srv->cfg.data_dir);
+  orf_cache_config cc = {cache_dir, srv->cfg.cache_mem_bytes, srv->cfg.cache_disk_bytes, srv->cfg.cache_ttl_s,
+                         srv->cfg.cache_scrub_mb_s * 1048576.0};
+  if (!srv->metrics || orf_cache_open(&srv->cache, &cc) ||
+      (srv->cfg.rate_limit > 0 &&
+       orf_ratelimit_create(&srv->ratelimit, srv->cfg.rate_limit, srv->cfg.rate_burst, RATE_CLIENTS))) {
     orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "out of memory"));
-    goto out;
+    return 1;
   }
   orf_cache_stats cst;
-  orf_cache_stats_get(srv.cache, &cst);
+  orf_cache_stats_get(srv->cache, &cst);
   if (!cst.disk_ok) /* the cache runs from memory only; /health says so too */
     orf_log_json("error", "disk_unavailable",
-                 json_pack("{s:s, s:s}", "error", cst.last_disk_error, "data_dir", srv.cfg.data_dir));
-  if (orf_memsources_open(&srv.mem, srv.cfg.sim_device[0] ? srv.cfg.sim_device : NULL, err, sizeof err)) {
+                 json_pack("{s:s, s:s}", "error", cst.last_disk_error, "data_dir", srv->cfg.data_dir));
+  char err[256];
+  if (orf_memsources_open(&srv->mem, srv->cfg.sim_device[0] ? srv->cfg.sim_device : NULL, err, sizeof err)) {
     fprintf(stderr, "orfeas serve: --sim-device: %s\n", err);
-    status = 2;
-    goto out;
+    return 2;
   }
-  /* The segmentation network: a server without its model (missing,
-   * unreadable, malformed) does not start; "none" runs without one
-   * (background=auto stops at the colour model, subject fails). */
-  char model[4096];
-  if (srv.cfg.segment_model[0])
-    snprintf(model, sizeof model, "%s", srv.cfg.segment_model);
+  return 0;
+}
+
+/* The segmentation network: a server without its model (missing,
+ * unreadable, malformed) does not start; "none" runs without one
+ * (background=auto stops at the colour model, subject fails). */
+static int load_segmenter(server *srv) {
+  char model[4096], err[256];
+  if (srv->cfg.segment_model[0])
+    snprintf(model, sizeof model, "%s", srv->cfg.segment_model);
   else
     orf_segment_default_model(model, sizeof model);
   if (!strcmp(model, "none")) {
     orf_log_event("warn", "no_segment_model",
                   "\"message\":\"--segment-model none: photographs are separated by the colour model only\"");
-  } else if (orf_segmenter_create(model, srv.cfg.engine_threads, SEGMENT_CACHE_BYTES, &srv.segmenter, err,
+  } else if (orf_segmenter_create(model, srv->cfg.engine_threads, SEGMENT_CACHE_BYTES, &srv->segmenter, err,
                                   sizeof err)) {
     fprintf(stderr, "orfeas serve: %s (set --segment-model or ORFEAS_SEGMENT_MODEL)\n", err);
-    status = 2;
-    goto out;
-  } else if (model_id(model, srv.segment_model_id)) {
+    return 2;
+  } else if (model_id(model, srv->segment_model_id)) {
     fprintf(stderr, "orfeas serve: cannot read the segmentation model %s to hash it\n", model);
-    status = 2;
-    goto out;
+    return 2;
   }
-  /* The engine's device: cuda needs a usable GPU; auto takes one when
-   * present.  On it, admission is by GPU memory. */
+  return 0;
+}
+
+/* The engine's device: cuda needs a usable GPU; auto takes one when
+ * present.  On it, admission is by GPU memory. */
+static int choose_device(server *srv) {
   orf_device want;
   orf_precision prec;
-  if (orf_device_from_name(srv.cfg.device, &want) ||
-      (strcmp(srv.cfg.precision, "auto") && orf_precision_from_name(srv.cfg.precision, &prec))) {
+  if (orf_device_from_name(srv->cfg.device, &want) ||
+      (strcmp(srv->cfg.precision, "auto") && orf_precision_from_name(srv->cfg.precision, &prec))) {
     fprintf(stderr,
             "orfeas serve: --device must be auto, cpu or cuda and --precision auto, fp32, fp16 or int8\n");
-    status = 2;
-    goto out;
+    return 2;
   }
   orf_gpu_info gi;
   orf_gpu_query(&gi);
   if (want == ORF_DEVICE_CUDA && !gi.available) {
     fprintf(stderr, "orfeas serve: --device cuda: %s\n",
             gi.compiled ? "no usable CUDA device" : "this build has no CUDA (nvcc was not found)");
-    status = 2;
-    goto out;
+    return 2;
   }
-  srv.engine_device = want != ORF_DEVICE_CPU && gi.available ? ORF_DEVICE_CUDA : ORF_DEVICE_CPU;
-  if (srv.engine_device == ORF_DEVICE_CUDA) orf_memsources_use_engine_gpu(srv.mem);
+  srv->engine_device = want != ORF_DEVICE_CPU && gi.available ? ORF_DEVICE_CUDA : ORF_DEVICE_CPU;
+  if (srv->engine_device == ORF_DEVICE_CUDA) orf_memsources_use_engine_gpu(srv->mem);
   orf_log_json("info", "engine",
-               json_pack("{s:s, s:s, s:b}", "device", orf_device_name(srv.engine_device), "gpu",
+               json_pack("{s:s, s:s, s:b}", "device", orf_device_name(srv->engine_device), "gpu",
                          gi.available ? gi.name : "", "cuda_compiled", gi.compiled));
-  /* The budget: explicit, or the device's total less what others use and
-   * the two reserves (the cache's memory tier lives in its own reserve). */
+  return 0;
+}
+
+/* The memory the jobs may hold, in bytes, and what it came from. */
+typedef struct budgets {
+  double total, external; /* the budget device's total, and what others use of it */
+  double jobs;            /* the budget of the device jobs run on */
+  double host;            /* the host budget beside a GPU; 0: none */
+} budgets;
+
+/* The budget: explicit, or the device's total less what others use and
+ * the two reserves (the cache's memory tier lives in its own reserve). */
+static void compute_budgets(server *srv, budgets *b) {
   orf_mem_snapshot snap;
-  orf_memsources_sample(srv.mem, &snap);
-  double total, external;
-  orf_memsources_budget_base(srv.mem, &snap, &total, &external);
-  srv.device_total_bytes = total;
-  double budget = srv.cfg.memory_budget_gb > 0
-                      ? srv.cfg.memory_budget_gb * ORF_GIB
-                      : total - external - (srv.cfg.reserved_system_gb + srv.cfg.reserved_cache_gb) * ORF_GIB;
-  if (budget < 1) budget = 1; /* nothing fits: every job is refused with 507, and says why */
+  orf_memsources_sample(srv->mem, &snap);
+  orf_memsources_budget_base(srv->mem, &snap, &b->total, &b->external);
+  srv->device_total_bytes = b->total;
+  const double reserves = (srv->cfg.reserved_system_gb + srv->cfg.reserved_cache_gb) * ORF_GIB;
+  b->jobs =
+      srv->cfg.memory_budget_gb > 0 ? srv->cfg.memory_budget_gb * ORF_GIB : b->total - b->external - reserves;
+  if (b->jobs < 1) b->jobs = 1; /* nothing fits: every job is refused with 507, and says why */
   /* Jobs on the GPU also hold host memory (the image, the meshes and their
    * simplification; relief, lithophane and extrude run wholly there): it
    * gets a budget of its own, the host's total less the two reserves. */
-  double host_budget = 0;
-  if (srv.engine_device == ORF_DEVICE_CUDA) {
-    host_budget =
-        snap.host_total_gb * ORF_GIB - (srv.cfg.reserved_system_gb + srv.cfg.reserved_cache_gb) * ORF_GIB;
-    if (host_budget < 1) host_budget = 1;
+  b->host = 0;
+  if (srv->engine_device == ORF_DEVICE_CUDA) {
+    b->host = snap.host_total_gb * ORF_GIB - reserves;
+    if (b->host < 1) b->host = 1;
   }
-  orf_jobs_config jc = {.workers = srv.cfg.workers,
-                        .queue_max = srv.cfg.queue_max,
-                        .engine_threads = srv.cfg.engine_threads,
+}
+
+/* The job manager (its workers) within the budgets, then the memory
+ * monitor that samples them. */
+static int start_jobs(server *srv, const budgets *b) {
+  orf_jobs_config jc = {.workers = srv->cfg.workers,
+                        .queue_max = srv->cfg.queue_max,
+                        .engine_threads = srv->cfg.engine_threads,
                         .keep_finished_s = 3600.0,
-                        .limits = srv.limits,
-                        .cache = srv.cache,
-                        .metrics = srv.metrics,
-                        .budget_bytes = budget,
-                        .host_budget_bytes = host_budget,
-                        .device = srv.engine_device,
-                        .segmenter = srv.segmenter}; /* finished jobs: 4096 and 16 MiB at most (jobs.c) */
-  if (orf_jobs_create(&srv.jobs, &jc)) {
+                        .limits = srv->limits,
+                        .cache = srv->cache,
+                        .metrics = srv->metrics,
+                        .budget_bytes = b->jobs,
+                        .host_budget_bytes = b->host,
+                        .device = srv->engine_device,
+                        .segmenter =
+                            srv->segmenter}; /* finished jobs: 4096 and 16 MiB at most (jobs/jobs.c) */
+  if (orf_jobs_create(&srv->jobs, &jc)) {
     orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "cannot start the job workers"));
-    goto out;
+    return 1;
   }
   orf_log_json("info", "memory_budget",
-               json_pack("{s:s, s:f, s:f, s:f, s:f}", "device", orf_memsources_budget_device(srv.mem),
-                         "device_total_gb", total / ORF_GIB, "external_gb", external / ORF_GIB, "budget_gb",
-                         budget / ORF_GIB, "host_budget_gb", host_budget / ORF_GIB));
-  if (srv.cfg.monitor_interval_s > 0 &&
-      orf_monitor_start(&srv.monitor, srv.mem, read_budget, srv.jobs, srv.cfg.monitor_interval_s, 720)) {
+               json_pack("{s:s, s:f, s:f, s:f, s:f}", "device", orf_memsources_budget_device(srv->mem),
+                         "device_total_gb", b->total / ORF_GIB, "external_gb", b->external / ORF_GIB,
+                         "budget_gb", b->jobs / ORF_GIB, "host_budget_gb", b->host / ORF_GIB));
+  if (srv->cfg.monitor_interval_s > 0 &&
+      orf_monitor_start(&srv->monitor, srv->mem, read_budget, srv->jobs, srv->cfg.monitor_interval_s, 720)) {
     orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "cannot start the memory monitor"));
-    goto out;
+    return 1;
   }
+  return 0;
+}
+
+/* The deadline watcher, then libmicrohttpd listening on --host and --port;
+ * says where on stdout (the tests and scripts read that line). */
+static int start_http(server *srv) {
   struct sockaddr_storage addr;
-  if (resolve(srv.cfg.host, srv.cfg.port, &addr)) {
-    fprintf(stderr, "orfeas serve: cannot use host %s\n", srv.cfg.host);
-    status = 2;
-    goto out;
+  if (resolve(srv->cfg.host, srv->cfg.port, &addr)) {
+    fprintf(stderr, "orfeas serve: cannot use host %s\n", srv->cfg.host);
+    return 2;
   }
   unsigned flags =
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-  if (http_deadlines_start(&srv.deadlines, srv.cfg.connection_timeout_s, srv.cfg.min_upload_rate,
-                           srv.metrics)) {
+  if (http_deadlines_start(&srv->deadlines, srv->cfg.connection_timeout_s, srv->cfg.min_upload_rate,
+                           srv->metrics)) {
     orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "cannot start the deadline watcher"));
-    goto out;
+    return 1;
   }
   /* libmicrohttpd splits the connection limit between its threads */
-  unsigned threads = srv.cfg.max_connections < HTTP_THREADS ? 1u : (unsigned)HTTP_THREADS;
-  srv.daemon = MHD_start_daemon(
-      flags, (uint16_t)srv.cfg.port, NULL, NULL, http_on_request, &srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+  unsigned threads = srv->cfg.max_connections < HTTP_THREADS ? 1u : (unsigned)HTTP_THREADS;
+  srv->daemon = MHD_start_daemon(
+      flags, (uint16_t)srv->cfg.port, NULL, NULL, http_on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
       NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv.cfg.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned)srv.cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-      (unsigned)srv.cfg.max_connections_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-      MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, &srv, MHD_OPTION_NOTIFY_CONNECTION, http_on_connection,
-      &srv, MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, NULL, MHD_OPTION_END);
-  if (!srv.daemon) {
-    orf_log_json(
-        "error", "start_failed",
-        json_pack("{s:s, s:s, s:i}", "reason", "cannot listen", "host", srv.cfg.host, "port", srv.cfg.port));
-    goto out;
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->cfg.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)srv->cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      (unsigned)srv->cfg.max_connections_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+      MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, http_on_connection,
+      srv, MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, NULL, MHD_OPTION_END);
+  if (!srv->daemon) {
+    orf_log_json("error", "start_failed",
+                 json_pack("{s:s, s:s, s:i}", "reason", "cannot listen", "host", srv->cfg.host, "port",
+                           srv->cfg.port));
+    return 1;
   }
-  const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_BIND_PORT);
-  int port = info ? info->port : srv.cfg.port;
-  printf("orfeas listening on http://%s:%d\n", srv.cfg.host, port);
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+  int port = info ? info->port : srv->cfg.port;
+  printf("orfeas listening on http://%s:%d\n", srv->cfg.host, port);
   fflush(stdout);
   orf_log_json("info", "listening",
-               json_pack("{s:s, s:i, s:i, s:i, s:s}", "host", srv.cfg.host, "port", port, "workers",
-                         srv.cfg.workers, "queue_max", srv.cfg.queue_max, "data_dir", srv.cfg.data_dir));
+               json_pack("{s:s, s:i, s:i, s:i, s:s}", "host", srv->cfg.host, "port", port, "workers",
+                         srv->cfg.workers, "queue_max", srv->cfg.queue_max, "data_dir", srv->cfg.data_dir));
+  return 0;
+}
 
+/* Every step of the start, in order, until one fails. */
+static int start(server *srv) {
+  MHD_set_panic_func(mhd_panic, NULL);
+  srv->started = orf_now_mono();
+  http_static_init(srv);
+  orf_limits_init(&srv->limits);
+  srv->limits.max_file_bytes = srv->cfg.max_upload_bytes;
+  int status;
+  if ((status = open_stores(srv)) || (status = load_segmenter(srv)) || (status = choose_device(srv)))
+    return status;
+  budgets b;
+  compute_budgets(srv, &b);
+  if ((status = start_jobs(srv, &b)) || (status = start_http(srv))) return status;
+  return 0;
+}
+
+/* Waits for SIGTERM or SIGINT, then drains: the draining flag (generation
+ * requests get 503, /ready 503), the job manager's queued and running jobs
+ * finish, open connections get up to DRAIN_CONNECTIONS_S, the daemon and
+ * the deadline watcher stop. */
+static void serve_until_signal(server *srv, const sigset_t *sigs) {
   int sig;
-  sigwait(&sigs, &sig);
-  atomic_store(&srv.draining, 1);
+  sigwait(sigs, &sig);
+  atomic_store(&srv->draining, 1);
   orf_log_json("info", "draining", json_pack("{s:s}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"));
-  orf_jobs_drain(srv.jobs);
+  orf_jobs_drain(srv->jobs);
   /* Open connections get a moment to finish; new ones are still accepted
    * (and told 503 draining) rather than quiescing the daemon, a path of
    * libmicrohttpd's that can panic with a thread pool on epoll. */
   for (double t0 = orf_now_mono(); orf_now_mono() - t0 < DRAIN_CONNECTIONS_S;) {
-    const union MHD_DaemonInfo *c = MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    const union MHD_DaemonInfo *c = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
     if (!c || c->num_connections == 0) break;
     usleep(20000);
   }
-  MHD_stop_daemon(srv.daemon);
-  srv.daemon = NULL;
-  http_deadlines_stop(srv.deadlines);
-  srv.deadlines = NULL;
+  MHD_stop_daemon(srv->daemon);
+  srv->daemon = NULL;
+  http_deadlines_stop(srv->deadlines);
+  srv->deadlines = NULL;
   orf_log_json("info", "stopped", NULL);
-  status = 0;
-out:
-  if (srv.daemon) MHD_stop_daemon(srv.daemon);
-  http_deadlines_stop(srv.deadlines);
-  if (srv.monitor) orf_monitor_stop(srv.monitor);
-  if (srv.jobs) orf_jobs_free(srv.jobs);
-  orf_segmenter_free(srv.segmenter);
-  if (srv.mem) orf_memsources_close(srv.mem);
-  if (srv.cache) orf_cache_close(srv.cache);
-  if (srv.metrics) orf_metrics_free(srv.metrics);
-  orf_ratelimit_free(srv.ratelimit);
+}
+
+/* Frees whatever was started, in the reverse order. */
+static void stop(server *srv) {
+  if (srv->daemon) MHD_stop_daemon(srv->daemon);
+  http_deadlines_stop(srv->deadlines);
+  if (srv->monitor) orf_monitor_stop(srv->monitor);
+  if (srv->jobs) orf_jobs_free(srv->jobs);
+  orf_segmenter_free(srv->segmenter);
+  if (srv->mem) orf_memsources_close(srv->mem);
+  if (srv->cache) orf_cache_close(srv->cache);
+  if (srv->metrics) orf_metrics_free(srv->metrics);
+  orf_ratelimit_free(srv->ratelimit);
+}
+
+int orf_server_main(int argc, char **argv) {
+  server srv;
+  memset(&srv, 0, sizeof srv);
+  int status = check_options(&srv, argc, argv);
+  if (status >= 0) return status;
+  sigset_t sigs;
+  block_signals(&sigs);
+  status = start(&srv);
+  if (status == 0) serve_until_signal(&srv, &sigs);
+  stop(&srv);
   return status;
 }

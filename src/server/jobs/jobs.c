@@ -6,17 +6,22 @@
  * that calls back instead of blocking, so the HTTP layer can suspend a
  * connection rather than hold a thread per waiting client.
  *
- * Structure.  The manager (orf_jobs) owns a mutex that guards its queue,
- * its two tables (active jobs by hash, every findable job by id), the list
- * of finished jobs kept for keep_finished_s, and each job's interest count.
- * Each job has a mutex of its own for its events, state and waiters.  Lock
- * order: manager, then job.  A job's status is written with both held, so
- * either is enough to read it.  Callbacks run with no lock held: whoever
- * makes waiters ready collects them under the job's lock and calls them
- * after releasing every lock - a worker for stage events and endings, the
- * thread of orf_job_release / orf_jobs_cancel / orf_jobs_free when that
- * call ends a queued job - so a wake-up must be quick (it holds that
- * thread).
+ * Structure.  This file is the manager: the queue, admission, single
+ * flight, each job's state, events and waiters.  A job's run of the engine,
+ * and the way its stages and meta.json go into the cache, are run.c's: a
+ * worker calls it with no lock held and hands it publish_stage.  The
+ * manager (orf_jobs) owns a mutex that guards its queue, its two tables
+ * (active jobs by hash, every findable job by id: the server's one index,
+ * ../cache/index.h, keyed by each job's hash and id, its two nodes inside
+ * the job), the list of finished jobs kept for keep_finished_s, and each
+ * job's interest count.  Each job has a mutex of its own for its events,
+ * state and waiters.  Lock order: manager, then job.  A job's status is
+ * written with both held, so either is enough to read it.  Callbacks run
+ * with no lock held: whoever makes waiters ready collects them under the
+ * job's lock and calls them after releasing every lock - a worker for
+ * stage events and endings, the thread of orf_job_release /
+ * orf_jobs_cancel / orf_jobs_free when that call ends a queued job - so a
+ * wake-up must be quick (it holds that thread).
  *
  * Admission (jobs.h's contract).  A job holds its estimate from the moment
  * a worker takes it until it ends; in_use is the sum of those held.  There
@@ -74,11 +79,11 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "cache/index.h"
 #include "job_events.h"
+#include "run.h"
 #include "util.h"
 
-#define HASH_BUCKETS 256                /* active jobs by request hash */
-#define ID_BUCKETS 1024                 /* findable jobs by id */
 #define KEEP_FINISHED_MAX 4096          /* default keep_finished_max */
 #define KEEP_FINISHED_BYTES (16u << 20) /* default keep_finished_bytes */
 #define MAX_EVENTS 4                    /* three stage events and a final one */
@@ -123,12 +128,13 @@ struct job {
   mem estimate;      /* peak bytes stated at submit; held while running */
 
   /* Guarded by js->mu. */
-  int overtaken; /* later jobs started before it while it was the head */
-  int sim;       /* orf_jobs_batch's mark: would start in the simulation */
-  int interests; /* handles from submit not yet released */
-  int kept;      /* keep = 1: held by the manager until it ends or is cancelled */
-  int in_hash;   /* in js->by_hash (single flight joins it) */
-  job *q_prev, *q_next, *hash_next, *id_next, *fin_next;
+  int overtaken;          /* later jobs started before it while it was the head */
+  int sim;                /* orf_jobs_batch's mark: would start in the simulation */
+  int interests;          /* handles from submit not yet released */
+  int kept;               /* keep = 1: held by the manager until it ends or is cancelled */
+  orf_index_node by_hash; /* in js->by_hash while linked (single flight joins it) */
+  orf_index_node by_id;   /* in js->by_id while findable */
+  job *q_prev, *q_next, *fin_next;
   double finished_at;
   size_t kept_bytes; /* what it holds while finished (record and events) */
 
@@ -162,8 +168,8 @@ struct orf_jobs {
   int has_budget[MEM_KINDS]; /* budget_bytes / host_budget_bytes > 0 */
   size_t budget[MEM_KINDS];  /* those rounded down, where has_budget */
   int max_overtakes;         /* the config's, 8 when <= 0 */
-  job *by_hash[HASH_BUCKETS], *by_id[ID_BUCKETS];
-  job *fin_head, *fin_tail; /* finished jobs, oldest first */
+  orf_index by_hash, by_id;  /* of job.by_hash (key: hash), job.by_id (key: id) */
+  job *fin_head, *fin_tail;  /* finished jobs, oldest first */
   size_t n_finished;
   size_t finished_bytes; /* sum of their kept_bytes */
   size_t keep_max;       /* cfg.keep_finished_max, or its default */
@@ -175,13 +181,12 @@ struct orf_jobs {
   double trim_at; /* when to trim the heap if still idle (0: no trim pending) */
 };
 
-/* A bucket from the first 8 hex digits (ids are random, hashes SHA-256). */
-static size_t bucket(const char *hex, size_t n) {
-  uint32_t v = 0;
-  for (int i = 0; i < 8; i++)
-    v = v << 4 | (uint32_t)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
-  return v % n;
-}
+/* The job of its by_hash or by_id node, or NULL for NULL. */
+static job *job_of_hash(orf_index_node *n) { return n ? (job *)((char *)n - offsetof(job, by_hash)) : NULL; }
+static job *job_of_id(orf_index_node *n) { return n ? (job *)((char *)n - offsetof(job, by_id)) : NULL; }
+/* Where each index finds a job's key from the job's node. */
+#define HASH_KEY_OFFSET ((ptrdiff_t)offsetof(job, hash) - (ptrdiff_t)offsetof(job, by_hash))
+#define ID_KEY_OFFSET ((ptrdiff_t)offsetof(job, id) - (ptrdiff_t)offsetof(job, by_id))
 
 static int finished(orf_job_status s) { return s >= ORF_JOB_COMPLETE; }
 
@@ -203,6 +208,8 @@ static void jobs_unref(orf_jobs *js) {
   pthread_mutex_destroy(&js->mu);
   pthread_cond_destroy(&js->work_cv);
   pthread_cond_destroy(&js->idle_cv);
+  orf_index_fini(&js->by_hash);
+  orf_index_fini(&js->by_id);
   orf_free(js->threads);
   orf_free(js);
 }
@@ -243,49 +250,15 @@ static void unref_chain(job *j) {
 /* ---- tables and queue (js->mu held) ---------------------------------- */
 
 static job *hash_find(orf_jobs *js, const char *hash) {
-  for (job *j = js->by_hash[bucket(hash, HASH_BUCKETS)]; j; j = j->hash_next)
-    if (!strcmp(j->hash, hash)) return j;
-  return NULL;
+  return job_of_hash(orf_index_find(&js->by_hash, hash));
 }
 
-static void hash_insert(orf_jobs *js, job *j) {
-  job **head = &js->by_hash[bucket(j->hash, HASH_BUCKETS)];
-  j->hash_next = *head;
-  *head = j;
-  j->in_hash = 1;
-}
-
+/* Leaves single flight (nothing when it already has). */
 static void hash_remove(orf_jobs *js, job *j) {
-  if (!j->in_hash) return;
-  for (job **p = &js->by_hash[bucket(j->hash, HASH_BUCKETS)]; *p; p = &(*p)->hash_next)
-    if (*p == j) {
-      *p = j->hash_next;
-      break;
-    }
-  j->hash_next = NULL;
-  j->in_hash = 0;
+  if (orf_index_linked(&j->by_hash)) orf_index_remove(&js->by_hash, &j->by_hash);
 }
 
-static job *id_find(orf_jobs *js, const char *id) {
-  for (job *j = js->by_id[bucket(id, ID_BUCKETS)]; j; j = j->id_next)
-    if (!strcmp(j->id, id)) return j;
-  return NULL;
-}
-
-static void id_insert(orf_jobs *js, job *j) {
-  job **head = &js->by_id[bucket(j->id, ID_BUCKETS)];
-  j->id_next = *head;
-  *head = j;
-}
-
-static void id_remove(orf_jobs *js, job *j) {
-  for (job **p = &js->by_id[bucket(j->id, ID_BUCKETS)]; *p; p = &(*p)->id_next)
-    if (*p == j) {
-      *p = j->id_next;
-      break;
-    }
-  j->id_next = NULL;
-}
+static job *id_find(orf_jobs *js, const char *id) { return job_of_id(orf_index_find(&js->by_id, id)); }
 
 static void queue_push(orf_jobs *js, job *j) {
   j->q_next = NULL;
@@ -363,7 +336,7 @@ static job *prune_locked(orf_jobs *js) {
     if (!js->fin_head) js->fin_tail = NULL;
     js->n_finished--;
     js->finished_bytes -= j->kept_bytes;
-    id_remove(js, j);
+    orf_index_remove(&js->by_id, &j->by_id);
     j->fin_next = NULL;
     *tail = j;
     tail = &j->fin_next;
@@ -478,18 +451,10 @@ static void cancel_locked(orf_jobs *js, job *j, waiter **batch) {
 
 /* ---- running a job (worker thread, no lock held) ---------------------- */
 
-typedef struct run_ctx {
-  orf_jobs *js;
-  job *j;
-  orf_stage_info stages[ORF_STAGE_COUNT];
-  double export_ms;
-  int err; /* the stage callback's own failure */
-} run_ctx;
-
-static double now_ms(void) { return orf_now_mono() * 1e3; }
-
-/* Appends a stage event and wakes the waiters it satisfies. */
-static void publish_stage(job *j, char *event, orf_stage s) {
+/* Appends a stage event and wakes the waiters it satisfies
+ * (orf_jobs__publish_fn; ctx is the job). */
+static void publish_stage(void *ctx, char *event, orf_stage s) {
+  job *j = ctx;
   waiter *batch = NULL;
   pthread_mutex_lock(&j->mu);
   j->events[j->n_events++] = event;
@@ -500,87 +465,18 @@ static void publish_stage(job *j, char *event, orf_stage s) {
   fire_batch(batch);
 }
 
-/* One stage's mesh: into the cache as "<stage>.ply", then its event. */
-static int stage_done(run_ctx *c, orf_stage s, const orf_mesh *m, int grid, double elapsed_ms) {
-  if ((int)s < 0 || s >= ORF_STAGE_COUNT) return ORF_EINTERNAL;
-  c->stages[s] = (orf_stage_info){grid, m->vertex_count, m->face_count, elapsed_ms};
-  uint8_t *ply;
-  size_t size;
-  double t0 = now_ms();
-  int rc = orf_export(m, ORF_FMT_PLY, &ply, &size);
-  c->export_ms += now_ms() - t0;
-  if (rc) return rc;
-  char name[64];
-  snprintf(name, sizeof name, "%s.ply", orf_stage_name(s));
-  rc = orf_cache_put(c->js->cfg.cache, c->j->hash, name, ply, size);
-  orf_buffer_free(ply);
-  if (rc) return rc;
-  if (c->js->cfg.metrics) orf_metrics_stage(c->js->cfg.metrics, (int)s, elapsed_ms / 1000.0);
-  if (s == ORF_STAGE_FINAL_OPTIMIZED) return ORF_OK; /* published after meta.json */
-  char *event;
-  if ((rc = orf_jobev_stage(&event, &size, s, &c->stages[s], NULL))) return rc;
-  publish_stage(c->j, event, s);
-  return ORF_OK;
-}
-
-/* The engine's stage callback.  What the manager allocates here is not
- * the engine's: the job's memory accounting is suspended meanwhile. */
-static int on_stage(void *user, orf_stage s, const orf_mesh *m, int grid, double elapsed_ms) {
-  run_ctx *c = user;
-  orf_memtrack *prev = orf_memtrack_set(NULL);
-  int rc = stage_done(c, s, m, grid, elapsed_ms);
-  orf_memtrack_set(prev);
-  if (rc) {
-    c->err = rc;
-    return 1;
-  }
-  return atomic_load(&c->j->cancel) != 0;
-}
-
-/* Runs the engine on j; returns the job's outcome: ORF_OK with
- * *final_event (meta.json stored), ORF_ECANCELED, or an error.  With
- * fail_alloc_after set, the engine runs under a tracker of this thread
- * whose fail_after makes the job's Nth engine allocation fail (orf_generate
- * keeps a tracker its caller set; on_stage suspends it for the manager's
- * own allocations); the tracker is unset again when the engine returns. */
+/* Runs j's generation (run.c): its stages into the cache and out as events. */
 static int run_job(orf_jobs *js, job *j, char **final_event) {
-  run_ctx c = {.js = js, .j = j};
-  orf_job_opts o;
-  orf_job_opts_init(&o);
-  o.threads = js->cfg.engine_threads;
-  o.device = js->cfg.device == ORF_DEVICE_CUDA ? ORF_DEVICE_CUDA : ORF_DEVICE_CPU;
-  o.precision = j->prec;
-  o.limits = js->cfg.limits;
-  o.on_stage = on_stage;
-  o.user = &c;
-  o.cancel = &j->cancel;
-  o.segmenter = js->cfg.segmenter;
-  orf_memtrack fault = {0};
-  orf_memtrack *prev = NULL;
-  int inject = js->cfg.fail_alloc_after > 0;
-  if (inject) {
-    atomic_store(&fault.fail_after, js->cfg.fail_alloc_after);
-    prev = orf_memtrack_set(&fault);
-  }
-  orf_result res;
-  int rc = orf_generate(j->image, j->image_size, &j->params, &o, &res);
-  if (inject) orf_memtrack_set(prev);
-  if (rc == ORF_ECANCELED && c.err) rc = c.err;
-  *final_event = NULL;
-  if (rc == ORF_OK) {
-    char *meta;
-    size_t len;
-    rc = orf_jobev_meta(&meta, &len, j->hash, &j->params, c.stages, &res, c.export_ms);
-    if (rc == ORF_OK) {
-      rc = orf_cache_put(js->cfg.cache, j->hash, "meta.json", meta, len);
-      orf_free(meta);
-    }
-    if (rc == ORF_OK)
-      rc = orf_jobev_stage(final_event, &len, ORF_STAGE_FINAL_OPTIMIZED, &c.stages[ORF_STAGE_FINAL_OPTIMIZED],
-                           &res);
-  }
-  orf_result_free(&res);
-  return rc;
+  const orf_jobs__run run = {.cfg = &js->cfg,
+                             .hash = j->hash,
+                             .image = j->image,
+                             .image_size = j->image_size,
+                             .params = &j->params,
+                             .prec = j->prec,
+                             .cancel = &j->cancel,
+                             .publish = publish_stage,
+                             .ctx = j};
+  return orf_jobs__run_engine(&run, final_event);
 }
 
 /* Gives the heap memory that jobs freed back to the system (a worker calls
@@ -677,9 +573,10 @@ static void shutdown_workers(orf_jobs *js) {
   js->draining = js->stopping = 1;
   while (js->q_head)
     cancel_locked(js, js->q_head, &batch);
-  for (size_t b = 0; b < ID_BUCKETS; b++)
-    for (job *j = js->by_id[b]; j; j = j->id_next)
-      if (j->status == ORF_JOB_RUNNING) cancel_locked(js, j, &batch);
+  for (orf_index_node *n = js->by_id.lru.next; n != &js->by_id.lru; n = n->next) {
+    job *j = job_of_id(n);
+    if (j->status == ORF_JOB_RUNNING) cancel_locked(js, j, &batch); /* leaves by_id alone */
+  }
   pthread_cond_broadcast(&js->work_cv);
   pthread_mutex_unlock(&js->mu);
   fire_batch(batch);
@@ -689,14 +586,12 @@ static void shutdown_workers(orf_jobs *js) {
 
   job *dropped = NULL;
   pthread_mutex_lock(&js->mu);
-  for (size_t b = 0; b < ID_BUCKETS; b++) {
-    while (js->by_id[b]) {
-      job *j = js->by_id[b];
-      js->by_id[b] = j->id_next;
-      j->id_next = NULL;
-      j->fin_next = dropped;
-      dropped = j;
-    }
+  orf_index_node *n;
+  while ((n = orf_index_oldest(&js->by_id))) {
+    job *j = job_of_id(n);
+    orf_index_remove(&js->by_id, n);
+    j->fin_next = dropped;
+    dropped = j;
   }
   js->fin_head = js->fin_tail = NULL;
   js->n_finished = 0;
@@ -714,7 +609,10 @@ int orf_jobs_create(orf_jobs **out, const orf_jobs_config *cfg) {
   orf_jobs *js = orf_calloc(1, sizeof *js);
   if (!js) return ORF_ENOMEM;
   js->threads = orf_calloc((size_t)cfg->workers, sizeof *js->threads);
-  if (!js->threads) {
+  if (!js->threads || orf_index_init(&js->by_hash, HASH_KEY_OFFSET) ||
+      orf_index_init(&js->by_id, ID_KEY_OFFSET)) {
+    orf_index_fini(&js->by_hash); /* calloc'ed: NULL slots where init did not run */
+    orf_free(js->threads);
     orf_free(js);
     return ORF_ENOMEM;
   }
@@ -730,11 +628,7 @@ int orf_jobs_create(orf_jobs **out, const orf_jobs_config *cfg) {
   js->keep_bytes = cfg->keep_finished_bytes > 0 ? cfg->keep_finished_bytes : KEEP_FINISHED_BYTES;
   atomic_init(&js->refs, 1);
   pthread_mutex_init(&js->mu, NULL);
-  pthread_condattr_t ca; /* work_cv's timed waits (the heap trim) use the monotonic clock, as now_s */
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&js->work_cv, &ca);
-  pthread_condattr_destroy(&ca);
+  orf_cond_init_mono(&js->work_cv); /* its timed waits (the heap trim) use the monotonic clock */
   pthread_cond_init(&js->idle_cv, NULL);
   js->started = orf_now_mono();
   for (int i = 0; i < cfg->workers; i++) {
@@ -864,8 +758,8 @@ int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t
     dropped = prune_locked(js);
     fresh->interests = 1;
     fresh->kept = keep != 0;
-    hash_insert(js, fresh);
-    id_insert(js, fresh);
+    orf_index_insert(&js->by_hash, &fresh->by_hash);
+    orf_index_insert(&js->by_id, &fresh->by_id);
     queue_push(js, fresh);
     job_ref(fresh);
     h->j = fresh;

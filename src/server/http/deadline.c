@@ -93,11 +93,7 @@ int http_deadlines_start(http_deadlines **out, double timeout_s, double min_body
   d->metrics = metrics;
   d->head.prev = d->head.next = &d->head;
   pthread_mutex_init(&d->mu, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&d->cv, &ca);
-  pthread_condattr_destroy(&ca);
+  orf_cond_init_mono(&d->cv);
   if (pthread_create(&d->thread, NULL, watch_main, d)) {
     pthread_cond_destroy(&d->cv);
     pthread_mutex_destroy(&d->mu);
@@ -110,11 +106,7 @@ int http_deadlines_start(http_deadlines **out, double timeout_s, double min_body
 
 void http_deadlines_stop(http_deadlines *d) {
   if (!d) return;
-  pthread_mutex_lock(&d->mu);
-  d->stop = 1;
-  pthread_cond_signal(&d->cv);
-  pthread_mutex_unlock(&d->mu);
-  pthread_join(d->thread, NULL);
+  orf_thread_stop(d->thread, &d->mu, &d->cv, &d->stop);
   /* the daemon is stopped: it has notified every close, the list is empty */
   pthread_cond_destroy(&d->cv);
   pthread_mutex_destroy(&d->mu);
@@ -184,19 +176,19 @@ void http_deadline_body(server *srv, struct MHD_Connection *conn, size_t n) {
   pthread_mutex_unlock(&d->mu);
 }
 
-void http_deadline_body_done(server *srv, struct MHD_Connection *conn) {
+/* Puts conn in phase ph: none (no deadline), or headers (due within the
+ * timeout from now). */
+static void set_phase(server *srv, struct MHD_Connection *conn, phase ph) {
   http_deadlines *d = srv->deadlines;
   watched *w = lock_watched(d, conn);
   if (!w) return;
-  w->ph = PHASE_NONE;
+  w->ph = ph;
+  if (ph == PHASE_HEADERS) w->deadline = orf_now_mono() + d->timeout_s;
   pthread_mutex_unlock(&d->mu);
 }
 
+void http_deadline_body_done(server *srv, struct MHD_Connection *conn) { set_phase(srv, conn, PHASE_NONE); }
+
 void http_deadline_next_request(server *srv, struct MHD_Connection *conn) {
-  http_deadlines *d = srv->deadlines;
-  watched *w = lock_watched(d, conn);
-  if (!w) return;
-  w->ph = PHASE_HEADERS;
-  w->deadline = orf_now_mono() + d->timeout_s;
-  pthread_mutex_unlock(&d->mu);
+  set_phase(srv, conn, PHASE_HEADERS);
 }

@@ -38,16 +38,5 @@ char *http_event_line(const char *event, const char *hash, orf_format f) {
   const char *stage = json_string_value(json_object_get(j, "stage"));
   json_t *data = json_object_get(j, "data");
   if (stage && json_is_object(data)) json_object_set_new(data, "url", result_url(hash, stage, f));
-  char *text = json_dumps(j, JSON_COMPACT);
-  json_decref(j);
-  if (!text) return NULL;
-  size_t n = strlen(text);
-  char *line = realloc(text, n + 2);
-  if (!line) {
-    free(text);
-    return NULL;
-  }
-  line[n] = '\n';
-  line[n + 1] = 0;
-  return line;
+  return http_json_line(j, NULL);
 }

@@ -1,8 +1,6 @@
 /*
- * cache_disk.h - internals of the deduplication cache (cache.h), shared by
- * its two tiers: key checks, the intrusive index both tiers use (a chained
- * hash table threaded with a least-recently-used list, as in memcached's
- * item LRU), and the disk tier.
+ * cache_disk.h - the disk tier of the deduplication cache (cache.h), behind
+ * its memory tier; keys are key.h's "hash/name".
  *
  * Disk file format (one file per entry, dir/<hash[0..1]>/<hash>/<name>):
  *   bytes  0..7   magic "ORFCACH1"
@@ -24,62 +22,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define ORF_CACHE_HASH_LEN 64
-#define ORF_CACHE_NAME_MAX 64
-/* "hash/name" and its NUL */
-#define ORF_CACHE_KEY_SIZE (ORF_CACHE_HASH_LEN + 1 + ORF_CACHE_NAME_MAX + 1)
 /* bytes in front of the payload in a disk file */
 #define ORF_CACHE_FILE_HEADER 48
-
-/* ---- keys ------------------------------------------------------------ */
-
-/* 1 when hash is exactly 64 characters of [0-9a-f], else 0 (NULL: 0). */
-int orf_cache__valid_hash(const char *hash);
-
-/* 1 when name matches [a-z0-9_.]{1,64}, does not start with '.' and holds
- * no "..", else 0 (NULL: 0).  Such a name is one path component that can
- * never be "." or ".." or a temporary file's name. */
-int orf_cache__valid_name(const char *name);
-
-/* Writes "hash/name" into key.  Returns ORF_OK or ORF_EINVAL (bad hash or
- * name; key is then untouched). */
-int orf_cache__make_key(char key[ORF_CACHE_KEY_SIZE], const char *hash, const char *name);
-
-/* SHA-256 of data (OpenSSL EVP). */
-void orf_cache__sha256(const void *data, size_t size, uint8_t out[32]);
-
-/* ---- index ----------------------------------------------------------- */
-
-/* Embedded as the first member of each tier's entry. */
-typedef struct orf_cache__node {
-  struct orf_cache__node *hnext;       /* hash chain */
-  struct orf_cache__node *prev, *next; /* LRU list: most recently used first */
-  uint64_t h;                          /* hash of key */
-  char key[ORF_CACHE_KEY_SIZE];        /* "hash/name" */
-} orf_cache__node;
-
-typedef struct orf_cache__index {
-  orf_cache__node **slots; /* cap chains */
-  size_t cap, count;
-  orf_cache__node lru; /* sentinel: lru.next most recent, lru.prev least */
-} orf_cache__index;
-
-/* Allocates the first slots.  Returns ORF_OK or ORF_ENOMEM. */
-int orf_cache__index_init(orf_cache__index *ix);
-/* Frees the slots; the nodes belong to the caller. */
-void orf_cache__index_fini(orf_cache__index *ix);
-orf_cache__node *orf_cache__index_find(orf_cache__index *ix, const char *key);
-/* Links n (whose key is set and absent from ix) as the most recently used.
- * Never fails: when the table cannot grow, chains get longer. */
-void orf_cache__index_insert(orf_cache__index *ix, orf_cache__node *n);
-/* Unlinks n; the node is the caller's again. */
-void orf_cache__index_remove(orf_cache__index *ix, orf_cache__node *n);
-/* Makes n the most recently used. */
-void orf_cache__index_touch(orf_cache__index *ix, orf_cache__node *n);
-/* The least recently used node, NULL when empty. */
-orf_cache__node *orf_cache__index_oldest(orf_cache__index *ix);
-
-/* ---- disk tier ------------------------------------------------------- */
 
 typedef struct orf_cache_disk orf_cache_disk;
 

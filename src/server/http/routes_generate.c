@@ -26,9 +26,11 @@
 
 /* ---- input -------------------------------------------------------------- */
 
-int http_read_input(request *r, orf_params *p, enum MHD_Result *ret) {
-  char msg[160];
+/* The upload as received: 413 past the upload limit, then the form's own
+ * refusal (400, or 422 when it is about one parameter). */
+static int refuse_upload(request *r, enum MHD_Result *ret) {
   if (r->too_large) {
+    char msg[160];
     snprintf(msg, sizeof msg, "the request body is larger than the %zu MB limit",
              r->srv->cfg.max_upload_bytes >> 20);
     *ret = http_error_code(r, 413, "too_large", msg, NULL);
@@ -40,38 +42,76 @@ int http_read_input(request *r, orf_params *p, enum MHD_Result *ret) {
                                                    r->form_param[0] ? r->form_param : NULL);
     return -1;
   }
-  if (http_parse_params(r, p, ret)) return -1;
+  return 0;
+}
+
+/* The image is there (400 missing_image), and its type is the bytes'
+ * (orf_image_probe: 415 for an image of another type, 400 for no image at
+ * all), never the declared Content-Type; its size from its header. */
+static int probe_image(request *r, uint32_t *w, uint32_t *h, enum MHD_Result *ret) {
   if (r->body_len == 0) {
     *ret = http_error_code(r, 400, "missing_image",
                            "no image: send it as the multipart field \"image\" or as the request body", NULL);
     return -1;
   }
-  /* The type is the bytes' (orf_image_probe: 415 for an image of another
-   * type, 400 for no image at all), never the declared Content-Type. */
   orf_image_type t;
-  uint32_t w, h;
-  int rc = orf_image_probe(r->body, r->body_len, &r->srv->limits, &t, &w, &h);
+  int rc = orf_image_probe(r->body, r->body_len, &r->srv->limits, &t, w, h);
   if (rc) {
     *ret = http_error(r, rc, NULL, NULL);
     return -1;
   }
-  /* On a CUDA server the budget is the GPU's: a job holds its field and
-   * mesh there (jobs that stay on the CPU hold none of it), and the host
-   * budget takes the job's host peak, bounded by the CPU path's (which also
-   * counts the field the GPU holds instead: an over-estimate, never under). */
+  return 0;
+}
+
+/* The job's precision and peak memory, from the image's size.  On a CUDA
+ * server the budget is the GPU's: a job holds its field and mesh there
+ * (jobs that stay on the CPU hold none of it), and the host budget takes
+ * the job's host peak, bounded by the CPU path's (which also counts the
+ * field the GPU holds instead: an over-estimate, never under). */
+static void estimate_job(request *r, const orf_params *p, uint32_t w, uint32_t h) {
   r->prec = http_job_precision(r, p);
   size_t host_peak = orf_estimate_peak_bytes(p, w, h, r->body_len);
   int cuda = r->srv->engine_device == ORF_DEVICE_CUDA;
   r->estimate = cuda ? orf_estimate_device_bytes(p, r->prec) : host_peak;
   r->host_estimate = cuda ? host_peak : 0;
-  if ((rc = http_request_hash(r->body, r->body_len, p, r->prec, r->srv->segment_model_id, r->hash))) {
+}
+
+/* The request hash (http_request_hash) into r->hash. */
+static int hash_request(request *r, const orf_params *p, enum MHD_Result *ret) {
+  int rc = http_request_hash(r->body, r->body_len, p, r->prec, r->srv->segment_model_id, r->hash);
+  if (rc) {
     *ret = http_error(r, rc, NULL, NULL);
     return -1;
   }
+  return 0;
+}
+
+/* The answer's format; an Accept naming the format's media type asks for
+ * the file itself. */
+static void read_accept(request *r, const orf_params *p) {
   r->format = p->format;
-  /* An Accept naming the format's media type asks for the file itself. */
   const char *accept = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
   if (accept && strstr(accept, http_media_type(p->format))) r->download = 1;
+}
+
+/* The upload, the parameters and the image's header, checked; w and h are
+ * the image's size. */
+static int read_image(request *r, orf_params *p, uint32_t *w, uint32_t *h, enum MHD_Result *ret) {
+  if (refuse_upload(r, ret) || http_parse_params(r, p, ret) || probe_image(r, w, h, ret)) return -1;
+  return 0;
+}
+
+int http_read_image(request *r, orf_params *p, enum MHD_Result *ret) {
+  uint32_t w, h;
+  return read_image(r, p, &w, &h, ret);
+}
+
+int http_read_input(request *r, orf_params *p, enum MHD_Result *ret) {
+  uint32_t w, h;
+  if (read_image(r, p, &w, &h, ret)) return -1;
+  estimate_job(r, p, w, h);
+  if (hash_request(r, p, ret)) return -1;
+  read_accept(r, p);
   return 0;
 }
 
@@ -290,6 +330,22 @@ static enum MHD_Result start_stream(request *r, orf_job *job, int sse) {
 
 /* ---- routes ------------------------------------------------------------- */
 
+/* The job of r: none while draining (503), else submitted or joined
+ * (orf_jobs_submit, keep as its own; a refusal answered).  0, or -1 with
+ * the answer in *ret. */
+static int submit_job(request *r, const orf_params *p, int keep, orf_job **job, int *coalesced,
+                      enum MHD_Result *ret) {
+  int rc = atomic_load(&r->srv->draining)
+               ? ORF_SRV_EDRAINING
+               : orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, p, r->prec, r->estimate,
+                                 r->host_estimate, keep, job, coalesced);
+  if (rc) {
+    *ret = http_error(r, rc, NULL, NULL);
+    return -1;
+  }
+  return 0;
+}
+
 enum MHD_Result route_generate(request *r, int progressive) {
   enum MHD_Result ret;
   if (r->job) { /* resumed: finished, or a new event on the way there */
@@ -304,12 +360,9 @@ enum MHD_Result route_generate(request *r, int progressive) {
   int found = cached_result(r->srv, r->hash);
   orf_cache_note_lookup(r->srv->cache, found);
   if (found) return progressive ? start_stream(r, NULL, 0) : answer_complete(r, 1);
-  if (atomic_load(&r->srv->draining)) return http_error(r, ORF_SRV_EDRAINING, NULL, NULL);
   orf_job *job;
   int coalesced;
-  int rc = orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, &p, r->prec, r->estimate,
-                           r->host_estimate, 0, &job, &coalesced);
-  if (rc) return http_error(r, rc, NULL, NULL);
+  if (submit_job(r, &p, 0, &job, &coalesced, &ret)) return ret;
   free(r->body); /* the job has its copy */
   r->body = NULL;
   r->body_len = r->body_cap = 0;
@@ -322,12 +375,9 @@ enum MHD_Result route_job_submit(request *r) {
   enum MHD_Result ret;
   orf_params p;
   if (http_read_input(r, &p, &ret)) return ret;
-  if (atomic_load(&r->srv->draining)) return http_error(r, ORF_SRV_EDRAINING, NULL, NULL);
   orf_job *job;
   int coalesced;
-  int rc = orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, &p, r->prec, r->estimate,
-                           r->host_estimate, 1, &job, &coalesced);
-  if (rc) return http_error(r, rc, NULL, NULL);
+  if (submit_job(r, &p, 1, &job, &coalesced, &ret)) return ret;
   orf_job_state st;
   orf_job_get_state(job, &st);
   char location[64];
@@ -390,11 +440,15 @@ enum MHD_Result route_job_cancel(request *r, const char *id) {
 
 /* POST /api/v1/mask: the subject the engine would use for this image and
  * these parameters, as a PNG with the background transparent (for a person
- * to check before generating).  X-Mask-Source says how it was found. */
+ * to check before generating).  X-Mask-Source says how it was found.
+ * The input is checked as a generation's (http_read_image: the same 400,
+ * 413, 415 and 422), but no job estimate and no request hash are computed:
+ * the mask is made here, on the request's thread, outside the job
+ * manager's admission, and never cached, so neither would be used. */
 enum MHD_Result route_mask(request *r) {
   enum MHD_Result ret;
   orf_params p;
-  if (http_read_input(r, &p, &ret)) return ret;
+  if (http_read_image(r, &p, &ret)) return ret;
   uint8_t *png;
   size_t n;
   int source = 0;

@@ -20,7 +20,7 @@
  *
  * What this endpoint does not do (yet): it runs on the connection's thread
  * of the server's pool (libmicrohttpd's), not on the job manager, whose
- * jobs are images (jobs.c runs orf_generate); so there is no job id, no
+ * jobs are images (jobs/run.c runs orf_generate); so there is no job id, no
  * progressive stream and no coalescing of identical requests in flight,
  * and the job manager's budget does not see a repair's reservation (only
  * other repairs do).

@@ -1,7 +1,7 @@
 /*
- * cache_disk.c - the disk tier of the deduplication cache, and the key
- * checks and index shared with the memory tier (see cache_disk.h for the
- * file format).
+ * cache_disk.c - the disk tier of the deduplication cache (see
+ * cache_disk.h for the file format); its keys are key.h's, its index
+ * index.h's, both shared with the memory tier.
  *
  * Durability follows the write-temporary / fsync / rename / fsync-directory
  * protocol (as in LevelDB's and Git's object stores): rename(2) is atomic,
@@ -50,6 +50,8 @@
 
 #include <jansson.h>
 
+#include "index.h"
+#include "key.h"
 #include "log.h"
 #include "orfeas.h"
 #include "util.h"
@@ -64,131 +66,11 @@
  * refresh, so that the LRU order survives a restart without a write per hit */
 #define TOUCH_INTERVAL_S 60.0
 
-/* ---- keys ------------------------------------------------------------ */
-
-int orf_cache__valid_hash(const char *hash) { return orf_is_hex(hash, ORF_CACHE_HASH_LEN); }
-
-int orf_cache__valid_name(const char *name) {
-  if (!name || name[0] == '\0' || name[0] == '.') return 0;
-  int i = 0;
-  for (; name[i]; i++) {
-    char ch = name[i];
-    if (i >= ORF_CACHE_NAME_MAX) return 0;
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.')) return 0;
-    if (ch == '.' && name[i + 1] == '.') return 0;
-  }
-  return 1;
-}
-
-int orf_cache__make_key(char key[ORF_CACHE_KEY_SIZE], const char *hash, const char *name) {
-  if (!orf_cache__valid_hash(hash) || !orf_cache__valid_name(name)) return ORF_EINVAL;
-  memcpy(key, hash, ORF_CACHE_HASH_LEN);
-  key[ORF_CACHE_HASH_LEN] = '/';
-  strcpy(key + ORF_CACHE_HASH_LEN + 1, name);
-  return ORF_OK;
-}
-
-void orf_cache__sha256(const void *data, size_t size, uint8_t out[32]) {
+/* SHA-256 of data (OpenSSL EVP). */
+static void sha256(const void *data, size_t size, uint8_t out[32]) {
   unsigned int len = 32;
   static const uint8_t empty = 0;
   if (!EVP_Digest(size ? data : &empty, size, out, &len, EVP_sha256(), NULL)) memset(out, 0, 32);
-}
-
-/* ---- index ----------------------------------------------------------- */
-
-#define INDEX_FIRST_CAP 64
-
-/* FNV-1a, 64 bits: keys are short and not chosen by an attacker in bulk
- * (a client controls only the image bytes behind a SHA-256). */
-static uint64_t key_hash(const char *key) {
-  uint64_t h = 1469598103934665603ull;
-  for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-    h = (h ^ *p) * 1099511628211ull;
-  return h;
-}
-
-int orf_cache__index_init(orf_cache__index *ix) {
-  ix->slots = orf_calloc(INDEX_FIRST_CAP, sizeof *ix->slots);
-  if (!ix->slots) return ORF_ENOMEM;
-  ix->cap = INDEX_FIRST_CAP;
-  ix->count = 0;
-  ix->lru.prev = ix->lru.next = &ix->lru;
-  return ORF_OK;
-}
-
-void orf_cache__index_fini(orf_cache__index *ix) {
-  orf_free(ix->slots);
-  ix->slots = NULL;
-  ix->cap = ix->count = 0;
-}
-
-orf_cache__node *orf_cache__index_find(orf_cache__index *ix, const char *key) {
-  uint64_t h = key_hash(key);
-  for (orf_cache__node *n = ix->slots[h & (ix->cap - 1)]; n; n = n->hnext)
-    if (n->h == h && strcmp(n->key, key) == 0) return n;
-  return NULL;
-}
-
-static void index_grow(orf_cache__index *ix) {
-  size_t cap = ix->cap * 2;
-  orf_cache__node **slots = orf_calloc(cap, sizeof *slots);
-  if (!slots) return; /* longer chains, still correct */
-  for (size_t i = 0; i < ix->cap; i++) {
-    orf_cache__node *n = ix->slots[i];
-    while (n) {
-      orf_cache__node *next = n->hnext;
-      n->hnext = slots[n->h & (cap - 1)];
-      slots[n->h & (cap - 1)] = n;
-      n = next;
-    }
-  }
-  orf_free(ix->slots);
-  ix->slots = slots;
-  ix->cap = cap;
-}
-
-static void lru_link_front(orf_cache__index *ix, orf_cache__node *n) {
-  n->prev = &ix->lru;
-  n->next = ix->lru.next;
-  ix->lru.next->prev = n;
-  ix->lru.next = n;
-}
-
-static void lru_unlink(orf_cache__node *n) {
-  n->prev->next = n->next;
-  n->next->prev = n->prev;
-  n->prev = n->next = NULL;
-}
-
-void orf_cache__index_insert(orf_cache__index *ix, orf_cache__node *n) {
-  if (ix->count >= ix->cap) index_grow(ix);
-  n->h = key_hash(n->key);
-  size_t s = n->h & (ix->cap - 1);
-  n->hnext = ix->slots[s];
-  ix->slots[s] = n;
-  ix->count++;
-  lru_link_front(ix, n);
-}
-
-void orf_cache__index_remove(orf_cache__index *ix, orf_cache__node *n) {
-  orf_cache__node **pp = &ix->slots[n->h & (ix->cap - 1)];
-  while (*pp && *pp != n)
-    pp = &(*pp)->hnext;
-  if (!*pp) return;
-  *pp = n->hnext;
-  n->hnext = NULL;
-  ix->count--;
-  lru_unlink(n);
-}
-
-void orf_cache__index_touch(orf_cache__index *ix, orf_cache__node *n) {
-  if (ix->lru.next == n) return;
-  lru_unlink(n);
-  lru_link_front(ix, n);
-}
-
-orf_cache__node *orf_cache__index_oldest(orf_cache__index *ix) {
-  return ix->lru.prev == &ix->lru ? NULL : ix->lru.prev;
 }
 
 /* ---- disk tier: state ------------------------------------------------- */
@@ -202,7 +84,7 @@ typedef struct file_id {
 } file_id;
 
 typedef struct disk_entry {
-  orf_cache__node node; /* first: the index hands out nodes */
+  orf_cache__node node; /* first: the index hands out its link (key.h) */
   uint64_t file_size;   /* header + payload */
   uint64_t gen;         /* changes each time the file is replaced */
   double stamp;         /* last use, wall-clock seconds (mtime at scan) */
@@ -213,7 +95,7 @@ typedef struct disk_entry {
 struct orf_cache_disk {
   pthread_mutex_t mu;
   int root; /* O_DIRECTORY descriptor of the cache dir */
-  orf_cache__index ix;
+  orf_index ix;
   size_t bytes, max_bytes;
   uint64_t gen, evictions, corrupt;
   int ok;
@@ -319,7 +201,7 @@ static void drop_locked(orf_cache_disk *d, disk_entry *n) {
   unlinkat(d->root, rel, AT_REMOVEDIR); /* fails while not empty: fine */
   rel[2] = '\0';
   unlinkat(d->root, rel, AT_REMOVEDIR);
-  orf_cache__index_remove(&d->ix, &n->node);
+  orf_index_remove(&d->ix, &n->node.link);
   d->bytes -= n->file_size;
   orf_free(n);
 }
@@ -328,7 +210,7 @@ static void drop_locked(orf_cache_disk *d, disk_entry *n) {
  * Caller holds d->mu. */
 static void evict_locked(orf_cache_disk *d, const disk_entry *keep) {
   while (d->bytes > d->max_bytes) {
-    disk_entry *o = (disk_entry *)orf_cache__index_oldest(&d->ix);
+    disk_entry *o = (disk_entry *)orf_index_oldest(&d->ix);
     if (!o || o == keep) break;
     drop_locked(d, o);
     d->evictions++;
@@ -339,7 +221,7 @@ static void evict_locked(orf_cache_disk *d, const disk_entry *keep) {
  * counts it as corrupt. */
 static void drop_corrupt(orf_cache_disk *d, const char *key, uint64_t gen) {
   pthread_mutex_lock(&d->mu);
-  disk_entry *n = (disk_entry *)orf_cache__index_find(&d->ix, key);
+  disk_entry *n = (disk_entry *)orf_index_find(&d->ix, key);
   if (n && n->gen == gen) {
     drop_locked(d, n);
     d->corrupt++;
@@ -351,7 +233,7 @@ static void drop_corrupt(orf_cache_disk *d, const char *key, uint64_t gen) {
  * while it had identity id (taken before it was read). */
 static void mark_verified(orf_cache_disk *d, const char *key, uint64_t gen, const file_id *id) {
   pthread_mutex_lock(&d->mu);
-  disk_entry *n = (disk_entry *)orf_cache__index_find(&d->ix, key);
+  disk_entry *n = (disk_entry *)orf_index_find(&d->ix, key);
   if (n && n->gen == gen) {
     n->verified = 1;
     n->id = *id;
@@ -408,85 +290,94 @@ static int is_hex2(const char *s) { return orf_is_hex(s, 2); }
 
 static int is_dots(const char *s) { return strcmp(s, ".") == 0 || strcmp(s, "..") == 0; }
 
-/* Indexes the files of "ab/<hash>"; removes anything else that is not a
- * directory.  Returns ORF_OK or ORF_ENOMEM. */
-static int scan_entry_dir(orf_cache_disk *d, const char *ab, const char *hash) {
-  char rel[REL_DIR_LEN + 1]; /* "ab/<hash>"; both checked by the caller */
-  memcpy(rel, ab, 2);
-  rel[2] = '/';
-  memcpy(rel + 3, hash, ORF_CACHE_HASH_LEN + 1);
-  int dfd = open_dir(d, rel);
-  if (dfd < 0) return ORF_OK;
-  DIR *dir = fdopendir(dfd);
-  if (!dir) {
-    close(dfd);
-    return ORF_OK;
-  }
+/* A stream on the cache's directory rel (open_dir: never through a link),
+ * or NULL; *dfd is its descriptor, closed with it by closedir(). */
+static DIR *open_dir_stream(orf_cache_disk *d, const char *rel, int *dfd) {
+  *dfd = open_dir(d, rel);
+  if (*dfd < 0) return NULL;
+  DIR *dir = fdopendir(*dfd);
+  if (!dir) close(*dfd);
+  return dir;
+}
+
+/* What a scan does with one entry (name in dfd; st, its lstat; arg, the
+ * scan's): ORF_OK to go on. */
+typedef int (*entry_fn)(orf_cache_disk *d, int dfd, const char *name, const struct stat *st, const char *arg);
+
+/* Calls fn on each entry of the cache's directory rel but "." and ".." (one
+ * that cannot be stat'ed is passed over) until one answers other than
+ * ORF_OK, then removes rel if it is empty.  Returns that answer (ORF_OK
+ * when rel cannot be opened). */
+static int walk_dir(orf_cache_disk *d, const char *rel, entry_fn fn, const char *arg) {
+  int dfd;
+  DIR *dir = open_dir_stream(d, rel, &dfd);
+  if (!dir) return ORF_OK;
   int rc = ORF_OK;
   struct dirent *ent;
-  while (rc == ORF_OK && (ent = readdir(dir))) {
-    if (is_dots(ent->d_name)) continue;
-    struct stat st;
-    if (fstatat(dfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW)) continue;
-    if (S_ISDIR(st.st_mode)) continue; /* not ours to judge: left alone */
-    int valid = 0;
-    if (S_ISREG(st.st_mode) && orf_cache__valid_name(ent->d_name)) {
-      int fd = openat(dfd, ent->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-      uint64_t payload;
-      if (fd >= 0) {
-        valid = check_header(fd, &payload, NULL) == 0;
-        close(fd);
-      }
-    }
-    if (!valid) {
-      unlinkat(dfd, ent->d_name, 0);
-      d->corrupt++;
-      continue;
-    }
-    disk_entry *n = orf_malloc(sizeof *n);
-    if (!n) {
-      rc = ORF_ENOMEM;
-      break;
-    }
-    memset(n, 0, sizeof *n);
-    orf_cache__make_key(n->node.key, hash, ent->d_name);
-    n->file_size = (uint64_t)st.st_size;
-    n->gen = ++d->gen;
-    n->stamp = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9;
-    orf_cache__index_insert(&d->ix, &n->node);
-    d->bytes += n->file_size;
-  }
+  struct stat st;
+  while (rc == ORF_OK && (ent = readdir(dir)))
+    if (!is_dots(ent->d_name) && fstatat(dfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+      rc = fn(d, dfd, ent->d_name, &st, arg);
   closedir(dir);
   unlinkat(d->root, rel, AT_REMOVEDIR); /* only when empty */
   return rc;
 }
 
-/* Scans "ab": entry directories are indexed, stray files removed. */
-static int scan_prefix_dir(orf_cache_disk *d, const char *ab) {
-  int dfd = open_dir(d, ab);
-  if (dfd < 0) return ORF_OK;
-  DIR *dir = fdopendir(dfd);
-  if (!dir) {
-    close(dfd);
+/* One entry of "ab/<hash>" (arg: the hash): a valid entry file is
+ * indexed, anything else that is not a directory removed.  ORF_OK or
+ * ORF_ENOMEM. */
+static int scan_entry_file(orf_cache_disk *d, int dfd, const char *name, const struct stat *st,
+                           const char *hash) {
+  if (S_ISDIR(st->st_mode)) return ORF_OK; /* not ours to judge: left alone */
+  int valid = 0;
+  if (S_ISREG(st->st_mode) && orf_cache__valid_name(name)) {
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    uint64_t payload;
+    if (fd >= 0) {
+      valid = check_header(fd, &payload, NULL) == 0;
+      close(fd);
+    }
+  }
+  if (!valid) {
+    unlinkat(dfd, name, 0);
+    d->corrupt++;
     return ORF_OK;
   }
-  int rc = ORF_OK;
-  struct dirent *ent;
-  while (rc == ORF_OK && (ent = readdir(dir))) {
-    if (is_dots(ent->d_name)) continue;
-    struct stat st;
-    if (fstatat(dfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW)) continue;
-    if (S_ISDIR(st.st_mode)) {
-      if (orf_cache__valid_hash(ent->d_name) && memcmp(ent->d_name, ab, 2) == 0)
-        rc = scan_entry_dir(d, ab, ent->d_name);
-      continue; /* other directories are left alone */
-    }
-    unlinkat(dfd, ent->d_name, 0);
-    d->corrupt++;
-  }
-  closedir(dir);
-  unlinkat(d->root, ab, AT_REMOVEDIR); /* only when empty */
-  return rc;
+  disk_entry *n = orf_malloc(sizeof *n);
+  if (!n) return ORF_ENOMEM;
+  memset(n, 0, sizeof *n);
+  orf_cache__make_key(n->node.key, hash, name);
+  n->file_size = (uint64_t)st->st_size;
+  n->gen = ++d->gen;
+  n->stamp = (double)st->st_mtim.tv_sec + st->st_mtim.tv_nsec * 1e-9;
+  orf_index_insert(&d->ix, &n->node.link);
+  d->bytes += n->file_size;
+  return ORF_OK;
+}
+
+/* Indexes the files of "ab/<hash>" (both checked by the caller). */
+static int scan_entry_dir(orf_cache_disk *d, const char *ab, const char *hash) {
+  char rel[REL_DIR_LEN + 1]; /* "ab/<hash>" */
+  memcpy(rel, ab, 2);
+  rel[2] = '/';
+  memcpy(rel + 3, hash, ORF_CACHE_HASH_LEN + 1);
+  return walk_dir(d, rel, scan_entry_file, hash);
+}
+
+/* One entry of "ab" (arg: ab): an entry directory is scanned, a stray
+ * file removed, any other directory left alone. */
+static int scan_prefix_entry(orf_cache_disk *d, int dfd, const char *name, const struct stat *st,
+                             const char *ab) {
+  if (S_ISDIR(st->st_mode))
+    return orf_cache__valid_hash(name) && memcmp(name, ab, 2) == 0 ? scan_entry_dir(d, ab, name) : ORF_OK;
+  unlinkat(dfd, name, 0);
+  d->corrupt++;
+  return ORF_OK;
+}
+
+/* Scans "ab": entry directories are indexed, stray files removed. */
+static int scan_prefix_dir(orf_cache_disk *d, const char *ab) {
+  return walk_dir(d, ab, scan_prefix_entry, ab);
 }
 
 static int by_stamp(const void *a, const void *b) {
@@ -498,13 +389,9 @@ static int by_stamp(const void *a, const void *b) {
 /* Walks root's two-digit directories only: anything else in the cache dir
  * (a file the operator put there) is left alone. */
 static int scan(orf_cache_disk *d) {
-  int fd = open_dir(d, ".");
-  if (fd < 0) return ORF_OK;
-  DIR *dir = fdopendir(fd);
-  if (!dir) {
-    close(fd);
-    return ORF_OK;
-  }
+  int fd;
+  DIR *dir = open_dir_stream(d, ".", &fd);
+  if (!dir) return ORF_OK;
   int rc = ORF_OK;
   struct dirent *ent;
   while (rc == ORF_OK && (ent = readdir(dir))) {
@@ -517,11 +404,11 @@ static int scan(orf_cache_disk *d) {
   disk_entry **all = orf_malloc_array(d->ix.count, sizeof *all);
   if (!all) return ORF_ENOMEM;
   size_t k = 0;
-  for (orf_cache__node *n = d->ix.lru.next; n != &d->ix.lru; n = n->next)
+  for (orf_index_node *n = d->ix.lru.next; n != &d->ix.lru; n = n->next)
     all[k++] = (disk_entry *)n;
   qsort(all, k, sizeof *all, by_stamp);
   for (size_t i = 0; i < k; i++)
-    orf_cache__index_touch(&d->ix, &all[i]->node);
+    orf_index_touch(&d->ix, &all[i]->node.link);
   orf_free(all);
   evict_locked(d, NULL);
   return ORF_OK;
@@ -550,13 +437,13 @@ static int mkdir_parents(const char *dir) {
 }
 
 static void free_all(orf_cache_disk *d) {
-  orf_cache__node *n = d->ix.lru.next;
+  orf_index_node *n = d->ix.lru.next;
   while (n && n != &d->ix.lru) {
-    orf_cache__node *next = n->next;
+    orf_index_node *next = n->next;
     orf_free(n);
     n = next;
   }
-  orf_cache__index_fini(&d->ix);
+  orf_index_fini(&d->ix);
 }
 
 int orf_cache_disk_open(orf_cache_disk **out, const char *dir, size_t max_bytes, char *why, size_t why_size) {
@@ -586,7 +473,7 @@ int orf_cache_disk_open(orf_cache_disk **out, const char *dir, size_t max_bytes,
     close(root);
     return ORF_ENOMEM;
   }
-  if (orf_cache__index_init(&d->ix)) {
+  if (orf_index_init(&d->ix, ORF_CACHE_KEY_OFFSET)) {
     orf_free(d);
     close(root);
     return ORF_ENOMEM;
@@ -601,24 +488,14 @@ int orf_cache_disk_open(orf_cache_disk **out, const char *dir, size_t max_bytes,
     return ORF_ENOMEM;
   }
   pthread_mutex_init(&d->mu, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&d->scrub_cv, &ca);
-  pthread_condattr_destroy(&ca);
+  orf_cond_init_mono(&d->scrub_cv);
   *out = d;
   return ORF_OK;
 }
 
 void orf_cache_disk_close(orf_cache_disk *d) {
   if (!d) return;
-  if (d->scrubbing) {
-    pthread_mutex_lock(&d->mu);
-    d->stop = 1;
-    pthread_cond_broadcast(&d->scrub_cv);
-    pthread_mutex_unlock(&d->mu);
-    pthread_join(d->scrubber, NULL);
-  }
+  if (d->scrubbing) orf_thread_stop(d->scrubber, &d->mu, &d->scrub_cv, &d->stop);
   pthread_cond_destroy(&d->scrub_cv);
   free_all(d);
   close(d->root);
@@ -650,7 +527,7 @@ static int make_entry_dirs(orf_cache_disk *d, const char *rel_dir) {
 
 /* Removes key's entry, if any (its newer version could not be written). */
 static void drop_key_locked(orf_cache_disk *d, const char *key) {
-  disk_entry *old = (disk_entry *)orf_cache__index_find(&d->ix, key);
+  disk_entry *old = (disk_entry *)orf_index_find(&d->ix, key);
   if (old) drop_locked(d, old);
 }
 
@@ -670,7 +547,7 @@ int orf_cache_disk_put(orf_cache_disk *d, const char *key, const void *data, siz
   uint8_t hdr[HDR];
   memcpy(hdr, MAGIC, 8);
   put_le64(hdr + 8, size);
-  orf_cache__sha256(data, size, hdr + 16);
+  sha256(data, size, hdr + 16);
 
   char rel[REL_SIZE], tmp[TMP_SIZE];
   rel_path(rel, key);
@@ -730,9 +607,9 @@ int orf_cache_disk_put(orf_cache_disk *d, const char *key, const void *data, siz
     what = "rename";
     goto fail_unlink;
   }
-  disk_entry *old = (disk_entry *)orf_cache__index_find(&d->ix, key);
+  disk_entry *old = (disk_entry *)orf_index_find(&d->ix, key);
   if (old) {
-    orf_cache__index_remove(&d->ix, &old->node);
+    orf_index_remove(&d->ix, &old->node.link);
     d->bytes -= old->file_size;
     orf_free(old);
   }
@@ -743,7 +620,7 @@ int orf_cache_disk_put(orf_cache_disk *d, const char *key, const void *data, siz
   struct stat st;
   n->verified = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
   if (n->verified) id_of(&st, &n->id);
-  orf_cache__index_insert(&d->ix, &n->node);
+  orf_index_insert(&d->ix, &n->node.link);
   d->bytes += n->file_size;
   int recovered = !d->ok;
   d->ok = 1;
@@ -793,7 +670,7 @@ static int open_entry(orf_cache_disk *d, const char *key, int use, int *fd, uint
   char rel[REL_SIZE];
   rel_path(rel, key);
   pthread_mutex_lock(&d->mu);
-  disk_entry *n = (disk_entry *)orf_cache__index_find(&d->ix, key);
+  disk_entry *n = (disk_entry *)orf_index_find(&d->ix, key);
   if (!n) {
     pthread_mutex_unlock(&d->mu);
     return ORF_SRV_ENOTFOUND;
@@ -820,7 +697,7 @@ static int open_entry(orf_cache_disk *d, const char *key, int use, int *fd, uint
     double now = now_real();
     *touch = now - n->stamp > TOUCH_INTERVAL_S;
     if (*touch) n->stamp = now;
-    orf_cache__index_touch(&d->ix, &n->node);
+    orf_index_touch(&d->ix, &n->node.link);
   }
   pthread_mutex_unlock(&d->mu);
   return ORF_OK;
@@ -867,7 +744,7 @@ int orf_cache_disk_load(orf_cache_disk *d, const char *key, size_t prefix, void 
     goto corrupt;
   }
   if (must_verify) {
-    orf_cache__sha256(buf + prefix, (size_t)payload, got);
+    sha256(buf + prefix, (size_t)payload, got);
     if (CRYPTO_memcmp(got, want, 32) != 0) {
       orf_free(buf);
       goto corrupt;
@@ -922,10 +799,10 @@ int orf_cache_disk_has(orf_cache_disk *d, const char *hash, const char *name) {
   pthread_mutex_lock(&d->mu);
   if (name) {
     char key[ORF_CACHE_KEY_SIZE];
-    found = orf_cache__make_key(key, hash, name) == ORF_OK && orf_cache__index_find(&d->ix, key);
+    found = orf_cache__make_key(key, hash, name) == ORF_OK && orf_index_find(&d->ix, key);
   } else {
-    for (orf_cache__node *n = d->ix.lru.next; n != &d->ix.lru && !found; n = n->next)
-      found = memcmp(n->key, hash, ORF_CACHE_HASH_LEN) == 0;
+    for (orf_index_node *n = d->ix.lru.next; n != &d->ix.lru && !found; n = n->next)
+      found = memcmp(orf_cache__node_of(n)->key, hash, ORF_CACHE_HASH_LEN) == 0;
   }
   pthread_mutex_unlock(&d->mu);
   return found;
@@ -933,7 +810,7 @@ int orf_cache_disk_has(orf_cache_disk *d, const char *hash, const char *name) {
 
 int orf_cache_disk_remove(orf_cache_disk *d, const char *key) {
   pthread_mutex_lock(&d->mu);
-  disk_entry *n = (disk_entry *)orf_cache__index_find(&d->ix, key);
+  disk_entry *n = (disk_entry *)orf_index_find(&d->ix, key);
   if (n) drop_locked(d, n);
   pthread_mutex_unlock(&d->mu);
   return n != NULL;
@@ -942,23 +819,12 @@ int orf_cache_disk_remove(orf_cache_disk *d, const char *key) {
 /* Removes empty entry and prefix directories (a writer racing with this
  * recreates its directory, see orf_cache_disk_put). */
 static void sweep_empty_dirs(orf_cache_disk *d) {
-  int fd = open_dir(d, ".");
-  if (fd < 0) return;
-  DIR *top = fdopendir(fd);
-  if (!top) {
-    close(fd);
-    return;
-  }
+  int fd, pfd;
+  DIR *top = open_dir_stream(d, ".", &fd), *sub;
+  if (!top) return;
   struct dirent *ent;
   while ((ent = readdir(top))) {
-    if (!is_hex2(ent->d_name)) continue;
-    int pfd = open_dir(d, ent->d_name);
-    if (pfd < 0) continue;
-    DIR *sub = fdopendir(pfd);
-    if (!sub) {
-      close(pfd);
-      continue;
-    }
+    if (!is_hex2(ent->d_name) || !(sub = open_dir_stream(d, ent->d_name, &pfd))) continue;
     struct dirent *e2;
     while ((e2 = readdir(sub)))
       if (orf_cache__valid_hash(e2->d_name)) unlinkat(pfd, e2->d_name, AT_REMOVEDIR);
@@ -972,7 +838,7 @@ size_t orf_cache_disk_clear(orf_cache_disk *d) {
   size_t removed = 0;
   pthread_mutex_lock(&d->mu);
   disk_entry *n;
-  while ((n = (disk_entry *)orf_cache__index_oldest(&d->ix))) {
+  while ((n = (disk_entry *)orf_index_oldest(&d->ix))) {
     drop_locked(d, n);
     removed++;
   }
@@ -1041,8 +907,8 @@ static void *scrub_main(void *arg) {
     size_t n = d->ix.count, k = 0;
     char(*keys)[ORF_CACHE_KEY_SIZE] = n ? orf_malloc(n * sizeof *keys) : NULL;
     if (keys)
-      for (orf_cache__node *x = d->ix.lru.next; x != &d->ix.lru && k < n; x = x->next)
-        memcpy(keys[k++], x->key, ORF_CACHE_KEY_SIZE);
+      for (orf_index_node *x = d->ix.lru.next; x != &d->ix.lru && k < n; x = x->next)
+        memcpy(keys[k++], orf_cache__node_of(x)->key, ORF_CACHE_KEY_SIZE);
     for (size_t i = 0; i < k && !d->stop; i++) {
       pthread_mutex_unlock(&d->mu);
       uint64_t bytes = scrub_one(d, keys[i]);

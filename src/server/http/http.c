@@ -53,21 +53,29 @@ enum MHD_Result http_queue(request *r, unsigned status, struct MHD_Response *res
   return ret;
 }
 
-struct MHD_Response *http_json_response(request *r, json_t *j) {
+char *http_json_line(json_t *j, size_t *len) {
   char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
   json_decref(j);
   if (!text) return NULL;
-  size_t len = strlen(text);
-  /* one trailing newline makes the body friendlier to curl and shells */
-  char *body = realloc(text, len + 2);
-  if (!body) {
+  size_t n = strlen(text);
+  char *line = realloc(text, n + 2);
+  if (!line) {
     free(text);
     return NULL;
   }
-  body[len] = '\n';
-  body[len + 1] = 0;
-  r->bytes = len + 1;
-  struct MHD_Response *resp = MHD_create_response_from_buffer(len + 1, body, MHD_RESPMEM_MUST_FREE);
+  line[n] = '\n';
+  line[n + 1] = 0;
+  if (len) *len = n + 1;
+  return line;
+}
+
+struct MHD_Response *http_json_response(request *r, json_t *j) {
+  size_t len;
+  /* one trailing newline makes the body friendlier to curl and shells */
+  char *body = http_json_line(j, &len);
+  if (!body) return NULL;
+  r->bytes = len;
+  struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
   if (!resp) {
     free(body);
     return NULL;
@@ -370,28 +378,38 @@ static enum MHD_Result form_field(void *cls, enum MHD_ValueKind kind, const char
 
 /* ---- routing ------------------------------------------------------------ */
 
+/* The routes whose path is fixed, and those named by a path's start (none
+ * of which is also a fixed path). */
+static const struct {
+  const char *path;
+  orf_route route;
+} fixed_routes[] = {{"/health", ORF_ROUTE_HEALTH},
+                    {"/ready", ORF_ROUTE_READY},
+                    {"/metrics", ORF_ROUTE_METRICS},
+                    {"/api/v1/generate", ORF_ROUTE_GENERATE},
+                    {"/api/v1/generate-progressive", ORF_ROUTE_PROGRESSIVE},
+                    {"/api/v1/jobs", ORF_ROUTE_JOBS},
+                    {"/api/v1/gpu/stats", ORF_ROUTE_GPU_STATS},
+                    {"/api/v1/cache/stats", ORF_ROUTE_CACHE_STATS},
+                    {"/api/v1/cache/clear", ORF_ROUTE_CACHE_CLEAR},
+                    {"/api/v1/params", ORF_ROUTE_PARAMS},
+                    {"/api/v1/mask", ORF_ROUTE_MASK},
+                    {"/api/v1/openapi.json", ORF_ROUTE_OPENAPI},
+                    {"/api/v1/repair", ORF_ROUTE_REPAIR},
+                    {"/", ORF_ROUTE_STATIC},
+                    {"/index.html", ORF_ROUTE_STATIC}},
+  prefix_routes[] = {{"/api/v1/results/", ORF_ROUTE_RESULTS}, {"/static/", ORF_ROUTE_STATIC}};
+
 static orf_route route_of(const char *method, const char *url) {
-  if (!strcmp(url, "/health")) return ORF_ROUTE_HEALTH;
-  if (!strcmp(url, "/ready")) return ORF_ROUTE_READY;
-  if (!strcmp(url, "/metrics")) return ORF_ROUTE_METRICS;
-  if (!strcmp(url, "/api/v1/generate")) return ORF_ROUTE_GENERATE;
-  if (!strcmp(url, "/api/v1/generate-progressive")) return ORF_ROUTE_PROGRESSIVE;
-  if (!strcmp(url, "/api/v1/jobs")) return ORF_ROUTE_JOBS;
+  (void)method;
+  for (size_t i = 0; i < sizeof fixed_routes / sizeof *fixed_routes; i++)
+    if (!strcmp(url, fixed_routes[i].path)) return fixed_routes[i].route;
   if (!strncmp(url, "/api/v1/jobs/", 13)) {
     const char *e = strstr(url + 13, "/events");
     return e && !strcmp(e, "/events") ? ORF_ROUTE_JOB_EVENTS : ORF_ROUTE_JOB_STATUS;
   }
-  if (!strncmp(url, "/api/v1/results/", 16)) return ORF_ROUTE_RESULTS;
-  if (!strcmp(url, "/api/v1/gpu/stats")) return ORF_ROUTE_GPU_STATS;
-  if (!strcmp(url, "/api/v1/cache/stats")) return ORF_ROUTE_CACHE_STATS;
-  if (!strcmp(url, "/api/v1/cache/clear")) return ORF_ROUTE_CACHE_CLEAR;
-  if (!strcmp(url, "/api/v1/params")) return ORF_ROUTE_PARAMS;
-  if (!strcmp(url, "/api/v1/mask")) return ORF_ROUTE_MASK;
-  if (!strcmp(url, "/api/v1/openapi.json")) return ORF_ROUTE_OPENAPI;
-  if (!strcmp(url, "/api/v1/repair")) return ORF_ROUTE_REPAIR;
-  if (!strncmp(url, "/static/", 8)) return ORF_ROUTE_STATIC;
-  if (!strcmp(url, "/") || !strcmp(url, "/index.html")) return ORF_ROUTE_STATIC;
-  (void)method;
+  for (size_t i = 0; i < sizeof prefix_routes / sizeof *prefix_routes; i++)
+    if (!strncmp(url, prefix_routes[i].path, strlen(prefix_routes[i].path))) return prefix_routes[i].route;
   return ORF_ROUTE_OTHER;
 }
 

@@ -4,7 +4,7 @@
  * (admin token rules of docs/API.md, compared in constant time) and the page at
  * "/".
  *
- * GPU and memory figures come from the memory sources (memsource.h: NVML,
+ * GPU and memory figures come from the memory sources (memory/memsource.h: NVML,
  * the host with its cgroup limit, or a simulated device) through the
  * monitor's latest sample, and from the job manager's budget.
  */
@@ -71,7 +71,7 @@ static json_t *device_json(const orf_gpu_device *d) {
  * budget with the configured thresholds).  allocated_gb and reserved_gb
  * are the engine's device pool (what jobs hold, and what the pool keeps
  * from the driver) when jobs run on the GPU, and memory_budget.host is
- * then the host budget beside it (jobs.h "Admission"). */
+ * then the host budget beside it (jobs/jobs.h "Admission"). */
 enum MHD_Result route_gpu_stats(request *r) {
   server *srv = r->srv;
   orf_mem_snapshot snap;

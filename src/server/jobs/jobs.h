@@ -53,7 +53,7 @@
 
 #include <stddef.h>
 
-#include "cache.h"
+#include "cache/cache.h"
 #include "metrics.h"
 #include "orfeas.h"
 

@@ -1,17 +1,22 @@
 /*
- * http_int.h - what the HTTP layer's files share (internal to src/server):
- * the server's state, the per-request context, and the helpers that build
- * responses.  The layer is libmicrohttpd with its own polling threads and
- * epoll; no thread is held per waiting client: a request that waits for a
- * job suspends its connection and the job's wake-up resumes it, and
- * streams are produced by content-reader callbacks that suspend when they
- * have nothing to send.
+ * http_int.h - what the HTTP layer's files share (internal to
+ * src/server/http, and ../server.c, which starts it): the server's state,
+ * the per-request context, and the helpers that build responses.  The
+ * layer is libmicrohttpd with its own polling threads and epoll; no thread
+ * is held per waiting client: a request that waits for a job suspends its
+ * connection and the job's wake-up resumes it, and streams are produced by
+ * content-reader callbacks that suspend when they have nothing to send.
  *
- * Files: server.c (start, signals, drain), http.c (dispatch, uploads,
- * responses, logs), http_status.c (error code -> status), routes_generate.c
- * (generate, progressive, jobs, events), routes_info.c (health, ready,
- * metrics, stats, studio), results.c (results and format conversion),
- * guard.c (rate limit, CORS), deadline.c (header and body deadlines).
+ * Files here: http.c (dispatch, uploads, responses, logs), http_status.c
+ * (error code -> status), responses.c (the generate response, event
+ * lines), routes_generate.c (generate, progressive, jobs, events, mask),
+ * routes_info.c (health, ready, metrics, stats, params, the OpenAPI
+ * document, the fallback page), routes_repair.c (repair), results.c
+ * (results and format conversion), static.c (the studio's files), guard.c
+ * (rate limit, CORS), ratelimit.c (its token buckets), deadline.c (header
+ * and body deadlines).  Beside them: ../server.c (start, signals, drain),
+ * ../jobs/ (the job manager), ../cache/ (the deduplication cache),
+ * ../memory/ (memory sources and their monitor).
  */
 #ifndef ORF_HTTP_INT_H
 #define ORF_HTTP_INT_H
@@ -22,12 +27,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cache.h"
+#include "cache/cache.h"
 #include "config.h"
-#include "jobs.h"
-#include "memsource.h"
+#include "jobs/jobs.h"
+#include "memory/memsource.h"
+#include "memory/monitor.h"
 #include "metrics.h"
-#include "monitor.h"
 #include "orfeas.h"
 #include "ratelimit.h"
 #include "util.h"
@@ -111,6 +116,11 @@ enum MHD_Result http_error_code(request *r, unsigned status, const char *code, c
  * no-store, for a caller that adds headers before http_queue(); NULL when
  * out of memory (http_queue then answers MHD_NO). */
 struct MHD_Response *http_json_response(request *r, json_t *j);
+
+/* j as compact JSON text and a newline, malloc'd (takes ownership of j);
+ * *len (may be NULL) gets its length.  NULL when j is NULL or out of
+ * memory. */
+char *http_json_line(json_t *j, size_t *len);
 
 /* Responds with an explicit status and a JSON body (takes ownership of j). */
 enum MHD_Result http_json(request *r, unsigned status, json_t *j);
@@ -214,9 +224,13 @@ int http_request_feed(request *r, const char *data, size_t size);
 /* Validates a complete request's body and parameters - the form's
  * refusals, the parameters (422 naming one), the image's presence, type,
  * size and header (400, 413, 415) - and computes its job estimate and
- * request hash into r.  Returns 0, or non-zero with the error queued in
- * *ret. */
+ * request hash into r, and the format and Accept of its answer.  Returns
+ * 0, or non-zero with the error queued in *ret. */
 int http_read_input(request *r, orf_params *p, enum MHD_Result *ret);
+
+/* The same checks alone, for a route that runs no job and caches nothing
+ * (POST /api/v1/mask): no estimate, no hash.  Returns as http_read_input. */
+int http_read_image(request *r, orf_params *p, enum MHD_Result *ret);
 
 /* Frees a request and everything it holds but its job (the caller's). */
 void http_request_free(request *r);

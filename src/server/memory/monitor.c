@@ -32,6 +32,7 @@
 #include "log.h"
 #include "memsource_int.h"
 #include "orfeas.h"
+#include "util.h"
 
 /* The longest interval accepted: a day (and a deadline that fits time_t). */
 #define MAX_INTERVAL_S 86400.0
@@ -146,7 +147,6 @@ static void *monitor_main(void *arg) {
  * ORF_EINVAL; *out is set only on ORF_OK and freed by orf_monitor_stop. */
 int orf_monitor_start(orf_monitor **out, orf_memsources *src, orf_budget_read_fn read, void *ctx,
                       double interval_s, size_t capacity) {
-  pthread_condattr_t attr;
   if (!out) return ORF_EINVAL;
   *out = NULL;
   if (!src || !read || !isfinite(interval_s) || interval_s <= 0 || interval_s > MAX_INTERVAL_S ||
@@ -159,12 +159,7 @@ int orf_monitor_start(orf_monitor **out, orf_memsources *src, orf_budget_read_fn
   m->src = src, m->read = read, m->ctx = ctx;
   m->interval_s = interval_s;
   m->capacity = capacity;
-  if (pthread_condattr_init(&attr) != 0) goto out_free;
-  if (pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 || pthread_cond_init(&m->wake, &attr) != 0) {
-    pthread_condattr_destroy(&attr);
-    goto out_free;
-  }
-  pthread_condattr_destroy(&attr);
+  if (orf_cond_init_mono(&m->wake) != 0) goto out_free;
   if (pthread_mutex_init(&m->mu, NULL) != 0) goto out_destroy_cond;
   sample(m);
   if (pthread_create(&m->thread, NULL, monitor_main, m) != 0) goto out_destroy_mutex;
@@ -185,11 +180,7 @@ out_free:
  * thread and frees everything; NULL does nothing. */
 void orf_monitor_stop(orf_monitor *m) {
   if (!m) return;
-  pthread_mutex_lock(&m->mu);
-  m->stopping = 1;
-  pthread_cond_signal(&m->wake);
-  pthread_mutex_unlock(&m->mu);
-  pthread_join(m->thread, NULL);
+  orf_thread_stop(m->thread, &m->mu, &m->wake, &m->stopping);
   pthread_mutex_destroy(&m->mu);
   pthread_cond_destroy(&m->wake);
   orf_free(m->ring);

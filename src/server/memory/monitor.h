@@ -20,7 +20,7 @@ typedef struct orf_mem_point {
   double available_gb; /* budget left for jobs */
 } orf_mem_point;
 
-/* Figures of the budget the monitor reads at each sample (jobs.c's). */
+/* Figures of the budget the monitor reads at each sample (jobs/jobs.c's). */
 typedef void (*orf_budget_read_fn)(void *ctx, double *in_use_bytes, double *budget_bytes);
 
 /* Starts sampling every interval_s seconds (> 0), keeping the last

@@ -1,9 +1,10 @@
 /*
- * job_events.h - the JSON texts a job publishes (private to jobs.c): stage
- * events, the final error event and meta.json, in the shapes documented in
- * jobs.h (docs/API.md's progressive stream and generate response, without the
- * parts the HTTP layer adds).  Built with jansson; numbers that are not
- * counts are rounded to 3 decimals so the texts stay short and stable.
+ * job_events.h - the JSON texts a job publishes (private to jobs/: jobs.c
+ * and run.c): stage events, the final error event and meta.json, in the
+ * shapes documented in jobs.h (docs/API.md's progressive stream and
+ * generate response, without the parts the HTTP layer adds).  Built with
+ * jansson; numbers that are not counts are rounded to 3 decimals so the
+ * texts stay short and stable.
  */
 #ifndef ORF_JOB_EVENTS_H
 #define ORF_JOB_EVENTS_H

@@ -1,6 +1,7 @@
 /*
  * cache.c - the request deduplication cache (cache.h): the memory tier and
- * the public functions; the disk tier is in cache_disk.c.
+ * the public functions; the disk tier is in cache_disk.c, the keys and
+ * the index both tiers keep them in are key.c's and index.c's.
  *
  * The memory tier is a byte-bounded LRU cache (the policy of memcached and
  * Redis's allkeys-lru, done exactly with a hash table threaded by a doubly
@@ -30,6 +31,8 @@
 #include <time.h>
 
 #include "cache_disk.h"
+#include "index.h"
+#include "key.h"
 #include "orfeas.h"
 #include "util.h"
 
@@ -41,7 +44,7 @@ typedef struct blob_impl {
 } blob_impl;
 
 typedef struct mem_entry {
-  orf_cache__node node; /* first: the index hands out nodes */
+  orf_cache__node node; /* first: the index hands out its link (key.h) */
   blob_impl *blob;      /* one reference, the cache's */
   double born;          /* monotonic seconds when stored */
   size_t cost;          /* payload + ENTRY_OVERHEAD */
@@ -55,7 +58,7 @@ typedef struct mem_entry {
 struct orf_cache {
   pthread_mutex_t mu;
   orf_memtrack *track;
-  orf_cache__index ix;
+  orf_index ix;
   size_t bytes, max_bytes;
   double ttl_s;
   uint64_t hits, misses, evictions, coalesced;
@@ -103,19 +106,19 @@ static int expired(const orf_cache *c, const mem_entry *e, double now) {
   return c->ttl_s > 0 && now - e->born > c->ttl_s;
 }
 
-/* Unindexes e and pushes it on *dead (chained through node.hnext) to be
- * freed after the lock is dropped. */
+/* Unindexes e and pushes it on *dead (chained through its link's hnext)
+ * to be freed after the lock is dropped. */
 static void detach(orf_cache *c, mem_entry *e, mem_entry **dead) {
-  orf_cache__index_remove(&c->ix, &e->node);
+  orf_index_remove(&c->ix, &e->node.link);
   c->bytes -= e->cost;
-  e->node.hnext = (orf_cache__node *)*dead; /* node is the first member */
+  e->node.link.hnext = (orf_index_node *)*dead; /* the link is the first member */
   *dead = e;
 }
 
 /* Frees detached entries; caller does not hold c->mu; c->track current. */
 static void free_dead(mem_entry *dead) {
   while (dead) {
-    mem_entry *next = (mem_entry *)dead->node.hnext;
+    mem_entry *next = (mem_entry *)dead->node.link.hnext;
     orf_blob_release(&dead->blob->pub);
     orf_free(dead);
     dead = next;
@@ -125,7 +128,7 @@ static void free_dead(mem_entry *dead) {
 /* Makes room for `cost` more bytes, least recently used first. */
 static void evict_for(orf_cache *c, size_t cost, mem_entry **dead) {
   while (c->bytes + cost > c->max_bytes) {
-    mem_entry *o = (mem_entry *)orf_cache__index_oldest(&c->ix);
+    mem_entry *o = (mem_entry *)orf_index_oldest(&c->ix);
     if (!o) break;
     detach(c, o, dead);
     c->evictions++;
@@ -135,9 +138,9 @@ static void evict_for(orf_cache *c, size_t cost, mem_entry **dead) {
 /* Drops expired entries among the least recently used few. */
 static void expire_some(orf_cache *c, double now, mem_entry **dead) {
   if (c->ttl_s <= 0) return;
-  orf_cache__node *n = c->ix.lru.prev;
+  orf_index_node *n = c->ix.lru.prev;
   for (int i = 0; i < EXPIRE_SCAN && n != &c->ix.lru; i++) {
-    orf_cache__node *prev = n->prev;
+    orf_index_node *prev = n->prev;
     if (expired(c, (mem_entry *)n, now)) {
       detach(c, (mem_entry *)n, dead);
       c->evictions++;
@@ -155,12 +158,12 @@ static int fits(const orf_cache *c, size_t payload, size_t *cost) {
 
 /* Indexes e (its key, blob and cost set), replacing any entry of its key. */
 static void insert(orf_cache *c, mem_entry *e, double now, mem_entry **dead) {
-  orf_cache__node *old = orf_cache__index_find(&c->ix, e->node.key);
+  orf_index_node *old = orf_index_find(&c->ix, e->node.key);
   if (old) detach(c, (mem_entry *)old, dead);
   expire_some(c, now, dead);
   evict_for(c, e->cost, dead);
   e->born = now;
-  orf_cache__index_insert(&c->ix, &e->node);
+  orf_index_insert(&c->ix, &e->node.link);
   c->bytes += e->cost;
 }
 
@@ -175,7 +178,7 @@ int orf_cache_open(orf_cache **out, const orf_cache_config *cfg) {
   orf_memtrack *track = orf_memtrack_get();
   orf_cache *c = orf_calloc(1, sizeof *c);
   if (!c) return ORF_ENOMEM;
-  if (orf_cache__index_init(&c->ix)) {
+  if (orf_index_init(&c->ix, ORF_CACHE_KEY_OFFSET)) {
     orf_free(c);
     return ORF_ENOMEM;
   }
@@ -185,14 +188,14 @@ int orf_cache_open(orf_cache **out, const orf_cache_config *cfg) {
   c->disk_max_bytes = cfg->disk_max_bytes;
   if (cfg->dir && cfg->dir[0]) {
     if (orf_cache_disk_open(&c->disk, cfg->dir, cfg->disk_max_bytes, c->disk_why, sizeof c->disk_why)) {
-      orf_cache__index_fini(&c->ix);
+      orf_index_fini(&c->ix);
       orf_free(c);
       return ORF_ENOMEM;
     }
     c->disk_failed = c->disk == NULL;
     if (c->disk && orf_cache_disk_scrub_start(c->disk, cfg->scrub_bytes_per_s)) {
       orf_cache_disk_close(c->disk);
-      orf_cache__index_fini(&c->ix);
+      orf_index_fini(&c->ix);
       orf_free(c);
       return ORF_ENOMEM;
     }
@@ -207,11 +210,11 @@ void orf_cache_close(orf_cache *c) {
   if (!c) return;
   orf_memtrack *old = orf_memtrack_set(c->track);
   mem_entry *dead = NULL;
-  orf_cache__node *n;
-  while ((n = orf_cache__index_oldest(&c->ix)))
+  orf_index_node *n;
+  while ((n = orf_index_oldest(&c->ix)))
     detach(c, (mem_entry *)n, &dead);
   free_dead(dead);
-  orf_cache__index_fini(&c->ix);
+  orf_index_fini(&c->ix);
   orf_cache_disk_close(c->disk);
   pthread_mutex_destroy(&c->mu);
   orf_free(c);
@@ -256,7 +259,7 @@ int orf_cache_put(orf_cache *c, const char *hash, const char *name, const void *
     insert(c, e, now, &dead);
   } else {
     /* too big for memory: only drop an older version */
-    orf_cache__node *o = orf_cache__index_find(&c->ix, key);
+    orf_index_node *o = orf_index_find(&c->ix, key);
     if (o) detach(c, (mem_entry *)o, &dead);
     expire_some(c, now, &dead);
   }
@@ -285,14 +288,14 @@ int orf_cache_get(orf_cache *c, const char *hash, const char *name, int count, o
 
   double now = orf_now_mono();
   pthread_mutex_lock(&c->mu);
-  mem_entry *e = (mem_entry *)orf_cache__index_find(&c->ix, key);
+  mem_entry *e = (mem_entry *)orf_index_find(&c->ix, key);
   if (e && expired(c, e, now)) {
     detach(c, e, &dead);
     c->evictions++;
     e = NULL;
   }
   if (e) {
-    orf_cache__index_touch(&c->ix, &e->node);
+    orf_index_touch(&c->ix, &e->node.link);
     orf_blob_retain(&e->blob->pub);
     *blob = &e->blob->pub;
     if (count) c->hits++;
@@ -331,10 +334,10 @@ int orf_cache_get(orf_cache *c, const char *hash, const char *name, int count, o
   }
   now = orf_now_mono();
   pthread_mutex_lock(&c->mu);
-  mem_entry *other = (mem_entry *)orf_cache__index_find(&c->ix, key);
+  mem_entry *other = (mem_entry *)orf_index_find(&c->ix, key);
   if (other && !expired(c, other, now)) {
     /* another thread stored it meanwhile: serve that one */
-    orf_cache__index_touch(&c->ix, &other->node);
+    orf_index_touch(&c->ix, &other->node.link);
     orf_blob_retain(&other->blob->pub);
     *blob = &other->blob->pub;
   } else {
@@ -383,11 +386,12 @@ int orf_cache_has(orf_cache *c, const char *hash, const char *name) {
   if (name) {
     char key[ORF_CACHE_KEY_SIZE];
     orf_cache__make_key(key, hash, name);
-    mem_entry *e = (mem_entry *)orf_cache__index_find(&c->ix, key);
+    mem_entry *e = (mem_entry *)orf_index_find(&c->ix, key);
     found = e && !expired(c, e, now);
   } else {
-    for (orf_cache__node *n = c->ix.lru.next; n != &c->ix.lru && !found; n = n->next)
-      found = memcmp(n->key, hash, ORF_CACHE_HASH_LEN) == 0 && !expired(c, (mem_entry *)n, now);
+    for (orf_index_node *n = c->ix.lru.next; n != &c->ix.lru && !found; n = n->next)
+      found = memcmp(orf_cache__node_of(n)->key, hash, ORF_CACHE_HASH_LEN) == 0 &&
+              !expired(c, (mem_entry *)n, now);
   }
   pthread_mutex_unlock(&c->mu);
   if (!found && c->disk) found = orf_cache_disk_has(c->disk, hash, name);
@@ -420,15 +424,15 @@ int orf_cache_clear(orf_cache *c, size_t *removed) {
   mem_entry *dead = NULL;
   size_t n = 0;
   pthread_mutex_lock(&c->mu);
-  orf_cache__node *o;
-  while ((o = orf_cache__index_oldest(&c->ix))) {
+  orf_index_node *o;
+  while ((o = orf_index_oldest(&c->ix))) {
     detach(c, (mem_entry *)o, &dead);
     n++;
   }
   pthread_mutex_unlock(&c->mu);
   if (c->disk) {
     /* keys in both tiers count once */
-    for (mem_entry *e = dead; e; e = (mem_entry *)e->node.hnext)
+    for (mem_entry *e = dead; e; e = (mem_entry *)e->node.link.hnext)
       orf_cache_disk_remove(c->disk, e->node.key);
     n += orf_cache_disk_clear(c->disk);
   }

@@ -1,0 +1,42 @@
+/*
+ * run.h - one job's generation, and what ties it to the cache (internal to
+ * src/server/jobs; run.c): the engine runs on the job's image, each
+ * stage's mesh is stored in the cache as "<stage>.ply" before its event
+ * is published, and a complete job stores "meta.json" and hands back its
+ * final event (the shapes are jobs.h's).  jobs.c keeps everything else of
+ * a job - the queue, admission, its state, events and waiters - and hands
+ * this file a way to publish a stage.
+ */
+#ifndef ORF_JOBS_RUN_H
+#define ORF_JOBS_RUN_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jobs.h"
+#include "orfeas.h"
+
+/* Publishes a stage event (JSON text, taken over) of stage s, not the final
+ * one; called on the worker's thread, with no lock held. */
+typedef void (*orf_jobs__publish_fn)(void *ctx, char *event, orf_stage s);
+
+/* One job's generation. */
+typedef struct orf_jobs__run {
+  const orf_jobs_config *cfg; /* the engine's settings, the cache, the metrics, fail_alloc_after */
+  const char *hash;           /* the request hash: the cache entry the results go to */
+  const uint8_t *image;
+  size_t image_size;
+  const orf_params *params;
+  orf_precision prec;           /* GPU field storage */
+  atomic_int *cancel;           /* the engine's cancel flag */
+  orf_jobs__publish_fn publish; /* each stage but the last, once stored */
+  void *ctx;                    /* publish's */
+} orf_jobs__run;
+
+/* Runs the engine (on the calling worker thread, no lock held) and returns
+ * the job's outcome: ORF_OK with *final_event (meta.json stored; the
+ * caller owns the text), ORF_ECANCELED, or an error (*final_event NULL). */
+int orf_jobs__run_engine(const orf_jobs__run *run, char **final_event);
+
+#endif
