@@ -118,9 +118,44 @@ static void test_json_and_stages(void **state) {
     assert_true(sb.st_size > 1000);
   }
   assert_non_null(json_object_get(json_object_get(o, "timings_ms"), "total"));
+  /* a GLB carries the picture as a texture (texture=auto), and says so */
+  json_t *tex = json_object_get(o, "texture");
+  assert_true(json_is_object(tex));
+  assert_true(json_integer_value(json_object_get(tex, "bytes")) > 0);
+  assert_string_equal(json_string_value(json_object_get(o, "compress")), "none");
   json_decref(o);
   struct stat sb;
   assert_int_equal(stat(path, &sb), 0);
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  char *glb = malloc((size_t)sb.st_size + 1);
+  assert_int_equal(fread(glb, 1, (size_t)sb.st_size, f), (size_t)sb.st_size);
+  fclose(f);
+  glb[sb.st_size] = 0;
+  assert_non_null(memmem(glb, (size_t)sb.st_size, "\"baseColorTexture\"", 18));
+  assert_null(memmem(glb, (size_t)sb.st_size, "EXT_meshopt_compression", 23));
+  free(glb);
+  /* compress=meshopt: the compressed GLB; texture=off: vertex colours */
+  snprintf(args, sizeof args,
+           "generate %s -o %s --quality 2 --param compress=meshopt --param texture=off --json", image, path);
+  assert_int_equal(orfeas(args), 0);
+  o = json_loads(out, 0, &err);
+  assert_non_null(o);
+  assert_true(json_is_null(json_object_get(o, "texture")));
+  assert_string_equal(json_string_value(json_object_get(o, "compress")), "meshopt");
+  json_decref(o);
+  struct stat sc;
+  assert_int_equal(stat(path, &sc), 0);
+  f = fopen(path, "rb");
+  glb = malloc((size_t)sc.st_size);
+  assert_int_equal(fread(glb, 1, (size_t)sc.st_size, f), (size_t)sc.st_size);
+  fclose(f);
+  assert_non_null(memmem(glb, (size_t)sc.st_size, "EXT_meshopt_compression", 23));
+  assert_null(memmem(glb, (size_t)sc.st_size, "baseColorTexture", 16));
+  free(glb);
+  /* compress=meshopt is for GLB only: a usage error naming it */
+  snprintf(args, sizeof args, "generate %s -o %s/x.stl --param compress=meshopt", image, dir);
+  assert_int_equal(orfeas(args), 2);
 }
 
 /* --device and --precision: a bad value is a usage error; --device cuda

@@ -99,7 +99,7 @@ static int on_stage(void *user, orf_stage stage, const orf_mesh *mesh, int grid,
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.%s", c->stages_dir, orf_stage_name(stage),
              orf_format_ext(c->params.format));
-    int rc = orf_export_file(mesh, c->params.format, path);
+    int rc = orf_export_file_textured(mesh, NULL, c->params.format, c->params.compress, path);
     if (rc) {
       fprintf(stderr, "\norfeas: cannot write %s: %s\n", path, orf_strerror(rc));
       return 1;
@@ -252,6 +252,13 @@ static void print_json(cli *c, const orf_result *res, const orf_job_opts *opts) 
       "peak_bytes", (json_int_t)opts->peak_bytes, "device", orf_device_name(opts->device_used),
       "device_peak_bytes", (json_int_t)opts->device_peak_bytes);
   c->stages = NULL;
+  const orf_texture *tex = orf_texture_pick(&res->texture, c->params.texture, c->params.format);
+  json_object_set_new(o, "texture",
+                      tex ? json_pack("{s:s, s:i, s:i, s:I}", "mime", tex->mime, "width", (int)tex->width,
+                                      "height", (int)tex->height, "bytes", (json_int_t)tex->size)
+                          : json_null());
+  json_object_set_new(o, "compress", json_string(orf_compress_name(c->params.compress)));
+  json_object_set_new(json_object_get(o, "timings_ms"), "texture", json_real(t->texture));
   char *s = json_dumps(o, JSON_COMPACT);
   puts(s);
   free(s);
@@ -281,12 +288,16 @@ static int cmd_generate(cli *c) {
     return status;
   }
   c->stages = json_array();
+  /* no texture is made for a format that cannot hold one */
+  if (!orf_format_holds_texture(c->params.format)) c->params.texture = ORF_TEXTURE_OFF;
   orf_result res;
   status = run(c, &opts, data, size, seg, &res);
   free(data);
   orf_segmenter_free(seg);
   if (status == 0) {
-    int rc = orf_export_file(&res.mesh, c->params.format, c->out);
+    int rc = orf_export_file_textured(&res.mesh,
+                                      orf_texture_pick(&res.texture, c->params.texture, c->params.format),
+                                      c->params.format, c->params.compress, c->out);
     if (rc) {
       fprintf(stderr, "orfeas: cannot write %s: %s\n", c->out, orf_strerror(rc));
       status = EXIT_INTERNAL;

@@ -107,7 +107,10 @@ int orf_jobs__run_engine(const orf_jobs__run *run, char **final_event) {
     prev = orf_memtrack_set(&fault);
   }
   orf_result res;
-  int rc = orf_generate(run->image, run->image_size, run->params, &o, &res);
+  /* the cache keeps meshes, not textures (yet): none is made */
+  orf_params p = *run->params;
+  p.texture = ORF_TEXTURE_OFF;
+  int rc = orf_generate(run->image, run->image_size, &p, &o, &res);
   if (inject) orf_memtrack_set(prev);
   if (rc == ORF_ECANCELED && c.err) rc = c.err;
   *final_event = NULL;
