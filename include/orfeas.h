@@ -522,7 +522,10 @@ void orf_repair_result_free(orf_repair_result *r);
 /* Reads a mesh file in memory with the Open Asset Import Library (glTF/GLB,
  * OBJ, STL, PLY, 3MF, FBX, OFF and the rest it reads), every mesh of every
  * node flattened with its node's transform, triangles only, unwelded as
- * the file has it, vertex colours (or the material's base colour) kept.
+ * the file has it, vertex colours (or the material's base colour, or its
+ * base-colour texture sampled at each vertex's UV when the file embeds it)
+ * kept.  assimp opens no file but these bytes (no MTL, no external buffer
+ * or image).
  * `hint` is a file extension or NULL.  Limits (file size in lim, at most
  * p->max_triangles triangles and p->max_nodes nodes, zip entries of 3MF
  * and declared PLY counts) are checked before the mesh is allocated:

@@ -6,8 +6,10 @@
  * 2-manifold, outward and within 2% of the intended solid's volume at
  * quality 7; an already closed mesh passed through with its faces and
  * volume exact; the engine's own outputs read back in every format; bad
- * and hostile files refused with a reason; the fast winding number against
- * the direct sum; the memory estimate against the measured peak.
+ * and hostile files refused with a reason; a base-colour texture embedded
+ * in a GLB carried into vertex colours, and no file but the upload opened
+ * by the importer; the fast winding number against the direct sum; the
+ * memory estimate against the measured peak.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +23,8 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <spng.h>
+#include <webp/encode.h>
 #include <zip.h>
 
 #include "alloc.h"
@@ -705,6 +709,250 @@ static void test_no_solid(void **state) {
   orf_mesh_free(&m);
 }
 
+
+/* ---- textures ------------------------------------------------------- */
+
+/* A 64 x 64 picture of four quadrants: top left red, top right green,
+ * bottom left blue, bottom right yellow. */
+#define TEX 64
+static const uint8_t kQuad[4][3] = {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {255, 255, 0}};
+static void quadrants(uint8_t *rgb) {
+  for (int y = 0; y < TEX; y++)
+    for (int x = 0; x < TEX; x++)
+      memcpy(rgb + 3 * (y * TEX + x), kQuad[(y >= TEX / 2) * 2 + (x >= TEX / 2)], 3);
+}
+
+static uint8_t *encode_png(size_t *size) {
+  uint8_t rgb[TEX * TEX * 3];
+  quadrants(rgb);
+  spng_ctx *c = spng_ctx_new(SPNG_CTX_ENCODER);
+  assert_non_null(c);
+  spng_set_option(c, SPNG_ENCODE_TO_BUFFER, 1);
+  struct spng_ihdr ih = {TEX, TEX, 8, SPNG_COLOR_TYPE_TRUECOLOR, 0, 0, 0};
+  assert_int_equal(spng_set_ihdr(c, &ih), 0);
+  assert_int_equal(spng_encode_image(c, rgb, sizeof rgb, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE), 0);
+  int err;
+  uint8_t *png = spng_get_png_buffer(c, size, &err);
+  assert_non_null(png);
+  spng_ctx_free(c);
+  return png;
+}
+
+static uint8_t *encode_webp(size_t *size) {
+  uint8_t rgb[TEX * TEX * 3], *out = NULL;
+  quadrants(rgb);
+  *size = WebPEncodeLosslessRGB(rgb, TEX, TEX, 3 * TEX, &out);
+  assert_true(*size > 0);
+  return out;
+}
+
+/* A 30 mm cube (0.03 m, glTF: metres, Y up) of 6 faces of n x n quads,
+ * each face with its own vertices, UVs from the position: u = (x + h) / 2h
+ * across, v = (h - y) / 2h down from the top (glTF's v runs down the
+ * image), so the picture's top half is the cube's upper half and its left
+ * half the side x < 0.  The picture is embedded (image/png or image/webp
+ * via EXT_texture_webp's plain fallback: a bufferView with its mime type),
+ * sampled with clamp to edge.  Returns the GLB (caller frees). */
+static uint8_t *textured_cube_glb(const uint8_t *img, size_t img_size, const char *mime, size_t *glb_size) {
+  const int n = 12;
+  const float h = 0.015f;
+  size_t nv = 6 * (size_t)(n + 1) * (n + 1), nt = 6 * (size_t)n * n * 2;
+  float *pos = malloc(nv * 12), *uv = malloc(nv * 8);
+  uint32_t *idx = malloc(nt * 12);
+  assert_true(pos && uv && idx);
+  size_t v = 0, t = 0;
+  for (int a = 0; a < 3; a++)
+    for (int sgn = -1; sgn <= 1; sgn += 2) {
+      int b = (a + 1) % 3, c = (a + 2) % 3;
+      size_t first = v;
+      for (int j = 0; j <= n; j++)
+        for (int i = 0; i <= n; i++, v++) {
+          float *q = pos + 3 * v;
+          q[a] = sgn * h;
+          q[b] = -h + 2 * h * i / n;
+          q[c] = -h + 2 * h * j / n;
+          uv[2 * v] = (q[0] + h) / (2 * h);
+          uv[2 * v + 1] = (h - q[1]) / (2 * h);
+        }
+      for (int j = 0; j < n; j++)
+        for (int i = 0; i < n; i++) {
+          uint32_t q00 = (uint32_t)(first + j * (n + 1) + i), q10 = q00 + 1, q01 = q00 + n + 1, q11 = q01 + 1;
+          uint32_t tri[2][3] = {{q00, q10, q11}, {q00, q11, q01}};
+          for (int k = 0; k < 2; k++, t++) {
+            idx[3 * t] = tri[k][0];
+            idx[3 * t + 1] = sgn > 0 ? tri[k][1] : tri[k][2];
+            idx[3 * t + 2] = sgn > 0 ? tri[k][2] : tri[k][1];
+          }
+        }
+    }
+  size_t o_pos = 0, o_uv = nv * 12, o_idx = o_uv + nv * 8, o_img = o_idx + nt * 12;
+  size_t bin = (o_img + img_size + 3) & ~(size_t)3;
+  char json[4096];
+  int jn = snprintf(
+      json, sizeof json,
+      "{\"asset\":{\"version\":\"2.0\"},\"scene\":0,\"scenes\":[{\"nodes\":[0]}],\"nodes\":[{\"mesh\":0}],"
+      "\"meshes\":[{\"primitives\":[{\"attributes\":{\"POSITION\":0,\"TEXCOORD_0\":1},\"indices\":2,"
+      "\"material\":0}]}],"
+      "\"materials\":[{\"pbrMetallicRoughness\":{\"baseColorTexture\":{\"index\":0},"
+      "\"baseColorFactor\":[1,1,1,1]}}],"
+      "\"samplers\":[{\"wrapS\":33071,\"wrapT\":33071}],\"textures\":[{\"source\":0,\"sampler\":0}],"
+      "\"images\":[{\"bufferView\":3,\"mimeType\":\"%s\"}],"
+      "\"accessors\":[{\"bufferView\":0,\"componentType\":5126,\"count\":%zu,\"type\":\"VEC3\","
+      "\"min\":[%g,%g,%g],\"max\":[%g,%g,%g]},"
+      "{\"bufferView\":1,\"componentType\":5126,\"count\":%zu,\"type\":\"VEC2\"},"
+      "{\"bufferView\":2,\"componentType\":5125,\"count\":%zu,\"type\":\"SCALAR\"}],"
+      "\"bufferViews\":[{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":%zu},"
+      "{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":%zu},{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":%zu},"
+      "{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":%zu}],\"buffers\":[{\"byteLength\":%zu}]}",
+      mime, nv, -h, -h, -h, h, h, h, nv, 3 * nt, o_pos, nv * 12, o_uv, nv * 8, o_idx, nt * 12, o_img, img_size,
+      bin);
+  assert_true(jn > 0 && (size_t)jn < sizeof json);
+  size_t jpad = ((size_t)jn + 3) & ~(size_t)3, total = 12 + 8 + jpad + 8 + bin;
+  uint8_t *g = calloc(total, 1);
+  assert_non_null(g);
+  uint32_t head[3] = {0x46546C67u, 2, (uint32_t)total}, c0[2] = {(uint32_t)jpad, 0x4E4F534Au},
+           c1[2] = {(uint32_t)bin, 0x004E4942u};
+  memcpy(g, head, 12);
+  memcpy(g + 12, c0, 8);
+  memset(g + 20, ' ', jpad);
+  memcpy(g + 20, json, (size_t)jn);
+  memcpy(g + 20 + jpad, c1, 8);
+  uint8_t *body = g + 28 + jpad;
+  memcpy(body + o_pos, pos, nv * 12);
+  memcpy(body + o_uv, uv, nv * 8);
+  memcpy(body + o_idx, idx, nt * 12);
+  memcpy(body + o_img, img, img_size);
+  free(pos);
+  free(uv);
+  free(idx);
+  *glb_size = total;
+  return g;
+}
+
+/* The repaired cube's vertex colours follow the picture: away from the
+ * quadrants' borders (3 mm), each vertex has its quadrant's colour. */
+static void expect_quadrant_colours(const orf_mesh *m) {
+  assert_non_null(m->colors);
+  size_t seen[4] = {0}, wrong = 0, total = 0;
+  for (size_t v = 0; v < m->vertex_count; v++) {
+    const float *q = m->positions + 3 * v;
+    if (fabsf(q[0]) < 3 || fabsf(q[2] - 15) < 3) continue;
+    int quad = (q[2] < 15) * 2 + (q[0] > 0);
+    const uint8_t *c = m->colors + 3 * v;
+    int ok = 1;
+    for (int k = 0; k < 3; k++)
+      ok &= kQuad[quad][k] ? c[k] > 200 : c[k] < 55;
+    seen[quad]++;
+    total++;
+    wrong += !ok;
+  }
+  fprintf(stderr, "  %zu vertices classified, %zu of the wrong colour (quadrants %zu %zu %zu %zu)\n", total, wrong,
+          seen[0], seen[1], seen[2], seen[3]);
+  for (int k = 0; k < 4; k++)
+    assert_true(seen[k] > 10);
+  assert_true(wrong * 100 <= total); /* at most 1% */
+}
+
+static void repair_textured(const uint8_t *glb, size_t size, orf_remesh remesh, orf_repair_result *res) {
+  orf_repair_params p;
+  orf_repair_params_init(&p);
+  p.quality = 5;
+  p.remesh = remesh;
+  int rc = orf_repair(glb, size, "glb", &p, NULL, NULL, NULL, res);
+  if (rc) fprintf(stderr, "repair: %s: %s\n", orf_strerror(rc), res->info.message);
+  assert_int_equal(rc, ORF_OK);
+  assert_true(res->report.watertight && res->report.manifold);
+  assert_true(fabsf(res->report.bbox_max[2] - 30) < 0.5f); /* metres read as such: 30 mm */
+}
+
+/* A base-colour texture embedded in a GLB (PNG, then WebP) becomes vertex
+ * colours that follow it, passed through and remeshed. */
+static void test_texture_colours(void **state) {
+  (void)state;
+  size_t png_size, webp_size, glb_size;
+  uint8_t *png = encode_png(&png_size);
+  uint8_t *glb = textured_cube_glb(png, png_size, "image/png", &glb_size);
+  orf_repair_params p;
+  orf_repair_params_init(&p);
+  orf_mesh in;
+  orf_repair_info info = {0};
+  assert_int_equal(orf_mesh_import(glb, glb_size, "glb", &p, NULL, &in, NULL, &info), ORF_OK);
+  assert_non_null(in.colors);
+  orf_mesh_free(&in);
+  orf_repair_result res;
+  repair_textured(glb, glb_size, ORF_REMESH_AUTO, &res);
+  assert_int_equal(res.info.remeshed, 0);
+  expect_quadrant_colours(&res.mesh);
+  orf_repair_result_free(&res);
+  repair_textured(glb, glb_size, ORF_REMESH_ALWAYS, &res);
+  assert_int_equal(res.info.remeshed, 1);
+  expect_quadrant_colours(&res.mesh);
+  orf_repair_result_free(&res);
+  free(glb);
+  free(png);
+  uint8_t *webp = encode_webp(&webp_size);
+  glb = textured_cube_glb(webp, webp_size, "image/webp", &glb_size);
+  repair_textured(glb, glb_size, ORF_REMESH_AUTO, &res);
+  expect_quadrant_colours(&res.mesh);
+  orf_repair_result_free(&res);
+  free(glb);
+  WebPFree(webp);
+}
+
+/* The importer opens no file but the upload: an OBJ's mtllib and a glTF's
+ * buffer uri naming files on this machine are not read (assimp's own
+ * in-memory reader would read both, by absolute path or from the working
+ * directory). */
+static void test_no_files_beside(void **state) {
+  (void)state;
+  char dir[] = "/tmp/orf_test_repair_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char mtl[256], bin[256], text[2048];
+  snprintf(mtl, sizeof mtl, "%s/colours.mtl", dir);
+  snprintf(bin, sizeof bin, "%s/tetra.bin", dir);
+  FILE *f = fopen(mtl, "w");
+  assert_non_null(f);
+  fputs("newmtl red\nKd 1 0 0\nnewmtl blue\nKd 0 0 1\n", f);
+  fclose(f);
+  /* a closed tetrahedron, two materials: read with its MTL it has colours */
+  int n = snprintf(text, sizeof text,
+                   "mtllib %s\nv 0 0 0\nv 10 0 0\nv 0 10 0\nv 0 0 10\nusemtl red\nf 1 3 2\nf 1 2 4\n"
+                   "usemtl blue\nf 1 4 3\nf 2 3 4\n",
+                   mtl);
+  orf_repair_params p;
+  orf_repair_params_init(&p);
+  orf_mesh in;
+  orf_repair_info info = {0};
+  assert_int_equal(orf_mesh_import((const uint8_t *)text, (size_t)n, "obj", &p, NULL, &in, NULL, &info), ORF_OK);
+  assert_int_equal(in.face_count, 4);
+  assert_null(in.colors); /* both materials unknown: the default one, no colours */
+  orf_mesh_free(&in);
+  /* a glTF whose positions and indices are in a file beside it */
+  float tp[12] = {0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1};
+  uint16_t ti[12] = {0, 2, 1, 0, 1, 3, 0, 3, 2, 1, 2, 3};
+  f = fopen(bin, "wb");
+  assert_non_null(f);
+  fwrite(tp, 1, sizeof tp, f);
+  fwrite(ti, 1, sizeof ti, f);
+  fclose(f);
+  n = snprintf(text, sizeof text,
+               "{\"asset\":{\"version\":\"2.0\"},\"scene\":0,\"scenes\":[{\"nodes\":[0]}],\"nodes\":[{\"mesh\":0}],"
+               "\"meshes\":[{\"primitives\":[{\"attributes\":{\"POSITION\":0},\"indices\":1}]}],"
+               "\"accessors\":[{\"bufferView\":0,\"componentType\":5126,\"count\":4,\"type\":\"VEC3\","
+               "\"min\":[0,0,0],\"max\":[1,1,1]},{\"bufferView\":1,\"componentType\":5123,\"count\":12,"
+               "\"type\":\"SCALAR\"}],\"bufferViews\":[{\"buffer\":0,\"byteOffset\":0,\"byteLength\":48},"
+               "{\"buffer\":0,\"byteOffset\":48,\"byteLength\":24}],"
+               "\"buffers\":[{\"byteLength\":72,\"uri\":\"%s\"}]}",
+               bin);
+  int rc = orf_mesh_import((const uint8_t *)text, (size_t)n, "gltf", &p, NULL, &in, NULL, &info);
+  fprintf(stderr, "  gltf with an outside buffer: %s: %s\n", orf_errname(rc), info.message);
+  assert_int_equal(rc, ORF_EBADMESH);
+  assert_null(in.positions);
+  unlink(mtl);
+  unlink(bin);
+  rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_params),
@@ -712,6 +960,8 @@ int main(void) {
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_import_isolated),
       cmocka_unit_test(test_round_trips),
+      cmocka_unit_test(test_texture_colours),
+      cmocka_unit_test(test_no_files_beside),
       cmocka_unit_test(test_units_and_size),
       cmocka_unit_test(test_no_solid),
       cmocka_unit_test(test_thin_part_warned),
