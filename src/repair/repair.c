@@ -372,7 +372,7 @@ static int measure(rjob *j, const orf_mesh *in, const orf_mesh *out) {
     if (d > worst) worst = d;
     /* far from the output and outside it: surface that was lost (a shell
      * inside the result, swallowed on purpose, does not count) */
-    if (cell > 0 && d > 1.5 * cell && orf_wn_eval(t, q, 3.0) < 0.5) far++;
+    if (cell > 0 && d > 1.5 * cell && orf_wn_eval(t, q, ORF_WN_BETA) < 0.5) far++;
   }
   orf_wn_free(t);
   orf_free(si);
