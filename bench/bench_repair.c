@@ -24,6 +24,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "mesh.h"
 #include "meshgen.h"
 #include "orfeas.h"
@@ -87,10 +88,46 @@ int main(int argc, char **argv) {
            o.threads, res.info.total_ms, res.info.winding_ms, res.info.winding_evals, res.info.grid,
            res.report.faces, res.report.watertight && res.report.manifold, res.info.remeshed,
            res.info.hausdorff_mm);
-    printf("memory: engine peak %.1f MB, estimate %.1f MB (%s), process max RSS %.1f MB\n", o.peak_bytes / 1e6,
-           est / 1e6, o.peak_bytes <= est ? "under" : "OVER", ru.ru_maxrss / 1e3);
+    size_t import = res.info.importer_bytes + 15 * res.info.input_vertices + 12 * res.info.input_triangles;
+    size_t peak = o.peak_bytes > import ? o.peak_bytes : import;
+    printf("memory: engine peak %.1f MB, import (its child's %.1f MB and the mesh it sent) %.1f MB, estimate "
+           "%.1f MB (%s, %.2f times the larger), process max RSS %.1f MB\n",
+           o.peak_bytes / 1e6, res.info.importer_bytes / 1e6, import / 1e6, est / 1e6,
+           peak <= est ? "under" : "OVER", (double)est / peak, ru.ru_maxrss / 1e3);
     orf_repair_result_free(&res);
     orf_buffer_free(stl);
+    /* the import alone, in each format the engine writes: the child's
+     * peak against the file's size */
+    orf_mesh colored;
+    if (orf_mesh_copy(&colored, &m)) return 1;
+    colored.colors = orf_malloc(3 * colored.vertex_count);
+    if (!colored.colors) return 1;
+    memset(colored.colors, 128, 3 * colored.vertex_count);
+    static const orf_format kFormats[] = {ORF_FMT_STL, ORF_FMT_OBJ, ORF_FMT_PLY, ORF_FMT_GLB, ORF_FMT_3MF};
+    for (size_t f = 0; f < sizeof kFormats / sizeof kFormats[0]; f++) {
+      uint8_t *bytes;
+      size_t nb;
+      if (orf_export(&colored, kFormats[f], &bytes, &nb)) return 1;
+      orf_mesh in;
+      orf_repair_info info = {0};
+      double ti = now_ms();
+      rc = orf_mesh_import(bytes, nb, orf_format_ext(kFormats[f]), &p, &o.limits, &in, NULL, &info);
+      double ms = now_ms() - ti;
+      if (rc) {
+        printf("import %s failed: %s\n", orf_format_ext(kFormats[f]), info.message);
+      } else {
+        uint64_t unpacked = orf_zip_unpacked_bytes(bytes, nb);
+        printf("import %s: %.1f MB file%s, %.0f ms, importer child %.1f MB (%.1f %s byte), mesh %.1f MB, "
+               "estimate at q7 %.1f MB\n",
+               orf_format_ext(kFormats[f]), nb / 1e6, unpacked ? " (unpacked: see the ratio)" : "", ms,
+               info.importer_bytes / 1e6, (double)info.importer_bytes / (unpacked ? unpacked : nb),
+               unpacked ? "an unpacked" : "a file", (15.0 * in.vertex_count + 12.0 * in.face_count) / 1e6,
+               orf_estimate_repair_bytes(&p, bytes, nb) / 1e6);
+        orf_mesh_free(&in);
+      }
+      orf_buffer_free(bytes);
+    }
+    orf_mesh_free(&colored);
   }
   orf_mesh_free(&m);
 

@@ -97,6 +97,24 @@ static void slicers_accept(const char *name, const orf_repair_result *res) {
   assert_int_equal(rc, 0);
 }
 
+/* The memory estimate holds: the engine's measured peak, and the import's
+ * (the child's resident growth and the mesh it sent, held at once), are
+ * under it.  The child's memory is measured as resident pages, which the
+ * sanitizers' shadow memory inflates: there only the engine's is held. */
+static void expect_estimate_holds(const orf_repair_params *p, const uint8_t *bytes, size_t size,
+                                  const orf_repair_result *res, size_t engine_peak) {
+  size_t est = orf_estimate_repair_bytes(p, bytes, size);
+  size_t import = res->info.importer_bytes + 15 * res->info.input_vertices + 12 * res->info.input_triangles;
+  size_t peak = engine_peak > import ? engine_peak : import;
+  fprintf(stderr, "  memory: engine peak %.1f MB, import %.1f MB (child %.1f MB), estimate %.1f MB (%.2fx)\n",
+          engine_peak / 1e6, import / 1e6, res->info.importer_bytes / 1e6, est / 1e6, (double)est / peak);
+  assert_true(engine_peak <= est);
+  if (SLICER_CHECKS) { /* not under the sanitizers */
+    assert_true(res->info.importer_bytes > 0);
+    assert_true(import <= est);
+  }
+}
+
 /* m exported as `f` and repaired with p; checks the ENGINE guarantees and
  * returns the result (caller frees); when name is given, the result must
  * be accepted by the slicers too (slicers_accept). */
@@ -121,7 +139,7 @@ static void repair_mesh(const char *name, const orf_mesh *m, orf_format f, const
   assert_true(fabs(r.bbox_min[2]) < 1e-4);                                /* resting on z = 0 */
   assert_true(fabs(r.bbox_min[0] + r.bbox_max[0]) < 1e-3);                /* centred on x */
   assert_true(fabs(r.bbox_min[1] + r.bbox_max[1]) < 1e-3);                /* and y */
-  assert_true(o.peak_bytes <= orf_estimate_repair_bytes(p, bytes, size)); /* the engine's own memory */
+  expect_estimate_holds(p, bytes, size, res, o.peak_bytes);
   orf_buffer_free(bytes);
   if (name) slicers_accept(name, res);
 }
@@ -910,9 +928,12 @@ static void repair_textured(const uint8_t *glb, size_t size, orf_remesh remesh, 
   orf_repair_params_init(&p);
   p.quality = 5;
   p.remesh = remesh;
-  int rc = orf_repair(glb, size, "glb", &p, NULL, NULL, NULL, res);
+  orf_job_opts o;
+  orf_job_opts_init(&o);
+  int rc = orf_repair(glb, size, "glb", &p, &o, NULL, NULL, res);
   if (rc) fprintf(stderr, "repair: %s: %s\n", orf_strerror(rc), res->info.message);
   assert_int_equal(rc, ORF_OK);
+  expect_estimate_holds(&p, glb, size, res, o.peak_bytes);
   assert_true(res->report.watertight && res->report.manifold);
   assert_true(fabsf(res->report.bbox_max[2] - 30) < 0.5f); /* metres read as such: 30 mm */
 }
@@ -1005,6 +1026,132 @@ static void test_no_files_beside(void **state) {
   rmdir(dir);
 }
 
+
+/* A GLB of mesh m (glTF's own axes taken as they are) instanced by
+ * `nodes` nodes, rows of 10, 3 units apart (caller frees). */
+static uint8_t *instanced_glb(const orf_mesh *m, int nodes, size_t *glb_size) {
+  size_t nv = m->vertex_count, nt = m->face_count;
+  size_t o_idx = nv * 12, bin = (o_idx + nt * 12 + 3) & ~(size_t)3;
+  size_t cap = 4096 + (size_t)nodes * 64, jn = 0;
+  char *json = malloc(cap);
+  assert_non_null(json);
+  jn += (size_t)snprintf(json + jn, cap - jn, "{\"asset\":{\"version\":\"2.0\"},\"scene\":0,\"scenes\":[{\"nodes\":[");
+  for (int i = 0; i < nodes; i++)
+    jn += (size_t)snprintf(json + jn, cap - jn, "%s%d", i ? "," : "", i);
+  jn += (size_t)snprintf(json + jn, cap - jn, "]}],\"nodes\":[");
+  for (int i = 0; i < nodes; i++)
+    jn += (size_t)snprintf(json + jn, cap - jn, "%s{\"mesh\":0,\"translation\":[%d,0,%d]}", i ? "," : "",
+                           3 * (i % 10), 3 * (i / 10));
+  float lo[3], hi[3];
+  orf_mesh_bounds(m, lo, hi);
+  jn += (size_t)snprintf(
+      json + jn, cap - jn,
+      "],\"meshes\":[{\"primitives\":[{\"attributes\":{\"POSITION\":0},\"indices\":1}]}],"
+      "\"accessors\":[{\"bufferView\":0,\"componentType\":5126,\"count\":%zu,\"type\":\"VEC3\","
+      "\"min\":[%.9g,%.9g,%.9g],\"max\":[%.9g,%.9g,%.9g]},"
+      "{\"bufferView\":1,\"componentType\":5125,\"count\":%zu,\"type\":\"SCALAR\"}],"
+      "\"bufferViews\":[{\"buffer\":0,\"byteOffset\":0,\"byteLength\":%zu},"
+      "{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":%zu}],\"buffers\":[{\"byteLength\":%zu}]}",
+      nv, lo[0], lo[1], lo[2], hi[0], hi[1], hi[2], 3 * nt, nv * 12, o_idx, nt * 12, bin);
+  assert_true(jn < cap);
+  size_t jpad = (jn + 3) & ~(size_t)3, total = 28 + jpad + bin;
+  uint8_t *g = calloc(total, 1);
+  assert_non_null(g);
+  uint32_t head[5] = {0x46546C67u, 2, (uint32_t)total, (uint32_t)jpad, 0x4E4F534Au},
+           c1[2] = {(uint32_t)bin, 0x004E4942u};
+  memcpy(g, head, 20);
+  memset(g + 20, ' ', jpad);
+  memcpy(g + 20, json, jn);
+  memcpy(g + 20 + jpad, c1, 8);
+  memcpy(g + 28 + jpad, m->positions, nv * 12);
+  memcpy(g + 28 + jpad + o_idx, m->indices, nt * 12);
+  free(json);
+  *glb_size = total;
+  return g;
+}
+
+/* The memory estimate is a bound by construction: it counts a glTF's
+ * triangles from its JSON, instances included; a file that makes more
+ * triangles than it allowed (a PLY whose polygons make more than twice
+ * its declared faces) is refused, saying why; a surface with more
+ * marching-cubes faces than it allows at the quality asked (16 plates
+ * side by side, each a grid cell or two thick, at quality 1) is made on a
+ * coarser grid, with a warning, within the estimate. */
+static void test_estimate_enforced(void **state) {
+  (void)state;
+  orf_mesh s;
+  assert_int_equal(mg_icosphere(&s, 3, 1), 0); /* 1,280 triangles */
+  size_t size;
+  uint8_t *glb = instanced_glb(&s, 100, &size);
+  assert_true(100 * s.face_count > size / 3 + 16); /* more than its size alone would allow */
+  orf_repair_params p;
+  orf_repair_params_init(&p);
+  p.quality = 1;
+  orf_repair_result res;
+  orf_job_opts o;
+  orf_job_opts_init(&o);
+  int rc = orf_repair(glb, size, "glb", &p, &o, NULL, NULL, &res);
+  if (rc) fprintf(stderr, "  %s\n", res.info.message);
+  assert_int_equal(rc, ORF_OK);
+  assert_int_equal(res.info.input_triangles, 100 * s.face_count);
+  expect_estimate_holds(&p, glb, size, &res, o.peak_bytes);
+  orf_repair_result_free(&res);
+  free(glb);
+  orf_mesh_free(&s);
+
+  /* a PLY of 4 faces, each a polygon of 40 corners: 152 triangles */
+  char ply[4096];
+  int n = snprintf(ply, sizeof ply,
+                   "ply\nformat ascii 1.0\nelement vertex 40\nproperty float x\nproperty float y\n"
+                   "property float z\nelement face 4\nproperty list uchar int vertex_indices\nend_header\n");
+  for (int v = 0; v < 40; v++)
+    n += snprintf(ply + n, sizeof ply - (size_t)n, "%g %g 0\n", 10 * cos(v * M_PI / 20), 10 * sin(v * M_PI / 20));
+  for (int f = 0; f < 4; f++) {
+    n += snprintf(ply + n, sizeof ply - (size_t)n, "40");
+    for (int v = 0; v < 40; v++)
+      n += snprintf(ply + n, sizeof ply - (size_t)n, " %d", f & 1 ? 39 - v : v);
+    n += snprintf(ply + n, sizeof ply - (size_t)n, "\n");
+  }
+  rc = orf_repair((const uint8_t *)ply, (size_t)n, "ply", &p, NULL, NULL, NULL, &res);
+  fprintf(stderr, "  a PLY of 4 polygons of 40 corners: %s: %s\n", orf_errname(rc), res.info.message);
+  assert_int_equal(rc, ORF_ETOOLARGE);
+  assert_non_null(strstr(res.info.message, "polygons of many corners"));
+
+  orf_mesh plates = {0}, plate, next;
+  for (int i = 0; i < 16; i++) {
+    assert_int_equal(mg_cube(&plate, 1, 1), 0);
+    for (size_t v = 0; v < plate.vertex_count; v++) {
+      plate.positions[3 * v] *= 24;                   /* 48 wide: the longest side */
+      plate.positions[3 * v + 1] *= 24;
+      plate.positions[3 * v + 2] = plate.positions[3 * v + 2] * 0.75f + 3.0f * i; /* 1.5 thick, 3 apart */
+    }
+    if (i == 0) {
+      plates = plate;
+      continue;
+    }
+    assert_int_equal(mg_concat(&next, &plates, &plate), 0);
+    orf_mesh_free(&plates);
+    orf_mesh_free(&plate);
+    plates = next;
+  }
+  uint8_t *stl;
+  assert_int_equal(orf_export(&plates, ORF_FMT_STL, &stl, &size), ORF_OK);
+  p.remesh = ORF_REMESH_ALWAYS;
+  p.min_component = 0;
+  orf_job_opts_init(&o);
+  rc = orf_repair(stl, size, "stl", &p, &o, NULL, NULL, &res);
+  fprintf(stderr, "  16 plates at quality 1: %s, grid %d: %s\n", orf_errname(rc), res.info.grid, res.info.message);
+  assert_int_equal(rc, ORF_OK);
+  assert_int_equal(res.info.coarsened, 1);
+  assert_true(res.info.grid < orf_quality_resolution(1));
+  assert_non_null(strstr(res.info.message, "too intricate for the grid of 48"));
+  assert_true(res.report.watertight && res.report.manifold);
+  expect_estimate_holds(&p, stl, size, &res, o.peak_bytes);
+  orf_repair_result_free(&res);
+  orf_buffer_free(stl);
+  orf_mesh_free(&plates);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_params),
@@ -1014,6 +1161,7 @@ int main(void) {
       cmocka_unit_test(test_round_trips),
       cmocka_unit_test(test_texture_colours),
       cmocka_unit_test(test_no_files_beside),
+      cmocka_unit_test(test_estimate_enforced),
       cmocka_unit_test(test_units_and_size),
       cmocka_unit_test(test_no_solid),
       cmocka_unit_test(test_thin_part_warned),

@@ -64,6 +64,28 @@ static int fail(orf_repair_info *info, int rc, const char *fmt, const char *a, u
   return rc;
 }
 
+uint64_t orf_zip_unpacked_bytes(const uint8_t *data, size_t size) {
+  if (size < 4 || memcmp(data, "PK\3\4", 4)) return 0;
+  zip_error_t ze;
+  zip_error_init(&ze);
+  zip_source_t *src = zip_source_buffer_create(data, size, 0, &ze);
+  zip_t *z = src ? zip_open_from_source(src, ZIP_RDONLY, &ze) : NULL;
+  if (!z) {
+    if (src) zip_source_free(src);
+    zip_error_fini(&ze);
+    return 0;
+  }
+  uint64_t total = 0;
+  zip_int64_t n = zip_get_num_entries(z, 0);
+  for (zip_int64_t i = 0; i < n; i++) {
+    zip_stat_t st;
+    if (!zip_stat_index(z, (zip_uint64_t)i, 0, &st) && (st.valid & ZIP_STAT_SIZE)) total += st.size;
+  }
+  zip_discard(z);
+  zip_error_fini(&ze);
+  return total;
+}
+
 /* Sum of the uncompressed sizes a zip archive's directory declares.  assimp
  * sizes its inflate buffers from these, so refusing a large declared total
  * bounds its memory.  Returns 0 when the archive is refused. */

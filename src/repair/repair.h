@@ -120,6 +120,12 @@ void orf_point_grid_free(orf_point_grid *g);
 /* Index of the point nearest q, *d2 its squared distance (n must be > 0). */
 size_t orf_point_grid_nearest(const orf_point_grid *g, const float q[3], float *d2);
 
+/* ---- import.c ------------------------------------------------------- */
+
+/* The uncompressed bytes a zip's (a 3MF's) directory declares; 0 when data
+ * is not a readable zip. */
+uint64_t orf_zip_unpacked_bytes(const uint8_t *data, size_t size);
+
 /* ---- isolate.c ------------------------------------------------------ */
 
 /* The part of an import that runs in the child: fills *out (orf_malloc) or
