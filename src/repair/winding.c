@@ -32,9 +32,9 @@
  * second order with beta = 2 (ORF_WN_ORDER, ORF_WN_BETA): against the
  * direct sum at random points around a 5,120-face sphere its mean error is
  * 8e-4 and at most 6e-3, where the first order alone with beta = 3 (what
- * this file did before) gave 2.3e-3 and 3.3e-2 at more time a point, and
- * the grid step of a repair takes half the time (BENCHMARKS.md,
- * bench/bench_repair.c).  The second-order coefficients are kept as floats
+ * this file did before) gave 2.4e-3 and 3.3e-2 in about the same time a
+ * point; on a repair's grid it is three times closer to the direct sum
+ * and takes 20% to 45% less time (BENCHMARKS.md, bench/bench_repair.c).  The second-order coefficients are kept as floats
  * (18 a node).
 
  * On a grid (orf_wn_grid_eval), most points are far from the surface,
