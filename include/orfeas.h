@@ -620,17 +620,20 @@ typedef struct orf_repair_info {
   size_t flipped_faces;                 /* turned to agree with their neighbours or outward */
   size_t degenerate_dropped, duplicate_dropped;
   size_t floaters_dropped, floater_faces_dropped;
-  int remeshed;            /* 1: winding-number remesh, 0: passed through */
-  int grid;                /* cells on the longest side (0 when passed through) */
-  double cell_mm;          /* grid cell in millimetres */
-  double input_volume_mm3; /* signed volume of the oriented input, placed */
-  double hausdorff_mm;     /* sampled distance from the input's surface to the output */
-  double far_share;        /* share of input samples farther than a cell from the output */
-  int thin_warning;        /* parts thinner than a cell were lost */
-  double min_thickness_mm; /* with thin_warning: the thinnest part the grid keeps (a cell) */
+  int remeshed;                          /* 1: winding-number remesh, 0: passed through */
+  int grid;                              /* cells on the longest side (0 when passed through) */
+  double cell_mm;                        /* grid cell in millimetres */
+  double input_volume_mm3;               /* signed volume of the oriented input, placed */
+  double hausdorff_mm;                   /* sampled distance from the input's surface to the output */
+  double far_share;                      /* share of input samples farther than a cell from the output */
+  int thin_warning;                      /* parts thinner than a cell were lost */
+  double min_thickness_mm;               /* with thin_warning: the thinnest part the grid keeps (a cell) */
+  int coarsened;                         /* made on a coarser grid than R(quality): the surface had more
+                                            faces than the memory estimate allows (grid is the one used) */
   double winding_ms, total_ms;
-  size_t winding_evals; /* exact winding-number evaluations on the grid */
-  char message[256];    /* a reason from the importer, or the thin-part warning */
+  size_t winding_evals;                  /* exact winding-number evaluations on the grid */
+  size_t importer_bytes;                 /* the import child's peak resident bytes above its start */
+  char message[256];                     /* a reason from the importer, or the thin-part and coarsening warnings */
 } orf_repair_info;
 
 /* Result of orf_repair(): free with orf_repair_result_free(). */
@@ -645,7 +648,10 @@ void orf_repair_result_free(orf_repair_result *r);
 /* Reads a mesh file in memory with the Open Asset Import Library (glTF/GLB,
  * OBJ, STL, PLY, 3MF, FBX, OFF and the rest it reads), every mesh of every
  * node flattened with its node's transform, triangles only, unwelded as
- * the file has it, vertex colours (or the material's base colour) kept.
+ * the file has it, vertex colours (or the material's base colour, or its
+ * base-colour texture sampled at each vertex's UV when the file embeds it)
+ * kept.  assimp opens no file but these bytes (no MTL, no external buffer
+ * or image).
  * `hint` is a file extension or NULL.  Limits (file size in lim, at most
  * p->max_triangles triangles and p->max_nodes nodes, zip entries of 3MF
  * and declared PLY counts) are checked before the mesh is allocated:
@@ -668,10 +674,14 @@ int orf_repair(const uint8_t *data, size_t size, const char *hint, const orf_rep
                orf_job_opts *opts, orf_repair_stage_fn on_stage, void *user, orf_repair_result *out);
 
 /* An upper bound of orf_repair()'s peak bytes for the file in data
- * (file_bytes bytes; data may be NULL), the importer's own memory
- * included.  The triangle count is bounded from the header where the
- * format says it (a binary STL's count, a PLY's declared faces), else by
- * the densest format (3 bytes a triangle), and by p->max_triangles. */
+ * (file_bytes bytes; data may be NULL), the import child's memory
+ * included: the largest of the repair's phases (import, weld, grid,
+ * surface).  It is a bound by construction: orf_repair() refuses a file
+ * that makes more triangles than the estimate allowed for its size (a
+ * binary STL's count, an OBJ's face lines, twice a PLY's declared faces,
+ * else by the size; at most p->max_triangles), and makes on a coarser grid
+ * (info.coarsened) a surface with more marching-cubes faces than it
+ * allowed at p->quality. */
 size_t orf_estimate_repair_bytes(const orf_repair_params *p, const uint8_t *data, size_t file_bytes);
 
 /* ---- GPU -------------------------------------------------------------- */

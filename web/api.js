@@ -1,6 +1,7 @@
 // api.js - the studio's calls to the ORFEAS server (docs/API.md):
 // the parameter description, the subject mask, progressive generation read
-// as a stream of NDJSON lines, result probes and the status endpoints.
+// as a stream of NDJSON lines, a mesh's repair, result probes and the status
+// endpoints.
 // Every failure becomes an ApiError carrying the server's JSON error
 // (status, code, message, the parameter it names, Retry-After).
 
@@ -89,6 +90,29 @@ export async function generateProgressive(file, params, onEvent, onStart, signal
   handle(pending + decoder.decode());
   if (!last || last.status !== 'complete') throw new ApiError(500, { error: 'the stream ended before the model was finished' }, null);
   return last;
+}
+
+// The multipart body of a repair: the mesh and the parameters.
+function meshForm(file, params) {
+  const body = new FormData();
+  for (const [k, v] of Object.entries(params)) body.append(k, String(v));
+  body.append('mesh', file, file.name || 'mesh');
+  return body;
+}
+
+// POST /api/v1/repair: what was found and done (JSON).
+export async function repairMesh(file, params, signal) {
+  const resp = await fetch('/api/v1/repair', { method: 'POST', body: meshForm(file, params), headers: { Accept: 'application/json' }, signal });
+  if (!resp.ok) throw await failure(resp);
+  return resp.json();
+}
+
+// POST /api/v1/repair with download=1: the repaired mesh in `format` as an
+// ArrayBuffer (the same mesh and parameters again: a cache hit).
+export async function repairedFile(file, params, format, signal) {
+  const resp = await fetch('/api/v1/repair', { method: 'POST', body: meshForm(file, { ...params, format, download: 1 }), signal });
+  if (!resp.ok) throw await failure(resp);
+  return resp.arrayBuffer();
 }
 
 // Whether a result file can be had (HEAD; a format this build cannot write answers 415).

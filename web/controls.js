@@ -207,6 +207,15 @@ export function buildControls(container, desc) {
     },
     mode,
     has: (name) => inputs.has(name),
+    // Shows only the controls named (a mesh's repair takes a few of them);
+    // null shows them all again, the mode's as the mode says.
+    limitTo(names) {
+      const only = names ? new Set(names) : null;
+      for (const field of container.querySelectorAll('.group.main .field, .advanced .field')) field.hidden = !!only && !only.has(field.dataset.param);
+      advanced.hidden = !!only && ![...advanced.querySelectorAll('.field')].some((f) => !f.hidden);
+      if (only) modeBox.hidden = true;
+      else update();
+    },
     // Shows message next to the control for name; false when there is none.
     showError(name, message) {
       const input = inputs.get(name);

@@ -2,8 +2,9 @@
 // the message goes into the control's error line (<p id="<control>-error">,
 // aria-live, so it is read out) and the control is marked aria-invalid.
 
-// The sentence a person reads for a server error (ApiError of api.js).
-export function plainWords(err) {
+// The sentence a person reads for a server error (ApiError of api.js);
+// mesh: the request was a mesh's repair, not an image's.
+export function plainWords(err, mesh = false) {
   if (err?.name === 'AbortError') return '';
   if (err?.status === 429) {
     const s = err.retryAfter;
@@ -11,9 +12,10 @@ export function plainWords(err) {
   }
   if (err?.status === 413) return `This file is too large. ${sentence(err.message)}`;
   if (err?.status === 415) return `This file is not a PNG, JPEG or WebP image. ${sentence(err.message)}`;
+  if (err?.status === 400 && mesh) return `This file could not be repaired as a mesh. ${sentence(err.message)}`;
   if (err?.status === 400) return `This file could not be read as a PNG, JPEG or WebP image. ${sentence(err.message)}`;
   if (err?.status === 503) return 'The server is shutting down. Please try again shortly.';
-  if (err?.status === 507) return 'This model needs more memory than the server has. Try a lower quality.';
+  if (err?.status === 507) return `This ${mesh ? 'repair' : 'model'} needs more memory than the server has. Try a lower quality.`;
   if (err instanceof TypeError) return 'The server could not be reached. Is it still running?';
   return sentence(err?.message || 'Something went wrong.');
 }

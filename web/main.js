@@ -3,11 +3,15 @@
 // subject mask (POST /api/v1/mask), runs the progressive generation and
 // feeds each stage to the 3D view and the stage list as it arrives, shows
 // the result and its downloads, and keeps the server panel up to date.
+// A mesh dropped instead (repair.js) is repaired at once
+// (POST /api/v1/repair): the repaired model in the view, its figures
+// before and after, and its files to download.
 
-import { fetchMask, fetchParams, generateProgressive } from './api.js';
+import { fetchMask, fetchParams, generateProgressive, repairedFile, repairMesh } from './api.js';
 import { buildControls } from './controls.js';
 import { clearError, plainWords, showError } from './errors.js';
 import { initPoints } from './points.js';
+import { countShells, isMesh, REPAIR_PARAMS, showRepairDownloads, showRepairFigures } from './repair.js';
 import { showDownloads, showFigures } from './results.js';
 import { startStatus } from './status.js';
 import { initUpload } from './upload.js';
@@ -19,6 +23,7 @@ const STAGE_LABELS = {
   rough_mesh: 'Rough mesh',
   refined_mesh: 'Refined mesh',
   final_optimized: 'Final model',
+  final_repaired: 'Repaired mesh',
 };
 const MASK_SOURCES = {
   alpha: 'from the image’s transparency',
@@ -33,21 +38,28 @@ let file = null;
 let maskAbort = null;
 let runAbort = null;
 let points = null; // subject points on the preview (points.js)
+let kind = 'image'; // what the file is: 'image' (generate) or 'mesh' (repair)
+let savedSize = null; // the size setting of the image modes, while a mesh is shown
 const nf = new Intl.NumberFormat('en');
 
 function ms(t) {
   return t < 1000 ? `${Math.round(t)} ms` : `${(t / 1000).toFixed(2)} s`;
 }
 
+function buttonText() {
+  return kind === 'mesh' ? 'Repair the mesh' : 'Make the model';
+}
+
 function setGenerateReady() {
-  const ok = !!file && !!controls && !$('file').getAttribute('aria-invalid')?.includes('true');
+  const ok = !!file && !!controls && (kind === 'mesh' || !$('file').getAttribute('aria-invalid')?.includes('true'));
   $('generate').disabled = !ok || !!runAbort;
+  if (!runAbort) $('generate').textContent = buttonText();
   $('generate-hint').textContent = !file ? 'Choose an image first.' : ok ? '' : 'Choose a PNG, JPEG or WebP image.';
 }
 
 // Shows a refused request next to what it concerns.
 function showFailure(err) {
-  const msg = plainWords(err);
+  const msg = plainWords(err, kind === 'mesh');
   if (!msg) return;
   if (err.status === 422 && err.param && controls?.showError(err.param, msg)) {
     document.getElementById(`p-${err.param}`)?.focus();
@@ -59,7 +71,7 @@ function showFailure(err) {
 }
 
 async function updateMask() {
-  if (!file || !controls) return;
+  if (!file || !controls || kind !== 'image') return;
   maskAbort?.abort();
   const abort = new AbortController();
   maskAbort = abort;
@@ -154,6 +166,8 @@ async function generate(viewer) {
       },
       abort.signal,
     );
+    $('figures').hidden = false;
+    $('repair-figures').hidden = true;
     showFigures($('figures'), last.mesh);
     showDownloads($('downloads'), last.data.url, formats, params.format || formats[0]);
     $('result').hidden = false;
@@ -162,8 +176,93 @@ async function generate(viewer) {
     showFailure(err);
   } finally {
     runAbort = null;
-    $('generate').textContent = 'Make the model';
     setGenerateReady();
+  }
+}
+
+// A mesh's repair: the figures (JSON), then the repaired GLB for the view
+// and the chosen format for the download (the same request again with
+// download=1: answered from the server's cache).
+async function repair(viewer) {
+  if (!file || !controls || runAbort || kind !== 'mesh') return;
+  controls.clearErrors();
+  clearError('generate');
+  clearError('file');
+  const all = controls.values();
+  const params = {};
+  for (const k of REPAIR_PARAMS) if (all[k] !== undefined && all[k] !== '') params[k] = all[k];
+  const chosen = params.format || formats[0] || 'glb';
+  const abort = new AbortController();
+  runAbort = abort;
+  setGenerateReady();
+  $('generate').textContent = 'Repairing the mesh…';
+  const bar = $('progress');
+  const mesh = file;
+  try {
+    const r = await repairMesh(mesh, params, abort.signal);
+    $('stages').replaceChildren();
+    $('result').hidden = true;
+    $('viewport').removeAttribute('data-shown');
+    viewer.reset();
+    const glb = await repairedFile(mesh, params, 'glb', abort.signal);
+    const li = stageItem({ stage: 'final_repaired', data: { elapsed_ms: r.timings_ms?.total ?? 0 }, cached: r.cached });
+    $('stages').append(li);
+    const shown = await viewer.showBuffer(glb, () => {
+      li.querySelector('.stage-state').textContent = 'shown';
+      li.classList.add('shown');
+      $('viewport').dataset.shown = 'final_repaired';
+      $('viewport-empty').hidden = true;
+      $('viewport-label').textContent = `Repaired mesh · ${ms(r.timings_ms?.total ?? 0)} · ${nf.format(r.mesh.faces)} faces`;
+    });
+    bar.setAttribute('aria-valuenow', '100');
+    bar.firstElementChild.style.width = '100%';
+    if (!shown) return;
+    const files = [{ format: chosen, buffer: chosen === 'glb' ? glb : await repairedFile(mesh, params, chosen, abort.signal) }];
+    if (chosen !== 'glb') files.push({ format: 'glb', buffer: glb });
+    $('figures').hidden = true;
+    $('repair-figures').hidden = false;
+    showRepairFigures($('repair-figures'), r, countShells(shown));
+    showRepairDownloads($('downloads'), mesh.name, files);
+    $('result').hidden = false;
+  } catch (err) {
+    showFailure(err);
+  } finally {
+    runAbort = null;
+    setGenerateReady();
+  }
+}
+
+// The file chosen or dropped: an image to generate from, or a mesh to repair.
+function takeFile(f, viewer) {
+  file = f;
+  kind = isMesh(f) ? 'mesh' : 'image';
+  points?.clear();
+  clearError('file');
+  const size = $('p-size_mm');
+  if (kind === 'mesh') {
+    $('points-bar').hidden = true;
+    $('mesh-note').hidden = false;
+    $('mesh-note').textContent = `${f.name} (${Math.max(1, Math.round(f.size / 1024))} KB): a mesh, repaired for printing with the settings below (empty size: the file's own).`;
+    controls?.limitTo(REPAIR_PARAMS);
+    if (size && savedSize === null) {
+      savedSize = size.value;
+      size.value = '';
+      size.placeholder = 'the file’s size';
+    }
+    setGenerateReady();
+    repair(viewer);
+  } else {
+    $('mesh-note').hidden = true;
+    controls?.limitTo(null);
+    if (size && savedSize !== null) {
+      size.value = savedSize;
+      size.placeholder = '';
+      savedSize = null;
+    }
+    $('figures').hidden = false;
+    $('repair-figures').hidden = true;
+    setGenerateReady();
+    updateMask();
   }
 }
 
@@ -177,14 +276,8 @@ async function main() {
   startStatus({ queue: 'st-queue', running: 'st-running', memory: 'st-memory', cache: 'st-cache', note: 'status-note' });
 
   initUpload(
-    { input: $('file'), zone: $('drop'), preview: $('preview'), previews: $('previews'), caption: $('preview-caption') },
-    (f) => {
-      file = f;
-      points?.clear();
-      clearError('file');
-      setGenerateReady();
-      updateMask();
-    },
+    { input: $('file'), zone: $('drop'), preview: $('preview'), previews: $('previews'), caption: $('preview-caption'), isMesh },
+    (f) => takeFile(f, viewer),
   );
   points = initPoints(
     { img: $('mask'), layer: $('mask-points'), drop: $('points-drop'), reset: $('points-reset'), count: $('points-count') },
@@ -192,7 +285,8 @@ async function main() {
   );
   $('settings').addEventListener('submit', (e) => {
     e.preventDefault();
-    generate(viewer);
+    if (kind === 'mesh') repair(viewer);
+    else generate(viewer);
   });
 
   try {
@@ -205,7 +299,7 @@ async function main() {
     $('controls').textContent = `The settings could not be loaded: ${plainWords(err)}`;
   }
   setGenerateReady();
-  if (file) updateMask();
+  if (file) takeFile(file, viewer);
 }
 
 main();

@@ -1,5 +1,6 @@
 // viewer.js - the 3D view (three.js): each stage's mesh is loaded with
-// GLTFLoader from its result URL the moment the stage arrives, shown on a
+// GLTFLoader from its result URL the moment the stage arrives (a repaired
+// mesh from the GLB bytes the page holds), shown on a
 // floor grid measured in millimetres, lit by a sky light and two
 // directional lights, turned with OrbitControls (mouse, touch, and the
 // Shift + arrow keys to turn and arrow keys to move while the canvas has focus).
@@ -170,6 +171,22 @@ export function createViewer(container, { onGrid } = {}) {
       );
       queue = turn.catch(() => false);
       return turn;
+    },
+    // Shows a GLB held in memory (a repaired mesh: no URL to load it
+    // from, and the page may only fetch from its own origin); calls
+    // onShown once it is on screen.  Resolves with the shown object, or
+    // null if a new generation began first.
+    async showBuffer(buffer, onShown) {
+      const gen = generation;
+      await queue;
+      const gltf = await loader.parseAsync(buffer, '');
+      if (gen !== generation) {
+        dispose(gltf.scene);
+        return null;
+      }
+      display(gltf.scene);
+      if (onShown) onShown();
+      return gltf.scene;
     },
     setWireframe(on) {
       wireframe = on;

@@ -88,7 +88,7 @@ static json_t *info_json(const orf_repair_result *r, const orf_repair_params *p,
       i->winding_ms, "total", i->total_ms, "winding_evals", (json_int_t)i->winding_evals, "peak_bytes",
       (json_int_t)peak);
   json_object_set_new(json_object_get(o, "input"), "volume_mm3", json_real(i->input_volume_mm3));
-  if (i->thin_warning) json_object_set_new(o, "warning", json_string(i->message));
+  if (i->thin_warning || i->coarsened) json_object_set_new(o, "warning", json_string(i->message));
   return o;
 }
 
@@ -186,7 +186,7 @@ int orf_cli_repair(int argc, char **argv) {
     json_decref(c.stages);
     return exit_code(rc);
   }
-  if (res.info.thin_warning) fprintf(stderr, "orfeas: warning: %s\n", res.info.message);
+  if (res.info.thin_warning || res.info.coarsened) fprintf(stderr, "orfeas: warning: %s\n", res.info.message);
   rc = orf_export_file(&res.mesh, p.format, out);
   if (rc) {
     fprintf(stderr, "orfeas: cannot write %s: %s\n", out, orf_strerror(rc));

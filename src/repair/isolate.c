@@ -26,8 +26,9 @@
  *     finite positions) as it would a file's.
  *
  * The wire format is this build's own (both ends are the same binary): a
- * fixed header, then the positions, indices and colours as they lie in
- * memory.  A child that dies by a signal, or runs out of time, gives
+ * fixed header (with the child's peak resident memory above what it had at
+ * its start: what the import itself cost, for the memory estimate's
+ * tests), then the positions, indices and colours as they lie in memory.  A child that dies by a signal, or runs out of time, gives
  * ORF_EBADMESH with a sentence; a child that exits without a whole answer
  * (a sanitizer report in our own code is such an exit) gives
  * ORF_EINTERNAL, since that is a bug of ours, not the file's.
@@ -66,6 +67,7 @@ typedef struct wire_head {
   uint32_t magic;
   int32_t rc;
   uint64_t vertices, faces;
+  uint64_t grown; /* the child's peak resident bytes above its start */
   uint32_t colors;
   char message[sizeof((orf_repair_info *)0)->message];
 } wire_head;
@@ -109,6 +111,16 @@ static int read_all(int fd, void *p, size_t n, double deadline) {
   return 0;
 }
 
+/* This process's resident bytes (/proc/self/statm), 0 when unknown. */
+static size_t resident_bytes(void) {
+  long size = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  if (fscanf(f, "%ld %ld", &size, &resident) != 2) resident = 0;
+  fclose(f);
+  return resident > 0 ? (size_t)resident * (size_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
 /* The child: parse, answer, _exit (no atexit handlers: they belong to the
  * parent, as do its buffered streams). */
 static void child(int wfd, orf_child_parse_fn parse, void *ctx, size_t mem_bytes) {
@@ -134,6 +146,7 @@ static void child(int wfd, orf_child_parse_fn parse, void *ctx, size_t mem_bytes
     struct rlimit as = {cap, cap};
     if (pages > 0) setrlimit(RLIMIT_AS, &as);
   }
+  size_t start = resident_bytes();
   orf_mesh m = {0};
   orf_repair_info info;
   memset(&info, 0, sizeof info);
@@ -141,6 +154,9 @@ static void child(int wfd, orf_child_parse_fn parse, void *ctx, size_t mem_bytes
   memset(&h, 0, sizeof h);
   h.magic = WIRE_MAGIC;
   h.rc = parse(ctx, &m, &info);
+  struct rusage ru;
+  if (start && !getrusage(RUSAGE_SELF, &ru) && (size_t)ru.ru_maxrss * 1024 > start)
+    h.grown = (size_t)ru.ru_maxrss * 1024 - start;
   memcpy(h.message, info.message, sizeof h.message);
   h.message[sizeof h.message - 1] = 0;
   if (h.rc == ORF_OK) {
@@ -204,7 +220,10 @@ int orf_parse_isolated(orf_child_parse_fn parse, void *ctx, double seconds, size
     rc = say(info, ORF_EINTERNAL, "the mesh importer sent an answer outside the limits it was given");
   } else if (r == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
     rc = h.rc;
-    if (info) memcpy(info->message, h.message, sizeof info->message);
+    if (info) {
+      memcpy(info->message, h.message, sizeof info->message);
+      info->importer_bytes = (size_t)h.grown;
+    }
   } else {
     char msg[sizeof info->message];
     if (r == -2) {

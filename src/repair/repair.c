@@ -33,10 +33,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <jansson.h>
 #include <time.h>
 
 #include "alloc.h"
 #include "mc.h"
+#include "mc_tables.h"
 #include "mesh.h"
 #include "parallel.h"
 #include "repair.h"
@@ -44,15 +46,28 @@
 #include "smooth.h"
 
 #define ROUGH_GRID 64
+#define MIN_GRID 16 /* the coarsest grid a surface is made on */
 #define SMOOTH_ITERS 8
 #define TAUBIN_LAMBDA 0.5f
 #define TAUBIN_MU -0.53f
 #define MAX_SAMPLES 200000
-#define MC_FACES_PER_CELL2 48           /* faces per N^2 of a repaired surface, for the estimate */
-#define BYTES_PER_FACE 220              /* as estimate.c: mesh, smoothing, simplifier, checker */
-#define BYTES_PER_TRIANGLE 420          /* import, weld, orientation, tree, per input triangle */
-#define IMPORTER_BYTES_PER_FILE_BYTE 12 /* assimp: a 49.5 MB STL peaked under 8 (BENCHMARKS.md) */
+/* The memory estimate (orf_estimate_repair_bytes), by phase: the import
+ * (assimp in its child process, the mesh it sends), welding, the tree and
+ * the grid, and marching cubes with smoothing and the simplifier.  The
+ * phases follow one another, so the estimate is the largest of them, not
+ * their sum; the constants are measured (bench_repair, test_repair; see
+ * BENCHMARKS.md) with a margin. */
+#define MC_FACES_PER_CELL2 24      /* marching-cubes faces per N^2 a repair may make (enforced) */
+#define BYTES_PER_MC_FACE 220      /* MC mesh, smoothing, simplifier, checker: 181-187 measured */
+#define MC_BYTES_PER_FACE 64       /* marching cubes' own buffers while it runs: 41 measured */
+#define MESH_BYTES_PER_TRIANGLE 57 /* an unwelded mesh with colours: 3 x (12 + 3) + 12 */
+#define WELD_BYTES_PER_TRIANGLE 380 /* the weld's hash tables at their largest, per unwelded triangle */
+#define TREE_BYTES_PER_TRIANGLE 200 /* the winding-number tree while it is built (orf_wn_bytes) */
+#define IMPORTER_BYTES_PER_FILE_BYTE 12 /* assimp's own: 2.6 (GLB) to 5.4 (OBJ) measured */
+#define IMPORTER_BYTES_PER_UNPACKED_BYTE 12 /* a 3MF's XML, unpacked (assimp's DOM of it): 8 measured */
 #define IMPORTER_OVERHEAD (32u << 20)
+#define TEXTURE_BYTES (240u << 20) /* a texture decoded (40 MP at most), its copy, the cache (import.c) */
+#define ENGINE_SLACK (16u << 20)   /* samples, point grids, the distance tree of the output */
 
 static double now_ms(void) {
   struct timespec ts;
@@ -188,10 +203,128 @@ void orf_repair_result_free(orf_repair_result *r) {
   memset(&r->report, 0, sizeof r->report);
 }
 
-/* The triangles a file can hold, from its header where it says (a binary
- * STL's count, a PLY's declared faces), else one per 3 bytes (a glTF with
- * byte indices into shared vertices is the densest format). */
-static uint64_t triangle_bound(const uint8_t *data, size_t size) {
+/* Whether data reads as a Wavefront OBJ: its first 64 kB are lines of v,
+ * vn, vt, f, l, g, o, s, usemtl, mtllib, comments and blanks. */
+static int looks_obj(const uint8_t *data, size_t size) {
+  size_t head = size < 65536 ? size : 65536;
+  int lines = 0;
+  for (size_t i = 0; i < head;) {
+    size_t j = i;
+    while (j < head && data[j] != '\n')
+      j++;
+    if (j == head && j < size) break; /* a line cut by the 64 kB: not judged */
+    const char *l = (const char *)data + i, *e = (const char *)data + j;
+    while (l < e && (*l == ' ' || *l == '\t' || *l == '\r'))
+      l++;
+    if (l < e && !(*l == '#' || ((*l == 'v' || *l == 'f' || *l == 'l' || *l == 'g' || *l == 'o' || *l == 's') &&
+                                 (l + 1 == e || l[1] == ' ' || l[1] == '\t' || l[1] == 'n' || l[1] == 't')) ||
+                   !strncmp(l, "usemtl", 6) || !strncmp(l, "mtllib", 6)))
+      return 0;
+    lines += l < e;
+    i = j + 1;
+  }
+  return lines > 0;
+}
+
+/* The triangles an OBJ's face lines make (a polygon of k corners is k - 2). */
+static uint64_t obj_triangles(const uint8_t *data, size_t size) {
+  uint64_t tris = 0;
+  for (size_t i = 0; i < size;) {
+    const uint8_t *nl = memchr(data + i, '\n', size - i);
+    size_t j = nl ? (size_t)(nl - data) : size;
+    if (j - i > 2 && data[i] == 'f' && (data[i + 1] == ' ' || data[i + 1] == '\t')) {
+      int corners = 0, in = 0;
+      for (size_t k = i + 1; k < j; k++) {
+        int space = data[k] == ' ' || data[k] == '\t' || data[k] == '\r';
+        if (!space && !in) corners++;
+        in = !space;
+      }
+      if (corners > 2) tris += (uint64_t)corners - 2;
+    }
+    i = j + 1;
+  }
+  return tris;
+}
+
+/* The triangles of a glTF's default scene as assimp flattens it: each
+ * node's mesh (its primitives' index counts, or vertex counts when not
+ * indexed, by mode: lists, strips, fans), summed over the node tree from
+ * the scene's roots, so instances count each time.  The JSON is that of a
+ * .gltf or a GLB's JSON chunk, read only when under 4 MB (a .gltf carrying
+ * its buffers as data: URIs is larger: then 0, unknown).  0 also when the
+ * JSON does not say (malformed, more than max_nodes nodes visited). */
+static uint64_t gltf_triangles(const uint8_t *data, size_t size, size_t max_nodes) {
+  const uint8_t *js = data;
+  size_t len = size;
+  if (size >= 20 && !memcmp(data, "glTF", 4)) {
+    uint32_t n, type;
+    memcpy(&n, data + 12, 4);
+    memcpy(&type, data + 16, 4);
+    if (type != 0x4E4F534Au || n > size - 20) return 0;
+    js = data + 20;
+    len = n;
+  }
+  if (len > (4u << 20)) return 0;
+  json_error_t err;
+  json_t *root = json_loadb((const char *)js, len, JSON_ALLOW_NUL, &err);
+  if (!root) return 0;
+  json_t *accessors = json_object_get(root, "accessors"), *meshes = json_object_get(root, "meshes"),
+         *nodes = json_object_get(root, "nodes"), *scenes = json_object_get(root, "scenes");
+  size_t nmesh = json_array_size(meshes), nnode = json_array_size(nodes);
+  uint64_t total = 0, *per_mesh = calloc(nmesh ? nmesh : 1, sizeof *per_mesh);
+  size_t *stack = malloc((max_nodes + 1) * sizeof *stack);
+  int ok = per_mesh && stack && json_is_array(scenes);
+  for (size_t m = 0; ok && m < nmesh; m++) {
+    json_t *prims = json_object_get(json_array_get(meshes, m), "primitives");
+    for (size_t i = 0; i < json_array_size(prims); i++) {
+      json_t *pr = json_array_get(prims, i), *idx = json_object_get(pr, "indices");
+      json_t *mode = json_object_get(pr, "mode");
+      json_t *acc = json_array_get(accessors, (size_t)json_integer_value(
+                                                  idx ? idx : json_object_get(json_object_get(pr, "attributes"), "POSITION")));
+      json_int_t count = json_integer_value(json_object_get(acc, "count"));
+      json_int_t md = mode ? json_integer_value(mode) : 4;
+      if (count < 0) count = 0;
+      per_mesh[m] += md == 4 ? (uint64_t)count / 3 : (md == 5 || md == 6) && count > 2 ? (uint64_t)count - 2 : 0;
+    }
+  }
+  json_t *scene_index = json_object_get(root, "scene");
+  json_t *scene = json_array_get(scenes, scene_index ? (size_t)json_integer_value(scene_index) : 0);
+  json_t *roots = json_object_get(scene, "nodes");
+  size_t top = 0, seen = 0;
+  for (size_t i = 0; ok && i < json_array_size(roots) && top < max_nodes; i++)
+    stack[top++] = (size_t)json_integer_value(json_array_get(roots, i));
+  while (ok && top) {
+    size_t n = stack[--top];
+    if (++seen > max_nodes || n >= nnode) {
+      ok = 0;
+      break;
+    }
+    json_t *node = json_array_get(nodes, n), *mesh = json_object_get(node, "mesh"),
+           *children = json_object_get(node, "children");
+    if (mesh && (size_t)json_integer_value(mesh) < nmesh) total += per_mesh[json_integer_value(mesh)];
+    for (size_t c = 0; c < json_array_size(children); c++) {
+      if (top == max_nodes) {
+        ok = 0;
+        break;
+      }
+      stack[top++] = (size_t)json_integer_value(json_array_get(children, c));
+    }
+  }
+  free(per_mesh);
+  free(stack);
+  json_decref(root);
+  return ok ? total : 0;
+}
+
+/* The triangles the memory estimate allows a file, and the import holds
+ * it to (repair() refuses a file that makes more): a binary STL's count; an
+ * ASCII STL's size over 48; a PLY's declared faces twice over (quads); an
+ * OBJ's face lines, counted;
+ * a zip (3MF, compressed) one a byte; else one per 3 bytes (a glTF with
+ * byte indices into shared vertices is the densest).  Meshes instanced by
+ * many nodes, or polygons of many corners, can make more than these: such
+ * a file is refused with a sentence rather than let past the estimate. */
+static uint64_t triangle_bound(const uint8_t *data, size_t size, size_t max_nodes) {
   uint64_t tris = size / 3 + 16;
   if (!data) return tris;
   if (size >= 84 && memcmp(data, "solid", 5) != 0) {
@@ -203,21 +336,87 @@ static uint64_t triangle_bound(const uint8_t *data, size_t size) {
     const char *end = memmem(data, size < 65536 ? size : 65536, "end_header", 10);
     const char *face = end ? memmem(data, (size_t)(end - (const char *)data), "element face ", 13) : NULL;
     unsigned long long n;
-    /* each face takes at least 4 bytes (a count and three byte indices) */
-    if (face && sscanf(face + 13, "%llu", &n) == 1 && n < tris) return n;
+    if (face && sscanf(face + 13, "%llu", &n) == 1 && 2 * n + 16 < tris) return 2 * n + 16;
+    return tris;
   }
+  /* a 3MF: a <triangle v1="0" v2="1" v3="2"/> is 32 bytes unpacked at the
+   * shortest */
+  if (size >= 4 && !memcmp(data, "PK\3\4", 4)) return orf_zip_unpacked_bytes(data, size) / 32 + 16;
+  /* a glTF: its scene's triangles, counted from its JSON, and an eighth */
+  if ((size >= 4 && !memcmp(data, "glTF", 4)) || (size && data[0] == '{')) {
+    uint64_t n = gltf_triangles(data, size, max_nodes);
+    if (n) return n + n / 8 + 16;
+  }
+  /* an ASCII STL: a facet takes some 86 bytes at the shortest ("facet
+   * normal 0 0 0", "outer loop", three "vertex 0 0 0", "endloop",
+   * "endfacet"), 54 without the optional words */
+  if (size >= 6 && !memcmp(data, "solid", 5) && memmem(data, size < 4096 ? size : 4096, "facet", 5))
+    return size / 48 + 16;
+  if (looks_obj(data, size)) return obj_triangles(data, size) + 16;
   return tris;
 }
 
+/* Whether the file may hold an image the import decodes (import.c): a
+ * glTF or GLB that lists images, a zip (3MF) with an image in its
+ * directory, and any format other than those that cannot hold one (STL,
+ * PLY, OBJ, OFF: their textures are files beside them, never read). */
+static int may_hold_textures(const uint8_t *data, size_t size) {
+  if (!data) return 1;
+  if (size >= 84 && memcmp(data, "solid", 5) != 0) {
+    uint32_t n;
+    memcpy(&n, data + 80, 4);
+    if ((uint64_t)n * 50 + 84 == size) return 0; /* binary STL */
+  }
+  if (size >= 5 && (!memcmp(data, "solid", 5) || !memcmp(data, "ply", 3) || !memcmp(data, "OFF", 3)))
+    return 0;
+  if (size >= 20 && !memcmp(data, "glTF", 4)) {
+    uint32_t json;
+    memcpy(&json, data + 12, 4);
+    return memmem(data + 20, json < size - 20 ? json : size - 20, "\"images\"", 8) != NULL;
+  }
+  if (size && data[0] == '{') return memmem(data, size, "\"images\"", 8) != NULL;
+  if (size >= 4 && !memcmp(data, "PK\3\4", 4)) {
+    static const char *const kImages[] = {".png", ".PNG", ".jpg", ".JPG", ".jpeg", ".JPEG"};
+    for (size_t i = 0; i < sizeof kImages / sizeof kImages[0]; i++)
+      if (memmem(data, size, kImages[i], strlen(kImages[i]))) return 1;
+    return 0;
+  }
+  return !looks_obj(data, size);
+}
+
+/* An upper bound of the import child's memory (isolate.c): assimp's own,
+ * which grows with the file (and with a 3MF's unpacked XML), the mesh it
+ * builds, and a decoded texture (BENCHMARKS.md has the measurements). */
+static uint64_t importer_bytes(const uint8_t *data, size_t file_bytes, uint64_t tris) {
+  uint64_t unpacked = data ? orf_zip_unpacked_bytes(data, file_bytes) : 0;
+  return IMPORTER_OVERHEAD + (uint64_t)file_bytes * IMPORTER_BYTES_PER_FILE_BYTE +
+         unpacked * IMPORTER_BYTES_PER_UNPACKED_BYTE +
+         tris * MESH_BYTES_PER_TRIANGLE + (may_hold_textures(data, file_bytes) ? TEXTURE_BYTES : 0);
+}
+
+/* The most marching-cubes faces a repair at this quality may make: the
+ * estimate allows for them, and solid_mesh() refuses a surface with more. */
+static uint64_t mc_face_cap(int quality) {
+  uint64_t n = (uint64_t)orf_quality_resolution(quality) + 12;
+  return MC_FACES_PER_CELL2 * n * n;
+}
+
 size_t orf_estimate_repair_bytes(const orf_repair_params *p, const uint8_t *data, size_t file_bytes) {
-  uint64_t tris = triangle_bound(data, file_bytes);
+  uint64_t tris = triangle_bound(data, file_bytes, p->max_nodes);
   if (tris > p->max_triangles) tris = p->max_triangles;
   uint64_t n = (uint64_t)orf_quality_resolution(p->quality) + 12;
-  uint64_t points = n * n * n;
-  uint64_t faces = MC_FACES_PER_CELL2 * n * n;
-  uint64_t b = IMPORTER_OVERHEAD + (uint64_t)file_bytes * IMPORTER_BYTES_PER_FILE_BYTE +
-               tris * BYTES_PER_TRIANGLE + orf_wn_bytes((size_t)tris, (size_t)points) +
-               faces * BYTES_PER_FACE;
+  uint64_t points = n * n * n, faces = mc_face_cap(p->quality);
+  uint64_t in = tris * MESH_BYTES_PER_TRIANGLE;
+  /* the phases, one after the other; the largest is the peak */
+  uint64_t import = importer_bytes(data, file_bytes, tris) + in; /* the child's, and the mesh it sends */
+  uint64_t weld = in + tris * WELD_BYTES_PER_TRIANGLE;
+  uint64_t grid = in + orf_wn_bytes((size_t)tris, (size_t)points) + faces * MC_BYTES_PER_FACE;
+  uint64_t surface = in + tris * TREE_BYTES_PER_TRIANGLE + faces * BYTES_PER_MC_FACE;
+  uint64_t b = import;
+  if (weld > b) b = weld;
+  if (p->remesh != ORF_REMESH_NEVER && grid > b) b = grid; /* never: no grid, no new surface */
+  if (p->remesh != ORF_REMESH_NEVER && surface > b) b = surface;
+  b += ENGINE_SLACK;
   return b > SIZE_MAX ? SIZE_MAX : (size_t)b;
 }
 
@@ -233,6 +432,8 @@ typedef struct rjob {
   double mm_per_unit; /* unit frame to millimetres */
   float one[3];       /* {1, 1, 1} */
   float offset[3];    /* placement of the result after scaling */
+  int coarsened_from; /* the grid asked for, when the surface was made on a coarser one */
+  uint64_t coarsened_faces; /* the marching-cubes faces it would have had */
 } rjob;
 
 /* Scales m from the unit frame to millimetres and places it: centred on x
@@ -277,18 +478,77 @@ static void wn_slice(void *ctx, int k, float *out) {
                                        : 1.0f - orf_wn_grid_at(g, i, j, k);
 }
 
+/* The faces marching cubes will make of g's field as wn_slice gives it
+ * (the table's count for each cell's case; the outer layer is outside),
+ * counted before they are made: the memory estimate allows at most
+ * mc_face_cap() of them.  A point is inside (1 - w < 1/2) exactly when its
+ * quantised value is at least 32768 (orf_wn_grid_at). */
+typedef struct count_ctx {
+  const orf_wn_grid *g;
+  _Atomic uint64_t faces;
+} count_ctx;
+
+static int inside_at(const orf_wn_grid *g, int i, int j, int k) {
+  if (i <= 0 || j <= 0 || k <= 0 || i >= g->nx - 1 || j >= g->ny - 1 || k >= g->nz - 1) return 0;
+  return g->w[((size_t)k * g->ny + j) * g->nx + i] >= 32768;
+}
+
+static void count_range(void *vctx, size_t begin, size_t end, int worker) {
+  (void)worker;
+  count_ctx *c = vctx;
+  const orf_wn_grid *g = c->g;
+  uint64_t faces = 0;
+  for (size_t kk = begin; kk < end; kk++) {
+    int k = (int)kk;
+    for (int j = 0; j + 1 < g->ny; j++)
+      for (int i = 0; i + 1 < g->nx; i++) {
+        int cs = 0;
+        for (int corner = 0; corner < 8; corner++)
+          cs |= inside_at(g, i + (corner & 1), j + (corner >> 1 & 1), k + (corner >> 2)) << corner;
+        faces += orf_mc_tri_count[cs];
+      }
+  }
+  atomic_fetch_add(&c->faces, faces);
+}
+
+static uint64_t mc_face_count(const orf_wn_grid *g, int threads) {
+  count_ctx c = {g, 0};
+  orf_parallel_for(threads, (size_t)g->nz - 1, 1, count_range, &c);
+  return atomic_load(&c.faces);
+}
+
 /* The surface w = 1/2 of tree t on a grid of `grid` cells along the unit
  * frame's longest side, smoothed; simplified to budget when budget > 0. */
-static int solid_mesh(rjob *j, const orf_wn_tree *t, const orf_mesh *in, int grid, size_t budget, int smooth,
+static int solid_mesh(rjob *j, const orf_wn_tree *t, const orf_mesh *in, int *grid, size_t budget, int smooth,
                       orf_mesh *out) {
   float lo[3], hi[3];
   orf_mesh_bounds(in, lo, hi);
   orf_wn_grid g;
-  double t1 = now_ms();
-  int rc = orf_wn_grid_eval(t, lo, hi, 1.0 / grid, j->o->threads, j->o->cancel, &g);
-  if (rc) return rc;
-  j->res->info.winding_ms += now_ms() - t1;
-  j->res->info.winding_evals += g.exact_evals;
+  uint64_t mc_faces, cap = mc_face_cap(j->p->quality);
+  int rc;
+  /* a surface with more marching-cubes faces than the memory estimate
+   * allows is made on a coarser grid (faces go as the grid's side squared) */
+  for (;;) {
+    double t1 = now_ms();
+    rc = orf_wn_grid_eval(t, lo, hi, 1.0 / *grid, j->o->threads, j->o->cancel, &g);
+    if (rc) return rc;
+    j->res->info.winding_ms += now_ms() - t1;
+    j->res->info.winding_evals += g.exact_evals;
+    mc_faces = mc_face_count(&g, j->o->threads);
+    if (mc_faces <= cap) break;
+    orf_wn_grid_free(&g);
+    int coarser = (int)(*grid * sqrt((double)cap / (double)mc_faces) * 0.95);
+    if (coarser < MIN_GRID || coarser >= *grid) {
+      snprintf(j->res->info.message, sizeof j->res->info.message,
+               "the surface is too intricate to repair: %llu faces before simplification on a grid of %d, "
+               "more than the %llu the memory estimate allows at quality %d",
+               (unsigned long long)mc_faces, *grid, (unsigned long long)cap, j->p->quality);
+      return ORF_ETOOLARGE;
+    }
+    j->coarsened_from = j->coarsened_from ? j->coarsened_from : *grid;
+    j->coarsened_faces = j->coarsened_faces ? j->coarsened_faces : mc_faces;
+    *grid = coarser;
+  }
   slice_ctx sc = {&g};
   orf_volume v = {g.nx,
                   g.ny,
@@ -372,7 +632,7 @@ static int measure(rjob *j, const orf_mesh *in, const orf_mesh *out) {
     if (d > worst) worst = d;
     /* far from the output and outside it: surface that was lost (a shell
      * inside the result, swallowed on purpose, does not count) */
-    if (cell > 0 && d > 1.5 * cell && orf_wn_eval(t, q, 3.0) < 0.5) far++;
+    if (cell > 0 && d > 1.5 * cell && orf_wn_eval(t, q, ORF_WN_BETA) < 0.5) far++;
   }
   orf_wn_free(t);
   orf_free(si);
@@ -422,7 +682,19 @@ static int repair(rjob *j, const uint8_t *data, size_t size, const char *hint) {
   orf_mesh in = {0}, out = {0};
   orf_wn_tree *tree = NULL;
   int gltf = 0;
-  int rc = orf_mesh_import(data, size, hint, p, &j->o->limits, &in, &gltf, info);
+  /* no more triangles than the memory estimate allowed for */
+  orf_repair_params ip = *p;
+  uint64_t bound = triangle_bound(data, size, p->max_nodes);
+  if (bound < ip.max_triangles) ip.max_triangles = (size_t)bound;
+  int rc = orf_mesh_import(data, size, hint, &ip, &j->o->limits, &in, &gltf, info);
+  if (rc == ORF_ETOOLARGE && ip.max_triangles < p->max_triangles && strstr(info->message, "triangles (limit")) {
+    snprintf(info->message, sizeof info->message,
+             "the file makes more triangles (or vertices) than a file of its size is allowed (at most %zu "
+             "triangles for %zu bytes): meshes instanced by many nodes, or polygons of many corners; the "
+             "memory estimate would not hold",
+             ip.max_triangles, size);
+    return rc;
+  }
   if (rc) return rc;
   /* Y up to Z up: (x, y, z) -> (x, -z, y) */
   if (p->up == ORF_UP_Y || (p->up == ORF_UP_AUTO && gltf))
@@ -498,8 +770,11 @@ static int repair(rjob *j, const uint8_t *data, size_t size, const char *hint) {
     }
     if (j->on_stage && grid > ROUGH_GRID) {
       orf_mesh rough;
-      if ((rc = solid_mesh(j, tree, &in, ROUGH_GRID, 0, 1, &rough))) goto out;
-      rc = rough.face_count ? emit(j, ORF_REPAIR_ROUGH, &rough, ROUGH_GRID) : ORF_OK;
+      int rough_grid = ROUGH_GRID;
+      if ((rc = solid_mesh(j, tree, &in, &rough_grid, 0, 1, &rough))) goto out;
+      j->coarsened_from = 0;
+      j->coarsened_faces = 0;
+      rc = rough.face_count ? emit(j, ORF_REPAIR_ROUGH, &rough, rough_grid) : ORF_OK;
       orf_mesh_free(&rough);
       if (rc) goto out;
     }
@@ -511,7 +786,9 @@ static int repair(rjob *j, const uint8_t *data, size_t size, const char *hint) {
      * manifold and free of degenerate faces by contract (mc.h). */
     for (int attempt = 0;; attempt++) {
       orf_mesh_free(&out);
-      if ((rc = solid_mesh(j, tree, &in, grid, attempt < 2 ? budget : 0, attempt == 0, &out))) goto out;
+      if ((rc = solid_mesh(j, tree, &in, &grid, attempt < 2 ? budget : 0, attempt == 0, &out))) goto out;
+      info->grid = grid;
+      info->cell_mm = j->mm_per_unit / grid;
       if (!out.face_count) {
         snprintf(info->message, sizeof info->message,
                  "the mesh encloses no solid at quality %d (an open sheet, or thinner than a grid cell)",
@@ -536,6 +813,20 @@ static int repair(rjob *j, const uint8_t *data, size_t size, const char *hint) {
     orf_mesh_transform(&in, j->one, j->offset);
   }
   if ((rc = measure(j, &in, &out))) goto out;
+  if (j->coarsened_from) {
+    info->coarsened = 1;
+    if (info->thin_warning)
+      snprintf(info->message, sizeof info->message,
+               "made on a grid of %d, not %d: the surface was too intricate for quality %d's memory estimate; "
+               "parts thinner than %.3g mm were lost (%.1f%% of the input's surface)",
+               info->grid, j->coarsened_from, p->quality, info->cell_mm, 100 * info->far_share);
+    else
+      snprintf(info->message, sizeof info->message,
+               "the surface was too intricate for the grid of %d at quality %d (%llu faces before "
+               "simplification, the memory estimate allows %llu): it was made on a grid of %d",
+               j->coarsened_from, p->quality, (unsigned long long)j->coarsened_faces,
+               (unsigned long long)mc_face_cap(p->quality), info->grid);
+  }
   j->res->report = rep;
   /* the result is placed already: handed to the caller as it is */
   if (j->on_stage && j->on_stage(j->user, ORF_REPAIR_FINAL, &out, info->grid, now_ms() - j->t0)) {
@@ -572,7 +863,7 @@ int orf_repair(const uint8_t *data, size_t size, const char *hint, const orf_rep
   if (!prev) orf_memtrack_set(&track);
   size_t base = atomic_load(&use->current);
   atomic_store(&use->peak, base);
-  rjob j = {p, opts, on_stage, user, out, now_ms(), 1, {1, 1, 1}, {0, 0, 0}};
+  rjob j = {p, opts, on_stage, user, out, now_ms(), 1, {1, 1, 1}, {0, 0, 0}, 0, 0};
   int rc = repair(&j, data, size, hint);
   out->info.total_ms = now_ms() - j.t0;
   opts->peak_bytes = atomic_load(&use->peak) - base;

@@ -54,6 +54,20 @@ void orf_wn_free(orf_wn_tree *t);
  * beta <= 0 evaluates every triangle exactly (the direct sum). */
 double orf_wn_eval(const orf_wn_tree *t, const double q[3], double beta);
 
+/* The order of the far-field expansion and the distance criterion (a node
+ * farther than beta times its radius is expanded) that orf_wn_eval's
+ * callers and orf_wn_grid_eval use (see winding.c). */
+#define ORF_WN_ORDER 2
+#define ORF_WN_BETA 2.0
+
+/* orf_wn_eval with the expansion to `order` (1: the zeroth- and
+ * first-order terms; 2: and the second), for tests and benchmarks. */
+double orf_wn_eval_order(const orf_wn_tree *t, const double q[3], double beta, int order);
+
+/* The order and beta orf_wn_grid_eval uses on t (ORF_WN_ORDER and
+ * ORF_WN_BETA unless set), for benchmarks. */
+void orf_wn_set_expansion(orf_wn_tree *t, int order, double beta);
+
 /* The distance from q to the nearest triangle of t (branch and bound over
  * the tree's bounding spheres); INFINITY for an empty tree. */
 double orf_wn_distance(const orf_wn_tree *t, const double q[3]);
@@ -105,6 +119,12 @@ void orf_point_grid_free(orf_point_grid *g);
 
 /* Index of the point nearest q, *d2 its squared distance (n must be > 0). */
 size_t orf_point_grid_nearest(const orf_point_grid *g, const float q[3], float *d2);
+
+/* ---- import.c ------------------------------------------------------- */
+
+/* The uncompressed bytes a zip's (a 3MF's) directory declares; 0 when data
+ * is not a readable zip. */
+uint64_t orf_zip_unpacked_bytes(const uint8_t *data, size_t size);
 
 /* ---- isolate.c ------------------------------------------------------ */
 

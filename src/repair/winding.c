@@ -18,18 +18,25 @@
  * bounding-volume tree (median splits on the longest axis of the
  * centroids, leaves of at most LEAF triangles), and each node keeps a
  * Taylor expansion of its triangles' solid angle about its area-weighted
- * centroid p: with r = p - q and area vectors N_t (area times unit
- * normal), centroids c_t,
- *   Omega ~= N . r / |r|^3 + tr(M) / |r|^3 - 3 r.M.r / |r|^5,
- *   N = sum_t N_t,   M = sum_t N_t (c_t - p)^T
- * (the zeroth- and first-order terms of their expansion).  A node farther
- * from q than beta times its radius is summed through the expansion, else
- * its children (or, at a leaf, its triangles exactly).  The paper uses
- * beta = 2 with terms up to second order; with the first-order terms only,
- * beta = 3 gives a mean error of 3e-3 and at most 3.4e-2 against the direct
- * sum at random points around a 16,000-face sphere (tests/test_repair.c),
- * small next to the threshold of 1/2.
- *
+ * centroid p: with r = p - q, g(r) = r / |r|^3, area vectors N_t (area
+ * times unit normal), centroids c_t and S_t the mean of (x - p)(x - p)^T
+ * over triangle t,
+ *   Omega ~= N . g(r) + sum_ij M_ij dg_i/dr_j + 1/2 sum_ijk H_ijk d2g_i/dr_j dr_k
+ *         =  N . r / |r|^3 + tr(M) / |r|^3 - 3 r.M.r / |r|^5 + (second order),
+ *   N = sum_t N_t,   M = sum_t N_t (c_t - p)^T,   H_ijk = sum_t N_t,i S_t,jk
+ * (the zeroth-, first- and second-order terms of their expansion; S_t is
+ * exact for a triangle: (sum_v w_v w_v^T + (sum_v w_v)(sum_v w_v)^T) / 12
+ * with w_v its corners less p).  A node farther from q than beta times its
+ * radius is summed through the expansion, else its children (or, at a
+ * leaf, its triangles exactly).  As in the paper, the expansion goes to
+ * second order with beta = 2 (ORF_WN_ORDER, ORF_WN_BETA): against the
+ * direct sum at random points around a 5,120-face sphere its mean error is
+ * 8e-4 and at most 6e-3, where the first order alone with beta = 3 (what
+ * this file did before) gave 2.4e-3 and 3.3e-2 in about the same time a
+ * point; on a repair's grid it is three times closer to the direct sum
+ * and takes 20% to 45% less time (BENCHMARKS.md, bench/bench_repair.c).  The second-order coefficients are kept as floats
+ * (18 a node).
+
  * On a grid (orf_wn_grid_eval), most points are far from the surface,
  * where the field is smooth.  The grid is cut into blocks of BLOCK cells;
  * the winding number is evaluated at the block corners, and a block that
@@ -53,7 +60,6 @@
 
 #define LEAF 8
 #define BLOCK 4
-#define BETA 3.0
 #define STACK 128
 #define RAMP 2.0 /* cells of the signed-distance ramp about the surface */
 
@@ -61,6 +67,7 @@ typedef struct wn_node {
   double p[3], r; /* expansion centre (area-weighted centroid), radius */
   double n[3];    /* sum of area vectors */
   double m[9];    /* sum of N_t (c_t - p)^T, row-major */
+  float h[18];    /* second order: for each i, the symmetric sum_t N_t,i S_t (xx xy xz yy yz zz) */
   uint32_t a, b;  /* inner: children a, b; leaf (b == NONE): triangles from a, count in cnt */
   uint32_t cnt;
 } wn_node;
@@ -70,6 +77,8 @@ typedef struct wn_node {
 struct orf_wn_tree {
   float *tri; /* 9 floats per triangle, in tree order */
   size_t faces;
+  int order;   /* of the expansion on grids (orf_wn_set_expansion) */
+  double beta; /* and its distance criterion */
   wn_node *nodes;
   size_t node_count, node_cap;
 };
@@ -153,6 +162,7 @@ static uint32_t build_node(build_ctx *b, size_t lo, size_t hi) {
   }
   for (int k = 0; k < 3; k++)
     nd.p[k] = area > 0 ? nd.p[k] / area : 0.5 * (cmin[k] + cmax[k]);
+  double hs[18] = {0};
   for (size_t i = lo; i < hi; i++) {
     const float *tr = b->src + 9 * (size_t)b->perm[i];
     double c[3], n[3];
@@ -161,6 +171,22 @@ static uint32_t build_node(build_ctx *b, size_t lo, size_t hi) {
     for (int r = 0; r < 3; r++)
       for (int s = 0; s < 3; s++)
         nd.m[3 * r + s] += n[r] * (c[s] - nd.p[s]);
+    /* S_t, the mean of (x - p)(x - p)^T over the triangle: with w_v its
+     * corners less p, (sum_v w_v w_v^T + (sum_v w_v)(sum_v w_v)^T) / 12 */
+    double w[3][3], ws[3] = {0, 0, 0}, sm[6];
+    for (int v = 0; v < 3; v++)
+      for (int k = 0; k < 3; k++) {
+        w[v][k] = tr[3 * v + k] - nd.p[k];
+        ws[k] += w[v][k];
+      }
+    static const int kPair[6][2] = {{0, 0}, {0, 1}, {0, 2}, {1, 1}, {1, 2}, {2, 2}};
+    for (int e = 0; e < 6; e++) {
+      int a = kPair[e][0], b = kPair[e][1];
+      sm[e] = (w[0][a] * w[0][b] + w[1][a] * w[1][b] + w[2][a] * w[2][b] + ws[a] * ws[b]) / 12;
+    }
+    for (int r = 0; r < 3; r++)
+      for (int e = 0; e < 6; e++)
+        hs[6 * r + e] += n[r] * sm[e];
     for (int v = 0; v < 3; v++) {
       double d2 = 0;
       for (int k = 0; k < 3; k++)
@@ -168,6 +194,8 @@ static uint32_t build_node(build_ctx *b, size_t lo, size_t hi) {
       if (d2 > nd.r * nd.r) nd.r = sqrt(d2);
     }
   }
+  for (int e = 0; e < 18; e++)
+    nd.h[e] = (float)hs[e];
   if (hi - lo <= LEAF) {
     nd.a = (uint32_t)lo;
     nd.b = NONE;
@@ -216,6 +244,8 @@ orf_wn_tree *orf_wn_build(const orf_mesh *m) {
   t->nodes = orf_malloc_array(t->node_cap, sizeof *t->nodes);
   t->tri = orf_malloc_array(9 * (nf ? nf : 1), sizeof *t->tri);
   t->faces = nf;
+  t->order = ORF_WN_ORDER;
+  t->beta = ORF_WN_BETA;
   int ok = src && perm && key && t->nodes && t->tri;
   if (ok) {
     for (size_t f = 0; f < nf; f++) {
@@ -272,7 +302,36 @@ static double solid_angle(const float *tr, const double q[3]) {
   return 2 * atan2(det, den);
 }
 
+/* The second-order term of node nd's expansion at r = p - q: half the
+ * sum over i, j, k of H_ijk d^2 g_i / dr_j dr_k, with g(r) = r / |r|^3,
+ *   d^2 g_i / dr_j dr_k = -3 (delta_ij r_k + delta_ik r_j + delta_jk r_i) / |r|^5
+ *                         + 15 r_i r_j r_k / |r|^7,
+ * and H_ijk = sum_t N_t,i S_t,jk symmetric in j, k. */
+static double second_order(const wn_node *nd, const double r[3], double i5, double i7) {
+  double a = 0, b = 0, c = 0;
+  for (int i = 0; i < 3; i++) {
+    const float *h = nd->h + 6 * i;
+    double m[3][3] = {{h[0], h[1], h[2]}, {h[1], h[3], h[4]}, {h[2], h[4], h[5]}};
+    double mr[3];
+    for (int j = 0; j < 3; j++)
+      mr[j] = m[j][0] * r[0] + m[j][1] * r[1] + m[j][2] * r[2];
+    a += mr[i];                          /* sum_k H_iik r_k */
+    b += r[i] * (h[0] + h[3] + h[5]);    /* r_i tr(H_i) */
+    c += r[i] * (r[0] * mr[0] + r[1] * mr[1] + r[2] * mr[2]); /* r_i r.H_i.r */
+  }
+  return 0.5 * (-3 * i5 * (2 * a + b) + 15 * i7 * c);
+}
+
 double orf_wn_eval(const orf_wn_tree *t, const double q[3], double beta) {
+  return orf_wn_eval_order(t, q, beta, ORF_WN_ORDER);
+}
+
+void orf_wn_set_expansion(orf_wn_tree *t, int order, double beta) {
+  t->order = order;
+  t->beta = beta;
+}
+
+double orf_wn_eval_order(const orf_wn_tree *t, const double q[3], double beta, int order) {
   uint32_t stack[STACK];
   int top = 0;
   double sum = 0;
@@ -290,6 +349,7 @@ double orf_wn_eval(const orf_wn_tree *t, const double q[3], double beta) {
           rmr += r[a] * nd->m[3 * a + b] * r[b];
       sum += (nd->n[0] * r[0] + nd->n[1] * r[1] + nd->n[2] * r[2]) * i3 +
              (nd->m[0] + nd->m[4] + nd->m[8]) * i3 - 3 * rmr * i5;
+      if (order >= 2) sum += second_order(nd, r, i5, i5 / d2);
     } else if (nd->b == NONE) {
       for (uint32_t i = 0; i < nd->cnt; i++)
         sum += solid_angle(t->tri + 9 * (size_t)(nd->a + i), q);
@@ -431,7 +491,7 @@ static void coarse_range(void *ctx, size_t begin, size_t end, int worker) {
     int i = (int)(n % cx), j = (int)(n / cx % cy), k = (int)(n / (cx * cy));
     double q[3];
     point_of(c->g, i * BLOCK, j * BLOCK, k * BLOCK, q);
-    c->coarse[n] = (float)orf_wn_eval(c->t, q, BETA);
+    c->coarse[n] = (float)orf_wn_eval_order(c->t, q, c->t->beta, c->t->order);
   }
   atomic_fetch_add(&c->evals, end - begin);
 }
@@ -471,7 +531,7 @@ static void fill_range(void *ctx, size_t begin, size_t end, int worker) {
           if (lattice) {
             w = coarse_at(c, bi, bj, bk);
           } else {
-            w = orf_wn_eval(c->t, q, BETA);
+            w = orf_wn_eval_order(c->t, q, c->t->beta, c->t->order);
             evals++;
           }
           /* near the surface the winding number is a step, which marching

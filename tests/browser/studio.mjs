@@ -10,8 +10,13 @@
 // changes the picture, a 422 shows next to its control, a bad file shows
 // next to the file input, the server panel fills in, and the page fits a
 // phone's width, and a click on a photograph's subject preview adds a keep
-// point that changes the preview.  Screenshots: BUILD/studio.png,
-// BUILD/studio-points.png and BUILD/studio-phone.png.
+// point that changes the preview; and a mesh dropped on the page (an open
+// cube with a floater, as OBJ) is repaired (POST /api/v1/repair): the
+// repaired model is shown, its figures before and after (open edges,
+// non-manifold edges, shells, volume) are the server's, its download is the
+// repaired file, and a file that is no mesh says so next to the file input.
+// Screenshots: BUILD/studio.png, BUILD/studio-points.png,
+// BUILD/studio-repair.png and BUILD/studio-phone.png.
 //
 // Prints cmocka's summary lines ("[  PASSED  ] N test(s)." and
 // "[  FAILED  ] N test(s).") for tests/run.sh.  Skips (with a message) only
@@ -380,12 +385,70 @@ async function run(browser, base) {
     expect(reset.n === before.n, `reset brings the preview back (${reset.n} vs ${before.n})`);
   });
 
+  // An open 20 mm cube (its top missing: 4 open edges) and a 2 mm cube
+  // floating beside it (a floater: dropped), as OBJ, dropped on the page.
+  const openCube = (() => {
+    const v = [];
+    const f = [];
+    const cube = (x0, s, open) => {
+      const b = v.length;
+      for (const [x, y, z] of [[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]]) v.push([x0 + s * x, s * y, s * z]);
+      const faces = [[1, 3, 2], [1, 4, 3], [1, 2, 6], [1, 6, 5], [2, 3, 7], [2, 7, 6], [3, 4, 8], [3, 8, 7], [4, 1, 5], [4, 5, 8]];
+      if (!open) faces.push([5, 6, 7], [5, 7, 8]);
+      for (const t of faces) f.push(t.map((i) => i + b));
+    };
+    cube(0, 20, true);
+    cube(30, 2, false);
+    return `${v.map((p) => `v ${p.join(' ')}`).join('\n')}\n${f.map((t) => `f ${t.join(' ')}`).join('\n')}\n`;
+  })();
+  await check('mesh_drop_is_repaired', async () => {
+    await page.fill('#p-quality', '3');
+    const dt = await page.evaluateHandle((text) => {
+      const d = new DataTransfer();
+      d.items.add(new File([text], 'open-cube.obj', { type: '' }));
+      return d;
+    }, openCube);
+    await page.dispatchEvent('#drop', 'drop', { dataTransfer: dt });
+    await page.waitForSelector('#viewport[data-shown="final_repaired"]', { timeout: 60_000 });
+    await page.waitForSelector('#result:not([hidden])');
+    expect(await page.locator('#previews').isHidden(), 'no image preview for a mesh');
+    expect(/open-cube\.obj/.test(await page.textContent('#mesh-note')), 'the dropped mesh is named');
+    expect(await page.locator('#p-mode').isHidden(), 'the image modes are not offered for a mesh');
+    expect(/Repair/.test(await page.textContent('#generate')), 'the button repairs');
+    const cell = async (row, col) => (await page.textContent(`#repair-figures tr[data-row="${row}"] td:nth-of-type(${col})`)).trim();
+    expect((await cell('holes', 1)) === '4' && (await cell('holes', 2)) === '0', `open edges 4 before, 0 after (${await cell('holes', 1)}, ${await cell('holes', 2)})`);
+    expect((await cell('nonmanifold', 1)) === '0' && (await cell('nonmanifold', 2)) === '0', 'no non-manifold edges before or after');
+    expect((await cell('shells', 1)) === '2' && (await cell('shells', 2)) === '1', `2 shells before, 1 after (${await cell('shells', 1)}, ${await cell('shells', 2)})`);
+    const vol = await cell('volume', 2);
+    const mm3 = Number(vol.replace(/[^\d.]/g, '')) * (/cm³/.test(vol) ? 1000 : 1);
+    expect(/mm³|cm³/.test(vol) && mm3 > 7600 && mm3 < 8400, `the repaired volume is the 20 mm cube's 8,000 mm³ (${vol})`);
+    expect(/Repaired: 20\.\d × 20\.\d × 20\.\d mm, closed and ready to print/.test(await page.textContent('#repair-figures caption')), 'the caption gives the size and says it is closed');
+    expect(/Repaired mesh/.test(await page.textContent('#viewport-label')), 'the view is labelled with the repaired mesh');
+    const s = await canvasStats(page);
+    expect(s.differ > s.total * 0.03 && s.midFrac > 0.2, `the repaired model fills the view (${s.differ}/${s.total}, ${(100 * s.midFrac).toFixed(1)}%)`);
+    const link = await page.locator('#downloads a.download.chosen').evaluate((a) => ({ href: a.href, name: a.getAttribute('download'), format: a.dataset.format }));
+    expect(link.href.startsWith('blob:') && link.name === `open-cube-repaired.${link.format}`, `a download of the repaired file (${link.name})`);
+    const dl = await Promise.all([page.waitForEvent('download'), page.click('#downloads a.download.chosen')]);
+    const saved = fs.readFileSync(await dl[0].path());
+    expect(link.format !== 'glb' || saved.readUInt32LE(0) === 0x46546c67, 'the GLB download is a GLB');
+    expect(saved.length > 1000, `the download has the repaired mesh (${saved.length} bytes)`);
+    await page.screenshot({ path: path.join(build, 'studio-repair.png'), fullPage: true });
+  });
+
+  await check('bad_mesh_shows_next_to_file_input', async () => {
+    await page.setInputFiles('#file', { name: 'junk.stl', mimeType: 'model/stl', buffer: Buffer.from('solid junk\nthis is not a facet\n') });
+    await page.waitForFunction(() => document.getElementById('file-error').textContent.length > 0, null, { timeout: 30_000 });
+    const msg = await page.textContent('#file-error');
+    expect(/could not be repaired as a mesh/.test(msg), `a plain-words error about the mesh next to the file input ("${msg}")`);
+  });
+
   await check('bad_file_shows_next_to_file_input', async () => {
     await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('this is not an image\n') });
     await page.waitForFunction(() => document.getElementById('file-error').textContent.length > 0);
     const msg = await page.textContent('#file-error');
     expect(/PNG, JPEG or WebP/.test(msg), `a plain-words error next to the file input ("${msg}")`);
     expect(await page.locator('#generate').isDisabled(), 'generation waits for a usable image');
+    expect(await page.locator('#p-mode').isVisible(), 'the image modes are back once an image is chosen');
   });
 
   await check('fits_a_phone', async () => {
