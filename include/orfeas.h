@@ -620,20 +620,20 @@ typedef struct orf_repair_info {
   size_t flipped_faces;                 /* turned to agree with their neighbours or outward */
   size_t degenerate_dropped, duplicate_dropped;
   size_t floaters_dropped, floater_faces_dropped;
-  int remeshed;                          /* 1: winding-number remesh, 0: passed through */
-  int grid;                              /* cells on the longest side (0 when passed through) */
-  double cell_mm;                        /* grid cell in millimetres */
-  double input_volume_mm3;               /* signed volume of the oriented input, placed */
-  double hausdorff_mm;                   /* sampled distance from the input's surface to the output */
-  double far_share;                      /* share of input samples farther than a cell from the output */
-  int thin_warning;                      /* parts thinner than a cell were lost */
-  double min_thickness_mm;               /* with thin_warning: the thinnest part the grid keeps (a cell) */
-  int coarsened;                         /* made on a coarser grid than R(quality): the surface had more
-                                            faces than the memory estimate allows (grid is the one used) */
+  int remeshed;            /* 1: winding-number remesh, 0: passed through */
+  int grid;                /* cells on the longest side (0 when passed through) */
+  double cell_mm;          /* grid cell in millimetres */
+  double input_volume_mm3; /* signed volume of the oriented input, placed */
+  double hausdorff_mm;     /* sampled distance from the input's surface to the output */
+  double far_share;        /* share of input samples farther than a cell from the output */
+  int thin_warning;        /* parts thinner than a cell were lost */
+  double min_thickness_mm; /* with thin_warning: the thinnest part the grid keeps (a cell) */
+  int coarsened;           /* made on a coarser grid than R(quality): the surface had more
+                              faces than the memory estimate allows (grid is the one used) */
   double winding_ms, total_ms;
-  size_t winding_evals;                  /* exact winding-number evaluations on the grid */
-  size_t importer_bytes;                 /* the import child's peak resident bytes above its start */
-  char message[256];                     /* a reason from the importer, or the thin-part and coarsening warnings */
+  size_t winding_evals;  /* exact winding-number evaluations on the grid */
+  size_t importer_bytes; /* the import child's peak resident bytes above its start */
+  char message[256];     /* a reason from the importer, or the thin-part and coarsening warnings */
 } orf_repair_info;
 
 /* Result of orf_repair(): free with orf_repair_result_free(). */
