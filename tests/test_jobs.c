@@ -1286,9 +1286,12 @@ static long count_allocs(env *e, const uint8_t *img, size_t size) {
   o.device = ORF_DEVICE_CPU; /* as the manager runs them here (jobs_config.device) */
   o.threads = 1;
   o.on_stage = noop_stage;
+  orf_limits_init(&o.limits);
+  orf_params p = e->p;
+  p.texture = ORF_TEXTURE_OFF; /* the manager's jobs make no texture (jobs/run.c) */
   orf_memtrack *prev = orf_memtrack_set(&t);
   orf_result r;
-  int rc = orf_generate(img, size, &e->p, &o, &r);
+  int rc = orf_generate(img, size, &p, &o, &r);
   orf_memtrack_set(prev);
   assert_int_equal(rc, ORF_OK);
   orf_result_free(&r);
