@@ -81,7 +81,9 @@ typedef struct job {
   const uint8_t *data; /* the image's bytes, for the network's matte */
   size_t size;
   size_t refined_faces; /* of the refined stage's mesh before its budget */
+  int refined_grid;     /* the grid that mesh came from */
   size_t unreachable;   /* faces of a stage's mesh that could not be brought within its budget */
+  int stage_grid;       /* the grid of the last mesh a stage made */
 } job;
 
 static double now_ms(void) {
@@ -138,7 +140,7 @@ static int finish_stage(job *j, const orf_inflate *f, const orf_modefield *mf, o
    * checked below all the same.  ORF_BUDGET_UNREACHABLE goes back to
    * run_stage, which meshes coarser. */
   size_t budget = orf_stage_face_budget(j->p, stage);
-  if (stage == ORF_STAGE_REFINED_MESH) j->refined_faces = m->face_count;
+  if (stage == ORF_STAGE_REFINED_MESH) j->refined_faces = m->face_count, j->refined_grid = grid;
   orf_budget_stats bs = {0};
   j->unreachable = 0;
   if ((rc = orf_mesh_fit_budget(m, budget, threads, &bs))) {
@@ -223,11 +225,11 @@ static int prepare(job *j, const orf_image *img, orf_inflate *f, orf_modefield *
  * and 3 no better (0.163 against 0.155 mm mean sampled distance), so 2
  * stays.  Times: BENCHMARKS.md. */
 static int final_grid_of(const job *j) {
-  int r = orf_quality_resolution(j->p->quality), refined = kStageGrid[ORF_STAGE_REFINED_MESH];
+  int r = orf_quality_resolution(j->p->quality), refined = j->refined_grid;
   size_t budget = orf_stage_face_budget(j->p, ORF_STAGE_FINAL_OPTIMIZED);
   if (!j->refined_faces) return r;
   double g = refined * sqrt(FINAL_FACE_RATIO * (double)budget / (double)j->refined_faces);
-  int lo = r / 2 > refined ? r / 2 : refined;
+  int lo = r / 2 > kStageGrid[ORF_STAGE_REFINED_MESH] ? r / 2 : kStageGrid[ORF_STAGE_REFINED_MESH];
   if (lo > r) lo = r;
   if (g < lo) return lo;
   return g < r ? (int)g : r;
@@ -240,24 +242,61 @@ static int final_grid_of(const job *j) {
  * refused for its preview.  One that even the final grid does not resolve
  * is ORF_ETOOTHIN: the image's limit at this quality, said as such, not an
  * invariant that failed. */
+static int extract(job *j, const orf_inflate *f, const orf_modefield *mf, int grid, orf_mesh *m) {
+  double t1 = now_ms();
+  orf_gpu_stats gs = {0};
+  int rc = mf       ? orf_modes_mesh(mf, grid, j->o->threads, j->o->cancel, m)
+           : j->gpu ? orf_gpu_inflate_mesh(f, grid, j->o->precision, j->o->cancel, m, &gs)
+                    : orf_inflate_mesh(f, grid, j->o->threads, j->o->cancel, m);
+  if (gs.device_peak > j->o->device_peak_bytes) j->o->device_peak_bytes = gs.device_peak;
+  j->res->timings.mesh += now_ms() - t1;
+  return rc;
+}
+
+/* The grid predicted to give `share` of `budget` faces where `grid` gave
+ * `faces` (faces grow as the square of the grid), at least a cell coarser,
+ * down to 8 cells. */
+static int coarser_grid(int grid, size_t faces, size_t budget, double share) {
+  int next = (int)(grid * sqrt(share * (double)budget / (double)faces));
+  if (next >= grid) next = grid - 1;
+  return next > 8 ? next : 8;
+}
+
 static int mesh_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_stage stage, int grid,
                       orf_mesh *keep) {
   int final_grid = orf_quality_resolution(j->p->quality);
   orf_mesh m;
   int rc;
   for (;;) {
-    double t1 = now_ms();
-    orf_gpu_stats gs = {0};
-    rc = mf       ? orf_modes_mesh(mf, grid, j->o->threads, j->o->cancel, &m)
-         : j->gpu ? orf_gpu_inflate_mesh(f, grid, j->o->precision, j->o->cancel, &m, &gs)
-                  : orf_inflate_mesh(f, grid, j->o->threads, j->o->cancel, &m);
-    if (gs.device_peak > j->o->device_peak_bytes) j->o->device_peak_bytes = gs.device_peak;
-    j->res->timings.mesh += now_ms() - t1;
-    if (rc) return rc;
+    if ((rc = extract(j, f, mf, grid, &m))) return rc;
     if (m.face_count || grid >= final_grid) break;
     orf_mesh_free(&m);
     grid = 2 * grid < final_grid ? 2 * grid : final_grid;
   }
+  /* The previews are not decimated: one whose mesh is over its budget (a
+   * ragged, many-piece subject) is meshed again on the grid predicted to
+   * give 0.9 x the budget, which costs one more marching cubes (a few ms)
+   * where simplifying cost 50 ms (tests/hostile.c's text at 128 cells,
+   * 139k faces to 120k) to 1.6 s (the noise mask, 174k faces, whose
+   * simplification failed and was meshed coarser all the same).  A grid
+   * that leaves no surface keeps the finer mesh, which is simplified. */
+  size_t budget = orf_stage_face_budget(j->p, stage);
+  while (stage < ORF_STAGE_FINAL_OPTIMIZED && m.face_count > budget && grid > 8) {
+    int next = coarser_grid(grid, m.face_count, budget, 0.9);
+    orf_mesh c;
+    if ((rc = extract(j, f, mf, next, &c))) {
+      orf_mesh_free(&m);
+      return rc;
+    }
+    if (!c.face_count) {
+      orf_mesh_free(&c);
+      break;
+    }
+    orf_mesh_free(&m);
+    m = c;
+    grid = next;
+  }
+  j->stage_grid = grid;
   rc = m.face_count ? finish_stage(j, f, mf, &m, stage, grid) : ORF_ETOOTHIN;
   if (rc == ORF_OK && keep)
     *keep = m;
@@ -282,7 +321,8 @@ static int run_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_
                      orf_mesh *keep) {
   int rc;
   size_t budget = orf_stage_face_budget(j->p, stage);
-  while ((rc = mesh_stage(j, f, mf, stage, grid, keep)) == ORF_BUDGET_UNREACHABLE && grid > 8) {
+  while ((rc = mesh_stage(j, f, mf, stage, grid, keep)) == ORF_BUDGET_UNREACHABLE && j->stage_grid > 8) {
+    grid = j->stage_grid;
     double k = j->unreachable > budget ? sqrt(0.9 * (double)budget / (double)j->unreachable) : 0.75;
     int next = (int)(grid * (k < 0.75 ? k : 0.75));
     grid = next > 8 ? next : 8;
@@ -362,7 +402,7 @@ int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_
   if (!prev) orf_memtrack_set(&track);
   size_t base = atomic_load(&use->current);
   atomic_store(&use->peak, base);
-  job j = {p, opts, out, now_ms(), gpu, {0}, data, size, 0, 0};
+  job j = {p, opts, out, now_ms(), gpu, {0}, data, size, 0, 0, 0, 0};
   int rc = generate(&j, data, size);
   orf__subject_free(&j.subj);
   out->timings.total = now_ms() - j.t0;
