@@ -81,6 +81,23 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
+/* fork() copies the pool's memory but not its threads: the child starts
+ * with an empty pool of its own (tests/jobcheck.c runs a job in a child;
+ * src/repair/isolate.c parses in one).  The parent holds the lock across
+ * the fork, so the child's copy is never taken mid-change. */
+static void fork_prepare(void) { pthread_mutex_lock(&pool.mu); }
+static void fork_parent(void) { pthread_mutex_unlock(&pool.mu); }
+static void fork_child(void) {
+  pthread_mutex_init(&pool.mu, NULL);
+  pthread_cond_init(&pool.work, NULL);
+  pthread_cond_init(&pool.done, NULL);
+  pool.head = pool.tail = NULL;
+  pool.workers = 0;
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
 /* Starts workers until there are n (at most MAX_THREADS - 1); under
  * pool.mu.  A worker that cannot be started is not: callers run their own
  * chunks. */
@@ -122,8 +139,9 @@ int orf_parallel_for(int threads, size_t n, size_t min_chunk, orf_range_fn fn, v
   group g = {chunks - 1};
   orf_memtrack *track = orf_memtrack_get();
   for (int i = 0; i < chunks; i++)
-    tasks[i] = (task){fn, ctx, n * (size_t)i / (size_t)chunks, n * (size_t)(i + 1) / (size_t)chunks, i, track, &g,
-                      NULL};
+    tasks[i] = (task){fn, ctx, n * (size_t)i / (size_t)chunks, n * (size_t)(i + 1) / (size_t)chunks, i, track,
+                      &g, NULL};
+  pthread_once(&atfork_once, register_atfork);
   pthread_mutex_lock(&pool.mu);
   grow(chunks - 1);
   for (int i = 1; i < chunks; i++) {

@@ -35,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "alloc.h"
 #include "budget.h"
@@ -84,7 +86,30 @@ typedef struct job {
   int refined_grid;     /* the grid that mesh came from */
   size_t unreachable;   /* faces of a stage's mesh that could not be brought within its budget */
   int stage_grid;       /* the grid of the last mesh a stage made */
+  atomic_int *abort;    /* set by a helper that failed (shared by the job's copies) */
+  struct helper *wait;  /* to join before the final stage is handed out */
 } job;
+
+/* A stage finished on a thread of its own while the job goes on (see
+ * generate()): the previews from the small image's fields, or the refined
+ * stage from its marching-cubes mesh.  It works on its own copy of the job
+ * (its own timings, added to the job's when it is joined), under the
+ * job's memory accounting, and hands its stages out itself, in order. */
+typedef struct helper {
+  job j;
+  orf_result res; /* the helper's timings */
+  orf_memtrack *track;
+  orf_inflate f; /* previews: the small image's fields (owned) */
+  orf_modefield mf;
+  int has_mf;
+  const orf_inflate *wf; /* refined: the work image's fields (read only) */
+  const orf_modefield *wmf;
+  orf_mesh mesh; /* refined: its mesh (owned) */
+  int grid;
+  int refined; /* 0: the previews, 1: the refined stage */
+  int rc, started;
+  pthread_t tid;
+} helper;
 
 static double now_ms(void) {
   struct timespec ts;
@@ -122,6 +147,8 @@ static void to_millimetres(orf_mesh *m, double size_mm) {
   orf_mesh_transform(m, scale, offset);
 }
 
+static int helper_join(job *j, helper *h);
+
 /* Smooths, simplifies, colours, scales and checks one stage's mesh, then
  * hands it to the caller.  On success *m is the stage's final mesh. */
 static int finish_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_mesh *m, orf_stage stage,
@@ -140,7 +167,6 @@ static int finish_stage(job *j, const orf_inflate *f, const orf_modefield *mf, o
    * checked below all the same.  ORF_BUDGET_UNREACHABLE goes back to
    * run_stage, which meshes coarser. */
   size_t budget = orf_stage_face_budget(j->p, stage);
-  if (stage == ORF_STAGE_REFINED_MESH) j->refined_faces = m->face_count, j->refined_grid = grid;
   orf_budget_stats bs = {0};
   j->unreachable = 0;
   if ((rc = orf_mesh_fit_budget(m, budget, threads, &bs))) {
@@ -165,7 +191,8 @@ static int finish_stage(job *j, const orf_inflate *f, const orf_modefield *mf, o
   if (!rep.watertight || !rep.manifold || rep.volume <= 0) return ORF_EINTERNAL;
   t->mesh += now_ms() - t3;
   if (stage == ORF_STAGE_FINAL_OPTIMIZED) j->res->report = rep;
-  if (orf_cancelled(j->o->cancel)) return ORF_ECANCELED;
+  if (stage == ORF_STAGE_FINAL_OPTIMIZED && j->wait && (rc = helper_join(j, j->wait))) return rc;
+  if (orf_cancelled(j->o->cancel) || atomic_load(j->abort)) return ORF_ECANCELED;
   if (j->o->on_stage && j->o->on_stage(j->o->user, stage, m, grid, now_ms() - j->t0)) return ORF_ECANCELED;
   return ORF_OK;
 }
@@ -262,9 +289,11 @@ static int coarser_grid(int grid, size_t faces, size_t budget, double share) {
   return next > 8 ? next : 8;
 }
 
-static int mesh_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_stage stage, int grid,
-                      orf_mesh *keep) {
-  int final_grid = orf_quality_resolution(j->p->quality);
+/* The marching-cubes mesh of one stage into *m (no faces: too thin even
+ * for the final grid), starting at *grid, which gets the grid used. */
+static int stage_mesh(job *j, const orf_inflate *f, const orf_modefield *mf, orf_stage stage, int *grid_io,
+                      orf_mesh *out) {
+  int final_grid = orf_quality_resolution(j->p->quality), grid = *grid_io;
   orf_mesh m;
   int rc;
   for (;;) {
@@ -296,6 +325,23 @@ static int mesh_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf
     m = c;
     grid = next;
   }
+  *grid_io = grid;
+  *out = m;
+  return ORF_OK;
+}
+
+/* One try of run_stage: meshes (or takes *first, a mesh already made at
+ * grid) and finishes the stage. */
+static int mesh_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_stage stage, int grid,
+                      orf_mesh *first, orf_mesh *keep) {
+  orf_mesh m;
+  int rc;
+  if (first) {
+    m = *first;
+    memset(first, 0, sizeof *first);
+  } else if ((rc = stage_mesh(j, f, mf, stage, &grid, &m))) {
+    return rc;
+  }
   j->stage_grid = grid;
   rc = m.face_count ? finish_stage(j, f, mf, &m, stage, grid) : ORF_ETOOTHIN;
   if (rc == ORF_OK && keep)
@@ -318,16 +364,63 @@ static int mesh_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf
  * 81 when predicted from the faces the simplifier reached; from the failed
  * mesh's faces it goes 165, 81. */
 static int run_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_stage stage, int grid,
-                     orf_mesh *keep) {
+                     orf_mesh *first, orf_mesh *keep) {
   int rc;
   size_t budget = orf_stage_face_budget(j->p, stage);
-  while ((rc = mesh_stage(j, f, mf, stage, grid, keep)) == ORF_BUDGET_UNREACHABLE && j->stage_grid > 8) {
+  while ((rc = mesh_stage(j, f, mf, stage, grid, first, keep)) == ORF_BUDGET_UNREACHABLE &&
+         j->stage_grid > 8) {
+    first = NULL;
     grid = j->stage_grid;
     double k = j->unreachable > budget ? sqrt(0.9 * (double)budget / (double)j->unreachable) : 0.75;
     int next = (int)(grid * (k < 0.75 ? k : 0.75));
     grid = next > 8 ? next : 8;
   }
+  if (first) orf_mesh_free(first);
   return rc == ORF_BUDGET_UNREACHABLE ? ORF_EINTERNAL : rc;
+}
+
+static void *helper_main(void *arg) {
+  helper *h = arg;
+  orf_memtrack_set(h->track);
+  if (!h->refined) {
+    for (orf_stage s = ORF_STAGE_VOXEL_PREVIEW; s <= ORF_STAGE_ROUGH_MESH && !h->rc; s++)
+      h->rc = run_stage(&h->j, &h->f, h->has_mf ? &h->mf : NULL, s, kStageGrid[s], NULL, NULL);
+    orf_inflate_free(&h->f);
+    orf_modes_free(&h->mf);
+  } else {
+    h->rc = run_stage(&h->j, h->wf, h->wmf, ORF_STAGE_REFINED_MESH, h->grid, &h->mesh, NULL);
+  }
+  if (h->rc) atomic_store(h->j.abort, 1);
+  orf_memtrack_set(NULL);
+  return NULL;
+}
+
+/* Starts h (set up by the caller) on a thread of its own, or runs it here
+ * when no thread can be had. */
+static void helper_start(job *j, helper *h) {
+  h->j = *j;
+  h->j.res = &h->res;
+  h->j.wait = NULL;
+  h->track = orf_memtrack_get();
+  h->started = 1;
+  if (pthread_create(&h->tid, NULL, helper_main, h)) {
+    h->started = 0;
+    helper_main(h);
+    orf_memtrack_set(h->track);
+    h->started = 2; /* done, to be merged */
+  }
+}
+
+/* Waits for h (when started) and adds its timings to the job's.  Returns
+ * its result. */
+static int helper_join(job *j, helper *h) {
+  if (!h->started) return ORF_OK;
+  if (h->started == 1) pthread_join(h->tid, NULL);
+  h->started = 0;
+  orf_timings *t = &j->res->timings, *u = &h->res.timings;
+  t->decode += u->decode, t->mask += u->mask, t->field += u->field;
+  t->mesh += u->mesh, t->smooth += u->smooth, t->simplify += u->simplify;
+  return h->rc;
 }
 
 static int generate(job *j, const uint8_t *data, size_t size) {
@@ -346,7 +439,19 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   if (work_side < 256) work_side = 256;
   if (work_side > longest) work_side = longest;
 
-  /* voxel_preview and rough_mesh: the small image, its mask and fields. */
+  /* voxel_preview and rough_mesh: the small image, its mask and fields.
+   * With two threads or more (and on the CPU), the two previews are meshed
+   * and handed out by a helper thread while this one goes on with the work
+   * image, and the refined stage is finished by another while this one
+   * meshes the final stage: the finishing of a stage (smoothing, colours,
+   * the check, and the caller's callback, which stores the mesh) runs
+   * largely on one thread, and the next stage does not need it.  Each
+   * stage's mesh is what it was, whatever runs where; stages are still
+   * handed out in order (a helper is joined before the next one starts or
+   * the final stage is handed out).  samples/heart.png at q7 on 2 threads:
+   * BENCHMARKS.md. */
+  int overlap = o->threads > 1 && !j->gpu;
+  helper pre = {0}, ref = {0};
   double t1 = now_ms();
   if ((rc = orf_image_decode(data, size, &o->limits, type == ORF_IMG_JPEG ? SMALL_SIDE : 0, &src))) goto out;
   if ((rc = orf_image_downscale(&src, SMALL_SIDE, &small))) goto out;
@@ -354,10 +459,17 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   j->res->timings.decode += now_ms() - t1;
   if ((rc = prepare(j, &small, &f, mf))) goto out;
   orf_image_free(&small);
-  for (orf_stage s = ORF_STAGE_VOXEL_PREVIEW; s <= ORF_STAGE_ROUGH_MESH; s++)
-    if ((rc = run_stage(j, &f, mf, s, kStageGrid[s], NULL))) goto out;
-  orf_inflate_free(&f);
-  orf_modes_free(&modefield);
+  if (overlap) {
+    pre.f = f, pre.mf = modefield, pre.has_mf = mf != NULL;
+    memset(&f, 0, sizeof f);
+    memset(&modefield, 0, sizeof modefield);
+    helper_start(j, &pre);
+  } else {
+    for (orf_stage s = ORF_STAGE_VOXEL_PREVIEW; s <= ORF_STAGE_ROUGH_MESH; s++)
+      if ((rc = run_stage(j, &f, mf, s, kStageGrid[s], NULL, NULL))) goto out;
+    orf_inflate_free(&f);
+    orf_modes_free(&modefield);
+  }
 
   /* refined_mesh and final_optimized: the working image. */
   t1 = now_ms();
@@ -365,17 +477,43 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   if ((rc = orf_image_downscale(&src, work_side, &work))) goto out;
   orf_image_free(&src);
   j->res->timings.decode += now_ms() - t1;
+  if (atomic_load(j->abort)) goto out;
   if ((rc = prepare(j, &work, &f, mf))) goto out;
   orf_image_free(&work);
-  if ((rc = run_stage(j, &f, mf, ORF_STAGE_REFINED_MESH, kStageGrid[ORF_STAGE_REFINED_MESH], NULL))) goto out;
+  int grid = kStageGrid[ORF_STAGE_REFINED_MESH];
+  orf_mesh refined = {0};
+  if ((rc = stage_mesh(j, &f, mf, ORF_STAGE_REFINED_MESH, &grid, &refined))) goto out;
+  j->refined_faces = refined.face_count, j->refined_grid = grid;
+  if ((rc = helper_join(j, &pre))) {
+    orf_mesh_free(&refined);
+    goto out;
+  }
+  if (overlap && refined.face_count &&
+      refined.face_count <= orf_stage_face_budget(p, ORF_STAGE_REFINED_MESH)) {
+    ref.refined = 1, ref.wf = &f, ref.wmf = mf, ref.mesh = refined, ref.grid = grid;
+    helper_start(j, &ref);
+    j->wait = &ref;
+  } else if ((rc = run_stage(j, &f, mf, ORF_STAGE_REFINED_MESH, grid, &refined, NULL))) {
+    goto out;
+  }
   final_grid = final_grid_of(j);
-  rc = run_stage(j, &f, mf, ORF_STAGE_FINAL_OPTIMIZED, final_grid, &j->res->mesh);
-out:
+  rc = run_stage(j, &f, mf, ORF_STAGE_FINAL_OPTIMIZED, final_grid, NULL, &j->res->mesh);
+out:;
+  /* the helpers' failures come first: what made this thread stop */
+  int rc_pre = helper_join(j, &pre), rc_ref = helper_join(j, &ref);
+  if (rc_pre || rc_ref) {
+    orf_mesh_free(&j->res->mesh);
+    rc = rc_pre ? rc_pre : rc_ref;
+  }
+  j->wait = NULL;
   orf_image_free(&src);
   orf_image_free(&small);
   orf_image_free(&work);
   orf_inflate_free(&f);
   orf_modes_free(&modefield);
+  orf_inflate_free(&pre.f);
+  orf_modes_free(&pre.mf);
+  orf_mesh_free(&ref.mesh);
   return rc;
 }
 
@@ -402,7 +540,8 @@ int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_
   if (!prev) orf_memtrack_set(&track);
   size_t base = atomic_load(&use->current);
   atomic_store(&use->peak, base);
-  job j = {p, opts, out, now_ms(), gpu, {0}, data, size, 0, 0, 0, 0};
+  atomic_int abort = 0;
+  job j = {p, opts, out, now_ms(), gpu, {0}, data, size, 0, 0, 0, 0, &abort, NULL};
   int rc = generate(&j, data, size);
   orf__subject_free(&j.subj);
   out->timings.total = now_ms() - j.t0;

@@ -77,7 +77,8 @@ static void face_pass(const orf_mesh *m, uint8_t *flags, orf_mesh_report *r, siz
     /* det(p0, p1, p2) = p0 . (p1 x p2), about the box centre for precision */
     double p0x = q0x - c[0], p0y = q0y - c[1], p0z = q0z - c[2], p1x = q1x - c[0], p1y = q1y - c[1],
            p1z = q1z - c[2], p2x = q2x - c[0], p2y = q2y - c[1], p2z = q2z - c[2];
-    double det = p0x * (p1y * p2z - p1z * p2y) - p0y * (p1x * p2z - p1z * p2x) + p0z * (p1x * p2y - p1y * p2x);
+    double det =
+        p0x * (p1y * p2z - p1z * p2y) - p0y * (p1x * p2z - p1z * p2x) + p0z * (p1x * p2y - p1y * p2x);
     if (!collapsed) {
       proper++;
       area += fa;

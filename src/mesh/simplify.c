@@ -936,15 +936,15 @@ out_free:
 }
 
 typedef struct slab_work {
-  const uint32_t *face;  /* the faces, grouped by slab: slab s is face[first[s] .. first[s+1]) */
+  const uint32_t *face; /* the faces, grouped by slab: slab s is face[first[s] .. first[s+1]) */
   const uint32_t *first;
-  const size_t *goal;    /* per slab */
+  const size_t *goal; /* per slab */
   const float *pos;
   size_t nv;
   double eps;
-  uint32_t *out;         /* slab s writes its faces at out + 3 first[s] */
-  size_t *got;           /* per slab */
-  int *rc;               /* per slab */
+  uint32_t *out; /* slab s writes its faces at out + 3 first[s] */
+  size_t *got;   /* per slab */
+  int *rc;       /* per slab */
   int count;
   atomic_int next;
 } slab_work;
@@ -958,8 +958,9 @@ static void slab_worker(void *ctx, size_t begin, size_t end, int worker) {
     int s = atomic_fetch_add(&w->next, 1);
     if (s >= w->count) break;
     size_t b = w->first[s], n = w->first[s + 1] - b;
-    w->rc[s] = map ? simplify_part(w->face + 3 * b, n, w->pos, w->goal[s], w->eps, map, w->out + 3 * b, &w->got[s])
-                   : ORF_ENOMEM;
+    w->rc[s] =
+        map ? simplify_part(w->face + 3 * b, n, w->pos, w->goal[s], w->eps, map, w->out + 3 * b, &w->got[s])
+            : ORF_ENOMEM;
   }
   orf_free(map);
 }
@@ -1178,7 +1179,8 @@ int orf_mesh_simplify_piece(orf_mesh *m, size_t target_faces, const orf_mesh_rep
      * seam, which a last pass over the whole mends (it only looks at every
      * face when there are none); the pockets of the whole are dropped only
      * when its check fails (one on a seam) */
-    if ((rc = slabs ? fix_degenerate(work, &got, &verts, eps) : repair(work, &got, &verts, eps, 0))) goto out_free;
+    if ((rc = slabs ? fix_degenerate(work, &got, &verts, eps) : repair(work, &got, &verts, eps, 0)))
+      goto out_free;
     orf_mesh view = {g.pos, NULL, work, g.n, got};
     rc = orf_mesh_check(&view, &r);
     if (rc) goto out_free;
