@@ -360,6 +360,7 @@ typedef struct orf_segmenter_stats {
   size_t cache_entries;   /* mattes cached now */
   size_t cache_max_bytes; /* the bound */
   int input_side;         /* the network's input size (square) */
+  uint64_t preview_runs;  /* times the preview network ran (the first stages of a new image) */
 } orf_segmenter_stats;
 
 void orf_segmenter_stats_get(orf_segmenter *s, orf_segmenter_stats *out);
@@ -479,7 +480,12 @@ size_t orf_repair_params_canonical(const orf_repair_params *p, char *buf, size_t
 
 /* The stages orf_repair() reports, in order ("imported", "rough_solid",
  * "final_repaired"); a mesh passed through unremeshed skips rough_solid. */
-typedef enum { ORF_REPAIR_IMPORTED, ORF_REPAIR_ROUGH, ORF_REPAIR_FINAL, ORF_REPAIR_STAGE_COUNT } orf_repair_stage;
+typedef enum {
+  ORF_REPAIR_IMPORTED,
+  ORF_REPAIR_ROUGH,
+  ORF_REPAIR_FINAL,
+  ORF_REPAIR_STAGE_COUNT
+} orf_repair_stage;
 const char *orf_repair_stage_name(orf_repair_stage s);
 
 /* Called on the job's thread with each stage's mesh (the engine's: copy
@@ -492,22 +498,22 @@ typedef int (*orf_repair_stage_fn)(void *user, orf_repair_stage stage, const orf
 typedef struct orf_repair_info {
   size_t input_triangles, input_vertices; /* as read, before welding */
   size_t welded_vertices;
-  size_t open_edges, nonmanifold_edges;  /* of the welded input */
-  size_t components;                     /* of the welded input, joined through shared vertices */
-  size_t flipped_faces;                  /* turned to agree with their neighbours or outward */
+  size_t open_edges, nonmanifold_edges; /* of the welded input */
+  size_t components;                    /* of the welded input, joined through shared vertices */
+  size_t flipped_faces;                 /* turned to agree with their neighbours or outward */
   size_t degenerate_dropped, duplicate_dropped;
   size_t floaters_dropped, floater_faces_dropped;
-  int remeshed;                          /* 1: winding-number remesh, 0: passed through */
-  int grid;                              /* cells on the longest side (0 when passed through) */
-  double cell_mm;                        /* grid cell in millimetres */
-  double input_volume_mm3;               /* signed volume of the oriented input, placed */
-  double hausdorff_mm;                   /* sampled distance from the input's surface to the output */
-  double far_share;                      /* share of input samples farther than a cell from the output */
-  int thin_warning;                      /* parts thinner than a cell were lost */
-  double min_thickness_mm;               /* with thin_warning: the thinnest part the grid keeps (a cell) */
+  int remeshed;            /* 1: winding-number remesh, 0: passed through */
+  int grid;                /* cells on the longest side (0 when passed through) */
+  double cell_mm;          /* grid cell in millimetres */
+  double input_volume_mm3; /* signed volume of the oriented input, placed */
+  double hausdorff_mm;     /* sampled distance from the input's surface to the output */
+  double far_share;        /* share of input samples farther than a cell from the output */
+  int thin_warning;        /* parts thinner than a cell were lost */
+  double min_thickness_mm; /* with thin_warning: the thinnest part the grid keeps (a cell) */
   double winding_ms, total_ms;
-  size_t winding_evals;                  /* exact winding-number evaluations on the grid */
-  char message[256];                     /* a reason from the importer, or the thin-part warning */
+  size_t winding_evals; /* exact winding-number evaluations on the grid */
+  char message[256];    /* a reason from the importer, or the thin-part warning */
 } orf_repair_info;
 
 /* Result of orf_repair(): free with orf_repair_result_free(). */

@@ -203,7 +203,7 @@ static int finish_stage(job *j, const orf_inflate *f, const orf_modefield *mf, o
  * (ORF_ENOSUBJECT, see above).  relief and lithophane otherwise: the whole
  * frame, with no mask built (mask->data NULL, source ORF_MASK_FRAME). */
 static int subject_mask(const orf_image *img, const orf_params *p, const orf_job_opts *o, orf__subject *st,
-                        const uint8_t *data, size_t size, orf_mask *mask) {
+                        const uint8_t *data, size_t size, int preview, orf_mask *mask) {
   memset(mask, 0, sizeof *mask);
   if (p->mode != ORF_MODE_INFLATE && !orf_modes_need_mask(p)) {
     mask->source = ORF_MASK_FRAME;
@@ -211,7 +211,7 @@ static int subject_mask(const orf_image *img, const orf_params *p, const orf_job
   }
   int rc = p->background == ORF_BG_NONE ? orf_mask_build(img, ORF_BG_NONE, o->threads, mask)
                                         : orf__subject_mask(st, img, p, p->background, o->segmenter, data,
-                                                            size, &o->limits, o->threads, mask);
+                                                            size, &o->limits, o->threads, preview, mask);
   if (rc == ORF_ENOSUBJECT && p->mode == ORF_MODE_INFLATE && p->background == ORF_BG_AUTO)
     rc = orf_mask_build(img, ORF_BG_NONE, o->threads, mask);
   return rc;
@@ -219,10 +219,10 @@ static int subject_mask(const orf_image *img, const orf_params *p, const orf_job
 
 /* The subject mask and the fields of one image size (the preview's or the
  * work's): inflate's into f (mf NULL), or another mode's into mf. */
-static int prepare(job *j, const orf_image *img, orf_inflate *f, orf_modefield *mf) {
+static int prepare(job *j, const orf_image *img, orf_inflate *f, orf_modefield *mf, int preview) {
   orf_mask mask;
   double t1 = now_ms();
-  int rc = subject_mask(img, j->p, j->o, &j->subj, j->data, j->size, &mask);
+  int rc = subject_mask(img, j->p, j->o, &j->subj, j->data, j->size, preview, &mask);
   if (rc) return rc;
   j->res->mask_source = mask.source;
   double t2 = now_ms();
@@ -457,7 +457,7 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   if ((rc = orf_image_downscale(&src, SMALL_SIDE, &small))) goto out;
   if (type == ORF_IMG_JPEG) orf_image_free(&src);
   j->res->timings.decode += now_ms() - t1;
-  if ((rc = prepare(j, &small, &f, mf))) goto out;
+  if ((rc = prepare(j, &small, &f, mf, 1))) goto out;
   orf_image_free(&small);
   if (overlap) {
     pre.f = f, pre.mf = modefield, pre.has_mf = mf != NULL;
@@ -478,7 +478,7 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   orf_image_free(&src);
   j->res->timings.decode += now_ms() - t1;
   if (atomic_load(j->abort)) goto out;
-  if ((rc = prepare(j, &work, &f, mf))) goto out;
+  if ((rc = prepare(j, &work, &f, mf, 0))) goto out;
   orf_image_free(&work);
   int grid = kStageGrid[ORF_STAGE_REFINED_MESH];
   orf_mesh refined = {0};
@@ -569,10 +569,10 @@ int orf_subject_png(const uint8_t *data, size_t size, const orf_params *p, const
   orf_image_free(&src);
   /* the source is decided on the small image, as a job decides it */
   if (!rc) rc = orf_image_downscale(&img, SMALL_SIDE, &small);
-  if (!rc) rc = subject_mask(&small, p, &o, &st, data, size, &mask);
+  if (!rc) rc = subject_mask(&small, p, &o, &st, data, size, 0, &mask);
   orf_mask_free(&mask);
   orf_image_free(&small);
-  if (rc == ORF_OK || rc == ORF_ENOSUBJECT) rc = subject_mask(&img, p, &o, &st, data, size, &mask);
+  if (rc == ORF_OK || rc == ORF_ENOSUBJECT) rc = subject_mask(&img, p, &o, &st, data, size, 0, &mask);
   orf__subject_free(&st);
   if (rc) goto out;
   if (source) *source = mask.source;
