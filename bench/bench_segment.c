@@ -3,7 +3,8 @@
  * (issue 12), at 2 threads:
  *  - the network alone (u2netp in OpenCV's DNN, 320x320) per photograph,
  *    median of RUNS runs after one warm-up (wall clock, and the process's
- *    CPU time over both threads), and the colour model on the
+ *    CPU time over both threads), the same for its preview network (the
+ *    side output of decoder stage 2, net.cpp), and the colour model on the
  *    same image at the job's two sizes (160 px, the decision, and 512 px,
  *    the work image of quality 7);
  *  - the first stage (voxel_preview) of a job from the bytes, median of
@@ -100,8 +101,9 @@ int main(void) {
                                        "alphamat/input_images/plant.jpg"};
   printf("network: %s, %dx%d input, %d threads, median of %d runs after a warm-up\n", model, side, side,
          THREADS, RUNS);
-  printf("%-34s %12s %12s %14s %14s\n", "image", "network ms", "network cpu", "colour 160 ms",
-         "colour 512 ms");
+  printf("preview network: %s\n", orf__net_has_preview(net) ? "side output 2" : "none (the full one)");
+  printf("%-34s %12s %12s %12s %12s %14s %14s\n", "image", "network ms", "network cpu", "preview ms",
+         "preview cpu", "colour 160 ms", "colour 512 ms");
   for (size_t i = 0; i < sizeof photos / sizeof photos[0]; i++) {
     char path[512];
     snprintf(path, sizeof path, DOC "%s", photos[i]);
@@ -114,13 +116,19 @@ int main(void) {
     }
     orf_image_downscale(&img, 160, &small);
     orf_image_downscale(&img, 512, &work);
-    double t[RUNS], cpu[RUNS], c1[RUNS], c2[RUNS];
-    orf__net_run(net, img.rgba, img.width, img.height, matte); /* warm-up: the layers' buffers */
+    double t[RUNS], cpu[RUNS], pt[RUNS], pcpu[RUNS], c1[RUNS], c2[RUNS];
+    int pv = orf__net_has_preview(net);
+    orf__net_run(net, img.rgba, img.width, img.height, 0, matte); /* warm-up: the layers' buffers */
+    orf__net_run(net, img.rgba, img.width, img.height, pv, matte);
     for (int r = 0; r < RUNS; r++) {
       double t0 = now_ms(), u0 = cpu_ms();
-      orf__net_run(net, img.rgba, img.width, img.height, matte);
+      orf__net_run(net, img.rgba, img.width, img.height, 0, matte);
       t[r] = now_ms() - t0;
       cpu[r] = cpu_ms() - u0;
+      t0 = now_ms(), u0 = cpu_ms();
+      orf__net_run(net, img.rgba, img.width, img.height, pv, matte);
+      pt[r] = now_ms() - t0;
+      pcpu[r] = cpu_ms() - u0;
       orf_mask m;
       t0 = now_ms();
       orf_mask_build(&small, ORF_BG_COLOR, THREADS, &m);
@@ -133,8 +141,8 @@ int main(void) {
     }
     char name[64];
     snprintf(name, sizeof name, "%s %ux%u", strrchr(photos[i], '/') + 1, img.width, img.height);
-    printf("%-34s %12.1f %12.1f %14.2f %14.2f\n", name, median(t, RUNS), median(cpu, RUNS), median(c1, RUNS),
-           median(c2, RUNS));
+    printf("%-34s %12.1f %12.1f %12.1f %12.1f %14.2f %14.2f\n", name, median(t, RUNS), median(cpu, RUNS),
+           median(pt, RUNS), median(pcpu, RUNS), median(c1, RUNS), median(c2, RUNS));
     orf_image_free(&img);
     orf_image_free(&small);
     orf_image_free(&work);
@@ -177,8 +185,8 @@ int main(void) {
   }
   orf_segmenter_stats st;
   orf_segmenter_stats_get(cached, &st);
-  printf("cached segmenter: %llu run(s), %llu hit(s)\n", (unsigned long long)st.runs,
-         (unsigned long long)st.hits);
+  printf("cached segmenter: %llu run(s), %llu preview run(s), %llu hit(s)\n", (unsigned long long)st.runs,
+         (unsigned long long)st.preview_runs, (unsigned long long)st.hits);
   orf_segmenter_free(nocache);
   orf_segmenter_free(cached);
   free(photo);

@@ -472,6 +472,7 @@ typedef struct orf_segmenter_stats {
   size_t cache_entries;   /* mattes cached now */
   size_t cache_max_bytes; /* the bound */
   int input_side;         /* the network's input size (square) */
+  uint64_t preview_runs;  /* times the preview network ran (the first stages of a new image) */
 } orf_segmenter_stats;
 
 void orf_segmenter_stats_get(orf_segmenter *s, orf_segmenter_stats *out);

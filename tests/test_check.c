@@ -335,6 +335,54 @@ static void test_out_of_memory(void **state) {
   orf_mesh_free(&m);
 }
 
+/* The closed-manifold path of orf_mesh_check (check_closed) against the
+ * general one: the same mesh with one collapsed face appended (which the
+ * closed path leaves to the general one) must report the same figures but
+ * for that face. */
+static void test_closed_path_matches_general(void **state) {
+  (void)state;
+  for (int k = 0; k < 7; k++) {
+    orf_mesh m = {0};
+    int rc = k == 0   ? mg_icosphere(&m, 3, 1.0f)
+             : k == 1 ? mg_torus(&m, 1.0f, 0.3f, 40, 20)
+             : k == 2 ? mg_two_spheres(&m, 2, 1.0f, 0.5f)
+             : k == 3 ? mg_cube(&m, 6, 1.0f)
+             : k == 4 ? mg_noisy_sphere(&m, 3, 1.0f, 0.05f, 7)
+             : k == 5 ? mg_mt_sphere(&m, 24, 1.0f)
+                      : mg_uv_sphere(&m, 12, 18, 1.0f);
+    assert_int_equal(rc, 0);
+    orf_mesh_report fast, slow;
+    assert_int_equal(orf_mesh_check(&m, &fast), ORF_OK);
+    orf_mesh more;
+    assert_int_equal(orf_mesh_alloc(&more, m.vertex_count + 1, m.face_count + 1, 0), ORF_OK);
+    memcpy(more.positions, m.positions, m.vertex_count * 3 * sizeof(float));
+    memset(more.positions + 3 * m.vertex_count, 0, 3 * sizeof(float)); /* an unused vertex too */
+    memcpy(more.indices, m.indices, m.face_count * 3 * sizeof(uint32_t));
+    uint32_t *t = more.indices + 3 * m.face_count;
+    t[0] = t[1] = m.indices[0], t[2] = m.indices[1];
+    assert_int_equal(orf_mesh_check(&more, &slow), ORF_OK);
+    print_message("mesh %d: %zu faces, euler %ld, %zu components, watertight %d manifold %d\n", k, fast.faces,
+                  fast.euler, fast.components, fast.watertight, fast.manifold);
+    assert_int_equal(slow.faces, fast.faces + 1);
+    assert_int_equal(slow.vertices, fast.vertices + 1);
+    assert_int_equal(slow.degenerate_faces, fast.degenerate_faces + 1);
+    assert_int_equal(slow.unused_vertices, fast.unused_vertices + 1);
+    assert_int_equal(slow.edges, fast.edges);
+    assert_int_equal(slow.euler, fast.euler);
+    assert_int_equal(slow.components, fast.components);
+    assert_int_equal(slow.boundary_edges, fast.boundary_edges);
+    assert_int_equal(slow.nonmanifold_edges, fast.nonmanifold_edges);
+    assert_int_equal(slow.misoriented_edges, fast.misoriented_edges);
+    assert_int_equal(slow.nonmanifold_vertices, fast.nonmanifold_vertices);
+    assert_int_equal(slow.duplicate_faces, fast.duplicate_faces);
+    assert_int_equal(slow.watertight, fast.watertight);
+    assert_true(slow.volume == fast.volume && slow.area == fast.area);
+    assert_true(fast.watertight && fast.manifold && !slow.manifold);
+    orf_mesh_free(&more);
+    orf_mesh_free(&m);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_icosphere_closed),
@@ -351,6 +399,7 @@ int main(void) {
       cmocka_unit_test(test_unused_vertex),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_out_of_memory),
+      cmocka_unit_test(test_closed_path_matches_general),
   };
   return cmocka_run_group_tests_name("check", tests, NULL, NULL);
 }

@@ -21,6 +21,10 @@
  *  - over HTTP: X-Mask-Source, mask_source in the result, the counter
  *    orfeas_segment_runs_total for the same image at other qualities and
  *    modes (one run) and for ten concurrent requests of a new image (one run);
+ *  - previews: a new photograph's first two stages take the preview
+ *    network's matte (one preview run and one full run per image, shared by
+ *    concurrent jobs; none for a cached image), whose mask agrees with the
+ *    full one's (IoU printed, >= 0.85 on the composites and photographs);
  *  - the job's memory: the process's RSS peak over a network job stays under
  *    orf_estimate_peak_bytes (OpenCV allocates outside the engine's
  *    allocator, so the estimate's share for it is measured, estimate.c).
@@ -43,6 +47,7 @@
 #include <unistd.h>
 
 #include "image.h"
+#include "segment.h"
 #include "orfeas.h"
 #include "server_harness.h"
 #include "testutil.h"
@@ -488,6 +493,107 @@ static void test_cache(void **state) {
   free(jpg);
 }
 
+/* ---- previews ------------------------------------------------------------ */
+
+typedef struct gen {
+  const uint8_t *data;
+  size_t size;
+  int rc;
+  int stages;
+} gen;
+
+static int count_stage(void *user, orf_stage s, const orf_mesh *m, int grid, double ms) {
+  (void)s, (void)m, (void)grid, (void)ms;
+  ((gen *)user)->stages++;
+  return 0;
+}
+
+static void *generate_q3(void *arg) {
+  gen *g = arg;
+  orf_params p;
+  orf_params_init(&p);
+  p.background = ORF_BG_SUBJECT;
+  p.quality = 3;
+  orf_job_opts o;
+  orf_job_opts_init(&o);
+  o.threads = 2;
+  o.segmenter = seg;
+  o.on_stage = count_stage;
+  o.user = g;
+  orf_result r;
+  g->rc = orf_generate(g->data, g->size, &p, &o, &r);
+  if (!g->rc) orf_result_free(&r);
+  return NULL;
+}
+
+/* The preview network's mask against the full one's: the composites and
+ * photographs of opencv-doc, decoded and run through net.h as a job would,
+ * thresholded at one half.  Then jobs: a new image (three jobs at once)
+ * runs the preview once and the network once; a cached one runs neither. */
+static void test_preview(void **state) {
+  (void)state;
+  char err[512];
+  orf__net *net;
+  assert_int_equal(orf__net_load(model, 2, &net, err, sizeof err), 0);
+  assert_true(orf__net_has_preview(net));
+  int side = orf__net_side(net);
+  uint8_t *full = malloc((size_t)side * side), *pre = malloc((size_t)side * side);
+  static const char *const photos[] = {"data/messi5.jpg",       "data/fruits.jpg",
+                                       "data/squirrel_cls.jpg", "data/home.jpg",
+                                       "data/butterfly.jpg",    "alphamat/input_images/plant.jpg"};
+  double worst = 1;
+  for (size_t i = 0; i < sizeof photos / sizeof photos[0]; i++) {
+    char path[512];
+    snprintf(path, sizeof path, DOC "%s", photos[i]);
+    size_t n;
+    uint8_t *data = tu_read_file(path, &n);
+    orf_image img;
+    assert_non_null(data);
+    assert_int_equal(orf_image_decode(data, n, NULL, (uint32_t)side, &img), 0);
+    assert_int_equal(orf__net_run(net, img.rgba, img.width, img.height, 0, full), 0);
+    assert_int_equal(orf__net_run(net, img.rgba, img.width, img.height, 1, pre), 0);
+    for (size_t k = 0; k < (size_t)side * side; k++)
+      full[k] = full[k] >= 128, pre[k] = pre[k] >= 128;
+    double v = iou(full, pre, (size_t)side * side);
+    printf("preview against full, %s: IoU %.3f\n", strrchr(photos[i], '/') + 1, v);
+    if (v < worst) worst = v;
+    orf_image_free(&img);
+    free(data);
+  }
+  assert_true(worst >= 0.85);
+  orf__net_free(net);
+  free(full);
+  free(pre);
+
+  size_t n;
+  uint8_t *jpg = tu_photo_jpeg(330, &n);
+  orf_segmenter_stats s0, s1;
+  orf_segmenter_stats_get(seg, &s0);
+  pthread_t t[3];
+  gen g[3];
+  for (int i = 0; i < 3; i++) {
+    g[i] = (gen){jpg, n, -1, 0};
+    pthread_create(&t[i], NULL, generate_q3, &g[i]);
+  }
+  for (int i = 0; i < 3; i++) {
+    pthread_join(t[i], NULL);
+    assert_int_equal(g[i].rc, 0);
+    assert_int_equal(g[i].stages, ORF_STAGE_COUNT);
+  }
+  orf_segmenter_stats_get(seg, &s1);
+  printf("three jobs on a new image: %llu preview run(s), %llu run(s)\n",
+         (unsigned long long)(s1.preview_runs - s0.preview_runs), (unsigned long long)(s1.runs - s0.runs));
+  assert_int_equal(s1.preview_runs - s0.preview_runs, 1);
+  assert_int_equal(s1.runs - s0.runs, 1);
+  gen again = {jpg, n, -1, 0};
+  generate_q3(&again);
+  assert_int_equal(again.rc, 0);
+  orf_segmenter_stats_get(seg, &s0);
+  assert_int_equal(s0.preview_runs, s1.preview_runs);
+  assert_int_equal(s0.runs, s1.runs);
+  free(jpg);
+}
+
 /* A cache of 0 bytes keeps nothing: a second ask runs again; and an LRU of
  * one matte drops the older image. */
 static void test_cache_bound(void **state) {
@@ -869,6 +975,7 @@ int main(void) {
       cmocka_unit_test(test_points_parsing),
       cmocka_unit_test(test_cache),
       cmocka_unit_test(test_cache_bound),
+      cmocka_unit_test(test_preview),
       cmocka_unit_test(test_model_errors),
       cmocka_unit_test(test_memory_estimate),
       cmocka_unit_test(test_http),

@@ -71,7 +71,11 @@ static void mode_bound(const orf_params *p, int grid, double side, uint64_t work
  * engine's allocator, so its share is a measured bound rather than a
  * count: SEG_NET_BYTES for the network's layer buffers (u2netp at 320x320
  * grows the process by 163 MB on its first run, measured as RSS on this
- * machine; tests/test_segment.c checks a job's whole RSS peak against the
+ * machine; its preview network, built for each new image and freed after
+ * its run (net.cpp), by 108 MB while it runs: before the full network's
+ * first run that is within the 163, after it on top of the full
+ * network's kept buffers, which the job did not allocate;
+ * tests/test_segment.c checks a job's whole RSS peak against the
  * estimate), and SEG_BYTES_PER_PX per pixel of the working image for the
  * guided filter with a colour guide (about 30 float planes) and the
  * masks around it.  Counted for every job whose subject may come from the

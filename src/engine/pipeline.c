@@ -35,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "alloc.h"
 #include "budget.h"
@@ -82,9 +84,34 @@ typedef struct job {
   const uint8_t *data; /* the image's bytes, for the network's matte */
   size_t size;
   size_t refined_faces; /* of the refined stage's mesh before its budget */
+  int refined_grid;     /* the grid that mesh came from */
   size_t unreachable;   /* faces of a stage's mesh that could not be brought within its budget */
   orf_texture_plan tex; /* the texture's mask and projection (src/texture/) */
+  int stage_grid;       /* the grid of the last mesh a stage made */
+  atomic_int *abort;    /* set by a helper that failed (shared by the job's copies) */
+  struct helper *wait;  /* to join before the final stage is handed out */
 } job;
+
+/* A stage finished on a thread of its own while the job goes on (see
+ * generate()): the previews from the small image's fields, or the refined
+ * stage from its marching-cubes mesh.  It works on its own copy of the job
+ * (its own timings, added to the job's when it is joined), under the
+ * job's memory accounting, and hands its stages out itself, in order. */
+typedef struct helper {
+  job j;
+  orf_result res; /* the helper's timings */
+  orf_memtrack *track;
+  orf_inflate f; /* previews: the small image's fields (owned) */
+  orf_modefield mf;
+  int has_mf;
+  const orf_inflate *wf; /* refined: the work image's fields (read only) */
+  const orf_modefield *wmf;
+  orf_mesh mesh; /* refined: its mesh (owned) */
+  int grid;
+  int refined; /* 0: the previews, 1: the refined stage */
+  int rc, started;
+  pthread_t tid;
+} helper;
 
 static double now_ms(void) {
   struct timespec ts;
@@ -123,6 +150,8 @@ static void to_millimetres(orf_mesh *m, double size_mm) {
   orf_mesh_transform(m, scale, offset);
 }
 
+static int helper_join(job *j, helper *h);
+
 /* Smooths, simplifies, colours, scales and checks one stage's mesh, then
  * hands it to the caller.  On success *m is the stage's final mesh. */
 static int finish_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_mesh *m, orf_stage stage,
@@ -141,7 +170,6 @@ static int finish_stage(job *j, const orf_inflate *f, const orf_modefield *mf, o
    * checked below all the same.  ORF_BUDGET_UNREACHABLE goes back to
    * run_stage, which meshes coarser. */
   size_t budget = orf_stage_face_budget(j->p, stage);
-  if (stage == ORF_STAGE_REFINED_MESH) j->refined_faces = m->face_count;
   orf_budget_stats bs = {0};
   j->unreachable = 0;
   if ((rc = orf_mesh_fit_budget(m, budget, threads, &bs))) {
@@ -169,7 +197,8 @@ static int finish_stage(job *j, const orf_inflate *f, const orf_modefield *mf, o
   if (!rep.watertight || !rep.manifold || rep.volume <= 0) return ORF_EINTERNAL;
   t->mesh += now_ms() - t3;
   if (stage == ORF_STAGE_FINAL_OPTIMIZED) j->res->report = rep;
-  if (orf_cancelled(j->o->cancel)) return ORF_ECANCELED;
+  if (stage == ORF_STAGE_FINAL_OPTIMIZED && j->wait && (rc = helper_join(j, j->wait))) return rc;
+  if (orf_cancelled(j->o->cancel) || atomic_load(j->abort)) return ORF_ECANCELED;
   if (j->o->on_stage && j->o->on_stage(j->o->user, stage, m, grid, now_ms() - j->t0)) return ORF_ECANCELED;
   return ORF_OK;
 }
@@ -180,7 +209,7 @@ static int finish_stage(job *j, const orf_inflate *f, const orf_modefield *mf, o
  * (ORF_ENOSUBJECT, see above).  relief and lithophane otherwise: the whole
  * frame, with no mask built (mask->data NULL, source ORF_MASK_FRAME). */
 static int subject_mask(const orf_image *img, const orf_params *p, const orf_job_opts *o, orf__subject *st,
-                        const uint8_t *data, size_t size, orf_mask *mask) {
+                        const uint8_t *data, size_t size, int preview, orf_mask *mask) {
   memset(mask, 0, sizeof *mask);
   if (p->mode != ORF_MODE_INFLATE && !orf_modes_need_mask(p)) {
     mask->source = ORF_MASK_FRAME;
@@ -188,7 +217,7 @@ static int subject_mask(const orf_image *img, const orf_params *p, const orf_job
   }
   int rc = p->background == ORF_BG_NONE ? orf_mask_build(img, ORF_BG_NONE, o->threads, mask)
                                         : orf__subject_mask(st, img, p, p->background, o->segmenter, data,
-                                                            size, &o->limits, o->threads, mask);
+                                                            size, &o->limits, o->threads, preview, mask);
   if (rc == ORF_ENOSUBJECT && p->mode == ORF_MODE_INFLATE && p->background == ORF_BG_AUTO)
     rc = orf_mask_build(img, ORF_BG_NONE, o->threads, mask);
   return rc;
@@ -196,10 +225,10 @@ static int subject_mask(const orf_image *img, const orf_params *p, const orf_job
 
 /* The subject mask and the fields of one image size (the preview's or the
  * work's): inflate's into f (mf NULL), or another mode's into mf. */
-static int prepare(job *j, const orf_image *img, orf_inflate *f, orf_modefield *mf) {
+static int prepare(job *j, const orf_image *img, orf_inflate *f, orf_modefield *mf, int preview) {
   orf_mask mask;
   double t1 = now_ms();
-  int rc = subject_mask(img, j->p, j->o, &j->subj, j->data, j->size, &mask);
+  int rc = subject_mask(img, j->p, j->o, &j->subj, j->data, j->size, preview, &mask);
   if (rc) return rc;
   j->res->mask_source = mask.source;
   double t2 = now_ms();
@@ -229,11 +258,11 @@ static int prepare(job *j, const orf_image *img, orf_inflate *f, orf_modefield *
  * and 3 no better (0.163 against 0.155 mm mean sampled distance), so 2
  * stays.  Times: BENCHMARKS.md. */
 static int final_grid_of(const job *j) {
-  int r = orf_quality_resolution(j->p->quality), refined = kStageGrid[ORF_STAGE_REFINED_MESH];
+  int r = orf_quality_resolution(j->p->quality), refined = j->refined_grid;
   size_t budget = orf_stage_face_budget(j->p, ORF_STAGE_FINAL_OPTIMIZED);
   if (!j->refined_faces) return r;
   double g = refined * sqrt(FINAL_FACE_RATIO * (double)budget / (double)j->refined_faces);
-  int lo = r / 2 > refined ? r / 2 : refined;
+  int lo = r / 2 > kStageGrid[ORF_STAGE_REFINED_MESH] ? r / 2 : kStageGrid[ORF_STAGE_REFINED_MESH];
   if (lo > r) lo = r;
   if (g < lo) return lo;
   return g < r ? (int)g : r;
@@ -246,24 +275,80 @@ static int final_grid_of(const job *j) {
  * refused for its preview.  One that even the final grid does not resolve
  * is ORF_ETOOTHIN: the image's limit at this quality, said as such, not an
  * invariant that failed. */
-static int mesh_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_stage stage, int grid,
-                      orf_mesh *keep) {
-  int final_grid = orf_quality_resolution(j->p->quality);
+static int extract(job *j, const orf_inflate *f, const orf_modefield *mf, int grid, orf_mesh *m) {
+  double t1 = now_ms();
+  orf_gpu_stats gs = {0};
+  int rc = mf       ? orf_modes_mesh(mf, grid, j->o->threads, j->o->cancel, m)
+           : j->gpu ? orf_gpu_inflate_mesh(f, grid, j->o->precision, j->o->cancel, m, &gs)
+                    : orf_inflate_mesh(f, grid, j->o->threads, j->o->cancel, m);
+  if (gs.device_peak > j->o->device_peak_bytes) j->o->device_peak_bytes = gs.device_peak;
+  j->res->timings.mesh += now_ms() - t1;
+  return rc;
+}
+
+/* The grid predicted to give `share` of `budget` faces where `grid` gave
+ * `faces` (faces grow as the square of the grid), at least a cell coarser,
+ * down to 8 cells. */
+static int coarser_grid(int grid, size_t faces, size_t budget, double share) {
+  int next = (int)(grid * sqrt(share * (double)budget / (double)faces));
+  if (next >= grid) next = grid - 1;
+  return next > 8 ? next : 8;
+}
+
+/* The marching-cubes mesh of one stage into *m (no faces: too thin even
+ * for the final grid), starting at *grid, which gets the grid used. */
+static int stage_mesh(job *j, const orf_inflate *f, const orf_modefield *mf, orf_stage stage, int *grid_io,
+                      orf_mesh *out) {
+  int final_grid = orf_quality_resolution(j->p->quality), grid = *grid_io;
   orf_mesh m;
   int rc;
   for (;;) {
-    double t1 = now_ms();
-    orf_gpu_stats gs = {0};
-    rc = mf       ? orf_modes_mesh(mf, grid, j->o->threads, j->o->cancel, &m)
-         : j->gpu ? orf_gpu_inflate_mesh(f, grid, j->o->precision, j->o->cancel, &m, &gs)
-                  : orf_inflate_mesh(f, grid, j->o->threads, j->o->cancel, &m);
-    if (gs.device_peak > j->o->device_peak_bytes) j->o->device_peak_bytes = gs.device_peak;
-    j->res->timings.mesh += now_ms() - t1;
-    if (rc) return rc;
+    if ((rc = extract(j, f, mf, grid, &m))) return rc;
     if (m.face_count || grid >= final_grid) break;
     orf_mesh_free(&m);
     grid = 2 * grid < final_grid ? 2 * grid : final_grid;
   }
+  /* The previews are not decimated: one whose mesh is over its budget (a
+   * ragged, many-piece subject) is meshed again on the grid predicted to
+   * give 0.9 x the budget, which costs one more marching cubes (a few ms)
+   * where simplifying cost 50 ms (tests/hostile.c's text at 128 cells,
+   * 139k faces to 120k) to 1.6 s (the noise mask, 174k faces, whose
+   * simplification failed and was meshed coarser all the same).  A grid
+   * that leaves no surface keeps the finer mesh, which is simplified. */
+  size_t budget = orf_stage_face_budget(j->p, stage);
+  while (stage < ORF_STAGE_FINAL_OPTIMIZED && m.face_count > budget && grid > 8) {
+    int next = coarser_grid(grid, m.face_count, budget, 0.9);
+    orf_mesh c;
+    if ((rc = extract(j, f, mf, next, &c))) {
+      orf_mesh_free(&m);
+      return rc;
+    }
+    if (!c.face_count) {
+      orf_mesh_free(&c);
+      break;
+    }
+    orf_mesh_free(&m);
+    m = c;
+    grid = next;
+  }
+  *grid_io = grid;
+  *out = m;
+  return ORF_OK;
+}
+
+/* One try of run_stage: meshes (or takes *first, a mesh already made at
+ * grid) and finishes the stage. */
+static int mesh_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_stage stage, int grid,
+                      orf_mesh *first, orf_mesh *keep) {
+  orf_mesh m;
+  int rc;
+  if (first) {
+    m = *first;
+    memset(first, 0, sizeof *first);
+  } else if ((rc = stage_mesh(j, f, mf, stage, &grid, &m))) {
+    return rc;
+  }
+  j->stage_grid = grid;
   rc = m.face_count ? finish_stage(j, f, mf, &m, stage, grid) : ORF_ETOOTHIN;
   if (rc == ORF_OK && keep)
     *keep = m;
@@ -285,15 +370,63 @@ static int mesh_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf
  * 81 when predicted from the faces the simplifier reached; from the failed
  * mesh's faces it goes 165, 81. */
 static int run_stage(job *j, const orf_inflate *f, const orf_modefield *mf, orf_stage stage, int grid,
-                     orf_mesh *keep) {
+                     orf_mesh *first, orf_mesh *keep) {
   int rc;
   size_t budget = orf_stage_face_budget(j->p, stage);
-  while ((rc = mesh_stage(j, f, mf, stage, grid, keep)) == ORF_BUDGET_UNREACHABLE && grid > 8) {
+  while ((rc = mesh_stage(j, f, mf, stage, grid, first, keep)) == ORF_BUDGET_UNREACHABLE &&
+         j->stage_grid > 8) {
+    first = NULL;
+    grid = j->stage_grid;
     double k = j->unreachable > budget ? sqrt(0.9 * (double)budget / (double)j->unreachable) : 0.75;
     int next = (int)(grid * (k < 0.75 ? k : 0.75));
     grid = next > 8 ? next : 8;
   }
+  if (first) orf_mesh_free(first);
   return rc == ORF_BUDGET_UNREACHABLE ? ORF_EINTERNAL : rc;
+}
+
+static void *helper_main(void *arg) {
+  helper *h = arg;
+  orf_memtrack_set(h->track);
+  if (!h->refined) {
+    for (orf_stage s = ORF_STAGE_VOXEL_PREVIEW; s <= ORF_STAGE_ROUGH_MESH && !h->rc; s++)
+      h->rc = run_stage(&h->j, &h->f, h->has_mf ? &h->mf : NULL, s, kStageGrid[s], NULL, NULL);
+    orf_inflate_free(&h->f);
+    orf_modes_free(&h->mf);
+  } else {
+    h->rc = run_stage(&h->j, h->wf, h->wmf, ORF_STAGE_REFINED_MESH, h->grid, &h->mesh, NULL);
+  }
+  if (h->rc) atomic_store(h->j.abort, 1);
+  orf_memtrack_set(NULL);
+  return NULL;
+}
+
+/* Starts h (set up by the caller) on a thread of its own, or runs it here
+ * when no thread can be had. */
+static void helper_start(job *j, helper *h) {
+  h->j = *j;
+  h->j.res = &h->res;
+  h->j.wait = NULL;
+  h->track = orf_memtrack_get();
+  h->started = 1;
+  if (pthread_create(&h->tid, NULL, helper_main, h)) {
+    h->started = 0;
+    helper_main(h);
+    orf_memtrack_set(h->track);
+    h->started = 2; /* done, to be merged */
+  }
+}
+
+/* Waits for h (when started) and adds its timings to the job's.  Returns
+ * its result. */
+static int helper_join(job *j, helper *h) {
+  if (!h->started) return ORF_OK;
+  if (h->started == 1) pthread_join(h->tid, NULL);
+  h->started = 0;
+  orf_timings *t = &j->res->timings, *u = &h->res.timings;
+  t->decode += u->decode, t->mask += u->mask, t->field += u->field;
+  t->mesh += u->mesh, t->smooth += u->smooth, t->simplify += u->simplify;
+  return h->rc;
 }
 
 static int generate(job *j, const uint8_t *data, size_t size) {
@@ -312,18 +445,37 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   if (work_side < 256) work_side = 256;
   if (work_side > longest) work_side = longest;
 
-  /* voxel_preview and rough_mesh: the small image, its mask and fields. */
+  /* voxel_preview and rough_mesh: the small image, its mask and fields.
+   * With two threads or more (and on the CPU), the two previews are meshed
+   * and handed out by a helper thread while this one goes on with the work
+   * image, and the refined stage is finished by another while this one
+   * meshes the final stage: the finishing of a stage (smoothing, colours,
+   * the check, and the caller's callback, which stores the mesh) runs
+   * largely on one thread, and the next stage does not need it.  Each
+   * stage's mesh is what it was, whatever runs where; stages are still
+   * handed out in order (a helper is joined before the next one starts or
+   * the final stage is handed out).  samples/heart.png at q7 on 2 threads:
+   * BENCHMARKS.md. */
+  int overlap = o->threads > 1 && !j->gpu;
+  helper pre = {0}, ref = {0};
   double t1 = now_ms();
   if ((rc = orf_image_decode(data, size, &o->limits, type == ORF_IMG_JPEG ? SMALL_SIDE : 0, &src))) goto out;
   if ((rc = orf_image_downscale(&src, SMALL_SIDE, &small))) goto out;
   if (type == ORF_IMG_JPEG) orf_image_free(&src);
   j->res->timings.decode += now_ms() - t1;
-  if ((rc = prepare(j, &small, &f, mf))) goto out;
+  if ((rc = prepare(j, &small, &f, mf, 1))) goto out;
   orf_image_free(&small);
-  for (orf_stage s = ORF_STAGE_VOXEL_PREVIEW; s <= ORF_STAGE_ROUGH_MESH; s++)
-    if ((rc = run_stage(j, &f, mf, s, kStageGrid[s], NULL))) goto out;
-  orf_inflate_free(&f);
-  orf_modes_free(&modefield);
+  if (overlap) {
+    pre.f = f, pre.mf = modefield, pre.has_mf = mf != NULL;
+    memset(&f, 0, sizeof f);
+    memset(&modefield, 0, sizeof modefield);
+    helper_start(j, &pre);
+  } else {
+    for (orf_stage s = ORF_STAGE_VOXEL_PREVIEW; s <= ORF_STAGE_ROUGH_MESH; s++)
+      if ((rc = run_stage(j, &f, mf, s, kStageGrid[s], NULL, NULL))) goto out;
+    orf_inflate_free(&f);
+    orf_modes_free(&modefield);
+  }
 
   /* refined_mesh and final_optimized: the working image. */
   t1 = now_ms();
@@ -331,25 +483,53 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   if ((rc = orf_image_downscale(&src, work_side, &work))) goto out;
   orf_image_free(&src);
   j->res->timings.decode += now_ms() - t1;
-  if ((rc = prepare(j, &work, &f, mf))) goto out;
+  if (atomic_load(j->abort)) goto out;
+  if ((rc = prepare(j, &work, &f, mf, 0))) goto out;
   orf_image_free(&work);
-  if ((rc = run_stage(j, &f, mf, ORF_STAGE_REFINED_MESH, kStageGrid[ORF_STAGE_REFINED_MESH], NULL))) goto out;
+  int grid = kStageGrid[ORF_STAGE_REFINED_MESH];
+  orf_mesh refined = {0};
+  if ((rc = stage_mesh(j, &f, mf, ORF_STAGE_REFINED_MESH, &grid, &refined))) goto out;
+  j->refined_faces = refined.face_count, j->refined_grid = grid;
+  if ((rc = helper_join(j, &pre))) {
+    orf_mesh_free(&refined);
+    goto out;
+  }
+  if (overlap && refined.face_count &&
+      refined.face_count <= orf_stage_face_budget(p, ORF_STAGE_REFINED_MESH)) {
+    ref.refined = 1, ref.wf = &f, ref.wmf = mf, ref.mesh = refined, ref.grid = grid;
+    helper_start(j, &ref);
+    j->wait = &ref;
+  } else if ((rc = run_stage(j, &f, mf, ORF_STAGE_REFINED_MESH, grid, &refined, NULL))) {
+    goto out;
+  }
   final_grid = final_grid_of(j);
-  if ((rc = run_stage(j, &f, mf, ORF_STAGE_FINAL_OPTIMIZED, final_grid, &j->res->mesh))) goto out;
-  /* the texture (src/texture/): the image again at its resolution */
-  orf_inflate_free(&f);
-  orf_modes_free(&modefield);
-  t1 = now_ms();
-  rc = orf_texture_plan_make(&j->tex, data, size, &o->limits, p->quality, o->threads, o->cancel,
-                             &j->res->texture);
-  j->res->timings.texture += now_ms() - t1;
-out:
+  rc = run_stage(j, &f, mf, ORF_STAGE_FINAL_OPTIMIZED, final_grid, NULL, &j->res->mesh);
+out:;
+  /* the helpers' failures come first: what made this thread stop */
+  int rc_pre = helper_join(j, &pre), rc_ref = helper_join(j, &ref);
+  if (rc_pre || rc_ref) {
+    orf_mesh_free(&j->res->mesh);
+    rc = rc_pre ? rc_pre : rc_ref;
+  }
+  j->wait = NULL;
+  if (rc == ORF_OK) {
+    /* the texture (src/texture/): the image again at its resolution */
+    orf_inflate_free(&f);
+    orf_modes_free(&modefield);
+    t1 = now_ms();
+    rc = orf_texture_plan_make(&j->tex, data, size, &o->limits, p->quality, o->threads, o->cancel,
+                               &j->res->texture);
+    j->res->timings.texture += now_ms() - t1;
+  }
   orf_texture_plan_free(&j->tex);
   orf_image_free(&src);
   orf_image_free(&small);
   orf_image_free(&work);
   orf_inflate_free(&f);
   orf_modes_free(&modefield);
+  orf_inflate_free(&pre.f);
+  orf_modes_free(&pre.mf);
+  orf_mesh_free(&ref.mesh);
   return rc;
 }
 
@@ -376,7 +556,8 @@ int orf_generate(const uint8_t *data, size_t size, const orf_params *p, orf_job_
   if (!prev) orf_memtrack_set(&track);
   size_t base = atomic_load(&use->current);
   atomic_store(&use->peak, base);
-  job j = {p, opts, out, now_ms(), gpu, {0}, data, size, 0, 0, {0}};
+  atomic_int abort = 0;
+  job j = {p, opts, out, now_ms(), gpu, {0}, data, size, 0, 0, 0, {0}, 0, &abort, NULL};
   orf_texture_plan_init(&j.tex, p);
   int rc = generate(&j, data, size);
   orf__subject_free(&j.subj);
@@ -405,10 +586,10 @@ int orf_subject_png(const uint8_t *data, size_t size, const orf_params *p, const
   orf_image_free(&src);
   /* the source is decided on the small image, as a job decides it */
   if (!rc) rc = orf_image_downscale(&img, SMALL_SIDE, &small);
-  if (!rc) rc = subject_mask(&small, p, &o, &st, data, size, &mask);
+  if (!rc) rc = subject_mask(&small, p, &o, &st, data, size, 0, &mask);
   orf_mask_free(&mask);
   orf_image_free(&small);
-  if (rc == ORF_OK || rc == ORF_ENOSUBJECT) rc = subject_mask(&img, p, &o, &st, data, size, &mask);
+  if (rc == ORF_OK || rc == ORF_ENOSUBJECT) rc = subject_mask(&img, p, &o, &st, data, size, 0, &mask);
   orf__subject_free(&st);
   if (rc) goto out;
   if (source) *source = mask.source;

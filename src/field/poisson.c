@@ -24,6 +24,13 @@
 #define COARSE_SWEEPS 200
 #define VCYCLES 6
 #define OMEGA 1.8f
+/* Pixels from which a level's sweeps, prolongation and restriction run on
+ * the job's threads, by rows (a colour's pixels, and each output pixel of
+ * the others, are computed on their own, so the result does not depend on
+ * the thread count).  Below it a thread costs more than it saves.  The
+ * prolongation and restriction ran on one thread before, a third of the
+ * solve (callgrind, samples/heart.png at q7). */
+#define PARALLEL_PIXELS 16384
 
 typedef struct level {
   uint32_t w, h;
@@ -65,7 +72,7 @@ static void sweep_rows(void *arg, size_t begin, size_t end, int worker) {
  * plain Gauss-Seidel smoothing converged worse on a 512-pixel disc
  * (measured: 4.0% vs 1.7% of R^2 after 4 cycles). */
 static void relax(level *lv, int sweeps, float omega, int threads) {
-  int t = (size_t)lv->w * lv->h > 65536 ? threads : 1;
+  int t = (size_t)lv->w * lv->h > PARALLEL_PIXELS ? threads : 1;
   for (int s = 0; s < sweeps; s++) {
     for (int color = 0; color < 2; color++) {
       sweep_ctx c = {lv, color, omega};
@@ -74,10 +81,20 @@ static void relax(level *lv, int sweeps, float omega, int threads) {
   }
 }
 
-/* Bilinear prolongation of coarse onto the inside pixels of fine: written
- * (add == 0, the start of nested iteration) or added (a correction). */
-static void prolong(const level *coarse, level *fine, int add) {
-  for (uint32_t y = 0; y < fine->h; y++) {
+typedef struct grid_ctx {
+  const level *coarse;
+  level *fine;
+  int add;
+} grid_ctx;
+
+/* Rows [begin, end) of prolong(). */
+static void prolong_rows(void *arg, size_t begin, size_t end, int worker) {
+  (void)worker;
+  const grid_ctx *g = arg;
+  const level *coarse = g->coarse;
+  level *fine = g->fine;
+  int add = g->add;
+  for (uint32_t y = (uint32_t)begin; y < end; y++) {
     float fy = ((float)y + 0.5f) * 0.5f - 0.5f;
     int y0 = fy < 0 ? 0 : (int)fy;
     if (y0 > (int)coarse->h - 2) y0 = (int)coarse->h - 2;
@@ -102,11 +119,20 @@ static void prolong(const level *coarse, level *fine, int add) {
   }
 }
 
-/* Residual f - A v of level l, restricted (average of the 2x2 children) to
- * the right-hand side of level l + 1, whose correction starts at zero. */
-static void restrict_residual(level *f, level *c) {
+/* Bilinear prolongation of coarse onto the inside pixels of fine: written
+ * (add == 0, the start of nested iteration) or added (a correction). */
+static void prolong(const level *coarse, level *fine, int add, int threads) {
+  grid_ctx g = {coarse, fine, add};
+  int t = (size_t)fine->w * fine->h > PARALLEL_PIXELS ? threads : 1;
+  orf_parallel_for(t, fine->h, 16, prolong_rows, &g);
+}
+
+/* Rows [begin, end) of the fine level's residual. */
+static void residual_rows(void *arg, size_t begin, size_t end, int worker) {
+  (void)worker;
+  level *f = ((grid_ctx *)arg)->fine;
   uint32_t w = f->w;
-  for (uint32_t y = 0; y < f->h; y++) {
+  for (uint32_t y = (uint32_t)begin; y < end; y++) {
     for (uint32_t x = 0; x < w; x++) {
       size_t i = (size_t)y * w + x;
       float r = 0;
@@ -118,6 +144,14 @@ static void restrict_residual(level *f, level *c) {
       f->res[i] = r;
     }
   }
+}
+
+/* Residual f - A v of level l, restricted (average of the 2x2 children) to
+ * the right-hand side of level l + 1, whose correction starts at zero. */
+static void restrict_residual(level *f, level *c, int threads) {
+  uint32_t w = f->w;
+  grid_ctx g = {NULL, f, 0};
+  orf_parallel_for((size_t)w * f->h > PARALLEL_PIXELS ? threads : 1, f->h, 16, residual_rows, &g);
   for (uint32_t y = 0; y < c->h; y++) {
     for (uint32_t x = 0; x < c->w; x++) {
       float sum = 0;
@@ -141,9 +175,9 @@ static void vcycle(level *lv, int l, int n, int threads) {
     return;
   }
   relax(&lv[l], 2, OMEGA, threads);
-  restrict_residual(&lv[l], &lv[l + 1]);
+  restrict_residual(&lv[l], &lv[l + 1], threads);
   vcycle(lv, l + 1, n, threads);
-  prolong(&lv[l + 1], &lv[l], 1);
+  prolong(&lv[l + 1], &lv[l], 1, threads);
   relax(&lv[l], 2, OMEGA, threads);
 }
 
@@ -193,11 +227,11 @@ int orf_poisson_solve(const uint8_t *mask, uint32_t w, uint32_t hgt, float *h, i
     if (l == n - 1)
       memset(lv[l].val, 0, (size_t)lv[l].w * lv[l].h * sizeof(float));
     else
-      prolong(&lv[l + 1], &lv[l], 0);
+      prolong(&lv[l + 1], &lv[l], 0, threads);
     relax(&lv[l], l == n - 1 ? COARSE_SWEEPS : FINE_SWEEPS, OMEGA, threads);
   }
   if (n > 1)
-    prolong(&lv[1], &lv[0], 0);
+    prolong(&lv[1], &lv[0], 0, threads);
   else
     memset(h, 0, (size_t)w * hgt * sizeof(float));
   /* Then V-cycles on level 0 remove what the coarse domains got wrong. */

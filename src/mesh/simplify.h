@@ -27,6 +27,9 @@ int orf_mesh_simplify(orf_mesh *m, size_t target_faces);
  * skips checking the full-size input, the costliest check of a job. */
 int orf_mesh_simplify_known(orf_mesh *m, size_t target_faces, const orf_mesh_report *known);
 
+/* Faces from which orf_mesh_simplify_piece works in slabs. */
+#define ORF_SIMPLIFY_SLAB_FACES 64000
+
 /* orf_mesh_simplify_known() for one connected closed piece (known->
  * components 1) that, with close_handles, may come back with fewer handles
  * than it had - a higher Euler characteristic, at most 2 - where
@@ -37,9 +40,12 @@ int orf_mesh_simplify_known(orf_mesh *m, size_t target_faces, const orf_mesh_rep
  * position); without, as orf_mesh_simplify_known.  Everything else is held
  * as there: closed, 2-manifold, one piece, orientation kept.  At most 3
  * attempts with close_handles, 8 without.  Used per piece by
- * orf_mesh_fit_budget (budget.h), which reports the handles closed. */
-int orf_mesh_simplify_piece(orf_mesh *m, size_t target_faces, const orf_mesh_report *known,
-                            int close_handles);
+ * orf_mesh_fit_budget (budget.h), which reports the handles closed.  With
+ * threads >= 1, a large piece is simplified in slabs on that many threads
+ * (simplify.c), the same bytes for any count; 0 keeps one pass over the
+ * whole, as orf_mesh_simplify_known. */
+int orf_mesh_simplify_piece(orf_mesh *m, size_t target_faces, const orf_mesh_report *known, int close_handles,
+                            int threads);
 
 /* Removes slivers from a closed mesh: degenerate faces (see
  * orf_mesh_check) and needles and caps, faces whose smallest altitude is

@@ -50,7 +50,13 @@ int orf__net_side(const orf__net *n);
  * (0..255) into matte.  Not thread-safe for one net: the caller holds a
  * lock.  Errors: ORF__NET_ESEGMENT (OpenCV failed, or the output is not
  * side x side), ORF__NET_ENOMEM. */
-int orf__net_run(orf__net *n, const uint8_t *rgba, uint32_t w, uint32_t h, uint8_t *matte);
+int orf__net_run(orf__net *n, const uint8_t *rgba, uint32_t w, uint32_t h, int preview, uint8_t *matte);
+
+/* Whether n has a preview network: with preview set, orf__net_run runs
+ * that instead, a cut of the graph that computes U^2-Net's side output of
+ * decoder stage 2 at about half the work (net.cpp says why and how well it
+ * agrees); ORF__NET_ESEGMENT when n has none. */
+int orf__net_has_preview(const orf__net *n);
 
 /* Brings a mw x mh matte (0..255, covering the whole image whatever its
  * aspect) to the image's resolution, into soft (width*height bytes): resized

@@ -43,15 +43,23 @@ _Static_assert((int)ORF__NET_OK == (int)ORF_OK && (int)ORF__NET_ENOMEM == (int)O
 int orf__segment_matte(orf_segmenter *s, const uint8_t *data, size_t size, const orf_limits *lim,
                        uint8_t **matte, int *side);
 
+/* The matte for a job's first stages: the full one when it is cached or
+ * being computed (*full 1), else the preview network's (segmenter.c), the
+ * same size (*full 0); orf__segment_matte when the network has no
+ * preview.  Same returns. */
+int orf__segment_preview(orf_segmenter *s, const uint8_t *data, size_t size, const orf_limits *lim,
+                         uint8_t **matte, int *side, int *full);
+
 /* ---- subject.c ---------------------------------------------------------- */
 
 /* What a job decided about its subject, kept between its two images: the
  * first image decides (alpha, a confident colour model, or the network)
  * and the second follows, so both stages use the same source. */
 typedef struct orf__subject {
-  int decided;    /* 0 until the first call */
-  int source;     /* ORF_MASK_FROM_* chosen */
-  uint8_t *matte; /* the network's matte when source is NETWORK (orf_malloc'd) */
+  int decided;      /* 0 until the first call */
+  int source;       /* ORF_MASK_FROM_* chosen */
+  uint8_t *matte;   /* the network's matte when source is NETWORK (orf_malloc'd) */
+  uint8_t *preview; /* its preview, for the first stages of a new image (orf_malloc'd) */
   int side;
 } orf__subject;
 
@@ -59,10 +67,13 @@ typedef struct orf__subject {
  * none is the caller's) with p's subject points applied, into *mask.
  * data/size: the image's bytes, for the network's matte (through seg's
  * cache).  seg may be NULL: auto then stops at the colour model and
- * subject fails with ORF_ESEGMENT.  Errors: mask.h's, the network's. */
+ * subject fails with ORF_ESEGMENT.  preview: img is a job's small image
+ * (its first two stages), which takes the network's preview matte when
+ * the full one is not cached yet (orf__segment_preview).  Errors: mask.h's,
+ * the network's. */
 int orf__subject_mask(orf__subject *st, const orf_image *img, const orf_params *p, orf_background bg,
                       orf_segmenter *seg, const uint8_t *data, size_t size, const orf_limits *lim,
-                      int threads, orf_mask *mask);
+                      int threads, int preview, orf_mask *mask);
 
 void orf__subject_free(orf__subject *st);
 

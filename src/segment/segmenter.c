@@ -15,6 +15,15 @@
  * with its error and leaves nothing cached.  The mattes are the
  * segmenter's (plain malloc, outside any job's accounting); a job gets a
  * copy in its own memory.
+ *
+ * Previews: the first two stages of a job whose image is not cached yet
+ * take the preview network's matte (orf__segment_preview; net.cpp: the
+ * side output of U^2-Net's decoder stage 2, about half the work), so that
+ * a new photograph's first shape does not wait for the whole network; the
+ * refined and final stages take the full matte as before.  A preview is
+ * kept in the image's entry (single flight as above) until the full matte
+ * replaces it, and counted apart (preview_runs).  Where the full matte is
+ * cached, or on its way, the previews use it.
  */
 #include <errno.h>
 #include <limits.h>
@@ -28,12 +37,15 @@
 #include "alloc.h"
 #include "segment.h"
 
-enum { E_PENDING, E_READY, E_FAILED };
+enum { E_PENDING, E_READY, E_FAILED, E_NONE };
+enum { P_NONE, P_PENDING, P_READY };
 
 typedef struct entry {
   uint8_t key[32];
   uint8_t *matte; /* side*side bytes when ready (malloc) */
   int state, rc, waiters;
+  uint8_t *preview; /* side*side bytes when pstate is P_READY, until the full matte is */
+  int pstate;
   struct entry *prev, *next; /* most recently used first */
 } entry;
 
@@ -45,7 +57,7 @@ struct orf_segmenter {
   pthread_cond_t done;
   entry *head, *tail;
   size_t bytes, count, max_bytes;
-  uint64_t runs, hits, failures;
+  uint64_t runs, hits, failures, previews;
 };
 
 int orf_segmenter_create(const char *model_path, int threads, size_t cache_bytes, orf_segmenter **out,
@@ -80,6 +92,7 @@ void orf_segmenter_free(orf_segmenter *s) {
   for (entry *e = s->head, *next; e; e = next) {
     next = e->next;
     free(e->matte);
+    free(e->preview);
     free(e);
   }
   orf__net_free(s->net);
@@ -91,7 +104,8 @@ void orf_segmenter_free(orf_segmenter *s) {
 
 void orf_segmenter_stats_get(orf_segmenter *s, orf_segmenter_stats *out) {
   pthread_mutex_lock(&s->lock);
-  *out = (orf_segmenter_stats){s->runs, s->hits, s->failures, s->bytes, s->count, s->max_bytes, s->side};
+  *out = (orf_segmenter_stats){s->runs,  s->hits,      s->failures, s->bytes,
+                               s->count, s->max_bytes, s->side,     s->previews};
   pthread_mutex_unlock(&s->lock);
 }
 
@@ -115,6 +129,14 @@ static void push_front(orf_segmenter *s, entry *e) {
   if (!s->tail) s->tail = e;
 }
 
+/* Frees e's preview (under the lock). */
+static void drop_preview(orf_segmenter *s, entry *e) {
+  if (e->pstate == P_READY) s->bytes -= (size_t)s->side * s->side;
+  free(e->preview);
+  e->preview = NULL;
+  e->pstate = P_NONE;
+}
+
 /* Drops entry e (not pending, no waiters) from the cache and frees it. */
 static void drop(orf_segmenter *s, entry *e) {
   unlink_entry(s, e);
@@ -122,31 +144,57 @@ static void drop(orf_segmenter *s, entry *e) {
     s->bytes -= (size_t)s->side * s->side;
     s->count--;
   }
+  drop_preview(s, e);
   free(e->matte);
   free(e);
 }
 
-/* A copy of a ready entry's matte in the calling job's memory. */
-static int copy_out(const orf_segmenter *s, const entry *e, uint8_t **matte) {
+/* A copy of side*side bytes in the calling job's memory. */
+static int copy_bytes(const orf_segmenter *s, const uint8_t *from, uint8_t **matte) {
   size_t n = (size_t)s->side * s->side;
   *matte = orf_malloc(n);
   if (!*matte) return ORF_ENOMEM;
-  memcpy(*matte, e->matte, n);
+  memcpy(*matte, from, n);
   return ORF_OK;
 }
 
-/* Runs the network on the image in data: decoded at least side pixels on
- * its longer side (JPEG in the DCT domain), then net.cpp resizes it. */
-static int run_network(orf_segmenter *s, const uint8_t *data, size_t size, const orf_limits *lim,
+/* A copy of a ready entry's matte in the calling job's memory. */
+static int copy_out(const orf_segmenter *s, const entry *e, uint8_t **matte) {
+  return copy_bytes(s, e->matte, matte);
+}
+
+/* Runs the network (or its preview) on the image in data: decoded at
+ * least side pixels on its longer side (JPEG in the DCT domain), then
+ * net.cpp resizes it. */
+static int run_network(orf_segmenter *s, const uint8_t *data, size_t size, const orf_limits *lim, int preview,
                        uint8_t *matte) {
   orf_image img;
   int rc = orf_image_decode(data, size, lim, (uint32_t)s->side, &img);
   if (rc) return rc;
   pthread_mutex_lock(&s->run);
-  rc = orf__net_run(s->net, img.rgba, img.width, img.height, matte);
+  rc = orf__net_run(s->net, img.rgba, img.width, img.height, preview, matte);
   pthread_mutex_unlock(&s->run);
   orf_image_free(&img);
   return rc;
+}
+
+/* Drops e when nothing in it is of use any more: no waiter, nothing
+ * running, no matte and no preview (under the lock). */
+static void maybe_drop(orf_segmenter *s, entry *e) {
+  if (e->waiters || e->state == E_PENDING || e->pstate == P_PENDING) return;
+  if (e->state == E_READY || e->pstate == P_READY) return;
+  drop(s, e);
+}
+
+/* Least recently used out, under the lock: entries with a matte or a
+ * preview that no job waits on.  A cache of 0 bytes keeps only what waiters
+ * still have to copy. */
+static void trim(orf_segmenter *s) {
+  for (entry *t = s->tail, *prev; t && s->bytes > s->max_bytes; t = prev) {
+    prev = t->prev;
+    if (t->waiters || t->state == E_PENDING || t->pstate == P_PENDING) continue;
+    if (t->state == E_READY || t->pstate == P_READY) drop(s, t);
+  }
 }
 
 int orf__segment_matte(orf_segmenter *s, const uint8_t *data, size_t size, const orf_limits *lim,
@@ -169,7 +217,7 @@ int orf__segment_matte(orf_segmenter *s, const uint8_t *data, size_t size, const
     pthread_mutex_unlock(&s->lock);
     return rc;
   }
-  if (e) { /* pending: another job is running the network on this image */
+  if (e && (e->state == E_PENDING || e->state == E_FAILED)) { /* another job runs the network on it */
     e->waiters++;
     while (e->state == E_PENDING)
       pthread_cond_wait(&s->done, &s->lock);
@@ -179,26 +227,29 @@ int orf__segment_matte(orf_segmenter *s, const uint8_t *data, size_t size, const
       rc = copy_out(s, e, matte);
     } else {
       rc = e->rc;
-      if (!e->waiters) drop(s, e);
+      maybe_drop(s, e);
     }
     pthread_mutex_unlock(&s->lock);
     return rc;
   }
-  /* a miss: this job runs the network, others wait for it */
-  e = calloc(1, sizeof *e);
+  /* a miss: this job runs the network, others wait for it (an entry with
+   * only a preview is taken over) */
   uint8_t *m = malloc((size_t)s->side * s->side);
+  if (m && !e && (e = calloc(1, sizeof *e))) {
+    memcpy(e->key, key, sizeof key);
+    push_front(s, e);
+  }
   if (!e || !m) {
     pthread_mutex_unlock(&s->lock);
-    free(e);
     free(m);
     return ORF_ENOMEM;
   }
-  memcpy(e->key, key, sizeof key);
-  e->state = E_PENDING;
+  unlink_entry(s, e);
   push_front(s, e);
+  e->state = E_PENDING;
   pthread_mutex_unlock(&s->lock);
 
-  rc = run_network(s, data, size, lim, m);
+  rc = run_network(s, data, size, lim, 0, m);
 
   pthread_mutex_lock(&s->lock);
   s->runs++;
@@ -207,21 +258,92 @@ int orf__segment_matte(orf_segmenter *s, const uint8_t *data, size_t size, const
     e->state = E_READY;
     s->bytes += (size_t)s->side * s->side;
     s->count++;
+    drop_preview(s, e);
     rc = copy_out(s, e, matte);
   } else {
     free(m);
     s->failures++;
-    e->state = E_FAILED;
+    /* its waiters get rc; an entry that keeps a preview may run again */
+    e->state = e->pstate == P_READY ? E_NONE : E_FAILED;
     e->rc = rc;
   }
   pthread_cond_broadcast(&s->done);
-  if (e->state == E_FAILED && !e->waiters) drop(s, e);
-  /* least recently used out; a cache of 0 bytes keeps only what waiters
-   * still have to copy */
-  for (entry *t = s->tail, *prev; t && s->bytes > s->max_bytes; t = prev) {
-    prev = t->prev;
-    if (t->state == E_READY && !t->waiters) drop(s, t);
+  maybe_drop(s, e);
+  trim(s);
+  pthread_mutex_unlock(&s->lock);
+  if (rc) orf_free(*matte), *matte = NULL;
+  return rc;
+}
+
+int orf__segment_preview(orf_segmenter *s, const uint8_t *data, size_t size, const orf_limits *lim,
+                         uint8_t **matte, int *side, int *full) {
+  *full = 1;
+  if (!orf__net_has_preview(s->net)) return orf__segment_matte(s, data, size, lim, matte, side);
+  *matte = NULL;
+  *side = s->side;
+  uint8_t key[32];
+  unsigned key_len = 0;
+  if (!EVP_Digest(data, size, key, &key_len, EVP_sha256(), NULL) || key_len != sizeof key) return ORF_ENOMEM;
+  int rc;
+  pthread_mutex_lock(&s->lock);
+  entry *e = s->head;
+  while (e && memcmp(e->key, key, sizeof key))
+    e = e->next;
+  for (;;) {
+    /* the full matte, cached or on its way (the network runs one image at
+     * a time: a preview would wait for it all the same) */
+    if (e && (e->state == E_READY || e->state == E_PENDING)) {
+      pthread_mutex_unlock(&s->lock);
+      return orf__segment_matte(s, data, size, lim, matte, side);
+    }
+    if (!e || e->pstate != P_PENDING) break;
+    e->waiters++; /* another job runs the preview */
+    pthread_cond_wait(&s->done, &s->lock);
+    e->waiters--;
   }
+  if (e && e->pstate == P_READY) {
+    unlink_entry(s, e);
+    push_front(s, e);
+    *full = 0;
+    rc = copy_bytes(s, e->preview, matte);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+  }
+  /* no preview: this job runs it, others wait for it */
+  uint8_t *m = malloc((size_t)s->side * s->side);
+  if (!e) {
+    if ((e = calloc(1, sizeof *e))) {
+      memcpy(e->key, key, sizeof key);
+      e->state = E_NONE;
+      push_front(s, e);
+    }
+  }
+  if (!e || !m) {
+    pthread_mutex_unlock(&s->lock);
+    free(m);
+    return ORF_ENOMEM;
+  }
+  e->pstate = P_PENDING;
+  pthread_mutex_unlock(&s->lock);
+
+  rc = run_network(s, data, size, lim, 1, m);
+
+  pthread_mutex_lock(&s->lock);
+  s->previews++;
+  if (rc == ORF_OK && e->state != E_READY) {
+    e->preview = m;
+    e->pstate = P_READY;
+    s->bytes += (size_t)s->side * s->side;
+    *full = 0;
+    rc = copy_bytes(s, m, matte);
+  } else {
+    if (rc == ORF_OK) rc = copy_out(s, e, matte); /* the full one came first */
+    free(m);
+    e->pstate = P_NONE;
+  }
+  pthread_cond_broadcast(&s->done);
+  maybe_drop(s, e);
+  trim(s);
   pthread_mutex_unlock(&s->lock);
   if (rc) orf_free(*matte), *matte = NULL;
   return rc;

@@ -25,6 +25,7 @@
 
 void orf__subject_free(orf__subject *st) {
   orf_free(st->matte);
+  orf_free(st->preview);
   memset(st, 0, sizeof *st);
 }
 
@@ -47,16 +48,28 @@ static int from_soft(const orf_image *img, const orf_params *p, uint8_t *soft, i
   return rc;
 }
 
-/* The network's mask of img from the job's matte (fetched on first use). */
+/* The network's mask of img from the job's matte (fetched on first use),
+ * or, for the preview image of a new one, from its preview matte. */
 static int network_mask(orf__subject *st, const orf_image *img, const orf_params *p, orf_segmenter *seg,
-                        const uint8_t *data, size_t size, const orf_limits *lim, orf_mask *mask) {
+                        const uint8_t *data, size_t size, const orf_limits *lim, int preview,
+                        orf_mask *mask) {
   if (!seg) return ORF_ESEGMENT;
-  int rc;
-  if (!st->matte && (rc = orf__segment_matte(seg, data, size, lim, &st->matte, &st->side))) return rc;
+  int rc, full = 1;
+  uint8_t *got;
+  if (!st->matte && preview && !st->preview) {
+    if ((rc = orf__segment_preview(seg, data, size, lim, &got, &st->side, &full))) return rc;
+    if (full)
+      st->matte = got;
+    else
+      st->preview = got;
+  }
+  if (!st->matte && !preview && (rc = orf__segment_matte(seg, data, size, lim, &st->matte, &st->side)))
+    return rc;
+  const uint8_t *use = st->matte ? st->matte : st->preview;
   uint8_t *soft = orf_malloc_array(img->width, img->height);
   if (!soft) return ORF_ENOMEM;
-  rc = orf__matte_upsample(st->matte, (uint32_t)st->side, (uint32_t)st->side, img->rgba, img->width,
-                           img->height, soft);
+  rc = orf__matte_upsample(use, (uint32_t)st->side, (uint32_t)st->side, img->rgba, img->width, img->height,
+                           soft);
   if (!rc) rc = from_soft(img, p, soft, ORF_MASK_FROM_NETWORK, mask);
   orf_free(soft);
   return rc;
@@ -83,7 +96,7 @@ static int points_on_mask(const orf_image *img, const orf_params *p, orf_mask *m
 
 int orf__subject_mask(orf__subject *st, const orf_image *img, const orf_params *p, orf_background bg,
                       orf_segmenter *seg, const uint8_t *data, size_t size, const orf_limits *lim,
-                      int threads, orf_mask *mask) {
+                      int threads, int preview, orf_mask *mask) {
   memset(mask, 0, sizeof *mask);
   int rc;
   if (!st->decided) {
@@ -108,7 +121,7 @@ int orf__subject_mask(orf__subject *st, const orf_image *img, const orf_params *
     st->decided = 1;
   }
   switch (st->source) {
-  case ORF_MASK_FROM_NETWORK: return network_mask(st, img, p, seg, data, size, lim, mask);
+  case ORF_MASK_FROM_NETWORK: return network_mask(st, img, p, seg, data, size, lim, preview, mask);
   case ORF_MASK_FROM_ALPHA: rc = orf_mask_build(img, ORF_BG_ALPHA, threads, mask); break;
   default: rc = orf_mask_build(img, ORF_BG_COLOR, threads, mask); break;
   }
