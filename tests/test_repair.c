@@ -1116,6 +1116,7 @@ static void test_estimate_enforced(void **state) {
   fprintf(stderr, "  a PLY of 4 polygons of 40 corners: %s: %s\n", orf_errname(rc), res.info.message);
   assert_int_equal(rc, ORF_ETOOLARGE);
   assert_non_null(strstr(res.info.message, "polygons of many corners"));
+  assert_non_null(strstr(res.info.message, "allows a file of"));
 
   orf_mesh plates = {0}, plate, next;
   for (int i = 0; i < 16; i++) {

@@ -39,6 +39,7 @@ let maskAbort = null;
 let runAbort = null;
 let points = null; // subject points on the preview (points.js)
 let kind = 'image'; // what the file is: 'image' (generate) or 'mesh' (repair)
+let runDone = Promise.resolve(); // settles when the running generation or repair has ended
 let savedSize = null; // the size setting of the image modes, while a mesh is shown
 const nf = new Intl.NumberFormat('en');
 
@@ -128,6 +129,10 @@ async function generate(viewer) {
   if (points?.text()) params.subject_points = points.text();
   const abort = new AbortController();
   runAbort = abort;
+  let ended;
+  runDone = new Promise((resolve) => {
+    ended = resolve;
+  });
   setGenerateReady();
   $('generate').textContent = 'Making the model…';
   const bar = $('progress');
@@ -177,6 +182,7 @@ async function generate(viewer) {
   } finally {
     runAbort = null;
     setGenerateReady();
+    ended();
   }
 }
 
@@ -194,6 +200,10 @@ async function repair(viewer) {
   const chosen = params.format || formats[0] || 'glb';
   const abort = new AbortController();
   runAbort = abort;
+  let ended;
+  runDone = new Promise((resolve) => {
+    ended = resolve;
+  });
   setGenerateReady();
   $('generate').textContent = 'Repairing the mesh…';
   const bar = $('progress');
@@ -229,7 +239,18 @@ async function repair(viewer) {
   } finally {
     runAbort = null;
     setGenerateReady();
+    ended();
   }
+}
+
+// A new mesh while another is being repaired: that repair is given up
+// (its request aborted) and this one starts once it has ended.
+async function repairNew(viewer) {
+  if (runAbort) {
+    runAbort.abort();
+    await runDone;
+  }
+  repair(viewer);
 }
 
 // The file chosen or dropped: an image to generate from, or a mesh to repair.
@@ -250,7 +271,7 @@ function takeFile(f, viewer) {
       size.placeholder = 'the file’s size';
     }
     setGenerateReady();
-    repair(viewer);
+    repairNew(viewer);
   } else {
     $('mesh-note').hidden = true;
     controls?.limitTo(null);

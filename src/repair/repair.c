@@ -687,12 +687,18 @@ static int repair(rjob *j, const uint8_t *data, size_t size, const char *hint) {
   uint64_t bound = triangle_bound(data, size, p->max_nodes);
   if (bound < ip.max_triangles) ip.max_triangles = (size_t)bound;
   int rc = orf_mesh_import(data, size, hint, &ip, &j->o->limits, &in, &gltf, info);
-  if (rc == ORF_ETOOLARGE && ip.max_triangles < p->max_triangles && strstr(info->message, "triangles (limit")) {
-    snprintf(info->message, sizeof info->message,
-             "the file makes more triangles (or vertices) than a file of its size is allowed (at most %zu "
-             "triangles for %zu bytes): meshes instanced by many nodes, or polygons of many corners; the "
-             "memory estimate would not hold",
-             ip.max_triangles, size);
+  if (rc == ORF_ETOOLARGE && ip.max_triangles < p->max_triangles) {
+    /* the limit the file ran into was the one its size allows: say so */
+    char n1[48], n2[48];
+    snprintf(n1, sizeof n1, "limit %zu)", ip.max_triangles);
+    snprintf(n2, sizeof n2, "limit of %zu", ip.max_triangles);
+    if (strstr(info->message, n1) || strstr(info->message, n2)) {
+      size_t len = strlen(info->message);
+      snprintf(info->message + len, sizeof info->message - len,
+               ": what the memory estimate allows a file of %zu bytes (meshes instanced by many nodes, or "
+               "polygons of many corners, make more)",
+               size);
+    }
     return rc;
   }
   if (rc) return rc;
