@@ -693,6 +693,20 @@ static int pair_by_walk(const uint32_t *idx, const uint32_t *opp, const uint32_t
   return 1;
 }
 
+/* opp[h] gets the twin of half-edge h across an edge of exactly two
+ * opposite faces (0xffffffff where there is none): the pairs
+ * pair_by_walk walks over. */
+static void twin_halves(const orf_edges *e, const uint32_t *idx, size_t nf, uint32_t *opp) {
+  memset(opp, 0xff, 3 * nf * sizeof *opp);
+  for (size_t i = 0; i < e->edge_count; i++) {
+    if (e->first[i + 1] - e->first[i] != 2) continue;
+    uint32_t h0 = e->half[e->first[i]], h1 = e->half[e->first[i] + 1];
+    if (idx[h0] == idx[h1]) continue;
+    opp[h0] = h1;
+    opp[h1] = h0;
+  }
+}
+
 /* Splits the singular vertices of idx (nf faces over g's vertices) where
  * meshoptimizer has collapsed a tunnel to a point (a pinch: a vertex whose
  * faces form more than one fan) or to an edge (an edge of four or more
@@ -723,14 +737,7 @@ static int split_pinches(uint32_t *idx, size_t nf, grown *g, size_t *split) {
     corner[c] = (uint32_t)c;
   memset(copy, 0xff, 3 * nf * sizeof *copy);
   memset(fan0, 0xff, g->n * sizeof *fan0);
-  memset(opp, 0xff, 3 * nf * sizeof *opp); /* twins across edges of two opposite faces, for pair_by_walk */
-  for (size_t i = 0; i < e.edge_count; i++) {
-    if (e.first[i + 1] - e.first[i] != 2) continue;
-    uint32_t h0 = e.half[e.first[i]], h1 = e.half[e.first[i] + 1];
-    if (idx[h0] == idx[h1]) continue;
-    opp[h0] = h1;
-    opp[h1] = h0;
-  }
+  twin_halves(&e, idx, nf, opp); /* for pair_by_walk */
   for (size_t i = 0; i < e.edge_count; i++) {
     const uint32_t *h = e.half + e.first[i];
     uint32_t n = e.first[i + 1] - e.first[i];
@@ -830,16 +837,7 @@ static int flip_fins(uint32_t *idx, size_t nf, const float *pos, size_t nv, doub
     orf_edges_free(&e);
     return ORF_ENOMEM;
   }
-  if (opp) {
-    memset(opp, 0xff, 3 * nf * sizeof *opp);
-    for (size_t i = 0; i < e.edge_count; i++) {
-      if (e.first[i + 1] - e.first[i] != 2) continue;
-      uint32_t h0 = e.half[e.first[i]], h1 = e.half[e.first[i] + 1];
-      if (idx[h0] == idx[h1]) continue;
-      opp[h0] = h1;
-      opp[h1] = h0;
-    }
-  }
+  if (opp) twin_halves(&e, idx, nf, opp);
   for (size_t i = 0; i < nfins; i++) {
     const uint32_t *h = e.half + e.first[fins[i]];
     uint32_t a = idx[h[0]], fwd = 0, pair[4];

@@ -151,14 +151,12 @@ static int ply_check(const uint8_t *data, size_t size, const orf_repair_params *
   return fail(info, ORF_EBADMESH, "%s", "the PLY header has no end_header line in its first 64 kB", 0, 0);
 }
 
-/* An OBJ's triangles as its face lines declare them (a polygon of k
- * corners is k - 2), counted without parsing numbers. */
-static int obj_check(const uint8_t *data, size_t size, const orf_repair_params *p, orf_repair_info *info) {
-  unsigned long long tris = 0;
+/* See repair.h. */
+uint64_t orf_obj_triangles(const uint8_t *data, size_t size) {
+  uint64_t tris = 0;
   for (size_t i = 0; i < size;) {
-    size_t j = i;
-    while (j < size && data[j] != '\n')
-      j++;
+    const uint8_t *nl = memchr(data + i, '\n', size - i);
+    size_t j = nl ? (size_t)(nl - data) : size;
     if (j - i > 2 && data[i] == 'f' && (data[i + 1] == ' ' || data[i + 1] == '\t')) {
       int corners = 0, in = 0;
       for (size_t k = i + 1; k < j; k++) {
@@ -166,10 +164,16 @@ static int obj_check(const uint8_t *data, size_t size, const orf_repair_params *
         if (!space && !in) corners++;
         in = !space;
       }
-      if (corners > 2) tris += (unsigned long long)corners - 2;
+      if (corners > 2) tris += (uint64_t)corners - 2;
     }
     i = j + 1;
   }
+  return tris;
+}
+
+/* An OBJ's triangles as its face lines declare them, against the limit. */
+static int obj_check(const uint8_t *data, size_t size, const orf_repair_params *p, orf_repair_info *info) {
+  unsigned long long tris = orf_obj_triangles(data, size);
   if (tris > p->max_triangles)
     return fail(info, ORF_ETOOLARGE, "%sthe OBJ declares %llu triangles, past the limit of %llu", "", tris,
                 (unsigned long long)p->max_triangles);

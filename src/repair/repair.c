@@ -226,26 +226,6 @@ static int looks_obj(const uint8_t *data, size_t size) {
   return lines > 0;
 }
 
-/* The triangles an OBJ's face lines make (a polygon of k corners is k - 2). */
-static uint64_t obj_triangles(const uint8_t *data, size_t size) {
-  uint64_t tris = 0;
-  for (size_t i = 0; i < size;) {
-    const uint8_t *nl = memchr(data + i, '\n', size - i);
-    size_t j = nl ? (size_t)(nl - data) : size;
-    if (j - i > 2 && data[i] == 'f' && (data[i + 1] == ' ' || data[i + 1] == '\t')) {
-      int corners = 0, in = 0;
-      for (size_t k = i + 1; k < j; k++) {
-        int space = data[k] == ' ' || data[k] == '\t' || data[k] == '\r';
-        if (!space && !in) corners++;
-        in = !space;
-      }
-      if (corners > 2) tris += (uint64_t)corners - 2;
-    }
-    i = j + 1;
-  }
-  return tris;
-}
-
 /* The triangles of a glTF's default scene as assimp flattens it: each
  * node's mesh (its primitives' index counts, or vertex counts when not
  * indexed, by mode: lists, strips, fans), summed over the node tree from
@@ -352,7 +332,7 @@ static uint64_t triangle_bound(const uint8_t *data, size_t size, size_t max_node
    * "endfacet"), 54 without the optional words */
   if (size >= 6 && !memcmp(data, "solid", 5) && memmem(data, size < 4096 ? size : 4096, "facet", 5))
     return size / 48 + 16;
-  if (looks_obj(data, size)) return obj_triangles(data, size) + 16;
+  if (looks_obj(data, size)) return orf_obj_triangles(data, size) + 16;
   return tris;
 }
 

@@ -126,6 +126,11 @@ size_t orf_point_grid_nearest(const orf_point_grid *g, const float q[3], float *
  * is not a readable zip. */
 uint64_t orf_zip_unpacked_bytes(const uint8_t *data, size_t size);
 
+/* The triangles an OBJ's face lines make (a polygon of k corners is
+ * k - 2), counted without parsing numbers: an upper bound of what assimp
+ * reads, used by the memory estimate and the import's limit. */
+uint64_t orf_obj_triangles(const uint8_t *data, size_t size);
+
 /* ---- isolate.c ------------------------------------------------------ */
 
 /* The part of an import that runs in the child: fills *out (orf_malloc) or

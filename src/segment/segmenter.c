@@ -197,18 +197,30 @@ static void trim(orf_segmenter *s) {
   }
 }
 
+/* The image's key in the cache: the SHA-256 of its bytes.  Returns 0, or
+ * -1 when OpenSSL fails. */
+static int image_key(const uint8_t *data, size_t size, uint8_t key[32]) {
+  unsigned key_len = 0;
+  return EVP_Digest(data, size, key, &key_len, EVP_sha256(), NULL) && key_len == 32 ? 0 : -1;
+}
+
+/* The entry of that key, or NULL (under s->lock). */
+static entry *find_entry(orf_segmenter *s, const uint8_t key[32]) {
+  entry *e = s->head;
+  while (e && memcmp(e->key, key, 32))
+    e = e->next;
+  return e;
+}
+
 int orf__segment_matte(orf_segmenter *s, const uint8_t *data, size_t size, const orf_limits *lim,
                        uint8_t **matte, int *side) {
   *matte = NULL;
   *side = s->side;
   uint8_t key[32];
-  unsigned key_len = 0;
-  if (!EVP_Digest(data, size, key, &key_len, EVP_sha256(), NULL) || key_len != sizeof key) return ORF_ENOMEM;
+  if (image_key(data, size, key)) return ORF_ENOMEM;
   int rc;
   pthread_mutex_lock(&s->lock);
-  entry *e = s->head;
-  while (e && memcmp(e->key, key, sizeof key))
-    e = e->next;
+  entry *e = find_entry(s, key);
   if (e && e->state == E_READY) {
     unlink_entry(s, e);
     push_front(s, e);
@@ -282,13 +294,10 @@ int orf__segment_preview(orf_segmenter *s, const uint8_t *data, size_t size, con
   *matte = NULL;
   *side = s->side;
   uint8_t key[32];
-  unsigned key_len = 0;
-  if (!EVP_Digest(data, size, key, &key_len, EVP_sha256(), NULL) || key_len != sizeof key) return ORF_ENOMEM;
+  if (image_key(data, size, key)) return ORF_ENOMEM;
   int rc;
   pthread_mutex_lock(&s->lock);
-  entry *e = s->head;
-  while (e && memcmp(e->key, key, sizeof key))
-    e = e->next;
+  entry *e = find_entry(s, key);
   for (;;) {
     /* the full matte, cached or on its way (the network runs one image at
      * a time: a preview would wait for it all the same) */
