@@ -91,6 +91,17 @@ req POST /api/v1/mask -F image=@$img
 "$bin" generate "$img" -o "$tmp/heart.stl" --quality 1 >/dev/null 2>&1
 req POST /api/v1/repair -F mesh=@"$tmp/heart.stl" -F quality=2
 req POST /api/v1/repair -F mesh=@"$tmp/heart.stl" -F quality=2 # cached
+rhash=$(jq -r 'select(.path == "/api/v1/repair" and .status == 200) | .body | fromjson | .request_hash' "$rec" | head -n1)
+req GET "/api/v1/results/$rhash/final_repaired.stl"
+req POST /api/v1/repair-progressive -F mesh=@"$tmp/heart.stl" -F quality=3
+req POST /api/v1/repair-progressive -F mesh=@"$tmp/heart.stl" -F quality=3 # cached
+req POST "/api/v1/repair-jobs?quality=1" -H 'Content-Type: model/stl' --data-binary @"$tmp/heart.stl"
+rjob=$(jq -r 'select(.path | startswith("/api/v1/repair-jobs?")) | .body | fromjson | .job_id' "$rec" | head -n1)
+for _ in $(seq 100); do
+  curl -s "$url/api/v1/jobs/$rjob" | grep -q '"status":"complete"' && break
+  sleep 0.1
+done
+req GET "/api/v1/jobs/$rjob"
 printf 'solid nothing\nendsolid\n' >"$tmp/empty.stl"
 req POST /api/v1/repair -F mesh=@"$tmp/empty.stl"              # bad_mesh
 req POST /api/v1/repair -F quality=2                            # missing_mesh
