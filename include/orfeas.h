@@ -597,7 +597,9 @@ int orf_repair_params_set(orf_repair_params *p, const char *name, const char *va
 size_t orf_repair_params_canonical(const orf_repair_params *p, char *buf, size_t buf_size);
 
 /* The stages orf_repair() reports, in order ("imported", "rough_solid",
- * "final_repaired"); a mesh passed through unremeshed skips rough_solid. */
+ * "final_repaired"); a mesh passed through unremeshed, or remeshed on a
+ * grid no finer than rough_solid's 64 cells (quality 1 and 2), skips
+ * rough_solid. */
 typedef enum {
   ORF_REPAIR_IMPORTED,
   ORF_REPAIR_ROUGH,

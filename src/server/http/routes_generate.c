@@ -152,7 +152,7 @@ static const char *final_stage(const request *r) {
 }
 
 /* Whether the cache holds a whole, readable result for hash: meta.json and
- * the PLY of every stage it lists (a repair passed through lists no
+ * the PLY of every stage it lists (a repair may list no
  * rough_solid), the last one read (and so checksum-verified).  A result
  * with a part missing or damaged on disk is computed again rather than
  * answered with links that would fail. */

@@ -21,7 +21,8 @@
  * (a cancelled job ends with code "cancelled"; a failed repair's sentence
  * is the engine's own reason when it gives one, such as the importer's).
  * MESH is docs/API.md's mesh object.  A repair's stages are imported (33),
- * rough_solid (66; absent when the mesh is passed through unremeshed) and
+ * rough_solid (66; absent when the mesh is passed through unremeshed or
+ * its grid is no finer than the rough one) and
  * final_repaired (100), each {"type":"mesh",...}; its final event carries,
  * instead of "mesh" alone, the figures of orf_repair_figures_json but
  * "quality" and "timings_ms" ("input", "done", "mesh", "fidelity",
