@@ -7,7 +7,9 @@
  * connection rather than hold a thread per waiting client.
  *
  * Structure.  This file is the manager: the queue, admission, single
- * flight, each job's state, events and waiters.  A job's run of the engine,
+ * flight, each job's state, events and waiters, the same for both kinds of
+ * job (a generation, a repair: only the input a job copies and the stage
+ * table its progress comes from differ).  A job's run of the engine,
  * and the way its stages and meta.json go into the cache, are run.c's: a
  * worker calls it with no lock held and hands it publish_stage.  The
  * manager (orf_jobs) owns a mutex that guards its queue, its two tables
@@ -50,8 +52,9 @@
  * is kept without a budget too (orf_jobs_budget reports it).
  *
  * Memory at rest.  Finished jobs keep only their record and events, within
- * keep_finished_max jobs and keep_finished_bytes bytes (about 1.5 KiB a
- * job: 4096 hold about 6 MiB, under the 16 MiB default); and a worker trims
+ * keep_finished_max jobs and keep_finished_bytes bytes (about 2 KiB a
+ * job, most of it the room for an error event with the engine's reason:
+ * 4096 hold about 8 MiB, under the 16 MiB default); and a worker trims
  * the heap once the manager has been idle for TRIM_DELAY_S (trim_heap), so
  * RSS after a burst of jobs returns to what it was before.
  *

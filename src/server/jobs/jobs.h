@@ -146,7 +146,7 @@ void orf_jobs_drain(orf_jobs *js);
  * referenced stay valid until released. */
 void orf_jobs_free(orf_jobs *js);
 
-/* Submits the generation of `hash` (64 hex) from a copy of the image and
+/* Submits the generation (ORF_JOB_GENERATE) of `hash` (64 hex) from a copy of the image and
  * the parameters, run with GPU field precision `prec` (the hash must
  * already tell precisions apart: see http_request_hash), or joins the queued or running job of the same hash
  * (*coalesced = 1).  On success *out is a new reference (an interest).
