@@ -597,7 +597,9 @@ int orf_repair_params_set(orf_repair_params *p, const char *name, const char *va
 size_t orf_repair_params_canonical(const orf_repair_params *p, char *buf, size_t buf_size);
 
 /* The stages orf_repair() reports, in order ("imported", "rough_solid",
- * "final_repaired"); a mesh passed through unremeshed skips rough_solid. */
+ * "final_repaired"); a mesh passed through unremeshed, or remeshed on a
+ * grid no finer than rough_solid's 64 cells (quality 1 and 2), skips
+ * rough_solid. */
 typedef enum {
   ORF_REPAIR_IMPORTED,
   ORF_REPAIR_ROUGH,
@@ -673,6 +675,20 @@ int orf_mesh_import(const uint8_t *data, size_t size, const char *hint, const or
  * with orf_repair_result_free); on error *out holds only info (message). */
 int orf_repair(const uint8_t *data, size_t size, const char *hint, const orf_repair_params *p,
                orf_job_opts *opts, orf_repair_stage_fn on_stage, void *user, orf_repair_result *out);
+
+/* What a repair found and did, as compact JSON text (NUL-terminated, in a
+ * buffer the caller frees with orf_free(); *len, may be NULL, gets its
+ * length): {"input":{triangles, vertices, welded_vertices, open_edges,
+ * nonmanifold_edges, components, volume_mm3}, "done":{flipped_faces,
+ * degenerate_dropped, duplicate_dropped, floaters_dropped,
+ * floater_faces_dropped, remeshed, grid, cell_mm}, "mesh":{vertices, faces,
+ * watertight, manifold, euler, bbox_mm, volume_mm3, surface_mm2},
+ * "fidelity":{hausdorff_mm, far_share, thin_warning}, "quality",
+ * "timings_ms":{winding, total}, "winding_evals", "warning"?} - "warning"
+ * (info.message) when parts thinner than a cell were lost or the grid was
+ * coarsened.  The CLI's --json and the server's answer both start from it.
+ * NULL when out of memory. */
+char *orf_repair_figures_json(const orf_repair_result *r, const orf_repair_params *p, size_t *len);
 
 /* An upper bound of orf_repair()'s peak bytes for the file in data
  * (file_bytes bytes; data may be NULL), the import child's memory

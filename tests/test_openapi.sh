@@ -62,6 +62,17 @@ req() {
   jq -cn --arg m "$method" --arg p "$path" --argjson s "$status" --arg t "$type" --arg b "$body" \
     '{method:$m, path:$p, status:$s, type:$t, body:$b}' >>"$rec"
 }
+# job_done PATH_PREFIX: the id of the job the recorded POST to PATH_PREFIX...
+# queued, once it has completed (10 s at most)
+job_done() {
+  local id
+  id=$(jq -r --arg p "$1" 'select(.path | startswith($p)) | .body | fromjson | .job_id' "$rec" | head -n1)
+  for _ in $(seq 100); do
+    curl -s "$url/api/v1/jobs/$id" | grep -q '"status":"complete"' && break
+    sleep 0.1
+  done
+  echo "$id"
+}
 img=samples/heart.png
 req GET /health
 req GET /ready
@@ -78,11 +89,7 @@ req GET "/api/v1/results/0000000000000000000000000000000000000000000000000000000
 req POST /api/v1/generate -F image=@$img -F quality=2 # cached
 req POST /api/v1/generate-progressive -F image=@$img -F quality=3
 req POST "/api/v1/jobs?quality=2&size_mm=31" -H 'Content-Type: image/png' --data-binary @$img
-job=$(jq -r 'select(.path | startswith("/api/v1/jobs?")) | .body | fromjson | .job_id' "$rec" | head -n1)
-for _ in $(seq 100); do
-  curl -s "$url/api/v1/jobs/$job" | grep -q '"status":"complete"' && break
-  sleep 0.1
-done
+job=$(job_done "/api/v1/jobs?")
 req GET "/api/v1/jobs/$job"
 req DELETE "/api/v1/jobs/$job" # already finished: 409
 req GET /api/v1/jobs/0123456789abcdef0123456789abcdef
@@ -91,6 +98,13 @@ req POST /api/v1/mask -F image=@$img
 "$bin" generate "$img" -o "$tmp/heart.stl" --quality 1 >/dev/null 2>&1
 req POST /api/v1/repair -F mesh=@"$tmp/heart.stl" -F quality=2
 req POST /api/v1/repair -F mesh=@"$tmp/heart.stl" -F quality=2 # cached
+rhash=$(jq -r 'select(.path == "/api/v1/repair" and .status == 200) | .body | fromjson | .request_hash' "$rec" | head -n1)
+req GET "/api/v1/results/$rhash/final_repaired.stl"
+req POST /api/v1/repair-progressive -F mesh=@"$tmp/heart.stl" -F quality=3
+req POST /api/v1/repair-progressive -F mesh=@"$tmp/heart.stl" -F quality=3 # cached
+req POST "/api/v1/repair-jobs?quality=1" -H 'Content-Type: model/stl' --data-binary @"$tmp/heart.stl"
+rjob=$(job_done "/api/v1/repair-jobs?")
+req GET "/api/v1/jobs/$rjob"
 printf 'solid nothing\nendsolid\n' >"$tmp/empty.stl"
 req POST /api/v1/repair -F mesh=@"$tmp/empty.stl"              # bad_mesh
 req POST /api/v1/repair -F quality=2                            # missing_mesh

@@ -66,29 +66,13 @@ static int on_stage(void *user, orf_repair_stage stage, const orf_mesh *mesh, in
   return 0;
 }
 
-/* The result JSON of a repair: what was found and done, and the mesh. */
+/* The result JSON of a repair: the engine's figures (orf_repair_figures_json,
+ * the server's answer too) and the run's peak memory. */
 static json_t *info_json(const orf_repair_result *r, const orf_repair_params *p, size_t peak) {
-  const orf_repair_info *i = &r->info;
-  const orf_mesh_report *m = &r->report;
-  json_t *o = json_pack(
-      "{s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:b, s:i, s:f}, "
-      "s:{s:I, s:I, s:b, s:b, s:I, s:[f,f,f], s:f, s:f}, s:{s:f, s:f, s:b}, s:i, s:{s:f, s:f}, s:I, s:I}",
-      "input", "triangles", (json_int_t)i->input_triangles, "vertices", (json_int_t)i->input_vertices,
-      "welded_vertices", (json_int_t)i->welded_vertices, "open_edges", (json_int_t)i->open_edges,
-      "nonmanifold_edges", (json_int_t)i->nonmanifold_edges, "components", (json_int_t)i->components, "done",
-      "flipped_faces", (json_int_t)i->flipped_faces, "degenerate_dropped", (json_int_t)i->degenerate_dropped,
-      "duplicate_dropped", (json_int_t)i->duplicate_dropped, "floaters_dropped",
-      (json_int_t)i->floaters_dropped, "floater_faces_dropped", (json_int_t)i->floater_faces_dropped,
-      "remeshed", i->remeshed, "grid", i->grid, "cell_mm", i->cell_mm, "mesh", "vertices",
-      (json_int_t)m->vertices, "faces", (json_int_t)m->faces, "watertight", m->watertight, "manifold",
-      m->manifold, "euler", (json_int_t)m->euler, "bbox_mm", (double)(m->bbox_max[0] - m->bbox_min[0]),
-      (double)(m->bbox_max[1] - m->bbox_min[1]), (double)(m->bbox_max[2] - m->bbox_min[2]), "volume_mm3",
-      m->volume, "surface_mm2", m->area, "fidelity", "hausdorff_mm", i->hausdorff_mm, "far_share",
-      i->far_share, "thin_warning", i->thin_warning, "quality", p->quality, "timings_ms", "winding",
-      i->winding_ms, "total", i->total_ms, "winding_evals", (json_int_t)i->winding_evals, "peak_bytes",
-      (json_int_t)peak);
-  json_object_set_new(json_object_get(o, "input"), "volume_mm3", json_real(i->input_volume_mm3));
-  if (i->thin_warning || i->coarsened) json_object_set_new(o, "warning", json_string(i->message));
+  char *text = orf_repair_figures_json(r, p, NULL);
+  json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+  orf_free(text);
+  if (o) json_object_set_new(o, "peak_bytes", json_integer((json_int_t)peak));
   return o;
 }
 
@@ -196,6 +180,12 @@ int orf_cli_repair(int argc, char **argv) {
   }
   if (json) {
     json_t *o = info_json(&res, &p, opts.peak_bytes);
+    if (!o) {
+      fprintf(stderr, "orfeas: out of memory\n");
+      orf_repair_result_free(&res);
+      json_decref(c.stages);
+      return EXIT_INTERNAL;
+    }
     json_object_set_new(o, "output", json_string(out));
     json_object_set_new(o, "format", json_string(orf_format_ext(p.format)));
     json_object_set_new(o, "stages", c.stages);

@@ -318,8 +318,8 @@ static enum MHD_Result form_field(void *cls, enum MHD_ValueKind kind, const char
     return MHD_YES;
   }
   if (size && !data) return MHD_YES;
-  /* the file part: `image`, or for /api/v1/repair `mesh` */
-  if (!strcmp(key, "image") || (r->route == ORF_ROUTE_REPAIR && !strcmp(key, "mesh"))) {
+  /* the file part: `image`, or for the repairing routes `mesh` */
+  if (!strcmp(key, "image") || (http_route_repairs(r->route) && !strcmp(key, "mesh"))) {
     if (off == 0 && r->has_image_field) {
       form_refuse(r, 400, NULL, "one image per request: the form has more than one \"image\" part");
       return MHD_YES;
@@ -396,6 +396,8 @@ static const struct {
                     {"/api/v1/mask", ORF_ROUTE_MASK},
                     {"/api/v1/openapi.json", ORF_ROUTE_OPENAPI},
                     {"/api/v1/repair", ORF_ROUTE_REPAIR},
+                    {"/api/v1/repair-progressive", ORF_ROUTE_REPAIR_PROGRESSIVE},
+                    {"/api/v1/repair-jobs", ORF_ROUTE_REPAIR_JOBS},
                     {"/", ORF_ROUTE_STATIC},
                     {"/index.html", ORF_ROUTE_STATIC}},
   prefix_routes[] = {{"/api/v1/results/", ORF_ROUTE_RESULTS}, {"/static/", ORF_ROUTE_STATIC}};
@@ -415,7 +417,7 @@ static orf_route route_of(const char *method, const char *url) {
 
 static int takes_body(orf_route route) {
   return route == ORF_ROUTE_GENERATE || route == ORF_ROUTE_PROGRESSIVE || route == ORF_ROUTE_JOBS ||
-         route == ORF_ROUTE_MASK || route == ORF_ROUTE_REPAIR;
+         route == ORF_ROUTE_MASK || http_route_repairs(route);
 }
 
 static enum MHD_Result method_not_allowed(request *r, const char *allow) {
@@ -439,7 +441,9 @@ static enum MHD_Result dispatch(request *r, const char *url) {
   case ORF_ROUTE_PARAMS: return get ? route_params(r) : method_not_allowed(r, "GET");
   case ORF_ROUTE_MASK: return post ? route_mask(r) : method_not_allowed(r, "POST");
   case ORF_ROUTE_OPENAPI: return get ? route_openapi(r) : method_not_allowed(r, "GET");
-  case ORF_ROUTE_REPAIR: return post ? route_repair(r) : method_not_allowed(r, "POST");
+  case ORF_ROUTE_REPAIR: return post ? route_generate(r, 0) : method_not_allowed(r, "POST");
+  case ORF_ROUTE_REPAIR_PROGRESSIVE: return post ? route_generate(r, 1) : method_not_allowed(r, "POST");
+  case ORF_ROUTE_REPAIR_JOBS: return post ? route_job_submit(r) : method_not_allowed(r, "POST");
   case ORF_ROUTE_STATIC: return get ? route_static(r, url) : method_not_allowed(r, "GET");
   case ORF_ROUTE_GENERATE: return post ? route_generate(r, 0) : method_not_allowed(r, "POST");
   case ORF_ROUTE_PROGRESSIVE: return post ? route_generate(r, 1) : method_not_allowed(r, "POST");

@@ -9,9 +9,10 @@
  *
  * Files here: http.c (dispatch, uploads, responses, logs), http_status.c
  * (error code -> status), responses.c (the generate response, event
- * lines), routes_generate.c (generate, progressive, jobs, events, mask),
- * routes_info.c (health, ready, metrics, stats, params, the OpenAPI
- * document, the fallback page), routes_repair.c (repair), results.c
+ * lines), routes_generate.c (generate, progressive, jobs, events, mask,
+ * and the repairing twins of the first three), routes_info.c (health,
+ * ready, metrics, stats, params, the OpenAPI document, the fallback page),
+ * routes_repair.c (a repair's input: its mesh and parameters), results.c
  * (results and format conversion), static.c (the studio's files), guard.c
  * (rate limit, CORS), ratelimit.c (its token buckets), deadline.c (header
  * and body deadlines).  Beside them: ../server.c (start, signals, drain),
@@ -90,7 +91,13 @@ typedef struct request {
   unsigned form_status; /* 400, or 422 when it is about one parameter */
   size_t received;      /* body bytes read so far, kept or not */
 
-  /* waiting for a job (POST /generate) */
+  /* the job's input, as read (http_read_input, http_read_repair) */
+  orf_job_kind kind;        /* what the route computes */
+  orf_params params;        /* a generation's parameters */
+  orf_repair_params repair; /* a repair's parameters */
+  const char *hint;         /* a repair's file extension from a raw body's media type, or NULL */
+
+  /* waiting for a job (POST /generate, /repair) */
   orf_job *job;
   int armed; /* a wake-up is armed with this request as ctx */
   int woken; /* resumed by the job at least once */
@@ -167,7 +174,9 @@ orf_precision http_precision_of(server *srv, const char *name);
  * --precision, with auto meaning the recommended one. */
 orf_precision http_job_precision(request *r, const orf_params *p);
 
-/* Builds the docs/API.md generate response from a job's meta.json. */
+/* Builds the docs/API.md generate (or repair) response from a job's
+ * meta.json: the cache flag, the format, each stage's URL and the last
+ * stage's as download_url. */
 json_t *http_generate_response(const char *meta_json, const char *hash, orf_format f, int cached);
 
 /* Adds "url" to the data of one event (JSON text) for hash and format;
@@ -182,7 +191,10 @@ enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage,
 /* The media type of a format (model/gltf-binary, model/stl, ...). */
 const char *http_media_type(orf_format f);
 
-/* Route handlers: called once the body is complete. */
+/* Route handlers: called once the body is complete.  route_generate and
+ * route_job_submit serve the generating routes and their repairing twins
+ * (/api/v1/repair, /api/v1/repair-progressive, /api/v1/repair-jobs) alike:
+ * the route decides which input is read (http_route_repairs). */
 enum MHD_Result route_generate(request *r, int progressive);
 enum MHD_Result route_job_submit(request *r);
 enum MHD_Result route_job_status(request *r, const char *id);
@@ -200,7 +212,6 @@ enum MHD_Result route_params(request *r);
 enum MHD_Result route_mask(request *r);
 /* GET /api/v1/openapi.json: docs/openapi.yaml as compiled in (routes_info.c). */
 enum MHD_Result route_openapi(request *r);
-enum MHD_Result route_repair(request *r); /* routes_repair.c */
 /* GET / and /static/<file> from the web root (static.c). */
 enum MHD_Result route_static(request *r, const char *url);
 /* Resolves cfg.web_root (or web/ beside the binary) into srv->web_root. */
@@ -227,6 +238,28 @@ int http_request_feed(request *r, const char *data, size_t size);
  * request hash into r, and the format and Accept of its answer.  Returns
  * 0, or non-zero with the error queued in *ret. */
 int http_read_input(request *r, orf_params *p, enum MHD_Result *ret);
+
+/* 1 for the routes that repair a mesh (their twins generate from an
+ * image), else 0. */
+int http_route_repairs(orf_route route);
+
+/* The upload as received: 413 past the upload limit, then the form's own
+ * refusal (400, or 422 when it is about one parameter).  0, or -1 with the
+ * error queued in *ret. */
+int http_refuse_upload(request *r, enum MHD_Result *ret);
+
+/* The answer's format f into r; an Accept naming its media type asks for
+ * the file itself (r->download). */
+void http_read_accept(request *r, orf_format f);
+
+/* A repair's http_read_input (routes_repair.c): the form's refusals, the
+ * parameters (orf_repair_params_set; 422 naming one), the mesh's presence
+ * (400 missing_mesh), then into r the kind, parameters, the importer's hint,
+ * the estimate (orf_estimate_repair_bytes: host memory, the host budget's
+ * on a GPU server), the request hash (SHA-256 over "repair", the canonical
+ * parameters and the mesh) and the format and Accept of its answer.
+ * Returns 0, or non-zero with the error queued in *ret. */
+int http_read_repair(request *r, enum MHD_Result *ret);
 
 /* The same checks alone, for a route that runs no job and caches nothing
  * (POST /api/v1/mask): no estimate, no hash.  Returns as http_read_input. */

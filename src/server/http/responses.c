@@ -1,6 +1,6 @@
 /*
- * responses.c - the JSON the generating endpoints answer with, built from
- * what a job stored: the generate response of docs/API.md from meta.json, and a
+ * responses.c - the JSON the job-running endpoints answer with, built from
+ * what a job stored: the generate (or repair) response of docs/API.md from meta.json, and a
  * stream line from a job event, each with the URLs of the format the
  * client asked for (the cache holds one result per hash whatever the
  * format; see orf_params_canonical).
@@ -22,13 +22,15 @@ json_t *http_generate_response(const char *meta_json, const char *hash, orf_form
   if (!j) return NULL;
   json_object_set_new(j, "cached", json_boolean(cached));
   json_object_set_new(j, "format", json_string(orf_format_ext(f)));
-  json_object_set_new(j, "download_url", result_url(hash, "final_optimized", f));
   size_t i;
   json_t *st;
+  const char *last = NULL; /* the final stage: its mesh is the download */
   json_array_foreach(json_object_get(j, "stages"), i, st) {
     const char *name = json_string_value(json_object_get(st, "stage"));
     if (name) json_object_set_new(st, "url", result_url(hash, name, f));
+    last = name;
   }
+  if (last) json_object_set_new(j, "download_url", result_url(hash, last, f));
   return j;
 }
 

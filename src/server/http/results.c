@@ -4,8 +4,9 @@
  * another format is converted from it on first request and cached too.
  * Files on the disk tier are sent from their descriptor (sendfile, no copy
  * through user space); entries only in memory from their buffer.  The path
- * is parsed against fixed names: a hash of 64 hex digits, one of the four
- * stages, one of the formats, so no request can name a file of its own.
+ * is parsed against fixed names: a hash of 64 hex digits, one of the
+ * stages of a generation or a repair (orf_job_stage_lookup), one of the
+ * formats, so no request can name a file of its own.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -109,16 +110,14 @@ enum MHD_Result route_results(request *r, const char *rest) {
   if (!dot || strchr(file, '/'))
     return http_error_code(r, 400, "bad_request",
                            "a result path is /api/v1/results/<64 hex>/<stage>.<format>", NULL);
-  int stage = -1;
-  for (int i = 0; i < ORF_STAGE_COUNT; i++)
-    if ((size_t)(dot - file) == strlen(orf_stage_name((orf_stage)(i))) &&
-        !strncmp(file, orf_stage_name((orf_stage)(i)), (size_t)(dot - file)))
-      stage = i;
+  orf_job_kind kind;
+  int stage;
   orf_format f;
-  if (stage < 0 || orf_format_from_ext(dot + 1, &f))
+  if (orf_job_stage_lookup(file, (size_t)(dot - file), &kind, &stage) || orf_format_from_ext(dot + 1, &f))
     return http_error_code(r, 400, "bad_request",
                            "unknown stage or format: stages are voxel_preview, rough_mesh, refined_mesh, "
-                           "final_optimized; formats glb, stl, obj, ply, 3mf",
+                           "final_optimized (a generation's) and imported, rough_solid, final_repaired (a "
+                           "repair's); formats glb, stl, obj, ply, 3mf",
                            NULL);
-  return http_serve_mesh(r, hash, orf_stage_name((orf_stage)(stage)), f);
+  return http_serve_mesh(r, hash, orf_job_stage_name(kind, stage), f);
 }

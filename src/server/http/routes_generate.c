@@ -1,15 +1,21 @@
 /*
- * routes_generate.c - the generating endpoints of docs/API.md: POST
+ * routes_generate.c - the endpoints of docs/API.md that run jobs: POST
  * /api/v1/generate (waits for the final stage, suspended, then answers
  * JSON or the file), POST /api/v1/generate-progressive (NDJSON, one line per
  * stage, sent the moment the stage exists), POST /api/v1/jobs and
- * GET/DELETE /api/v1/jobs/<id>[/events] (Server-Sent Events).
+ * GET/DELETE /api/v1/jobs/<id>[/events] (Server-Sent Events); and their
+ * repairing twins POST /api/v1/repair, /api/v1/repair-progressive and
+ * /api/v1/repair-jobs, which run the same code on a repair's input
+ * (routes_repair.c reads it), so a repair answers as a generation does.
  *
- * Every generating request: parameters parsed strictly (422 names the
+ * Every such request: parameters parsed strictly (422 names the
  * parameter), the image's type and size read from its header (400, 413,
- * 415) before anything is queued, the request hash taken, the cache asked
- * (a hit is answered at once), else the job submitted or joined (429 with
- * Retry-After when the queue is full, 503 while draining).
+ * 415) or the mesh's presence checked, before anything is queued; the
+ * request hash taken, the cache asked (a hit is answered at once), else the
+ * job submitted or joined (429 with Retry-After when the queue is full, 503
+ * while draining, 507 when its estimate exceeds the whole budget).
+ * A job's stages, final stage and result shape come from its kind (jobs.h):
+ * nothing here names a stage.
  * Streams are content-reader callbacks that suspend the connection when
  * they have nothing to send; the job's wake-up resumes it.  A suspended
  * connection does not notice its client leaving, so a disconnected
@@ -26,9 +32,7 @@
 
 /* ---- input -------------------------------------------------------------- */
 
-/* The upload as received: 413 past the upload limit, then the form's own
- * refusal (400, or 422 when it is about one parameter). */
-static int refuse_upload(request *r, enum MHD_Result *ret) {
+int http_refuse_upload(request *r, enum MHD_Result *ret) {
   if (r->too_large) {
     char msg[160];
     snprintf(msg, sizeof msg, "the request body is larger than the %zu MB limit",
@@ -86,12 +90,10 @@ static int hash_request(request *r, const orf_params *p, enum MHD_Result *ret) {
   return 0;
 }
 
-/* The answer's format; an Accept naming the format's media type asks for
- * the file itself. */
-static void read_accept(request *r, const orf_params *p) {
-  r->format = p->format;
+void http_read_accept(request *r, orf_format f) {
+  r->format = f;
   const char *accept = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
-  if (accept && strstr(accept, http_media_type(p->format))) r->download = 1;
+  if (accept && strstr(accept, http_media_type(f))) r->download = 1;
 }
 
 /* The upload, the parameters and the image's header, checked; w and h are
@@ -117,7 +119,7 @@ static int refuse_unserved(request *r, const orf_params *p, enum MHD_Result *ret
 }
 
 static int read_image(request *r, orf_params *p, uint32_t *w, uint32_t *h, enum MHD_Result *ret) {
-  if (refuse_upload(r, ret) || http_parse_params(r, p, ret) || refuse_unserved(r, p, ret) ||
+  if (http_refuse_upload(r, ret) || http_parse_params(r, p, ret) || refuse_unserved(r, p, ret) ||
       probe_image(r, w, h, ret))
     return -1;
   return 0;
@@ -131,39 +133,60 @@ int http_read_image(request *r, orf_params *p, enum MHD_Result *ret) {
 int http_read_input(request *r, orf_params *p, enum MHD_Result *ret) {
   uint32_t w, h;
   if (read_image(r, p, &w, &h, ret)) return -1;
+  r->kind = ORF_JOB_GENERATE;
   estimate_job(r, p, w, h);
   if (hash_request(r, p, ret)) return -1;
-  read_accept(r, p);
+  http_read_accept(r, p->format);
   return 0;
 }
 
+/* The input of r's route into r: a repair's (http_read_repair) or a
+ * generation's (http_read_input). */
+static int read_job_input(request *r, enum MHD_Result *ret) {
+  return http_route_repairs(r->route) ? http_read_repair(r, ret) : http_read_input(r, &r->params, ret);
+}
+
+/* The name of the last stage of r's kind of job (its answer's mesh). */
+static const char *final_stage(const request *r) {
+  return orf_job_stage_name(r->kind, orf_job_stage_count(r->kind) - 1);
+}
+
 /* Whether the cache holds a whole, readable result for hash: meta.json and
- * every stage's PLY, the final one read (and so checksum-verified).  A
- * result with a part missing or damaged on disk is computed again rather
- * than answered with links that would fail. */
+ * the PLY of every stage it lists (a repair may list no
+ * rough_solid), the last one read (and so checksum-verified).  A result
+ * with a part missing or damaged on disk is computed again rather than
+ * answered with links that would fail. */
 static int cached_result(server *srv, const char *hash) {
   orf_blob *b;
   if (orf_cache_get(srv->cache, hash, "meta.json", 0, &b)) return 0;
+  json_t *meta = json_loadb((const char *)b->data, b->size, 0, NULL);
   orf_blob_release(b);
-  for (int s = 0; s < ORF_STAGE_COUNT; s++) {
+  json_t *stages = json_object_get(meta, "stages");
+  size_t n = json_array_size(stages);
+  int whole = n > 0;
+  for (size_t i = 0; whole && i < n; i++) {
+    const char *stage = json_string_value(json_object_get(json_array_get(stages, i), "stage"));
     char name[64];
-    snprintf(name, sizeof name, "%s.ply", orf_stage_name((orf_stage)(s)));
-    if (s == ORF_STAGE_FINAL_OPTIMIZED) {
-      if (orf_cache_get(srv->cache, hash, name, 0, &b)) return 0;
-      orf_blob_release(b);
-    } else if (!orf_cache_has(srv->cache, hash, name)) {
-      return 0;
+    snprintf(name, sizeof name, "%s.ply", stage ? stage : "");
+    if (!stage || orf_job_stage_lookup(stage, strlen(stage), NULL, NULL)) {
+      whole = 0;
+    } else if (i + 1 == n) {
+      whole = orf_cache_get(srv->cache, hash, name, 0, &b) == ORF_OK;
+      if (whole) orf_blob_release(b);
+    } else {
+      whole = orf_cache_has(srv->cache, hash, name);
     }
   }
-  return 1;
+  json_decref(meta);
+  return whole;
 }
 
 /* ---- responses of finished work ----------------------------------------- */
 
-/* Answers a finished generation of r->hash (from the cache or a job). */
+/* Answers a finished generation or repair of r->hash (from the cache or a
+ * job). */
 static enum MHD_Result answer_complete(request *r, int cached) {
-  if (r->download)
-    return http_serve_mesh(r, r->hash, orf_stage_name((orf_stage)(ORF_STAGE_FINAL_OPTIMIZED)), r->format);
+  if (r->download) return http_serve_mesh(r, r->hash, final_stage(r), r->format);
   orf_blob *meta;
   if (orf_cache_get(r->srv->cache, r->hash, "meta.json", 0, &meta))
     return http_error(r, ORF_EINTERNAL, "the finished result is missing from the cache", NULL);
@@ -286,6 +309,17 @@ static void stream_free(void *cls) {
   free(s);
 }
 
+/* Whether a member of meta.json is the whole result's rather than the last
+ * stage line's (which carries the rest, as the job's final event does: a
+ * generation's "mesh", a repair's figures but its quality and timings). */
+static int result_only(const char *key) {
+  static const char *const keys[] = {"request_hash", "status",  "stages",     "timings_ms",
+                                     "mode",         "quality", "mask_source"};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    if (!strcmp(key, keys[i])) return 1;
+  return 0;
+}
+
 /* The lines of a cached result, as a finished job would have sent them. */
 static int cached_lines(stream *s, server *srv) {
   orf_blob *meta;
@@ -303,13 +337,26 @@ static int cached_lines(stream *s, server *srv) {
   for (size_t i = 0; i < n; i++) {
     json_t *st = json_array_get(stages, i);
     int last = i + 1 == n;
+    const char *name = json_string_value(json_object_get(st, "stage"));
+    orf_job_kind kind = ORF_JOB_GENERATE;
+    int stage = -1;
+    if (name) orf_job_stage_lookup(name, strlen(name), &kind, &stage);
     json_t *data = json_deep_copy(st);
     json_object_del(data, "stage");
-    json_object_set_new(data, "type", json_string(i == 0 ? "voxel_grid" : "mesh"));
+    json_object_set_new(data, "type",
+                        json_string(kind == ORF_JOB_GENERATE && stage == ORF_STAGE_VOXEL_PREVIEW ? "voxel_grid"
+                                                                                                : "mesh"));
     json_t *ev = json_pack("{s:O, s:i, s:s, s:o}", "stage", json_object_get(st, "stage"), "progress",
-                           25 * (int)(i + 1), "status", last ? "complete" : "processing", "data", data);
+                           orf_job_stage_progress(kind, stage), "status", last ? "complete" : "processing",
+                           "data", data);
     json_object_set_new(ev, "cached", json_true());
-    if (last) json_object_set(ev, "mesh", json_object_get(m, "mesh"));
+    const char *key;
+    json_t *value;
+    if (last) {
+      json_object_foreach(m, key, value) {
+        if (!result_only(key)) json_object_set(ev, key, value);
+      }
+    }
     char *text = json_dumps(ev, JSON_COMPACT);
     json_decref(ev);
     s->pre[s->npre++] = text ? http_event_line(text, s->hash, s->format) : NULL;
@@ -353,14 +400,15 @@ static enum MHD_Result start_stream(request *r, orf_job *job, int sse) {
 /* ---- routes ------------------------------------------------------------- */
 
 /* The job of r: none while draining (503), else submitted or joined
- * (orf_jobs_submit, keep as its own; a refusal answered).  0, or -1 with
- * the answer in *ret. */
-static int submit_job(request *r, const orf_params *p, int keep, orf_job **job, int *coalesced,
-                      enum MHD_Result *ret) {
-  int rc = atomic_load(&r->srv->draining)
-               ? ORF_SRV_EDRAINING
-               : orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, p, r->prec, r->estimate,
-                                 r->host_estimate, keep, job, coalesced);
+ * (orf_jobs_submit or orf_jobs_submit_repair by r's kind, keep as its own;
+ * a refusal answered).  0, or -1 with the answer in *ret. */
+static int submit_job(request *r, int keep, orf_job **job, int *coalesced, enum MHD_Result *ret) {
+  int rc = atomic_load(&r->srv->draining) ? ORF_SRV_EDRAINING
+           : r->kind == ORF_JOB_REPAIR
+               ? orf_jobs_submit_repair(r->srv->jobs, r->hash, r->body, r->body_len, r->hint, &r->repair,
+                                        r->estimate, r->host_estimate, keep, job, coalesced)
+               : orf_jobs_submit(r->srv->jobs, r->hash, r->body, r->body_len, &r->params, r->prec,
+                                 r->estimate, r->host_estimate, keep, job, coalesced);
   if (rc) {
     *ret = http_error(r, rc, NULL, NULL);
     return -1;
@@ -377,14 +425,13 @@ enum MHD_Result route_generate(request *r, int progressive) {
     if (st.status >= ORF_JOB_FAILED) return answer_failed(r, &st);
     return wait_for_job(r, st.events);
   }
-  orf_params p;
-  if (http_read_input(r, &p, &ret)) return ret;
+  if (read_job_input(r, &ret)) return ret;
   int found = cached_result(r->srv, r->hash);
   orf_cache_note_lookup(r->srv->cache, found);
   if (found) return progressive ? start_stream(r, NULL, 0) : answer_complete(r, 1);
   orf_job *job;
   int coalesced;
-  if (submit_job(r, &p, 0, &job, &coalesced, &ret)) return ret;
+  if (submit_job(r, 0, &job, &coalesced, &ret)) return ret;
   free(r->body); /* the job has its copy */
   r->body = NULL;
   r->body_len = r->body_cap = 0;
@@ -395,11 +442,10 @@ enum MHD_Result route_generate(request *r, int progressive) {
 
 enum MHD_Result route_job_submit(request *r) {
   enum MHD_Result ret;
-  orf_params p;
-  if (http_read_input(r, &p, &ret)) return ret;
+  if (read_job_input(r, &ret)) return ret;
   orf_job *job;
   int coalesced;
-  if (submit_job(r, &p, 1, &job, &coalesced, &ret)) return ret;
+  if (submit_job(r, 1, &job, &coalesced, &ret)) return ret;
   orf_job_state st;
   orf_job_get_state(job, &st);
   char location[64];
@@ -421,17 +467,17 @@ enum MHD_Result route_job_status(request *r, const char *id) {
   if (!job) return http_error(r, ORF_SRV_ENOTFOUND, "no such job", NULL);
   orf_job_state st;
   orf_job_get_state(job, &st);
-  json_t *j =
-      json_pack("{s:s, s:s, s:i, s:s?}", "job_id", id, "status", orf_job_status_name(st.status), "progress",
-                st.progress, "stage", st.stage >= 0 ? orf_stage_name((orf_stage)(st.stage)) : NULL);
+  orf_job_kind kind = orf_job_kind_of(job);
+  json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:s?}", "job_id", id, "kind",
+                        kind == ORF_JOB_REPAIR ? "repair" : "generate", "status", orf_job_status_name(st.status),
+                        "progress", st.progress, "stage", orf_job_stage_name(kind, st.stage));
   if (st.status == ORF_JOB_QUEUED) json_object_set_new(j, "position", json_integer((json_int_t)st.position));
   if (st.status == ORF_JOB_COMPLETE) {
     orf_blob *meta;
     if (orf_cache_get(r->srv->cache, orf_job_hash(job), "meta.json", 0, &meta) == ORF_OK) {
       char *text = strndup((const char *)meta->data, meta->size);
       orf_blob_release(meta);
-      json_t *res =
-          text ? http_generate_response(text, orf_job_hash(job), orf_job_params(job)->format, 0) : NULL;
+      json_t *res = text ? http_generate_response(text, orf_job_hash(job), orf_job_format(job), 0) : NULL;
       free(text);
       if (res) json_object_set_new(j, "result", res);
     }
@@ -448,7 +494,7 @@ enum MHD_Result route_job_status(request *r, const char *id) {
 enum MHD_Result route_job_events(request *r, const char *id) {
   orf_job *job = valid_job_id(id) ? orf_jobs_find(r->srv->jobs, id) : NULL;
   if (!job) return http_error(r, ORF_SRV_ENOTFOUND, "no such job", NULL);
-  r->format = orf_job_params(job)->format;
+  r->format = orf_job_format(job);
   return start_stream(r, job, 1);
 }
 

@@ -1,8 +1,9 @@
 /*
  * job_events.c - the JSON texts of a job (see job_events.h): one line of
  * docs/API.md's progressive stream per stage, the error line that ends a failed
- * or cancelled job, and meta.json, the generate response the HTTP layer
- * completes with the cache flag, format and URLs.
+ * or cancelled job, and meta.json, the generate or repair response the HTTP
+ * layer completes with the cache flag, format and URLs; and the stage
+ * tables of both kinds of job (jobs.h).
  *
  * Objects are built with jansson's json_pack() (keys come out in insertion
  * order, as docs/API.md lists them) and written with json_dumpb() into buffers
@@ -41,6 +42,39 @@ static int dump(json_t *v, char **out, size_t *len) {
   return ORF_OK;
 }
 
+/* ---- stage tables (jobs.h) ---------------------------------------------- */
+
+int orf_job_stage_count(orf_job_kind k) { return k == ORF_JOB_REPAIR ? ORF_REPAIR_STAGE_COUNT : ORF_STAGE_COUNT; }
+
+const char *orf_job_stage_name(orf_job_kind k, int stage) {
+  if (stage < 0 || stage >= orf_job_stage_count(k)) return NULL;
+  return k == ORF_JOB_REPAIR ? orf_repair_stage_name((orf_repair_stage)stage) : orf_stage_name((orf_stage)stage);
+}
+
+/* A generation's stages report 25 each; a repair's a third each, the last
+ * 100 (as `orfeas repair`'s progress line). */
+int orf_job_stage_progress(orf_job_kind k, int stage) {
+  int n = orf_job_stage_count(k);
+  if (stage < 0 || stage >= n) return 0;
+  return stage == n - 1 ? 100 : (k == ORF_JOB_REPAIR ? 33 : 25) * (stage + 1);
+}
+
+int orf_job_stage_lookup(const char *name, size_t len, orf_job_kind *k, int *stage) {
+  static const orf_job_kind kinds[] = {ORF_JOB_GENERATE, ORF_JOB_REPAIR};
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    for (int s = 0; s < orf_job_stage_count(kinds[i]); s++) {
+      const char *n = orf_job_stage_name(kinds[i], s);
+      if (strlen(n) == len && !strncmp(name, n, len)) {
+        if (k) *k = kinds[i];
+        if (stage) *stage = s;
+        return 0;
+      }
+    }
+  return -1;
+}
+
+/* ---- events -------------------------------------------------------------- */
+
 /* docs/API.md's "mesh" object from a job's result: its mesh report, and the
  * pieces dropped to keep the mesh within its face budget (budget.h). */
 static json_t *mesh_object(const orf_result *res) {
@@ -53,10 +87,32 @@ static json_t *mesh_object(const orf_result *res) {
                    (json_int_t)res->dropped_components, "dropped_volume_share", res->dropped_volume_share);
 }
 
-int orf_jobev_stage(char **out, size_t *len, orf_stage s, const orf_stage_info *info,
-                    const orf_result *final) {
+json_t *orf_jobev_generate_final(const orf_result *res) {
+  json_t *mesh = mesh_object(res);
+  return mesh ? json_pack("{s:o}", "mesh", mesh) : NULL; /* "o" steals mesh, also on failure */
+}
+
+json_t *orf_jobev_repair_final(const char *figures) {
+  json_t *f = figures ? json_loads(figures, 0, NULL) : NULL;
+  if (!json_is_object(f)) {
+    json_decref(f);
+    return NULL;
+  }
+  json_object_del(f, "quality");
+  json_object_del(f, "timings_ms");
+  return f;
+}
+
+int orf_jobev_stage(char **out, size_t *len, orf_job_kind k, int s, const orf_stage_info *info, json_t *final) {
+  const char *name = orf_job_stage_name(k, s);
+  if (!name) {
+    json_decref(final);
+    *out = NULL;
+    *len = 0;
+    return ORF_EINVAL;
+  }
   json_t *data;
-  if (s == ORF_STAGE_VOXEL_PREVIEW)
+  if (k == ORF_JOB_GENERATE && s == ORF_STAGE_VOXEL_PREVIEW)
     data = json_pack("{s:s,s:[i,i,i],s:I,s:I,s:f}", "type", "voxel_grid", "dimensions", info->grid,
                      info->grid, info->grid, "vertices", (json_int_t)info->vertices, "faces",
                      (json_int_t)info->faces, "elapsed_ms", round3(info->elapsed_ms));
@@ -64,26 +120,25 @@ int orf_jobev_stage(char **out, size_t *len, orf_stage s, const orf_stage_info *
     data = json_pack("{s:s,s:i,s:I,s:I,s:f}", "type", "mesh", "grid", info->grid, "vertices",
                      (json_int_t)info->vertices, "faces", (json_int_t)info->faces, "elapsed_ms",
                      round3(info->elapsed_ms));
-  int last = s == ORF_STAGE_FINAL_OPTIMIZED;
-  json_t *mesh = last && final ? mesh_object(final) : NULL;
-  if (!data || (last && !mesh)) {
-    json_decref(data);
-    json_decref(mesh);
-    return dump(NULL, out, len);
-  }
-  json_t *ev = json_pack("{s:s,s:i,s:s,s:o}", "stage", orf_stage_name(s), "progress", 25 * ((int)s + 1),
-                         "status", last ? "complete" : "processing", "data", data);
-  if (ev && mesh && json_object_set_new(ev, "mesh", mesh)) {
+  int last = s == orf_job_stage_count(k) - 1;
+  /* "o" steals data, also when json_pack fails */
+  json_t *ev = data ? json_pack("{s:s,s:i,s:s,s:o}", "stage", name, "progress", orf_job_stage_progress(k, s),
+                                "status", last ? "complete" : "processing", "data", data)
+                    : NULL;
+  if (ev && final && json_object_update(ev, final)) {
     json_decref(ev);
     ev = NULL;
-  } else if (!ev) {
-    json_decref(mesh);
   }
+  if (last && !final) { /* the last stage's event says what was made */
+    json_decref(ev);
+    ev = NULL;
+  }
+  json_decref(final);
   return dump(ev, out, len);
 }
 
-void orf_jobev_error(char *buf, size_t cap, int err) {
-  const char *sentence = orf_strerror(err), *code = orf_errname(err);
+void orf_jobev_error(char *buf, size_t cap, int err, const char *message) {
+  const char *sentence = message && message[0] ? message : orf_strerror(err), *code = orf_errname(err);
   json_t *ev = json_pack("{s:s,s:s,s:s}", "status", "error", "error", sentence, "code", code);
   size_t n = ev ? json_dumpb(ev, buf, cap ? cap - 1 : 0, DUMP_FLAGS) : 0;
   json_decref(ev);
@@ -91,15 +146,16 @@ void orf_jobev_error(char *buf, size_t cap, int err) {
     buf[n] = '\0';
     return;
   }
-  snprintf(buf, cap, "{\"status\":\"error\",\"error\":\"%s\",\"code\":\"%s\"}", sentence, code);
+  /* the default sentence, which needs no escaping */
+  snprintf(buf, cap, "{\"status\":\"error\",\"error\":\"%s\",\"code\":\"%s\"}", orf_strerror(err), code);
 }
 
-int orf_jobev_meta(char **out, size_t *len, const char *hash, const orf_params *p,
-                   const orf_stage_info stages[ORF_STAGE_COUNT], const orf_result *res, double export_ms) {
-  const orf_timings *t = &res->timings;
+/* The "stages" list of meta.json: each stage reached, with its figures. */
+static json_t *stage_list(orf_job_kind k, const orf_stage_info *stages) {
   json_t *list = json_array();
-  for (int s = 0; list && s < ORF_STAGE_COUNT; s++) {
-    json_t *st = json_pack("{s:s,s:I,s:I,s:f}", "stage", orf_stage_name((orf_stage)s), "vertices",
+  for (int s = 0; list && s < orf_job_stage_count(k); s++) {
+    if (!stages[s].reached) continue;
+    json_t *st = json_pack("{s:s,s:I,s:I,s:f}", "stage", orf_job_stage_name(k, s), "vertices",
                            (json_int_t)stages[s].vertices, "faces", (json_int_t)stages[s].faces, "elapsed_ms",
                            round3(stages[s].elapsed_ms));
     if (!st || json_array_append_new(list, st)) {
@@ -107,6 +163,13 @@ int orf_jobev_meta(char **out, size_t *len, const char *hash, const orf_params *
       list = NULL;
     }
   }
+  return list;
+}
+
+int orf_jobev_meta(char **out, size_t *len, const char *hash, const orf_params *p,
+                   const orf_stage_info stages[ORF_STAGE_COUNT], const orf_result *res, double export_ms) {
+  const orf_timings *t = &res->timings;
+  json_t *list = stage_list(ORF_JOB_GENERATE, stages);
   json_t *timings =
       json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "decode", round3(t->decode), "mask", round3(t->mask),
                 "field", round3(t->field), "mesh", round3(t->mesh), "smooth", round3(t->smooth), "simplify",
@@ -123,5 +186,24 @@ int orf_jobev_meta(char **out, size_t *len, const char *hash, const orf_params *
       json_pack("{s:s,s:s,s:s,s:i,s:s,s:o,s:o,s:o}", "request_hash", hash, "status", "complete", "mode",
                 orf_mode_name(p->mode), "quality", p->quality, "mask_source",
                 orf_mask_source_name(res->mask_source), "mesh", mesh, "stages", list, "timings_ms", timings);
+  return dump(meta, out, len);
+}
+
+int orf_jobev_repair_meta(char **out, size_t *len, const char *hash,
+                          const orf_stage_info stages[ORF_REPAIR_STAGE_COUNT], const char *figures,
+                          double export_ms) {
+  json_t *f = figures ? json_loads(figures, 0, NULL) : NULL;
+  json_t *list = stage_list(ORF_JOB_REPAIR, stages);
+  json_t *meta = json_pack("{s:s,s:s}", "request_hash", hash, "status", "complete");
+  json_t *timings = json_object_get(f, "timings_ms");
+  int ok = json_is_object(f) && list && meta && json_is_object(timings) &&
+           !json_object_set_new(timings, "export", json_real(round3(export_ms))) &&
+           !json_object_update(meta, f) && !json_object_set(meta, "stages", list);
+  json_decref(f);
+  json_decref(list);
+  if (!ok) {
+    json_decref(meta);
+    meta = NULL;
+  }
   return dump(meta, out, len);
 }

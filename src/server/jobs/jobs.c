@@ -7,7 +7,9 @@
  * connection rather than hold a thread per waiting client.
  *
  * Structure.  This file is the manager: the queue, admission, single
- * flight, each job's state, events and waiters.  A job's run of the engine,
+ * flight, each job's state, events and waiters, the same for both kinds of
+ * job (a generation, a repair: only the input a job copies and the stage
+ * table its progress comes from differ).  A job's run of the engine,
  * and the way its stages and meta.json go into the cache, are run.c's: a
  * worker calls it with no lock held and hands it publish_stage.  The
  * manager (orf_jobs) owns a mutex that guards its queue, its two tables
@@ -50,8 +52,9 @@
  * is kept without a budget too (orf_jobs_budget reports it).
  *
  * Memory at rest.  Finished jobs keep only their record and events, within
- * keep_finished_max jobs and keep_finished_bytes bytes (about 1.5 KiB a
- * job: 4096 hold about 6 MiB, under the 16 MiB default); and a worker trims
+ * keep_finished_max jobs and keep_finished_bytes bytes (about 2 KiB a
+ * job, most of it the room for an error event with the engine's reason:
+ * 4096 hold about 8 MiB, under the 16 MiB default); and a worker trims
  * the heap once the manager has been idle for TRIM_DELAY_S (trim_heap), so
  * RSS after a burst of jobs returns to what it was before.
  *
@@ -87,7 +90,7 @@
 #define KEEP_FINISHED_MAX 4096          /* default keep_finished_max */
 #define KEEP_FINISHED_BYTES (16u << 20) /* default keep_finished_bytes */
 #define MAX_EVENTS 4                    /* three stage events and a final one */
-#define ERR_EVENT_CAP 256               /* the error event lives inside the job */
+#define ERR_EVENT_CAP 768               /* the error event lives inside the job (a 256-byte reason, escaped) */
 #define RATE_WINDOW_S 60.0              /* orf_jobs_retry_after looks this far back */
 #define RATE_RING 256                   /* finish times remembered for it */
 #define RETRY_MAX_S 300
@@ -116,13 +119,27 @@ struct waiter {
   waiter *fire_next; /* in the batch being fired */
 };
 
+/* What a job computes, as submitted (the data is the submitter's). */
+typedef struct job_input {
+  orf_job_kind kind;
+  const uint8_t *data; /* the image, or the mesh file */
+  size_t size;
+  const orf_params *params;        /* a generation's */
+  orf_precision prec;              /* a generation's */
+  const orf_repair_params *repair; /* a repair's */
+  const char *hint;                /* a repair's, or NULL */
+} job_input;
+
 struct job {
   orf_jobs *js;
   atomic_size_t refs;
   char id[33], hash[65];
-  orf_params params;
-  orf_precision prec; /* GPU field storage */
-  uint8_t *image;     /* the job's copy; freed when it has run or ended */
+  orf_job_kind kind;
+  orf_params params;        /* a generation's (zeros for a repair) */
+  orf_precision prec;       /* GPU field storage */
+  orf_repair_params repair; /* a repair's */
+  char hint[16];            /* a repair's file extension, "" for none */
+  uint8_t *image;           /* the job's copy of its input; freed when it has run or ended */
   size_t image_size;
   atomic_int cancel; /* the engine's cancel flag */
   mem estimate;      /* peak bytes stated at submit; held while running */
@@ -391,15 +408,16 @@ static void fire_batch(waiter *w) {
 /* ---- ending jobs ------------------------------------------------------ */
 
 /* Ends job j (js->mu held): leaves single flight, publishes its last event
- * (final_event, or the error event of err), sets its status, joins the
+ * (final_event, or the error event of err with reason as its sentence
+ * when not NULL or empty), sets its status, joins the
  * finished list, and adds its ready waiters to *batch.  The caller has
  * already taken it out of the queue or the running count. */
-static void finish_locked(orf_jobs *js, job *j, orf_job_status status, int err, char *final_event,
-                          waiter **batch) {
+static void finish_locked(orf_jobs *js, job *j, orf_job_status status, int err, const char *reason,
+                          char *final_event, waiter **batch) {
   hash_remove(js, j);
   pthread_mutex_lock(&j->mu);
   if (!final_event) {
-    orf_jobev_error(j->err_event, sizeof j->err_event, err);
+    orf_jobev_error(j->err_event, sizeof j->err_event, err, reason);
     final_event = j->err_event;
   }
   j->events[j->n_events++] = final_event;
@@ -410,7 +428,7 @@ static void finish_locked(orf_jobs *js, job *j, orf_job_status status, int err, 
   j->error = status == ORF_JOB_FAILED ? err : 0;
   if (status == ORF_JOB_COMPLETE) {
     j->progress = 100;
-    j->stage = ORF_STAGE_FINAL_OPTIMIZED;
+    j->stage = orf_job_stage_count(j->kind) - 1;
   }
   collect_ready(j, batch);
   pthread_mutex_unlock(&j->mu);
@@ -442,7 +460,7 @@ static void cancel_locked(orf_jobs *js, job *j, waiter **batch) {
   j->kept = 0;
   if (j->status == ORF_JOB_QUEUED) {
     queue_unlink(js, j);
-    finish_locked(js, j, ORF_JOB_CANCELLED, ORF_ECANCELED, NULL, batch);
+    finish_locked(js, j, ORF_JOB_CANCELLED, ORF_ECANCELED, NULL, NULL, batch);
   } else if (j->status == ORF_JOB_RUNNING) {
     atomic_store(&j->cancel, 1);
     hash_remove(js, j);
@@ -453,30 +471,34 @@ static void cancel_locked(orf_jobs *js, job *j, waiter **batch) {
 
 /* Appends a stage event and wakes the waiters it satisfies
  * (orf_jobs__publish_fn; ctx is the job). */
-static void publish_stage(void *ctx, char *event, orf_stage s) {
+static void publish_stage(void *ctx, char *event, int s) {
   job *j = ctx;
   waiter *batch = NULL;
   pthread_mutex_lock(&j->mu);
   j->events[j->n_events++] = event;
-  j->progress = 25 * ((int)s + 1);
-  j->stage = (int)s;
+  j->progress = orf_job_stage_progress(j->kind, s);
+  j->stage = s;
   collect_ready(j, &batch);
   pthread_mutex_unlock(&j->mu);
   fire_batch(batch);
 }
 
-/* Runs j's generation (run.c): its stages into the cache and out as events. */
-static int run_job(orf_jobs *js, job *j, char **final_event) {
+/* Runs j's generation or repair (run.c): its stages into the cache and
+ * out as events; a failure's reason, if the engine gave one, into msg. */
+static int run_job(orf_jobs *js, job *j, char **final_event, char *msg, size_t msg_size) {
   const orf_jobs__run run = {.cfg = &js->cfg,
                              .hash = j->hash,
+                             .kind = j->kind,
                              .image = j->image,
                              .image_size = j->image_size,
                              .params = &j->params,
                              .prec = j->prec,
+                             .repair = &j->repair,
+                             .hint = j->hint[0] ? j->hint : NULL,
                              .cancel = &j->cancel,
                              .publish = publish_stage,
                              .ctx = j};
-  return orf_jobs__run_engine(&run, final_event);
+  return orf_jobs__run_engine(&run, final_event, msg, msg_size);
 }
 
 /* Gives the heap memory that jobs freed back to the system (a worker calls
@@ -543,8 +565,8 @@ static void *worker_main(void *arg) {
     pthread_mutex_unlock(&j->mu);
     pthread_mutex_unlock(&js->mu);
 
-    char *final_event;
-    int rc = run_job(js, j, &final_event);
+    char *final_event, reason[ERR_EVENT_CAP / 2];
+    int rc = run_job(js, j, &final_event, reason, sizeof reason);
     orf_job_status status = rc == ORF_OK          ? ORF_JOB_COMPLETE
                             : rc == ORF_ECANCELED ? ORF_JOB_CANCELLED
                                                   : ORF_JOB_FAILED;
@@ -552,7 +574,7 @@ static void *worker_main(void *arg) {
     pthread_mutex_lock(&js->mu);
     js->running--;
     mem_add(&js->in_use, &j->estimate, -1);
-    finish_locked(js, j, status, rc, final_event, &batch);
+    finish_locked(js, j, status, rc, reason, final_event, &batch);
     job *dropped = prune_locked(js);
     pthread_mutex_unlock(&js->mu);
     fire_batch(batch);
@@ -676,11 +698,12 @@ static int new_id(char id[33]) {
   return ORF_OK;
 }
 
-/* A new queued job holding a copy of the image (one reference: the
+/* A new queued job holding a copy of its input (one reference: the
  * manager's, taken over when it is inserted). */
-static int job_new(orf_jobs *js, const char *hash, const uint8_t *image, size_t size, const orf_params *p,
-                   orf_precision prec, const mem *estimate, job **out) {
+static int job_new(orf_jobs *js, const char *hash, const job_input *in, const mem *estimate, job **out) {
   *out = NULL;
+  const uint8_t *image = in->data;
+  size_t size = in->size;
   job *j = orf_calloc(1, sizeof *j);
   if (!j) return ORF_ENOMEM;
   j->image = orf_malloc(size ? size : 1);
@@ -697,8 +720,11 @@ static int job_new(orf_jobs *js, const char *hash, const uint8_t *image, size_t 
   if (size) memcpy(j->image, image, size);
   j->image_size = size;
   memcpy(j->hash, hash, 65);
-  j->params = *p;
-  j->prec = prec;
+  j->kind = in->kind;
+  if (in->params) j->params = *in->params;
+  if (in->repair) j->repair = *in->repair;
+  j->prec = in->prec;
+  if (in->hint) snprintf(j->hint, sizeof j->hint, "%s", in->hint);
   j->estimate = *estimate;
   j->js = js;
   atomic_init(&j->refs, 1);
@@ -712,12 +738,15 @@ static int job_new(orf_jobs *js, const char *hash, const uint8_t *image, size_t 
   return ORF_OK;
 }
 
-int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t size, const orf_params *p,
-                    orf_precision prec, size_t estimate_bytes, size_t host_estimate_bytes, int keep,
-                    orf_job **out, int *coalesced) {
+/* orf_jobs_submit and orf_jobs_submit_repair: one way of queueing or
+ * joining a job, whatever its kind. */
+static int submit(orf_jobs *js, const char *hash, const job_input *in, size_t estimate_bytes,
+                  size_t host_estimate_bytes, int keep, orf_job **out, int *coalesced) {
   if (out) *out = NULL;
   if (coalesced) *coalesced = 0;
-  if (!js || !out || !p || !orf_is_hex(hash, 64) || (!image && size)) return ORF_EINVAL;
+  if (!js || !out || !orf_is_hex(hash, 64) || (!in->data && in->size) ||
+      (in->kind == ORF_JOB_REPAIR ? !in->repair : !in->params))
+    return ORF_EINVAL;
   const mem estimate = {{estimate_bytes, host_estimate_bytes}}, none = {{0, 0}};
   if (!fits(js, &none, &estimate)) return ORF_SRV_ETOOBIG; /* budgets set at create, never changed */
   orf_job *h = orf_malloc(sizeof *h);
@@ -747,7 +776,7 @@ int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t
     }
     if (!fresh) { /* copy the image unlocked, then look again */
       pthread_mutex_unlock(&js->mu);
-      rc = job_new(js, hash, image, size, p, prec, &estimate, &fresh);
+      rc = job_new(js, hash, in, &estimate, &fresh);
       pthread_mutex_lock(&js->mu);
       if (rc) break;
       continue;
@@ -778,6 +807,20 @@ int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t
   if (coalesced) *coalesced = joined;
   *out = h;
   return ORF_OK;
+}
+
+int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t size, const orf_params *p,
+                    orf_precision prec, size_t estimate_bytes, size_t host_estimate_bytes, int keep,
+                    orf_job **out, int *coalesced) {
+  const job_input in = {.kind = ORF_JOB_GENERATE, .data = image, .size = size, .params = p, .prec = prec};
+  return submit(js, hash, &in, estimate_bytes, host_estimate_bytes, keep, out, coalesced);
+}
+
+int orf_jobs_submit_repair(orf_jobs *js, const char *hash, const uint8_t *mesh, size_t size, const char *hint,
+                           const orf_repair_params *p, size_t estimate_bytes, size_t host_estimate_bytes,
+                           int keep, orf_job **out, int *coalesced) {
+  const job_input in = {.kind = ORF_JOB_REPAIR, .data = mesh, .size = size, .repair = p, .hint = hint};
+  return submit(js, hash, &in, estimate_bytes, host_estimate_bytes, keep, out, coalesced);
 }
 
 orf_job *orf_jobs_find(orf_jobs *js, const char *id) {
@@ -939,6 +982,10 @@ void orf_job_release(orf_job *h) {
 const char *orf_job_id(const orf_job *h) { return h->j->id; }
 const char *orf_job_hash(const orf_job *h) { return h->j->hash; }
 const orf_params *orf_job_params(const orf_job *h) { return &h->j->params; }
+orf_job_kind orf_job_kind_of(const orf_job *h) { return h->j->kind; }
+orf_format orf_job_format(const orf_job *h) {
+  return h->j->kind == ORF_JOB_REPAIR ? h->j->repair.format : h->j->params.format;
+}
 
 void orf_job_get_state(orf_job *h, orf_job_state *st) {
   job *j = h->j;

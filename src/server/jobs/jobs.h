@@ -4,6 +4,12 @@
  * hash is already queued or running joins that job instead of starting its
  * own (counted as coalesced in the cache's stats).
  *
+ * A job is of one of two kinds (orf_job_kind): the generation of a model
+ * from an image (orf_generate, orf_jobs_submit) or the repair of a mesh
+ * (orf_repair, orf_jobs_submit_repair).  Both go through the same queue,
+ * admission, single flight, events and cache; they differ in their stages
+ * (orf_job_stage_name) and in their final event and meta.json (below).
+ *
  * A job's stages arrive as events: JSON objects (text) in the shape of one
  * line of docs/API.md's progressive stream, without "url" (the HTTP layer adds
  * the URL in the format each client asked for):
@@ -12,8 +18,15 @@
  *   ... rough_mesh (50, "type":"mesh"), refined_mesh (75),
  *   {"stage":"final_optimized","progress":100,"status":"complete","data":{...},"mesh":{MESH}}
  * or a last {"status":"error","error":"<sentence>","code":"<snake_case>"}
- * (a cancelled job ends with code "cancelled").  MESH is docs/API.md's mesh
- * object.  Each stage's mesh is stored in the cache as "<stage>.ply"
+ * (a cancelled job ends with code "cancelled"; a failed repair's sentence
+ * is the engine's own reason when it gives one, such as the importer's).
+ * MESH is docs/API.md's mesh object.  A repair's stages are imported (33),
+ * rough_solid (66; absent when the mesh is passed through unremeshed or
+ * its grid is no finer than the rough one) and
+ * final_repaired (100), each {"type":"mesh",...}; its final event carries,
+ * instead of "mesh" alone, the figures of orf_repair_figures_json but
+ * "quality" and "timings_ms" ("input", "done", "mesh", "fidelity",
+ * "winding_evals", "warning"?).  Each stage's mesh is stored in the cache as "<stage>.ply"
  * (binary PLY, the canonical form every other format is converted from)
  * before its event is published, so an event's URL can always be fetched.
  * When the job completes, "meta.json" is stored too: docs/API.md's generate
@@ -21,6 +34,9 @@
  *   {"request_hash","status":"complete","mode","quality","mesh":{...},
  *    "stages":[{"stage","vertices","faces","elapsed_ms"}...],
  *    "timings_ms":{"decode","mask","field","mesh","smooth","simplify","export","total"}}
+ * and for a repair {"request_hash","status":"complete", the figures of
+ * orf_repair_figures_json, "stages":[...] (the stages it had)} with
+ * "export" added to its "timings_ms".
  *
  * Interest and cancellation: every reference from orf_jobs_submit() is an
  * interest in the result.  When the last interest is released before the
@@ -35,7 +51,9 @@
  *
  * Admission: every job states its peak memory before it starts (the
  * estimate given to orf_jobs_submit: orf_estimate_peak_bytes on the CPU,
- * orf_estimate_device_bytes on a GPU).  A queued job starts when a worker is
+ * orf_estimate_device_bytes on a GPU; a repair's orf_estimate_repair_bytes,
+ * host memory, which on a GPU server is its host estimate and 0 on the
+ * device).  A queued job starts when a worker is
  * free and in_use + estimate <= budget; it holds its estimate until it ends
  * (whatever way).  When jobs run on a GPU the budget is the GPU's, and a
  * second budget may bound host memory (host_budget_bytes, with each job's
@@ -79,6 +97,23 @@ typedef struct orf_jobs_config {
   orf_segmenter *segmenter;   /* the segmentation network jobs use; may be NULL */
 } orf_jobs_config;
 
+/* What a job computes. */
+typedef enum {
+  ORF_JOB_GENERATE, /* a model from an image (orf_generate) */
+  ORF_JOB_REPAIR    /* a mesh made printable (orf_repair) */
+} orf_job_kind;
+
+/* The stages of a kind of job, in order: how many (4 or 3), each one's
+ * name (orf_stage_name's, or orf_repair_stage_name's; NULL out of range)
+ * and the progress its event reports (25, 50, 75, 100; 33, 66, 100). */
+int orf_job_stage_count(orf_job_kind k);
+const char *orf_job_stage_name(orf_job_kind k, int stage);
+int orf_job_stage_progress(orf_job_kind k, int stage);
+
+/* The kind and stage of a stage name (the first len bytes of name), as
+ * results URLs name them: 0, or -1 when no kind has that stage. */
+int orf_job_stage_lookup(const char *name, size_t len, orf_job_kind *k, int *stage);
+
 typedef enum {
   ORF_JOB_QUEUED,
   ORF_JOB_RUNNING,
@@ -92,8 +127,8 @@ const char *orf_job_status_name(orf_job_status s);
 
 typedef struct orf_job_state {
   orf_job_status status;
-  int progress;    /* 0, 25, 50, 75, 100 */
-  int stage;       /* last stage done (orf_stage), -1 before the first */
+  int progress;    /* 0, then the last stage's (orf_job_stage_progress) */
+  int stage;       /* last stage done (of the job's kind), -1 before the first */
   size_t events;   /* events published so far */
   size_t position; /* place in the queue while queued (1 = next), else 0 */
   int error;       /* ORF_E* / ORF_SRV_E* of a failed job, else 0 */
@@ -111,7 +146,7 @@ void orf_jobs_drain(orf_jobs *js);
  * referenced stay valid until released. */
 void orf_jobs_free(orf_jobs *js);
 
-/* Submits the generation of `hash` (64 hex) from a copy of the image and
+/* Submits the generation (ORF_JOB_GENERATE) of `hash` (64 hex) from a copy of the image and
  * the parameters, run with GPU field precision `prec` (the hash must
  * already tell precisions apart: see http_request_hash), or joins the queued or running job of the same hash
  * (*coalesced = 1).  On success *out is a new reference (an interest).
@@ -122,6 +157,15 @@ void orf_jobs_free(orf_jobs *js);
 int orf_jobs_submit(orf_jobs *js, const char *hash, const uint8_t *image, size_t size, const orf_params *p,
                     orf_precision prec, size_t estimate_bytes, size_t host_estimate_bytes, int keep,
                     orf_job **out, int *coalesced);
+
+/* Submits the repair of `hash` (64 hex: SHA-256 over "repair", the
+ * canonical parameters and the mesh) from a copy of the mesh file and the
+ * parameters; hint is the file's extension for the importer (may be NULL).
+ * Everything else - joining, keep, the estimates, the errors - as
+ * orf_jobs_submit. */
+int orf_jobs_submit_repair(orf_jobs *js, const char *hash, const uint8_t *mesh, size_t size, const char *hint,
+                           const orf_repair_params *p, size_t estimate_bytes, size_t host_estimate_bytes,
+                           int keep, orf_job **out, int *coalesced);
 
 /* Budget figures: bytes held by running jobs, and the budget (0 = none);
  * orf_jobs_host_budget the same for the host budget beside a GPU. */
@@ -160,7 +204,9 @@ void orf_job_release(orf_job *j);
 
 const char *orf_job_id(const orf_job *j);   /* 32 hex digits */
 const char *orf_job_hash(const orf_job *j); /* 64 hex digits */
-const orf_params *orf_job_params(const orf_job *j);
+const orf_params *orf_job_params(const orf_job *j); /* a generation's; zeros for a repair */
+orf_job_kind orf_job_kind_of(const orf_job *j);
+orf_format orf_job_format(const orf_job *j); /* the format its submitter asked for */
 
 void orf_job_get_state(orf_job *j, orf_job_state *st);
 

@@ -1,9 +1,10 @@
 /*
- * run.h - one job's generation, and what ties it to the cache (internal to
- * src/server/jobs; run.c): the engine runs on the job's image, each
- * stage's mesh is stored in the cache as "<stage>.ply" before its event
- * is published, and a complete job stores "meta.json" and hands back its
- * final event (the shapes are jobs.h's).  jobs.c keeps everything else of
+ * run.h - one job's run of the engine, and what ties it to the cache
+ * (internal to src/server/jobs; run.c): orf_generate on the job's image or
+ * orf_repair on its mesh, by the job's kind; each stage's mesh is stored in
+ * the cache as "<stage>.ply" before its event is published, and a complete
+ * job stores "meta.json" and hands back its final event (the shapes are
+ * jobs.h's).  jobs.c keeps everything else of
  * a job - the queue, admission, its state, events and waiters - and hands
  * this file a way to publish a stage.
  */
@@ -17,18 +18,22 @@
 #include "jobs.h"
 #include "orfeas.h"
 
-/* Publishes a stage event (JSON text, taken over) of stage s, not the final
- * one; called on the worker's thread, with no lock held. */
-typedef void (*orf_jobs__publish_fn)(void *ctx, char *event, orf_stage s);
+/* Publishes a stage event (JSON text, taken over) of stage s of the job's
+ * kind, not the final one; called on the worker's thread, with no lock
+ * held. */
+typedef void (*orf_jobs__publish_fn)(void *ctx, char *event, int s);
 
-/* One job's generation. */
+/* One job's run. */
 typedef struct orf_jobs__run {
   const orf_jobs_config *cfg; /* the engine's settings, the cache, the metrics, fail_alloc_after */
   const char *hash;           /* the request hash: the cache entry the results go to */
-  const uint8_t *image;
+  orf_job_kind kind;
+  const uint8_t *image; /* the image, or the mesh file of a repair */
   size_t image_size;
-  const orf_params *params;
-  orf_precision prec;           /* GPU field storage */
+  const orf_params *params;         /* a generation's */
+  orf_precision prec;               /* a generation's GPU field storage */
+  const orf_repair_params *repair;  /* a repair's */
+  const char *hint;                 /* a repair's file extension for the importer, or NULL */
   atomic_int *cancel;           /* the engine's cancel flag */
   orf_jobs__publish_fn publish; /* each stage but the last, once stored */
   void *ctx;                    /* publish's */
@@ -36,7 +41,9 @@ typedef struct orf_jobs__run {
 
 /* Runs the engine (on the calling worker thread, no lock held) and returns
  * the job's outcome: ORF_OK with *final_event (meta.json stored; the
- * caller owns the text), ORF_ECANCELED, or an error (*final_event NULL). */
-int orf_jobs__run_engine(const orf_jobs__run *run, char **final_event);
+ * caller owns the text), ORF_ECANCELED, or an error (*final_event NULL),
+ * with the engine's own reason for it in msg (msg_size bytes; "" when it
+ * gives none: the code's sentence is then the reason). */
+int orf_jobs__run_engine(const orf_jobs__run *run, char **final_event, char *msg, size_t msg_size);
 
 #endif
