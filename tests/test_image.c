@@ -1038,6 +1038,44 @@ static void test_downscale_alpha_weighting(void **state) {
   orf_image_free(&src);
 }
 
+/* The opaque path (every alpha 255: three sums instead of seven) gives the
+ * general path's bytes.  The general path is forced on the same picture by
+ * one alpha of 254 in the source's top-left pixel, which only the output's
+ * top-left pixel covers: every other output pixel must be the same, at
+ * ratios with odd totals (1001x777) and whole ones (1024x1024). */
+static void test_downscale_opaque_path(void **state) {
+  (void)state;
+  static const uint32_t sizes[][2] = {{1001, 777}, {1024, 1024}, {333, 999}};
+  static const uint32_t max[] = {160, 512, 97};
+  for (int s = 0; s < 3; s++) {
+    uint32_t w = sizes[s][0], h = sizes[s][1];
+    uint8_t *rgba = noise_rgba(w, h, 7u + (unsigned)s, 0);
+    for (size_t i = 0; i < (size_t)w * h; i++)
+      rgba[4 * i + 3] = 255;
+    orf_image opaque = make_image(w, h, rgba);
+    rgba[3] = 254;
+    orf_image general = make_image(w, h, rgba);
+    for (int m = 0; m < 3; m++) {
+      orf_image a, b;
+      assert_int_equal(orf_image_downscale(&opaque, max[m], &a), ORF_OK);
+      assert_int_equal(orf_image_downscale(&general, max[m], &b), ORF_OK);
+      assert_int_equal(a.width, b.width);
+      assert_int_equal(a.height, b.height);
+      size_t n = (size_t)a.width * a.height;
+      assert_int_equal(b.rgba[3], 255); /* 254 in a box of more pixels rounds up */
+      for (size_t p = 1; p < n; p++)
+        assert_memory_equal(a.rgba + 4 * p, b.rgba + 4 * p, 4);
+      for (size_t p = 0; p < n; p++)
+        assert_int_equal(a.rgba[4 * p + 3], 255);
+      orf_image_free(&a);
+      orf_image_free(&b);
+    }
+    orf_image_free(&opaque);
+    orf_image_free(&general);
+    free(rgba);
+  }
+}
+
 static void test_downscale_copy_when_small(void **state) {
   (void)state;
   uint8_t *rgba = noise_rgba(20, 10, 31, 0);
@@ -1095,6 +1133,7 @@ int main(void) {
       cmocka_unit_test(test_downscale_size_and_constant),
       cmocka_unit_test(test_downscale_exact_weights),
       cmocka_unit_test(test_downscale_alpha_weighting),
+      cmocka_unit_test(test_downscale_opaque_path),
       cmocka_unit_test(test_downscale_copy_when_small),
   };
   return cmocka_run_group_tests_name("image", tests, NULL, NULL);

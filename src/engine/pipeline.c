@@ -70,9 +70,10 @@ static const int kStageSmooth[4] = {0, 4, 6, 8};
 static const size_t kStageFaces[3] = {8000, 30000, 120000};
 
 /* The final stage meshes on a grid matched to its budget (see
- * final_grid()): one whose marching-cubes mesh has about FINAL_FACE_RATIO
- * times the budget's faces. */
-#define FINAL_FACE_RATIO 2.0
+ * final_grid_of()): one whose mesh has about final_face_ratio() times the
+ * budget's faces. */
+#define FINAL_FACE_RATIO_INFLATE 1.0
+#define FINAL_FACE_RATIO_OTHER 2.0
 
 typedef struct job {
   const orf_params *p;
@@ -244,24 +245,40 @@ static int prepare(job *j, const orf_image *img, orf_inflate *f, orf_modefield *
 }
 
 /* The final stage's grid: R(q) at most, but no finer than the one whose
- * marching-cubes mesh has about FINAL_FACE_RATIO x budget faces, predicted
- * from the refined stage's mesh at 128 cells (faces grow as the square of
- * the grid), and no coarser than half R(q) or the refined grid.  Extracting
- * 300k-1.3M faces to decimate them to 80k-250k spent most of a job in
- * meshoptimizer, smoothing and checking faces that were thrown away; a
- * mesh of twice the budget leaves the simplifier the same choice of where
- * to spend the budget's faces, at a vertex spacing still 0.7 of the final
- * mesh's.  samples/heart.png at q7 meshes at 179 cells instead of 256 (at
- * q10 317 instead of 512); its final mesh lies 0.235 mm (Hausdorff, of 100
- * mm) from the 256-cell mesh before decimation, as the old path's does
- * (0.58 mm either way by a sampled measure); a ratio of 1.5 measured 0.295
- * and 3 no better (0.163 against 0.155 mm mean sampled distance), so 2
- * stays.  Times: BENCHMARKS.md. */
+ * mesh has about final_face_ratio() x budget faces, predicted from the
+ * refined stage's mesh at 128 cells (faces grow as the square of the grid),
+ * and no coarser than half R(q) or the refined grid.  Extracting 300k-1.3M
+ * faces to decimate them to 80k-250k spent most of a job in meshoptimizer,
+ * smoothing and checking faces that were thrown away.
+ *
+ * inflate: a grid matched to the budget itself (ratio 1), so the
+ * simplifier only trims the prediction's excess.  Its surface is smooth
+ * (a height field of the distance transform, Taubin-smoothed), where a
+ * decimator has little to gain from choosing where the faces go: measured
+ * against the R(q)-cell mesh before decimation (samples/heart.png, q7, 2
+ * threads), ratio 2 (the previous rule: a grid of 179 cells, 160k faces
+ * decimated) lay 0.031 mm from it on average and 0.237 mm at most (of 100
+ * mm), ratio 1 0.042 mm and 0.216 mm, with 5 sliver faces (quality under
+ * 1e-2) instead of 324, for 164 ms of CPU instead of 295; fruits.jpg
+ * (opencv-doc): 0.066 mm on average against 0.004, the job's CPU 204 ms
+ * against 348; the benchmark's 1024 JPEG at q7 187 against 398 ms of CPU
+ * (BENCHMARKS.md, issue 13).  Ratios 0.9 and 1.25 measured no better.
+ *
+ * relief, lithophane, extrude: ratio 2 - a decimated mesh of twice the
+ * budget, which keeps the faces where the height field steps.  A
+ * lithophane's thickness is its picture (transmission exp(-k t)): at
+ * ratio 1, fruits.jpg as a lithophane lay 0.73 mm from the full-grid plate
+ * at worst (a visible spot of light), at ratio 2 0.04 mm; these modes
+ * cost under 180 ms of CPU at q7 either way. */
+static double final_face_ratio(const orf_params *p) {
+  return p->mode == ORF_MODE_INFLATE ? FINAL_FACE_RATIO_INFLATE : FINAL_FACE_RATIO_OTHER;
+}
+
 static int final_grid_of(const job *j) {
   int r = orf_quality_resolution(j->p->quality), refined = j->refined_grid;
   size_t budget = orf_stage_face_budget(j->p, ORF_STAGE_FINAL_OPTIMIZED);
   if (!j->refined_faces) return r;
-  double g = refined * sqrt(FINAL_FACE_RATIO * (double)budget / (double)j->refined_faces);
+  double g = refined * sqrt(final_face_ratio(j->p) * (double)budget / (double)j->refined_faces);
   int lo = r / 2 > kStageGrid[ORF_STAGE_REFINED_MESH] ? r / 2 : kStageGrid[ORF_STAGE_REFINED_MESH];
   if (lo > r) lo = r;
   if (g < lo) return lo;
