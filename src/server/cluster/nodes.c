@@ -22,8 +22,14 @@ void cl_nodes_beat(orf_cluster *c, orf_redis *r) {
   orf_jobs_budget(c->cfg.jobs, &in_use, &budget);
   char key[200];
   node_key(key, sizeof key, c->node_id);
-  redisReply *rep = orf_redis_command(r, 0, "HSET %s url %s queued %zu running %zu budget_in_use %.0f budget %.0f seen %lld",
-                                      key, c->advertise, queued, running, in_use, budget, cl_now_ms());
+  char q[24], run[24], use[32], bud[32], seen[24];
+  snprintf(q, sizeof q, "%zu", queued);
+  snprintf(run, sizeof run, "%zu", running);
+  snprintf(use, sizeof use, "%.0f", in_use);
+  snprintf(bud, sizeof bud, "%.0f", budget);
+  snprintf(seen, sizeof seen, "%lld", cl_now_ms());
+  redisReply *rep = orf_redis_command(r, 0, "HSET %s url %s queued %s running %s budget_in_use %s budget %s seen %s",
+                                      key, c->advertise, q, run, use, bud, seen);
   cl_note(c, r, rep);
   if (!rep) return;
   freeReplyObject(rep);

@@ -453,8 +453,10 @@ static void run_taken(worker *w, const taken *t) {
   }
   keys k;
   keys_of(&k, t->hash);
-  redisReply *rep = orf_redis_command(w->r, 0, "HSET %s state running node %s deliveries %ld hash %s", k.job,
-                                      c->node_id, t->deliveries, t->hash);
+  char dl[24];
+  snprintf(dl, sizeof dl, "%ld", t->deliveries);
+  redisReply *rep =
+      orf_redis_command(w->r, 0, "HSET %s state running node %s deliveries %s hash %s", k.job, c->node_id, dl, t->hash);
   if (rep) freeReplyObject(rep);
   if (c->abandon_bytes > 0 && (long)size == c->abandon_bytes) {
     orf_log_json("warn", "cluster_test_abandon",
