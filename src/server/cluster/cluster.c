@@ -43,16 +43,25 @@ void cl_note(orf_cluster *c, orf_redis *r, const redisReply *rep) {
   pthread_mutex_lock(&c->mu);
   atomic_store(&c->up, rep != NULL);
   if (!rep) snprintf(c->last_error, sizeof c->last_error, "%s", orf_redis_error(r));
-  c->checked_at = orf_now_mono();
   pthread_mutex_unlock(&c->mu);
 }
 
+/* A command on the shared connection that fails on a connection that was
+ * up is sent once more on a new one: after a Redis restart the old socket
+ * fails its first command before anything reached the new server (the
+ * commands sent this way are reads, or scripts guarded by SET NX and owner
+ * checks, so a repeat does no harm). */
 redisReply *cl_cmd(orf_cluster *c, const char *fmt, ...) {
   pthread_mutex_lock(&c->mu);
-  va_list ap;
-  va_start(ap, fmt);
-  redisReply *rep = orf_redis_vcommand(c->r, 0, fmt, ap);
-  va_end(ap);
+  redisReply *rep = NULL;
+  for (int attempt = 0; attempt < 2 && !rep; attempt++) {
+    int was_connected = orf_redis_connected(c->r);
+    va_list ap;
+    va_start(ap, fmt);
+    rep = orf_redis_vcommand(c->r, 0, fmt, ap);
+    va_end(ap);
+    if (!was_connected) break;
+  }
   note_locked(c, rep);
   pthread_mutex_unlock(&c->mu);
   return rep;
@@ -60,7 +69,12 @@ redisReply *cl_cmd(orf_cluster *c, const char *fmt, ...) {
 
 redisReply *cl_cmd_argv(orf_cluster *c, int argc, const char **argv, const size_t *len) {
   pthread_mutex_lock(&c->mu);
-  redisReply *rep = orf_redis_command_argv(c->r, 0, argc, argv, len);
+  redisReply *rep = NULL;
+  for (int attempt = 0; attempt < 2 && !rep; attempt++) {
+    int was_connected = orf_redis_connected(c->r);
+    rep = orf_redis_command_argv(c->r, 0, argc, argv, len);
+    if (!was_connected) break;
+  }
   note_locked(c, rep);
   pthread_mutex_unlock(&c->mu);
   return rep;
@@ -99,7 +113,12 @@ static void *beat_main(void *arg) {
 int orf_cluster_up(orf_cluster *c) {
   pthread_mutex_lock(&c->mu);
   if (orf_now_mono() - c->checked_at > 1.0) {
-    redisReply *rep = orf_redis_command(c->r, 0, "PING");
+    redisReply *rep = NULL;
+    for (int attempt = 0; attempt < 2 && !rep; attempt++) { /* a stale socket first, as in cl_cmd */
+      int was_connected = orf_redis_connected(c->r);
+      rep = orf_redis_command(c->r, 0, "PING");
+      if (!was_connected) break;
+    }
     note_locked(c, rep);
     if (rep) freeReplyObject(rep);
   }

@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# test_cluster.sh - several `orfeas serve` nodes as one service through
+# Redis (issue 14, docs/CLUSTER.md), end to end: a real redis-server on a
+# free loopback port and three nodes on 127.0.0.1 ephemeral ports, started
+# and stopped here.  Ten identical requests spread over the nodes compute
+# once; a result made on one node is downloaded identical from the others;
+# a job's SSE stream read on every node shows every stage in order, with
+# the entry ids as SSE ids and Last-Event-ID resuming; kill -9 of the node
+# running a job: another takes it over (delivery count 2, one result);
+# SIGSTOP past the lease then SIGCONT changes nothing clients see; a job
+# that kills its worker every time ends in the dead letter stream after 3
+# deliveries with an error to its client; the holder of a result gone:
+# another node computes it again; Redis killed and restarted, with its
+# append-only file and without: 503 cluster_unavailable meanwhile, then
+# the nodes reconnect (the group recreated) and new jobs run.
+# Every wait is bounded (no wall-clock assertion); nothing leaves loopback.
+#   tests/test_cluster.sh BUILD
+set -u
+build=${1:-build}
+cd "$(dirname "$0")/.." || exit 1
+bin=${ORFEAS_BIN:-$build/orfeas}
+tmp=$(mktemp -d)
+declare -A PID URL
+redis_pid=""
+cleanup() {
+  for n in "${!PID[@]}"; do
+    kill -CONT "${PID[$n]}" 2>/dev/null
+    kill -KILL "${PID[$n]}" 2>/dev/null && wait "${PID[$n]}" 2>/dev/null
+  done
+  [ -n "$redis_pid" ] && kill -KILL "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+. tests/report.sh
+
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+  echo "[==========] Running 0 test(s): redis-server and redis-cli are needed (Debian redis-server)"
+  echo "[  FAILED  ] 1 test(s)."
+  exit 1
+fi
+
+TOKEN=cluster-test-token-0123456789
+LEASE=2
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+rcli() { redis-cli -p "$port" "$@"; }
+
+# start_redis AOF(yes|no): redis-server on $port in $tmp/redis, waits for PING
+start_redis() {
+  mkdir -p "$tmp/redis"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$tmp/redis" --appendonly "$1" --save "" \
+    --maxmemory-policy noeviction >>"$tmp/redis.log" 2>&1 &
+  redis_pid=$!
+  for _ in $(seq 100); do rcli ping 2>/dev/null | grep -q PONG && return 0; sleep 0.1; done
+  return 1
+}
+stop_redis_hard() { kill -KILL "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null; redis_pid=""; }
+
+# start_node NAME [ENV...]: a node with its own data dir, its URL in URL[NAME]
+start_node() {
+  local n=$1; shift
+  rm -f "$tmp/$n.out"
+  env ORFEAS_ALLOW_ROOT=1 "$@" "$bin" serve --host 127.0.0.1 --port 0 --data-dir "$tmp/data-$n" --workers 1 \
+    --engine-threads 1 --redis "redis://127.0.0.1:$port/0" --cluster-token "$TOKEN" --node-id "$n" \
+    --job-lease "$LEASE" --monitor-interval 0 >"$tmp/$n.out" 2>>"$tmp/$n.log" &
+  PID[$n]=$!
+  URL[$n]=""
+  for _ in $(seq 300); do
+    URL[$n]=$(sed -n 's/^orfeas listening on //p' "$tmp/$n.out" 2>/dev/null)
+    [ -n "${URL[$n]}" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+kill_node() { kill -"$2" "${PID[$1]}" 2>/dev/null; wait "${PID[$1]}" 2>/dev/null; unset "PID[$1]"; }
+
+# nodes_seen URL: how many live nodes that node lists in /health
+nodes_seen() { curl -s "$1/health" | jq '.cluster.nodes | length'; }
+# metric_sum NAME: a counter summed over the running nodes
+metric_sum() {
+  local s=0 v
+  for n in "${!PID[@]}"; do
+    v=$(curl -s "${URL[$n]}/metrics" | sed -n "s/^$1 //p")
+    s=$((s + ${v:-0}))
+  done
+  echo $s
+}
+# image N: heart.png with N trailing bytes (a distinct request hash and size)
+image() { cp samples/heart.png "$tmp/img$1.png"; head -c "$1" /dev/zero | tr '\0' 'x' >>"$tmp/img$1.png"; echo "$tmp/img$1.png"; }
+# wait_until N CMD...: runs CMD every 0.2 s until it succeeds, N tries at most
+wait_until() { local t=$1; shift; for _ in $(seq "$t"); do "$@" && return 0; sleep 0.2; done; return 1; }
+# runner_of HASH: the node running (or that ran) the job of HASH
+runner_of() { rcli hget "orfeas:job:$1" node; }
+is_running() { [ "$(rcli hget "orfeas:job:$1" state)" = running ]; }
+hash_of_job() { rcli get "orfeas:jobid:$1"; }
+all_ready() { for n in "${!PID[@]}"; do [ "$(curl -s -o /dev/null -w '%{http_code}' "${URL[$n]}/ready")" = 200 ] || return 1; done; }
+
+echo "[==========] Running 12 test(s)."
+
+start_redis yes && start_node a && start_node b && start_node c
+wait_until 50 bash -c "[ \"\$(curl -s ${URL[a]}/health | jq '.cluster.nodes | length')\" = 3 ]" &&
+  [ "$(nodes_seen "${URL[b]}")" = 3 ] && [ "$(nodes_seen "${URL[c]}")" = 3 ] &&
+  curl -s "${URL[a]}/api/v1/gpu/stats" | jq -e '.cluster.redis_reachable and .cluster.node_id == "a"' >/dev/null
+check three_nodes_see_each_other $? "$tmp/a.log"
+
+# ten identical requests over the three nodes: one computation
+img=$(image 1)
+names=(a b c)
+for i in $(seq 0 9); do
+  n=${names[$((i % 3))]}
+  curl -s -F image=@"$img" "${URL[$n]}/api/v1/generate?quality=4" >"$tmp/ten$i.json" &
+done
+wait_for_curls() { for j in $(jobs -p); do case " ${PID[*]} $redis_pid " in *" $j "*) ;; *) wait "$j" ;; esac; done; }
+wait_for_curls
+h1=$(jq -r .request_hash "$tmp/ten0.json")
+ok=0
+for i in $(seq 0 9); do
+  jq -e --arg h "$h1" '.status == "complete" and .request_hash == $h' "$tmp/ten$i.json" >/dev/null || ok=1
+done
+[ $ok -eq 0 ] && [ "$(metric_sum orfeas_cluster_jobs_run_total)" = 1 ]
+check ten_identical_requests_compute_once $? "$tmp/ten0.json"
+
+# the result made on one node, downloaded identical from every node
+holder=$(rcli hget "orfeas:job:$h1" holder)
+ok=0
+for n in a b c; do
+  curl -s -o "$tmp/dl-$n.stl" -w '%{http_code}' "${URL[$n]}/api/v1/results/$h1/final_optimized.stl" | grep -q 200 || ok=1
+done
+[ $ok -eq 0 ] && [ -n "$holder" ] && cmp -s "$tmp/dl-a.stl" "$tmp/dl-b.stl" && cmp -s "$tmp/dl-a.stl" "$tmp/dl-c.stl" &&
+  [ "$(metric_sum orfeas_cluster_fetched_total)" -ge 2 ]
+check result_downloaded_identical_from_every_node $? "$tmp/a.log"
+
+# a job's SSE stream from every node: every stage in order, ids increasing
+img=$(image 2)
+curl -s -F image=@"$img" "${URL[a]}/api/v1/jobs?quality=5" >"$tmp/job.json"
+jid=$(jq -r .job_id "$tmp/job.json")
+for n in a b c; do curl -s -N --max-time 120 "${URL[$n]}/api/v1/jobs/$jid/events" >"$tmp/sse-$n.txt" & done
+wait_for_curls
+h2=$(hash_of_job "$jid")
+ran=$(runner_of "$h2")
+ok=0
+for n in a b c; do
+  [ "$(grep '^data: ' "$tmp/sse-$n.txt" | sed 's/^data: //' | jq -r .stage | tr '\n' ' ')" = \
+    "voxel_preview rough_mesh refined_mesh final_optimized " ] || ok=1
+  [ "$(grep -c '^id: ' "$tmp/sse-$n.txt")" = 4 ] || ok=1
+  grep '^id: ' "$tmp/sse-$n.txt" | sed 's/^id: //' | sort -t- -k1,1n -k2,2n -c 2>/dev/null || ok=1
+done
+others=0
+for n in a b c; do [ "$n" != "$ran" ] && others=$((others + 1)); done
+[ $ok -eq 0 ] && [ -n "$ran" ] && [ $others -ge 2 ]
+check stream_on_any_node_shows_every_stage_in_order $? "$tmp/sse-b.txt"
+
+id2=$(grep '^id: ' "$tmp/sse-b.txt" | sed -n 2p | sed 's/^id: //')
+curl -s -N --max-time 60 -H "Last-Event-ID: $id2" "${URL[c]}/api/v1/jobs/$jid/events" >"$tmp/resume.txt"
+[ "$(grep '^data: ' "$tmp/resume.txt" | sed 's/^data: //' | jq -r .stage | tr '\n' ' ')" = "refined_mesh final_optimized " ] &&
+  curl -s "${URL[b]}/api/v1/jobs/$jid" | jq -e '.status == "complete" and .result.request_hash != null and .deliveries == 1' >/dev/null
+check last_event_id_resumes_and_status_from_any_node $? "$tmp/resume.txt"
+
+# kill -9 of the node running a job: taken over, delivery count 2, one result
+img=$(image 3)
+curl -s -F image=@"$img" "${URL[a]}/api/v1/jobs?quality=10" >"$tmp/job3.json"
+jid=$(jq -r .job_id "$tmp/job3.json")
+h3=$(hash_of_job "$jid")
+wait_until 300 is_running "$h3"
+victim=$(runner_of "$h3")
+survivor=a; [ "$victim" = a ] && survivor=b
+curl -s --max-time 240 -F image=@"$img" "${URL[$survivor]}/api/v1/generate?quality=10" >"$tmp/k9.json" &
+waiter=$!
+kill_node "$victim" KILL
+wait "$waiter"
+finals=$(rcli xrange "orfeas:progress:$h3" - + | grep -c '"status":"complete"')
+stages=$(rcli xrange "orfeas:progress:$h3" - + | grep -o '"stage":"[a-z_]*"' | tr '\n' ' ')
+jq -e '.status == "complete"' "$tmp/k9.json" >/dev/null && [ "$(rcli hget "orfeas:job:$h3" deliveries)" = 2 ] &&
+  [ "$finals" = 1 ] && [ "$(runner_of "$h3")" != "$victim" ] &&
+  [ "$stages" = '"stage":"voxel_preview" "stage":"rough_mesh" "stage":"refined_mesh" "stage":"final_optimized" ' ]
+check kill_9_of_the_runner_is_taken_over $? "$tmp/k9.json"
+start_node "$victim"
+
+# SIGSTOP of the runner past its lease, SIGCONT after the job finished elsewhere
+img=$(image 4)
+curl -s -F image=@"$img" "${URL[a]}/api/v1/jobs?quality=10" >"$tmp/job4.json"
+jid=$(jq -r .job_id "$tmp/job4.json")
+h4=$(hash_of_job "$jid")
+wait_until 300 is_running "$h4"
+stopped=$(runner_of "$h4")
+kill -STOP "${PID[$stopped]}"
+other=a; [ "$stopped" = a ] && other=b
+curl -s --max-time 240 -F image=@"$img" "${URL[$other]}/api/v1/generate?quality=10" >"$tmp/stop.json"
+before=$(rcli xrange "orfeas:progress:$h4" - +; rcli hget "orfeas:job:$h4" holder; rcli hget "orfeas:job:$h4" finished_by)
+kill -CONT "${PID[$stopped]}"
+sleep $((3 * LEASE))
+after=$(rcli xrange "orfeas:progress:$h4" - +; rcli hget "orfeas:job:$h4" holder; rcli hget "orfeas:job:$h4" finished_by)
+curl -s -o "$tmp/s1.stl" "${URL[$stopped]}/api/v1/results/$h4/final_optimized.stl"
+curl -s -o "$tmp/s2.stl" "${URL[$other]}/api/v1/results/$h4/final_optimized.stl"
+jq -e '.status == "complete"' "$tmp/stop.json" >/dev/null && [ "$before" = "$after" ] && [ -s "$tmp/s1.stl" ] &&
+  cmp -s "$tmp/s1.stl" "$tmp/s2.stl" && [ "$(rcli hget "orfeas:job:$h4" finished_by)" != "$stopped" ]
+check sigstop_past_the_lease_then_sigcont_changes_nothing $? "$tmp/stop.json"
+
+# a job that kills its worker every time: dead letter after 3 deliveries
+for n in a b c; do kill_node $n TERM; done
+img=$(image 5)
+size=$(stat -c %s "$img")
+for n in a b c; do start_node $n ORFEAS_TEST_CLUSTER_ABANDON_BYTES="$size"; done
+code=$(curl -s --max-time 240 -o "$tmp/dead.json" -w '%{http_code}' -F image=@"$img" "${URL[b]}/api/v1/generate?quality=3")
+[ "$code" = 500 ] && jq -e '.code == "job_dead_lettered" and (.error | test("dead letter"))' "$tmp/dead.json" >/dev/null &&
+  [ "$(rcli xlen orfeas:dead)" = 1 ] && [ "$(metric_sum orfeas_cluster_dead_lettered_total)" = 1 ] &&
+  rcli xrange orfeas:dead - + | grep -qx 4
+check crash_every_time_goes_to_dead_letter_after_3 $? "$tmp/dead.json"
+
+# the holder of a result gone: another node computes it again
+img=$(image 6)
+curl -s -F image=@"$img" "${URL[a]}/api/v1/generate?quality=3" >"$tmp/h6.json"
+h6=$(jq -r .request_hash "$tmp/h6.json")
+gone=$(rcli hget "orfeas:job:$h6" holder)
+kill_node "$gone" TERM
+alive=a; [ "$gone" = a ] && alive=b
+third=c; [ "$gone" = c ] && third=b
+runs=$(metric_sum orfeas_cluster_jobs_run_total)
+curl -s --max-time 120 -F image=@"$img" "${URL[$alive]}/api/v1/generate?quality=3" >"$tmp/re.json"
+code=$(curl -s -o "$tmp/re503.json" -w '%{http_code}' "${URL[$third]}/api/v1/results/$h6/rough_mesh.stl")
+jq -e --arg h "$h6" '.status == "complete" and .request_hash == $h' "$tmp/re.json" >/dev/null &&
+  [ "$(metric_sum orfeas_cluster_jobs_run_total)" -gt "$runs" ] && [ "$(rcli hget "orfeas:job:$h6" holder)" != "$gone" ] &&
+  { [ "$code" = 200 ] || jq -e '.code == "result_recomputing"' "$tmp/re503.json" >/dev/null; }
+check holder_gone_another_node_recomputes $? "$tmp/re.json"
+start_node "$gone"
+
+# Redis killed: 503 with a sentence meanwhile; restarted with its AOF: on again
+stop_redis_hard
+img=$(image 7)
+code=$(curl -s -o "$tmp/down.json" -w '%{http_code}' -F image=@"$img" "${URL[a]}/api/v1/generate?quality=3")
+rcode=$(curl -s -o "$tmp/ready.json" -w '%{http_code}' "${URL[b]}/ready")
+[ "$code" = 503 ] && jq -e '.code == "cluster_unavailable" and (.error | test("Redis"))' "$tmp/down.json" >/dev/null &&
+  [ "$rcode" = 503 ] && jq -e '.reason == "cluster_unavailable"' "$tmp/ready.json" >/dev/null &&
+  curl -s "${URL[c]}/health" | jq -e '.cluster.redis_reachable == false' >/dev/null
+check redis_down_answers_503_with_a_sentence $? "$tmp/down.json"
+
+start_redis yes && wait_until 100 all_ready &&
+  curl -s --max-time 120 -F image=@"$img" "${URL[b]}/api/v1/generate?quality=3" | jq -e '.status == "complete"' >/dev/null &&
+  curl -s -o "$tmp/again.stl" "${URL[c]}/api/v1/results/$h1/final_optimized.stl" && cmp -s "$tmp/again.stl" "$tmp/dl-a.stl"
+check redis_restarted_with_aof_nodes_go_on $? "$tmp/b.log"
+
+# restarted without its data: the group is recreated, new jobs run
+stop_redis_hard
+rm -rf "$tmp/redis"
+img=$(image 8)
+start_redis no && wait_until 100 all_ready &&
+  curl -s --max-time 120 -F image=@"$img" "${URL[a]}/api/v1/generate?quality=3" | jq -e '.status == "complete"' >/dev/null &&
+  [ "$(rcli xinfo groups orfeas:jobs | sed -n 2p)" = workers ]
+check redis_restarted_without_data_group_recreated $? "$tmp/a.log"
+
+report_end
