@@ -335,12 +335,13 @@ static int finish(worker *w, const taken *t, const char *event, const char *stat
   return rc;
 }
 
-/* Ends t with an error the cluster gives (not the engine's). */
-static void fail_job(worker *w, const taken *t, int err, const char *sentence, const char *code, int dead) {
+/* Ends t with an error the cluster gives (not the engine's), answered
+ * with HTTP status `status` to the clients waiting for it. */
+static void fail_job(worker *w, const taken *t, int status, const char *sentence, const char *code, int dead) {
   json_t *ev = json_pack("{s:s, s:s, s:s}", "status", "error", "error", sentence, "code", code);
   char *text = json_dumps(ev, JSON_COMPACT);
   json_decref(ev);
-  if (text) finish(w, t, text, "failed", sentence, code, orf_errstatus(err), dead);
+  if (text) finish(w, t, text, "failed", sentence, code, status, dead);
   free(text);
 }
 
@@ -352,7 +353,7 @@ static void dead_letter(worker *w, const taken *t) {
            "the job was abandoned by the worker that ran it %ld times (a crash or a hang each time); it was "
            "moved to the dead letter stream and will not be retried",
            t->deliveries - 1);
-  fail_job(w, t, ORF_EINTERNAL, sentence, "job_dead_lettered", 1);
+  fail_job(w, t, 500, sentence, "job_dead_lettered", 1);
   atomic_fetch_add(&w->c->dead_lettered, 1);
   orf_log_json("error", "cluster_dead_letter",
                json_pack("{s:s, s:s, s:I}", "hash", t->hash, "entry", t->entry, "deliveries", (json_int_t)t->deliveries));
@@ -443,7 +444,7 @@ static void run_taken(worker *w, const taken *t) {
   if (rc == -2) return; /* Redis went away: the entry stays pending and is taken again */
   if (rc) {
     free(data);
-    fail_job(w, t, ORF_EINVAL,
+    fail_job(w, t, rc == -3 ? 500 : 503,
              rc == -3 ? "the job was submitted by a node of another build; every node of a cluster must run the "
                         "same build"
                       : "the job's input is no longer in the cluster's shared store (expired or lost); submit it "
@@ -473,7 +474,7 @@ static void run_taken(worker *w, const taken *t) {
                              in.host_estimate, 1, &j, &coalesced);
   free(data);
   if (rc) {
-    fail_job(w, t, rc, orf_strerror(rc), orf_errname(rc), 0);
+    fail_job(w, t, orf_errstatus(rc), orf_strerror(rc), orf_errname(rc), 0);
     return;
   }
   atomic_fetch_add(&c->jobs_run, 1);
