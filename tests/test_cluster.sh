@@ -61,7 +61,7 @@ start_node() {
   rm -f "$tmp/$n.out"
   env ORFEAS_ALLOW_ROOT=1 "$@" "$bin" serve --host 127.0.0.1 --port 0 --data-dir "$tmp/data-$n" --workers 1 \
     --engine-threads 1 --redis "redis://127.0.0.1:$port/0" --cluster-token "$TOKEN" --node-id "$n" \
-    --job-lease "$LEASE" --monitor-interval 0 >"$tmp/$n.out" 2>>"$tmp/$n.log" &
+    --job-lease "$LEASE" --monitor-interval 0 ${NODE_EXTRA:-} >"$tmp/$n.out" 2>>"$tmp/$n.log" &
   PID[$n]=$!
   URL[$n]=""
   for _ in $(seq 300); do
@@ -94,7 +94,7 @@ is_running() { [ "$(rcli hget "orfeas:job:$1" state)" = running ]; }
 hash_of_job() { rcli get "orfeas:jobid:$1"; }
 all_ready() { for n in "${!PID[@]}"; do [ "$(curl -s -o /dev/null -w '%{http_code}' "${URL[$n]}/ready")" = 200 ] || return 1; done; }
 
-echo "[==========] Running 12 test(s)."
+echo "[==========] Running 16 test(s)."
 
 start_redis yes && start_node a && start_node b && start_node c
 wait_until 50 bash -c "[ \"\$(curl -s ${URL[a]}/health | jq '.cluster.nodes | length')\" = 3 ]" &&
@@ -128,6 +128,14 @@ done
 [ $ok -eq 0 ] && [ -n "$holder" ] && cmp -s "$tmp/dl-a.stl" "$tmp/dl-b.stl" && cmp -s "$tmp/dl-a.stl" "$tmp/dl-c.stl" &&
   [ "$(metric_sum orfeas_cluster_fetched_total)" -ge 2 ]
 check result_downloaded_identical_from_every_node $? "$tmp/a.log"
+
+code1=$(curl -s -o /dev/null -w '%{http_code}' "${URL[b]}/internal/v1/files/$h1/meta.json")
+code2=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Orfeas-Cluster-Token: not-the-token-at-all" \
+  "${URL[b]}/internal/v1/files/$h1/meta.json")
+curl -s -o "$tmp/meta.json" -H "X-Orfeas-Cluster-Token: $TOKEN" "${URL[$holder]}/internal/v1/files/$h1/meta.json"
+[ "$code1" = 403 ] && [ "$code2" = 403 ] && jq -e --arg h "$h1" '.request_hash == $h' "$tmp/meta.json" >/dev/null &&
+  [ "$(sha256sum <"$tmp/meta.json" | cut -d' ' -f1)" = "$(rcli hget "orfeas:job:$h1" sha:meta.json)" ]
+check internal_route_needs_the_token $? "$tmp/meta.json"
 
 # a job's SSE stream from every node: every stage in order, ids increasing
 img=$(image 2)
@@ -246,5 +254,33 @@ start_redis no && wait_until 100 all_ready &&
   curl -s --max-time 120 -F image=@"$img" "${URL[a]}/api/v1/generate?quality=3" | jq -e '.status == "complete"' >/dev/null &&
   [ "$(rcli xinfo groups orfeas:jobs | sed -n 2p)" = workers ]
 check redis_restarted_without_data_group_recreated $? "$tmp/a.log"
+
+# scripts/validate.sh --cluster against two nodes
+bash scripts/validate.sh --cluster --timeout 120 "${URL[a]}" "${URL[c]}" >"$tmp/validate.txt" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -q '^ok   cluster_nodes' "$tmp/validate.txt" && grep -q '^ok   cluster_stream' "$tmp/validate.txt"
+check validate_sh_checks_a_cluster $? "$tmp/validate.txt"
+
+# every node stopped cleanly: no sanitizer report in any log (the sanitizer build)
+for n in a b c; do kill_node $n TERM; done
+! grep -lE 'AddressSanitizer|LeakSanitizer|runtime error:' "$tmp"/*.log >"$tmp/san.txt" 2>&1
+check no_sanitizer_report $? "$tmp/san.txt"
+
+# --queue-max bounds the whole cluster's queue: 429 with Retry-After
+for n in a b c; do NODE_EXTRA="--queue-max 0" start_node $n; done
+busy=0
+for i in 11 12 13; do
+  img=$(image $i)
+  curl -s -F image=@"$img" "${URL[a]}/api/v1/jobs?quality=10" >/dev/null
+done
+three_running() { [ "$(rcli xpending orfeas:jobs workers | head -1)" = 3 ] && [ "$(rcli xlen orfeas:jobs)" = 3 ]; }
+wait_until 300 three_running || busy=1
+img=$(image 14)
+c1=$(curl -s -o "$tmp/q1.json" -w '%{http_code}' -F image=@"$img" "${URL[b]}/api/v1/jobs?quality=3")
+img=$(image 15)
+c2=$(curl -s -D "$tmp/q2.h" -o "$tmp/q2.json" -w '%{http_code}' -F image=@"$img" "${URL[c]}/api/v1/jobs?quality=3")
+[ $busy -eq 0 ] && [ "$c1" = 202 ] && [ "$c2" = 429 ] && jq -e '.code == "queue_full"' "$tmp/q2.json" >/dev/null &&
+  grep -qi '^Retry-After: [0-9]' "$tmp/q2.h"
+check queue_max_bounds_the_cluster $? "$tmp/q2.json"
 
 report_end

@@ -173,21 +173,33 @@ void orf_cluster_metrics(orf_cluster *c, char **out, size_t *len) {
   int up = orf_cluster_up(c);
   long depth = up ? cl_queue_depth(c) : -1;
   json_t *nodes = up ? cl_nodes_list(c) : NULL;
-  append(out, len, "# TYPE orfeas_cluster_redis_up gauge\norfeas_cluster_redis_up %d\n", up);
-  append(out, len, "# TYPE orfeas_cluster_nodes_alive gauge\norfeas_cluster_nodes_alive %zu\n",
-         json_array_size(nodes));
-  json_decref(nodes);
-  if (depth >= 0)
-    append(out, len, "# TYPE orfeas_cluster_queue_depth gauge\norfeas_cluster_queue_depth %ld\n", depth);
   const struct {
-    const char *name;
+    const char *name, *help;
+    long long v;
+  } gauges[] = {{"redis_up", "1 while this node reaches the cluster's Redis.", up},
+                {"nodes_alive", "Nodes of the cluster seen alive (registry entries not expired).",
+                 (long long)json_array_size(nodes)},
+                {"queue_depth", "Jobs waiting in the cluster's shared queue (-1: Redis unreachable).", depth}};
+  json_decref(nodes);
+  for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++)
+    append(out, len, "# HELP orfeas_cluster_%s %s\n# TYPE orfeas_cluster_%s gauge\norfeas_cluster_%s %lld\n",
+           gauges[i].name, gauges[i].help, gauges[i].name, gauges[i].name, gauges[i].v);
+  const struct {
+    const char *name, *help;
     atomic_ullong *v;
-  } counters[] = {{"dead_lettered", &c->dead_lettered}, {"taken_over", &c->taken_over},
-                  {"fetched", &c->fetched},             {"fetch_failed", &c->fetch_failed},
-                  {"recomputed", &c->recomputed},       {"jobs_run", &c->jobs_run}};
+  } counters[] = {
+      {"dead_lettered", "Jobs this node moved to the dead letter stream.", &c->dead_lettered},
+      {"taken_over", "Jobs this node took over after their lease lapsed.", &c->taken_over},
+      {"fetched", "Results this node fetched from the node holding them.", &c->fetched},
+      {"fetch_failed", "Results this node could not fetch (holder gone or file not matching).", &c->fetch_failed},
+      {"recomputed", "Jobs this node queued again because their holder was gone.", &c->recomputed},
+      {"jobs_run", "Jobs from the shared queue this node ran.", &c->jobs_run}};
   for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
-    append(out, len, "# TYPE orfeas_cluster_%s_total counter\norfeas_cluster_%s_total %llu\n", counters[i].name,
-           counters[i].name, (unsigned long long)atomic_load(counters[i].v));
+    append(out, len,
+           "# HELP orfeas_cluster_%s_total %s\n# TYPE orfeas_cluster_%s_total counter\norfeas_cluster_%s_total "
+           "%llu\n",
+           counters[i].name, counters[i].help, counters[i].name, counters[i].name,
+           (unsigned long long)atomic_load(counters[i].v));
 }
 
 /* A copy of s into dst (n bytes): -1 when it does not fit. */
