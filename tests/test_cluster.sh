@@ -92,6 +92,16 @@ wait_until() { local t=$1; shift; for _ in $(seq "$t"); do "$@" && return 0; sle
 runner_of() { rcli hget "orfeas:job:$1" node; }
 is_running() { [ "$(rcli hget "orfeas:job:$1" state)" = running ]; }
 hash_of_job() { rcli get "orfeas:jobid:$1"; }
+# long_job N: a quality-10 job of image N submitted through node a, waited
+# for until a node runs it: its hash in $lh, its runner in $lr
+long_job() {
+  local f
+  f=$(image "$1")
+  curl -s -F image=@"$f" "${URL[a]}/api/v1/jobs?quality=10" >"$tmp/long$1.json"
+  lh=$(hash_of_job "$(jq -r .job_id "$tmp/long$1.json")")
+  wait_until 300 is_running "$lh"
+  lr=$(runner_of "$lh")
+}
 all_ready() { for n in "${!PID[@]}"; do [ "$(curl -s -o /dev/null -w '%{http_code}' "${URL[$n]}/ready")" = 200 ] || return 1; done; }
 
 echo "[==========] Running 16 test(s)."
@@ -164,12 +174,8 @@ curl -s -N --max-time 60 -H "Last-Event-ID: $id2" "${URL[c]}/api/v1/jobs/$jid/ev
 check last_event_id_resumes_and_status_from_any_node $? "$tmp/resume.txt"
 
 # kill -9 of the node running a job: taken over, delivery count 2, one result
-img=$(image 3)
-curl -s -F image=@"$img" "${URL[a]}/api/v1/jobs?quality=10" >"$tmp/job3.json"
-jid=$(jq -r .job_id "$tmp/job3.json")
-h3=$(hash_of_job "$jid")
-wait_until 300 is_running "$h3"
-victim=$(runner_of "$h3")
+long_job 3
+img=$tmp/img3.png h3=$lh victim=$lr
 survivor=a; [ "$victim" = a ] && survivor=b
 curl -s --max-time 240 -F image=@"$img" "${URL[$survivor]}/api/v1/generate?quality=10" >"$tmp/k9.json" &
 waiter=$!
@@ -184,12 +190,8 @@ check kill_9_of_the_runner_is_taken_over $? "$tmp/k9.json"
 start_node "$victim"
 
 # SIGSTOP of the runner past its lease, SIGCONT after the job finished elsewhere
-img=$(image 4)
-curl -s -F image=@"$img" "${URL[a]}/api/v1/jobs?quality=10" >"$tmp/job4.json"
-jid=$(jq -r .job_id "$tmp/job4.json")
-h4=$(hash_of_job "$jid")
-wait_until 300 is_running "$h4"
-stopped=$(runner_of "$h4")
+long_job 4
+img=$tmp/img4.png h4=$lh stopped=$lr
 kill -STOP "${PID[$stopped]}"
 other=a; [ "$stopped" = a ] && other=b
 curl -s --max-time 240 -F image=@"$img" "${URL[$other]}/api/v1/generate?quality=10" >"$tmp/stop.json"

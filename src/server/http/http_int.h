@@ -346,6 +346,16 @@ enum MHD_Result route_internal_files(request *r, const char *rest);
 /* 503 cluster_unavailable with the reason Redis gives. */
 enum MHD_Result http_cluster_unavailable(request *r);
 
+/* A stream's content reader sends its current line, len bytes of which
+ * *off are sent, with this: the bytes copied into buf (max at most), or 0
+ * when the line is all sent (it is then freed and *line set to NULL). */
+size_t http_stream_drain(char **line, size_t len, size_t *off, char *buf, size_t max);
+/* Queues 200 with a stream of read(cls) (NDJSON, or SSE when sse), no-cache
+ * and unbuffered; free_cls(cls) when it ends (at once when it cannot be
+ * made). */
+enum MHD_Result http_queue_stream(request *r, MHD_ContentReaderCallback read, void *cls,
+                                  MHD_ContentReaderFreeCallback free_cls, int sse);
+
 /* Whether the cache holds a whole, readable result for hash
  * (routes_generate.c). */
 int http_cached_result(server *srv, const char *hash);

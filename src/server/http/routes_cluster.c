@@ -115,14 +115,8 @@ static ssize_t cstream_read(void *cls, uint64_t pos, char *buf, size_t max) {
   (void)pos;
   cstream *s = cls;
   for (;;) {
-    if (s->line && s->line_off < s->line_len) {
-      size_t n = s->line_len - s->line_off < max ? s->line_len - s->line_off : max;
-      memcpy(buf, s->line + s->line_off, n);
-      s->line_off += n;
-      return (ssize_t)n;
-    }
-    free(s->line);
-    s->line = NULL;
+    size_t sent = http_stream_drain(&s->line, s->line_len, &s->line_off, buf, max);
+    if (sent) return (ssize_t)sent;
     const char *id;
     const char *ev = orf_cluster_watch_event(s->watch, s->next, &id);
     if (!ev) {
@@ -165,16 +159,7 @@ static enum MHD_Result start_cstream(request *r, const char *hash, const char *a
   s->sse = sse;
   s->format = r->format;
   memcpy(s->hash, hash, 65);
-  struct MHD_Response *resp =
-      MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, cstream_read, s, cstream_free);
-  if (!resp) {
-    cstream_free(s);
-    return MHD_NO;
-  }
-  MHD_add_response_header(resp, "Content-Type", sse ? "text/event-stream" : "application/x-ndjson");
-  MHD_add_response_header(resp, "Cache-Control", "no-cache");
-  MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-  return http_queue(r, 200, resp);
+  return http_queue_stream(r, cstream_read, s, cstream_free, sse);
 }
 
 /* ---- generate, waiting --------------------------------------------------------- */

@@ -255,18 +255,37 @@ static char *frame(stream *s, char *line) {
   return f;
 }
 
+size_t http_stream_drain(char **line, size_t len, size_t *off, char *buf, size_t max) {
+  if (*line && *off < len) {
+    size_t n = len - *off < max ? len - *off : max;
+    memcpy(buf, *line + *off, n);
+    *off += n;
+    return n;
+  }
+  free(*line);
+  *line = NULL;
+  return 0;
+}
+
+enum MHD_Result http_queue_stream(request *r, MHD_ContentReaderCallback read, void *cls,
+                                  MHD_ContentReaderFreeCallback free_cls, int sse) {
+  struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, read, cls, free_cls);
+  if (!resp) {
+    free_cls(cls);
+    return MHD_NO;
+  }
+  MHD_add_response_header(resp, "Content-Type", sse ? "text/event-stream" : "application/x-ndjson");
+  MHD_add_response_header(resp, "Cache-Control", "no-cache");
+  MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+  return http_queue(r, 200, resp);
+}
+
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
   (void)pos;
   stream *s = cls;
   for (;;) {
-    if (s->line && s->line_off < s->line_len) {
-      size_t n = s->line_len - s->line_off < max ? s->line_len - s->line_off : max;
-      memcpy(buf, s->line + s->line_off, n);
-      s->line_off += n;
-      return (ssize_t)n;
-    }
-    free(s->line);
-    s->line = NULL;
+    size_t sent = http_stream_drain(&s->line, s->line_len, &s->line_off, buf, max);
+    if (sent) return (ssize_t)sent;
     if (s->ipre < s->npre) {
       s->line = frame(s, s->pre[s->ipre]);
       s->pre[s->ipre++] = NULL;
@@ -385,16 +404,7 @@ static enum MHD_Result start_stream(request *r, orf_job *job, int sse) {
     stream_free(s);
     return http_error(r, ORF_EINTERNAL, "the cached result could not be read", NULL);
   }
-  struct MHD_Response *resp =
-      MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_free);
-  if (!resp) {
-    stream_free(s);
-    return MHD_NO;
-  }
-  MHD_add_response_header(resp, "Content-Type", sse ? "text/event-stream" : "application/x-ndjson");
-  MHD_add_response_header(resp, "Cache-Control", "no-cache");
-  MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-  return http_queue(r, 200, resp);
+  return http_queue_stream(r, stream_read, s, stream_free, sse);
 }
 
 /* ---- routes ------------------------------------------------------------- */
