@@ -92,6 +92,13 @@ wait_until() { local t=$1; shift; for _ in $(seq "$t"); do "$@" && return 0; sle
 runner_of() { rcli hget "orfeas:job:$1" node; }
 is_running() { [ "$(rcli hget "orfeas:job:$1" state)" = running ]; }
 hash_of_job() { rcli get "orfeas:jobid:$1"; }
+# rec METHOD PATH STATUS FILE: records a JSON answer for test_openapi.sh
+# (tests/run.sh sets ORFEAS_API_RECORD), which checks it against the document
+rec() {
+  [ -n "${ORFEAS_API_RECORD:-}" ] || return 0
+  jq -nc --arg m "$1" --arg p "$2" --argjson s "$3" --rawfile b "$4" \
+    '{method: $m, path: $p, status: $s, type: "application/json", body: $b}' >>"$ORFEAS_API_RECORD"
+}
 # long_job N: a quality-10 job of image N submitted through node a, waited
 # for until a node runs it: its hash in $lh, its runner in $lr
 long_job() {
@@ -111,6 +118,8 @@ wait_until 50 bash -c "[ \"\$(curl -s ${URL[a]}/health | jq '.cluster.nodes | le
   [ "$(nodes_seen "${URL[b]}")" = 3 ] && [ "$(nodes_seen "${URL[c]}")" = 3 ] &&
   curl -s "${URL[a]}/api/v1/gpu/stats" | jq -e '.cluster.redis_reachable and .cluster.node_id == "a"' >/dev/null
 check three_nodes_see_each_other $? "$tmp/a.log"
+curl -s -o "$tmp/health.json" "${URL[b]}/health" && rec GET /health 200 "$tmp/health.json"
+curl -s -o "$tmp/gpu.json" "${URL[c]}/api/v1/gpu/stats" && rec GET /api/v1/gpu/stats 200 "$tmp/gpu.json"
 
 # ten identical requests over the three nodes: one computation
 img=$(image 1)
@@ -146,11 +155,14 @@ curl -s -o "$tmp/meta.json" -H "X-Orfeas-Cluster-Token: $TOKEN" "${URL[$holder]}
 [ "$code1" = 403 ] && [ "$code2" = 403 ] && jq -e --arg h "$h1" '.request_hash == $h' "$tmp/meta.json" >/dev/null &&
   [ "$(sha256sum <"$tmp/meta.json" | cut -d' ' -f1)" = "$(rcli hget "orfeas:job:$h1" sha:meta.json)" ]
 check internal_route_needs_the_token $? "$tmp/meta.json"
+curl -s -o "$tmp/forbidden.json" "${URL[b]}/internal/v1/files/$h1/meta.json"
+rec GET "/internal/v1/files/$h1/meta.json" 403 "$tmp/forbidden.json"
 
 # a job's SSE stream from every node: every stage in order, ids increasing
 img=$(image 2)
 curl -s -F image=@"$img" "${URL[a]}/api/v1/jobs?quality=5" >"$tmp/job.json"
 jid=$(jq -r .job_id "$tmp/job.json")
+rec POST /api/v1/jobs 202 "$tmp/job.json"
 for n in a b c; do curl -s -N --max-time 120 "${URL[$n]}/api/v1/jobs/$jid/events" >"$tmp/sse-$n.txt" & done
 wait_for_curls
 h2=$(hash_of_job "$jid")
@@ -170,8 +182,13 @@ check stream_on_any_node_shows_every_stage_in_order $? "$tmp/sse-b.txt"
 id2=$(grep '^id: ' "$tmp/sse-b.txt" | sed -n 2p | sed 's/^id: //')
 curl -s -N --max-time 60 -H "Last-Event-ID: $id2" "${URL[c]}/api/v1/jobs/$jid/events" >"$tmp/resume.txt"
 [ "$(grep '^data: ' "$tmp/resume.txt" | sed 's/^data: //' | jq -r .stage | tr '\n' ' ')" = "refined_mesh final_optimized " ] &&
-  curl -s "${URL[b]}/api/v1/jobs/$jid" | jq -e '.status == "complete" and .result.request_hash != null and .deliveries == 1' >/dev/null
+  curl -s -o "$tmp/status.json" "${URL[b]}/api/v1/jobs/$jid" &&
+  jq -e '.status == "complete" and .result.request_hash != null and .deliveries == 1' "$tmp/status.json" >/dev/null &&
+  [ "$(curl -s -o "$tmp/cancel.json" -w '%{http_code}' -X DELETE "${URL[c]}/api/v1/jobs/$jid")" = 409 ] &&
+  jq -e '.code == "not_cancellable"' "$tmp/cancel.json" >/dev/null
 check last_event_id_resumes_and_status_from_any_node $? "$tmp/resume.txt"
+rec GET "/api/v1/jobs/$jid" 200 "$tmp/status.json"
+rec DELETE "/api/v1/jobs/$jid" 409 "$tmp/cancel.json"
 
 # kill -9 of the node running a job: taken over, delivery count 2, one result
 long_job 3
@@ -215,6 +232,7 @@ code=$(curl -s --max-time 240 -o "$tmp/dead.json" -w '%{http_code}' -F image=@"$
   [ "$(rcli xlen orfeas:dead)" = 1 ] && [ "$(metric_sum orfeas_cluster_dead_lettered_total)" = 1 ] &&
   rcli xrange orfeas:dead - + | grep -qx 4
 check crash_every_time_goes_to_dead_letter_after_3 $? "$tmp/dead.json"
+rec POST /api/v1/generate 500 "$tmp/dead.json"
 
 # the holder of a result gone: another node computes it again
 img=$(image 6)
@@ -242,6 +260,8 @@ rcode=$(curl -s -o "$tmp/ready.json" -w '%{http_code}' "${URL[b]}/ready")
   [ "$rcode" = 503 ] && jq -e '.reason == "cluster_unavailable"' "$tmp/ready.json" >/dev/null &&
   curl -s "${URL[c]}/health" | jq -e '.cluster.redis_reachable == false' >/dev/null
 check redis_down_answers_503_with_a_sentence $? "$tmp/down.json"
+rec POST /api/v1/generate 503 "$tmp/down.json"
+rec GET /ready 503 "$tmp/ready.json"
 
 start_redis yes && wait_until 100 all_ready &&
   curl -s --max-time 120 -F image=@"$img" "${URL[b]}/api/v1/generate?quality=3" | jq -e '.status == "complete"' >/dev/null &&
@@ -284,5 +304,7 @@ c2=$(curl -s -D "$tmp/q2.h" -o "$tmp/q2.json" -w '%{http_code}' -F image=@"$img"
 [ $busy -eq 0 ] && [ "$c1" = 202 ] && [ "$c2" = 429 ] && jq -e '.code == "queue_full"' "$tmp/q2.json" >/dev/null &&
   grep -qi '^Retry-After: [0-9]' "$tmp/q2.h"
 check queue_max_bounds_the_cluster $? "$tmp/q2.json"
+rec POST /api/v1/jobs 429 "$tmp/q2.json"
+rec POST /api/v1/jobs 202 "$tmp/q1.json"
 
 report_end
