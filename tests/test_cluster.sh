@@ -111,7 +111,7 @@ long_job() {
 }
 all_ready() { for n in "${!PID[@]}"; do [ "$(curl -s -o /dev/null -w '%{http_code}' "${URL[$n]}/ready")" = 200 ] || return 1; done; }
 
-echo "[==========] Running 16 test(s)."
+echo "[==========] Running 17 test(s)."
 
 start_redis yes && start_node a && start_node b && start_node c
 wait_until 50 bash -c "[ \"\$(curl -s ${URL[a]}/health | jq '.cluster.nodes | length')\" = 3 ]" &&
@@ -306,5 +306,37 @@ c2=$(curl -s -D "$tmp/q2.h" -o "$tmp/q2.json" -w '%{http_code}' -F image=@"$img"
 check queue_max_bounds_the_cluster $? "$tmp/q2.json"
 rec POST /api/v1/jobs 429 "$tmp/q2.json"
 rec POST /api/v1/jobs 202 "$tmp/q1.json"
+
+# deploy/compose.cluster.yml and what it mounts
+python3 - deploy/compose.cluster.yml >"$tmp/deploy.txt" 2>&1 <<'PY'
+import json, sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+s = c["services"]
+need = {"redis", "node1", "node2", "node3", "nginx", "prometheus", "grafana"}
+assert need <= set(s), "services: %s" % sorted(s)
+cmd = " ".join(s["redis"]["command"])
+assert "--appendonly yes" in cmd and "--maxmemory-policy noeviction" in cmd, cmd
+for n in ("node1", "node2", "node3"):
+    e = s[n]["environment"]
+    assert e["ORFEAS_REDIS"].startswith("redis://redis:6379") and e["ORFEAS_NODE_ID"] == n, e
+    assert e["ORFEAS_ADVERTISE_URL"] == "http://%s:5000" % n and e["ORFEAS_CLUSTER_TOKEN"], e
+prom = yaml.safe_load(open("deploy/prometheus.cluster.yml"))
+targets = prom["scrape_configs"][0]["static_configs"][0]["targets"]
+assert targets == ["node1:5000", "node2:5000", "node3:5000"], targets
+d = json.load(open("deploy/grafana/dashboards/orfeas-cluster.json"))
+exprs = " ".join(t["expr"] for p in d["panels"] for t in p["targets"])
+for m in ("orfeas_cluster_queue_depth", "orfeas_running_jobs", "orfeas_stage_duration_seconds_bucket",
+          "orfeas_cache_hits_total", "orfeas_memory_budget_bytes", "orfeas_cluster_dead_lettered_total"):
+    assert m in exprs, m
+conf = open("deploy/nginx.cluster.conf").read()
+assert all("server %s:5000" % n in conf for n in ("node1", "node2", "node3")) and "location /internal/" in conf
+PY
+ok=$?
+if [ $ok -eq 0 ] && command -v promtool >/dev/null; then promtool check config deploy/prometheus.cluster.yml >>"$tmp/deploy.txt" 2>&1; ok=$?; fi
+# every dashboard series is one a node serves
+for m in orfeas_cluster_queue_depth orfeas_cluster_dead_lettered_total orfeas_running_jobs orfeas_memory_budget_bytes; do
+  curl -s "${URL[a]}/metrics" | grep -q "^$m " || { echo "no $m in /metrics" >>"$tmp/deploy.txt"; ok=1; }
+done
+check compose_cluster_files_are_consistent $ok "$tmp/deploy.txt"
 
 report_end
