@@ -267,9 +267,9 @@ enum MHD_Result http_cluster_job_status(request *r, const char *id) {
                         json_object_get(st, "node"), "deliveries", json_object_get(st, "deliveries"));
   const char *status = json_string_value(json_object_get(st, "status"));
   if (status && !strcmp(status, "complete")) {
-    memcpy(r->hash, hash, 65);
-    orf_blob *meta;
-    if ((http_cached_result(r->srv, hash) || http_cluster_fetch(r, &ret) == 1) &&
+    orf_blob *meta; /* fetched from the holder when this node lacks it (no answer queued on failure) */
+    if ((http_cached_result(r->srv, hash) ||
+         (orf_cluster_fetch_result(cluster_of(r), hash) == ORF_OK && http_cached_result(r->srv, hash))) &&
         orf_cache_get(r->srv->cache, hash, "meta.json", 0, &meta) == ORF_OK) {
       char *text = strndup((const char *)meta->data, meta->size);
       orf_blob_release(meta);
