@@ -111,7 +111,7 @@ long_job() {
 }
 all_ready() { for n in "${!PID[@]}"; do [ "$(curl -s -o /dev/null -w '%{http_code}' "${URL[$n]}/ready")" = 200 ] || return 1; done; }
 
-echo "[==========] Running 17 test(s)."
+echo "[==========] Running 18 test(s)."
 
 start_redis yes && start_node a && start_node b && start_node c
 wait_until 50 bash -c "[ \"\$(curl -s ${URL[a]}/health | jq '.cluster.nodes | length')\" = 3 ]" &&
@@ -251,6 +251,23 @@ jq -e --arg h "$h6" '.status == "complete" and .request_hash == $h' "$tmp/re.jso
 check holder_gone_another_node_recomputes $? "$tmp/re.json"
 start_node "$gone"
 
+# a result URL on a node without the files, its holder gone: 503 result_recomputing, then the file
+img=$(image 9)
+curl -s -F image=@"$img" "${URL[$alive]}/api/v1/generate?quality=3" >"$tmp/h9.json"
+h9=$(jq -r .request_hash "$tmp/h9.json")
+gone9=$(rcli hget "orfeas:job:$h9" holder)
+asker=""
+for n in a b c; do [ "$n" != "$alive" ] && [ "$n" != "$gone9" ] && asker=$n; done
+kill_node "$gone9" TERM
+code=$(curl -s -D "$tmp/rr.h" -o "$tmp/rr.json" -w '%{http_code}' "${URL[$asker]}/api/v1/results/$h9/final_optimized.stl")
+file_back() { [ "$(curl -s -o "$tmp/rr.stl" -w '%{http_code}' "${URL[$asker]}/api/v1/results/$h9/final_optimized.stl")" = 200 ]; }
+[ "$code" = 503 ] && jq -e '.code == "result_recomputing" and .retry_after_s > 0' "$tmp/rr.json" >/dev/null &&
+  grep -qi '^Retry-After: [0-9]' "$tmp/rr.h" && wait_until 300 file_back && [ -s "$tmp/rr.stl" ] &&
+  [ "$(metric_sum orfeas_cluster_recomputed_total)" -ge 1 ]
+check result_url_with_holder_gone_is_recomputed $? "$tmp/rr.json"
+rec GET "/api/v1/results/$h9/final_optimized.stl" 503 "$tmp/rr.json"
+start_node "$gone9"
+
 # Redis killed: 503 with a sentence meanwhile; restarted with its AOF: on again
 stop_redis_hard
 img=$(image 7)
@@ -308,7 +325,9 @@ rec POST /api/v1/jobs 429 "$tmp/q2.json"
 rec POST /api/v1/jobs 202 "$tmp/q1.json"
 
 # deploy/compose.cluster.yml and what it mounts
-python3 - deploy/compose.cluster.yml >"$tmp/deploy.txt" 2>&1 <<'PY'
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+"$py" - deploy/compose.cluster.yml >"$tmp/deploy.txt" 2>&1 <<'PY'
 import json, sys, yaml
 c = yaml.safe_load(open(sys.argv[1]))
 s = c["services"]

@@ -498,7 +498,10 @@ static void run_taken(worker *w, const taken *t) {
       if (name) orf_job_stage_lookup(name, strlen(name), NULL, &s);
       json_decref(e);
       int p = publish(w, t, sent, ev, prog, s);
-      if (p == -2) break; /* Redis away: try again after the next wait */
+      if (p == -2) { /* Redis away: try again in a moment */
+        usleep(200000);
+        break;
+      }
       if (p == -1) lost = 1;
       else sent++;
     }
