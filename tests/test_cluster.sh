@@ -302,7 +302,7 @@ check validate_sh_checks_a_cluster $? "$tmp/validate.txt"
 
 # every node stopped cleanly: no sanitizer report in any log (the sanitizer build)
 for n in a b c; do kill_node $n TERM; done
-! grep -lE 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' "$tmp"/*.log >"$tmp/san.txt" 2>&1
+! grep -hE -A20 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' "$tmp"/*.log >"$tmp/san.txt" 2>&1
 check no_sanitizer_report $? "$tmp/san.txt"
 
 # --queue-max bounds the whole cluster's queue: 429 with Retry-After
