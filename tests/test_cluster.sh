@@ -28,7 +28,7 @@ cleanup() {
     kill -KILL "${PID[$n]}" 2>/dev/null && wait "${PID[$n]}" 2>/dev/null
   done
   [ -n "$redis_pid" ] && kill -KILL "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
-  rm -rf "$tmp"
+  if [ -n "${TEST_CLUSTER_KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 . tests/report.sh
@@ -280,19 +280,22 @@ check redis_down_answers_503_with_a_sentence $? "$tmp/down.json"
 rec POST /api/v1/generate 503 "$tmp/down.json"
 rec GET /ready 503 "$tmp/ready.json"
 
+echo "redis restarted with its AOF: not started or nodes not ready" >"$tmp/aof.json"
 start_redis yes && wait_until 100 all_ready &&
-  curl -s --max-time 120 -F image=@"$img" "${URL[b]}/api/v1/generate?quality=3" | jq -e '.status == "complete"' >/dev/null &&
+  curl -s --max-time 120 -o "$tmp/aof.json" -F image=@"$img" "${URL[b]}/api/v1/generate?quality=3" &&
+  jq -e '.status == "complete"' "$tmp/aof.json" >/dev/null &&
   curl -s -o "$tmp/again.stl" "${URL[c]}/api/v1/results/$h1/final_optimized.stl" && cmp -s "$tmp/again.stl" "$tmp/dl-a.stl"
-check redis_restarted_with_aof_nodes_go_on $? "$tmp/b.log"
+check redis_restarted_with_aof_nodes_go_on $? "$tmp/aof.json"
 
 # restarted without its data: the group is recreated, new jobs run
 stop_redis_hard
 rm -rf "$tmp/redis"
 img=$(image 8)
+echo "redis restarted without data: not started or nodes not ready" >"$tmp/nodata.json"
 start_redis no && wait_until 100 all_ready &&
-  curl -s --max-time 120 -F image=@"$img" "${URL[a]}/api/v1/generate?quality=3" | jq -e '.status == "complete"' >/dev/null &&
-  [ "$(rcli xinfo groups orfeas:jobs | sed -n 2p)" = workers ]
-check redis_restarted_without_data_group_recreated $? "$tmp/a.log"
+  curl -s --max-time 120 -o "$tmp/nodata.json" -F image=@"$img" "${URL[a]}/api/v1/generate?quality=3" &&
+  jq -e '.status == "complete"' "$tmp/nodata.json" >/dev/null && [ "$(rcli xinfo groups orfeas:jobs | sed -n 2p)" = workers ]
+check redis_restarted_without_data_group_recreated $? "$tmp/nodata.json"
 
 # scripts/validate.sh --cluster against two nodes
 bash scripts/validate.sh --cluster --timeout 120 "${URL[a]}" "${URL[c]}" >"$tmp/validate.txt" 2>&1

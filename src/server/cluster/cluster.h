@@ -93,10 +93,12 @@ typedef struct orf_cluster_input {
   const orf_repair_params *repair; /* a repair's */
   const char *hint;                /* a repair's, or NULL */
   size_t estimate, host_estimate;
+  int recompute; /* 1: the complete result Redis knows could not be fetched (holder gone): compute it again */
 } orf_cluster_input;
 
 /* Puts the job of in->hash on the shared queue, or follows the job already
- * queued or running anywhere for that hash (*coalesced = 1).  job_id gets
+ * queued or running anywhere for that hash, or (unless in->recompute) the
+ * job that completed it, whose events are replayed (*coalesced = 1).  job_id gets
  * the job's id (the /api/v1/jobs id, shared by every request that follows
  * it).  Returns ORF_OK, ORF_SRV_EQUEUEFULL, ORF_CLUSTER_EDOWN, ORF_ENOMEM. */
 int orf_cluster_submit(orf_cluster *c, const orf_cluster_input *in, char job_id[33], int *coalesced);

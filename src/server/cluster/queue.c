@@ -55,6 +55,9 @@ static const char kMagic[8] = "ORFCL01";
 static const char kSubmit[] =
     "local cur = redis.call('GET', KEYS[1])\n"
     "if cur and redis.call('EXISTS', KEYS[4]) == 1 then return {'follow', cur} end\n"
+    "if ARGV[9] ~= '1' and redis.call('HGET', KEYS[4], 'state') == 'complete' then\n"
+    "  return {'follow', redis.call('HGET', KEYS[4], 'job_id') or ARGV[1]}\n"
+    "end\n"
     "local n = redis.call('XLEN', KEYS[2])\n"
     "local ok, p = pcall(redis.call, 'XPENDING', KEYS[2], 'workers')\n"
     "local pend = 0\n"
@@ -156,7 +159,7 @@ static int new_job_id(char id[33]) {
 /* Submits with an explicit wire input (a request's, or the one Redis kept
  * for a recompute). */
 static int submit_wire(orf_cluster *c, const char *hash, const wire_input *w, const uint8_t *data, size_t size,
-                       char job_id[33], int *coalesced) {
+                       int recompute, char job_id[33], int *coalesced) {
   if (coalesced) *coalesced = 0;
   char id[33];
   if (new_job_id(id)) return ORF_EIO;
@@ -167,12 +170,13 @@ static int submit_wire(orf_cluster *c, const char *hash, const wire_input *w, co
   snprintf(qmax, sizeof qmax, "%d", c->cfg.queue_max + (c->cfg.workers > 0 ? c->cfg.workers : 1));
   snprintf(keep, sizeof keep, "%d", CL_KEEP_S);
   snprintf(kind, sizeof kind, "%d", (int)w->kind);
-  const char *args[] = {k.inflight, CL_JOBS,    k.image,          k.job, k.progress, jobid_key, id, qmax,
-                        keep,       (const char *)data, (const char *)w, c->node_id, hash, kind};
-  size_t lens[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, size ? size : 0, sizeof *w, 0, 0, 0};
+  const char *args[] = {k.inflight, CL_JOBS, k.image,           k.job,           k.progress, jobid_key, id, qmax,
+                        keep,       (const char *)data, (const char *)w, c->node_id, hash,       kind,
+                        recompute ? "1" : "0"};
+  size_t lens[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, size ? size : 0, sizeof *w, 0, 0, 0, 0};
   static const char empty[] = "";
   if (!size) args[9] = empty; /* an empty input is a zero-length string */
-  redisReply *rep = eval(c, NULL, kSubmit, 6, 14, args, lens);
+  redisReply *rep = eval(c, NULL, kSubmit, 6, 15, args, lens);
   if (!rep) return ORF_CLUSTER_EDOWN;
   int rc = ORF_EINTERNAL;
   if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 && rep->element[0]->str && rep->element[1]->str) {
@@ -206,7 +210,7 @@ int orf_cluster_submit(orf_cluster *c, const orf_cluster_input *in, char job_id[
   if (in->hint) snprintf(w.hint, sizeof w.hint, "%s", in->hint);
   if (in->params) w.params = *in->params;
   if (in->repair) w.repair = *in->repair;
-  return submit_wire(c, in->hash, &w, in->data, in->size, job_id, coalesced);
+  return submit_wire(c, in->hash, &w, in->data, in->size, in->recompute, job_id, coalesced);
 }
 
 int orf_cluster_recompute(orf_cluster *c, const char *hash) {
@@ -221,7 +225,7 @@ int orf_cluster_recompute(orf_cluster *c, const char *hash) {
     wire_input w;
     memcpy(&w, in->str, sizeof w);
     char id[33];
-    rc = submit_wire(c, hash, &w, (const uint8_t *)img->str, img->len, id, NULL);
+    rc = submit_wire(c, hash, &w, (const uint8_t *)img->str, img->len, 1, id, NULL);
     if (rc == ORF_OK) atomic_fetch_add(&c->recomputed, 1);
   } else if (!img) {
     rc = ORF_CLUSTER_EDOWN;

@@ -102,6 +102,7 @@ typedef struct request {
   /* waiting for a job (POST /generate, /repair) */
   orf_job *job;
   orf_cluster_watch *cwatch; /* or the cluster job it follows (routes_cluster.c) */
+  int cluster_recompute;     /* the cluster's complete result of hash could not be fetched */
   int armed; /* a wake-up is armed with this request as ctx */
   int woken; /* resumed by the job at least once */
   orf_format format;

@@ -43,6 +43,7 @@ int http_cluster_fetch(request *r, enum MHD_Result *ret) {
     *ret = http_cluster_unavailable(r);
     return -1;
   }
+  r->cluster_recompute = rc == ORF_SRV_ENOTFOUND;
   return rc == ORF_OK && http_cached_result(r->srv, r->hash);
 }
 
@@ -66,7 +67,8 @@ static int submit(request *r, char job_id[33], int *coalesced, enum MHD_Result *
                           .repair = &r->repair,
                           .hint = r->hint,
                           .estimate = r->estimate,
-                          .host_estimate = r->host_estimate};
+                          .host_estimate = r->host_estimate,
+                          .recompute = r->cluster_recompute};
   int rc = orf_cluster_submit(c, &in, job_id, coalesced);
   if (rc == ORF_CLUSTER_EDOWN) *ret = http_cluster_unavailable(r);
   else if (rc == ORF_SRV_ETOOBIG)
