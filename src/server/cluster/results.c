@@ -3,10 +3,12 @@
  * that computed a result records in job:<hash> which node holds its files
  * and the SHA-256 of each (first writer wins: a stale node's late finish
  * of the same content changes nothing); another node asked for it fetches
- * the files from the holder's internal route, checks each against its
- * SHA-256, stores them in its own cache and serves them as its own.  A
- * holder that is gone (its registry entry expired), or that answers with
- * a file that does not match, makes the result one to compute again.
+ * the files from the holder's internal route (at the URL the holder
+ * recorded with them), checks each against its SHA-256, stores them in its
+ * own cache and serves them as its own.  A holder that does not answer
+ * (within 2 s when the registry no longer lists it: dead, or not yet
+ * registered again after a Redis restart), or that answers with a file
+ * that does not match, makes the result one to compute again.
  */
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -16,7 +18,8 @@
 #include "cluster_int.h"
 #include "log.h"
 
-#define FETCH_TIMEOUT_MS 10000
+#define FETCH_TIMEOUT_MS 10000 /* a holder the registry lists */
+#define UNLISTED_TIMEOUT_MS 2000 /* a holder missing from the registry (dead, or not yet registered again) */
 #define MAX_FILES 8
 
 int cl_sha256_hex(const void *data, size_t n, char out[65]) {
@@ -48,21 +51,22 @@ static int result_files(orf_cache *cache, const char *hash, char names[MAX_FILES
   return n;
 }
 
-/* KEYS: job; ARGV: node, files, then name, sha pairs */
+/* KEYS: job; ARGV: node, its URL, files, then name, sha pairs */
 static const char kRecord[] = "if redis.call('HSETNX', KEYS[1], 'holder', ARGV[1]) == 0 then return 0 end\n"
-                              "redis.call('HSET', KEYS[1], 'files', ARGV[2])\n"
-                              "for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], 'sha:' .. ARGV[i], ARGV[i + 1]) end\n"
+                              "redis.call('HSET', KEYS[1], 'holder_url', ARGV[2], 'files', ARGV[3])\n"
+                              "for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], 'sha:' .. ARGV[i], ARGV[i + 1]) end\n"
                               "return 1\n";
 
 int cl_results_record(orf_cluster *c, orf_redis *r, const char *hash) {
   char names[MAX_FILES][64], shas[MAX_FILES][65], files[MAX_FILES * 64] = "", key[100];
   int n = result_files(c->cfg.cache, hash, names);
   if (!n) return -1;
-  const char *argv[5 + 2 * MAX_FILES];
-  size_t len[5 + 2 * MAX_FILES];
+  const char *argv[7 + 2 * MAX_FILES];
+  size_t len[7 + 2 * MAX_FILES];
   snprintf(key, sizeof key, CL_PREFIX "job:%s", hash);
   int a = 0;
   argv[a++] = "EVAL", argv[a++] = kRecord, argv[a++] = "1", argv[a++] = key, argv[a++] = c->node_id;
+  argv[a++] = c->advertise;
   argv[a++] = files;
   for (int i = 0; i < n; i++) {
     orf_blob *b;
@@ -90,8 +94,9 @@ static const char *hget(const redisReply *h, const char *name) {
   return NULL;
 }
 
-/* Fetches and stores the files of a result held by `holder` at url. */
-static int fetch_files(orf_cluster *c, const char *hash, const redisReply *h, const char *url) {
+/* Fetches and stores the files of a result held at url, each request
+ * bounded by timeout_ms. */
+static int fetch_files(orf_cluster *c, const char *hash, const redisReply *h, const char *url, int timeout_ms) {
   char files[MAX_FILES * 64];
   snprintf(files, sizeof files, "%s", hget(h, "files") ? hget(h, "files") : "");
   for (char *save = NULL, *name = strtok_r(files, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
@@ -102,7 +107,7 @@ static int fetch_files(orf_cluster *c, const char *hash, const redisReply *h, co
     snprintf(path, sizeof path, "%s/internal/v1/files/%s/%s", url, hash, name);
     uint8_t *body;
     size_t len;
-    int status = cl_http_get(path, c->token, FETCH_TIMEOUT_MS, &body, &len);
+    int status = cl_http_get(path, c->token, timeout_ms, &body, &len);
     int ok = status == 200 && want && cl_sha256_hex(body, len, sha) == 0 && !strcmp(sha, want) &&
              orf_cache_put(c->cfg.cache, hash, name, body, len) == ORF_OK;
     free(body);
@@ -118,11 +123,15 @@ static int fetch_files(orf_cluster *c, const char *hash, const redisReply *h, co
 int orf_cluster_fetch_result(orf_cluster *c, const char *hash) {
   redisReply *h = cl_cmd(c, "HGETALL " CL_PREFIX "job:%s", hash);
   if (!h) return ORF_CLUSTER_EDOWN;
-  const char *state = hget(h, "state"), *holder = hget(h, "holder");
+  const char *state = hget(h, "state"), *holder = hget(h, "holder"), *url = hget(h, "holder_url");
   int rc = ORF_OK;
-  if (state && !strcmp(state, "complete") && holder) {
-    char url[512];
-    if (!strcmp(holder, c->node_id) || cl_nodes_url(c, holder, url, sizeof url) || fetch_files(c, hash, h, url)) {
+  if (state && !strcmp(state, "complete") && holder && url) {
+    /* The URL the holder recorded: a holder missing from the registry may
+     * be one that has not registered again yet (after a Redis restart), so
+     * it is still asked, with a shorter timeout. */
+    char listed[512];
+    int timeout = cl_nodes_url(c, holder, listed, sizeof listed) ? UNLISTED_TIMEOUT_MS : FETCH_TIMEOUT_MS;
+    if (!strcmp(holder, c->node_id) || fetch_files(c, hash, h, url, timeout)) {
       rc = ORF_SRV_ENOTFOUND; /* gone, or this node was the holder and lost its files */
       atomic_fetch_add(&c->fetch_failed, 1);
     } else {
