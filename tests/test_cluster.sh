@@ -111,9 +111,28 @@ long_job() {
 }
 all_ready() { for n in "${!PID[@]}"; do [ "$(curl -s -o /dev/null -w '%{http_code}' "${URL[$n]}/ready")" = 200 ] || return 1; done; }
 
-echo "[==========] Running 18 test(s)."
+echo "[==========] Running 20 test(s)."
 
-start_redis yes && start_node a && start_node b && start_node c
+# options refused before anything starts: exit 2 with a sentence
+ok=0
+ORFEAS_ALLOW_ROOT=1 "$bin" serve --port 0 --data-dir "$tmp/x" --redis "http://127.0.0.1:$port" \
+  --cluster-token "$TOKEN" >/dev/null 2>"$tmp/opt1.txt"
+[ $? -eq 2 ] && grep -q "redis://" "$tmp/opt1.txt" || ok=1
+ORFEAS_ALLOW_ROOT=1 "$bin" serve --port 0 --data-dir "$tmp/x" --redis "redis://127.0.0.1:$port" \
+  >/dev/null 2>"$tmp/opt2.txt"
+[ $? -eq 2 ] && grep -q "cluster-token" "$tmp/opt2.txt" || ok=1
+cat "$tmp/opt1.txt" "$tmp/opt2.txt" >"$tmp/opts.txt"
+check bad_cluster_options_are_refused $ok "$tmp/opts.txt"
+
+# a node started while Redis is down: it starts, is not ready, and joins when Redis comes
+start_node a
+not_ready=$(curl -s -o "$tmp/r0.json" -w '%{http_code}' "${URL[a]}/ready")
+[ "$not_ready" = 503 ] && jq -e '.reason == "cluster_unavailable"' "$tmp/r0.json" >/dev/null &&
+  curl -s "${URL[a]}/health" | jq -e '.status == "ok" and .cluster.redis_reachable == false' >/dev/null &&
+  start_redis yes && wait_until 100 all_ready
+check node_started_before_redis_joins_later $? "$tmp/r0.json"
+
+start_node b && start_node c
 wait_until 50 bash -c "[ \"\$(curl -s ${URL[a]}/health | jq '.cluster.nodes | length')\" = 3 ]" &&
   [ "$(nodes_seen "${URL[b]}")" = 3 ] && [ "$(nodes_seen "${URL[c]}")" = 3 ] &&
   curl -s "${URL[a]}/api/v1/gpu/stats" | jq -e '.cluster.redis_reachable and .cluster.node_id == "a"' >/dev/null
