@@ -27,6 +27,12 @@ long long cl_now_ms(void) {
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+const char *cl_hash_field(const redisReply *h, const char *name) {
+  for (size_t i = 0; h && h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2)
+    if (h->element[i]->str && !strcmp(h->element[i]->str, name)) return h->element[i + 1]->str;
+  return NULL;
+}
+
 int cl_is_error(const redisReply *rep, const char *prefix) {
   return rep && rep->type == REDIS_REPLY_ERROR && rep->str && !strncmp(rep->str, prefix, strlen(prefix));
 }

@@ -66,6 +66,9 @@ redisReply *cl_cmd_argv(orf_cluster *c, int argc, const char **argv, const size_
  * reply: down, with r's error). */
 void cl_note(orf_cluster *c, orf_redis *r, const redisReply *rep);
 
+/* The value of field `name` in an HGETALL reply h, or NULL. */
+const char *cl_hash_field(const redisReply *h, const char *name);
+
 /* 1 when rep is an error reply whose text starts with prefix. */
 int cl_is_error(const redisReply *rep, const char *prefix);
 

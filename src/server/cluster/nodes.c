@@ -48,15 +48,8 @@ void cl_nodes_leave(orf_cluster *c, orf_redis *r) {
   if (rep) freeReplyObject(rep);
 }
 
-/* The field `name` of an HGETALL reply, or NULL. */
-static const char *field(const redisReply *h, const char *name) {
-  for (size_t i = 0; h && h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2)
-    if (h->element[i]->str && !strcmp(h->element[i]->str, name)) return h->element[i + 1]->str;
-  return NULL;
-}
-
 static json_int_t number(const redisReply *h, const char *name) {
-  const char *v = field(h, name);
+  const char *v = cl_hash_field(h, name);
   return v ? (json_int_t)strtoll(v, NULL, 10) : 0;
 }
 
@@ -78,7 +71,7 @@ json_t *cl_nodes_list(orf_cluster *c) {
       redisReply *gone = cl_cmd(c, "SREM %s %s", CL_NODES, id); /* expired: dead for 3 leases */
       if (gone) freeReplyObject(gone);
     } else if (h && h->type == REDIS_REPLY_ARRAY) {
-      const char *url = field(h, "url");
+      const char *url = cl_hash_field(h, "url");
       json_array_append_new(
           list, json_pack("{s:s, s:s, s:I, s:I, s:f, s:b}", "id", id, "url", url ? url : "", "queued",
                           number(h, "queued"), "running", number(h, "running"), "last_seen_s",

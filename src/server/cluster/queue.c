@@ -245,13 +245,6 @@ int orf_cluster_job_hash(orf_cluster *c, const char *job_id, char hash[65]) {
   return ok ? ORF_OK : ORF_SRV_ENOTFOUND;
 }
 
-/* The field `name` of an HGETALL reply, or NULL. */
-static const char *hfield(const redisReply *h, const char *name) {
-  for (size_t i = 0; h && h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2)
-    if (h->element[i]->str && !strcmp(h->element[i]->str, name)) return h->element[i + 1]->str;
-  return NULL;
-}
-
 json_t *orf_cluster_job_state(orf_cluster *c, const char *hash, int *down) {
   *down = 0;
   redisReply *h = cl_cmd(c, "HGETALL " CL_PREFIX "job:%s", hash);
@@ -260,13 +253,13 @@ json_t *orf_cluster_job_state(orf_cluster *c, const char *hash, int *down) {
     return NULL;
   }
   json_t *j = NULL;
-  const char *state = hfield(h, "state");
+  const char *state = cl_hash_field(h, "state");
   if (state) {
-    const char *stage = hfield(h, "stage"), *node = hfield(h, "node"), *kind = hfield(h, "kind");
-    const char *err = hfield(h, "error"), *code = hfield(h, "code"), *status = hfield(h, "http_status");
+    const char *stage = cl_hash_field(h, "stage"), *node = cl_hash_field(h, "node"), *kind = cl_hash_field(h, "kind");
+    const char *err = cl_hash_field(h, "error"), *code = cl_hash_field(h, "code"), *status = cl_hash_field(h, "http_status");
     j = json_pack("{s:s, s:i, s:s?, s:i, s:i, s:i}", "status", state, "progress",
-                  atoi(hfield(h, "progress") ? hfield(h, "progress") : "0"), "node", node, "deliveries",
-                  atoi(hfield(h, "deliveries") ? hfield(h, "deliveries") : "0"), "kind",
+                  atoi(cl_hash_field(h, "progress") ? cl_hash_field(h, "progress") : "0"), "node", node, "deliveries",
+                  atoi(cl_hash_field(h, "deliveries") ? cl_hash_field(h, "deliveries") : "0"), "kind",
                   kind ? atoi(kind) : 0, "http_status", status ? atoi(status) : 0);
     if (stage) json_object_set_new(j, "stage_index", json_integer(atoi(stage)));
     if (err && *err) json_object_set_new(j, "error", json_string(err));

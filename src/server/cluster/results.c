@@ -87,23 +87,16 @@ int cl_results_record(orf_cluster *c, orf_redis *r, const char *hash) {
   return ok ? 0 : -1;
 }
 
-/* The field `name` of an HGETALL reply, or NULL. */
-static const char *hget(const redisReply *h, const char *name) {
-  for (size_t i = 0; h && h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2)
-    if (h->element[i]->str && !strcmp(h->element[i]->str, name)) return h->element[i + 1]->str;
-  return NULL;
-}
-
 /* Fetches and stores the files of a result held at url, each request
  * bounded by timeout_ms. */
 static int fetch_files(orf_cluster *c, const char *hash, const redisReply *h, const char *url, int timeout_ms) {
   char files[MAX_FILES * 64];
-  snprintf(files, sizeof files, "%s", hget(h, "files") ? hget(h, "files") : "");
+  snprintf(files, sizeof files, "%s", cl_hash_field(h, "files") ? cl_hash_field(h, "files") : "");
   for (char *save = NULL, *name = strtok_r(files, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
     if (strcmp(name, "meta.json") && orf_cache_has(c->cfg.cache, hash, name)) continue;
     char field[80], path[700], sha[65];
     snprintf(field, sizeof field, "sha:%s", name);
-    const char *want = hget(h, field);
+    const char *want = cl_hash_field(h, field);
     snprintf(path, sizeof path, "%s/internal/v1/files/%s/%s", url, hash, name);
     uint8_t *body;
     size_t len;
@@ -123,7 +116,7 @@ static int fetch_files(orf_cluster *c, const char *hash, const redisReply *h, co
 int orf_cluster_fetch_result(orf_cluster *c, const char *hash) {
   redisReply *h = cl_cmd(c, "HGETALL " CL_PREFIX "job:%s", hash);
   if (!h) return ORF_CLUSTER_EDOWN;
-  const char *state = hget(h, "state"), *holder = hget(h, "holder"), *url = hget(h, "holder_url");
+  const char *state = cl_hash_field(h, "state"), *holder = cl_hash_field(h, "holder"), *url = cl_hash_field(h, "holder_url");
   int rc = ORF_OK;
   if (state && !strcmp(state, "complete") && holder && url) {
     /* The URL the holder recorded: a holder missing from the registry may
