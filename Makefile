@@ -268,12 +268,14 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(BUILD)/liborfeas-server.a $(BUILD)/libo
 # none): under TSan one run of it takes minutes (every memcpy of its layers
 # is checked), and it is the same code test_segment runs under ASan.
 # tests/tsan.supp keeps out what TSan cannot see inside OpenCV's TBB thread
-# pool, should a test reach it (the file says why).
-TSAN_TESTS := test_core test_jobs test_cache test_metrics test_log test_ratelimit test_monitor test_server test_limits
+# pool, should a test reach it (the file says why).  test_cluster.sh runs
+# three TSan-built nodes against a real redis-server (about 5 minutes here).
+TSAN_TESTS := test_core test_jobs test_cache test_metrics test_log test_ratelimit test_monitor test_server test_limits \
+              test_cluster.sh
 .PHONY: tsan
 tsan:
 	$(MAKE) BUILD=build-tsan NVCC= OPT=-O1 SANFLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
-	  build-tsan/orfeas $(TSAN_TESTS:%=build-tsan/tests/%)
+	  build-tsan/orfeas $(patsubst %,build-tsan/tests/%,$(filter-out %.sh,$(TSAN_TESTS)))
 	ORFEAS_SEGMENT_MODEL=none \
 	TSAN_OPTIONS="halt_on_error=1 abort_on_error=0 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp $(TSAN_OPTIONS)" \
 	  bash tests/run.sh build-tsan $(TSAN_TESTS)

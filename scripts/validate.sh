@@ -12,10 +12,17 @@
 #   cache_hit    the generate request again: cached, same hash; prints the
 #                speed-up over the fresh computation (not judged: wall clock)
 #   metrics      GET /metrics: the named series, and a counted cache hit
+# With --cluster (nodes sharing Redis, docs/CLUSTER.md), URL may be followed
+# by more nodes' URLs (or be a load balancer's), and two checks follow:
+#   cluster_nodes  every URL's /health: Redis reachable, and every node
+#                  listed (at least as many as URLs given) seen within 3 leases
+#   cluster_stream a job submitted through the first URL (POST /api/v1/jobs)
+#                  streamed from the last (its SSE events): four stages in
+#                  order, each with an id, the last complete
 # One line per check, "ok" or "FAIL" with its figures or reason, then a
 # summary; the exit status is 0 when every check passed, 1 otherwise, 2 on
 # bad usage.  Needs curl and jq.
-#   scripts/validate.sh [--image FILE.png] [--timeout S] URL
+#   scripts/validate.sh [--image FILE.png] [--timeout S] [--cluster] URL [URL...]
 # The sample is samples/heart.png beside this script's folder (or heart.png
 # beside the script); VALIDATE_IMAGE or --image names another PNG.
 set -uo pipefail
@@ -24,17 +31,21 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 image=${VALIDATE_IMAGE:-}
 timeout=${VALIDATE_TIMEOUT:-120}
 url=""
+cluster=0
+urls=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --image) image=${2:-}; shift 2 ;;
     --timeout) timeout=${2:-}; shift 2 ;;
-    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --cluster) cluster=1; shift ;;
+    -h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "validate: unknown option $1" >&2; exit 2 ;;
-    *) url=$1; shift ;;
+    *) urls+=("${1%/}"); shift ;;
   esac
 done
-[ -n "$url" ] || { echo "usage: $0 [--image FILE.png] [--timeout S] URL" >&2; exit 2; }
-url=${url%/}
+[ ${#urls[@]} -gt 0 ] || { echo "usage: $0 [--image FILE.png] [--timeout S] [--cluster] URL [URL...]" >&2; exit 2; }
+[ ${#urls[@]} -eq 1 ] || [ "$cluster" = 1 ] || { echo "validate: several URLs need --cluster" >&2; exit 2; }
+url=${urls[0]}
 if [ -z "$image" ]; then
   for f in "$here/../samples/heart.png" "$here/heart.png"; do
     [ -f "$f" ] && { image=$f; break; }
@@ -237,6 +248,45 @@ else
     bad metrics "orfeas_cache_hits_total is ${hits:-absent} after a cache hit"
   else
     ok metrics "series=$(grep -c '^orfeas_' "$tmp/metrics") cache_hits_total=$hits"
+  fi
+fi
+
+# --- a cluster: every node sees the others; a job streamed from another node ---
+if [ "$cluster" = 1 ]; then
+  p=""
+  for u in "${urls[@]}"; do
+    if ! curl -sS -o "$tmp/ch" --max-time "$timeout" "$u/health" 2>/dev/null; then
+      p="$p $u: no answer;"
+      continue
+    fi
+    p="$p$(jq -r --argjson n ${#urls[@]} --arg u "$u" '.cluster as $c |
+      if $c == null then "\($u): not a cluster node (no --redis);"
+      elif ($c.redis_reachable | not) then "\($u): Redis unreachable: \($c.error);"
+      elif ($c.nodes | length) < $n then "\($u): sees \($c.nodes | length) nodes, fewer than the \($n) given;"
+      else ($c.nodes[] | select(.last_seen_s > 3 * $c.job_lease_s) | "\($u): node \(.id) not seen for \(.last_seen_s) s;")
+      end' "$tmp/ch" 2>/dev/null || echo "$u: /health is not JSON;")"
+  done
+  if [ -n "$p" ]; then
+    bad cluster_nodes "$p"
+  else
+    ok cluster_nodes "nodes=$(jq -r '[.cluster.nodes[].id] | join(",")' "$tmp/ch") queue_depth=$(jq -r .cluster.queue_depth "$tmp/ch")"
+  fi
+  last=${urls[${#urls[@]} - 1]}
+  code=$(curl -sS -o "$tmp/cj" -w '%{http_code}' --max-time "$timeout" -F "image=@$image;type=image/png" \
+    -F "size_mm=$(nonce)" "$url/api/v1/jobs" 2>"$tmp/cj.err")
+  id=$(jq -r '.job_id // empty' "$tmp/cj" 2>/dev/null)
+  if [ "$code" != 202 ] || [ -z "$id" ]; then
+    bad cluster_stream "$(why cj "$code")"
+  else
+    curl -sS -N --max-time "$timeout" "$last/api/v1/jobs/$id/events" >"$tmp/cs" 2>"$tmp/cs.err"
+    stages=$(sed -n 's/^data: //p' "$tmp/cs" | jq -r .stage 2>/dev/null | paste -sd' ')
+    ids=$(grep -c '^id: ' "$tmp/cs")
+    if [ "$stages" != "voxel_preview rough_mesh refined_mesh final_optimized" ] || [ "$ids" != 4 ] ||
+      ! sed -n 's/^data: //p' "$tmp/cs" | tail -n 1 | jq -e '.status == "complete"' >/dev/null 2>&1; then
+      bad cluster_stream "job $id from $last: stages '$stages', $ids ids: $(head -c 200 "$tmp/cs" | tr '\n' ' ')"
+    else
+      ok cluster_stream "job=$id submitted_to=$url streamed_from=$last ran_on=$(curl -s --max-time "$timeout" "$last/api/v1/jobs/$id" | jq -r .node)"
+    fi
   fi
 fi
 

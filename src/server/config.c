@@ -101,6 +101,16 @@ static const opt_desc kOptions[] = {
      "the one origin allowed cross-origin requests (CORS)"},
     {"allow-root", "ORFEAS_ALLOW_ROOT", "", K_FLAG, OFF(allow_root), 0, 0, 1, "0",
      "run even as root (refused otherwise)"},
+    /* cluster (issue 14, docs/CLUSTER.md) */
+    {"redis", "ORFEAS_REDIS", "URL", STR(redis), 0, 0, "",
+     "redis://[[user]:password@]host[:port][/db] shared by the nodes of a cluster; none: a single node"},
+    {"node-id", "ORFEAS_NODE_ID", "ID", STR(node_id), 0, 0, "", "this node's name in the cluster"},
+    {"advertise-url", "ORFEAS_ADVERTISE_URL", "URL", STR(advertise_url), 0, 0, "",
+     "how the other nodes reach this one (http://host:port)"},
+    {"job-lease", "ORFEAS_JOB_LEASE", "S", K_REAL, OFF(job_lease_s), 0, 1, 3600, "30",
+     "seconds a cluster job may go without a heartbeat before another node takes it over"},
+    {"cluster-token", "ORFEAS_CLUSTER_TOKEN", "TOKEN", STR(cluster_token), 0, 0, "",
+     "shared secret of the nodes' internal routes (required with --redis)"},
 };
 #define N_OPTIONS (sizeof kOptions / sizeof kOptions[0])
 

@@ -19,6 +19,9 @@
  *   --max-connections (1024)  --max-connections-per-ip (0 = none)
  *   --rate-limit (0 = off, requests/s per client)  --rate-burst (20)
  *   --cors-origin (none)  --allow-root (flag; ORFEAS_ALLOW_ROOT=1)
+ *   cluster (docs/CLUSTER.md): --redis ORFEAS_REDIS (none: a single node)
+ *   --node-id (host name:port)  --advertise-url (http://HOST:PORT)
+ *   --job-lease (30 s)  --cluster-token (required with --redis)
  */
 #ifndef ORF_CONFIG_H
 #define ORF_CONFIG_H
@@ -53,6 +56,12 @@ typedef struct orf_server_config {
   int rate_burst;                              /* bucket size */
   char cors_origin[256];                       /* "" = CORS off */
   int allow_root;                              /* 1: may run as root */
+  /* cluster (src/server/cluster, docs/CLUSTER.md) */
+  char redis[512];         /* "" = a single node */
+  char node_id[128];       /* "" = host name and port */
+  char advertise_url[512]; /* "" = http://HOST:PORT */
+  double job_lease_s;
+  char cluster_token[256];
 } orf_server_config;
 
 /* Fills *c from defaults, then the environment, then argv (the arguments

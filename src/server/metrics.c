@@ -35,7 +35,7 @@ static const char *const kRouteNames[] = {
     "health",     "ready",   "generate",  "progressive", "jobs",        "job_status",
     "job_events", "results", "gpu_stats", "cache_stats", "cache_clear", "metrics",
     "params",     "mask",    "openapi",   "static",      "repair",      "repair_progressive",
-    "repair_jobs", "other",
+    "repair_jobs", "internal", "other",
 };
 _Static_assert(sizeof kRouteNames / sizeof kRouteNames[0] == ORF_ROUTE_COUNT, "a name for every orf_route");
 static const char *const kMethodNames[M_COUNT] = {"GET", "POST", "DELETE", "OTHER"};

@@ -51,6 +51,7 @@ typedef enum {
   ORF_ROUTE_REPAIR,
   ORF_ROUTE_REPAIR_PROGRESSIVE,
   ORF_ROUTE_REPAIR_JOBS,
+  ORF_ROUTE_INTERNAL, /* a cluster node's files for another (/internal/v1/files/) */
   ORF_ROUTE_OTHER,
   ORF_ROUTE_COUNT
 } orf_route;

@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cluster/redis.h"
 #include "http/http_int.h"
 #include "log.h"
 
@@ -118,6 +119,18 @@ static int check_options(server *srv, int argc, char **argv) {
     fprintf(stderr, "orfeas serve: --cors-origin: '%.64s' is not an origin (http[s]://host[:port])\n",
             srv->cfg.cors_origin);
     return 2;
+  }
+  if (srv->cfg.redis[0]) { /* the cluster's settings, before anything starts */
+    orf_redis_url u;
+    if (orf_redis_parse_url(srv->cfg.redis, &u, err, sizeof err)) {
+      fprintf(stderr, "orfeas serve: --redis: %s\n", err);
+      return 2;
+    }
+    if (strlen(srv->cfg.cluster_token) < 16) {
+      fprintf(stderr, "orfeas serve: --cluster-token (ORFEAS_CLUSTER_TOKEN) is required with --redis: the same "
+                      "secret of at least 16 characters on every node\n");
+      return 2;
+    }
   }
   if (geteuid() == 0)
     orf_log_json(
@@ -313,6 +326,36 @@ static int start_http(server *srv) {
   return 0;
 }
 
+/* With --redis: joins the cluster (src/server/cluster) once the port is
+ * known (the default node id and advertise URL name it).  Until then the
+ * routes that need the cluster answer 503. */
+static int start_cluster(server *srv) {
+  if (!srv->cfg.redis[0]) return 0;
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+  orf_cluster_config cc = {.redis_url = srv->cfg.redis,
+                           .node_id = srv->cfg.node_id,
+                           .advertise_url = srv->cfg.advertise_url,
+                           .token = srv->cfg.cluster_token,
+                           .lease_s = srv->cfg.job_lease_s,
+                           .workers = srv->cfg.workers,
+                           .queue_max = srv->cfg.queue_max,
+                           .image_max_bytes = srv->cfg.max_upload_bytes,
+                           .host = srv->cfg.host,
+                           .port = info ? info->port : srv->cfg.port,
+                           .jobs = srv->jobs,
+                           .cache = srv->cache};
+  char err[300];
+  orf_cluster *c;
+  if (orf_cluster_start(&c, &cc, err, sizeof err)) {
+    fprintf(stderr, "orfeas serve: %s\n", err);
+    return 2;
+  }
+  atomic_store(&srv->cluster, c);
+  orf_log_json("info", "cluster_joined",
+               json_pack("{s:s, s:b}", "node_id", orf_cluster_node_id(c), "redis_reachable", orf_cluster_up(c)));
+  return 0;
+}
+
 /* Every step of the start, in order, until one fails. */
 static int start(server *srv) {
   MHD_set_panic_func(mhd_panic, NULL);
@@ -325,7 +368,7 @@ static int start(server *srv) {
     return status;
   budgets b;
   compute_budgets(srv, &b);
-  if ((status = start_jobs(srv, &b)) || (status = start_http(srv))) return status;
+  if ((status = start_jobs(srv, &b)) || (status = start_http(srv)) || (status = start_cluster(srv))) return status;
   return 0;
 }
 
@@ -338,6 +381,8 @@ static void serve_until_signal(server *srv, const sigset_t *sigs) {
   sigwait(sigs, &sig);
   atomic_store(&srv->draining, 1);
   orf_log_json("info", "draining", json_pack("{s:s}", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+  orf_cluster *cluster = atomic_load(&srv->cluster);
+  if (cluster) orf_cluster_drain(cluster); /* no new job from the shared queue; the running ones finish */
   orf_jobs_drain(srv->jobs);
   /* Open connections get a moment to finish; new ones are still accepted
    * (and told 503 draining) rather than quiescing the daemon, a path of
@@ -359,6 +404,7 @@ static void stop(server *srv) {
   if (srv->daemon) MHD_stop_daemon(srv->daemon);
   http_deadlines_stop(srv->deadlines);
   if (srv->monitor) orf_monitor_stop(srv->monitor);
+  orf_cluster_stop(atomic_load(&srv->cluster));
   if (srv->jobs) orf_jobs_free(srv->jobs);
   orf_segmenter_free(srv->segmenter);
   if (srv->mem) orf_memsources_close(srv->mem);

@@ -156,14 +156,14 @@ int orf_redis_connected(const orf_redis *r) { return r->c != NULL; }
 
 const char *orf_redis_error(const orf_redis *r) { return r->error; }
 
-redisReply *orf_redis_command(orf_redis *r, int block_ms, const char *fmt, ...) {
+/* Sends one command (run: a formatted or an argv one) with the socket
+ * timeout allowing for block_ms, and reconnects first when needed. */
+static redisReply *run_command(orf_redis *r, int block_ms, redisReply *(*run)(redisContext *, void *),
+                               void *arg) {
   if (!r->c && connect_now(r)) return NULL;
   redisSetTimeout(r->c, tv_of(r->timeout_ms + (block_ms > 0 ? block_ms : 0)));
-  va_list ap;
-  va_start(ap, fmt);
-  redisReply *rep = redisvCommand(r->c, fmt, ap);
-  va_end(ap);
-  if (block_ms > 0) redisSetTimeout(r->c, tv_of(r->timeout_ms));
+  redisReply *rep = run(r->c, arg);
+  if (block_ms > 0 && rep) redisSetTimeout(r->c, tv_of(r->timeout_ms));
   if (!rep) {
     set_error(r, r->c->err == REDIS_ERR_EOF ? "closed the connection" : "did not answer", r->c->errstr);
     drop(r);
@@ -171,4 +171,48 @@ redisReply *orf_redis_command(orf_redis *r, int block_ms, const char *fmt, ...) 
   }
   r->error[0] = 0;
   return rep;
+}
+
+typedef struct fmt_args {
+  const char *fmt;
+  va_list ap;
+} fmt_args;
+
+static redisReply *run_fmt(redisContext *c, void *arg) {
+  fmt_args *a = arg;
+  return redisvCommand(c, a->fmt, a->ap);
+}
+
+redisReply *orf_redis_vcommand(orf_redis *r, int block_ms, const char *fmt, va_list ap) {
+  fmt_args a;
+  a.fmt = fmt;
+  va_copy(a.ap, ap);
+  redisReply *rep = run_command(r, block_ms, run_fmt, &a);
+  va_end(a.ap);
+  return rep;
+}
+
+redisReply *orf_redis_command(orf_redis *r, int block_ms, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  redisReply *rep = orf_redis_vcommand(r, block_ms, fmt, ap);
+  va_end(ap);
+  return rep;
+}
+
+typedef struct argv_args {
+  int argc;
+  const char **argv;
+  const size_t *len;
+} argv_args;
+
+static redisReply *run_argv(redisContext *c, void *arg) {
+  argv_args *a = arg;
+  return redisCommandArgv(c, a->argc, a->argv, a->len);
+}
+
+redisReply *orf_redis_command_argv(orf_redis *r, int block_ms, int argc, const char **argv,
+                                   const size_t *argvlen) {
+  argv_args a = {argc, argv, argvlen};
+  return run_command(r, block_ms, run_argv, &a);
 }

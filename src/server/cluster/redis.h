@@ -14,6 +14,7 @@
 #define ORF_REDIS_H
 
 #include <hiredis/hiredis.h>
+#include <stdarg.h>
 #include <stddef.h>
 
 /* What a redis:// URL names. */
@@ -59,5 +60,14 @@ const char *orf_redis_error(const orf_redis *r);
  * Redis's), not an I/O error.  Returns the reply (free with
  * freeReplyObject) or NULL with orf_redis_error() set. */
 redisReply *orf_redis_command(orf_redis *r, int block_ms, const char *fmt, ...);
+
+/* orf_redis_command with a va_list. */
+redisReply *orf_redis_vcommand(orf_redis *r, int block_ms, const char *fmt, va_list ap);
+
+/* The same with the command as argc arguments of argvlen bytes each
+ * (binary safe, any count: XREAD over many streams, EVALSHA with a
+ * payload). */
+redisReply *orf_redis_command_argv(orf_redis *r, int block_ms, int argc, const char **argv,
+                                   const size_t *argvlen);
 
 #endif

@@ -400,7 +400,9 @@ static const struct {
                     {"/api/v1/repair-jobs", ORF_ROUTE_REPAIR_JOBS},
                     {"/", ORF_ROUTE_STATIC},
                     {"/index.html", ORF_ROUTE_STATIC}},
-  prefix_routes[] = {{"/api/v1/results/", ORF_ROUTE_RESULTS}, {"/static/", ORF_ROUTE_STATIC}};
+  prefix_routes[] = {{"/api/v1/results/", ORF_ROUTE_RESULTS},
+                     {"/static/", ORF_ROUTE_STATIC},
+                     {"/internal/v1/files/", ORF_ROUTE_INTERNAL}};
 
 static orf_route route_of(const char *method, const char *url) {
   (void)method;
@@ -459,6 +461,7 @@ static enum MHD_Result dispatch(request *r, const char *url) {
     if (!strcmp(m, "DELETE")) return route_job_cancel(r, url + 13);
     return method_not_allowed(r, "GET, DELETE");
   case ORF_ROUTE_RESULTS: return get ? route_results(r, url + 16) : method_not_allowed(r, "GET");
+  case ORF_ROUTE_INTERNAL: return get ? route_internal_files(r, url + 19) : method_not_allowed(r, "GET");
   default: return http_error(r, ORF_SRV_ENOTFOUND, "no such endpoint", NULL);
   }
 }
@@ -681,7 +684,7 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const ch
     return MHD_YES;
   }
   http_deadline_body_done(srv, conn);
-  if (r->job) /* resumed by a job's wake-up: the route decides what now */
+  if (r->job || r->cwatch) /* resumed by a job's wake-up: the route decides what now */
     return route_generate(r, 0);
   return dispatch(r, url);
 }
@@ -700,6 +703,10 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (r->job) {
     if (r->armed) orf_job_unwait(r->job, r);
     orf_job_release(r->job);
+  }
+  if (r->cwatch) { /* a cluster job followed (routes_cluster.c) */
+    if (r->armed) orf_cluster_watch_unwait(r->cwatch, r);
+    orf_cluster_watch_release(r->cwatch);
   }
   http_request_free(r);
 }

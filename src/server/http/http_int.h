@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "cache/cache.h"
+#include "cluster/cluster.h"
 #include "config.h"
 #include "jobs/jobs.h"
 #include "memory/memsource.h"
@@ -62,6 +63,7 @@ typedef struct server {
   http_deadlines *deadlines; /* the header and body deadlines (deadline.c) */
   orf_segmenter *segmenter;  /* the segmentation network and its matte cache */
   char segment_model_id[17]; /* the model file's SHA-256, 16 hex ("" without a model) */
+  _Atomic(orf_cluster *) cluster; /* with --redis, once joined (routes_cluster.c); else NULL */
 } server;
 
 /* One HTTP request, from its first callback to its completion. */
@@ -99,6 +101,8 @@ typedef struct request {
 
   /* waiting for a job (POST /generate, /repair) */
   orf_job *job;
+  orf_cluster_watch *cwatch; /* or the cluster job it follows (routes_cluster.c) */
+  int cluster_recompute;     /* the cluster's complete result of hash could not be fetched */
   int armed; /* a wake-up is armed with this request as ctx */
   int woken; /* resumed by the job at least once */
   orf_format format;
@@ -315,6 +319,50 @@ void http_deadline_body(server *srv, struct MHD_Connection *conn, size_t n);
 void http_deadline_body_done(server *srv, struct MHD_Connection *conn);
 /* A response ended: the next request's headers are due within the timeout. */
 void http_deadline_next_request(server *srv, struct MHD_Connection *conn);
+
+/* ---- routes_cluster.c: the routes' cluster side (with --redis only) ---- */
+
+/* 1 when the server runs as a cluster node (--redis). */
+int http_cluster_mode(const server *srv);
+/* A local cache miss of r->hash: the result fetched from the node that
+ * holds it.  1 when it is now local, 0 when not (compute it), -1 with the
+ * answer in *ret (503 while Redis is unreachable). */
+int http_cluster_fetch(request *r, enum MHD_Result *ret);
+/* Submits or follows r's job on the shared queue; answers as
+ * route_generate does (waiting, or a progressive NDJSON stream). */
+enum MHD_Result http_cluster_generate(request *r, int progressive);
+/* A waiting generate or repair resumed by its cluster job's news. */
+enum MHD_Result http_cluster_resume(request *r);
+/* The /api/v1/jobs routes on the shared queue. */
+enum MHD_Result http_cluster_job_submit(request *r);
+enum MHD_Result http_cluster_job_status(request *r, const char *id);
+enum MHD_Result http_cluster_job_events(request *r, const char *id);
+enum MHD_Result http_cluster_job_cancel(request *r, const char *id);
+/* Before a result file is served: fetched from its holder when this node
+ * lacks it; a holder gone queues the job again and answers 503 with
+ * Retry-After.  0 to go on serving, 1 with the answer in *ret. */
+int http_cluster_results(request *r, const char *hash, const char *stage, enum MHD_Result *ret);
+/* GET /internal/v1/files/<hash>/<name>: a cached file for another node. */
+enum MHD_Result route_internal_files(request *r, const char *rest);
+/* 503 cluster_unavailable with the reason Redis gives. */
+enum MHD_Result http_cluster_unavailable(request *r);
+
+/* A stream's content reader sends its current line, len bytes of which
+ * *off are sent, with this: the bytes copied into buf (max at most), or 0
+ * when the line is all sent (it is then freed and *line set to NULL). */
+size_t http_stream_drain(char **line, size_t len, size_t *off, char *buf, size_t max);
+/* Queues 200 with a stream of read(cls) (NDJSON, or SSE when sse), no-cache
+ * and unbuffered; free_cls(cls) when it ends (at once when it cannot be
+ * made). */
+enum MHD_Result http_queue_stream(request *r, MHD_ContentReaderCallback read, void *cls,
+                                  MHD_ContentReaderFreeCallback free_cls, int sse);
+
+/* Whether the cache holds a whole, readable result for hash
+ * (routes_generate.c). */
+int http_cached_result(server *srv, const char *hash);
+/* Answers a finished generation or repair of r->hash from the cache
+ * (routes_generate.c); cached: the answer's "cached" flag. */
+enum MHD_Result http_answer_complete(request *r, int cached);
 
 /* Resumes a request waiting on a job (orf_job_wake_fn). */
 void http_wake(void *ctx);

@@ -119,5 +119,7 @@ enum MHD_Result route_results(request *r, const char *rest) {
                            "final_optimized (a generation's) and imported, rough_solid, final_repaired (a "
                            "repair's); formats glb, stl, obj, ply, 3mf",
                            NULL);
+  enum MHD_Result ret;
+  if (http_cluster_mode(r->srv) && http_cluster_results(r, hash, orf_job_stage_name(kind, stage), &ret)) return ret;
   return http_serve_mesh(r, hash, orf_job_stage_name(kind, stage), f);
 }

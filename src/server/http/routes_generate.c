@@ -156,7 +156,7 @@ static const char *final_stage(const request *r) {
  * rough_solid), the last one read (and so checksum-verified).  A result
  * with a part missing or damaged on disk is computed again rather than
  * answered with links that would fail. */
-static int cached_result(server *srv, const char *hash) {
+int http_cached_result(server *srv, const char *hash) {
   orf_blob *b;
   if (orf_cache_get(srv->cache, hash, "meta.json", 0, &b)) return 0;
   json_t *meta = json_loadb((const char *)b->data, b->size, 0, NULL);
@@ -185,7 +185,7 @@ static int cached_result(server *srv, const char *hash) {
 
 /* Answers a finished generation or repair of r->hash (from the cache or a
  * job). */
-static enum MHD_Result answer_complete(request *r, int cached) {
+enum MHD_Result http_answer_complete(request *r, int cached) {
   if (r->download) return http_serve_mesh(r, r->hash, final_stage(r), r->format);
   orf_blob *meta;
   if (orf_cache_get(r->srv->cache, r->hash, "meta.json", 0, &meta))
@@ -255,18 +255,37 @@ static char *frame(stream *s, char *line) {
   return f;
 }
 
+size_t http_stream_drain(char **line, size_t len, size_t *off, char *buf, size_t max) {
+  if (*line && *off < len) {
+    size_t n = len - *off < max ? len - *off : max;
+    memcpy(buf, *line + *off, n);
+    *off += n;
+    return n;
+  }
+  free(*line);
+  *line = NULL;
+  return 0;
+}
+
+enum MHD_Result http_queue_stream(request *r, MHD_ContentReaderCallback read, void *cls,
+                                  MHD_ContentReaderFreeCallback free_cls, int sse) {
+  struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, read, cls, free_cls);
+  if (!resp) {
+    free_cls(cls);
+    return MHD_NO;
+  }
+  MHD_add_response_header(resp, "Content-Type", sse ? "text/event-stream" : "application/x-ndjson");
+  MHD_add_response_header(resp, "Cache-Control", "no-cache");
+  MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+  return http_queue(r, 200, resp);
+}
+
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
   (void)pos;
   stream *s = cls;
   for (;;) {
-    if (s->line && s->line_off < s->line_len) {
-      size_t n = s->line_len - s->line_off < max ? s->line_len - s->line_off : max;
-      memcpy(buf, s->line + s->line_off, n);
-      s->line_off += n;
-      return (ssize_t)n;
-    }
-    free(s->line);
-    s->line = NULL;
+    size_t sent = http_stream_drain(&s->line, s->line_len, &s->line_off, buf, max);
+    if (sent) return (ssize_t)sent;
     if (s->ipre < s->npre) {
       s->line = frame(s, s->pre[s->ipre]);
       s->pre[s->ipre++] = NULL;
@@ -385,16 +404,7 @@ static enum MHD_Result start_stream(request *r, orf_job *job, int sse) {
     stream_free(s);
     return http_error(r, ORF_EINTERNAL, "the cached result could not be read", NULL);
   }
-  struct MHD_Response *resp =
-      MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_free);
-  if (!resp) {
-    stream_free(s);
-    return MHD_NO;
-  }
-  MHD_add_response_header(resp, "Content-Type", sse ? "text/event-stream" : "application/x-ndjson");
-  MHD_add_response_header(resp, "Cache-Control", "no-cache");
-  MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-  return http_queue(r, 200, resp);
+  return http_queue_stream(r, stream_read, s, stream_free, sse);
 }
 
 /* ---- routes ------------------------------------------------------------- */
@@ -418,17 +428,20 @@ static int submit_job(request *r, int keep, orf_job **job, int *coalesced, enum 
 
 enum MHD_Result route_generate(request *r, int progressive) {
   enum MHD_Result ret;
+  if (r->cwatch) return http_cluster_resume(r);
   if (r->job) { /* resumed: finished, or a new event on the way there */
     orf_job_state st;
     orf_job_get_state(r->job, &st);
-    if (st.status == ORF_JOB_COMPLETE) return answer_complete(r, 0);
+    if (st.status == ORF_JOB_COMPLETE) return http_answer_complete(r, 0);
     if (st.status >= ORF_JOB_FAILED) return answer_failed(r, &st);
     return wait_for_job(r, st.events);
   }
   if (read_job_input(r, &ret)) return ret;
-  int found = cached_result(r->srv, r->hash);
+  int found = http_cached_result(r->srv, r->hash);
+  if (!found && http_cluster_mode(r->srv) && (found = http_cluster_fetch(r, &ret)) < 0) return ret;
   orf_cache_note_lookup(r->srv->cache, found);
-  if (found) return progressive ? start_stream(r, NULL, 0) : answer_complete(r, 1);
+  if (found) return progressive ? start_stream(r, NULL, 0) : http_answer_complete(r, 1);
+  if (http_cluster_mode(r->srv)) return http_cluster_generate(r, progressive);
   orf_job *job;
   int coalesced;
   if (submit_job(r, 0, &job, &coalesced, &ret)) return ret;
@@ -443,6 +456,7 @@ enum MHD_Result route_generate(request *r, int progressive) {
 enum MHD_Result route_job_submit(request *r) {
   enum MHD_Result ret;
   if (read_job_input(r, &ret)) return ret;
+  if (http_cluster_mode(r->srv)) return http_cluster_job_submit(r);
   orf_job *job;
   int coalesced;
   if (submit_job(r, 1, &job, &coalesced, &ret)) return ret;
@@ -463,6 +477,7 @@ enum MHD_Result route_job_submit(request *r) {
 static int valid_job_id(const char *id) { return orf_is_hex(id, 32); }
 
 enum MHD_Result route_job_status(request *r, const char *id) {
+  if (http_cluster_mode(r->srv)) return http_cluster_job_status(r, id);
   orf_job *job = valid_job_id(id) ? orf_jobs_find(r->srv->jobs, id) : NULL;
   if (!job) return http_error(r, ORF_SRV_ENOTFOUND, "no such job", NULL);
   orf_job_state st;
@@ -492,6 +507,7 @@ enum MHD_Result route_job_status(request *r, const char *id) {
 }
 
 enum MHD_Result route_job_events(request *r, const char *id) {
+  if (http_cluster_mode(r->srv)) return http_cluster_job_events(r, id);
   orf_job *job = valid_job_id(id) ? orf_jobs_find(r->srv->jobs, id) : NULL;
   if (!job) return http_error(r, ORF_SRV_ENOTFOUND, "no such job", NULL);
   r->format = orf_job_format(job);
@@ -499,6 +515,7 @@ enum MHD_Result route_job_events(request *r, const char *id) {
 }
 
 enum MHD_Result route_job_cancel(request *r, const char *id) {
+  if (http_cluster_mode(r->srv)) return http_cluster_job_cancel(r, id);
   int rc = valid_job_id(id) ? orf_jobs_cancel(r->srv->jobs, id) : ORF_SRV_ENOTFOUND;
   if (rc == ORF_SRV_ENOTFOUND) return http_error(r, rc, "no such job", NULL);
   if (rc == ORF_SRV_ECONFLICT) return http_error(r, rc, "the job has already finished", NULL);

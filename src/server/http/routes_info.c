@@ -21,6 +21,16 @@
 
 static double uptime_s(server *srv) { return orf_now_mono() - srv->started; }
 
+/* The "cluster" object of a cluster node (--redis): routes_cluster.c's
+ * orf_cluster_status_json, or a joining node's. */
+static void add_cluster(request *r, json_t *j) {
+  if (!http_cluster_mode(r->srv)) return;
+  orf_cluster *c = atomic_load(&r->srv->cluster);
+  json_object_set_new(j, "cluster",
+                      c ? orf_cluster_status_json(c) : json_pack("{s:b, s:s}", "redis_reachable", 0, "error",
+                                                                 "this node is still joining the cluster"));
+}
+
 enum MHD_Result route_health(request *r) {
   orf_cache_stats cs;
   orf_cache_stats_get(r->srv->cache, &cs);
@@ -29,6 +39,7 @@ enum MHD_Result route_health(request *r) {
   json_t *j = json_pack("{s:s, s:s, s:f, s:s, s:{s:b}, s:{s:b, s:s}}", "status", draining ? "draining" : "ok",
                         "version", ORF_VERSION, "uptime_s", uptime_s(r->srv), "engine", cuda ? "cuda" : "cpu",
                         "gpu", "available", cuda, "disk", "ok", cs.disk_ok, "error", cs.last_disk_error);
+  add_cluster(r, j);
   return http_json(r, 200, j);
 }
 
@@ -39,6 +50,13 @@ enum MHD_Result route_ready(request *r) {
   const char *reason = atomic_load(&r->srv->draining) ? "draining"
                        : orf_jobs_full(r->srv->jobs)  ? "queue_full"
                                                       : NULL;
+  orf_cluster *c = atomic_load(&r->srv->cluster);
+  if (!reason && http_cluster_mode(r->srv) && (!c || !orf_cluster_up(c))) {
+    char buf[800];
+    return http_json(r, 503,
+                     json_pack("{s:b, s:s, s:s}", "ready", 0, "reason", "cluster_unavailable", "error",
+                               c ? orf_cluster_error(c, buf, sizeof buf) : "this node is still joining the cluster"));
+  }
   if (!reason) return http_json(r, 200, json_pack("{s:b}", "ready", 1));
   int err = !strcmp(reason, "draining") ? ORF_SRV_EDRAINING : ORF_SRV_EQUEUEFULL;
   return http_json(
@@ -132,6 +150,7 @@ enum MHD_Result route_gpu_stats(request *r) {
     json_object_set_new(json_object_get(j, "memory_budget"), "host",
                         json_pack("{s:f, s:f}", "available_for_jobs_gb", host_budget / ORF_GIB, "in_use_gb",
                                   host_in_use / ORF_GIB));
+  add_cluster(r, j);
   return http_json(r, 200, j);
 }
 
@@ -214,6 +233,8 @@ enum MHD_Result route_metrics(request *r) {
   char *text;
   size_t len;
   if (orf_metrics_render(r->srv->metrics, &g, &text, &len)) return http_error(r, ORF_ENOMEM, NULL, NULL);
+  orf_cluster *c = atomic_load(&r->srv->cluster);
+  if (c) orf_cluster_metrics(c, &text, &len);
   r->bytes = len;
   struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
   MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
