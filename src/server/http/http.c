@@ -212,13 +212,18 @@ int http_parse_params(request *r, orf_params *p, enum MHD_Result *ret) {
     return -1;
   }
   if (orf_params_validate(p, w.err, sizeof w.err)) {
-    /* the sentence begins with the parameter it is about (orfeas.h) */
-    char param[32];
-    snprintf(param, sizeof param, "%.*s", (int)strcspn(w.err, " "), w.err);
-    *ret = http_error(r, ORF_EINVAL, w.err, param);
+    *ret = http_refuse_rule(r, w.err);
     return -1;
   }
   return 0;
+}
+
+enum MHD_Result http_refuse_rule(request *r, const char *sentence) {
+  /* the sentence begins with the parameter it is about (orfeas.h), alone
+   * or with its value ("texture=on needs ...") */
+  char param[32];
+  snprintf(param, sizeof param, "%.*s", (int)strcspn(sentence, " ="), sentence);
+  return http_error(r, ORF_EINVAL, sentence, param);
 }
 
 int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, orf_precision prec,

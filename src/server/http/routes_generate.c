@@ -29,6 +29,7 @@
 #include <strings.h>
 
 #include "http_int.h"
+#include "result_texture.h"
 
 /* ---- input -------------------------------------------------------------- */
 
@@ -90,37 +91,16 @@ static int hash_request(request *r, const orf_params *p, enum MHD_Result *ret) {
   return 0;
 }
 
-void http_read_accept(request *r, orf_format f) {
-  r->format = f;
+void http_read_accept(request *r, const http_variant *v) {
+  r->want = *v;
   const char *accept = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
-  if (accept && strstr(accept, http_media_type(f))) r->download = 1;
+  if (accept && strstr(accept, http_media_type(v->format))) r->download = 1;
 }
 
 /* The upload, the parameters and the image's header, checked; w and h are
  * the image's size. */
-/* What the engine has and the server does not serve yet (issue 18): a
- * texture (the cache keeps meshes only) and compressed GLB (conversions are
- * plain).  Asked for explicitly, 422 naming the parameter; texture=auto
- * gives the untextured model here, as the docs say. */
-static int refuse_unserved(request *r, const orf_params *p, enum MHD_Result *ret) {
-  const char *param = p->texture == ORF_TEXTURE_ON       ? "texture"
-                      : p->compress != ORF_COMPRESS_NONE ? "compress"
-                                                         : NULL;
-  if (!param) return 0;
-  *ret =
-      http_error(r, ORF_EINVAL,
-                 p->texture == ORF_TEXTURE_ON
-                     ? "texture: the server does not serve textured models yet; ask for texture=auto or off "
-                       "(orfeas generate writes them)"
-                     : "compress: the server does not serve compressed GLB yet; ask for compress=none "
-                       "(orfeas generate writes it)",
-                 param);
-  return -1;
-}
-
 static int read_image(request *r, orf_params *p, uint32_t *w, uint32_t *h, enum MHD_Result *ret) {
-  if (http_refuse_upload(r, ret) || http_parse_params(r, p, ret) || refuse_unserved(r, p, ret) ||
-      probe_image(r, w, h, ret))
+  if (http_refuse_upload(r, ret) || http_parse_params(r, p, ret) || probe_image(r, w, h, ret))
     return -1;
   return 0;
 }
@@ -136,7 +116,8 @@ int http_read_input(request *r, orf_params *p, enum MHD_Result *ret) {
   r->kind = ORF_JOB_GENERATE;
   estimate_job(r, p, w, h);
   if (hash_request(r, p, ret)) return -1;
-  http_read_accept(r, p->format);
+  http_variant v = http_variant_of(p);
+  http_read_accept(r, &v);
   return 0;
 }
 
@@ -151,12 +132,25 @@ static const char *final_stage(const request *r) {
   return orf_job_stage_name(r->kind, orf_job_stage_count(r->kind) - 1);
 }
 
-/* Whether the cache holds a whole, readable result for hash: meta.json and
+/* Whether the texture a generation of r makes (the job runs with texture
+ * auto) is missing from the cache: evicted, or a result of a server that
+ * kept none. */
+static int texture_missing(request *r) {
+  if (r->kind != ORF_JOB_GENERATE) return 0;
+  orf_params p = r->params;
+  p.texture = ORF_TEXTURE_AUTO;
+  return orf_texture_wanted(&p) && !orf_result_texture_has(r->srv->cache, r->hash);
+}
+
+/* Whether the cache holds a whole, readable result for r's hash: meta.json,
  * the PLY of every stage it lists (a repair may list no
- * rough_solid), the last one read (and so checksum-verified).  A result
+ * rough_solid), the last one read (and so checksum-verified), and the
+ * texture where the job makes one.  A result
  * with a part missing or damaged on disk is computed again rather than
  * answered with links that would fail. */
-static int cached_result(server *srv, const char *hash) {
+static int cached_result(request *r) {
+  server *srv = r->srv;
+  const char *hash = r->hash;
   orf_blob *b;
   if (orf_cache_get(srv->cache, hash, "meta.json", 0, &b)) return 0;
   json_t *meta = json_loadb((const char *)b->data, b->size, 0, NULL);
@@ -178,7 +172,7 @@ static int cached_result(server *srv, const char *hash) {
     }
   }
   json_decref(meta);
-  return whole;
+  return whole && !texture_missing(r);
 }
 
 /* ---- responses of finished work ----------------------------------------- */
@@ -186,13 +180,13 @@ static int cached_result(server *srv, const char *hash) {
 /* Answers a finished generation or repair of r->hash (from the cache or a
  * job). */
 static enum MHD_Result answer_complete(request *r, int cached) {
-  if (r->download) return http_serve_mesh(r, r->hash, final_stage(r), r->format);
+  if (r->download) return http_serve_mesh(r, r->hash, final_stage(r), &r->want);
   orf_blob *meta;
   if (orf_cache_get(r->srv->cache, r->hash, "meta.json", 0, &meta))
     return http_error(r, ORF_EINTERNAL, "the finished result is missing from the cache", NULL);
   char *text = strndup((const char *)meta->data, meta->size);
   orf_blob_release(meta);
-  json_t *j = text ? http_generate_response(text, r->hash, r->format, cached) : NULL;
+  json_t *j = text ? http_generate_response(text, r->hash, &r->want, cached) : NULL;
   free(text);
   if (!j) return http_error(r, ORF_ENOMEM, NULL, NULL);
   return http_json(r, 200, j);
@@ -225,7 +219,7 @@ typedef struct stream {
   struct MHD_Connection *conn;
   orf_job *job; /* NULL for a stream of a cached result */
   char hash[65];
-  orf_format format;
+  http_variant want; /* the URLs' format, texture and compression */
   int sse;
   size_t next; /* next event of the job */
   char *line;  /* line being sent */
@@ -273,7 +267,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
     } else if (s->job) {
       const char *ev = orf_job_event(s->job, s->next);
       if (ev) {
-        s->line = frame(s, http_event_line(ev, s->hash, s->format));
+        s->line = frame(s, http_event_line(ev, s->hash, &s->want));
         s->next++;
       } else {
         orf_job_state st;
@@ -359,7 +353,7 @@ static int cached_lines(stream *s, server *srv) {
     }
     char *text = json_dumps(ev, JSON_COMPACT);
     json_decref(ev);
-    s->pre[s->npre++] = text ? http_event_line(text, s->hash, s->format) : NULL;
+    s->pre[s->npre++] = text ? http_event_line(text, s->hash, &s->want) : NULL;
     free(text);
     if (!s->pre[s->npre - 1]) {
       json_decref(m);
@@ -379,7 +373,7 @@ static enum MHD_Result start_stream(request *r, orf_job *job, int sse) {
   s->conn = r->conn;
   s->job = job;
   s->sse = sse;
-  s->format = r->format;
+  s->want = r->want;
   memcpy(s->hash, job ? orf_job_hash(job) : r->hash, 65);
   if (!job && cached_lines(s, r->srv)) {
     stream_free(s);
@@ -426,7 +420,7 @@ enum MHD_Result route_generate(request *r, int progressive) {
     return wait_for_job(r, st.events);
   }
   if (read_job_input(r, &ret)) return ret;
-  int found = cached_result(r->srv, r->hash);
+  int found = cached_result(r);
   orf_cache_note_lookup(r->srv->cache, found);
   if (found) return progressive ? start_stream(r, NULL, 0) : answer_complete(r, 1);
   orf_job *job;
@@ -459,6 +453,13 @@ enum MHD_Result route_job_submit(request *r) {
   return http_queue(r, 202, resp);
 }
 
+/* The variant a job's submitter asked for (a repair's: its format). */
+static http_variant job_variant(const orf_job *job) {
+  if (orf_job_kind_of(job) == ORF_JOB_REPAIR)
+    return (http_variant){orf_job_format(job), ORF_TEXTURE_AUTO, ORF_COMPRESS_NONE};
+  return http_variant_of(orf_job_params(job));
+}
+
 /* A job id as the API hands them out: 32 lowercase hex digits. */
 static int valid_job_id(const char *id) { return orf_is_hex(id, 32); }
 
@@ -473,11 +474,12 @@ enum MHD_Result route_job_status(request *r, const char *id) {
                         "progress", st.progress, "stage", orf_job_stage_name(kind, st.stage));
   if (st.status == ORF_JOB_QUEUED) json_object_set_new(j, "position", json_integer((json_int_t)st.position));
   if (st.status == ORF_JOB_COMPLETE) {
+    http_variant want = job_variant(job);
     orf_blob *meta;
     if (orf_cache_get(r->srv->cache, orf_job_hash(job), "meta.json", 0, &meta) == ORF_OK) {
       char *text = strndup((const char *)meta->data, meta->size);
       orf_blob_release(meta);
-      json_t *res = text ? http_generate_response(text, orf_job_hash(job), orf_job_format(job), 0) : NULL;
+      json_t *res = text ? http_generate_response(text, orf_job_hash(job), &want, 0) : NULL;
       free(text);
       if (res) json_object_set_new(j, "result", res);
     }
@@ -494,7 +496,7 @@ enum MHD_Result route_job_status(request *r, const char *id) {
 enum MHD_Result route_job_events(request *r, const char *id) {
   orf_job *job = valid_job_id(id) ? orf_jobs_find(r->srv->jobs, id) : NULL;
   if (!job) return http_error(r, ORF_SRV_ENOTFOUND, "no such job", NULL);
-  r->format = orf_job_format(job);
+  r->want = job_variant(job);
   return start_stream(r, job, 1);
 }
 
