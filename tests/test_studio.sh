@@ -13,4 +13,4 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
   echo "[  FAILED  ] 1 test(s)."
   exit 1
 fi
-exec timeout 170 node tests/browser/studio.mjs "$build"
+exec timeout 260 node tests/browser/studio.mjs "$build"
