@@ -1099,7 +1099,8 @@ static char *glb_json(const ts_reply *r) {
 /* Textures and compression from the cache (issue 18): a generation's
  * stages served as every variant - the GLB textured by default (the image
  * and TEXCOORD_0, no COLOR_0), meshopt-compressed (EXT_meshopt_compression
- * and KHR_mesh_quantization, required), both, neither; an earlier stage
+ * and KHR_mesh_quantization, required) or Draco-compressed
+ * (KHR_draco_mesh_compression, required), both, neither; an earlier stage
  * with the same texture; the textured OBJ as a zip of OBJ, MTL and image;
  * the textured 3MF - each the same bytes twice, the second a cache hit, and
  * every GLB accepted by the Khronos validator with 0 errors and 0
@@ -1112,12 +1113,14 @@ static void test_results_variants(void **state) {
   json_decref(j);
   static const struct {
     const char *file;
-    int textured, meshopt;
-  } glb[] = {{"final_optimized.glb", 1, 0},
-             {"final_optimized.glb?compress=meshopt", 1, 1},
-             {"final_optimized.glb?texture=off", 0, 0},
-             {"final_optimized.glb?texture=off&compress=meshopt", 0, 1},
-             {"rough_mesh.glb?compress=meshopt&texture=on", 1, 1}};
+    int textured, meshopt, draco;
+  } glb[] = {{"final_optimized.glb", 1, 0, 0},
+             {"final_optimized.glb?compress=meshopt", 1, 1, 0},
+             {"final_optimized.glb?texture=off", 0, 0, 0},
+             {"final_optimized.glb?texture=off&compress=meshopt", 0, 1, 0},
+             {"final_optimized.glb?compress=draco", 1, 0, 1},
+             {"final_optimized.glb?texture=off&compress=draco", 0, 0, 1},
+             {"rough_mesh.glb?compress=meshopt&texture=on", 1, 1, 0}};
   enum { NGLB = sizeof glb / sizeof *glb };
   char files[NGLB][300], path[400];
   const char *names[NGLB];
@@ -1132,6 +1135,7 @@ static void test_results_variants(void **state) {
     assert_int_equal(strstr(text, "\"COLOR_0\"") != NULL, !glb[i].textured);
     assert_int_equal(strstr(text, "\"EXT_meshopt_compression\"") != NULL, glb[i].meshopt);
     assert_int_equal(strstr(text, "\"KHR_mesh_quantization\"") != NULL, glb[i].meshopt);
+    assert_int_equal(strstr(text, "\"KHR_draco_mesh_compression\"") != NULL, glb[i].draco);
     free(text);
     bytes[i] = a.len;
     snprintf(files[i], sizeof files[i], "%s/variant%d.glb", tmp, i);
@@ -1139,9 +1143,10 @@ static void test_results_variants(void **state) {
     names[i] = files[i];
     ts_reply_free(&a);
   }
-  print_message("final_optimized.glb: textured %zu bytes, +meshopt %zu; vertex colours %zu, +meshopt %zu\n",
-                bytes[0], bytes[1], bytes[2], bytes[3]);
-  assert_true(bytes[1] < bytes[0] && bytes[3] < bytes[2]);
+  print_message("final_optimized.glb: textured %zu bytes, +meshopt %zu, +draco %zu; vertex colours %zu, "
+                "+meshopt %zu, +draco %zu\n",
+                bytes[0], bytes[1], bytes[4], bytes[2], bytes[3], bytes[5]);
+  assert_true(bytes[1] < bytes[0] && bytes[3] < bytes[2] && bytes[4] < bytes[0] && bytes[5] < bytes[2]);
   assert_int_equal(tu_gltf_validate(names, NGLB), NGLB);
 
   /* the textured OBJ: a zip of the three files; without texture, the OBJ */

@@ -2,7 +2,7 @@
 // size in mm, volume) from the final stage line, and a real download link
 // (<a href=".../final_optimized.<fmt>" download>) for every format the
 // server's parameter description lists, and the GLB compressed
-// (?compress=meshopt), so the browser's own save and a right-click work.
+// (?compress=meshopt and ?compress=draco), so the browser's own save and a right-click work.
 // Each link is checked with HEAD, which gives its size (shown beside it)
 // and type (a textured OBJ is a zip of the OBJ, its MTL and its image): a
 // format this build cannot write is shown as unavailable instead of a link
@@ -43,11 +43,14 @@ export function showFigures(dl, mesh) {
 
 // finalUrl: the final stage's URL from the stream; formats: the format
 // parameter's choices; chosen: the format asked for (listed first).
-const VARIANTS = { 'glb-meshopt': { ext: 'glb', query: '?compress=meshopt', label: 'GLB · compressed' } };
+const VARIANTS = {
+  'glb-meshopt': { ext: 'glb', query: '?compress=meshopt', label: 'GLB · meshopt' },
+  'glb-draco': { ext: 'glb', query: '?compress=draco', label: 'GLB · Draco' },
+};
 
 export function showDownloads(ul, finalUrl, formats, chosen) {
   const base = finalUrl.replace(/\?.*$/, '').replace(/\.[A-Za-z0-9]+$/, '');
-  const all = formats.includes('glb') ? [...formats, 'glb-meshopt'] : formats;
+  const all = formats.includes('glb') ? [...formats, ...Object.keys(VARIANTS)] : formats;
   const order = [chosen, ...all.filter((f) => f !== chosen)];
   ul.replaceChildren();
   for (const f of order) {

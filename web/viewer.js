@@ -14,7 +14,8 @@
 //
 // The studio loads meshopt-compressed GLBs (EXT_meshopt_compression and
 // KHR_mesh_quantization, docs/API.md "Textures and compression"), decoded
-// by three's own MeshoptDecoder; a textured model shows its texture as
+// by three's own MeshoptDecoder, and reads Draco ones
+// (KHR_draco_mesh_compression) with its DRACOLoader; a textured model shows its texture as
 // it is (no clay tint).
 //
 // The backlit view shows a lithophane as it is seen with a light behind
@@ -32,6 +33,7 @@ import * as THREE from 'three';
 import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
 import { MeshoptDecoder } from 'three/addons/libs/meshopt_decoder.module.js';
+import { DRACOLoader } from 'three/addons/loaders/DRACOLoader.js';
 
 const BACKGROUND = 0xe9edf2;
 const CLAY = 0xd8c6ae;
@@ -102,6 +104,9 @@ export function createViewer(container, { onGrid } = {}) {
   let queue = Promise.resolve(); // the displays, one after the other
   const loader = new GLTFLoader();
   loader.setMeshoptDecoder(MeshoptDecoder);
+  // compress=draco files: the decoder (wasm) from the pinned three package,
+  // copied beside the vendor modules by web/build.mjs
+  loader.setDRACOLoader(new DRACOLoader().setDecoderPath(new URL('three/addons/libs/draco/gltf/', import.meta.url).href));
 
   const render = () => renderer.render(scene, camera);
   controls.addEventListener('change', render);
@@ -125,6 +130,7 @@ export function createViewer(container, { onGrid } = {}) {
       grid.material.dispose();
     }
     grid = new THREE.GridHelper((cells * cell) / 1000, cells, 0x7b8794, 0xc3cad3);
+    grid.visible = !backlit; // the backlit view is a dark room
     scene.add(grid);
     if (onGrid) onGrid(cell, cells * cell);
   }

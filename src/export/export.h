@@ -12,6 +12,7 @@
 #define ORF_EXPORT_H
 
 #include "buf.h"
+#include "draco.h"
 #include "orfeas.h"
 
 int orf_write_stl(const orf_mesh *m, orf_buf *out);
@@ -35,6 +36,9 @@ void orf_glb_position(const float *p, float q[3]);
 float orf_srgb_to_linear(uint8_t c);
 void orf_glb_put_material(orf_buf *json, const orf_texture *t, int image_view);
 int orf_glb_begin(orf_buf *out, orf_buf *json, size_t bin_len);
+/* The same, Draco-compressed (KHR_draco_mesh_compression; glb_draco.c with
+ * draco.cpp). */
+int orf_write_glb_draco(const orf_mesh *m, const orf_texture *t, orf_buf *out);
 /* 3MF (3MF Core Specification 1.3): millimetres, Z up, as given; colours as a
  * materials-extension colour group, quantised to 5 bits a channel; with a
  * texture t (not NULL), a texture2d and texture2dgroup instead. */

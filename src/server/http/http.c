@@ -43,9 +43,14 @@ enum MHD_Result http_queue(request *r, unsigned status, struct MHD_Response *res
   MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
   MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
   http_cors_headers(r, resp);
+  /* 'wasm-unsafe-eval' lets the studio's own scripts compile WebAssembly
+   * (three.js's meshopt and Draco decoders), and nothing else: no eval of
+   * text; blob: for what those scripts make themselves: the textures
+   * GLTFLoader unpacks (fetched as blobs) and DRACOLoader's worker */
   MHD_add_response_header(
       resp, "Content-Security-Policy",
-      "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; script-src 'self'; "
+      "default-src 'self'; img-src 'self' blob: data:; connect-src 'self' blob:; "
+      "script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; "
       "style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
   r->status = (int)status;
   enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);

@@ -5,7 +5,7 @@
  * texture once (result_texture.h); every other file - another format, the
  * texture applied, the GLB compressed - is a conversion, made from them on
  * first request and cached too, under a name of its own
- * ("<stage>[.tex][.meshopt].<ext>"): the same variant gives the same
+ * ("<stage>[.tex][.meshopt|.draco].<ext>"): the same variant gives the same
  * bytes, and a second request is a cache hit (X-Cache says which).
  * Files on the disk tier are sent from their descriptor (sendfile, no copy
  * through user space); entries only in memory from their buffer.  The path
@@ -94,8 +94,8 @@ static int try_cached(request *r, const char *hash, const served *sv, int hit, e
 /* The file of (stage, v) given whether a texture is applied. */
 static void name_file(served *sv, const char *stage, const http_variant *v, int textured) {
   const char *ext = orf_format_ext(v->format);
-  snprintf(sv->name, sizeof sv->name, "%s%s%s.%s", stage, textured ? ".tex" : "",
-           v->compress == ORF_COMPRESS_MESHOPT ? ".meshopt" : "", ext);
+  snprintf(sv->name, sizeof sv->name, "%s%s%s%s.%s", stage, textured ? ".tex" : "",
+           v->compress == ORF_COMPRESS_NONE ? "" : ".", v->compress == ORF_COMPRESS_NONE ? "" : orf_compress_name(v->compress), ext);
   sv->textured = textured;
   int zip = textured && v->format == ORF_FMT_OBJ;
   sv->type = zip ? "application/zip" : http_media_type(v->format);
