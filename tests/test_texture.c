@@ -1287,11 +1287,11 @@ static void test_deterministic(void **state) {
   assert_memory_equal(a.texture.uv, b.texture.uv, sizeof a.texture.uv);
   assert_memory_equal(a.texture.box, b.texture.box, sizeof a.texture.box);
   static const orf_format fmts[3] = {ORF_FMT_GLB, ORF_FMT_3MF, ORF_FMT_OBJ};
-  for (int k = 0; k < 4; k++) {
+  for (int k = 0; k < 5; k++) { /* GLB, 3MF, OBJ, and GLB with meshopt and with Draco */
     uint8_t *da, *db;
     size_t na, nb;
-    orf_format f = fmts[k % 3];
-    orf_compress c = k == 3 ? ORF_COMPRESS_MESHOPT : ORF_COMPRESS_NONE;
+    orf_format f = k < 3 ? fmts[k] : ORF_FMT_GLB;
+    orf_compress c = k == 3 ? ORF_COMPRESS_MESHOPT : k == 4 ? ORF_COMPRESS_DRACO : ORF_COMPRESS_NONE;
     assert_int_equal(orf_export_textured(&a.mesh, &a.texture, f, c, &da, &na), ORF_OK);
     assert_int_equal(orf_export_textured(&b.mesh, &b.texture, f, c, &db, &nb), ORF_OK);
     assert_int_equal(na, nb);
