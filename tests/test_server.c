@@ -1087,6 +1087,18 @@ static void get_variant_twice(ts_reply *a, const char *path, const char *type) {
   ts_reply_free(&b);
 }
 
+/* The body of r as a zip archive (closed by the caller); fails when it is
+ * not one. */
+static zip_t *open_zip(const ts_reply *r) {
+  zip_error_t ze;
+  zip_error_init(&ze);
+  zip_source_t *src = zip_source_buffer_create(r->body, r->len, 0, &ze);
+  zip_t *za = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze) : NULL;
+  if (!za) fail_msg("%s: not a zip: %s", r->what, zip_error_strerror(&ze));
+  zip_error_fini(&ze);
+  return za;
+}
+
 /* The GLB's JSON chunk as text (malloc'd). */
 static char *glb_json(const ts_reply *r) {
   expect_glb(r);
@@ -1156,12 +1168,7 @@ static void test_results_variants(void **state) {
   char disp[200];
   assert_non_null(ts_header(&a, "Content-Disposition", disp, sizeof disp));
   assert_non_null(strstr(disp, ".zip\""));
-  zip_error_t ze;
-  zip_error_init(&ze);
-  zip_source_t *src = zip_source_buffer_create(a.body, a.len, 0, &ze);
-  zip_t *za = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze) : NULL;
-  if (!za) fail_msg("%s: not a zip: %s", path, zip_error_strerror(&ze));
-  zip_error_fini(&ze);
+  zip_t *za = open_zip(&a);
   assert_int_equal(zip_get_num_entries(za, 0), 3);
   assert_string_equal(zip_get_name(za, 0, 0), "model.obj");
   assert_string_equal(zip_get_name(za, 1, 0), "model.mtl");
@@ -1223,12 +1230,7 @@ static void test_results_3mf(void **state) {
   TS_EXPECT_STATUS(&a, 200);
   ts_expect_header_prefix(&a, "Content-Type", "model/3mf");
   if (a.len < 4 || memcmp(a.body, "PK\x03\x04", 4)) fail_msg("%s: not a zip", path);
-  zip_error_t ze;
-  zip_error_init(&ze);
-  zip_source_t *src = zip_source_buffer_create(a.body, a.len, 0, &ze);
-  zip_t *za = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze) : NULL;
-  if (!za) fail_msg("%s: not a zip: %s", path, zip_error_strerror(&ze));
-  zip_error_fini(&ze);
+  zip_t *za = open_zip(&a);
   /* the model, content types, relationships, and the texture with its relationship */
   assert_int_equal(zip_get_num_entries(za, 0), 5);
   zip_stat_t st;

@@ -74,13 +74,8 @@ int orf_write_glb_draco(const orf_mesh *m, const orf_texture *t, orf_buf *out) {
     rc = j.failed || out->failed ? ORF_ENOMEM : ORF_EINVAL;
     goto out;
   }
-  static const uint8_t zeros[4] = {0};
-  orf_buf_append(out, d.data, d.size);
-  orf_buf_append(out, zeros, mesh_len - d.size);
-  if (t) {
-    orf_buf_append(out, t->data, t->size);
-    orf_buf_append(out, zeros, image - t->size);
-  }
+  orf_glb_put_padded(out, d.data, d.size);
+  if (t) orf_glb_put_padded(out, t->data, t->size);
   rc = out->failed ? ORF_ENOMEM : ORF_OK;
 out:
   orf_buf_free(&j);

@@ -75,9 +75,11 @@ static int probe_image(request *r, uint32_t *w, uint32_t *h, enum MHD_Result *re
  * field the GPU holds instead: an over-estimate, never under). */
 static void estimate_job(request *r, const orf_params *p, uint32_t w, uint32_t h) {
   r->prec = http_job_precision(r, p);
-  size_t host_peak = orf_estimate_peak_bytes(p, w, h, r->body_len);
+  orf_params job = *p; /* the job runs with texture auto (run.c), whatever the request asked */
+  job.texture = ORF_TEXTURE_AUTO;
+  size_t host_peak = orf_estimate_peak_bytes(&job, w, h, r->body_len);
   int cuda = r->srv->engine_device == ORF_DEVICE_CUDA;
-  r->estimate = cuda ? orf_estimate_device_bytes(p, r->prec) : host_peak;
+  r->estimate = cuda ? orf_estimate_device_bytes(&job, r->prec) : host_peak;
   r->host_estimate = cuda ? host_peak : 0;
 }
 
