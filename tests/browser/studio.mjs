@@ -334,7 +334,35 @@ async function run(browser, base) {
       const draco = new DRACOLoader().setDecoderPath(new URL('../libs/draco/gltf/', dracoUrl).href);
       const loader = new GLTFLoader().setMeshoptDecoder(MeshoptDecoder).setDRACOLoader(draco);
       const THREE = await import(names.find((n) => /\/build\/three\.module\.js$/.test(n)));
+      // every vertex in metres, world space (meshopt's node scale applied)
+      const points = (scene) => {
+        scene.updateMatrixWorld(true);
+        const v = new THREE.Vector3(), all = [];
+        scene.traverse((o) => {
+          if (!o.isMesh) return;
+          const p = o.geometry.attributes.position;
+          for (let i = 0; i < p.count; i++) all.push(v.fromBufferAttribute(p, i).applyMatrix4(o.matrixWorld).toArray());
+        });
+        return all;
+      };
+      // the farthest any point of pts lies from its nearest point of ref (a grid of cell-sized bins)
+      const farthest = (pts, ref, cell) => {
+        const key = (p, d = [0, 0, 0]) => p.map((x, k) => Math.floor(x / cell) + d[k]).join(',');
+        const bins = new Map();
+        for (const r of ref) (bins.get(key(r)) || bins.set(key(r), []).get(key(r))).push(r);
+        let worst = 0;
+        for (const p of pts) {
+          let best = Infinity;
+          for (let dx = -1; dx <= 1; dx++)
+            for (let dy = -1; dy <= 1; dy++)
+              for (let dz = -1; dz <= 1; dz++)
+                for (const r of bins.get(key(p, [dx, dy, dz])) || []) best = Math.min(best, Math.hypot(p[0] - r[0], p[1] - r[1], p[2] - r[2]));
+          worst = Math.max(worst, best);
+        }
+        return worst;
+      };
       const out = [];
+      let plain = null, step = 0;
       for (const q of ['', '?compress=meshopt', '?compress=draco', '?texture=off', '?texture=off&compress=meshopt', '?texture=off&compress=draco']) {
         const buf = await (await fetch(url + q)).arrayBuffer();
         const gltf = await loader.parseAsync(buf, '');
@@ -346,7 +374,12 @@ async function run(browser, base) {
           color ||= !!o.geometry.attributes.color;
         });
         const b = new THREE.Box3().setFromObject(gltf.scene);
-        out.push({ q, bytes: buf.byteLength, tris, map, color, box: [...b.min.toArray(), ...b.max.toArray()] });
+        const pts = points(gltf.scene);
+        if (!plain) {
+          plain = pts; // the uncompressed mesh
+          step = Math.max(...b.getSize(new THREE.Vector3()).toArray()) / 16383;
+        }
+        out.push({ q, bytes: buf.byteLength, tris, map, color, box: [...b.min.toArray(), ...b.max.toArray()], vertices: pts.length, err: farthest(pts, plain, 4 * step), step });
       }
       return out;
     }, href);
@@ -361,10 +394,14 @@ async function run(browser, base) {
     // against the uncompressed mesh: the box within half a step
     const plain = got[0].box;
     const step = Math.max(plain[3] - plain[0], plain[4] - plain[1], plain[5] - plain[2]) / 16383;
+    // and every vertex within half a step on each axis of one of the
+    // uncompressed mesh's (Draco's order is its own, so its nearest)
     for (const g of got) {
       const err = Math.max(...g.box.map((x, k) => Math.abs(x - plain[k])));
       expect(err <= step / 2 + 1e-7, `${g.q || 'the textured GLB'}: its box within half a quantisation step (${step / 2} m) of the plain one's (${err} m)`);
+      expect(g.err <= (Math.sqrt(3) * step) / 2 + 1e-7, `${g.q || 'the textured GLB'}: every one of its ${g.vertices} vertices within half a step per axis of the uncompressed mesh (${g.err} m)`);
     }
+    console.log(`quantisation: the farthest vertex from the uncompressed mesh ${got.map((g) => `${g.q || 'plain'} ${(g.err * 1e6).toFixed(2)} µm`).join(', ')} (half a step per axis: ${((Math.sqrt(3) * step) / 2 * 1e6).toFixed(2)} µm)`);
   });
 
   await check('wireframe_toggle_changes_view', async () => {
