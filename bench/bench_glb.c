@@ -79,7 +79,8 @@ static void bench_image(const char *name, const uint8_t *img, size_t size) {
         size_t bytes = export_best(&res.mesh, t, codecs[c], &ms);
         if (c == 0) plain = bytes;
         printf("%-3d %8zu %-8s %-8s %10zu %7.3f %10.1f\n", qualities[qi], res.mesh.face_count,
-               tex ? "texture" : "vertex", orf_compress_name(codecs[c]), bytes, (double)bytes / (double)plain, ms);
+               tex ? "texture" : "vertex", orf_compress_name(codecs[c]), bytes, (double)bytes / (double)plain,
+               ms);
       }
     }
     if (res.texture.data)
@@ -98,8 +99,8 @@ static void bench_image(const char *name, const uint8_t *img, size_t size) {
   }
   qsort(texture, RUNS, sizeof *texture, cmp_double);
   qsort(total, RUNS, sizeof *total, cmp_double);
-  printf("    quality 7 job (median of %d): texture %.1f ms of %.1f ms total (%.1f%%)\n\n", RUNS, texture[RUNS / 2],
-         total[RUNS / 2], 100 * texture[RUNS / 2] / total[RUNS / 2]);
+  printf("    quality 7 job (median of %d): texture %.1f ms of %.1f ms total (%.1f%%)\n\n", RUNS,
+         texture[RUNS / 2], total[RUNS / 2], 100 * texture[RUNS / 2] / total[RUNS / 2]);
 }
 
 int main(int argc, char **argv) {

@@ -801,8 +801,8 @@ static void test_glb_draco(void **state) {
       worst = fmax(worst, fabs(json_number_value(json_array_get(jget(pa, "min"), a)) - lo[a]));
       worst = fmax(worst, fabs(json_number_value(json_array_get(jget(pa, "max"), a)) - hi[a]));
     }
-    print_message("draco (colours %d): %zu bytes, plain %zu; bounds within %.3g m (half a step %.3g m)\n", colors,
-                  size, plain_size, worst, half);
+    print_message("draco (colours %d): %zu bytes, plain %zu; bounds within %.3g m (half a step %.3g m)\n",
+                  colors, size, plain_size, worst, half);
     assert_true(worst <= half * 1.001 + 1e-9);
     assert_true(size < plain_size / 3);
     json_decref(root);
@@ -996,11 +996,11 @@ static void test_export_file(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_stl),         cmocka_unit_test(test_obj),
-      cmocka_unit_test(test_ply),         cmocka_unit_test(test_glb),
-      cmocka_unit_test(test_glb_meshopt), cmocka_unit_test(test_glb_draco), cmocka_unit_test(test_deterministic),
-      cmocka_unit_test(test_invalid),     cmocka_unit_test(test_out_of_memory),
-      cmocka_unit_test(test_export_file),
+      cmocka_unit_test(test_stl),           cmocka_unit_test(test_obj),
+      cmocka_unit_test(test_ply),           cmocka_unit_test(test_glb),
+      cmocka_unit_test(test_glb_meshopt),   cmocka_unit_test(test_glb_draco),
+      cmocka_unit_test(test_deterministic), cmocka_unit_test(test_invalid),
+      cmocka_unit_test(test_out_of_memory), cmocka_unit_test(test_export_file),
   };
   return cmocka_run_group_tests_name("export", tests, NULL, NULL);
 }

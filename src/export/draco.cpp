@@ -44,7 +44,8 @@ int encode(const orf__draco_in *in, orf__draco_out *out) {
   mesh.set_num_points((uint32_t)in->vertices);
   for (size_t f = 0; f < in->faces; f++) {
     draco::Mesh::Face face;
-    for (int k = 0; k < 3; k++) face[k] = draco::PointIndex(in->indices[3 * f + k]);
+    for (int k = 0; k < 3; k++)
+      face[k] = draco::PointIndex(in->indices[3 * f + k]);
     mesh.AddFace(face);
   }
   int ids[3] = {add_attribute(mesh, draco::GeometryAttribute::POSITION, 3, in->positions, in->vertices),
@@ -82,7 +83,8 @@ int encode(const orf__draco_in *in, orf__draco_out *out) {
     }
   }
   out->points = back->num_points();
-  for (int k = 0; k < 3; k++) out->ids[k] = ids[k] >= 0 ? (int)mesh.attribute(ids[k])->unique_id() : -1;
+  for (int k = 0; k < 3; k++)
+    out->ids[k] = ids[k] >= 0 ? (int)mesh.attribute(ids[k])->unique_id() : -1;
   out->data = reinterpret_cast<const uint8_t *>(buf->data());
   out->size = buf->size();
   return ORF__DRACO_OK;

@@ -53,13 +53,17 @@ int orf_write_glb_draco(const orf_mesh *m, const orf_texture *t, orf_buf *out) {
                  "\"meshes\":[{\"primitives\":[{\"attributes\":{\"POSITION\":0,\"NORMAL\":1%s},"
                  "\"indices\":%d,\"material\":0,\"mode\":4,\"extensions\":{\"KHR_draco_mesh_compression\":"
                  "{\"bufferView\":0,\"attributes\":{\"POSITION\":%d,\"NORMAL\":%d",
-                 ORF_VERSION, colors ? ",\"COLOR_0\":2" : t ? ",\"TEXCOORD_0\":2" : "", colors || t ? 3 : 2,
-                 d.ids[0], d.ids[1]);
+                 ORF_VERSION,
+                 colors ? ",\"COLOR_0\":2"
+                 : t    ? ",\"TEXCOORD_0\":2"
+                        : "",
+                 colors || t ? 3 : 2, d.ids[0], d.ids[1]);
   if (colors || t) orf_buf_printf(&j, ",\"%s\":%d", colors ? "COLOR_0" : "TEXCOORD_0", d.ids[2]);
   orf_buf_printf(&j, "}}}}]}],");
   orf_glb_put_material(&j, t, 1);
-  orf_buf_printf(&j, "\"buffers\":[{\"byteLength\":%zu}],\"bufferViews\":[{\"buffer\":0,\"byteOffset\":0,"
-                     "\"byteLength\":%zu}",
+  orf_buf_printf(&j,
+                 "\"buffers\":[{\"byteLength\":%zu}],\"bufferViews\":[{\"buffer\":0,\"byteOffset\":0,"
+                 "\"byteLength\":%zu}",
                  mesh_len + image, d.size);
   if (t) orf_buf_printf(&j, ",{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":%zu}", mesh_len, t->size);
   orf_buf_printf(&j,
@@ -67,8 +71,9 @@ int orf_write_glb_draco(const orf_mesh *m, const orf_texture *t, orf_buf *out) {
                  "\"min\":[%.9g,%.9g,%.9g],\"max\":[%.9g,%.9g,%.9g]},"
                  "{\"componentType\":5126,\"count\":%zu,\"type\":\"VEC3\"},",
                  d.points, d.lo[0], d.lo[1], d.lo[2], d.hi[0], d.hi[1], d.hi[2], d.points);
-  if (colors || t) orf_buf_printf(&j, "{\"componentType\":5126,\"count\":%zu,\"type\":\"%s\"},", d.points,
-                                  colors ? "VEC3" : "VEC2");
+  if (colors || t)
+    orf_buf_printf(&j, "{\"componentType\":5126,\"count\":%zu,\"type\":\"%s\"},", d.points,
+                   colors ? "VEC3" : "VEC2");
   orf_buf_printf(&j, "{\"componentType\":5125,\"count\":%zu,\"type\":\"SCALAR\"}]}", 3 * f);
   if (orf_glb_begin(out, &j, mesh_len + image)) {
     rc = j.failed || out->failed ? ORF_ENOMEM : ORF_EINVAL;

@@ -34,9 +34,9 @@ int orf_result_texture_put(orf_cache *c, const char *hash, const orf_texture *t)
   int rc = orf_cache_put(c, hash, image, t->data, t->size);
   if (rc) return rc;
   /* %.17g (jansson's real format) gives the doubles back exactly */
-  json_t *j = json_pack("{s:s, s:I, s:I, s:[o, o], s:o}", "mime", t->mime, "width", (json_int_t)t->width,
-                        "height", (json_int_t)t->height, "uv", reals(t->uv[0], 4), reals(t->uv[1], 4), "box",
-                        reals(t->box, 4));
+  json_t *j =
+      json_pack("{s:s, s:I, s:I, s:[o, o], s:o}", "mime", t->mime, "width", (json_int_t)t->width, "height",
+                (json_int_t)t->height, "uv", reals(t->uv[0], 4), reals(t->uv[1], 4), "box", reals(t->box, 4));
   char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   json_decref(j);
   if (!text) return ORF_ENOMEM;
@@ -73,7 +73,8 @@ int orf_result_texture_get(orf_cache *c, const char *hash, orf_cached_texture *o
   json_t *uv = json_object_get(j, "uv");
   int bad = !image || w <= 0 || h <= 0 || w > ORF_TEXTURE_MAX_SIDE || h > ORF_TEXTURE_MAX_SIDE ||
             json_array_size(uv) != 2 || read_reals(json_array_get(uv, 0), t->uv[0], 4) ||
-            read_reals(json_array_get(uv, 1), t->uv[1], 4) || read_reals(json_object_get(j, "box"), t->box, 4);
+            read_reals(json_array_get(uv, 1), t->uv[1], 4) ||
+            read_reals(json_object_get(j, "box"), t->box, 4);
   json_decref(j);
   if (bad) {
     memset(out, 0, sizeof *out);

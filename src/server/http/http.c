@@ -47,11 +47,10 @@ enum MHD_Result http_queue(request *r, unsigned status, struct MHD_Response *res
    * (three.js's meshopt and Draco decoders), and nothing else: no eval of
    * text; blob: for what those scripts make themselves: the textures
    * GLTFLoader unpacks (fetched as blobs) and DRACOLoader's worker */
-  MHD_add_response_header(
-      resp, "Content-Security-Policy",
-      "default-src 'self'; img-src 'self' blob: data:; connect-src 'self' blob:; "
-      "script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; "
-      "style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
+  MHD_add_response_header(resp, "Content-Security-Policy",
+                          "default-src 'self'; img-src 'self' blob: data:; connect-src 'self' blob:; "
+                          "script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; "
+                          "style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
   r->status = (int)status;
   enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
   MHD_destroy_response(resp);

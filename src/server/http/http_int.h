@@ -109,8 +109,8 @@ typedef struct request {
 
   /* waiting for a job (POST /generate, /repair) */
   orf_job *job;
-  int armed; /* a wake-up is armed with this request as ctx */
-  int woken; /* resumed by the job at least once */
+  int armed;         /* a wake-up is armed with this request as ctx */
+  int woken;         /* resumed by the job at least once */
   http_variant want; /* the answer's format, texture and compression */
   int download;
   char precision[8];    /* precision=auto|fp32|fp16|int8 as asked (see routes_info.c) */

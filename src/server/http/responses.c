@@ -11,7 +11,9 @@
 
 #include "http_int.h"
 
-http_variant http_variant_of(const orf_params *p) { return (http_variant){p->format, p->texture, p->compress}; }
+http_variant http_variant_of(const orf_params *p) {
+  return (http_variant){p->format, p->texture, p->compress};
+}
 
 /* A stage's URL for variant v: compress when not none, texture=off when
  * asked (texture=on is auto's file where the result has a texture, which

@@ -95,7 +95,8 @@ static int try_cached(request *r, const char *hash, const served *sv, int hit, e
 static void name_file(served *sv, const char *stage, const http_variant *v, int textured) {
   const char *ext = orf_format_ext(v->format);
   snprintf(sv->name, sizeof sv->name, "%s%s%s%s.%s", stage, textured ? ".tex" : "",
-           v->compress == ORF_COMPRESS_NONE ? "" : ".", v->compress == ORF_COMPRESS_NONE ? "" : orf_compress_name(v->compress), ext);
+           v->compress == ORF_COMPRESS_NONE ? "" : ".",
+           v->compress == ORF_COMPRESS_NONE ? "" : orf_compress_name(v->compress), ext);
   sv->textured = textured;
   int zip = textured && v->format == ORF_FMT_OBJ;
   sv->type = zip ? "application/zip" : http_media_type(v->format);
@@ -126,11 +127,13 @@ enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage,
     return ret;
   }
   if (v->texture == ORF_TEXTURE_ON && !textured) {
-    if (!orf_cache_has(r->srv->cache, hash, ply)) return http_error(r, ORF_SRV_ENOTFOUND, "no such result", NULL);
-    return http_error(r, ORF_EINVAL,
-                      "texture=on: this result has no texture (style=plain, a cylinder lithophane, a repair, or a "
-                      "job still running: the texture is made after its final stage); ask for texture=auto or off",
-                      "texture");
+    if (!orf_cache_has(r->srv->cache, hash, ply))
+      return http_error(r, ORF_SRV_ENOTFOUND, "no such result", NULL);
+    return http_error(
+        r, ORF_EINVAL,
+        "texture=on: this result has no texture (style=plain, a cylinder lithophane, a repair, or a "
+        "job still running: the texture is made after its final stage); ask for texture=auto or off",
+        "texture");
   }
   if (f == ORF_FMT_PLY) return http_error(r, ORF_SRV_ENOTFOUND, "no such result", NULL);
   orf_blob *src;

@@ -102,8 +102,7 @@ void http_read_accept(request *r, const http_variant *v) {
 /* The upload, the parameters and the image's header, checked; w and h are
  * the image's size. */
 static int read_image(request *r, orf_params *p, uint32_t *w, uint32_t *h, enum MHD_Result *ret) {
-  if (http_refuse_upload(r, ret) || http_parse_params(r, p, ret) || probe_image(r, w, h, ret))
-    return -1;
+  if (http_refuse_upload(r, ret) || http_parse_params(r, p, ret) || probe_image(r, w, h, ret)) return -1;
   return 0;
 }
 
