@@ -1585,17 +1585,81 @@ static void test_restart_serves_cache(void **state) {
 }
 
 static char found_path[4096];
-static const char *find_hash;
+static const char *find_hash, *find_name = "final_optimized.ply";
 static int find_ply(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb, (void)ftw;
   char want[200];
-  snprintf(want, sizeof want, "/%s/final_optimized.ply", find_hash);
+  snprintf(want, sizeof want, "/%s/%s", find_hash, find_name);
   size_t pl = strlen(path), wl = strlen(want);
   if (flag == FTW_F && pl >= wl && strcmp(path + pl - wl, want) == 0) {
     snprintf(found_path, sizeof found_path, "%s", path);
     return 1;
   }
   return 0;
+}
+
+/* A result whose texture is not there yet, as while its job runs (the
+ * texture comes after the final stage, meta.json last): made by removing
+ * meta.json and the texture from the disk tier of a stopped server.  Then
+ * an earlier stage's auto GLB is the vertex-coloured one, sent no-store
+ * (its URL will give the textured file), texture=on is refused naming
+ * texture, texture=off is immutable; the same request is no cache hit
+ * (the result is not whole) and runs again, after which the stage's GLB
+ * carries the texture and is immutable. */
+static void test_results_before_texture(void **state) {
+  (void)state;
+  char data[600], path[400];
+  snprintf(data, sizeof data, "%s/data-texture", tmp);
+  assert_int_equal(server_start(&S, data, "--workers 1", "texture1"), 0);
+  json_t *j = generate_raw("quality=3&size_mm=60", photo_jpg, photo_jpg_n, "image/jpeg");
+  char hash[65];
+  check_generate_fields(j, "glb", 3, 60, hash);
+  json_decref(j);
+  ts_stop_clean(&S);
+  found_path[0] = 0;
+  find_hash = hash;
+  find_name = "meta.json";
+  nftw(data, find_ply, 16, FTW_PHYS);
+  find_name = "final_optimized.ply";
+  if (!found_path[0]) fail_msg("no file */%s/meta.json under %s", hash, data);
+  *strrchr(found_path, '/') = 0;
+  static const char *const gone[] = {"meta.json", "texture.json", "texture.jpg"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(path, sizeof path, "%s/%s", found_path, gone[i]);
+    if (unlink(path)) fail_msg("%s: %s", path, strerror(errno));
+  }
+  assert_int_equal(server_start(&S, data, "--workers 1", "texture2"), 0);
+  ts_reply a;
+  snprintf(path, sizeof path, "/api/v1/results/%s/rough_mesh.glb", hash);
+  ts_get(&a, path);
+  TS_EXPECT_STATUS(&a, 200);
+  ts_expect_header(&a, "Cache-Control", "no-store");
+  char *text = glb_json(&a);
+  assert_null(strstr(text, "\"images\""));
+  free(text);
+  ts_reply_free(&a);
+  snprintf(path, sizeof path, "/api/v1/results/%s/rough_mesh.glb?texture=on", hash);
+  ts_get(&a, path);
+  ts_expect_error(&a, 422, "invalid_param", "texture");
+  ts_reply_free(&a);
+  snprintf(path, sizeof path, "/api/v1/results/%s/rough_mesh.glb?texture=off", hash);
+  ts_get(&a, path);
+  TS_EXPECT_STATUS(&a, 200);
+  ts_expect_header(&a, "Cache-Control", "public, max-age=31536000, immutable");
+  ts_reply_free(&a);
+  j = generate_raw("quality=3&size_mm=60", photo_jpg, photo_jpg_n, "image/jpeg");
+  if (json_is_true(json_object_get(j, "cached")))
+    fail_msg("a result without its texture was answered from the cache");
+  json_decref(j);
+  snprintf(path, sizeof path, "/api/v1/results/%s/rough_mesh.glb", hash);
+  ts_get(&a, path);
+  TS_EXPECT_STATUS(&a, 200);
+  ts_expect_header(&a, "Cache-Control", "public, max-age=31536000, immutable");
+  text = glb_json(&a);
+  assert_non_null(strstr(text, "\"baseColorTexture\""));
+  free(text);
+  ts_reply_free(&a);
+  ts_stop_clean(&S);
 }
 
 static void test_truncated_cache_file(void **state) {
@@ -2236,6 +2300,7 @@ int main(void) {
       cmocka_unit_test(test_results_formats),
       cmocka_unit_test(test_results_3mf),
       cmocka_unit_test(test_results_variants),
+      cmocka_unit_test(test_results_before_texture),
       cmocka_unit_test(test_path_traversal),
       cmocka_unit_test(test_jobs_api),
       cmocka_unit_test(test_disconnect_cancels),

@@ -114,6 +114,15 @@ enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage,
     if (rc && rc != ORF_SRV_ENOTFOUND) return http_error(r, rc, NULL, NULL);
     textured = rc == ORF_OK;
   }
+  if (v->texture == ORF_TEXTURE_ON && !textured) {
+    if (!orf_cache_has(r->srv->cache, hash, ply))
+      return http_error(r, ORF_SRV_ENOTFOUND, "no such result", NULL);
+    return http_error(
+        r, ORF_EINVAL,
+        "texture=on: this result has no texture (style=plain, a cylinder lithophane, a repair, or a "
+        "job still running: the texture is made after its final stage); ask for texture=auto or off",
+        "texture");
+  }
   served sv;
   name_file(&sv, stage, v, textured);
   /* The result is settled once its texture is there, or its meta.json (the
@@ -125,15 +134,6 @@ enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage,
   if (try_cached(r, hash, &sv, 1, &ret)) {
     orf_result_texture_release(&tex);
     return ret;
-  }
-  if (v->texture == ORF_TEXTURE_ON && !textured) {
-    if (!orf_cache_has(r->srv->cache, hash, ply))
-      return http_error(r, ORF_SRV_ENOTFOUND, "no such result", NULL);
-    return http_error(
-        r, ORF_EINVAL,
-        "texture=on: this result has no texture (style=plain, a cylinder lithophane, a repair, or a "
-        "job still running: the texture is made after its final stage); ask for texture=auto or off",
-        "texture");
   }
   if (f == ORF_FMT_PLY) return http_error(r, ORF_SRV_ENOTFOUND, "no such result", NULL);
   orf_blob *src;
