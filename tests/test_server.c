@@ -1585,8 +1585,8 @@ static void test_restart_serves_cache(void **state) {
 }
 
 static char found_path[4096];
-static const char *find_hash, *find_name = "final_optimized.ply";
-static int find_ply(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+static const char *find_hash, *find_name;
+static int find_file(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb, (void)ftw;
   char want[200];
   snprintf(want, sizeof want, "/%s/%s", find_hash, find_name);
@@ -1596,6 +1596,16 @@ static int find_ply(const char *path, const struct stat *sb, int flag, struct FT
     return 1;
   }
   return 0;
+}
+
+/* The path of the disk tier's file of (hash, name) under data, into
+ * found_path; fails when there is none. */
+static void find_entry(const char *data, const char *hash, const char *name) {
+  found_path[0] = 0;
+  find_hash = hash;
+  find_name = name;
+  nftw(data, find_file, 16, FTW_PHYS);
+  if (!found_path[0]) fail_msg("no file */%s/%s under %s", hash, name, data);
 }
 
 /* A result whose texture is not there yet, as while its job runs (the
@@ -1608,7 +1618,7 @@ static int find_ply(const char *path, const struct stat *sb, int flag, struct FT
  * carries the texture and is immutable. */
 static void test_results_before_texture(void **state) {
   (void)state;
-  char data[600], path[400];
+  char data[600], path[sizeof found_path + 64];
   snprintf(data, sizeof data, "%s/data-texture", tmp);
   assert_int_equal(server_start(&S, data, "--workers 1", "texture1"), 0);
   json_t *j = generate_raw("quality=3&size_mm=60", photo_jpg, photo_jpg_n, "image/jpeg");
@@ -1616,12 +1626,7 @@ static void test_results_before_texture(void **state) {
   check_generate_fields(j, "glb", 3, 60, hash);
   json_decref(j);
   ts_stop_clean(&S);
-  found_path[0] = 0;
-  find_hash = hash;
-  find_name = "meta.json";
-  nftw(data, find_ply, 16, FTW_PHYS);
-  find_name = "final_optimized.ply";
-  if (!found_path[0]) fail_msg("no file */%s/meta.json under %s", hash, data);
+  find_entry(data, hash, "meta.json");
   *strrchr(found_path, '/') = 0;
   static const char *const gone[] = {"meta.json", "texture.json", "texture.jpg"};
   for (int i = 0; i < 3; i++) {
@@ -1679,10 +1684,7 @@ static void test_truncated_cache_file(void **state) {
   expect_ply(&orig);
   ts_stop_clean(&S);
   /* cut the cached file in half, with the server down */
-  found_path[0] = 0;
-  find_hash = hash;
-  nftw(data, find_ply, 16, FTW_PHYS);
-  if (!found_path[0]) fail_msg("no file */%s/final_optimized.ply under %s", hash, data);
+  find_entry(data, hash, "final_optimized.ply");
   struct stat sb;
   assert_int_equal(stat(found_path, &sb), 0);
   assert_int_equal(truncate(found_path, sb.st_size / 2), 0);
