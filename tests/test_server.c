@@ -2302,7 +2302,6 @@ int main(void) {
       cmocka_unit_test(test_results_formats),
       cmocka_unit_test(test_results_3mf),
       cmocka_unit_test(test_results_variants),
-      cmocka_unit_test(test_results_before_texture),
       cmocka_unit_test(test_path_traversal),
       cmocka_unit_test(test_jobs_api),
       cmocka_unit_test(test_disconnect_cancels),
@@ -2320,9 +2319,13 @@ int main(void) {
       cmocka_unit_test(test_queue_shutdown),
   };
   const struct CMUnitTest restart[] = {
-      cmocka_unit_test(test_restart_serves_cache), cmocka_unit_test(test_truncated_cache_file),
-      cmocka_unit_test(test_drain_on_sigterm),     cmocka_unit_test(test_env_options),
-      cmocka_unit_test(test_serve_help),           cmocka_unit_test(test_device_option),
+      cmocka_unit_test(test_restart_serves_cache),
+      cmocka_unit_test(test_truncated_cache_file),
+      cmocka_unit_test(test_results_before_texture), /* starts and stops its own server, as these do */
+      cmocka_unit_test(test_drain_on_sigterm),
+      cmocka_unit_test(test_env_options),
+      cmocka_unit_test(test_serve_help),
+      cmocka_unit_test(test_device_option),
   };
   const struct CMUnitTest budget[] = {
       cmocka_unit_test(test_budget_stats),
