@@ -28,9 +28,12 @@ static json_t *reals(const double *v, size_t n) {
   return a;
 }
 
+#define NO_TEXTURE "{\"mime\":null}"
+
 int orf_result_texture_put(orf_cache *c, const char *hash, const orf_texture *t) {
+  if (!t->data) return orf_cache_put(c, hash, DESCRIPTION, NO_TEXTURE, strlen(NO_TEXTURE));
   const char *image = image_name(t->mime);
-  if (!image || !t->data) return ORF_EINVAL;
+  if (!image) return ORF_EINVAL;
   int rc = orf_cache_put(c, hash, image, t->data, t->size);
   if (rc) return rc;
   /* %.17g (jansson's real format) gives the doubles back exactly */
@@ -91,7 +94,12 @@ int orf_result_texture_get(orf_cache *c, const char *hash, orf_cached_texture *o
   return ORF_OK;
 }
 
-int orf_result_texture_has(orf_cache *c, const char *hash) {
+int orf_result_texture_settled(orf_cache *c, const char *hash) {
+  orf_blob *b;
+  if (orf_cache_get(c, hash, DESCRIPTION, 0, &b)) return 0;
+  int none = b->size == strlen(NO_TEXTURE) && !memcmp(b->data, NO_TEXTURE, b->size);
+  orf_blob_release(b);
+  if (none) return 1;
   orf_cached_texture ct;
   if (orf_result_texture_get(c, hash, &ct)) return 0;
   orf_result_texture_release(&ct);

@@ -14,6 +14,13 @@
  * under its own name as every conversion is.  The image is put first and
  * the description last, so a description always has its image; a
  * description whose image has been evicted reads as no texture.
+ *
+ * Every generation writes the description, "{"mime":null}" when it made
+ * no texture (style=plain, a cylinder lithophane), after its last stage
+ * and before its meta.json: so a generation's result is whole only with
+ * its description (and the image it names), whatever the request that
+ * finds it asked, and a result of a server that kept no texture is
+ * computed again rather than served without one.
  */
 #ifndef ORF_RESULT_TEXTURE_H
 #define ORF_RESULT_TEXTURE_H
@@ -27,8 +34,9 @@ typedef struct orf_cached_texture {
   orf_blob *image;
 } orf_cached_texture;
 
-/* Puts t (a job's texture, with data) under hash.  ORF_OK, ORF_EINVAL (a
- * mime type other than JPEG or PNG), ORF_ENOMEM. */
+/* Puts t (a job's texture; without data: the description of none) under
+ * hash.  ORF_OK, ORF_EINVAL (a mime type other than JPEG or PNG),
+ * ORF_ENOMEM. */
 int orf_result_texture_put(orf_cache *c, const char *hash, const orf_texture *t);
 
 /* Reads hash's texture into *out (release with orf_result_texture_release).
@@ -36,8 +44,9 @@ int orf_result_texture_put(orf_cache *c, const char *hash, const orf_texture *t)
  * gone or malformed); ORF_ENOMEM.  On error *out is zeroed. */
 int orf_result_texture_get(orf_cache *c, const char *hash, orf_cached_texture *out);
 
-/* Whether hash's texture is in the cache, image and description. */
-int orf_result_texture_has(orf_cache *c, const char *hash);
+/* Whether the cache holds hash's texture step: a description of none, or
+ * one whose image is there too. */
+int orf_result_texture_settled(orf_cache *c, const char *hash);
 
 void orf_result_texture_release(orf_cached_texture *ct);
 

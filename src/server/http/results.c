@@ -125,10 +125,12 @@ enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage,
   }
   served sv;
   name_file(&sv, stage, v, textured);
-  /* The result is settled once its texture is there, or its meta.json (the
-   * job has finished: no texture will come).  Until then an untextured
-   * auto file is what the URL gives only for now. */
+  /* The file is settled once the result's texture step is (its texture,
+   * or that it has none: result_texture.h), or its meta.json is there (a
+   * repair's, which has no texture step).  Until then an untextured auto
+   * file is what the URL gives only for now. */
   sv.settled = textured || v->texture == ORF_TEXTURE_OFF || !orf_format_holds_texture(f) ||
+               orf_cache_has(r->srv->cache, hash, "texture.json") ||
                orf_cache_has(r->srv->cache, hash, "meta.json");
   enum MHD_Result ret;
   if (try_cached(r, hash, &sv, 1, &ret)) {

@@ -133,25 +133,14 @@ static const char *final_stage(const request *r) {
   return orf_job_stage_name(r->kind, orf_job_stage_count(r->kind) - 1);
 }
 
-/* Whether the texture a generation of r makes (the job runs with texture
- * auto) is missing from the cache: evicted, or a result of a server that
- * kept none. */
-static int texture_missing(request *r) {
-  if (r->kind != ORF_JOB_GENERATE) return 0;
-  orf_params p = r->params;
-  p.texture = ORF_TEXTURE_AUTO;
-  return orf_texture_wanted(&p) && !orf_result_texture_has(r->srv->cache, r->hash);
-}
-
-/* Whether the cache holds a whole, readable result for r's hash: meta.json,
+/* Whether the cache holds a whole, readable result for hash: meta.json,
  * the PLY of every stage it lists (a repair may list no
- * rough_solid), the last one read (and so checksum-verified), and the
- * texture where the job makes one.  A result
+ * rough_solid), the last one read (and so checksum-verified), and for a
+ * generation its texture step (result_texture.h: the texture, or that
+ * there is none).  A result
  * with a part missing or damaged on disk is computed again rather than
  * answered with links that would fail. */
-static int cached_result(request *r) {
-  server *srv = r->srv;
-  const char *hash = r->hash;
+static int cached_result(server *srv, const char *hash) {
   orf_blob *b;
   if (orf_cache_get(srv->cache, hash, "meta.json", 0, &b)) return 0;
   json_t *meta = json_loadb((const char *)b->data, b->size, 0, NULL);
@@ -159,11 +148,12 @@ static int cached_result(request *r) {
   json_t *stages = json_object_get(meta, "stages");
   size_t n = json_array_size(stages);
   int whole = n > 0;
+  orf_job_kind kind = ORF_JOB_GENERATE;
   for (size_t i = 0; whole && i < n; i++) {
     const char *stage = json_string_value(json_object_get(json_array_get(stages, i), "stage"));
     char name[64];
     snprintf(name, sizeof name, "%s.ply", stage ? stage : "");
-    if (!stage || orf_job_stage_lookup(stage, strlen(stage), NULL, NULL)) {
+    if (!stage || orf_job_stage_lookup(stage, strlen(stage), &kind, NULL)) {
       whole = 0;
     } else if (i + 1 == n) {
       whole = orf_cache_get(srv->cache, hash, name, 0, &b) == ORF_OK;
@@ -173,7 +163,7 @@ static int cached_result(request *r) {
     }
   }
   json_decref(meta);
-  return whole && !texture_missing(r);
+  return whole && (kind != ORF_JOB_GENERATE || orf_result_texture_settled(srv->cache, hash));
 }
 
 /* ---- responses of finished work ----------------------------------------- */
@@ -421,7 +411,7 @@ enum MHD_Result route_generate(request *r, int progressive) {
     return wait_for_job(r, st.events);
   }
   if (read_job_input(r, &ret)) return ret;
-  int found = cached_result(r);
+  int found = cached_result(r->srv, r->hash);
   orf_cache_note_lookup(r->srv->cache, found);
   if (found) return progressive ? start_stream(r, NULL, 0) : answer_complete(r, 1);
   orf_job *job;

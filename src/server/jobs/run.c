@@ -114,8 +114,9 @@ static int run_generate(run_ctx *c, orf_job_opts *o, char **final_event) {
   int rc = orf_generate(run->image, run->image_size, &p, o, &res);
   engine_returned(c);
   if (rc == ORF_ECANCELED && c->err) rc = c->err;
-  /* the texture before meta.json: a complete result has it */
-  if (rc == ORF_OK && res.texture.data) rc = orf_result_texture_put(run->cfg->cache, run->hash, &res.texture);
+  /* the texture (or that there is none) before meta.json: a complete
+   * result has it (result_texture.h) */
+  if (rc == ORF_OK) rc = orf_result_texture_put(run->cfg->cache, run->hash, &res.texture);
   if (rc == ORF_OK) {
     char *meta;
     size_t len;
