@@ -225,11 +225,6 @@ int orf_format_from_ext(const char *ext, orf_format *out);
 /* Non-zero for the formats that hold a texture: GLB, OBJ, 3MF. */
 int orf_format_holds_texture(orf_format f);
 const char *orf_texture_mode_name(orf_texture_mode t); /* "auto", "on", "off" */
-/* Non-zero when a job with parameters p makes a texture (orf_result.texture):
- * texture is not off, style is realistic, and the picture is flat (not a
- * cylinder lithophane).  A server that caches generates with texture auto
- * and asks this of those parameters to know whether the entry holds one. */
-int orf_texture_wanted(const orf_params *p);
 
 /* The marching-cubes resolution R(q) and face budget F(q) of docs/ENGINE.md. */
 int orf_quality_resolution(int quality);

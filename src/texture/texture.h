@@ -53,7 +53,10 @@ typedef struct orf_texture_plan {
   int placed; /* px is set */
 } orf_texture_plan;
 
-/* orf_texture_wanted (orfeas.h): whether a job makes a texture. */
+/* Non-zero when a job with parameters p makes a texture: texture is not
+ * off, style is realistic, and the picture is flat (not a cylinder
+ * lithophane). */
+int orf_texture_wanted(const orf_params *p);
 
 /* Zeroes *t and records whether the job wants a texture. */
 void orf_texture_plan_init(orf_texture_plan *t, const orf_params *p);
