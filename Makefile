@@ -33,6 +33,9 @@ CXX      := $(if $(findstring clang,$(CC)),clang++,g++)
 OPENCV_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags opencv4 2>/dev/null || echo -I/usr/include/opencv4))
 CXXFLAGS += -std=c++17 $(OPT) -g -Wall -Wextra -Werror -pthread -MMD -MP $(SANFLAGS)
 LDLIBS   += -lopencv_dnn -lopencv_ximgproc -lopencv_imgproc -lopencv_core -lstdc++
+# src/export/draco.cpp: compress=draco (KHR_draco_mesh_compression) with
+# Debian's libdraco-dev, the engine's other C++ file
+LDLIBS   += -ldraco
 
 ENGINE_SRC := $(filter-out src/cli/% src/server/% src/gpu/cuda_job.c src/gpu/cuda_none.c,$(wildcard src/*/*.c))
 ENGINE_CXX := $(wildcard src/*/*.cpp)

@@ -136,7 +136,12 @@ typedef enum { ORF_TEXTURE_AUTO, ORF_TEXTURE_ON, ORF_TEXTURE_OFF } orf_texture_m
  * compressed with meshoptimizer's codecs (EXT_meshopt_compression,
  * required: a reader needs a meshopt decoder, as three.js's GLTFLoader
  * has). */
-typedef enum { ORF_COMPRESS_NONE, ORF_COMPRESS_MESHOPT } orf_compress;
+/* DRACO is for GLB only too: KHR_draco_mesh_compression with Debian's
+ * libdraco (Edgebreaker; positions quantised to 14 bits over the box as
+ * MESHOPT's, normals and colours to 10, texture coordinates to 16;
+ * src/export/draco.cpp), required: a reader needs a Draco decoder (three.js's
+ * DRACOLoader). */
+typedef enum { ORF_COMPRESS_NONE, ORF_COMPRESS_MESHOPT, ORF_COMPRESS_DRACO } orf_compress;
 
 /* Every engine parameter of docs/ENGINE.md, with its value.  Fill with
  * orf_params_init() (the defaults), then change fields or call
@@ -319,7 +324,7 @@ const orf_texture *orf_texture_pick(const orf_texture *t, orf_texture_mode mode,
  * The same mesh always gives the same bytes. */
 int orf_export(const orf_mesh *m, orf_format f, uint8_t **out, size_t *out_size);
 
-/* The name of c ("none", "meshopt"), or NULL. */
+/* The name of c ("none", "meshopt", "draco"), or NULL. */
 const char *orf_compress_name(orf_compress c);
 
 /* orf_export() with compression c: ORF_EINVAL when f cannot hold it

@@ -22,6 +22,8 @@ build_pkgs+=(g++ libopencv-dnn-dev libopencv-imgproc-dev libopencv-contrib-dev o
 build_pkgs+=(libassimp-dev)
 # the cluster (issue 14): hiredis, and redis-server for its tests
 build_pkgs+=(libhiredis-dev redis-server)
+# compress=draco (issue 18, src/export/draco.cpp): Google's Draco
+build_pkgs+=(libdraco-dev)
 bench_pkgs=(python3 python3-numpy python3-scipy python3-skimage python3-vtk9 python3-pil wrk nginx-light)
 # Deployment: the libraries build/orfeas links (tests/test_deploy.sh checks them against
 # its NEEDED entries) and curl for the image's HEALTHCHECK; the tests of deploy/ and
@@ -31,6 +33,7 @@ runtime_pkgs=(libspng0 libturbojpeg0 libwebp7 libexif12 libssl3 libjansson4 libm
               libopencv-dnn406 libopencv-imgproc406 libopencv-core406 libopencv-contrib406)
 runtime_pkgs+=(libassimp5) # orfeas repair's importer
 runtime_pkgs+=(libhiredis0.14) # the cluster's Redis client
+runtime_pkgs+=(libdraco7) # compress=draco
 build_pkgs+=(jq python3-yaml wrk)
 
 case "${1:-build}" in

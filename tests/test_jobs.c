@@ -1288,7 +1288,7 @@ static long count_allocs(env *e, const uint8_t *img, size_t size) {
   o.on_stage = noop_stage;
   orf_limits_init(&o.limits);
   orf_params p = e->p;
-  p.texture = ORF_TEXTURE_OFF; /* the manager's jobs make no texture (jobs/run.c) */
+  p.texture = ORF_TEXTURE_AUTO; /* the manager's jobs make the texture where one is wanted (jobs/run.c) */
   orf_memtrack *prev = orf_memtrack_set(&t);
   orf_result r;
   int rc = orf_generate(img, size, &p, &o, &r);

@@ -486,7 +486,9 @@ static void check_generate_fields(json_t *j, const char *fmt, int q, double size
   assert_string_equal(str(j, "status"), "complete");
   assert_string_equal(str(j, "mode"), "inflate");
   assert_int_equal(integer(j, "quality"), q);
-  assert_string_equal(str(j, "format"), fmt);
+  size_t flen = strcspn(fmt, "?"); /* fmt may carry the URLs' query: glb?compress=meshopt */
+  if (strlen(str(j, "format")) != flen || strncmp(str(j, "format"), fmt, flen))
+    fail_msg("format \"%s\", expected %.*s", str(j, "format"), (int)flen, fmt);
   json_t *m = json_object_get(j, "mesh");
   assert_true(json_is_object(m));
   json_int_t mv = integer(m, "vertices"), mf = integer(m, "faces");
@@ -799,9 +801,11 @@ static void test_invalid_param(void **state) {
                {"mode=lithophane&border_mm=60", "border_mm"},
                {"mode=extrude&depth_mm=4&bevel_mm=3", "bevel_mm"},
                {"mode=relief&relief_mm=60&base_mm=50", "relief_mm"},
-               /* the engine's texture and compression, not served yet (API.md) */
-               {"texture=on", "texture"},
-               {"compress=meshopt", "compress"}};
+               /* texture and compression where the format cannot hold them */
+               {"texture=on&format=stl", "texture"},
+               {"compress=meshopt&format=obj", "compress"},
+               {"texture=sometimes", "texture"},
+               {"compress=zstd", "compress"}};
   ts_reply r;
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     char path[256];
@@ -989,7 +993,7 @@ static void test_results_formats(void **state) {
     const char *ext, *type;
   } fm[] = {{"glb", "model/gltf-binary"},
             {"stl", "model/stl"},
-            {"obj", "model/obj"},
+            {"obj?texture=off", "model/obj"}, /* the OBJ itself: textured, it is a zip */
             {"ply", "application/octet-stream"}};
   char etags[4][256];
   for (int i = 0; i < 4; i++) {
@@ -1065,6 +1069,150 @@ static void test_results_formats(void **state) {
   }
 }
 
+/* One variant of a result: GET twice, a conversion made on the first
+ * (X-Cache: miss) and served from the cache on the second (hit) with the
+ * same bytes; returns the first reply (the caller frees it). */
+static void get_variant_twice(ts_reply *a, const char *path, const char *type) {
+  ts_reply b;
+  ts_get(a, path);
+  TS_EXPECT_STATUS(a, 200);
+  ts_expect_header_prefix(a, "Content-Type", type);
+  ts_expect_header(a, "X-Cache", "miss");
+  ts_expect_header(a, "Cache-Control", "public, max-age=31536000, immutable");
+  ts_get(&b, path);
+  TS_EXPECT_STATUS(&b, 200);
+  ts_expect_header(&b, "X-Cache", "hit");
+  assert_int_equal(a->len, b.len);
+  assert_memory_equal(a->body, b.body, a->len);
+  ts_reply_free(&b);
+}
+
+/* The body of r as a zip archive (closed by the caller); fails when it is
+ * not one. */
+static zip_t *open_zip(const ts_reply *r) {
+  zip_error_t ze;
+  zip_error_init(&ze);
+  zip_source_t *src = zip_source_buffer_create(r->body, r->len, 0, &ze);
+  zip_t *za = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze) : NULL;
+  if (!za) fail_msg("%s: not a zip: %s", r->what, zip_error_strerror(&ze));
+  zip_error_fini(&ze);
+  return za;
+}
+
+/* The GLB's JSON chunk as text (malloc'd). */
+static char *glb_json(const ts_reply *r) {
+  expect_glb(r);
+  uint32_t n;
+  memcpy(&n, r->body + 12, 4);
+  assert_true(20 + (size_t)n <= r->len);
+  return strndup(r->body + 20, n);
+}
+
+/* Textures and compression from the cache (issue 18): a generation's
+ * stages served as every variant - the GLB textured by default (the image
+ * and TEXCOORD_0, no COLOR_0), meshopt-compressed (EXT_meshopt_compression
+ * and KHR_mesh_quantization, required) or Draco-compressed
+ * (KHR_draco_mesh_compression, required), both, neither; an earlier stage
+ * with the same texture; the textured OBJ as a zip of OBJ, MTL and image;
+ * the textured 3MF - each the same bytes twice, the second a cache hit, and
+ * every GLB accepted by the Khronos validator with 0 errors and 0
+ * warnings.  The stream's URLs carry compress. */
+static void test_results_variants(void **state) {
+  (void)state;
+  json_t *j = generate_raw("quality=3&size_mm=60&compress=meshopt", photo_jpg, photo_jpg_n, "image/jpeg");
+  char hash[65];
+  check_generate_fields(j, "glb?compress=meshopt", 3, 60, hash); /* the URLs carry compress */
+  json_decref(j);
+  static const struct {
+    const char *file;
+    int textured, meshopt, draco;
+  } glb[] = {{"final_optimized.glb", 1, 0, 0},
+             {"final_optimized.glb?compress=meshopt", 1, 1, 0},
+             {"final_optimized.glb?texture=off", 0, 0, 0},
+             {"final_optimized.glb?texture=off&compress=meshopt", 0, 1, 0},
+             {"final_optimized.glb?compress=draco", 1, 0, 1},
+             {"final_optimized.glb?texture=off&compress=draco", 0, 0, 1},
+             {"rough_mesh.glb?compress=meshopt&texture=on", 1, 1, 0}};
+  enum { NGLB = sizeof glb / sizeof *glb };
+  char files[NGLB][300], path[400];
+  const char *names[NGLB];
+  size_t bytes[NGLB];
+  for (int i = 0; i < NGLB; i++) {
+    snprintf(path, sizeof path, "/api/v1/results/%s/%s", hash, glb[i].file);
+    ts_reply a;
+    get_variant_twice(&a, path, "model/gltf-binary");
+    char *text = glb_json(&a);
+    assert_int_equal(strstr(text, "\"baseColorTexture\"") != NULL, glb[i].textured);
+    assert_int_equal(strstr(text, "\"TEXCOORD_0\"") != NULL, glb[i].textured);
+    assert_int_equal(strstr(text, "\"COLOR_0\"") != NULL, !glb[i].textured);
+    assert_int_equal(strstr(text, "\"EXT_meshopt_compression\"") != NULL, glb[i].meshopt);
+    assert_int_equal(strstr(text, "\"KHR_mesh_quantization\"") != NULL, glb[i].meshopt);
+    assert_int_equal(strstr(text, "\"KHR_draco_mesh_compression\"") != NULL, glb[i].draco);
+    free(text);
+    bytes[i] = a.len;
+    snprintf(files[i], sizeof files[i], "%s/variant%d.glb", tmp, i);
+    assert_int_equal(tu_write_file(files[i], a.body, a.len), 0);
+    names[i] = files[i];
+    ts_reply_free(&a);
+  }
+  print_message("final_optimized.glb: textured %zu bytes, +meshopt %zu, +draco %zu; vertex colours %zu, "
+                "+meshopt %zu, +draco %zu\n",
+                bytes[0], bytes[1], bytes[4], bytes[2], bytes[3], bytes[5]);
+  assert_true(bytes[1] < bytes[0] && bytes[3] < bytes[2] && bytes[4] < bytes[0] && bytes[5] < bytes[2]);
+  assert_int_equal(tu_gltf_validate(names, NGLB), NGLB);
+
+  /* the textured OBJ: a zip of the three files; without texture, the OBJ */
+  ts_reply a;
+  snprintf(path, sizeof path, "/api/v1/results/%s/final_optimized.obj", hash);
+  get_variant_twice(&a, path, "application/zip");
+  char disp[200];
+  assert_non_null(ts_header(&a, "Content-Disposition", disp, sizeof disp));
+  assert_non_null(strstr(disp, ".zip\""));
+  zip_t *za = open_zip(&a);
+  assert_int_equal(zip_get_num_entries(za, 0), 3);
+  assert_string_equal(zip_get_name(za, 0, 0), "model.obj");
+  assert_string_equal(zip_get_name(za, 1, 0), "model.mtl");
+  assert_string_equal(zip_get_name(za, 2, 0), "model.jpg");
+  zip_close(za);
+  ts_reply_free(&a);
+  snprintf(path, sizeof path, "/api/v1/results/%s/final_optimized.obj?texture=off", hash);
+  get_variant_twice(&a, path, "model/obj");
+  ts_reply_free(&a);
+  /* the textured 3MF carries the materials extension's texture */
+  snprintf(path, sizeof path, "/api/v1/results/%s/final_optimized.3mf", hash);
+  get_variant_twice(&a, path, "model/3mf");
+  assert_non_null(memmem(a.body, a.len, "3D/Textures/texture.jpg", 23));
+  ts_reply_free(&a);
+
+  /* what a variant cannot be: 422 naming the parameter */
+  static const struct {
+    const char *file, *param;
+  } bad[] = {{"final_optimized.stl?compress=meshopt", "compress"},
+             {"final_optimized.stl?texture=on", "texture"},
+             {"final_optimized.glb?compress=lz4", "compress"},
+             {"final_optimized.glb?texture=maybe", "texture"}};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    snprintf(path, sizeof path, "/api/v1/results/%s/%s", hash, bad[i].file);
+    ts_get(&a, path);
+    ts_expect_error(&a, 422, "invalid_param", bad[i].param);
+    ts_reply_free(&a);
+  }
+  /* a result without a texture (style=plain): auto gives vertex colours, on is refused */
+  j = generate_raw("quality=3&size_mm=60&style=plain", photo_jpg, photo_jpg_n, "image/jpeg");
+  check_generate_fields(j, "glb", 3, 60, hash);
+  json_decref(j);
+  snprintf(path, sizeof path, "/api/v1/results/%s/final_optimized.glb?texture=on", hash);
+  ts_get(&a, path);
+  ts_expect_error(&a, 422, "invalid_param", "texture");
+  ts_reply_free(&a);
+  snprintf(path, sizeof path, "/api/v1/results/%s/final_optimized.glb", hash);
+  get_variant_twice(&a, path, "model/gltf-binary");
+  char *text = glb_json(&a);
+  assert_null(strstr(text, "\"images\""));
+  free(text);
+  ts_reply_free(&a);
+}
+
 /* 3MF: a job asked in 3MF answers with .3mf URLs, and the result serves as
  * model/3mf: a zip whose model part is in millimetres with the job's
  * triangle count, the same bytes on a second fetch (the package itself is
@@ -1082,13 +1230,9 @@ static void test_results_3mf(void **state) {
   TS_EXPECT_STATUS(&a, 200);
   ts_expect_header_prefix(&a, "Content-Type", "model/3mf");
   if (a.len < 4 || memcmp(a.body, "PK\x03\x04", 4)) fail_msg("%s: not a zip", path);
-  zip_error_t ze;
-  zip_error_init(&ze);
-  zip_source_t *src = zip_source_buffer_create(a.body, a.len, 0, &ze);
-  zip_t *za = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze) : NULL;
-  if (!za) fail_msg("%s: not a zip: %s", path, zip_error_strerror(&ze));
-  zip_error_fini(&ze);
-  assert_int_equal(zip_get_num_entries(za, 0), 3);
+  zip_t *za = open_zip(&a);
+  /* the model, content types, relationships, and the texture with its relationship */
+  assert_int_equal(zip_get_num_entries(za, 0), 5);
   zip_stat_t st;
   assert_int_equal(zip_stat(za, "3D/3dmodel.model", 0, &st), 0);
   char *model = calloc(1, st.size + 1);
@@ -1441,17 +1585,86 @@ static void test_restart_serves_cache(void **state) {
 }
 
 static char found_path[4096];
-static const char *find_hash;
-static int find_ply(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+static const char *find_hash, *find_name;
+static int find_file(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
   (void)sb, (void)ftw;
   char want[200];
-  snprintf(want, sizeof want, "/%s/final_optimized.ply", find_hash);
+  snprintf(want, sizeof want, "/%s/%s", find_hash, find_name);
   size_t pl = strlen(path), wl = strlen(want);
   if (flag == FTW_F && pl >= wl && strcmp(path + pl - wl, want) == 0) {
     snprintf(found_path, sizeof found_path, "%s", path);
     return 1;
   }
   return 0;
+}
+
+/* The path of the disk tier's file of (hash, name) under data, into
+ * found_path; fails when there is none. */
+static void find_entry(const char *data, const char *hash, const char *name) {
+  found_path[0] = 0;
+  find_hash = hash;
+  find_name = name;
+  nftw(data, find_file, 16, FTW_PHYS);
+  if (!found_path[0]) fail_msg("no file */%s/%s under %s", hash, name, data);
+}
+
+/* A result whose texture is not there yet, as while its job runs (the
+ * texture comes after the final stage, meta.json last): made by removing
+ * meta.json and the texture from the disk tier of a stopped server.  Then
+ * an earlier stage's auto GLB is the vertex-coloured one, sent no-store
+ * (its URL will give the textured file), texture=on is refused naming
+ * texture, texture=off is immutable; the same request is no cache hit
+ * (the result is not whole) and runs again, after which the stage's GLB
+ * carries the texture and is immutable. */
+static void test_results_before_texture(void **state) {
+  (void)state;
+  char data[600], path[sizeof found_path + 64];
+  snprintf(data, sizeof data, "%s/data-texture", tmp);
+  assert_int_equal(server_start(&S, data, "--workers 1", "texture1"), 0);
+  json_t *j = generate_raw("quality=3&size_mm=60", photo_jpg, photo_jpg_n, "image/jpeg");
+  char hash[65];
+  check_generate_fields(j, "glb", 3, 60, hash);
+  json_decref(j);
+  ts_stop_clean(&S);
+  find_entry(data, hash, "meta.json");
+  *strrchr(found_path, '/') = 0;
+  static const char *const gone[] = {"meta.json", "texture.json", "texture.jpg"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(path, sizeof path, "%s/%s", found_path, gone[i]);
+    if (unlink(path)) fail_msg("%s: %s", path, strerror(errno));
+  }
+  assert_int_equal(server_start(&S, data, "--workers 1", "texture2"), 0);
+  ts_reply a;
+  snprintf(path, sizeof path, "/api/v1/results/%s/rough_mesh.glb", hash);
+  ts_get(&a, path);
+  TS_EXPECT_STATUS(&a, 200);
+  ts_expect_header(&a, "Cache-Control", "no-store");
+  char *text = glb_json(&a);
+  assert_null(strstr(text, "\"images\""));
+  free(text);
+  ts_reply_free(&a);
+  snprintf(path, sizeof path, "/api/v1/results/%s/rough_mesh.glb?texture=on", hash);
+  ts_get(&a, path);
+  ts_expect_error(&a, 422, "invalid_param", "texture");
+  ts_reply_free(&a);
+  snprintf(path, sizeof path, "/api/v1/results/%s/rough_mesh.glb?texture=off", hash);
+  ts_get(&a, path);
+  TS_EXPECT_STATUS(&a, 200);
+  ts_expect_header(&a, "Cache-Control", "public, max-age=31536000, immutable");
+  ts_reply_free(&a);
+  j = generate_raw("quality=3&size_mm=60", photo_jpg, photo_jpg_n, "image/jpeg");
+  if (json_is_true(json_object_get(j, "cached")))
+    fail_msg("a result without its texture was answered from the cache");
+  json_decref(j);
+  snprintf(path, sizeof path, "/api/v1/results/%s/rough_mesh.glb", hash);
+  ts_get(&a, path);
+  TS_EXPECT_STATUS(&a, 200);
+  ts_expect_header(&a, "Cache-Control", "public, max-age=31536000, immutable");
+  text = glb_json(&a);
+  assert_non_null(strstr(text, "\"baseColorTexture\""));
+  free(text);
+  ts_reply_free(&a);
+  ts_stop_clean(&S);
 }
 
 static void test_truncated_cache_file(void **state) {
@@ -1471,10 +1684,7 @@ static void test_truncated_cache_file(void **state) {
   expect_ply(&orig);
   ts_stop_clean(&S);
   /* cut the cached file in half, with the server down */
-  found_path[0] = 0;
-  find_hash = hash;
-  nftw(data, find_ply, 16, FTW_PHYS);
-  if (!found_path[0]) fail_msg("no file */%s/final_optimized.ply under %s", hash, data);
+  find_entry(data, hash, "final_optimized.ply");
   struct stat sb;
   assert_int_equal(stat(found_path, &sb), 0);
   assert_int_equal(truncate(found_path, sb.st_size / 2), 0);
@@ -2091,6 +2301,7 @@ int main(void) {
       cmocka_unit_test(test_concurrent_identical),
       cmocka_unit_test(test_results_formats),
       cmocka_unit_test(test_results_3mf),
+      cmocka_unit_test(test_results_variants),
       cmocka_unit_test(test_path_traversal),
       cmocka_unit_test(test_jobs_api),
       cmocka_unit_test(test_disconnect_cancels),
@@ -2108,9 +2319,13 @@ int main(void) {
       cmocka_unit_test(test_queue_shutdown),
   };
   const struct CMUnitTest restart[] = {
-      cmocka_unit_test(test_restart_serves_cache), cmocka_unit_test(test_truncated_cache_file),
-      cmocka_unit_test(test_drain_on_sigterm),     cmocka_unit_test(test_env_options),
-      cmocka_unit_test(test_serve_help),           cmocka_unit_test(test_device_option),
+      cmocka_unit_test(test_restart_serves_cache),
+      cmocka_unit_test(test_truncated_cache_file),
+      cmocka_unit_test(test_results_before_texture), /* starts and stops its own server, as these do */
+      cmocka_unit_test(test_drain_on_sigterm),
+      cmocka_unit_test(test_env_options),
+      cmocka_unit_test(test_serve_help),
+      cmocka_unit_test(test_device_option),
   };
   const struct CMUnitTest budget[] = {
       cmocka_unit_test(test_budget_stats),

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <turbojpeg.h>
+#include <unistd.h>
 #include <webp/encode.h>
 
 static uint8_t *png_encode(struct spng_ihdr *ihdr, const uint8_t *pixels, size_t len, const uint8_t *palette,
@@ -241,3 +242,29 @@ uint8_t *tu_webp_animated(const uint8_t *rgba, uint32_t w, uint32_t h, size_t *s
   return f;
 }
 
+
+int tu_gltf_validate(const char *const *files, int n) {
+  char validator[512] = "build/tools/gltf-validator/validate.js";
+  const char *bin = getenv("ORFEAS_BIN");
+  if (bin && strrchr(bin, '/'))
+    snprintf(validator, sizeof validator, "%.*s/tools/gltf-validator/validate.js",
+             (int)(strrchr(bin, '/') - bin), bin);
+  if (access(validator, R_OK)) {
+    printf("    the glTF validator is not installed at %s (make test installs it)\n", validator);
+    return -1;
+  }
+  char cmd[4096];
+  int at = snprintf(cmd, sizeof cmd, "timeout 120 node %s", validator);
+  for (int i = 0; i < n; i++)
+    at += snprintf(cmd + at, sizeof cmd - (size_t)at, " %s", files[i]);
+  snprintf(cmd + at, sizeof cmd - (size_t)at, " 2>&1");
+  FILE *f = popen(cmd, "r");
+  if (!f) return -1;
+  char line[1024];
+  int clean = 0;
+  while (fgets(line, sizeof line, f)) {
+    printf("    %s", line);
+    clean += strstr(line, ": errors=0 warnings=0") != NULL;
+  }
+  return pclose(f) == 0 || clean < n ? clean : -1;
+}

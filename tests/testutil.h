@@ -46,6 +46,12 @@ uint8_t *tu_photo_png(uint32_t n, size_t *size);
 /* RGBA -> RGB (drops alpha). */
 uint8_t *tu_rgba_to_rgb(const uint8_t *rgba, uint32_t w, uint32_t h);
 
+/* Runs the Khronos glTF validator (BUILD/tools/gltf-validator/validate.js
+ * beside $ORFEAS_BIN, else build/; as tests/test_tools.sh does) on the n
+ * GLB files, printing its lines; returns how many have 0 errors and 0
+ * warnings, or -1 when it is not installed (saying so) or did not run. */
+int tu_gltf_validate(const char *const *files, int n);
+
 /* Writes/reads a whole file; 0 on success / NULL on failure. */
 int tu_write_file(const char *path, const void *data, size_t size);
 uint8_t *tu_read_file(const char *path, size_t *size); /* NUL-terminated too */

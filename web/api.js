@@ -115,13 +115,14 @@ export async function repairedFile(file, params, format, signal) {
   return resp.arrayBuffer();
 }
 
-// Whether a result file can be had (HEAD; a format this build cannot write answers 415).
+// Whether a result file can be had (HEAD; a format this build cannot write
+// answers 415), its size and its media type.
 export async function probe(url) {
   try {
     const resp = await fetch(url, { method: 'HEAD' });
-    return { ok: resp.ok, bytes: Number(resp.headers.get('Content-Length')) || null };
+    return { ok: resp.ok, bytes: Number(resp.headers.get('Content-Length')) || null, type: resp.headers.get('Content-Type') || '' };
   } catch {
-    return { ok: false, bytes: null };
+    return { ok: false, bytes: null, type: '' };
   }
 }
 

@@ -63,9 +63,26 @@ function queueVendor(rel) {
   }
 }
 
+// A file a module finds at run time rather than imports:
+// `new URL('three/addons/<path>', import.meta.url)`, a file or (ending in
+// '/') a folder (DRACOLoader's decoder: its wasm and its wrapper script).
+const RUNTIME_URL = /new URL\((['"])(three\/addons\/[^'"\n]+)\1, import\.meta\.url\)/g;
+const files = []; // vendor files copied as they are: paths relative to OUT
+
+function queueFiles(target) {
+  if (!target.endsWith('/')) return files.push(target);
+  const dir = path.join(threeDir, target.slice(vendorRel.length + 1));
+  for (const name of fs.readdirSync(dir).sort()) if (fs.statSync(path.join(dir, name)).isFile()) files.push(target + name);
+}
+
 // Rewrites the bare specifiers of the module at `rel` (relative to OUT) and
 // queues the vendor files it reaches.
 function rewrite(source, rel) {
+  source = source.replace(RUNTIME_URL, (all, quote, spec) => {
+    const target = bareTarget(spec);
+    queueFiles(target);
+    return `new URL(${quote}${relativeSpec(rel, target)}${target.endsWith('/') ? '/' : ''}${quote}, import.meta.url)`;
+  });
   return source.replace(SPECIFIER, (all, lead, quote, spec) => {
     const target = bareTarget(spec);
     if (target) {
@@ -100,5 +117,10 @@ while (pending.length) {
   fs.writeFileSync(dst, rewrite(fs.readFileSync(src, 'utf8'), rel));
   copied++;
 }
+for (const rel of files) {
+  const dst = path.join(out, rel);
+  fs.mkdirSync(path.dirname(dst), { recursive: true });
+  fs.copyFileSync(path.join(threeDir, rel.slice(vendorRel.length + 1)), dst);
+}
 fs.copyFileSync(path.join(threeDir, 'LICENSE'), path.join(out, vendorRel, 'LICENSE.txt'));
-console.log(`build.mjs: ${out} with three ${threeVersion} (${copied} vendor modules)`);
+console.log(`build.mjs: ${out} with three ${threeVersion} (${copied} vendor modules, ${files.length} run-time files)`);

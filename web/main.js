@@ -3,6 +3,9 @@
 // subject mask (POST /api/v1/mask), runs the progressive generation and
 // feeds each stage to the 3D view and the stage list as it arrives, shows
 // the result and its downloads, and keeps the server panel up to date.
+// The view loads each stage as a meshopt-compressed GLB (textured where the
+// result has a texture: once the job has finished, a click on a stage shows
+// it again with the texture); a lithophane is shown backlit by default.
 // A mesh dropped instead (repair.js) is repaired at once
 // (POST /api/v1/repair): the repaired model in the view, its figures
 // before and after, and its files to download.
@@ -105,10 +108,26 @@ async function updateMask() {
   setGenerateReady();
 }
 
+// What the view loads for a stage: its GLB, meshopt-compressed (the
+// smallest download; docs/API.md), whatever format the request asked for.
+function viewUrl(url) {
+  return `${url.replace(/\?.*$/, '').replace(/\.[A-Za-z0-9]+$/, '')}.glb?compress=meshopt`;
+}
+
+// Whether a generation's parameters make a flat lithophane (the backlit
+// view's default; a cylinder's thickness is not its height).
+function flatLithophane(params) {
+  return params.mode === 'lithophane' && params.shape !== 'cylinder';
+}
+
 function stageItem(ev) {
   const li = document.createElement('li');
   li.dataset.stage = ev.stage;
-  const name = document.createElement('span');
+  const name = document.createElement(ev.data?.url ? 'button' : 'span');
+  if (ev.data?.url) {
+    name.type = 'button';
+    name.title = 'Show this stage';
+  }
   name.className = 'stage-name';
   name.textContent = STAGE_LABELS[ev.stage] || ev.stage;
   const time = document.createElement('span');
@@ -146,7 +165,7 @@ async function generate(viewer) {
         $('stages').append(li);
         bar.setAttribute('aria-valuenow', String(ev.progress));
         bar.firstElementChild.style.width = `${ev.progress}%`;
-        const url = ev.data.url.replace(/\.[A-Za-z0-9]+$/, '.glb');
+        const url = viewUrl(ev.data.url);
         const shown = () => {
           li.querySelector('.stage-state').textContent = 'shown';
           li.classList.add('shown');
@@ -154,11 +173,12 @@ async function generate(viewer) {
           $('viewport-empty').hidden = true;
           $('viewport-label').textContent = `${STAGE_LABELS[ev.stage] || ev.stage} · ${ms(ev.data.elapsed_ms ?? 0)} · ${nf.format(ev.data.faces)} faces`;
         };
-        loads.push(
+        const showStage = () =>
           viewer.show(url, shown).catch(() => {
             li.querySelector('.stage-state').textContent = 'could not be shown';
-          }),
-        );
+          });
+        li.querySelector('.stage-name').addEventListener('click', showStage);
+        loads.push(showStage());
       },
       () => {
         // the request was accepted: only now does the previous result go
@@ -168,6 +188,10 @@ async function generate(viewer) {
         bar.setAttribute('aria-valuenow', '0');
         bar.firstElementChild.style.width = '0%';
         viewer.reset();
+        const litho = flatLithophane(params);
+        $('backlit-tool').hidden = !litho;
+        $('backlit').checked = litho;
+        viewer.setBacklit(litho, Number(params.min_mm) || 0.8);
       },
       abort.signal,
     );
@@ -214,6 +238,8 @@ async function repair(viewer) {
     $('result').hidden = true;
     $('viewport').removeAttribute('data-shown');
     viewer.reset();
+    $('backlit-tool').hidden = true;
+    viewer.setBacklit(false);
     const glb = await repairedFile(mesh, params, 'glb', abort.signal);
     const li = stageItem({ stage: 'final_repaired', data: { elapsed_ms: r.timings_ms?.total ?? 0 }, cached: r.cached });
     $('stages').append(li);
@@ -294,6 +320,7 @@ async function main() {
     },
   });
   $('wireframe').addEventListener('change', (e) => viewer.setWireframe(e.target.checked));
+  $('backlit').addEventListener('change', (e) => viewer.setBacklit(e.target.checked, Number(controls?.values().min_mm) || 0.8));
   startStatus({ queue: 'st-queue', running: 'st-running', memory: 'st-memory', cache: 'st-cache', note: 'status-note' });
 
   initUpload(

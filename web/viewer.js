@@ -11,14 +11,65 @@
 // stood on the grid, centred.  Rendering happens on demand (a change of
 // view, a new mesh, a resize), not in a loop, so an idle page costs nothing.
 // preserveDrawingBuffer keeps the last frame readable (screenshots, tests).
+//
+// The studio loads meshopt-compressed GLBs (EXT_meshopt_compression and
+// KHR_mesh_quantization, docs/API.md "Textures and compression"), decoded
+// by three's own MeshoptDecoder, and reads Draco ones
+// (KHR_draco_mesh_compression) with its DRACOLoader; a textured model shows its texture as
+// it is (no clay tint).
+//
+// The backlit view shows a lithophane as it is seen with a light behind
+// it: every point of the plate lets through T(t) = exp(-k t) of the light,
+// t its thickness in millimetres and k = ln 2 per mm - the Beer-Lambert law
+// the engine makes the plate's thickness by (src/modes/lithophane.h,
+// ORF_LITHO_K: T(t) = T(max) + Y (T(min) - T(max)) for the picture's
+// relative luminance Y) - so the photograph appears as on the print.  The
+// plate lies flat with its back on the grid (glTF's Y up), so a point's
+// thickness is its height; the brightest part (the thinnest, min_mm) is
+// shown at the light's full brightness, T(t) / T(min_mm), in a dark room,
+// seen straight from the front.
 
 import * as THREE from 'three';
 import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
+import { MeshoptDecoder } from 'three/addons/libs/meshopt_decoder.module.js';
+import { DRACOLoader } from 'three/addons/loaders/DRACOLoader.js';
 
 const BACKGROUND = 0xe9edf2;
 const CLAY = 0xd8c6ae;
 const MIN_DWELL_MS = 250;
+const BACKLIT_BACKGROUND = 0x15171a;
+const BACKLIT_LIGHT = 0xfff6e8; // a warm white lamp
+export const LITHO_K = Math.LN2; // per mm: src/modes/lithophane.h, ORF_LITHO_K
+
+// Light through the plate: T(t) / T(minMm) of the lamp, t the height (mm)
+// of the point above the plate's back.
+function backlitMaterial(minMm) {
+  return new THREE.ShaderMaterial({
+    uniforms: {
+      k: { value: LITHO_K },
+      minMm: { value: minMm },
+      lamp: { value: new THREE.Color(BACKLIT_LIGHT) },
+    },
+    vertexShader: `
+      varying float vThickness;
+      void main() {
+        vec4 world = modelMatrix * vec4(position, 1.0);
+        vThickness = world.y * 1000.0;
+        gl_Position = projectionMatrix * viewMatrix * world;
+      }`,
+    fragmentShader: `
+      uniform float k;
+      uniform float minMm;
+      uniform vec3 lamp;
+      varying float vThickness;
+      void main() {
+        float transmitted = exp(-k * max(vThickness - minMm, 0.0));
+        gl_FragColor = vec4(lamp * transmitted, 1.0);
+        #include <colorspace_fragment>
+      }`,
+  });
+}
 
 export function createViewer(container, { onGrid } = {}) {
   const renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
@@ -48,9 +99,14 @@ export function createViewer(container, { onGrid } = {}) {
   let model = null;
   let wireframe = false;
   let fitted = false;
+  let backlit = null; // { minMm } while the backlit view is on
   let generation = 0; // bumped by reset(): meshes of an older generation are dropped
   let queue = Promise.resolve(); // the displays, one after the other
   const loader = new GLTFLoader();
+  loader.setMeshoptDecoder(MeshoptDecoder);
+  // compress=draco files: the decoder (wasm) from the pinned three package,
+  // copied beside the vendor modules by web/build.mjs
+  loader.setDRACOLoader(new DRACOLoader().setDecoderPath(new URL('three/addons/libs/draco/gltf/', import.meta.url).href));
 
   const render = () => renderer.render(scene, camera);
   controls.addEventListener('change', render);
@@ -74,6 +130,7 @@ export function createViewer(container, { onGrid } = {}) {
       grid.material.dispose();
     }
     grid = new THREE.GridHelper((cells * cell) / 1000, cells, 0x7b8794, 0xc3cad3);
+    grid.visible = !backlit; // the backlit view is a dark room
     scene.add(grid);
     if (onGrid) onGrid(cell, cells * cell);
   }
@@ -89,9 +146,10 @@ export function createViewer(container, { onGrid } = {}) {
       if (!o.isMesh) return;
       if (!o.geometry.attributes.normal) o.geometry.computeVertexNormals();
       for (const m of [].concat(o.material)) {
-        if (!o.geometry.attributes.color) m.color = new THREE.Color(CLAY);
+        if (!o.geometry.attributes.color && !m.map) m.color = new THREE.Color(CLAY);
         m.side = THREE.DoubleSide;
       }
+      o.userData.material = o.material; // its own, while the backlit view borrows the mesh
     });
     const box = new THREE.Box3().setFromObject(obj);
     const centre = box.getCenter(new THREE.Vector3());
@@ -111,9 +169,51 @@ export function createViewer(container, { onGrid } = {}) {
     controls.update();
   }
 
+  // The backlit view's material on every mesh of obj (or each its own).
+  function applyBacklit(obj) {
+    obj.traverse((o) => {
+      if (!o.isMesh) return;
+      if (o.material !== o.userData.material) o.material.dispose();
+      o.material = backlit ? backlitMaterial(backlit.minMm) : o.userData.material;
+      for (const m of [].concat(o.material)) m.wireframe = wireframe;
+    });
+    scene.background = new THREE.Color(backlit ? BACKLIT_BACKGROUND : BACKGROUND);
+    if (grid) grid.visible = !backlit;
+  }
+
+  // Straight at the plate's front (from above: it lies on the grid) and
+  // filling the view, the picture upright: its top is towards -Z, which is
+  // the screen's up for a camera a hair (1 mrad) towards +Z from straight
+  // above (straight above, OrbitControls' up would be undefined).
+  function faceFront(size) {
+    const half = Math.max(size.x / camera.aspect, size.z) / 2;
+    const dist = (half * 1.08) / Math.tan(THREE.MathUtils.degToRad(camera.fov / 2));
+    controls.target.set(0, size.y, 0);
+    camera.position.set(0, size.y + dist, dist * 1e-3);
+    camera.near = dist / 100;
+    camera.far = dist * 100;
+    camera.updateProjectionMatrix();
+    controls.update();
+  }
+
+  function modelSize() {
+    return new THREE.Box3().setFromObject(model).getSize(new THREE.Vector3());
+  }
+
+  // Whether obj shows a texture (the viewport's data-textured).
+  function textured(obj) {
+    let any = false;
+    obj.traverse((o) => {
+      if (o.isMesh && [].concat(o.userData.material || o.material).some((m) => m.map)) any = true;
+    });
+    return any;
+  }
+
   function display(obj) {
     const size = prepare(obj);
     applyWireframe(obj);
+    applyBacklit(obj);
+    container.dataset.textured = String(textured(obj));
     if (model) {
       scene.remove(model);
       dispose(model);
@@ -122,7 +222,8 @@ export function createViewer(container, { onGrid } = {}) {
     scene.add(model);
     setGrid(Math.max(size.x, size.z) * 1000);
     if (!fitted) {
-      fit(size);
+      if (backlit) faceFront(size);
+      else fit(size);
       fitted = true;
     }
     render();
@@ -132,7 +233,10 @@ export function createViewer(container, { onGrid } = {}) {
     obj.traverse((o) => {
       if (!o.isMesh) return;
       o.geometry.dispose();
-      for (const m of [].concat(o.material)) m.dispose();
+      for (const m of new Set([].concat(o.material, o.userData.material || []))) {
+        m.map?.dispose();
+        m.dispose();
+      }
     });
   }
 
@@ -187,6 +291,16 @@ export function createViewer(container, { onGrid } = {}) {
       display(gltf.scene);
       if (onShown) onShown();
       return gltf.scene;
+    },
+    // The backlit view (a lithophane's) on, with the plate's thinnest
+    // thickness minMm, or off: the model's own look again.
+    setBacklit(on, minMm = 0.8) {
+      backlit = on ? { minMm } : null;
+      if (model) {
+        applyBacklit(model);
+        if (on) faceFront(modelSize());
+      }
+      render();
     },
     setWireframe(on) {
       wireframe = on;

@@ -46,7 +46,7 @@ static const char *const kBackgroundHelp[] = {
     NULL};
 static const char *const kShapes[] = {"flat", "cylinder", NULL};
 static const char *const kTextures[] = {"auto", "on", "off", NULL};
-static const char *const kCompress[] = {"none", "meshopt", NULL};
+static const char *const kCompress[] = {"none", "meshopt", "draco", NULL};
 
 #define OFF(f) offsetof(orf_params, f)
 static const param_desc kParams[] = {
@@ -59,7 +59,8 @@ static const param_desc kParams[] = {
     {"border_mm", P_NUM, OFF(border_mm), 0, 50, NULL, M_LITHO,
      "frame around the lithophane at full thickness, mm"},
     {"compress", P_ENUM, OFF(compress), 0, 0, kCompress, 0,
-     "compression of a GLB download: none, or meshopt (quantised, EXT_meshopt_compression)"},
+     "compression of a GLB download: none, meshopt (quantised, EXT_meshopt_compression) or draco "
+     "(KHR_draco_mesh_compression)"},
     {"cutout", P_BOOL, OFF(cutout), 0, 1, NULL, M_RELIEF, "the plate follows the subject's silhouette"},
     {"depth_mm", P_NUM, OFF(depth_mm), 0.2, 500, NULL, M_EXTRUDE, "extrusion depth (height of the part), mm"},
     {"detail", P_NUM, OFF(detail), 0, 1, NULL, M_INFLATE,
@@ -329,8 +330,8 @@ int orf_params_validate(const orf_params *p, char *err, size_t err_size) {
   default: break;
   }
   /* the conversions: what the format can hold */
-  if ((unsigned)p->compress > ORF_COMPRESS_MESHOPT)
-    return fail(err, err_size, "compress must be none or meshopt");
+  if ((unsigned)p->compress > ORF_COMPRESS_DRACO)
+    return fail(err, err_size, "compress must be none, meshopt or draco");
   if ((unsigned)p->texture > ORF_TEXTURE_OFF) return fail(err, err_size, "texture must be auto, on or off");
   if (p->compress != ORF_COMPRESS_NONE && p->format != ORF_FMT_GLB)
     return fail(err, err_size, "compress=%s applies to format=glb only (got format=%s)",

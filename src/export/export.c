@@ -3,7 +3,7 @@
  * orf_export_compressed are it without a texture), and its file form
  * orf_export_file_textured(): checks a mesh (and a texture) once, picks the
  * writer of the format (stl.c, obj.c, ply.c, glb.c, glb_meshopt.c,
- * threemf.c; a textured OBJ is a zip of the OBJ, its MTL and the image,
+ * glb_draco.c, threemf.c; a textured OBJ is a zip of the OBJ, its MTL and the image,
  * zip.c) and hands out its bytes, or puts them in files atomically.
  *
  * The file is written the way crash-safe writers do it (the classic
@@ -48,6 +48,7 @@ const char *orf_compress_name(orf_compress c) {
   switch (c) {
   case ORF_COMPRESS_NONE: return "none";
   case ORF_COMPRESS_MESHOPT: return "meshopt";
+  case ORF_COMPRESS_DRACO: return "draco";
   }
   return NULL;
 }
@@ -104,13 +105,15 @@ int orf_export_textured(const orf_mesh *m, const orf_texture *t, orf_format f, o
   *out_size = 0;
   int rc = check_mesh(m);
   if (rc) return rc;
-  if (c != ORF_COMPRESS_NONE && (c != ORF_COMPRESS_MESHOPT || f != ORF_FMT_GLB)) return ORF_EINVAL;
+  if ((unsigned)c > ORF_COMPRESS_DRACO || (c != ORF_COMPRESS_NONE && f != ORF_FMT_GLB)) return ORF_EINVAL;
   if (t && !t->data) t = NULL;
   if (t && (!orf_format_holds_texture(f) || check_texture(t))) return ORF_EINVAL;
   orf_buf b = {0};
   switch (f) {
   case ORF_FMT_GLB:
-    rc = c == ORF_COMPRESS_MESHOPT ? orf_write_glb_meshopt(m, t, &b) : orf_write_glb(m, t, &b);
+    rc = c == ORF_COMPRESS_MESHOPT ? orf_write_glb_meshopt(m, t, &b)
+         : c == ORF_COMPRESS_DRACO ? orf_write_glb_draco(m, t, &b)
+                                   : orf_write_glb(m, t, &b);
     break;
   case ORF_FMT_STL: rc = orf_write_stl(m, &b); break;
   case ORF_FMT_OBJ: rc = t ? orf_write_obj_zip(m, t, &b) : orf_write_obj(m, NULL, NULL, &b); break;

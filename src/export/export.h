@@ -12,6 +12,7 @@
 #define ORF_EXPORT_H
 
 #include "buf.h"
+#include "draco.h"
 #include "orfeas.h"
 
 int orf_write_stl(const orf_mesh *m, orf_buf *out);
@@ -27,14 +28,20 @@ int orf_write_ply(const orf_mesh *m, orf_buf *out);
 int orf_write_glb(const orf_mesh *m, const orf_texture *t, orf_buf *out);
 /* The same, quantised and meshopt-compressed (glb_meshopt.c). */
 int orf_write_glb_meshopt(const orf_mesh *m, const orf_texture *t, orf_buf *out);
-/* glb.c's pieces that glb_meshopt.c shares: the position conversion, the
+/* glb.c's pieces that glb_meshopt.c and glb_draco.c share: the position conversion, the
  * sRGB byte to linear float, the material (and with an image in buffer
  * view `image_view`, the texture, sampler and image that it uses), the
  * container up to the BIN chunk's data. */
 void orf_glb_position(const float *p, float q[3]);
 float orf_srgb_to_linear(uint8_t c);
 void orf_glb_put_material(orf_buf *json, const orf_texture *t, int image_view);
+/* Appends len bytes of data and zeros up to a multiple of 4 (glTF's
+ * alignment of a buffer view in the BIN chunk). */
+void orf_glb_put_padded(orf_buf *out, const void *data, size_t len);
 int orf_glb_begin(orf_buf *out, orf_buf *json, size_t bin_len);
+/* The same, Draco-compressed (KHR_draco_mesh_compression; glb_draco.c with
+ * draco.cpp). */
+int orf_write_glb_draco(const orf_mesh *m, const orf_texture *t, orf_buf *out);
 /* 3MF (3MF Core Specification 1.3): millimetres, Z up, as given; colours as a
  * materials-extension colour group, quantised to 5 bits a channel; with a
  * texture t (not NULL), a texture2d and texture2dgroup instead. */

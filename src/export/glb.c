@@ -125,6 +125,12 @@ static void put_json(orf_buf *j, const orf_mesh *m, const orf_texture *t, const 
  * header, the JSON chunk and the BIN chunk's header for bin_len bytes (a
  * multiple of 4) that the caller appends next.  -1 when memory runs out
  * or the file would pass GLB's 32-bit length. */
+void orf_glb_put_padded(orf_buf *out, const void *data, size_t len) {
+  static const uint8_t zeros[4] = {0};
+  orf_buf_append(out, data, len);
+  orf_buf_append(out, zeros, (4 - len % 4) % 4);
+}
+
 int orf_glb_begin(orf_buf *out, orf_buf *json, size_t bin_len) {
   while (!json->failed && json->len % 4)
     orf_buf_append(json, " ", 1);
@@ -214,11 +220,7 @@ int orf_write_glb(const orf_mesh *m, const orf_texture *t, orf_buf *out) {
   }
   for (size_t i = 0; i < 3 * f; i++)
     orf_buf_u32le(out, m->indices[i]);
-  if (t) {
-    static const uint8_t zeros[4] = {0};
-    orf_buf_append(out, t->data, t->size);
-    orf_buf_append(out, zeros, image - t->size);
-  }
+  if (t) orf_glb_put_padded(out, t->data, t->size);
   if (out->failed) goto out_nomem;
 
   orf_buf_free(&j);

@@ -223,11 +223,7 @@ int orf_write_glb_meshopt(const orf_mesh *m, const orf_texture *t, orf_buf *out)
     goto out;
   }
   orf_buf_append(out, enc, at);
-  if (t) {
-    static const uint8_t zeros[4] = {0};
-    orf_buf_append(out, t->data, t->size);
-    orf_buf_append(out, zeros, image - t->size);
-  }
+  if (t) orf_glb_put_padded(out, t->data, t->size);
   rc = out->failed ? ORF_ENOMEM : ORF_OK;
 out:
   orf_buf_free(&j);

@@ -15,8 +15,17 @@
 // repaired model is shown, its figures before and after (open edges,
 // non-manifold edges, shells, volume) are the server's, its download is the
 // repaired file, and a file that is no mesh says so next to the file input.
-// Screenshots: BUILD/studio.png, BUILD/studio-points.png,
-// BUILD/studio-repair.png and BUILD/studio-phone.png.
+// Issue 18: the view loads meshopt-compressed GLBs and shows the texture,
+// at every stage (a stage clicked again after the job); three.js's
+// GLTFLoader (with MeshoptDecoder, as the page has it) loads every GLB
+// variant the server makes; the downloads list the compressed GLB with
+// every file's size; and a lithophane of a real photograph is shown
+// backlit by default, whose canvas pixels correlate with the photograph
+// (Pearson's r of the luminances over the plate at least LITHO_MIN_R).
+// Screenshots: BUILD/studio.png, BUILD/studio-stage.png,
+// BUILD/studio-backlit.png, BUILD/studio-lithophane.png,
+// BUILD/studio-points.png, BUILD/studio-repair.png and
+// BUILD/studio-phone.png.
 //
 // Prints cmocka's summary lines ("[  PASSED  ] N test(s)." and
 // "[  FAILED  ] N test(s).") for tests/run.sh.  Skips (with a message) only
@@ -36,7 +45,14 @@ const bin = path.join(build, 'orfeas');
 const CHROMIUM = '/usr/bin/chromium';
 const STAGES = ['voxel_preview', 'rough_mesh', 'refined_mesh', 'final_optimized'];
 const BACKGROUND = [0xe9, 0xed, 0xf2]; // viewer.js BACKGROUND
-const deadline = Date.now() + 150_000;
+const deadline = Date.now() + 240_000;
+// The floor of the backlit lithophane's correlation with its photograph,
+// both in linear light (where the law makes the light through the plate
+// affine in the picture's luminance): what it allows for is the mesh's
+// resolution at quality 5 (the plate's relief is sampled coarser than the
+// photograph) and the edge's anti-aliasing; the test prints what it measures.
+const LITHO_MIN_R = 0.9;
+const LITHO_PHOTO = '/usr/share/doc/opencv-doc/examples/data/butterfly.jpg';
 
 let passed = 0;
 const failures = [];
@@ -273,11 +289,14 @@ async function run(browser, base) {
     await page.waitForFunction(() => ![...document.querySelectorAll('#downloads .hint')].some((h) => h.textContent === 'checking…'));
     const links = await page.locator('#downloads a.download').evaluateAll((as) => as.map((a) => ({ href: a.href, download: a.hasAttribute('download'), format: a.dataset.format })));
     const formats = desc.params.find((p) => p.name === 'format').choices;
-    expect(links.length >= 4, `a link for each format this build writes (${links.map((l) => l.format)})`);
-    expect((await page.locator('#downloads li').count()) === formats.length, 'every format listed');
+    expect(links.length >= 6, `a link for each format this build writes and the compressed GLBs (${links.map((l) => l.format)})`);
+    expect((await page.locator('#downloads li').count()) === formats.length + 2, 'every format listed, and the compressed GLBs');
+    const sizes = await page.locator('#downloads .hint').allTextContents();
+    expect(sizes.every((t) => /^\d+(\.\d)? [KM]B$/.test(t)), `every download's size is shown (${sizes.join(', ')})`);
     for (const l of links) {
       expect(l.download, `${l.format} link has the download attribute`);
-      expect(new RegExp(`/api/v1/results/[0-9a-f]{64}/final_optimized\\.${l.format}$`).test(l.href), `${l.format} link is the result URL`);
+      const file = l.format.startsWith('glb-') ? `glb\\?compress=${l.format.slice(4)}` : l.format;
+      expect(new RegExp(`/api/v1/results/[0-9a-f]{64}/final_optimized\\.${file}$`).test(l.href), `${l.format} link is the result URL`);
       const resp = await fetch(l.href);
       const body = Buffer.from(await resp.arrayBuffer());
       expect(resp.status === 200, `${l.format} download answers 200`);
@@ -288,6 +307,102 @@ async function run(browser, base) {
     const saved = fs.statSync(await dl[0].path()).size;
     const head = await fetch(glb.href, { method: 'HEAD' });
     expect(saved === Number(head.headers.get('content-length')), `the browser saved the whole GLB (${saved} bytes)`);
+  });
+
+  await check('stages_show_the_texture', async () => {
+    expect((await page.getAttribute('#viewport', 'data-textured')) === 'true', 'the final model shows its texture');
+    const final = await canvasStats(page);
+    await page.click('#stages li[data-stage="rough_mesh"] .stage-name');
+    await page.waitForSelector('#viewport[data-shown="rough_mesh"]');
+    expect((await page.getAttribute('#viewport', 'data-textured')) === 'true', 'an earlier stage, shown again after the job, carries the texture');
+    expect((await canvasStats(page)).hash !== final.hash, 'the view shows the rough mesh, not the final one');
+    await page.locator('#viewport').screenshot({ path: path.join(build, 'studio-stage.png') });
+    await page.click('#stages li[data-stage="final_optimized"] .stage-name');
+    await page.waitForSelector('#viewport[data-shown="final_optimized"]');
+    expect((await page.getAttribute('#viewport', 'data-textured')) === 'true', 'the final model again, textured');
+  });
+
+  await check('loads_every_glb_variant', async () => {
+    const href = await page.locator('#downloads a[data-format="glb"]').evaluate((a) => a.href);
+    const faces = Number((await page.textContent('#figures')).match(/Faces\s*([\d,]+)/)[1].replace(/,/g, ''));
+    const got = await page.evaluate(async (url) => {
+      // the page's own three.js modules, as served (vendor/three-<version>/)
+      const names = performance.getEntriesByType('resource').map((e) => e.name);
+      const { GLTFLoader } = await import(names.find((n) => /\/loaders\/GLTFLoader\.js$/.test(n)));
+      const { MeshoptDecoder } = await import(names.find((n) => /\/meshopt_decoder\.module\.js$/.test(n)));
+      const dracoUrl = names.find((n) => /\/loaders\/DRACOLoader\.js$/.test(n));
+      const { DRACOLoader } = await import(dracoUrl);
+      const draco = new DRACOLoader().setDecoderPath(new URL('../libs/draco/gltf/', dracoUrl).href);
+      const loader = new GLTFLoader().setMeshoptDecoder(MeshoptDecoder).setDRACOLoader(draco);
+      const THREE = await import(names.find((n) => /\/build\/three\.module\.js$/.test(n)));
+      // every vertex in metres, world space (meshopt's node scale applied)
+      const points = (scene) => {
+        scene.updateMatrixWorld(true);
+        const v = new THREE.Vector3(), all = [];
+        scene.traverse((o) => {
+          if (!o.isMesh) return;
+          const p = o.geometry.attributes.position;
+          for (let i = 0; i < p.count; i++) all.push(v.fromBufferAttribute(p, i).applyMatrix4(o.matrixWorld).toArray());
+        });
+        return all;
+      };
+      // the farthest any point of pts lies from its nearest point of ref (a grid of cell-sized bins)
+      const farthest = (pts, ref, cell) => {
+        const key = (p, d = [0, 0, 0]) => p.map((x, k) => Math.floor(x / cell) + d[k]).join(',');
+        const bins = new Map();
+        for (const r of ref) (bins.get(key(r)) || bins.set(key(r), []).get(key(r))).push(r);
+        let worst = 0;
+        for (const p of pts) {
+          let best = Infinity;
+          for (let dx = -1; dx <= 1; dx++)
+            for (let dy = -1; dy <= 1; dy++)
+              for (let dz = -1; dz <= 1; dz++)
+                for (const r of bins.get(key(p, [dx, dy, dz])) || []) best = Math.min(best, Math.hypot(p[0] - r[0], p[1] - r[1], p[2] - r[2]));
+          worst = Math.max(worst, best);
+        }
+        return worst;
+      };
+      const out = [];
+      let plain = null, step = 0;
+      for (const q of ['', '?compress=meshopt', '?compress=draco', '?texture=off', '?texture=off&compress=meshopt', '?texture=off&compress=draco']) {
+        const buf = await (await fetch(url + q)).arrayBuffer();
+        const gltf = await loader.parseAsync(buf, '');
+        let tris = 0, map = false, color = false;
+        gltf.scene.traverse((o) => {
+          if (!o.isMesh) return;
+          tris += o.geometry.index.count / 3;
+          map ||= !!o.material.map;
+          color ||= !!o.geometry.attributes.color;
+        });
+        const b = new THREE.Box3().setFromObject(gltf.scene);
+        const pts = points(gltf.scene);
+        if (!plain) {
+          plain = pts; // the uncompressed mesh
+          step = Math.max(...b.getSize(new THREE.Vector3()).toArray()) / 16383;
+        }
+        out.push({ q, bytes: buf.byteLength, tris, map, color, box: [...b.min.toArray(), ...b.max.toArray()], vertices: pts.length, err: farthest(pts, plain, 4 * step), step });
+      }
+      return out;
+    }, href);
+    console.log(`GLB variants loaded by three.js: ${got.map((g) => `${g.q || 'textured'} ${g.bytes} bytes`).join(', ')}`);
+    for (const g of got) {
+      expect(g.tris === faces, `${g.q || 'the textured GLB'}: all ${faces} faces (${g.tris})`);
+      const tex = !g.q.includes('texture=off');
+      expect(g.map === tex && g.color === !tex, `${g.q || 'the textured GLB'}: ${tex ? 'the texture, no vertex colours' : 'vertex colours'}`);
+    }
+    for (const i of [1, 2, 4, 5]) expect(got[i].bytes < got[i < 3 ? 0 : 3].bytes, `${got[i].q} makes the GLB smaller`);
+    // the quantised positions (14 bits over the longest side, both codecs)
+    // against the uncompressed mesh: the box within half a step
+    const plain = got[0].box;
+    const step = Math.max(plain[3] - plain[0], plain[4] - plain[1], plain[5] - plain[2]) / 16383;
+    // and every vertex within half a step on each axis of one of the
+    // uncompressed mesh's (Draco's order is its own, so its nearest)
+    for (const g of got) {
+      const err = Math.max(...g.box.map((x, k) => Math.abs(x - plain[k])));
+      expect(err <= step / 2 + 1e-7, `${g.q || 'the textured GLB'}: its box within half a quantisation step (${step / 2} m) of the plain one's (${err} m)`);
+      expect(g.err <= (Math.sqrt(3) * step) / 2 + 1e-7, `${g.q || 'the textured GLB'}: every one of its ${g.vertices} vertices within half a step per axis of the uncompressed mesh (${g.err} m)`);
+    }
+    console.log(`quantisation: the farthest vertex from the uncompressed mesh ${got.map((g) => `${g.q || 'plain'} ${(g.err * 1e6).toFixed(2)} µm`).join(', ')} (half a step per axis: ${((Math.sqrt(3) * step) / 2 * 1e6).toFixed(2)} µm)`);
   });
 
   await check('wireframe_toggle_changes_view', async () => {
@@ -322,7 +437,8 @@ async function run(browser, base) {
     const index = await fetch(`${base}/`);
     expect(index.headers.get('cache-control') === 'no-cache', 'index.html is no-cache');
     const csp = index.headers.get('content-security-policy') || '';
-    expect(/default-src 'self'/.test(csp) && /script-src 'self'/.test(csp) && !/unsafe/.test(csp), `CSP allows only this origin (${csp})`);
+    // 'wasm-unsafe-eval': WebAssembly (the meshopt decoder) only, never eval of text
+    expect(/default-src 'self'/.test(csp) && /script-src 'self'/.test(csp) && !/unsafe/.test(csp.replace(/'wasm-unsafe-eval'/g, '')), `CSP allows only this origin (${csp})`);
     const vendor = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name).find((n) => /vendor\/three-[\d.]+\/build\/three\.module\.js$/.test(n)));
     expect(vendor, 'three.js is served from vendor/three-<version>/');
     const v = await fetch(vendor);
@@ -335,6 +451,75 @@ async function run(browser, base) {
       expect(r.status === 404 || r.status === 400, `${bad} is refused (${r.status})`);
     }
   });
+
+  // A lithophane of a photograph (no frame, so the plate is the picture),
+  // seen backlit by default: the canvas's luminance over the plate against
+  // the photograph's, resampled to the plate's size on screen.
+  const inflateAgain = async () => {
+    await page.selectOption('#p-mode', 'lithophane');
+    await page.fill('#p-border_mm', String(desc.params.find((p) => p.name === 'border_mm').default));
+    await page.selectOption('#p-mode', 'inflate');
+    await page.fill('#p-quality', '3');
+  };
+  await check('lithophane_backlit_shows_the_photograph', async () => {
+    await page.selectOption('#p-mode', 'lithophane');
+    await page.fill('#p-border_mm', '0');
+    await page.fill('#p-quality', '5');
+    await page.setInputFiles('#file', LITHO_PHOTO);
+    await page.waitForFunction(() => document.getElementById('preview').naturalWidth > 0 && !document.getElementById('generate').disabled, null, { timeout: 30_000 });
+    const n0 = shown.length;
+    await page.click('#generate');
+    for (let i = 0; i < 900 && !shown.slice(n0).includes('final_optimized'); i++) await page.waitForTimeout(100);
+    expect(shown.slice(n0).includes('final_optimized'), `the lithophane's final stage is shown (${shown.slice(n0).join(', ')})`);
+    expect((await page.isVisible('#backlit-tool')) && (await page.isChecked('#backlit')), 'the backlit view is offered and on');
+    const m = await page.evaluate(async () => {
+      const c = document.querySelector('#viewport canvas');
+      const W = c.width, H = c.height;
+      const off = document.createElement('canvas');
+      off.width = W;
+      off.height = H;
+      const g = off.getContext('2d');
+      g.drawImage(c, 0, 0);
+      const px = g.getImageData(0, 0, W, H).data;
+      // relative luminance in linear light, as the engine's thickness law has it
+      const lin = (c) => ((c /= 255) <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+      const lum = (d, i) => 0.2126 * lin(d[i]) + 0.7152 * lin(d[i + 1]) + 0.0722 * lin(d[i + 2]);
+      let x0 = W, x1 = -1, y0 = H, y1 = -1; // the lit plate against the dark room
+      for (let y = 0; y < H; y++)
+        for (let x = 0; x < W; x++)
+          if (lum(px, 4 * (y * W + x)) > 0.05) {
+            x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+          }
+      const w = x1 - x0 + 1, h = y1 - y0 + 1;
+      const img = document.getElementById('preview');
+      await img.decode();
+      const s = document.createElement('canvas');
+      s.width = w;
+      s.height = h;
+      const sg = s.getContext('2d');
+      sg.drawImage(img, 0, 0, w, h);
+      const src = sg.getImageData(0, 0, w, h).data;
+      let n = 0, sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+      const inset = Math.ceil(0.02 * Math.max(w, h)); // the plate's edge pixels mix with the room
+      for (let y = inset; y < h - inset; y++)
+        for (let x = inset; x < w - inset; x++) {
+          const a = lum(px, 4 * ((y0 + y) * W + x0 + x)), b = lum(src, 4 * (y * w + x));
+          n++; sa += a; sb += b; saa += a * a; sbb += b * b; sab += a * b;
+        }
+      const r = (n * sab - sa * sb) / Math.sqrt((n * saa - sa * sa) * (n * sbb - sb * sb));
+      return { r, w, h, x0, y0, W, H, aspect: img.naturalWidth / img.naturalHeight, n };
+    });
+    await page.locator('#viewport').screenshot({ path: path.join(build, 'studio-backlit.png') });
+    console.log(`backlit lithophane: plate ${m.w} x ${m.h} px at (${m.x0}, ${m.y0}) on the ${m.W} x ${m.H} canvas, correlation with the photograph r = ${m.r.toFixed(4)} over ${m.n} pixels (floor ${LITHO_MIN_R})`);
+    expect(Math.abs(m.w / m.h / m.aspect - 1) < 0.03, `the plate is seen straight on, with the photograph's aspect (${(m.w / m.h).toFixed(3)} vs ${m.aspect.toFixed(3)})`);
+    expect(m.r >= LITHO_MIN_R, `the backlit view shows the photograph (r = ${m.r.toFixed(4)} >= ${LITHO_MIN_R})`);
+    const lit = await canvasStats(page);
+    await page.uncheck('#backlit');
+    const front = await canvasStats(page);
+    expect(lit.hash !== front.hash, 'the toggle shows the plate unlit');
+    await page.locator('#viewport').screenshot({ path: path.join(build, 'studio-lithophane.png') });
+  });
+  await inflateAgain();
 
   // A photograph whose subject the network half misses (opencv-doc's
   // alphamat plant: the pot without its leaves): a click on the leaves in

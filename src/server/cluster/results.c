@@ -20,7 +20,7 @@
 
 #define FETCH_TIMEOUT_MS 10000 /* a holder the registry lists */
 #define UNLISTED_TIMEOUT_MS 2000 /* a holder missing from the registry (dead, or not yet registered again) */
-#define MAX_FILES 8
+#define MAX_FILES 10 /* four stages, a texture image and its description, meta.json, and room */
 
 int cl_sha256_hex(const void *data, size_t n, char out[65]) {
   unsigned char md[32];
@@ -32,8 +32,10 @@ int cl_sha256_hex(const void *data, size_t n, char out[65]) {
 }
 
 /* The file names of a cached result: each stage's PLY from its meta.json,
- * then meta.json itself (stored last when fetched, so a result is whole
- * locally only once every stage is).  Returns how many, 0 when meta.json
+ * then its texture step (src/server/result_texture.h: the image first,
+ * then texture.json, which a result is not whole without), then meta.json
+ * itself (stored last when fetched, so a result is whole locally only once
+ * every stage and its texture are).  Returns how many, 0 when meta.json
  * is missing or unreadable. */
 static int result_files(orf_cache *cache, const char *hash, char names[MAX_FILES][64]) {
   orf_blob *b;
@@ -47,7 +49,11 @@ static int result_files(orf_cache *cache, const char *hash, char names[MAX_FILES
     if (s) snprintf(names[n++], 64, "%s.ply", s);
   }
   json_decref(meta);
-  if (n) snprintf(names[n++], 64, "meta.json");
+  if (!n) return 0;
+  static const char *const texture[] = {"texture.jpg", "texture.png", "texture.json"};
+  for (size_t i = 0; i < sizeof texture / sizeof *texture && n < MAX_FILES - 1; i++)
+    if (orf_cache_has(cache, hash, texture[i])) snprintf(names[n++], 64, "%s", texture[i]);
+  snprintf(names[n++], 64, "meta.json");
   return n;
 }
 

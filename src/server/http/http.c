@@ -43,10 +43,14 @@ enum MHD_Result http_queue(request *r, unsigned status, struct MHD_Response *res
   MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
   MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
   http_cors_headers(r, resp);
-  MHD_add_response_header(
-      resp, "Content-Security-Policy",
-      "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; script-src 'self'; "
-      "style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
+  /* 'wasm-unsafe-eval' lets the studio's own scripts compile WebAssembly
+   * (three.js's meshopt and Draco decoders), and nothing else: no eval of
+   * text; blob: for what those scripts make themselves: the textures
+   * GLTFLoader unpacks (fetched as blobs) and DRACOLoader's worker */
+  MHD_add_response_header(resp, "Content-Security-Policy",
+                          "default-src 'self'; img-src 'self' blob: data:; connect-src 'self' blob:; "
+                          "script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; "
+                          "style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
   r->status = (int)status;
   enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
   MHD_destroy_response(resp);
@@ -212,13 +216,18 @@ int http_parse_params(request *r, orf_params *p, enum MHD_Result *ret) {
     return -1;
   }
   if (orf_params_validate(p, w.err, sizeof w.err)) {
-    /* the sentence begins with the parameter it is about (orfeas.h) */
-    char param[32];
-    snprintf(param, sizeof param, "%.*s", (int)strcspn(w.err, " "), w.err);
-    *ret = http_error(r, ORF_EINVAL, w.err, param);
+    *ret = http_refuse_rule(r, w.err);
     return -1;
   }
   return 0;
+}
+
+enum MHD_Result http_refuse_rule(request *r, const char *sentence) {
+  /* the sentence begins with the parameter it is about (orfeas.h), alone
+   * or with its value ("texture=on needs ...") */
+  char param[32];
+  snprintf(param, sizeof param, "%.*s", (int)strcspn(sentence, " ="), sentence);
+  return http_error(r, ORF_EINVAL, sentence, param);
 }
 
 int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, orf_precision prec,

@@ -66,6 +66,16 @@ typedef struct server {
   _Atomic(orf_cluster *) cluster; /* with --redis, once joined (routes_cluster.c); else NULL */
 } server;
 
+/* What a client asked to download a mesh as: a format, the texture
+ * (auto: where the format holds one and the result has one) and the
+ * compression (GLB only).  The cache holds one result per request hash
+ * whatever these are (orf_params_canonical); each is a conversion. */
+typedef struct http_variant {
+  orf_format format;
+  orf_texture_mode texture;
+  orf_compress compress;
+} http_variant;
+
 /* One HTTP request, from its first callback to its completion. */
 typedef struct request {
   server *srv;
@@ -103,9 +113,9 @@ typedef struct request {
   orf_job *job;
   orf_cluster_watch *cwatch; /* or the cluster job it follows (routes_cluster.c) */
   int cluster_recompute;     /* the cluster's complete result of hash could not be fetched */
-  int armed; /* a wake-up is armed with this request as ctx */
-  int woken; /* resumed by the job at least once */
-  orf_format format;
+  int armed;                 /* a wake-up is armed with this request as ctx */
+  int woken;                 /* resumed by the job at least once */
+  http_variant want;         /* the answer's format, texture and compression */
   int download;
   char precision[8];    /* precision=auto|fp32|fp16|int8 as asked (see routes_info.c) */
   size_t estimate;      /* peak bytes of the job on the budget device, from the image header */
@@ -154,6 +164,11 @@ const char *http_error_sentence(int err);
  * On a bad parameter responds 422 and returns non-zero. */
 int http_parse_params(request *r, orf_params *p, enum MHD_Result *ret);
 
+/* 422 invalid_param for a broken rule between parameters: `sentence` is
+ * orf_params_validate's (or orf_params_set's), whose first word names the
+ * parameter. */
+enum MHD_Result http_refuse_rule(request *r, const char *sentence);
+
 /* SHA-256 over the image bytes and the canonical parameters, as 64 hex;
  * a field precision other than fp32 (which changes the mesh) is part of
  * the canonical text, fp32 is not (it gives the CPU's bytes, so a CPU and a
@@ -178,19 +193,26 @@ orf_precision http_precision_of(server *srv, const char *name);
  * --precision, with auto meaning the recommended one. */
 orf_precision http_job_precision(request *r, const orf_params *p);
 
+/* The variant a generation's parameters ask for (format, texture,
+ * compress). */
+http_variant http_variant_of(const orf_params *p);
+
 /* Builds the docs/API.md generate (or repair) response from a job's
  * meta.json: the cache flag, the format, each stage's URL and the last
- * stage's as download_url. */
-json_t *http_generate_response(const char *meta_json, const char *hash, orf_format f, int cached);
+ * stage's as download_url, for variant v (its compress and texture=off in
+ * the URLs' query). */
+json_t *http_generate_response(const char *meta_json, const char *hash, const http_variant *v, int cached);
 
-/* Adds "url" to the data of one event (JSON text) for hash and format;
+/* Adds "url" to the data of one event (JSON text) for hash and variant v;
  * returns a malloc'd line ending in '\n' (or NULL on error). */
-char *http_event_line(const char *event, const char *hash, orf_format f);
+char *http_event_line(const char *event, const char *hash, const http_variant *v);
 
-/* Serves the mesh of (hash, stage) in format f: from the cache's disk file
- * (zero copy), its memory tier, or converted from the stage's PLY and
- * cached.  404 when the stage is unknown to the cache. */
-enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage, orf_format f);
+/* Serves the mesh of (hash, stage) as variant v: from the cache's disk
+ * file (zero copy), its memory tier, or converted from the stage's PLY
+ * (and the result's texture, result_texture.h) and cached.  404 when the
+ * stage is unknown to the cache; 422 naming `texture` for texture=on of a
+ * result without one. */
+enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage, const http_variant *v);
 
 /* The media type of a format (model/gltf-binary, model/stl, ...). */
 const char *http_media_type(orf_format f);
@@ -252,9 +274,9 @@ int http_route_repairs(orf_route route);
  * error queued in *ret. */
 int http_refuse_upload(request *r, enum MHD_Result *ret);
 
-/* The answer's format f into r; an Accept naming its media type asks for
+/* The answer's variant v into r; an Accept naming its media type asks for
  * the file itself (r->download). */
-void http_read_accept(request *r, orf_format f);
+void http_read_accept(request *r, const http_variant *v);
 
 /* A repair's http_read_input (routes_repair.c): the form's refusals, the
  * parameters (orf_repair_params_set; 422 naming one), the mesh's presence

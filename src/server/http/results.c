@@ -1,7 +1,12 @@
 /*
- * results.c - GET /api/v1/results/<hash>/<stage>.<format>: a stage's mesh
- * in any format.  The cache holds each stage as PLY (the job writes it);
- * another format is converted from it on first request and cached too.
+ * results.c - GET /api/v1/results/<hash>/<stage>.<format>[?compress=&texture=]:
+ * a stage's mesh in any format, textured and compressed as asked.  The
+ * cache holds each stage as PLY (the job writes it) and a generation's
+ * texture once (result_texture.h); every other file - another format, the
+ * texture applied, the GLB compressed - is a conversion, made from them on
+ * first request and cached too, under a name of its own
+ * ("<stage>[.tex][.meshopt|.draco].<ext>"): the same variant gives the same
+ * bytes, and a second request is a cache hit (X-Cache says which).
  * Files on the disk tier are sent from their descriptor (sendfile, no copy
  * through user space); entries only in memory from their buffer.  The path
  * is parsed against fixed names: a hash of 64 hex digits, one of the
@@ -15,6 +20,7 @@
 #include <unistd.h>
 
 #include "http_int.h"
+#include "result_texture.h"
 
 const char *http_media_type(orf_format f) {
   switch (f) {
@@ -28,23 +34,35 @@ const char *http_media_type(orf_format f) {
 
 static void release_blob(void *cls) { orf_blob_release(cls); }
 
-static enum MHD_Result send_mesh(request *r, const char *hash, const char *name, orf_format f,
-                                 struct MHD_Response *resp, size_t size) {
+/* A served file: its cache name, media type and download name's extension
+ * (a textured OBJ is a zip of the OBJ, its MTL and its image). */
+typedef struct served {
+  char name[80];
+  const char *type, *ext;
+  int textured;
+  int settled; /* the file this URL names can no longer change (immutable) */
+} served;
+
+static enum MHD_Result send_mesh(request *r, const char *hash, const served *sv, struct MHD_Response *resp,
+                                 size_t size, int hit) {
   if (!resp) return http_error(r, ORF_ENOMEM, NULL, NULL);
   char etag[160], disposition[200];
-  snprintf(etag, sizeof etag, "\"%s-%s\"", hash, name);
-  snprintf(disposition, sizeof disposition, "attachment; filename=\"orfeas-%.12s-%s\"", hash, name);
-  MHD_add_response_header(resp, "Content-Type", http_media_type(f));
+  const char *cache_control = sv->settled ? "public, max-age=31536000, immutable" : "no-store";
+  snprintf(etag, sizeof etag, "\"%s-%s\"", hash, sv->name);
+  snprintf(disposition, sizeof disposition, "attachment; filename=\"orfeas-%.12s-%.*s.%s\"", hash,
+           (int)strcspn(sv->name, "."), sv->name, sv->ext);
+  MHD_add_response_header(resp, "Content-Type", sv->type);
   MHD_add_response_header(resp, "ETag", etag);
-  MHD_add_response_header(resp, "Cache-Control", "public, max-age=31536000, immutable");
+  MHD_add_response_header(resp, "Cache-Control", cache_control);
   MHD_add_response_header(resp, "Content-Disposition", disposition);
+  MHD_add_response_header(resp, "X-Cache", hit ? "hit" : "miss");
   r->bytes = size;
   const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
   if (inm && !strcmp(inm, etag)) {
     MHD_destroy_response(resp);
     resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
     MHD_add_response_header(resp, "ETag", etag);
-    MHD_add_response_header(resp, "Cache-Control", "public, max-age=31536000, immutable");
+    MHD_add_response_header(resp, "Cache-Control", cache_control);
     r->bytes = 0;
     return http_queue(r, 304, resp);
   }
@@ -52,53 +70,121 @@ static enum MHD_Result send_mesh(request *r, const char *hash, const char *name,
 }
 
 /* From the cache as it stands: disk descriptor first, then memory. */
-static int try_cached(request *r, const char *hash, const char *name, orf_format f, enum MHD_Result *ret) {
+static int try_cached(request *r, const char *hash, const served *sv, int hit, enum MHD_Result *ret) {
   int fd;
   off_t off;
   size_t size;
-  if (orf_cache_open_fd(r->srv->cache, hash, name, &fd, &off, &size) == ORF_OK) {
+  if (orf_cache_open_fd(r->srv->cache, hash, sv->name, &fd, &off, &size) == ORF_OK) {
     struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(size, fd, (uint64_t)off);
     if (!resp) close(fd);
-    *ret = send_mesh(r, hash, name, f, resp, size);
+    *ret = send_mesh(r, hash, sv, resp, size, hit);
     return 1;
   }
   orf_blob *b;
-  if (orf_cache_get(r->srv->cache, hash, name, 0, &b) == ORF_OK) {
+  if (orf_cache_get(r->srv->cache, hash, sv->name, 0, &b) == ORF_OK) {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer_with_free_callback_cls(b->size, (void *)b->data, release_blob, b);
     if (!resp) orf_blob_release(b);
-    *ret = send_mesh(r, hash, name, f, resp, b->size);
+    *ret = send_mesh(r, hash, sv, resp, b->size, hit);
     return 1;
   }
   return 0;
 }
 
-enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage, orf_format f) {
-  char name[64], ply[64];
-  snprintf(name, sizeof name, "%s.%s", stage, orf_format_ext(f));
+/* The file of (stage, v) given whether a texture is applied. */
+static void name_file(served *sv, const char *stage, const http_variant *v, int textured) {
+  const char *ext = orf_format_ext(v->format);
+  snprintf(sv->name, sizeof sv->name, "%s%s%s%s.%s", stage, textured ? ".tex" : "",
+           v->compress == ORF_COMPRESS_NONE ? "" : ".",
+           v->compress == ORF_COMPRESS_NONE ? "" : orf_compress_name(v->compress), ext);
+  sv->textured = textured;
+  int zip = textured && v->format == ORF_FMT_OBJ;
+  sv->type = zip ? "application/zip" : http_media_type(v->format);
+  sv->ext = zip ? "zip" : ext;
+}
+
+enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage, const http_variant *v) {
+  orf_format f = v->format;
+  char ply[64];
   snprintf(ply, sizeof ply, "%s.ply", stage);
+  orf_cached_texture tex = {0};
+  int textured = 0, rc;
+  if (orf_format_holds_texture(f) && v->texture != ORF_TEXTURE_OFF) {
+    rc = orf_result_texture_get(r->srv->cache, hash, &tex);
+    if (rc && rc != ORF_SRV_ENOTFOUND) return http_error(r, rc, NULL, NULL);
+    textured = rc == ORF_OK;
+  }
+  if (v->texture == ORF_TEXTURE_ON && !textured) {
+    if (!orf_cache_has(r->srv->cache, hash, ply))
+      return http_error(r, ORF_SRV_ENOTFOUND, "no such result", NULL);
+    return http_error(
+        r, ORF_EINVAL,
+        "texture=on: this result has no texture (style=plain, a cylinder lithophane, a repair, or a "
+        "job still running: the texture is made after its final stage); ask for texture=auto or off",
+        "texture");
+  }
+  served sv;
+  name_file(&sv, stage, v, textured);
+  /* The file is settled once the result's texture step is (its texture,
+   * or that it has none: result_texture.h), or its meta.json is there (a
+   * repair's, which has no texture step).  Until then an untextured auto
+   * file is what the URL gives only for now. */
+  sv.settled = textured || v->texture == ORF_TEXTURE_OFF || !orf_format_holds_texture(f) ||
+               orf_cache_has(r->srv->cache, hash, "texture.json") ||
+               orf_cache_has(r->srv->cache, hash, "meta.json");
   enum MHD_Result ret;
-  if (try_cached(r, hash, name, f, &ret)) return ret;
+  if (try_cached(r, hash, &sv, 1, &ret)) {
+    orf_result_texture_release(&tex);
+    return ret;
+  }
   if (f == ORF_FMT_PLY) return http_error(r, ORF_SRV_ENOTFOUND, "no such result", NULL);
   orf_blob *src;
-  if (orf_cache_get(r->srv->cache, hash, ply, 0, &src))
+  if (orf_cache_get(r->srv->cache, hash, ply, 0, &src)) {
+    orf_result_texture_release(&tex);
     return http_error(r, ORF_SRV_ENOTFOUND, "no such result", NULL);
+  }
   orf_mesh m;
-  int rc = orf_mesh_read_ply(src->data, src->size, &m);
+  rc = orf_mesh_read_ply(src->data, src->size, &m);
   orf_blob_release(src);
-  if (rc) return http_error(r, ORF_EINTERNAL, "the cached mesh could not be read", NULL);
+  if (rc) {
+    orf_result_texture_release(&tex);
+    return http_error(r, ORF_EINTERNAL, "the cached mesh could not be read", NULL);
+  }
   uint8_t *out;
   size_t size;
-  rc = orf_export(&m, f, &out, &size);
+  rc = orf_export_textured(&m, textured ? &tex.t : NULL, f, v->compress, &out, &size);
   orf_mesh_free(&m);
+  orf_result_texture_release(&tex);
   if (rc) return http_error(r, rc, NULL, NULL);
-  rc = orf_cache_put(r->srv->cache, hash, name, out, size);
+  rc = orf_cache_put(r->srv->cache, hash, sv.name, out, size);
   orf_buffer_free(out);
   if (rc) return http_error(r, rc, NULL, NULL);
-  if (try_cached(r, hash, name, f, &ret)) return ret;
+  if (try_cached(r, hash, &sv, 0, &ret)) return ret;
   return http_error(r, ORF_EINTERNAL, "the converted mesh was not kept", NULL);
 }
 
+/* The query's texture and compress for format f, checked as a request's
+ * parameters are (orf_params_set, orf_params_validate: 422 naming the
+ * parameter).  0, or -1 with the error queued in *ret. */
+static int read_variant(request *r, orf_format f, http_variant *v, enum MHD_Result *ret) {
+  orf_params p;
+  orf_params_init(&p);
+  p.format = f;
+  char err[200] = "";
+  static const char *const keys[] = {"texture", "compress"};
+  int rc = ORF_OK;
+  for (int i = 0; i < 2 && !rc; i++) {
+    const char *value = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, keys[i]);
+    if (value) rc = orf_params_set(&p, keys[i], value, err, sizeof err);
+  }
+  if (!rc) rc = orf_params_validate(&p, err, sizeof err);
+  if (rc) {
+    *ret = http_refuse_rule(r, err);
+    return -1;
+  }
+  *v = http_variant_of(&p);
+  return 0;
+}
 enum MHD_Result route_results(request *r, const char *rest) {
   const char *slash = strchr(rest, '/');
   char hash[65] = "";
@@ -119,7 +205,9 @@ enum MHD_Result route_results(request *r, const char *rest) {
                            "final_optimized (a generation's) and imported, rough_solid, final_repaired (a "
                            "repair's); formats glb, stl, obj, ply, 3mf",
                            NULL);
+  http_variant v;
   enum MHD_Result ret;
+  if (read_variant(r, f, &v, &ret)) return ret;
   if (http_cluster_mode(r->srv) && http_cluster_results(r, hash, orf_job_stage_name(kind, stage), &ret)) return ret;
-  return http_serve_mesh(r, hash, orf_job_stage_name(kind, stage), f);
+  return http_serve_mesh(r, hash, orf_job_stage_name(kind, stage), &v);
 }

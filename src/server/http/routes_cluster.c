@@ -89,7 +89,7 @@ typedef struct cstream {
   struct MHD_Connection *conn;
   orf_cluster_watch *watch;
   char hash[65];
-  orf_format format;
+  http_variant want;
   int sse;
   size_t next;
   char *line;
@@ -132,7 +132,7 @@ static ssize_t cstream_read(void *cls, uint64_t pos, char *buf, size_t max) {
       }
       return 0;
     }
-    char *line = http_event_line(ev, s->hash, s->format);
+    char *line = http_event_line(ev, s->hash, &s->want);
     s->line = s->sse ? sse_frame(line, id) : line;
     s->next++;
     if (!s->line) return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -159,7 +159,7 @@ static enum MHD_Result start_cstream(request *r, const char *hash, const char *a
   }
   s->conn = r->conn;
   s->sse = sse;
-  s->format = r->format;
+  s->want = r->want;
   memcpy(s->hash, hash, 65);
   return http_queue_stream(r, cstream_read, s, cstream_free, sse);
 }
@@ -277,7 +277,8 @@ enum MHD_Result http_cluster_job_status(request *r, const char *id) {
       orf_blob_release(meta);
       orf_params p;
       orf_params_init(&p);
-      json_t *res = text ? http_generate_response(text, hash, p.format, 0) : NULL;
+      http_variant v = http_variant_of(&p);
+      json_t *res = text ? http_generate_response(text, hash, &v, 0) : NULL;
       free(text);
       if (res) json_object_set_new(j, "result", res);
     }
@@ -296,7 +297,7 @@ enum MHD_Result http_cluster_job_events(request *r, const char *id) {
   const char *last = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
   orf_params p;
   orf_params_init(&p);
-  r->format = p.format;
+  r->want = http_variant_of(&p);
   return start_cstream(r, hash, last, 1);
 }
 

@@ -29,6 +29,7 @@
 #include <strings.h>
 
 #include "http_int.h"
+#include "result_texture.h"
 
 /* ---- input -------------------------------------------------------------- */
 
@@ -74,9 +75,11 @@ static int probe_image(request *r, uint32_t *w, uint32_t *h, enum MHD_Result *re
  * field the GPU holds instead: an over-estimate, never under). */
 static void estimate_job(request *r, const orf_params *p, uint32_t w, uint32_t h) {
   r->prec = http_job_precision(r, p);
-  size_t host_peak = orf_estimate_peak_bytes(p, w, h, r->body_len);
+  orf_params job = *p; /* the job runs with texture auto (run.c), whatever the request asked */
+  job.texture = ORF_TEXTURE_AUTO;
+  size_t host_peak = orf_estimate_peak_bytes(&job, w, h, r->body_len);
   int cuda = r->srv->engine_device == ORF_DEVICE_CUDA;
-  r->estimate = cuda ? orf_estimate_device_bytes(p, r->prec) : host_peak;
+  r->estimate = cuda ? orf_estimate_device_bytes(&job, r->prec) : host_peak;
   r->host_estimate = cuda ? host_peak : 0;
 }
 
@@ -90,38 +93,16 @@ static int hash_request(request *r, const orf_params *p, enum MHD_Result *ret) {
   return 0;
 }
 
-void http_read_accept(request *r, orf_format f) {
-  r->format = f;
+void http_read_accept(request *r, const http_variant *v) {
+  r->want = *v;
   const char *accept = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
-  if (accept && strstr(accept, http_media_type(f))) r->download = 1;
+  if (accept && strstr(accept, http_media_type(v->format))) r->download = 1;
 }
 
 /* The upload, the parameters and the image's header, checked; w and h are
  * the image's size. */
-/* What the engine has and the server does not serve yet (issue 18): a
- * texture (the cache keeps meshes only) and compressed GLB (conversions are
- * plain).  Asked for explicitly, 422 naming the parameter; texture=auto
- * gives the untextured model here, as the docs say. */
-static int refuse_unserved(request *r, const orf_params *p, enum MHD_Result *ret) {
-  const char *param = p->texture == ORF_TEXTURE_ON       ? "texture"
-                      : p->compress != ORF_COMPRESS_NONE ? "compress"
-                                                         : NULL;
-  if (!param) return 0;
-  *ret =
-      http_error(r, ORF_EINVAL,
-                 p->texture == ORF_TEXTURE_ON
-                     ? "texture: the server does not serve textured models yet; ask for texture=auto or off "
-                       "(orfeas generate writes them)"
-                     : "compress: the server does not serve compressed GLB yet; ask for compress=none "
-                       "(orfeas generate writes it)",
-                 param);
-  return -1;
-}
-
 static int read_image(request *r, orf_params *p, uint32_t *w, uint32_t *h, enum MHD_Result *ret) {
-  if (http_refuse_upload(r, ret) || http_parse_params(r, p, ret) || refuse_unserved(r, p, ret) ||
-      probe_image(r, w, h, ret))
-    return -1;
+  if (http_refuse_upload(r, ret) || http_parse_params(r, p, ret) || probe_image(r, w, h, ret)) return -1;
   return 0;
 }
 
@@ -136,7 +117,8 @@ int http_read_input(request *r, orf_params *p, enum MHD_Result *ret) {
   r->kind = ORF_JOB_GENERATE;
   estimate_job(r, p, w, h);
   if (hash_request(r, p, ret)) return -1;
-  http_read_accept(r, p->format);
+  http_variant v = http_variant_of(p);
+  http_read_accept(r, &v);
   return 0;
 }
 
@@ -151,9 +133,11 @@ static const char *final_stage(const request *r) {
   return orf_job_stage_name(r->kind, orf_job_stage_count(r->kind) - 1);
 }
 
-/* Whether the cache holds a whole, readable result for hash: meta.json and
+/* Whether the cache holds a whole, readable result for hash: meta.json,
  * the PLY of every stage it lists (a repair may list no
- * rough_solid), the last one read (and so checksum-verified).  A result
+ * rough_solid), the last one read (and so checksum-verified), and for a
+ * generation its texture step (result_texture.h: the texture, or that
+ * there is none).  A result
  * with a part missing or damaged on disk is computed again rather than
  * answered with links that would fail. */
 int http_cached_result(server *srv, const char *hash) {
@@ -164,11 +148,12 @@ int http_cached_result(server *srv, const char *hash) {
   json_t *stages = json_object_get(meta, "stages");
   size_t n = json_array_size(stages);
   int whole = n > 0;
+  orf_job_kind kind = ORF_JOB_GENERATE;
   for (size_t i = 0; whole && i < n; i++) {
     const char *stage = json_string_value(json_object_get(json_array_get(stages, i), "stage"));
     char name[64];
     snprintf(name, sizeof name, "%s.ply", stage ? stage : "");
-    if (!stage || orf_job_stage_lookup(stage, strlen(stage), NULL, NULL)) {
+    if (!stage || orf_job_stage_lookup(stage, strlen(stage), &kind, NULL)) {
       whole = 0;
     } else if (i + 1 == n) {
       whole = orf_cache_get(srv->cache, hash, name, 0, &b) == ORF_OK;
@@ -178,7 +163,7 @@ int http_cached_result(server *srv, const char *hash) {
     }
   }
   json_decref(meta);
-  return whole;
+  return whole && (kind != ORF_JOB_GENERATE || orf_result_texture_settled(srv->cache, hash));
 }
 
 /* ---- responses of finished work ----------------------------------------- */
@@ -186,13 +171,13 @@ int http_cached_result(server *srv, const char *hash) {
 /* Answers a finished generation or repair of r->hash (from the cache or a
  * job). */
 enum MHD_Result http_answer_complete(request *r, int cached) {
-  if (r->download) return http_serve_mesh(r, r->hash, final_stage(r), r->format);
+  if (r->download) return http_serve_mesh(r, r->hash, final_stage(r), &r->want);
   orf_blob *meta;
   if (orf_cache_get(r->srv->cache, r->hash, "meta.json", 0, &meta))
     return http_error(r, ORF_EINTERNAL, "the finished result is missing from the cache", NULL);
   char *text = strndup((const char *)meta->data, meta->size);
   orf_blob_release(meta);
-  json_t *j = text ? http_generate_response(text, r->hash, r->format, cached) : NULL;
+  json_t *j = text ? http_generate_response(text, r->hash, &r->want, cached) : NULL;
   free(text);
   if (!j) return http_error(r, ORF_ENOMEM, NULL, NULL);
   return http_json(r, 200, j);
@@ -225,7 +210,7 @@ typedef struct stream {
   struct MHD_Connection *conn;
   orf_job *job; /* NULL for a stream of a cached result */
   char hash[65];
-  orf_format format;
+  http_variant want; /* the URLs' format, texture and compression */
   int sse;
   size_t next; /* next event of the job */
   char *line;  /* line being sent */
@@ -292,7 +277,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
     } else if (s->job) {
       const char *ev = orf_job_event(s->job, s->next);
       if (ev) {
-        s->line = frame(s, http_event_line(ev, s->hash, s->format));
+        s->line = frame(s, http_event_line(ev, s->hash, &s->want));
         s->next++;
       } else {
         orf_job_state st;
@@ -378,7 +363,7 @@ static int cached_lines(stream *s, server *srv) {
     }
     char *text = json_dumps(ev, JSON_COMPACT);
     json_decref(ev);
-    s->pre[s->npre++] = text ? http_event_line(text, s->hash, s->format) : NULL;
+    s->pre[s->npre++] = text ? http_event_line(text, s->hash, &s->want) : NULL;
     free(text);
     if (!s->pre[s->npre - 1]) {
       json_decref(m);
@@ -398,7 +383,7 @@ static enum MHD_Result start_stream(request *r, orf_job *job, int sse) {
   s->conn = r->conn;
   s->job = job;
   s->sse = sse;
-  s->format = r->format;
+  s->want = r->want;
   memcpy(s->hash, job ? orf_job_hash(job) : r->hash, 65);
   if (!job && cached_lines(s, r->srv)) {
     stream_free(s);
@@ -473,6 +458,13 @@ enum MHD_Result route_job_submit(request *r) {
   return http_queue(r, 202, resp);
 }
 
+/* The variant a job's submitter asked for (a repair's: its format). */
+static http_variant job_variant(const orf_job *job) {
+  if (orf_job_kind_of(job) == ORF_JOB_REPAIR)
+    return (http_variant){orf_job_format(job), ORF_TEXTURE_AUTO, ORF_COMPRESS_NONE};
+  return http_variant_of(orf_job_params(job));
+}
+
 /* A job id as the API hands them out: 32 lowercase hex digits. */
 static int valid_job_id(const char *id) { return orf_is_hex(id, 32); }
 
@@ -488,11 +480,12 @@ enum MHD_Result route_job_status(request *r, const char *id) {
                         "progress", st.progress, "stage", orf_job_stage_name(kind, st.stage));
   if (st.status == ORF_JOB_QUEUED) json_object_set_new(j, "position", json_integer((json_int_t)st.position));
   if (st.status == ORF_JOB_COMPLETE) {
+    http_variant want = job_variant(job);
     orf_blob *meta;
     if (orf_cache_get(r->srv->cache, orf_job_hash(job), "meta.json", 0, &meta) == ORF_OK) {
       char *text = strndup((const char *)meta->data, meta->size);
       orf_blob_release(meta);
-      json_t *res = text ? http_generate_response(text, orf_job_hash(job), orf_job_format(job), 0) : NULL;
+      json_t *res = text ? http_generate_response(text, orf_job_hash(job), &want, 0) : NULL;
       free(text);
       if (res) json_object_set_new(j, "result", res);
     }
@@ -510,7 +503,7 @@ enum MHD_Result route_job_events(request *r, const char *id) {
   if (http_cluster_mode(r->srv)) return http_cluster_job_events(r, id);
   orf_job *job = valid_job_id(id) ? orf_jobs_find(r->srv->jobs, id) : NULL;
   if (!job) return http_error(r, ORF_SRV_ENOTFOUND, "no such job", NULL);
-  r->format = orf_job_format(job);
+  r->want = job_variant(job);
   return start_stream(r, job, 1);
 }
 

@@ -121,6 +121,6 @@ int http_read_repair(request *r, enum MHD_Result *ret) {
     *ret = http_error(r, rc, NULL, NULL);
     return -1;
   }
-  http_read_accept(r, p->format);
+  http_read_accept(r, &(http_variant){p->format, ORF_TEXTURE_AUTO, ORF_COMPRESS_NONE});
   return 0;
 }

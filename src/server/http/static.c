@@ -61,6 +61,7 @@ static const char *content_type(const char *path) {
       {".ico", "image/x-icon"},
       {".map", "application/json"},
       {".txt", "text/plain; charset=utf-8"},
+      {".wasm", "application/wasm"},
   };
   const char *dot = strrchr(path, '.');
   for (size_t i = 0; dot && i < sizeof map / sizeof map[0]; i++)

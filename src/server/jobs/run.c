@@ -5,8 +5,8 @@
  * binary PLY, the canonical form every other format is converted from,
  * stores it in the cache, counts a generation's stage in the metrics and
  * only then publishes its event, so an event's URL can always be fetched;
- * the final stage's event waits for meta.json, the record a cached result
- * is answered from.
+ * the final stage's event waits for the texture (result_texture.h) and
+ * meta.json, the record a cached result is answered from.
  *
  * Memory accounting: the engine charges the job's allocations to the
  * tracker current on the worker's thread; what is allocated here for the
@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "job_events.h"
+#include "result_texture.h"
 #include "util.h"
 
 #define MAX_STAGES ((int)ORF_STAGE_COUNT > (int)ORF_REPAIR_STAGE_COUNT ? (int)ORF_STAGE_COUNT : (int)ORF_REPAIR_STAGE_COUNT)
@@ -106,12 +107,16 @@ static int run_generate(run_ctx *c, orf_job_opts *o, char **final_event) {
   o->on_stage = on_stage;
   o->user = c;
   orf_result res;
-  /* the cache keeps meshes, not textures (yet): none is made */
+  /* texture auto whatever the request asked: the entry serves every
+   * variant (result_texture.h), so it holds the texture where one is made */
   orf_params p = *run->params;
-  p.texture = ORF_TEXTURE_OFF;
+  p.texture = ORF_TEXTURE_AUTO;
   int rc = orf_generate(run->image, run->image_size, &p, o, &res);
   engine_returned(c);
   if (rc == ORF_ECANCELED && c->err) rc = c->err;
+  /* the texture (or that there is none) before meta.json: a complete
+   * result has it (result_texture.h) */
+  if (rc == ORF_OK) rc = orf_result_texture_put(run->cfg->cache, run->hash, &res.texture);
   if (rc == ORF_OK) {
     char *meta;
     size_t len;
