@@ -372,6 +372,14 @@ int orf_export_file_textured(const orf_mesh *m, const orf_texture *t, orf_format
  * data) is ORF_EINVAL; out of memory ORF_ENOMEM.  On error *out is empty. */
 int orf_mesh_read_ply(const uint8_t *data, size_t size, orf_mesh *out);
 
+/* A zip archive of n files (names[i], lens[i] bytes at data[i]), each
+ * deflated, with fixed times, so the same files give the same bytes (the
+ * server's zip of a batch's models).  *out is freed with orf_buffer_free().
+ * ORF_OK, ORF_EINVAL (n of 0, or a name NULL or empty), ORF_ENOMEM, or
+ * ORF_EINTERNAL when libzip fails otherwise. */
+int orf_zip_files(const char *const *names, const uint8_t *const *data, const size_t *lens, size_t n,
+                  uint8_t **out, size_t *out_size);
+
 /* ---- images ----------------------------------------------------------- */
 
 typedef enum { ORF_IMG_UNKNOWN, ORF_IMG_PNG, ORF_IMG_JPEG, ORF_IMG_WEBP } orf_image_type;

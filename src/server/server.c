@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http/batch_store.h"
 #include "http/http_int.h"
 #include "log.h"
 
@@ -144,7 +145,7 @@ static int open_stores(server *srv) {
   snprintf(cache_dir, sizeof cache_dir, "%s/cache", srv->cfg.data_dir);
   orf_cache_config cc = {cache_dir, srv->cfg.cache_mem_bytes, srv->cfg.cache_disk_bytes, srv->cfg.cache_ttl_s,
                          srv->cfg.cache_scrub_mb_s * 1048576.0};
-  if (!srv->metrics || orf_cache_open(&srv->cache, &cc) ||
+  if (!srv->metrics || orf_cache_open(&srv->cache, &cc) || http_batches_start(srv) ||
       (srv->cfg.rate_limit > 0 &&
        orf_ratelimit_create(&srv->ratelimit, srv->cfg.rate_limit, srv->cfg.rate_burst, RATE_CLIENTS))) {
     orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "out of memory"));
@@ -365,6 +366,7 @@ static void stop(server *srv) {
   if (srv->cache) orf_cache_close(srv->cache);
   if (srv->metrics) orf_metrics_free(srv->metrics);
   orf_ratelimit_free(srv->ratelimit);
+  http_batches_free(srv->batches);
 }
 
 int orf_server_main(int argc, char **argv) {

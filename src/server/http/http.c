@@ -320,7 +320,9 @@ static enum MHD_Result form_field(void *cls, enum MHD_ValueKind kind, const char
   if (size && !data) return MHD_YES;
   /* the file part: `image`, or for the repairing routes `mesh` */
   if (!strcmp(key, "image") || (http_route_repairs(r->route) && !strcmp(key, "mesh"))) {
-    if (off == 0 && r->has_image_field) {
+    if (r->route == ORF_ROUTE_BATCH) { /* several images, each noted where it starts */
+      if (off == 0 && http_batch_part(r, filename)) return MHD_NO;
+    } else if (off == 0 && r->has_image_field) {
       form_refuse(r, 400, NULL, "one image per request: the form has more than one \"image\" part");
       return MHD_YES;
     }
@@ -398,9 +400,12 @@ static const struct {
                     {"/api/v1/repair", ORF_ROUTE_REPAIR},
                     {"/api/v1/repair-progressive", ORF_ROUTE_REPAIR_PROGRESSIVE},
                     {"/api/v1/repair-jobs", ORF_ROUTE_REPAIR_JOBS},
+                    {"/api/v1/batch", ORF_ROUTE_BATCH},
                     {"/", ORF_ROUTE_STATIC},
                     {"/index.html", ORF_ROUTE_STATIC}},
-  prefix_routes[] = {{"/api/v1/results/", ORF_ROUTE_RESULTS}, {"/static/", ORF_ROUTE_STATIC}};
+  prefix_routes[] = {{"/api/v1/results/", ORF_ROUTE_RESULTS},
+                     {"/static/", ORF_ROUTE_STATIC},
+                     {"/api/v1/batch/", ORF_ROUTE_BATCH_STATUS}};
 
 static orf_route route_of(const char *method, const char *url) {
   (void)method;
@@ -417,7 +422,7 @@ static orf_route route_of(const char *method, const char *url) {
 
 static int takes_body(orf_route route) {
   return route == ORF_ROUTE_GENERATE || route == ORF_ROUTE_PROGRESSIVE || route == ORF_ROUTE_JOBS ||
-         route == ORF_ROUTE_MASK || http_route_repairs(route);
+         route == ORF_ROUTE_MASK || route == ORF_ROUTE_BATCH || http_route_repairs(route);
 }
 
 static enum MHD_Result method_not_allowed(request *r, const char *allow) {
@@ -459,6 +464,8 @@ static enum MHD_Result dispatch(request *r, const char *url) {
     if (!strcmp(m, "DELETE")) return route_job_cancel(r, url + 13);
     return method_not_allowed(r, "GET, DELETE");
   case ORF_ROUTE_RESULTS: return get ? route_results(r, url + 16) : method_not_allowed(r, "GET");
+  case ORF_ROUTE_BATCH: return post ? route_batch_submit(r) : method_not_allowed(r, "POST");
+  case ORF_ROUTE_BATCH_STATUS: return get ? route_batch_status(r, url + 14) : method_not_allowed(r, "GET");
   default: return http_error(r, ORF_SRV_ENOTFOUND, "no such endpoint", NULL);
   }
 }
@@ -646,6 +653,7 @@ void http_request_free(request *r) {
     free(r->keys[i]);
     free(r->vals[i]);
   }
+  http_batch_upload_free(r);
   free(r->body);
   free(r);
 }

@@ -39,6 +39,7 @@
 #include "util.h"
 
 typedef struct http_deadlines http_deadlines;
+typedef struct http_batches http_batches; /* batch_store.h */
 
 #define ORF_GIB (1024.0 * 1024.0 * 1024.0) /* bytes in the API's "_gb" figures */
 #define MAX_FORM_FIELDS 48
@@ -62,6 +63,7 @@ typedef struct server {
   http_deadlines *deadlines; /* the header and body deadlines (deadline.c) */
   orf_segmenter *segmenter;  /* the segmentation network and its matte cache */
   char segment_model_id[17]; /* the model file's SHA-256, 16 hex ("" without a model) */
+  http_batches *batches;     /* the batches of POST /api/v1/batch (routes_batch.c) */
 } server;
 
 /* One HTTP request, from its first callback to its completion. */
@@ -86,10 +88,11 @@ typedef struct request {
   char *keys[MAX_FORM_FIELDS], *vals[MAX_FORM_FIELDS];
   size_t vlens[MAX_FORM_FIELDS]; /* bytes of each value so far */
   int nfields;
-  char form_error[200]; /* why the form is refused ("" while it is fine) */
-  char form_param[65];  /* the parameter it is about, or "" */
-  unsigned form_status; /* 400, or 422 when it is about one parameter */
-  size_t received;      /* body bytes read so far, kept or not */
+  char form_error[200];                   /* why the form is refused ("" while it is fine) */
+  char form_param[65];                    /* the parameter it is about, or "" */
+  unsigned form_status;                   /* 400, or 422 when it is about one parameter */
+  struct http_batch_upload *batch_upload; /* POST /api/v1/batch: where each image part starts */
+  size_t received;                        /* body bytes read so far, kept or not */
 
   /* the job's input, as read (http_read_input, http_read_repair) */
   orf_job_kind kind;        /* what the route computes */
@@ -188,6 +191,12 @@ char *http_event_line(const char *event, const char *hash, orf_format f);
  * cached.  404 when the stage is unknown to the cache. */
 enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage, orf_format f);
 
+/* Makes sure the cache holds the mesh of (hash, stage) in format f,
+ * converting it from the stage's PLY (and caching that) when it does not:
+ * ORF_OK, ORF_SRV_ENOTFOUND (no such stage in the cache), ORF_EINTERNAL (its
+ * PLY cannot be read), or the export's or the cache's error. */
+int http_mesh_convert(server *srv, const char *hash, const char *stage, orf_format f);
+
 /* The media type of a format (model/gltf-binary, model/stl, ...). */
 const char *http_media_type(orf_format f);
 
@@ -238,6 +247,41 @@ int http_request_feed(request *r, const char *data, size_t size);
  * request hash into r, and the format and Accept of its answer.  Returns
  * 0, or non-zero with the error queued in *ret. */
 int http_read_input(request *r, orf_params *p, enum MHD_Result *ret);
+
+/* The upload's refusals (http_refuse_upload), the parameters
+ * (http_parse_params) and what the server does not serve yet (a texture,
+ * compressed GLB: 422 naming it), for a route that reads its images
+ * itself.  0, or -1 with the error queued in *ret. */
+int http_read_params(request *r, orf_params *p, enum MHD_Result *ret);
+
+/* ---- routes_batch.c: POST /api/v1/batch, GET /api/v1/batch/<id> ---- */
+
+/* A multipart `image` part of a batch begins (filename as the form gives
+ * it, may be NULL) at r->body_len: noted, or the form refused past
+ * HTTP_BATCH_MAX_ITEMS parts.  0, or -1 when out of memory. */
+int http_batch_part(request *r, const char *filename);
+/* Frees what http_batch_part noted. */
+void http_batch_upload_free(request *r);
+enum MHD_Result route_batch_submit(request *r);
+/* rest: what follows /api/v1/batch/ ("<id>" or "<id>/results.zip"). */
+enum MHD_Result route_batch_status(request *r, const char *rest);
+/* The server's batch store into srv->batches: 0, or ORF_ENOMEM. */
+int http_batches_start(server *srv);
+
+/* Whether the cache holds a whole, readable result for hash (meta.json and
+ * every stage it lists, the last one read back): 1 or 0. */
+int http_cached_result(server *srv, const char *hash);
+
+/* One image's generation with parameters p, as a kept job (the /jobs
+ * API's), for the routes that take several images or another client's
+ * contract: the image probed (its type and size from its header), the
+ * job's estimate and request hash (into hash) taken as POST /api/v1/jobs
+ * does, the cache asked (a whole result there: ORF_OK with *job NULL),
+ * else the job submitted or joined (*job a new reference, *coalesced).
+ * Returns ORF_OK or the error a single request would get (the probe's,
+ * ORF_SRV_EDRAINING, ORF_SRV_EQUEUEFULL, ORF_SRV_ETOOBIG, ORF_ENOMEM). */
+int http_submit_image(request *r, const uint8_t *image, size_t size, const orf_params *p, char hash[65],
+                      orf_job **job, int *coalesced);
 
 /* 1 for the routes that repair a mesh (their twins generate from an
  * image), else 0. */

@@ -73,27 +73,35 @@ static int try_cached(request *r, const char *hash, const char *name, orf_format
   return 0;
 }
 
-enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage, orf_format f) {
+int http_mesh_convert(server *srv, const char *hash, const char *stage, orf_format f) {
   char name[64], ply[64];
   snprintf(name, sizeof name, "%s.%s", stage, orf_format_ext(f));
   snprintf(ply, sizeof ply, "%s.ply", stage);
-  enum MHD_Result ret;
-  if (try_cached(r, hash, name, f, &ret)) return ret;
-  if (f == ORF_FMT_PLY) return http_error(r, ORF_SRV_ENOTFOUND, "no such result", NULL);
+  if (orf_cache_has(srv->cache, hash, name)) return ORF_OK;
   orf_blob *src;
-  if (orf_cache_get(r->srv->cache, hash, ply, 0, &src))
-    return http_error(r, ORF_SRV_ENOTFOUND, "no such result", NULL);
+  if (f == ORF_FMT_PLY || orf_cache_get(srv->cache, hash, ply, 0, &src)) return ORF_SRV_ENOTFOUND;
   orf_mesh m;
   int rc = orf_mesh_read_ply(src->data, src->size, &m);
   orf_blob_release(src);
-  if (rc) return http_error(r, ORF_EINTERNAL, "the cached mesh could not be read", NULL);
+  if (rc) return ORF_EINTERNAL;
   uint8_t *out;
   size_t size;
   rc = orf_export(&m, f, &out, &size);
   orf_mesh_free(&m);
-  if (rc) return http_error(r, rc, NULL, NULL);
-  rc = orf_cache_put(r->srv->cache, hash, name, out, size);
+  if (rc) return rc;
+  rc = orf_cache_put(srv->cache, hash, name, out, size);
   orf_buffer_free(out);
+  return rc;
+}
+
+enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage, orf_format f) {
+  char name[64];
+  snprintf(name, sizeof name, "%s.%s", stage, orf_format_ext(f));
+  enum MHD_Result ret;
+  if (try_cached(r, hash, name, f, &ret)) return ret;
+  int rc = http_mesh_convert(r->srv, hash, stage, f);
+  if (rc == ORF_SRV_ENOTFOUND) return http_error(r, rc, "no such result", NULL);
+  if (rc == ORF_EINTERNAL) return http_error(r, rc, "the cached mesh could not be read", NULL);
   if (rc) return http_error(r, rc, NULL, NULL);
   if (try_cached(r, hash, name, f, &ret)) return ret;
   return http_error(r, ORF_EINTERNAL, "the converted mesh was not kept", NULL);

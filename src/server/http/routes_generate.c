@@ -72,12 +72,17 @@ static int probe_image(request *r, uint32_t *w, uint32_t *h, enum MHD_Result *re
  * (jobs that stay on the CPU hold none of it), and the host budget takes
  * the job's host peak, bounded by the CPU path's (which also counts the
  * field the GPU holds instead: an over-estimate, never under). */
-static void estimate_job(request *r, const orf_params *p, uint32_t w, uint32_t h) {
-  r->prec = http_job_precision(r, p);
-  size_t host_peak = orf_estimate_peak_bytes(p, w, h, r->body_len);
+static void job_estimate(request *r, const orf_params *p, uint32_t w, uint32_t h, size_t size,
+                         orf_precision *prec, size_t *estimate, size_t *host_estimate) {
+  *prec = http_job_precision(r, p);
+  size_t host_peak = orf_estimate_peak_bytes(p, w, h, size);
   int cuda = r->srv->engine_device == ORF_DEVICE_CUDA;
-  r->estimate = cuda ? orf_estimate_device_bytes(p, r->prec) : host_peak;
-  r->host_estimate = cuda ? host_peak : 0;
+  *estimate = cuda ? orf_estimate_device_bytes(p, *prec) : host_peak;
+  *host_estimate = cuda ? host_peak : 0;
+}
+
+static void estimate_job(request *r, const orf_params *p, uint32_t w, uint32_t h) {
+  job_estimate(r, p, w, h, r->body_len, &r->prec, &r->estimate, &r->host_estimate);
 }
 
 /* The request hash (http_request_hash) into r->hash. */
@@ -118,11 +123,12 @@ static int refuse_unserved(request *r, const orf_params *p, enum MHD_Result *ret
   return -1;
 }
 
+int http_read_params(request *r, orf_params *p, enum MHD_Result *ret) {
+  return http_refuse_upload(r, ret) || http_parse_params(r, p, ret) || refuse_unserved(r, p, ret) ? -1 : 0;
+}
+
 static int read_image(request *r, orf_params *p, uint32_t *w, uint32_t *h, enum MHD_Result *ret) {
-  if (http_refuse_upload(r, ret) || http_parse_params(r, p, ret) || refuse_unserved(r, p, ret) ||
-      probe_image(r, w, h, ret))
-    return -1;
-  return 0;
+  return http_read_params(r, p, ret) || probe_image(r, w, h, ret) ? -1 : 0;
 }
 
 int http_read_image(request *r, orf_params *p, enum MHD_Result *ret) {
@@ -156,7 +162,7 @@ static const char *final_stage(const request *r) {
  * rough_solid), the last one read (and so checksum-verified).  A result
  * with a part missing or damaged on disk is computed again rather than
  * answered with links that would fail. */
-static int cached_result(server *srv, const char *hash) {
+int http_cached_result(server *srv, const char *hash) {
   orf_blob *b;
   if (orf_cache_get(srv->cache, hash, "meta.json", 0, &b)) return 0;
   json_t *meta = json_loadb((const char *)b->data, b->size, 0, NULL);
@@ -343,9 +349,9 @@ static int cached_lines(stream *s, server *srv) {
     if (name) orf_job_stage_lookup(name, strlen(name), &kind, &stage);
     json_t *data = json_deep_copy(st);
     json_object_del(data, "stage");
-    json_object_set_new(data, "type",
-                        json_string(kind == ORF_JOB_GENERATE && stage == ORF_STAGE_VOXEL_PREVIEW ? "voxel_grid"
-                                                                                                : "mesh"));
+    json_object_set_new(
+        data, "type",
+        json_string(kind == ORF_JOB_GENERATE && stage == ORF_STAGE_VOXEL_PREVIEW ? "voxel_grid" : "mesh"));
     json_t *ev = json_pack("{s:O, s:i, s:s, s:o}", "stage", json_object_get(st, "stage"), "progress",
                            orf_job_stage_progress(kind, stage), "status", last ? "complete" : "processing",
                            "data", data);
@@ -426,7 +432,7 @@ enum MHD_Result route_generate(request *r, int progressive) {
     return wait_for_job(r, st.events);
   }
   if (read_job_input(r, &ret)) return ret;
-  int found = cached_result(r->srv, r->hash);
+  int found = http_cached_result(r->srv, r->hash);
   orf_cache_note_lookup(r->srv->cache, found);
   if (found) return progressive ? start_stream(r, NULL, 0) : answer_complete(r, 1);
   orf_job *job;
@@ -438,6 +444,26 @@ enum MHD_Result route_generate(request *r, int progressive) {
   if (progressive) return start_stream(r, job, 0);
   r->job = job;
   return wait_for_job(r, 0);
+}
+
+int http_submit_image(request *r, const uint8_t *image, size_t size, const orf_params *p, char hash[65],
+                      orf_job **job, int *coalesced) {
+  *job = NULL;
+  *coalesced = 0;
+  orf_image_type t;
+  uint32_t w, h;
+  int rc = orf_image_probe(image, size, &r->srv->limits, &t, &w, &h);
+  if (rc) return rc;
+  orf_precision prec;
+  size_t estimate, host_estimate;
+  job_estimate(r, p, w, h, size, &prec, &estimate, &host_estimate);
+  if ((rc = http_request_hash(image, size, p, prec, r->srv->segment_model_id, hash))) return rc;
+  int found = http_cached_result(r->srv, hash);
+  orf_cache_note_lookup(r->srv->cache, found);
+  if (found) return ORF_OK;
+  if (atomic_load(&r->srv->draining)) return ORF_SRV_EDRAINING;
+  return orf_jobs_submit(r->srv->jobs, hash, image, size, p, prec, estimate, host_estimate, 1, job,
+                         coalesced);
 }
 
 enum MHD_Result route_job_submit(request *r) {
@@ -468,9 +494,10 @@ enum MHD_Result route_job_status(request *r, const char *id) {
   orf_job_state st;
   orf_job_get_state(job, &st);
   orf_job_kind kind = orf_job_kind_of(job);
-  json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:s?}", "job_id", id, "kind",
-                        kind == ORF_JOB_REPAIR ? "repair" : "generate", "status", orf_job_status_name(st.status),
-                        "progress", st.progress, "stage", orf_job_stage_name(kind, st.stage));
+  json_t *j =
+      json_pack("{s:s, s:s, s:s, s:i, s:s?}", "job_id", id, "kind",
+                kind == ORF_JOB_REPAIR ? "repair" : "generate", "status", orf_job_status_name(st.status),
+                "progress", st.progress, "stage", orf_job_stage_name(kind, st.stage));
   if (st.status == ORF_JOB_QUEUED) json_object_set_new(j, "position", json_integer((json_int_t)st.position));
   if (st.status == ORF_JOB_COMPLETE) {
     orf_blob *meta;
