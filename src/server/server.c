@@ -33,6 +33,7 @@
 
 #include "http/batch_store.h"
 #include "http/http_int.h"
+#include "http/upload_store.h"
 #include "log.h"
 
 #define DRAIN_CONNECTIONS_S 5.0
@@ -146,6 +147,7 @@ static int open_stores(server *srv) {
   orf_cache_config cc = {cache_dir, srv->cfg.cache_mem_bytes, srv->cfg.cache_disk_bytes, srv->cfg.cache_ttl_s,
                          srv->cfg.cache_scrub_mb_s * 1048576.0};
   if (!srv->metrics || orf_cache_open(&srv->cache, &cc) || http_batches_start(srv) ||
+      http_uploads_start(srv) ||
       (srv->cfg.rate_limit > 0 &&
        orf_ratelimit_create(&srv->ratelimit, srv->cfg.rate_limit, srv->cfg.rate_burst, RATE_CLIENTS))) {
     orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "out of memory"));
@@ -367,6 +369,7 @@ static void stop(server *srv) {
   if (srv->metrics) orf_metrics_free(srv->metrics);
   orf_ratelimit_free(srv->ratelimit);
   http_batches_free(srv->batches);
+  http_uploads_free(srv->uploads);
 }
 
 int orf_server_main(int argc, char **argv) {

@@ -327,6 +327,7 @@ static enum MHD_Result form_field(void *cls, enum MHD_ValueKind kind, const char
       return MHD_YES;
     }
     r->has_image_field = 1;
+    if (off == 0 && filename) snprintf(r->upload_filename, sizeof r->upload_filename, "%s", filename);
     return body_append(r, data, size) ? MHD_NO : MHD_YES;
   }
   /* a parameter: values may arrive in pieces */
@@ -401,11 +402,14 @@ static const struct {
                     {"/api/v1/repair-progressive", ORF_ROUTE_REPAIR_PROGRESSIVE},
                     {"/api/v1/repair-jobs", ORF_ROUTE_REPAIR_JOBS},
                     {"/api/v1/batch", ORF_ROUTE_BATCH},
+                    {"/api/upload-image", ORF_ROUTE_COMPAT_ORFEAS},
+                    {"/api/generate-3d", ORF_ROUTE_COMPAT_ORFEAS},
                     {"/", ORF_ROUTE_STATIC},
                     {"/index.html", ORF_ROUTE_STATIC}},
-  prefix_routes[] = {{"/api/v1/results/", ORF_ROUTE_RESULTS},
-                     {"/static/", ORF_ROUTE_STATIC},
-                     {"/api/v1/batch/", ORF_ROUTE_BATCH_STATUS}};
+  prefix_routes[] = {
+      {"/api/v1/results/", ORF_ROUTE_RESULTS},     {"/static/", ORF_ROUTE_STATIC},
+      {"/api/v1/batch/", ORF_ROUTE_BATCH_STATUS},  {"/api/job-status/", ORF_ROUTE_COMPAT_ORFEAS},
+      {"/api/download/", ORF_ROUTE_COMPAT_ORFEAS}, {"/api/preview/", ORF_ROUTE_COMPAT_ORFEAS}};
 
 static orf_route route_of(const char *method, const char *url) {
   (void)method;
@@ -422,7 +426,8 @@ static orf_route route_of(const char *method, const char *url) {
 
 static int takes_body(orf_route route) {
   return route == ORF_ROUTE_GENERATE || route == ORF_ROUTE_PROGRESSIVE || route == ORF_ROUTE_JOBS ||
-         route == ORF_ROUTE_MASK || route == ORF_ROUTE_BATCH || http_route_repairs(route);
+         route == ORF_ROUTE_MASK || route == ORF_ROUTE_BATCH || route == ORF_ROUTE_COMPAT_ORFEAS ||
+         http_route_repairs(route);
 }
 
 static enum MHD_Result method_not_allowed(request *r, const char *allow) {
@@ -430,6 +435,10 @@ static enum MHD_Result method_not_allowed(request *r, const char *allow) {
       r, json_pack("{s:s, s:s}", "error", "method not allowed here", "code", "method_not_allowed"));
   if (resp) MHD_add_response_header(resp, "Allow", allow);
   return http_queue(r, 405, resp);
+}
+
+enum MHD_Result http_method_not_allowed(request *r, const char *allow) {
+  return method_not_allowed(r, allow);
 }
 
 /* Runs the route once the whole body is in. */
@@ -466,6 +475,7 @@ static enum MHD_Result dispatch(request *r, const char *url) {
   case ORF_ROUTE_RESULTS: return get ? route_results(r, url + 16) : method_not_allowed(r, "GET");
   case ORF_ROUTE_BATCH: return post ? route_batch_submit(r) : method_not_allowed(r, "POST");
   case ORF_ROUTE_BATCH_STATUS: return get ? route_batch_status(r, url + 14) : method_not_allowed(r, "GET");
+  case ORF_ROUTE_COMPAT_ORFEAS: return route_compat_orfeas(r, url);
   default: return http_error(r, ORF_SRV_ENOTFOUND, "no such endpoint", NULL);
   }
 }

@@ -40,6 +40,7 @@
 
 typedef struct http_deadlines http_deadlines;
 typedef struct http_batches http_batches; /* batch_store.h */
+typedef struct http_uploads http_uploads; /* upload_store.h */
 
 #define ORF_GIB (1024.0 * 1024.0 * 1024.0) /* bytes in the API's "_gb" figures */
 #define MAX_FORM_FIELDS 48
@@ -64,6 +65,7 @@ typedef struct server {
   orf_segmenter *segmenter;  /* the segmentation network and its matte cache */
   char segment_model_id[17]; /* the model file's SHA-256, 16 hex ("" without a model) */
   http_batches *batches;     /* the batches of POST /api/v1/batch (routes_batch.c) */
+  http_uploads *uploads;     /* the original ORFEAS API's uploads (routes_compat_orfeas.c) */
 } server;
 
 /* One HTTP request, from its first callback to its completion. */
@@ -82,9 +84,10 @@ typedef struct request {
   struct MHD_PostProcessor *pp;
   uint8_t *body; /* raw body, or the multipart `image` field */
   size_t body_len, body_cap;
-  int too_large;       /* the body passed max_upload_bytes: the rest is discarded */
-  int has_image_field; /* multipart: an `image` field was seen */
-  int raw;             /* the body is the image itself */
+  int too_large;             /* the body passed max_upload_bytes: the rest is discarded */
+  int has_image_field;       /* multipart: an `image` field was seen */
+  char upload_filename[128]; /* the `image` part's file name, "" when none */
+  int raw;                   /* the body is the image itself */
   char *keys[MAX_FORM_FIELDS], *vals[MAX_FORM_FIELDS];
   size_t vlens[MAX_FORM_FIELDS]; /* bytes of each value so far */
   int nfields;
@@ -182,6 +185,9 @@ orf_precision http_job_precision(request *r, const orf_params *p);
  * stage's as download_url. */
 json_t *http_generate_response(const char *meta_json, const char *hash, orf_format f, int cached);
 
+/* "/api/v1/results/<hash>/<stage>.<ext>" as a JSON string. */
+json_t *http_result_url(const char *hash, const char *stage, orf_format f);
+
 /* Adds "url" to the data of one event (JSON text) for hash and format;
  * returns a malloc'd line ending in '\n' (or NULL on error). */
 char *http_event_line(const char *event, const char *hash, orf_format f);
@@ -267,6 +273,30 @@ enum MHD_Result route_batch_submit(request *r);
 enum MHD_Result route_batch_status(request *r, const char *rest);
 /* The server's batch store into srv->batches: 0, or ORF_ENOMEM. */
 int http_batches_start(server *srv);
+
+/* ---- job_view.c: where a submitted image stands ---- */
+typedef struct http_job_view {
+  const char *status; /* queued, running, complete, failed, cancelled, or expired (no record, no result) */
+  int progress;       /* 0..100 */
+  int stage;          /* last stage done, -1 before the first */
+  size_t position;    /* in the queue while queued */
+  char error[200];    /* a failed, cancelled or expired job's sentence, else "" */
+  char code[40];      /* and its code */
+} http_job_view;
+/* The job of job_id (may be "" or NULL: none was made) while the manager
+ * keeps it, else "complete" when the cache holds hash's result, else
+ * "expired". */
+void http_job_view_get(server *srv, const char *job_id, const char *hash, http_job_view *v);
+
+/* ---- routes_compat_orfeas.c: the original ORFEAS API ---- */
+/* /api/upload-image, /api/generate-3d, /api/job-status/<id>,
+ * /api/download/<id>/<file>, /api/preview/<file>: url is the path. */
+enum MHD_Result route_compat_orfeas(request *r, const char *url);
+/* The store of its uploads into srv->uploads: 0, or ORF_ENOMEM. */
+int http_uploads_start(server *srv);
+
+/* 405 with Allow: allow. */
+enum MHD_Result http_method_not_allowed(request *r, const char *allow);
 
 /* Whether the cache holds a whole, readable result for hash (meta.json and
  * every stage it lists, the last one read back): 1 or 0. */

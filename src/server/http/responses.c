@@ -11,7 +11,7 @@
 
 #include "http_int.h"
 
-static json_t *result_url(const char *hash, const char *stage, orf_format f) {
+json_t *http_result_url(const char *hash, const char *stage, orf_format f) {
   char url[160];
   snprintf(url, sizeof url, "/api/v1/results/%s/%s.%s", hash, stage, orf_format_ext(f));
   return json_string(url);
@@ -27,10 +27,10 @@ json_t *http_generate_response(const char *meta_json, const char *hash, orf_form
   const char *last = NULL; /* the final stage: its mesh is the download */
   json_array_foreach(json_object_get(j, "stages"), i, st) {
     const char *name = json_string_value(json_object_get(st, "stage"));
-    if (name) json_object_set_new(st, "url", result_url(hash, name, f));
+    if (name) json_object_set_new(st, "url", http_result_url(hash, name, f));
     last = name;
   }
-  if (last) json_object_set_new(j, "download_url", result_url(hash, last, f));
+  if (last) json_object_set_new(j, "download_url", http_result_url(hash, last, f));
   return j;
 }
 
@@ -39,6 +39,6 @@ char *http_event_line(const char *event, const char *hash, orf_format f) {
   if (!j) return NULL;
   const char *stage = json_string_value(json_object_get(j, "stage"));
   json_t *data = json_object_get(j, "data");
-  if (stage && json_is_object(data)) json_object_set_new(data, "url", result_url(hash, stage, f));
+  if (stage && json_is_object(data)) json_object_set_new(data, "url", http_result_url(hash, stage, f));
   return http_json_line(j, NULL);
 }

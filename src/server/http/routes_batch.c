@@ -224,13 +224,6 @@ enum MHD_Result route_batch_submit(request *r) {
 
 /* ---- GET /api/v1/batch/<id>[/results.zip] -------------------------------- */
 
-static json_t *result_url(const char *hash, orf_format f) {
-  char url[160];
-  snprintf(url, sizeof url, "/api/v1/results/%s/%s.%s", hash, orf_job_stage_name(ORF_JOB_GENERATE, 3),
-           orf_format_ext(f));
-  return json_string(url);
-}
-
 /* Entry i's status: refused at submit ("failed"), its job's, or, with no
  * job kept (answered from the cache, or its record expired), "complete"
  * when the cache holds its result, else "expired". */
@@ -247,31 +240,24 @@ static json_t *item_json(server *srv, const http_batch *b, size_t i) {
   }
   json_object_set_new(j, "request_hash", json_string(it->hash));
   json_object_set_new(j, "cached", json_boolean(it->cached));
-  orf_job *job = it->job_id[0] ? orf_jobs_find(srv->jobs, it->job_id) : NULL;
-  const char *status;
   if (it->job_id[0]) {
     char url[64];
     snprintf(url, sizeof url, "/api/v1/jobs/%s", it->job_id);
     json_object_set_new(j, "job_id", json_string(it->job_id));
     json_object_set_new(j, "status_url", json_string(url));
   }
-  if (job) {
-    orf_job_state st;
-    orf_job_get_state(job, &st);
-    status = orf_job_status_name(st.status);
-    json_object_set_new(j, "progress", json_integer(st.progress));
-    if (st.status >= ORF_JOB_FAILED && st.events) {
-      json_t *ev = json_loads(orf_job_event(job, st.events - 1), 0, NULL);
-      json_object_set(j, "error", json_object_get(ev, "error"));
-      json_object_set(j, "code", json_object_get(ev, "code"));
-      json_decref(ev);
-    }
-    orf_job_release(job);
-  } else {
-    status = http_cached_result(srv, it->hash) ? "complete" : "expired";
+  http_job_view v;
+  http_job_view_get(srv, it->job_id, it->hash, &v);
+  const char *status = v.status;
+  if (it->job_id[0]) json_object_set_new(j, "progress", json_integer(v.progress));
+  if (v.error[0] && strcmp(status, "expired")) {
+    json_object_set_new(j, "error", json_string(v.error));
+    json_object_set_new(j, "code", json_string(v.code));
   }
   json_object_set_new(j, "status", json_string(status));
-  if (!strcmp(status, "complete")) json_object_set_new(j, "download_url", result_url(it->hash, b->format));
+  if (!strcmp(status, "complete"))
+    json_object_set_new(j, "download_url",
+                        http_result_url(it->hash, orf_job_stage_name(ORF_JOB_GENERATE, 3), b->format));
   return j;
 }
 
