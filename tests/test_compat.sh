@@ -105,6 +105,37 @@ st=$(status_of POST /api/upload-image -F "other=1")
 st=$(status_of GET "/api/download/$id/other.stl")
 [ "$st" = 404 ] && ok "orfeas download_unknown_file" || bad "orfeas download_unknown_file" "$st"
 
+# ---- 2. a client of the Hunyuan3D-2 API server's contract -----------------
+# /generate first (it waits for its job), then /send of the same request
+# (answered from the cache: its uid names no job), then /send at another
+# octree_resolution (another request: a job, polled while it runs)
+if out=$(python3 tests/hunyuan_client.py generate "$url" samples/heart.png "$work/gen.glb" 2>&1); then
+  ok "hunyuan generate_file"
+  gltf_check "hunyuan gltf_validator_generate" "$work/gen.glb"
+else
+  bad "hunyuan generate_file" "$out"
+fi
+if out=$(python3 tests/hunyuan_client.py send "$url" samples/heart.png "$work/send.glb" 2>&1); then
+  cmp -s "$work/send.glb" "$work/gen.glb" && ok "hunyuan send_from_cache" ||
+    bad "hunyuan send_from_cache" "/generate and /send gave different files"
+else
+  bad "hunyuan send_from_cache" "$out"
+fi
+if out=$(python3 tests/hunyuan_client.py send "$url" samples/heart.png "$work/send2.glb" 256 2>&1); then
+  ok "hunyuan send_status_base64"
+  gltf_check "hunyuan gltf_validator_send" "$work/send2.glb"
+else
+  bad "hunyuan send_status_base64" "$out"
+fi
+out=$(python3 tests/hunyuan_client.py bad "$url" samples/heart.png - 2>&1) && ok "hunyuan range_422" ||
+  bad "hunyuan range_422" "$out"
+st=$(status_of GET /status/nope)
+[ "$st" = 404 ] && [ "$(json "$work/body" "d['error_code']")" = 1 ] && ok "hunyuan unknown_uid_404" ||
+  bad "hunyuan unknown_uid_404" "$st $(cat "$work/body")"
+st=$(status_of POST /send -H 'Content-Type: application/json' -d '{"image":"bm90IGFuIGltYWdl"}')
+[ "$st" = 404 ] && [ "$(json "$work/body" "d['error_code']")" = 1 ] && [ -n "$(json "$work/body" "d['text']")" ] &&
+  ok "hunyuan bad_image_404" || bad "hunyuan bad_image_404" "$st $(cat "$work/body")"
+
 echo "[  PASSED  ] $passed test(s)."
 [ "$failed" -gt 0 ] && echo "[  FAILED  ] $failed test(s)."
 [ "$failed" -eq 0 ]

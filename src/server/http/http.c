@@ -404,12 +404,15 @@ static const struct {
                     {"/api/v1/batch", ORF_ROUTE_BATCH},
                     {"/api/upload-image", ORF_ROUTE_COMPAT_ORFEAS},
                     {"/api/generate-3d", ORF_ROUTE_COMPAT_ORFEAS},
+                    {"/generate", ORF_ROUTE_COMPAT_HUNYUAN},
+                    {"/send", ORF_ROUTE_COMPAT_HUNYUAN},
                     {"/", ORF_ROUTE_STATIC},
                     {"/index.html", ORF_ROUTE_STATIC}},
   prefix_routes[] = {
       {"/api/v1/results/", ORF_ROUTE_RESULTS},     {"/static/", ORF_ROUTE_STATIC},
       {"/api/v1/batch/", ORF_ROUTE_BATCH_STATUS},  {"/api/job-status/", ORF_ROUTE_COMPAT_ORFEAS},
-      {"/api/download/", ORF_ROUTE_COMPAT_ORFEAS}, {"/api/preview/", ORF_ROUTE_COMPAT_ORFEAS}};
+      {"/api/download/", ORF_ROUTE_COMPAT_ORFEAS}, {"/api/preview/", ORF_ROUTE_COMPAT_ORFEAS},
+      {"/status/", ORF_ROUTE_COMPAT_HUNYUAN}};
 
 static orf_route route_of(const char *method, const char *url) {
   (void)method;
@@ -427,7 +430,7 @@ static orf_route route_of(const char *method, const char *url) {
 static int takes_body(orf_route route) {
   return route == ORF_ROUTE_GENERATE || route == ORF_ROUTE_PROGRESSIVE || route == ORF_ROUTE_JOBS ||
          route == ORF_ROUTE_MASK || route == ORF_ROUTE_BATCH || route == ORF_ROUTE_COMPAT_ORFEAS ||
-         http_route_repairs(route);
+         route == ORF_ROUTE_COMPAT_HUNYUAN || http_route_repairs(route);
 }
 
 static enum MHD_Result method_not_allowed(request *r, const char *allow) {
@@ -476,6 +479,7 @@ static enum MHD_Result dispatch(request *r, const char *url) {
   case ORF_ROUTE_BATCH: return post ? route_batch_submit(r) : method_not_allowed(r, "POST");
   case ORF_ROUTE_BATCH_STATUS: return get ? route_batch_status(r, url + 14) : method_not_allowed(r, "GET");
   case ORF_ROUTE_COMPAT_ORFEAS: return route_compat_orfeas(r, url);
+  case ORF_ROUTE_COMPAT_HUNYUAN: return route_compat_hunyuan(r, url);
   default: return http_error(r, ORF_SRV_ENOTFOUND, "no such endpoint", NULL);
   }
 }
@@ -700,7 +704,7 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const ch
   }
   http_deadline_body_done(srv, conn);
   if (r->job) /* resumed by a job's wake-up: the route decides what now */
-    return route_generate(r, 0);
+    return r->route == ORF_ROUTE_COMPAT_HUNYUAN ? route_compat_hunyuan(r, url) : route_generate(r, 0);
   return dispatch(r, url);
 }
 

@@ -295,6 +295,15 @@ enum MHD_Result route_compat_orfeas(request *r, const char *url);
 /* The store of its uploads into srv->uploads: 0, or ORF_ENOMEM. */
 int http_uploads_start(server *srv);
 
+/* ---- routes_compat_hunyuan.c: the Hunyuan3D-2 API server's contract ---- */
+/* POST /generate, POST /send, GET /status/<uid> (url: the path); also
+ * called again when a /generate waiting on its job is resumed. */
+enum MHD_Result route_compat_hunyuan(request *r, const char *url);
+
+/* Suspends r until its job (r->job) has more than `have` events or has
+ * finished; the route is called again then (http_on_request). */
+enum MHD_Result http_wait_job(request *r, size_t have);
+
 /* 405 with Allow: allow. */
 enum MHD_Result http_method_not_allowed(request *r, const char *allow);
 

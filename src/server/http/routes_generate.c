@@ -215,7 +215,7 @@ static enum MHD_Result answer_failed(request *r, const orf_job_state *st) {
 }
 
 /* Suspends r until its job has more than `have` events or has finished. */
-static enum MHD_Result wait_for_job(request *r, size_t have) {
+enum MHD_Result http_wait_job(request *r, size_t have) {
   MHD_suspend_connection(r->conn);
   r->armed = 1;
   if (orf_job_wait(r->job, have, http_wake, r)) {
@@ -429,7 +429,7 @@ enum MHD_Result route_generate(request *r, int progressive) {
     orf_job_get_state(r->job, &st);
     if (st.status == ORF_JOB_COMPLETE) return answer_complete(r, 0);
     if (st.status >= ORF_JOB_FAILED) return answer_failed(r, &st);
-    return wait_for_job(r, st.events);
+    return http_wait_job(r, st.events);
   }
   if (read_job_input(r, &ret)) return ret;
   int found = http_cached_result(r->srv, r->hash);
@@ -443,7 +443,7 @@ enum MHD_Result route_generate(request *r, int progressive) {
   r->body_len = r->body_cap = 0;
   if (progressive) return start_stream(r, job, 0);
   r->job = job;
-  return wait_for_job(r, 0);
+  return http_wait_job(r, 0);
 }
 
 int http_submit_image(request *r, const uint8_t *image, size_t size, const orf_params *p, char hash[65],
