@@ -59,6 +59,7 @@ enum {
   ORF_SRV_ECONFLICT = -103,  /* the job has already finished: 409 */
   ORF_SRV_ECORRUPT = -104,   /* a cache file failed its checksum: dropped, treated as a miss */
   ORF_SRV_ETOOBIG = -105,    /* the job alone needs more than the whole budget: 507 */
+  ORF_SRV_EGENERATOR = -106, /* a remote generator failed (unreachable, timed out, refused, malformed): 502 */
 };
 
 /* The one table of error codes (src/core/error.c), as libuv's

@@ -19,6 +19,8 @@
  *   --max-connections (1024)  --max-connections-per-ip (0 = none)
  *   --rate-limit (0 = off, requests/s per client)  --rate-burst (20)
  *   --cors-origin (none)  --allow-root (flag; ORFEAS_ALLOW_ROOT=1)
+ *   --generator NAME=URL (repeatable; ORFEAS_GENERATORS, comma-separated)
+ *   --generator-timeout (300 s)  --generator-concurrency (1 per generator)
  */
 #ifndef ORF_CONFIG_H
 #define ORF_CONFIG_H
@@ -43,9 +45,9 @@ typedef struct orf_server_config {
   char sim_device[128];      /* "" = none */
   double monitor_interval_s; /* 0 = no monitor thread */
   double precision_fp32_gb, precision_fp16_gb;
-  char device[8];      /* auto | cpu | cuda: where jobs' marching cubes run */
-  char precision[8];   /* auto | fp32 | fp16 | int8: GPU field storage of jobs that do not ask */
-  char web_root[4096]; /* "" = web/ beside the binary, if it exists */
+  char device[8];           /* auto | cpu | cuda: where jobs' marching cubes run */
+  char precision[8];        /* auto | fp32 | fp16 | int8: GPU field storage of jobs that do not ask */
+  char web_root[4096];      /* "" = web/ beside the binary, if it exists */
   char segment_model[4096]; /* "" = orf_segment_default_model() (models/ beside the binary) */
   /* limits and security (server.c, http/guard.c) */
   int max_connections, max_connections_per_ip; /* per_ip 0 = no limit */
@@ -53,6 +55,10 @@ typedef struct orf_server_config {
   int rate_burst;                              /* bucket size */
   char cors_origin[256];                       /* "" = CORS off */
   int allow_root;                              /* 1: may run as root */
+  /* remote generators (issue 16): "NAME=URL,NAME=URL" ("" = none) */
+  char generators[4096];
+  double generator_timeout_s; /* one model's deadline */
+  int generator_concurrency;  /* jobs in flight per generator */
 } orf_server_config;
 
 /* Fills *c from defaults, then the environment, then argv (the arguments

@@ -34,6 +34,7 @@
 #include "http/batch_store.h"
 #include "http/http_int.h"
 #include "http/upload_store.h"
+#include "generator/generators.h"
 #include "log.h"
 
 #define DRAIN_CONNECTIONS_S 5.0
@@ -243,6 +244,25 @@ static void compute_budgets(server *srv, budgets *b) {
   }
 }
 
+/* The remote generators of --generator (each one's /health asked once). */
+static int start_generators(server *srv) {
+  char err[256];
+  int rc = orf_generators_create(&srv->generators, srv->cfg.generators, srv->cfg.generator_timeout_s,
+                                 srv->cfg.generator_concurrency, err, sizeof err);
+  if (rc == ORF_EINVAL) {
+    fprintf(stderr, "orfeas serve: %s\n", err);
+    return 2;
+  }
+  if (rc) {
+    orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "out of memory"));
+    return 1;
+  }
+  if (orf_generators_count(srv->generators))
+    orf_log_json("info", "generators",
+                 json_pack("{s:o}", "generators", orf_generators_json(srv->generators)));
+  return 0;
+}
+
 /* The job manager (its workers) within the budgets, then the memory
  * monitor that samples them. */
 static int start_jobs(server *srv, const budgets *b) {
@@ -256,8 +276,9 @@ static int start_jobs(server *srv, const budgets *b) {
                         .budget_bytes = b->jobs,
                         .host_budget_bytes = b->host,
                         .device = srv->engine_device,
-                        .segmenter =
-                            srv->segmenter}; /* finished jobs: 4096 and 16 MiB at most (jobs/jobs.c) */
+                        .segmenter = srv->segmenter,
+                        .generators =
+                            srv->generators}; /* finished jobs: 4096 and 16 MiB at most (jobs/jobs.c) */
   if (orf_jobs_create(&srv->jobs, &jc)) {
     orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "cannot start the job workers"));
     return 1;
@@ -324,7 +345,8 @@ static int start(server *srv) {
   orf_limits_init(&srv->limits);
   srv->limits.max_file_bytes = srv->cfg.max_upload_bytes;
   int status;
-  if ((status = open_stores(srv)) || (status = load_segmenter(srv)) || (status = choose_device(srv)))
+  if ((status = open_stores(srv)) || (status = start_generators(srv)) || (status = load_segmenter(srv)) ||
+      (status = choose_device(srv)))
     return status;
   budgets b;
   compute_budgets(srv, &b);
@@ -363,6 +385,7 @@ static void stop(server *srv) {
   http_deadlines_stop(srv->deadlines);
   if (srv->monitor) orf_monitor_stop(srv->monitor);
   if (srv->jobs) orf_jobs_free(srv->jobs);
+  orf_generators_free(srv->generators);
   orf_segmenter_free(srv->segmenter);
   if (srv->mem) orf_memsources_close(srv->mem);
   if (srv->cache) orf_cache_close(srv->cache);

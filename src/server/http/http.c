@@ -107,7 +107,7 @@ static json_t *echo_string(const char *text) {
 enum MHD_Result http_error(request *r, int err, const char *message, const char *param) {
   const char *code;
   unsigned status = http_status_of(err, &code);
-  if (status >= 500 && status != 501 && status != 503 && status != 507) {
+  if (status >= 500 && status != 501 && status != 502 && status != 503 && status != 507) {
     /* a 500 is a bug: it is logged with the request and the engine's code */
     json_t *f =
         json_pack("{s:s, s:o, s:i, s:s, s:s}", "request_id", r->id, "path", echo_string(r->path), "code_num",
@@ -170,6 +170,8 @@ static int apply_param(param_walk *w, const char *key, const char *value) {
     w->r->download = !strcmp(value, "1") || !strcmp(value, "true");
     return 0;
   }
+  int gen = http_generator_param(w->r, key, value, w->err, sizeof w->err);
+  if (gen) return gen < 0 ? refuse_param(w, key, ORF_EINVAL) : 0;
   if (!strcmp(key, "precision")) { /* a server parameter, not a geometry one */
     orf_precision prec;
     if (strcmp(value, "auto") && orf_precision_from_name(value, &prec)) {
@@ -222,7 +224,7 @@ int http_parse_params(request *r, orf_params *p, enum MHD_Result *ret) {
 }
 
 int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, orf_precision prec,
-                      const char *model_id, char out[65]) {
+                      const char *model_id, const char *extra, char out[65]) {
   char canon[1024];
   size_t n = orf_params_canonical(p, canon, sizeof canon - 64);
   if (n >= sizeof canon - 64) n = sizeof canon - 65;
@@ -231,6 +233,8 @@ int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, or
   /* the network's model decides the subject wherever it may run */
   if (p->background == ORF_BG_AUTO || p->background == ORF_BG_SUBJECT)
     n += (size_t)snprintf(canon + n, 32, "&segment_model=%.16s", model_id && model_id[0] ? model_id : "none");
+  if (extra && extra[0] && n + strlen(extra) < sizeof canon)
+    n += (size_t)snprintf(canon + n, sizeof canon - n, "%s", extra);
   unsigned char md[32];
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, canon, n) &&

@@ -41,6 +41,7 @@
 typedef struct http_deadlines http_deadlines;
 typedef struct http_batches http_batches; /* batch_store.h */
 typedef struct http_uploads http_uploads; /* upload_store.h */
+struct orf_generators;                    /* generator/generators.h */
 
 #define ORF_GIB (1024.0 * 1024.0 * 1024.0) /* bytes in the API's "_gb" figures */
 #define MAX_FORM_FIELDS 48
@@ -53,19 +54,20 @@ typedef struct server {
   orf_jobs *jobs;
   orf_metrics *metrics;
   struct MHD_Daemon *daemon;
-  orf_memsources *mem;       /* memory sources (NVML, host, simulated) */
-  orf_monitor *monitor;      /* samples them; NULL when --monitor-interval is 0 */
-  double device_total_bytes; /* of the budget device, at start */
-  orf_device engine_device;  /* ORF_DEVICE_CPU or ORF_DEVICE_CUDA, resolved at start */
-  char web_root[4096];       /* resolved (realpath) studio directory, "" when none */
-  double started;            /* monotonic seconds */
-  atomic_int draining;       /* SIGTERM received */
-  orf_ratelimit *ratelimit;  /* per-client token buckets; NULL when --rate-limit is 0 */
-  http_deadlines *deadlines; /* the header and body deadlines (deadline.c) */
-  orf_segmenter *segmenter;  /* the segmentation network and its matte cache */
-  char segment_model_id[17]; /* the model file's SHA-256, 16 hex ("" without a model) */
-  http_batches *batches;     /* the batches of POST /api/v1/batch (routes_batch.c) */
-  http_uploads *uploads;     /* the original ORFEAS API's uploads (routes_compat_orfeas.c) */
+  orf_memsources *mem;               /* memory sources (NVML, host, simulated) */
+  orf_monitor *monitor;              /* samples them; NULL when --monitor-interval is 0 */
+  double device_total_bytes;         /* of the budget device, at start */
+  orf_device engine_device;          /* ORF_DEVICE_CPU or ORF_DEVICE_CUDA, resolved at start */
+  char web_root[4096];               /* resolved (realpath) studio directory, "" when none */
+  double started;                    /* monotonic seconds */
+  atomic_int draining;               /* SIGTERM received */
+  orf_ratelimit *ratelimit;          /* per-client token buckets; NULL when --rate-limit is 0 */
+  http_deadlines *deadlines;         /* the header and body deadlines (deadline.c) */
+  orf_segmenter *segmenter;          /* the segmentation network and its matte cache */
+  char segment_model_id[17];         /* the model file's SHA-256, 16 hex ("" without a model) */
+  http_batches *batches;             /* the batches of POST /api/v1/batch (routes_batch.c) */
+  http_uploads *uploads;             /* the original ORFEAS API's uploads (routes_compat_orfeas.c) */
+  struct orf_generators *generators; /* the remote generators (--generator) */
 } server;
 
 /* One HTTP request, from its first callback to its completion. */
@@ -109,7 +111,14 @@ typedef struct request {
   int woken; /* resumed by the job at least once */
   orf_format format;
   int download;
-  char precision[8];    /* precision=auto|fp32|fp16|int8 as asked (see routes_info.c) */
+  char precision[8]; /* precision=auto|fp32|fp16|int8 as asked (see routes_info.c) */
+  struct {
+    char name[32]; /* generator=NAME: a remote generator; "" for the engine (geometry) */
+    int index;     /* its index in srv->generators */
+    long long seed;
+    int steps;
+    int seed_given, steps_given;
+  } gen;                /* generator_params.c */
   size_t estimate;      /* peak bytes of the job on the budget device, from the image header */
   size_t host_estimate; /* on a GPU server: its peak host bytes (the host budget's); else 0 */
   orf_precision prec;   /* the job's field storage, resolved (http_job_precision) */
@@ -162,11 +171,13 @@ int http_parse_params(request *r, orf_params *p, enum MHD_Result *ret);
  * GPU server share their hashes).  Where the segmentation network may
  * decide the subject (background auto or subject), its model is too:
  * model_id, the start of the model file's SHA-256 ("" or NULL: no model),
- * so that results of another model are never served from the cache.
+ * so that results of another model are never served from the cache;
+ * extra (may be NULL) is appended to the canonical text (the remote
+ * generator and its values: http_generator_canonical).
  * Returns ORF_OK, or ORF_ENOMEM when libcrypto cannot run (out is then not
  * written). */
 int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, orf_precision prec,
-                      const char *model_id, char out[65]);
+                      const char *model_id, const char *extra, char out[65]);
 
 /* The field precision recommended for the free part of the memory budget
  * (the --precision-fp32-gb / --precision-fp16-gb thresholds). */
@@ -294,6 +305,24 @@ void http_job_view_get(server *srv, const char *job_id, const char *hash, http_j
 enum MHD_Result route_compat_orfeas(request *r, const char *url);
 /* The store of its uploads into srv->uploads: 0, or ORF_ENOMEM. */
 int http_uploads_start(server *srv);
+
+/* ---- generator_params.c: generator=NAME, seed, steps ---- */
+/* A parameter of the remote generators into r->gen: 1 when key is one
+ * (generator, seed, steps) and its value is good, -1 with the sentence in
+ * err when it is not, 0 when key is another parameter. */
+int http_generator_param(request *r, const char *key, const char *value, char *err, size_t err_size);
+/* Once the parameters are read: seed or steps without a remote generator,
+ * or a parameter a remote generator does not take: 422 naming it in *ret,
+ * -1.  0 when fine. */
+int http_generator_check(request *r, enum MHD_Result *ret);
+/* "&generator=NAME[&seed=S][&steps=N]" for the request hash into buf, or
+ * "" for the engine; its length. */
+size_t http_generator_canonical(const request *r, char *buf, size_t size);
+/* Registers a remote generation of hash with srv->generators, for its
+ * job's run (nothing for the engine). */
+void http_generator_register(request *r, const orf_params *p, const char *hash);
+/* The server_params entries of /api/v1/params: generator, seed, steps. */
+json_t *http_generator_server_params(server *srv);
 
 /* ---- routes_compat_hunyuan.c: the Hunyuan3D-2 API server's contract ---- */
 /* POST /generate, POST /send, GET /status/<uid> (url: the path); also

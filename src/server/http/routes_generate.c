@@ -74,9 +74,15 @@ static int probe_image(request *r, uint32_t *w, uint32_t *h, enum MHD_Result *re
  * field the GPU holds instead: an over-estimate, never under). */
 static void job_estimate(request *r, const orf_params *p, uint32_t w, uint32_t h, size_t size,
                          orf_precision *prec, size_t *estimate, size_t *host_estimate) {
-  *prec = http_job_precision(r, p);
+  /* a remote generation holds none of this server's GPU: its previews run on the CPU */
+  *prec = r->gen.name[0] ? ORF_PRECISION_FP32 : http_job_precision(r, p);
   size_t host_peak = orf_estimate_peak_bytes(p, w, h, size);
   int cuda = r->srv->engine_device == ORF_DEVICE_CUDA;
+  if (r->gen.name[0]) {
+    *estimate = cuda ? 0 : host_peak;
+    *host_estimate = cuda ? host_peak : 0;
+    return;
+  }
   *estimate = cuda ? orf_estimate_device_bytes(p, *prec) : host_peak;
   *host_estimate = cuda ? host_peak : 0;
 }
@@ -87,11 +93,14 @@ static void estimate_job(request *r, const orf_params *p, uint32_t w, uint32_t h
 
 /* The request hash (http_request_hash) into r->hash. */
 static int hash_request(request *r, const orf_params *p, enum MHD_Result *ret) {
-  int rc = http_request_hash(r->body, r->body_len, p, r->prec, r->srv->segment_model_id, r->hash);
+  char extra[128];
+  http_generator_canonical(r, extra, sizeof extra);
+  int rc = http_request_hash(r->body, r->body_len, p, r->prec, r->srv->segment_model_id, extra, r->hash);
   if (rc) {
     *ret = http_error(r, rc, NULL, NULL);
     return -1;
   }
+  http_generator_register(r, p, r->hash);
   return 0;
 }
 
@@ -124,7 +133,10 @@ static int refuse_unserved(request *r, const orf_params *p, enum MHD_Result *ret
 }
 
 int http_read_params(request *r, orf_params *p, enum MHD_Result *ret) {
-  return http_refuse_upload(r, ret) || http_parse_params(r, p, ret) || refuse_unserved(r, p, ret) ? -1 : 0;
+  return http_refuse_upload(r, ret) || http_parse_params(r, p, ret) || refuse_unserved(r, p, ret) ||
+                 http_generator_check(r, ret)
+             ? -1
+             : 0;
 }
 
 static int read_image(request *r, orf_params *p, uint32_t *w, uint32_t *h, enum MHD_Result *ret) {
@@ -457,11 +469,14 @@ int http_submit_image(request *r, const uint8_t *image, size_t size, const orf_p
   orf_precision prec;
   size_t estimate, host_estimate;
   job_estimate(r, p, w, h, size, &prec, &estimate, &host_estimate);
-  if ((rc = http_request_hash(image, size, p, prec, r->srv->segment_model_id, hash))) return rc;
+  char extra[128];
+  http_generator_canonical(r, extra, sizeof extra);
+  if ((rc = http_request_hash(image, size, p, prec, r->srv->segment_model_id, extra, hash))) return rc;
   int found = http_cached_result(r->srv, hash);
   orf_cache_note_lookup(r->srv->cache, found);
   if (found) return ORF_OK;
   if (atomic_load(&r->srv->draining)) return ORF_SRV_EDRAINING;
+  http_generator_register(r, p, hash);
   return orf_jobs_submit(r->srv->jobs, hash, image, size, p, prec, estimate, host_estimate, 1, job,
                          coalesced);
 }
