@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,7 +191,8 @@ static void remote_repaired(const char *gen, stub_hunyuan *stub) {
   for (size_t k = 0; k < 3; k++)
     if (json_number_value(json_array_get(bbox, k)) > longest)
       longest = json_number_value(json_array_get(bbox, k));
-  if (!(longest > 49.5 && longest < 50.5)) fail_msg("longest side %.3f mm, asked 50: %s", longest, json_dumps(mesh, JSON_COMPACT));
+  if (!(longest > 49.5 && longest < 50.5))
+    fail_msg("longest side %.3f mm, asked 50: %s", longest, json_dumps(mesh, JSON_COMPACT));
   /* the STL itself: binary, its faces */
   ts_reply f;
   ts_get(&f, json_string_value(json_object_get(json_object_get(last, "data"), "url")));
@@ -340,6 +342,98 @@ static void test_cache_apart(void **state) {
     json_decref(h[i]);
 }
 
+/* The Hunyuan3D-2 contract served by ORFEAS, with "generator": the shape
+ * from the remote generator, seed and steps passed on, the model back as
+ * base64 GLB. */
+static void test_hunyuan_contract_with_generator(void **state) {
+  (void)state;
+  char *b64 = malloc(4 * ((png_n + 2) / 3) + 1);
+  EVP_EncodeBlock((unsigned char *)b64, png, (int)png_n);
+  json_t *req = json_pack("{s:s, s:s, s:i, s:i, s:i}", "image", b64, "generator", "ok21", "seed", 7,
+                          "num_inference_steps", 9, "octree_resolution", 128);
+  free(b64);
+  char *body = json_dumps(req, JSON_COMPACT);
+  json_decref(req);
+  ts_reply r;
+  ts_http(
+      &r,
+      &(ts_request){
+          .method = "POST", .path = "/send", .ctype = "application/json", .body = body, .len = strlen(body)});
+  free(body);
+  TS_EXPECT_STATUS(&r, 200);
+  json_t *j = ts_reply_json(&r);
+  char path[160];
+  snprintf(path, sizeof path, "/status/%s", json_string_value(json_object_get(j, "uid")));
+  json_decref(j);
+  ts_reply_free(&r);
+  double t0 = ts_now_s();
+  for (;;) {
+    j = get_json(path);
+    const char *st = json_string_value(json_object_get(j, "status"));
+    if (!strcmp(st, "completed")) break;
+    if (strcmp(st, "processing")) fail_msg("status %s", json_dumps(j, JSON_COMPACT));
+    if (ts_now_s() - t0 > 120) fail_msg("still processing after 120 s");
+    json_decref(j);
+    ts_sleep_ms(100);
+  }
+  const char *model = json_string_value(json_object_get(j, "model_base64"));
+  assert_non_null(model);
+  unsigned char head[16];
+  assert_true(EVP_DecodeBlock(head, (const unsigned char *)model, 16) == 12);
+  assert_memory_equal(head, "glTF", 4);
+  json_decref(j);
+  assert_int_equal(atomic_load(&stubs[OK21].seed), 7);
+  assert_int_equal(atomic_load(&stubs[OK21].steps), 9);
+  assert_int_equal(atomic_load(&stubs[OK21].octree), 128);
+}
+
+/* A batch on a remote generator: each image a remote job of its own. */
+static void test_batch_on_generator(void **state) {
+  (void)state;
+  const float disc[3] = {60, 60, 25};
+  const uint8_t fg[3] = {20, 160, 40}, bg[3] = {255, 255, 255};
+  size_t second_n;
+  uint8_t *second = tu_discs_png(120, 120, disc, 1, 0, fg, bg, &second_n);
+  const char *names[] = {"one.png", "two.png"};
+  const uint8_t *data[] = {png, second};
+  size_t lens[] = {png_n, second_n};
+  uint8_t *zip;
+  size_t zip_n;
+  assert_int_equal(orf_zip_files(names, data, lens, 2, &zip, &zip_n), ORF_OK);
+  free(second);
+  ts_reply r;
+  ts_http(&r, &(ts_request){.method = "POST",
+                            .path = "/api/v1/batch?generator=ok20&quality=2&format=stl",
+                            .ctype = "application/zip",
+                            .body = zip,
+                            .len = zip_n});
+  orf_buffer_free(zip);
+  TS_EXPECT_STATUS(&r, 202);
+  json_t *j = ts_reply_json(&r);
+  char path[128];
+  snprintf(path, sizeof path, "/api/v1/batch/%s", json_string_value(json_object_get(j, "batch_id")));
+  json_decref(j);
+  ts_reply_free(&r);
+  double t0 = ts_now_s();
+  for (;;) {
+    j = get_json(path);
+    if (!strcmp(json_string_value(json_object_get(j, "status")), "complete")) break;
+    if (ts_now_s() - t0 > 120) fail_msg("batch still running after 120 s");
+    json_decref(j);
+    ts_sleep_ms(100);
+  }
+  assert_int_equal(json_integer_value(json_object_get(j, "complete")), 2);
+  for (size_t i = 0; i < 2; i++) { /* each a model (the first one may come from the cache) */
+    ts_reply f;
+    ts_get(&f,
+           json_string_value(json_object_get(json_array_get(json_object_get(j, "jobs"), i), "download_url")));
+    TS_EXPECT_STATUS(&f, 200);
+    ts_expect_header_prefix(&f, "Content-Type", "model/stl");
+    ts_reply_free(&f);
+  }
+  json_decref(j);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_listed),
@@ -350,6 +444,8 @@ int main(void) {
       cmocka_unit_test(test_failures),
       cmocka_unit_test(test_params_refused),
       cmocka_unit_test(test_cache_apart),
+      cmocka_unit_test(test_hunyuan_contract_with_generator),
+      cmocka_unit_test(test_batch_on_generator),
   };
   int failed = cmocka_run_group_tests_name("generators", tests, setup, teardown);
   ts_kill_all();

@@ -17,7 +17,10 @@
  * guidance_scale 0.1 to 20, face_count 1,000 to 100,000): 422; other
  * errors as that server gives them, HTTP 404 {"text", "error_code": 1}.
  * A uid is the job's id (zeros when the result came from the cache) and
- * the request hash, 96 hex digits: nothing is kept per uid.
+ * the request hash, 96 hex digits: nothing is kept per uid.  An addition:
+ * "generator" names a remote generator of this server (--generator) to
+ * make the shape instead of the engine, with the request's seed and
+ * num_inference_steps passed on.
  */
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -97,6 +100,17 @@ static int read_params(request *r, json_t *req, orf_params *p, enum MHD_Result *
       q++;
     p->quality = q;
   }
+  /* "generator" (an addition to the contract): a remote generator of this
+   * server instead of the engine, given the request's seed and steps */
+  const char *gen = json_string_value(json_object_get(req, "generator"));
+  if (gen && http_generator_param(r, "generator", gen, msg, sizeof msg) < 0) {
+    *ret = http_json(r, 422, json_pack("{s:s, s:s, s:i}", "detail", msg, "text", msg, "error_code", 1));
+    return -1;
+  }
+  json_t *seed = json_object_get(req, "seed"), *steps = json_object_get(req, "num_inference_steps");
+  if (r->gen.name[0] && json_is_integer(seed)) r->gen.seed = json_integer_value(seed), r->gen.seed_given = 1;
+  if (r->gen.name[0] && json_is_integer(steps))
+    r->gen.steps = (int)json_integer_value(steps), r->gen.steps_given = 1;
   json_t *faces = json_object_get(req, "face_count");
   if (json_is_number(faces)) {
     char text[32];
