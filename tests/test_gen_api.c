@@ -123,18 +123,7 @@ static void post_multipart(ts_reply *r, const char *path, const part *parts, int
 static json_t *wait_batch(const char *id) {
   char path[128];
   snprintf(path, sizeof path, "/api/v1/batch/%s", id);
-  double t0 = ts_now_s();
-  for (;;) {
-    ts_reply r;
-    ts_get(&r, path);
-    TS_EXPECT_STATUS(&r, 200);
-    json_t *j = ts_reply_json(&r);
-    ts_reply_free(&r);
-    if (!strcmp(str(j, "status"), "complete")) return j;
-    if (ts_now_s() - t0 > 300) fail_msg("batch %s still running after 300 s", id);
-    json_decref(j);
-    ts_sleep_ms(100);
-  }
+  return ts_wait_status(path, "complete", "running", 300);
 }
 
 /* The five parts: four images and a PNG cut in half (its header is whole,

@@ -301,21 +301,16 @@ static void test_failures(void **state) {
 static void test_params_refused(void **state) {
   (void)state;
   ts_reply r;
-  post_png(&r, "/api/v1/generate", "seed=3");
-  ts_expect_error(&r, 422, "invalid_param", "seed");
-  ts_reply_free(&r);
-  post_png(&r, "/api/v1/generate", "generator=geometry&steps=3");
-  ts_expect_error(&r, 422, "invalid_param", "steps");
-  ts_reply_free(&r);
-  post_png(&r, "/api/v1/generate", "generator=ok20&thickness=0.5");
-  ts_expect_error(&r, 422, "invalid_param", "thickness");
-  ts_reply_free(&r);
-  post_png(&r, "/api/v1/generate", "generator=nope");
-  ts_expect_error(&r, 422, "invalid_param", "generator");
-  ts_reply_free(&r);
-  post_png(&r, "/api/v1/generate", "generator=ok20&seed=-1");
-  ts_expect_error(&r, 422, "invalid_param", "seed");
-  ts_reply_free(&r);
+  static const char *const cases[][2] = {{"seed=3", "seed"},
+                                         {"generator=geometry&steps=3", "steps"},
+                                         {"generator=ok20&thickness=0.5", "thickness"},
+                                         {"generator=nope", "generator"},
+                                         {"generator=ok20&seed=-1", "seed"}};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    post_png(&r, "/api/v1/generate", cases[i][0]);
+    ts_expect_error(&r, 422, "invalid_param", cases[i][1]);
+    ts_reply_free(&r);
+  }
 }
 
 /* The request hash holds the generator: the engine's result and the
@@ -366,16 +361,7 @@ static void test_hunyuan_contract_with_generator(void **state) {
   snprintf(path, sizeof path, "/status/%s", json_string_value(json_object_get(j, "uid")));
   json_decref(j);
   ts_reply_free(&r);
-  double t0 = ts_now_s();
-  for (;;) {
-    j = get_json(path);
-    const char *st = json_string_value(json_object_get(j, "status"));
-    if (!strcmp(st, "completed")) break;
-    if (strcmp(st, "processing")) fail_msg("status %s", json_dumps(j, JSON_COMPACT));
-    if (ts_now_s() - t0 > 120) fail_msg("still processing after 120 s");
-    json_decref(j);
-    ts_sleep_ms(100);
-  }
+  j = ts_wait_status(path, "completed", "processing", 120);
   const char *model = json_string_value(json_object_get(j, "model_base64"));
   assert_non_null(model);
   unsigned char head[16];
@@ -414,14 +400,7 @@ static void test_batch_on_generator(void **state) {
   snprintf(path, sizeof path, "/api/v1/batch/%s", json_string_value(json_object_get(j, "batch_id")));
   json_decref(j);
   ts_reply_free(&r);
-  double t0 = ts_now_s();
-  for (;;) {
-    j = get_json(path);
-    if (!strcmp(json_string_value(json_object_get(j, "status")), "complete")) break;
-    if (ts_now_s() - t0 > 120) fail_msg("batch still running after 120 s");
-    json_decref(j);
-    ts_sleep_ms(100);
-  }
+  j = ts_wait_status(path, "complete", "running", 120);
   assert_int_equal(json_integer_value(json_object_get(j, "complete")), 2);
   for (size_t i = 0; i < 2; i++) { /* each a model (the first one may come from the cache) */
     ts_reply f;

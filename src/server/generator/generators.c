@@ -276,6 +276,21 @@ json_t *orf_generators_json(orf_generators *g) {
   return list;
 }
 
+static double seconds_of(const generator *x) { return x->seconds; }
+static double in_flight_of(const generator *x) { return x->in_flight; }
+static double up_of(const generator *x) { return x->healthy; }
+
+/* One family of series: its HELP and TYPE lines, then one sample per
+ * generator (labels: generator, and extra when given). */
+static size_t family(const orf_generators *g, char *t, size_t cap, const char *name, const char *type,
+                     const char *help, double (*value)(const generator *)) {
+  size_t o = (size_t)snprintf(t, cap, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+  for (int i = 0; i < g->n; i++)
+    o += (size_t)snprintf(t + o, cap - o, "%s{generator=\"%s\"} %.3f\n", name, g->gens[i].name,
+                          value(&g->gens[i]));
+  return o;
+}
+
 int orf_generators_metrics(orf_generators *g, char **text, size_t *len) {
   if (!g || !g->n) return ORF_OK;
   size_t cap = *len + 1024 + (size_t)g->n * 768;
@@ -283,38 +298,25 @@ int orf_generators_metrics(orf_generators *g, char **text, size_t *len) {
   if (!t) return ORF_ENOMEM;
   *text = t;
   size_t o = *len;
+  pthread_mutex_lock(&g->mu);
   o += (size_t)snprintf(
       t + o, cap - o,
       "# HELP orfeas_generator_requests_total Models asked of each remote generator, by outcome.\n"
       "# TYPE orfeas_generator_requests_total counter\n");
-  pthread_mutex_lock(&g->mu);
   for (int i = 0; i < g->n; i++) {
-    generator *x = &g->gens[i];
+    const generator *x = &g->gens[i];
     o += (size_t)snprintf(t + o, cap - o,
                           "orfeas_generator_requests_total{generator=\"%s\",outcome=\"ok\"} %llu\n"
                           "orfeas_generator_requests_total{generator=\"%s\",outcome=\"failed\"} %llu\n"
                           "orfeas_generator_requests_total{generator=\"%s\",outcome=\"cancelled\"} %llu\n",
                           x->name, x->ok, x->name, x->failed, x->name, x->cancelled);
   }
-  o += (size_t)snprintf(
-      t + o, cap - o,
-      "# HELP orfeas_generator_seconds_total Seconds spent waiting on each remote generator.\n"
-      "# TYPE orfeas_generator_seconds_total counter\n");
-  for (int i = 0; i < g->n; i++)
-    o += (size_t)snprintf(t + o, cap - o, "orfeas_generator_seconds_total{generator=\"%s\"} %.3f\n",
-                          g->gens[i].name, g->gens[i].seconds);
-  o += (size_t)snprintf(t + o, cap - o,
-                        "# HELP orfeas_generator_in_flight Requests each remote generator is working on.\n"
-                        "# TYPE orfeas_generator_in_flight gauge\n");
-  for (int i = 0; i < g->n; i++)
-    o += (size_t)snprintf(t + o, cap - o, "orfeas_generator_in_flight{generator=\"%s\"} %d\n",
-                          g->gens[i].name, g->gens[i].in_flight);
-  o += (size_t)snprintf(t + o, cap - o,
-                        "# HELP orfeas_generator_up Whether each remote generator answered its last check.\n"
-                        "# TYPE orfeas_generator_up gauge\n");
-  for (int i = 0; i < g->n; i++)
-    o += (size_t)snprintf(t + o, cap - o, "orfeas_generator_up{generator=\"%s\"} %d\n", g->gens[i].name,
-                          g->gens[i].healthy);
+  o += family(g, t + o, cap - o, "orfeas_generator_seconds_total", "counter",
+              "Seconds spent waiting on each remote generator.", seconds_of);
+  o += family(g, t + o, cap - o, "orfeas_generator_in_flight", "gauge",
+              "Requests each remote generator is working on.", in_flight_of);
+  o += family(g, t + o, cap - o, "orfeas_generator_up", "gauge",
+              "Whether each remote generator answered its last check.", up_of);
   pthread_mutex_unlock(&g->mu);
   *len = o;
   return ORF_OK;
