@@ -317,10 +317,10 @@ static void test_params_refused(void **state) {
  * generator's are apart, and the generator's is served from the cache. */
 static void test_cache_apart(void **state) {
   (void)state;
-  json_t *h[3];
-  const char *queries[3] = {"quality=2&format=glb", "generator=ok20&quality=2&format=glb",
-                            "generator=ok20&quality=2&format=glb"};
-  for (int i = 0; i < 3; i++) {
+  json_t *h[4];
+  const char *queries[4] = {"quality=2&format=glb", "generator=ok20&quality=2&format=glb",
+                            "generator=ok20&quality=2&format=glb", "quality=2&format=stl"};
+  for (int i = 0; i < 4; i++) {
     ts_reply r;
     post_png(&r, "/api/v1/generate", queries[i]);
     TS_EXPECT_STATUS(&r, 200);
@@ -333,7 +333,11 @@ static void test_cache_apart(void **state) {
                       json_string_value(json_object_get(h[2], "request_hash")));
   assert_true(json_is_true(json_object_get(h[2], "cached")));
   assert_string_equal(json_string_value(json_object_get(h[1], "generator")), "ok20");
-  for (int i = 0; i < 3; i++)
+  /* the engine's request again: its own hash, from the cache */
+  assert_string_equal(json_string_value(json_object_get(h[0], "request_hash")),
+                      json_string_value(json_object_get(h[3], "request_hash")));
+  assert_true(json_is_true(json_object_get(h[3], "cached")));
+  for (int i = 0; i < 4; i++)
     json_decref(h[i]);
 }
 

@@ -105,6 +105,7 @@ int http_generator_check(request *r, enum MHD_Result *ret) {
 }
 
 size_t http_generator_canonical(const request *r, char *buf, size_t size) {
+  buf[0] = 0;
   if (!r->gen.name[0]) return 0;
   int n = snprintf(buf, size, "&generator=%s", r->gen.name);
   if (r->gen.seed_given) n += snprintf(buf + n, size - (size_t)n, "&seed=%lld", r->gen.seed);
