@@ -289,12 +289,57 @@ static void test_batch_zip_and_refusals(void **state) {
   orf_buffer_free(zip2);
 }
 
+/* A batch larger than the queue (one worker, a queue of one): the images
+ * without room wait in the batch ("waiting") and are submitted as room
+ * frees up, while the batch is asked for; all five end complete. */
+static void test_batch_waits_for_room(void **state) {
+  (void)state;
+  const uint8_t fg[3] = {200, 40, 90}, bg[3] = {255, 255, 255};
+  const float disc[3] = {60, 60, 45};
+  size_t fifth_n;
+  uint8_t *fifth = tu_discs_png(120, 120, disc, 1, 0, fg, bg, &fifth_n);
+  part parts[5] = {{"image", "a.png", img[0], img_n[0]},
+                   {"image", "b.png", img[1], img_n[1]},
+                   {"image", "c.png", img[2], img_n[2]},
+                   {"image", "d.png", img[3], img_n[3]},
+                   {"image", "e.png", fifth, fifth_n}};
+  ts_reply r;
+  post_multipart(&r, "/api/v1/batch?quality=6&style=plain", parts, 5);
+  free(fifth);
+  TS_EXPECT_STATUS(&r, 202);
+  json_t *j = ts_reply_json(&r);
+  int waiting = 0;
+  for (size_t i = 0; i < 5; i++) {
+    json_t *e = json_array_get(json_object_get(j, "jobs"), i);
+    if (!strcmp(str(e, "status"), "waiting")) {
+      waiting++;
+      assert_null(json_object_get(e, "job_id"));
+    }
+  }
+  assert_true(waiting >= 1); /* one runs, one is queued: the others have no room */
+  json_t *done = wait_batch(str(j, "batch_id"));
+  assert_int_equal(integer(done, "complete"), 5);
+  for (size_t i = 0; i < 5; i++) /* each became a job of its own */
+    assert_non_null(json_object_get(json_array_get(json_object_get(done, "jobs"), i), "job_id"));
+  json_decref(done);
+  json_decref(j);
+  ts_reply_free(&r);
+}
+
+static int setup_small_queue(void **state) {
+  (void)state;
+  ts_default_server = &S;
+  return start("small-queue", "--workers 1 --queue-max 1");
+}
+
 int main(void) {
   const struct CMUnitTest batch[] = {
       cmocka_unit_test(test_batch_five),
       cmocka_unit_test(test_batch_zip_and_refusals),
   };
   int failed = cmocka_run_group_tests_name("batch", batch, setup_batch, teardown);
+  const struct CMUnitTest small[] = {cmocka_unit_test(test_batch_waits_for_room)};
+  failed += cmocka_run_group_tests_name("batch_small_queue", small, setup_small_queue, teardown);
   ts_kill_all();
   return failed;
 }

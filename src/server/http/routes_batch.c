@@ -6,9 +6,11 @@
  * answers 202 with one job per image.  Each image goes through
  * http_submit_image, the code POST /api/v1/jobs runs: probed, estimated,
  * hashed, answered from the cache or submitted (deduplicated and admitted
- * on its own), so a batch's jobs are /api/v1/jobs' jobs.  An image refused
- * before its job exists (not an image, too large, the queue full) fails
- * its own entry only.  GET /api/v1/batch/<id> gives every entry's status;
+ * on its own), so a batch's jobs are /api/v1/jobs' jobs.  An image the
+ * queue has no room for waits in the batch (held, BATCH_HELD_MAX bytes of
+ * them at most across batches) and is submitted as room frees up, each
+ * time the batch is asked for; an image refused otherwise (not an image,
+ * too large) fails its own entry only.  GET /api/v1/batch/<id> gives every entry's status;
  * GET /api/v1/batch/<id>/results.zip, once none is queued or running, the
  * zip of the finished models in the batch's format.
  *
@@ -30,7 +32,33 @@
 #include "http_int.h"
 #include "log.h"
 
-#define BATCH_KEEP 256 /* batches kept findable, at most */
+#define BATCH_KEEP 256                     /* batches kept findable, at most */
+#define BATCH_HELD_MAX ((size_t)256 << 20) /* images waiting for room in the queue, all batches */
+
+/* The images of a batch waiting for room in the job queue, while it is
+ * submitted. */
+typedef struct held_images {
+  uint8_t *data;
+  size_t len, cap;
+} held_images;
+
+static int hold(held_images *h, http_batch_item *it, const uint8_t *data, size_t size) {
+  if (h->len + size > h->cap) {
+    size_t cap = h->cap ? h->cap : 1 << 20;
+    while (cap < h->len + size)
+      cap *= 2;
+    uint8_t *d = realloc(h->data, cap);
+    if (!d) return -1;
+    h->data = d;
+    h->cap = cap;
+  }
+  memcpy(h->data + h->len, data, size);
+  it->held = 1;
+  it->held_off = h->len;
+  it->held_len = size;
+  h->len += size;
+  return 0;
+}
 
 typedef struct batch_part {
   size_t off;
@@ -89,9 +117,9 @@ static int image_entry_name(const char *name) {
 }
 
 /* One image into the batch: submitted (http_submit_image), its outcome in
- * the next item. */
-static void add_image(request *r, const orf_params *p, http_batch *b, const char *name, const uint8_t *data,
-                      size_t size) {
+ * the next item; held when the queue has no room for it. */
+static void add_image(request *r, const orf_params *p, http_batch *b, held_images *h, const char *name,
+                      const uint8_t *data, size_t size) {
   if (b->n == HTTP_BATCH_MAX_ITEMS) return;
   http_batch_item *it = &b->items[b->n];
   memset(it, 0, sizeof *it);
@@ -100,6 +128,10 @@ static void add_image(request *r, const orf_params *p, http_batch *b, const char
   orf_job *job = NULL;
   int coalesced;
   int rc = http_submit_image(r, data, size, p, it->hash, &job, &coalesced);
+  if (rc == ORF_SRV_EQUEUEFULL && hold(h, it, data, size) == 0) {
+    it->hash[0] = 0;
+    return;
+  }
   if (rc) {
     it->error = rc;
     it->hash[0] = 0;
@@ -128,8 +160,8 @@ static void add_refused(http_batch *b, const char *name, int err, const char *me
 
 /* Every image entry of the zip at data into the batch; -1 with the reason
  * in msg when the zip itself cannot be read. */
-static int add_zip(request *r, const orf_params *p, http_batch *b, const uint8_t *data, size_t size,
-                   char *msg, size_t msg_size) {
+static int add_zip(request *r, const orf_params *p, http_batch *b, held_images *h, const uint8_t *data,
+                   size_t size, char *msg, size_t msg_size) {
   zip_error_t ze;
   zip_error_init(&ze);
   zip_source_t *src = zip_source_buffer_create(data, size, 0, &ze);
@@ -158,7 +190,7 @@ static int add_zip(request *r, const orf_params *p, http_batch *b, const uint8_t
     if (got < 0 || (zip_uint64_t)got != st.size)
       add_refused(b, st.name, ORF_EBADIMAGE, "the zip entry cannot be read (damaged archive)");
     else
-      add_image(r, p, b, st.name, buf, st.size);
+      add_image(r, p, b, h, st.name, buf, st.size);
     free(buf);
   }
   zip_discard(za);
@@ -183,6 +215,12 @@ enum MHD_Result route_batch_submit(request *r) {
   orf_request_id(b->id);
   b->format = p.format;
   b->created = orf_now_mono();
+  b->params = p;
+  memcpy(b->precision, r->precision, sizeof b->precision);
+  snprintf(b->generator, sizeof b->generator, "%s", r->gen.name);
+  b->seed = r->gen.seed, b->seed_given = r->gen.seed_given;
+  b->steps = r->gen.steps, b->steps_given = r->gen.steps_given;
+  held_images h = {0};
   struct http_batch_upload *u = r->batch_upload;
   size_t nparts = u ? u->n : 1;
   char msg[160];
@@ -191,10 +229,11 @@ enum MHD_Result route_batch_submit(request *r) {
     const char *name = u ? u->parts[k].name : "";
     const uint8_t *d = r->body + off;
     if (!is_zip(d, end - off)) {
-      add_image(r, &p, b, name, d, end - off);
-    } else if (add_zip(r, &p, b, d, end - off, msg, sizeof msg)) {
+      add_image(r, &p, b, &h, name, d, end - off);
+    } else if (add_zip(r, &p, b, &h, d, end - off, msg, sizeof msg)) {
       if (!u) { /* the body itself */
         free(b);
+        free(h.data);
         return http_error_code(r, 400, "bad_request", msg, NULL);
       }
       add_refused(b, name, ORF_EBADIMAGE, msg);
@@ -202,10 +241,11 @@ enum MHD_Result route_batch_submit(request *r) {
   }
   if (b->n == 0) {
     free(b);
+    free(h.data);
     return http_error_code(r, 400, "missing_image",
                            "the zip archive holds no .png, .jpg, .jpeg or .webp image", NULL);
   }
-  if (!r->srv->batches || http_batches_put(r->srv->batches, b)) {
+  if (!r->srv->batches || http_batches_put(r->srv->batches, b, h.data, h.len)) {
     free(b);
     return http_error(r, ORF_ENOMEM, NULL, NULL);
   }
@@ -238,6 +278,10 @@ static json_t *item_json(server *srv, const http_batch *b, size_t i) {
     json_object_set_new(j, "code", json_string(code));
     return j;
   }
+  if (it->held) { /* no room in the queue yet: submitted when the batch is asked again */
+    json_object_set_new(j, "status", json_string("waiting"));
+    return j;
+  }
   json_object_set_new(j, "request_hash", json_string(it->hash));
   json_object_set_new(j, "cached", json_boolean(it->cached));
   if (it->job_id[0]) {
@@ -261,10 +305,42 @@ static json_t *item_json(server *srv, const http_batch *b, size_t i) {
   return j;
 }
 
-/* The batch of id into a new allocation, or NULL (404 answered in *ret). */
+/* A held image submitted with its batch's parameters
+ * (http_batch_feed_fn; ctx: the request asking for the batch). */
+static int feed_one(void *ctx, const http_batch *b, http_batch_item *it, const uint8_t *image, size_t size) {
+  request *r = ctx;
+  memcpy(r->precision, b->precision, sizeof r->precision);
+  memset(&r->gen, 0, sizeof r->gen);
+  char err[200];
+  int rc = b->generator[0] && http_generator_param(r, "generator", b->generator, err, sizeof err) < 0
+               ? ORF_EINVAL
+               : ORF_OK;
+  r->gen.seed = b->seed, r->gen.seed_given = b->seed_given;
+  r->gen.steps = b->steps, r->gen.steps_given = b->steps_given;
+  orf_job *job = NULL;
+  int coalesced;
+  if (!rc) rc = http_submit_image(r, image, size, &b->params, it->hash, &job, &coalesced);
+  if (rc == ORF_SRV_EQUEUEFULL) return 1; /* still no room */
+  if (rc) {
+    it->error = rc;
+    it->hash[0] = 0;
+    snprintf(it->message, sizeof it->message, "%.159s", rc == ORF_EINVAL ? err : http_error_sentence(rc));
+  } else if (job) {
+    memcpy(it->job_id, orf_job_id(job), 33);
+    orf_job_release(job);
+  } else {
+    it->cached = 1;
+  }
+  return 0;
+}
+
+/* The batch of id into a new allocation, its held images submitted first
+ * as far as the queue has room, or NULL (404 answered in *ret). */
 static http_batch *find_batch(request *r, const char *id, enum MHD_Result *ret) {
   http_batch *b = orf_is_hex(id, 32) ? malloc(sizeof *b) : NULL;
-  if (b && r->srv->batches && http_batches_get(r->srv->batches, id, b)) return b;
+  if (b && r->srv->batches && http_batches_feed(r->srv->batches, id, feed_one, r) &&
+      http_batches_get(r->srv->batches, id, b))
+    return b;
   free(b);
   *ret = http_error(r, ORF_SRV_ENOTFOUND, "no such batch (or it has expired)", NULL);
   return NULL;
@@ -346,7 +422,7 @@ enum MHD_Result route_batch_status(request *r, const char *rest) {
     const char *st = json_string_value(json_object_get(it, "status"));
     if (!strcmp(st, "complete"))
       complete++;
-    else if (!strcmp(st, "queued") || !strcmp(st, "running"))
+    else if (!strcmp(st, "queued") || !strcmp(st, "running") || !strcmp(st, "waiting"))
       pending++;
     else
       failed++;
@@ -371,4 +447,6 @@ enum MHD_Result route_batch_status(request *r, const char *rest) {
   return http_json(r, 200, j);
 }
 
-int http_batches_start(server *srv) { return http_batches_create(&srv->batches, BATCH_KEEP, 3600.0); }
+int http_batches_start(server *srv) {
+  return http_batches_create(&srv->batches, BATCH_KEEP, 3600.0, BATCH_HELD_MAX);
+}
