@@ -34,7 +34,7 @@
 #include "upload_store.h"
 
 #define UPLOADS_MAX 256
-#define UPLOADS_BYTES ((size_t)512 << 20)
+#define UPLOADS_BYTES ((size_t)256 << 20) /* images kept, all uploads */
 
 int http_uploads_start(server *srv) {
   return http_uploads_create(&srv->uploads, UPLOADS_MAX, UPLOADS_BYTES, 3600.0);
