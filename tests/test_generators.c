@@ -341,6 +341,21 @@ static void test_cache_apart(void **state) {
     json_decref(h[i]);
 }
 
+/* POSTs body to path (expecting `status`), then polls prefix<the answer's
+ * `key`> until its status is `want`; returns that answer. */
+static json_t *submit_and_wait(const char *path, const char *ctype, const void *body, size_t len, long status,
+                               const char *key, const char *prefix, const char *want, const char *going) {
+  ts_reply r;
+  ts_http(&r, &(ts_request){.method = "POST", .path = path, .ctype = ctype, .body = body, .len = len});
+  TS_EXPECT_STATUS(&r, status);
+  json_t *j = ts_reply_json(&r);
+  char poll[200];
+  snprintf(poll, sizeof poll, "%s%s", prefix, json_string_value(json_object_get(j, key)));
+  json_decref(j);
+  ts_reply_free(&r);
+  return ts_wait_status(poll, want, going, 120);
+}
+
 /* The Hunyuan3D-2 contract served by ORFEAS, with "generator": the shape
  * from the remote generator, seed and steps passed on, the model back as
  * base64 GLB. */
@@ -353,19 +368,9 @@ static void test_hunyuan_contract_with_generator(void **state) {
   free(b64);
   char *body = json_dumps(req, JSON_COMPACT);
   json_decref(req);
-  ts_reply r;
-  ts_http(
-      &r,
-      &(ts_request){
-          .method = "POST", .path = "/send", .ctype = "application/json", .body = body, .len = strlen(body)});
+  json_t *j = submit_and_wait("/send", "application/json", body, strlen(body), 200, "uid", "/status/",
+                              "completed", "processing");
   free(body);
-  TS_EXPECT_STATUS(&r, 200);
-  json_t *j = ts_reply_json(&r);
-  char path[160];
-  snprintf(path, sizeof path, "/status/%s", json_string_value(json_object_get(j, "uid")));
-  json_decref(j);
-  ts_reply_free(&r);
-  j = ts_wait_status(path, "completed", "processing", 120);
   const char *model = json_string_value(json_object_get(j, "model_base64"));
   assert_non_null(model);
   unsigned char head[16];
@@ -391,20 +396,9 @@ static void test_batch_on_generator(void **state) {
   size_t zip_n;
   assert_int_equal(orf_zip_files(names, data, lens, 2, &zip, &zip_n), ORF_OK);
   free(second);
-  ts_reply r;
-  ts_http(&r, &(ts_request){.method = "POST",
-                            .path = "/api/v1/batch?generator=ok20&quality=2&format=stl",
-                            .ctype = "application/zip",
-                            .body = zip,
-                            .len = zip_n});
+  json_t *j = submit_and_wait("/api/v1/batch?generator=ok20&quality=2&format=stl", "application/zip", zip,
+                              zip_n, 202, "batch_id", "/api/v1/batch/", "complete", "running");
   orf_buffer_free(zip);
-  TS_EXPECT_STATUS(&r, 202);
-  json_t *j = ts_reply_json(&r);
-  char path[128];
-  snprintf(path, sizeof path, "/api/v1/batch/%s", json_string_value(json_object_get(j, "batch_id")));
-  json_decref(j);
-  ts_reply_free(&r);
-  j = ts_wait_status(path, "complete", "running", 120);
   assert_int_equal(json_integer_value(json_object_get(j, "complete")), 2);
   for (size_t i = 0; i < 2; i++) { /* each a model (the first one may come from the cache) */
     ts_reply f;

@@ -245,7 +245,7 @@ int orf_generators_run(orf_generators *g, const orf_remote_request *rq, const ui
     int unreachable = !strncmp(why, "it could not be reached", 23);
     x->healthy = !unreachable;
     x->checked = orf_now_mono();
-    snprintf(x->error, sizeof x->error, "%s", why);
+    snprintf(x->error, sizeof x->error, "%.255s", why);
   } else if (rc == ORF_OK) {
     x->healthy = 1;
     x->checked = orf_now_mono();
