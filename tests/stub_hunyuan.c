@@ -146,6 +146,7 @@ static enum MHD_Result status(stub_hunyuan *s, struct MHD_Connection *c, const c
   if (s->mode == STUB_STATUS_ERROR)
     return answer_json(c, 200, json_pack("{s:s, s:s}", "status", "error", "message", "CUDA out of memory"));
   char *b64 = model_base64(s);
+  atomic_fetch_sub(&s->open, 1);
   enum MHD_Result ret =
       answer_json(c, 200,
                   json_pack("{s:s, s:s}", "status", "completed",
@@ -186,6 +187,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (take_request(s, c, k, &ret)) return ret;
     char uid[48];
     snprintf(uid, sizeof uid, "stub-%lld", (long long)(now_s() * 1000.0));
+    int open = atomic_fetch_add(&s->open, 1) + 1, max = atomic_load(&s->max_open);
+    while (open > max && !atomic_compare_exchange_weak(&s->max_open, &max, open)) {
+    }
     return answer_json(c, 200, json_pack("{s:s}", "uid", uid));
   }
   if (!strcmp(method, "POST") && !strcmp(url, "/generate")) {

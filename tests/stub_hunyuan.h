@@ -48,6 +48,8 @@ typedef struct stub_hunyuan {
   atomic_int png_color_type;
   atomic_llong seed;
   atomic_int steps, octree, face_count;
+  /* jobs sent and not yet answered completed, and the most of them at once */
+  atomic_int open, max_open;
 } stub_hunyuan;
 
 /* Starts the stub; 0 with s->port set, or -1. */

@@ -83,9 +83,7 @@ static int teardown(void **state) {
   ts_kill_all();
   for (int i = 0; i < N_STUBS; i++)
     stub_hunyuan_stop(&stubs[i]);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
-  return system(cmd) ? -1 : 0;
+  return 0;
 }
 
 static json_t *get_json(const char *path) {
@@ -411,6 +409,58 @@ static void test_batch_on_generator(void **state) {
   json_decref(j);
 }
 
+/* --generator-concurrency 1: two jobs on one slow generator, never both
+ * in flight there. */
+static stub_hunyuan slow;
+
+static int setup_concurrency(void **state) {
+  (void)state;
+  if (stub_hunyuan_start(&slow, 20, STUB_OK, STUB_MESH_FLIPPED, 1.5)) return -1;
+  char extra[256], data[600], log[600];
+  snprintf(extra, sizeof extra, "--workers 2 --generator-concurrency 1 --generator slow=http://127.0.0.1:%d",
+           slow.port);
+  snprintf(data, sizeof data, "%s/data-conc", tmp);
+  snprintf(log, sizeof log, "%s/conc.log", tmp);
+  ts_default_server = &S;
+  return ts_start(&S, &(ts_launch){.data = data, .extra = extra, .log = log});
+}
+
+static int teardown_concurrency(void **state) {
+  (void)state;
+  ts_stop_clean(&S);
+  stub_hunyuan_stop(&slow);
+  return 0;
+}
+
+static void test_one_slot(void **state) {
+  (void)state;
+  const float disc[3] = {60, 60, 30};
+  const uint8_t fg[3] = {20, 60, 200}, bg[3] = {255, 255, 255};
+  size_t other_n;
+  uint8_t *other = tu_discs_png(120, 120, disc, 1, 0, fg, bg, &other_n);
+  const uint8_t *imgs[2] = {png, other};
+  size_t lens[2] = {png_n, other_n};
+  char paths[2][128];
+  for (int i = 0; i < 2; i++) {
+    ts_reply r;
+    ts_http(&r, &(ts_request){.method = "POST",
+                              .path = "/api/v1/jobs?generator=slow&quality=2",
+                              .ctype = "image/png",
+                              .body = imgs[i],
+                              .len = lens[i]});
+    TS_EXPECT_STATUS(&r, 202);
+    json_t *j = ts_reply_json(&r);
+    snprintf(paths[i], sizeof paths[i], "/api/v1/jobs/%s", json_string_value(json_object_get(j, "job_id")));
+    json_decref(j);
+    ts_reply_free(&r);
+  }
+  free(other);
+  for (int i = 0; i < 2; i++)
+    json_decref(ts_wait_status(paths[i], "complete", "queued|running", 120));
+  assert_int_equal(atomic_load(&slow.max_open), 1);
+  assert_int_equal(atomic_load(&slow.sends), 2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_listed),
@@ -425,6 +475,12 @@ int main(void) {
       cmocka_unit_test(test_batch_on_generator),
   };
   int failed = cmocka_run_group_tests_name("generators", tests, setup, teardown);
+  const struct CMUnitTest conc[] = {cmocka_unit_test(test_one_slot)};
+  failed +=
+      cmocka_run_group_tests_name("generator_concurrency", conc, setup_concurrency, teardown_concurrency);
   ts_kill_all();
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+  if (system(cmd)) failed++;
   return failed;
 }
