@@ -349,8 +349,7 @@ int main(int argc, char **argv) {
                                              {"--size-mm", "size_mm"},
                                              {"--style", "style"},
                                              {"--format", "format"}};
-  c.inputs = calloc((size_t)argc, sizeof *c.inputs);
-  if (!c.inputs) return EXIT_INTERNAL;
+  c.inputs = (const char **)(argv + 2); /* the inputs, moved to the front of the arguments read */
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -402,7 +401,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "orfeas: unknown option %s (see orfeas --help)\n", a);
       return EXIT_USAGE;
     } else {
-      c.inputs[c.ninputs++] = a;
+      argv[2 + c.ninputs++] = argv[i]; /* 2 + ninputs <= i: an argument already read */
     }
     continue;
   missing:
@@ -417,6 +416,5 @@ int main(int argc, char **argv) {
         orf_cli_generate_many(c.ninputs, c.inputs, c.out, orf_format_ext(c.params.format), generate_one, &c);
   else
     c.image = c.ninputs ? c.inputs[0] : NULL, status = cmd_generate(&c);
-  free(c.inputs);
   return status;
 }
