@@ -54,20 +54,22 @@ typedef struct server {
   orf_jobs *jobs;
   orf_metrics *metrics;
   struct MHD_Daemon *daemon;
-  orf_memsources *mem;               /* memory sources (NVML, host, simulated) */
-  orf_monitor *monitor;              /* samples them; NULL when --monitor-interval is 0 */
-  double device_total_bytes;         /* of the budget device, at start */
-  orf_device engine_device;          /* ORF_DEVICE_CPU or ORF_DEVICE_CUDA, resolved at start */
-  char web_root[4096];               /* resolved (realpath) studio directory, "" when none */
-  double started;                    /* monotonic seconds */
-  atomic_int draining;               /* SIGTERM received */
-  orf_ratelimit *ratelimit;          /* per-client token buckets; NULL when --rate-limit is 0 */
-  http_deadlines *deadlines;         /* the header and body deadlines (deadline.c) */
-  orf_segmenter *segmenter;          /* the segmentation network and its matte cache */
-  char segment_model_id[17];         /* the model file's SHA-256, 16 hex ("" without a model) */
-  http_batches *batches;             /* the batches of POST /api/v1/batch (routes_batch.c) */
-  http_uploads *uploads;             /* the original ORFEAS API's uploads (routes_compat_orfeas.c) */
-  struct orf_generators *generators; /* the remote generators (--generator) */
+  orf_memsources *mem;       /* memory sources (NVML, host, simulated) */
+  orf_monitor *monitor;      /* samples them; NULL when --monitor-interval is 0 */
+  double device_total_bytes; /* of the budget device, at start */
+  orf_device engine_device;  /* ORF_DEVICE_CPU or ORF_DEVICE_CUDA, resolved at start */
+  char web_root[4096];       /* resolved (realpath) studio directory, "" when none */
+  double started;            /* monotonic seconds */
+  atomic_int draining;       /* SIGTERM received */
+  orf_ratelimit *ratelimit;  /* per-client token buckets; NULL when --rate-limit is 0 */
+  http_deadlines *deadlines; /* the header and body deadlines (deadline.c) */
+  orf_segmenter *segmenter;  /* the segmentation network and its matte cache */
+  char segment_model_id[17]; /* the model file's SHA-256, 16 hex ("" without a model) */
+
+  /* issue 16: batches, the original API's uploads, the remote generators */
+  http_batches *batches;             /* POST /api/v1/batch's (routes_batch.c) */
+  http_uploads *uploads;             /* POST /api/upload-image's (routes_compat_orfeas.c) */
+  struct orf_generators *generators; /* --generator's (generator/generators.h) */
 } server;
 
 /* One HTTP request, from its first callback to its completion. */
@@ -86,18 +88,16 @@ typedef struct request {
   struct MHD_PostProcessor *pp;
   uint8_t *body; /* raw body, or the multipart `image` field */
   size_t body_len, body_cap;
-  int too_large;             /* the body passed max_upload_bytes: the rest is discarded */
-  int has_image_field;       /* multipart: an `image` field was seen */
-  char upload_filename[128]; /* the `image` part's file name, "" when none */
-  int raw;                   /* the body is the image itself */
+  int too_large;       /* the body passed max_upload_bytes: the rest is discarded */
+  int has_image_field; /* multipart: an `image` field was seen */
+  int raw;             /* the body is the image itself */
   char *keys[MAX_FORM_FIELDS], *vals[MAX_FORM_FIELDS];
   size_t vlens[MAX_FORM_FIELDS]; /* bytes of each value so far */
   int nfields;
-  char form_error[200];                   /* why the form is refused ("" while it is fine) */
-  char form_param[65];                    /* the parameter it is about, or "" */
-  unsigned form_status;                   /* 400, or 422 when it is about one parameter */
-  struct http_batch_upload *batch_upload; /* POST /api/v1/batch: where each image part starts */
-  size_t received;                        /* body bytes read so far, kept or not */
+  char form_error[200]; /* why the form is refused ("" while it is fine) */
+  char form_param[65];  /* the parameter it is about, or "" */
+  unsigned form_status; /* 400, or 422 when it is about one parameter */
+  size_t received;      /* body bytes read so far, kept or not */
 
   /* the job's input, as read (http_read_input, http_read_repair) */
   orf_job_kind kind;        /* what the route computes */
@@ -111,18 +111,22 @@ typedef struct request {
   int woken; /* resumed by the job at least once */
   orf_format format;
   int download;
-  char precision[8]; /* precision=auto|fp32|fp16|int8 as asked (see routes_info.c) */
+  char precision[8];    /* precision=auto|fp32|fp16|int8 as asked (see routes_info.c) */
+  size_t estimate;      /* peak bytes of the job on the budget device, from the image header */
+  size_t host_estimate; /* on a GPU server: its peak host bytes (the host budget's); else 0 */
+  orf_precision prec;   /* the job's field storage, resolved (http_job_precision) */
+  char hash[65];
+
+  /* issue 16 */
+  char upload_filename[128];              /* the `image` part's file name, "" when none */
+  struct http_batch_upload *batch_upload; /* POST /api/v1/batch: where each image part starts */
   struct {
     char name[32]; /* generator=NAME: a remote generator; "" for the engine (geometry) */
     int index;     /* its index in srv->generators */
     long long seed;
     int steps;
     int seed_given, steps_given;
-  } gen;                /* generator_params.c */
-  size_t estimate;      /* peak bytes of the job on the budget device, from the image header */
-  size_t host_estimate; /* on a GPU server: its peak host bytes (the host budget's); else 0 */
-  orf_precision prec;   /* the job's field storage, resolved (http_job_precision) */
-  char hash[65];
+  } gen; /* generator_params.c */
 } request;
 
 /* A JSON error in docs/API.md's shape; err is an ORF_E* or ORF_SRV_E* code,

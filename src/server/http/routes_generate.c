@@ -361,9 +361,9 @@ static int cached_lines(stream *s, server *srv) {
     if (name) orf_job_stage_lookup(name, strlen(name), &kind, &stage);
     json_t *data = json_deep_copy(st);
     json_object_del(data, "stage");
-    json_object_set_new(
-        data, "type",
-        json_string(kind == ORF_JOB_GENERATE && stage == ORF_STAGE_VOXEL_PREVIEW ? "voxel_grid" : "mesh"));
+    json_object_set_new(data, "type",
+                        json_string(kind == ORF_JOB_GENERATE && stage == ORF_STAGE_VOXEL_PREVIEW ? "voxel_grid"
+                                                                                                : "mesh"));
     json_t *ev = json_pack("{s:O, s:i, s:s, s:o}", "stage", json_object_get(st, "stage"), "progress",
                            orf_job_stage_progress(kind, stage), "status", last ? "complete" : "processing",
                            "data", data);
@@ -509,10 +509,9 @@ enum MHD_Result route_job_status(request *r, const char *id) {
   orf_job_state st;
   orf_job_get_state(job, &st);
   orf_job_kind kind = orf_job_kind_of(job);
-  json_t *j =
-      json_pack("{s:s, s:s, s:s, s:i, s:s?}", "job_id", id, "kind",
-                kind == ORF_JOB_REPAIR ? "repair" : "generate", "status", orf_job_status_name(st.status),
-                "progress", st.progress, "stage", orf_job_stage_name(kind, st.stage));
+  json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:s?}", "job_id", id, "kind",
+                        kind == ORF_JOB_REPAIR ? "repair" : "generate", "status", orf_job_status_name(st.status),
+                        "progress", st.progress, "stage", orf_job_stage_name(kind, st.stage));
   if (st.status == ORF_JOB_QUEUED) json_object_set_new(j, "position", json_integer((json_int_t)st.position));
   if (st.status == ORF_JOB_COMPLETE) {
     orf_blob *meta;

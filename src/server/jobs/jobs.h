@@ -206,8 +206,8 @@ int orf_jobs_retry_after(orf_jobs *js);
 /* Drops a reference from submit or find (and its interest, if it is one). */
 void orf_job_release(orf_job *j);
 
-const char *orf_job_id(const orf_job *j);           /* 32 hex digits */
-const char *orf_job_hash(const orf_job *j);         /* 64 hex digits */
+const char *orf_job_id(const orf_job *j);   /* 32 hex digits */
+const char *orf_job_hash(const orf_job *j); /* 64 hex digits */
 const orf_params *orf_job_params(const orf_job *j); /* a generation's; zeros for a repair */
 orf_job_kind orf_job_kind_of(const orf_job *j);
 orf_format orf_job_format(const orf_job *j); /* the format its submitter asked for */

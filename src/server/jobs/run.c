@@ -21,16 +21,15 @@
 #include "job_events.h"
 #include "util.h"
 
-#define MAX_STAGES                                                                                           \
-  ((int)ORF_STAGE_COUNT > (int)ORF_REPAIR_STAGE_COUNT ? (int)ORF_STAGE_COUNT : (int)ORF_REPAIR_STAGE_COUNT)
+#define MAX_STAGES ((int)ORF_STAGE_COUNT > (int)ORF_REPAIR_STAGE_COUNT ? (int)ORF_STAGE_COUNT : (int)ORF_REPAIR_STAGE_COUNT)
 
 typedef struct run_ctx {
   const orf_jobs__run *run;
   orf_stage_info stages[MAX_STAGES];
   double export_ms;
-  int err;            /* the stage callback's own failure */
-  int inject;         /* a fault-injecting tracker is set for the engine */
-  orf_memtrack *prev; /* the tracker it replaced */
+  int err;             /* the stage callback's own failure */
+  int inject;          /* a fault-injecting tracker is set for the engine */
+  orf_memtrack *prev;  /* the tracker it replaced */
 } run_ctx;
 
 /* The engine has returned: the fault-injecting tracker, if any, is unset
@@ -150,8 +149,7 @@ static int run_repair(run_ctx *c, orf_job_opts *o, char **final_event, char *msg
     size_t len;
     char *figures = orf_repair_figures_json(&res, run->repair, &len);
     char *meta = NULL;
-    rc = figures ? orf_jobev_repair_meta(&meta, &len, run->hash, c->stages, figures, c->export_ms)
-                 : ORF_ENOMEM;
+    rc = figures ? orf_jobev_repair_meta(&meta, &len, run->hash, c->stages, figures, c->export_ms) : ORF_ENOMEM;
     json_t *final = rc == ORF_OK ? orf_jobev_repair_final(figures) : NULL;
     if (rc == ORF_OK && !final) rc = ORF_ENOMEM;
     orf_free(figures);

@@ -32,13 +32,13 @@ typedef struct orf_jobs__run {
   orf_job_kind kind;
   const uint8_t *image; /* the image, or the mesh file of a repair */
   size_t image_size;
-  const orf_params *params;        /* a generation's */
-  orf_precision prec;              /* a generation's GPU field storage */
-  const orf_repair_params *repair; /* a repair's */
-  const char *hint;                /* a repair's file extension for the importer, or NULL */
-  atomic_int *cancel;              /* the engine's cancel flag */
-  orf_jobs__publish_fn publish;    /* each stage but the last, once stored */
-  void *ctx;                       /* publish's */
+  const orf_params *params;         /* a generation's */
+  orf_precision prec;               /* a generation's GPU field storage */
+  const orf_repair_params *repair;  /* a repair's */
+  const char *hint;                 /* a repair's file extension for the importer, or NULL */
+  atomic_int *cancel;           /* the engine's cancel flag */
+  orf_jobs__publish_fn publish; /* each stage but the last, once stored */
+  void *ctx;                    /* publish's */
 } orf_jobs__run;
 
 /* Runs the engine (on the calling worker thread, no lock held) and returns
