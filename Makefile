@@ -18,6 +18,7 @@ PKGS     := spng libturbojpeg libwebp libexif libcrypto jansson libmicrohttpd
 PKGS     += libzip
 PKGS     += assimp
 PKGS     += hiredis
+PKGS     += libcurl
 CPPFLAGS += -Iinclude $(patsubst %,-I%,$(wildcard src/*)) -Itests -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -pthread -MMD -MP $(SANFLAGS)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmeshoptimizer -lm -pthread

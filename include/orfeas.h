@@ -59,6 +59,7 @@ enum {
   ORF_SRV_ECONFLICT = -103,  /* the job has already finished: 409 */
   ORF_SRV_ECORRUPT = -104,   /* a cache file failed its checksum: dropped, treated as a miss */
   ORF_SRV_ETOOBIG = -105,    /* the job alone needs more than the whole budget: 507 */
+  ORF_SRV_EGENERATOR = -106, /* a remote generator failed (unreachable, timed out, refused, malformed): 502 */
 };
 
 /* The one table of error codes (src/core/error.c), as libuv's
@@ -376,6 +377,14 @@ int orf_export_file_textured(const orf_mesh *m, const orf_texture *t, orf_format
  * (ASCII, other properties, non-triangles, indices out of range, short
  * data) is ORF_EINVAL; out of memory ORF_ENOMEM.  On error *out is empty. */
 int orf_mesh_read_ply(const uint8_t *data, size_t size, orf_mesh *out);
+
+/* A zip archive of n files (names[i], lens[i] bytes at data[i]), each
+ * deflated, with fixed times, so the same files give the same bytes (the
+ * server's zip of a batch's models).  *out is freed with orf_buffer_free().
+ * ORF_OK, ORF_EINVAL (n of 0, or a name NULL or empty), ORF_ENOMEM, or
+ * ORF_EINTERNAL when libzip fails otherwise. */
+int orf_zip_files(const char *const *names, const uint8_t *const *data, const size_t *lens, size_t n,
+                  uint8_t **out, size_t *out_size);
 
 /* ---- images ----------------------------------------------------------- */
 

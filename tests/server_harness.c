@@ -615,3 +615,23 @@ __attribute__((constructor)) static void tu_test_filter(void) {
   const char *pattern = getenv("ORF_TEST");
   if (pattern && pattern[0]) cmocka_set_test_filter(pattern);
 }
+
+json_t *ts_wait_status(const char *path, const char *want, const char *going, double timeout_s) {
+  double t0 = ts_now_s();
+  for (;;) {
+    ts_reply r;
+    ts_get(&r, path);
+    TS_EXPECT_STATUS(&r, 200);
+    json_t *j = ts_reply_json(&r);
+    ts_reply_free(&r);
+    const char *st = json_string_value(json_object_get(j, "status"));
+    if (st && !strcmp(st, want)) return j;
+    char one[40], list[200];
+    snprintf(one, sizeof one, "|%s|", st ? st : "");
+    snprintf(list, sizeof list, "|%s|", going);
+    if (!st || !strstr(list, one)) fail_msg("%s: %.300s", path, json_dumps(j, JSON_COMPACT));
+    if (ts_now_s() - t0 > timeout_s) fail_msg("%s: still %s after %.0f s", path, st, timeout_s);
+    json_decref(j);
+    ts_sleep_ms(100);
+  }
+}

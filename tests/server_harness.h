@@ -127,6 +127,12 @@ void ts_reply_free(ts_reply *r);
 void ts_prepare(CURL *h, const ts_request *q, ts_reply *r, struct curl_slist **hl, curl_mime **mime);
 void ts_finish(CURL *h, ts_reply *r, CURLcode rc);
 
+/* Polls GET path (200 JSON) every 100 ms until its "status" is `want`,
+ * failing the test when it is anything but `want` or one of `going`
+ * ("a|b"), or after
+ * timeout_s; returns the last answer (json_decref it). */
+json_t *ts_wait_status(const char *path, const char *want, const char *going, double timeout_s);
+
 /* Every answer is expected to carry X-Request-Id: the last one seen, how many
  * answers lacked it, and the first of those ("METHOD path -> status"). */
 extern char ts_last_request_id[128];

@@ -230,11 +230,60 @@ static void test_errors(void **state) {
   assert_int_equal(stat(path, &sb), -1);
 }
 
+/* Several inputs (issue 16): a folder with three images and a corrupt one,
+ * into a directory of STL files, one line per file and a summary, exit
+ * status of the failure; then two files by name, all done: 0. */
+static void test_generate_many(void **state) {
+  (void)state;
+  char in[512], outdir[512], args[4096], path[700];
+  snprintf(in, sizeof in, "%s/many", dir);
+  snprintf(outdir, sizeof outdir, "%s/many-out/", dir);
+  assert_int_equal(mkdir(in, 0777), 0);
+  size_t size;
+  uint8_t *png = tu_read_file(image, &size);
+  assert_non_null(png);
+  const char *names[] = {"a.png", "b.png", "c.png"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(path, sizeof path, "%s/%s", in, names[i]);
+    assert_int_equal(tu_write_file(path, png, size), 0);
+  }
+  snprintf(path, sizeof path, "%s/broken.png", in);
+  assert_int_equal(tu_write_file(path, png, size / 2), 0);
+  snprintf(path, sizeof path, "%s/notes.txt", in); /* not an image: not an input */
+  assert_int_equal(tu_write_file(path, "x", 1), 0);
+  free(png);
+  snprintf(args, sizeof args, "generate %s -o %s --format stl --quality 2 --size-mm 30 --style plain", in, outdir);
+  assert_int_equal(orfeas(args), 3);
+  assert_non_null(strstr(out, "[1/4]"));
+  assert_non_null(strstr(out, "[4/4]"));
+  assert_non_null(strstr(out, "broken.png: FAILED"));
+  assert_non_null(strstr(out, "3 of 4 done, 1 failed"));
+  struct stat sb;
+  for (int i = 0; i < 3; i++) {
+    snprintf(path, sizeof path, "%s%c.stl", outdir, names[i][0]);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(sb.st_size > 84);
+  }
+  snprintf(path, sizeof path, "%sbroken.stl", outdir);
+  assert_int_equal(stat(path, &sb), -1);
+  /* two files named on the command line, the same base name twice */
+  snprintf(args, sizeof args, "generate %s %s/a.png -o %s --format obj --quality 2 --style plain", image, in,
+           outdir);
+  assert_int_equal(orfeas(args), 0);
+  assert_non_null(strstr(out, "2 of 2 done, 0 failed"));
+  snprintf(path, sizeof path, "%sdisc.obj", outdir);
+  assert_int_equal(stat(path, &sb), 0);
+  /* several inputs without -o: a usage error */
+  snprintf(args, sizeof args, "generate %s %s/a.png", image, in);
+  assert_int_equal(orfeas(args), 2);
+  assert_non_null(strstr(out, "OUTDIR"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_help_version),    cmocka_unit_test(test_generate_stl),
       cmocka_unit_test(test_json_and_stages), cmocka_unit_test(test_errors),
-      cmocka_unit_test(test_device),
+      cmocka_unit_test(test_device),          cmocka_unit_test(test_generate_many),
   };
   return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }

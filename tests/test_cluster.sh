@@ -113,7 +113,7 @@ all_ready() { for n in "${!PID[@]}"; do [ "$(curl -s -o /dev/null -w '%{http_cod
 
 echo "[==========] Running 20 test(s)."
 
-# options refused before anything starts: exit 2 with a sentence
+# options refused before anything starts: exit 2 with a sentence (a bad URL, no token, a remote generator)
 ok=0
 ORFEAS_ALLOW_ROOT=1 "$bin" serve --port 0 --data-dir "$tmp/x" --redis "http://127.0.0.1:$port" \
   --cluster-token "$TOKEN" >/dev/null 2>"$tmp/opt1.txt"
@@ -121,7 +121,10 @@ ORFEAS_ALLOW_ROOT=1 "$bin" serve --port 0 --data-dir "$tmp/x" --redis "http://12
 ORFEAS_ALLOW_ROOT=1 "$bin" serve --port 0 --data-dir "$tmp/x" --redis "redis://127.0.0.1:$port" \
   >/dev/null 2>"$tmp/opt2.txt"
 [ $? -eq 2 ] && grep -q "cluster-token" "$tmp/opt2.txt" || ok=1
-cat "$tmp/opt1.txt" "$tmp/opt2.txt" >"$tmp/opts.txt"
+ORFEAS_ALLOW_ROOT=1 "$bin" serve --port 0 --data-dir "$tmp/x" --redis "redis://127.0.0.1:$port" \
+  --cluster-token "$TOKEN" --generator "hy=http://127.0.0.1:9" >/dev/null 2>"$tmp/opt3.txt"
+[ $? -eq 2 ] && grep -q "cannot be used with --redis" "$tmp/opt3.txt" || ok=1
+cat "$tmp/opt1.txt" "$tmp/opt2.txt" "$tmp/opt3.txt" >"$tmp/opts.txt"
 check bad_cluster_options_are_refused $ok "$tmp/opts.txt"
 
 # a node started while Redis is down: it starts, is not ready, and joins when Redis comes

@@ -2,6 +2,7 @@
  * main.c - the `orfeas` command line.
  *
  *   orfeas generate IMAGE -o OUT.{glb,stl,obj,ply,3mf} [options]
+ *   orfeas generate IMAGE|DIR... -o OUTDIR/ [--format F] [options]  (generate_many.c)
  *   orfeas --help | --version
  *
  * `orfeas serve` hands over to the HTTP server (src/server/server.h).
@@ -29,6 +30,8 @@ enum { EXIT_USAGE = 2, EXIT_INPUT = 3, EXIT_INTERNAL = 4 };
 
 typedef struct cli {
   const char *image, *out, *stages_dir, *segment_model;
+  const char **inputs; /* every IMAGE argument */
+  int ninputs;
   int json, threads, tty;
   orf_device device;
   orf_precision precision;
@@ -41,6 +44,8 @@ static void usage(FILE *f) {
           "ORFEAS %s - image to printable 3D model\n\n"
           "usage:\n"
           "  orfeas generate IMAGE -o OUT.{glb,stl,obj,ply,3mf} [options]\n"
+          "  orfeas generate IMAGE|DIR... -o OUTDIR/ [--format F] [options]   several images:\n"
+          "                           OUTDIR/<name>.<format>, a line per file, a summary\n"
           "  orfeas serve [--host H] [--port P] [...]   the HTTP server (orfeas serve --help)\n"
           "  orfeas repair MESH -o OUT.{glb,stl,obj,ply,3mf} [...]   any mesh made printable\n"
           "  orfeas --help | --version\n\n"
@@ -50,6 +55,7 @@ static void usage(FILE *f) {
           "  --quality N              1..10 (7): grid R(q) and face budget F(q)\n"
           "  --size-mm N              longest side in millimetres, 1..1000 (100)\n"
           "  --style S                realistic (keep colours, default) or plain\n"
+          "  --format F               glb (default), stl, obj, ply or 3mf, with several inputs\n"
           "  --param NAME=VALUE       any engine parameter (repeatable): thickness, detail,\n"
           "                           background=auto|alpha|color|subject|none, max_faces,\n"
           "                           subject_points='+0.5,0.4;-0.1,0.9', size=small|medium|large...\n"
@@ -312,6 +318,14 @@ static int cmd_generate(cli *c) {
   return status;
 }
 
+/* One input of several (orf_cli_one_fn): cmd_generate on it. */
+static int generate_one(void *ctx, const char *in, const char *out) {
+  cli *c = ctx;
+  c->image = in;
+  c->out = out;
+  return cmd_generate(c);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
     usage(argc < 2 ? stderr : stdout);
@@ -330,8 +344,12 @@ int main(int argc, char **argv) {
   cli c = {0};
   orf_params_init(&c.params);
   c.tty = isatty(STDERR_FILENO);
-  static const char *const shortcuts[][2] = {
-      {"--mode", "mode"}, {"--quality", "quality"}, {"--size-mm", "size_mm"}, {"--style", "style"}};
+  static const char *const shortcuts[][2] = {{"--mode", "mode"},
+                                             {"--quality", "quality"},
+                                             {"--size-mm", "size_mm"},
+                                             {"--style", "style"},
+                                             {"--format", "format"}};
+  c.inputs = (const char **)(argv + 2); /* the inputs, moved to the front of the arguments read */
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -382,16 +400,21 @@ int main(int argc, char **argv) {
     } else if (a[0] == '-') {
       fprintf(stderr, "orfeas: unknown option %s (see orfeas --help)\n", a);
       return EXIT_USAGE;
-    } else if (!c.image) {
-      c.image = a;
     } else {
-      fprintf(stderr, "orfeas: one image at a time (got %s and %s)\n", c.image, a);
-      return EXIT_USAGE;
+      argv[2 + c.ninputs++] = argv[i]; /* 2 + ninputs <= i: an argument already read */
     }
     continue;
   missing:
     fprintf(stderr, "orfeas: %s needs a value\n", a);
     return EXIT_USAGE;
   }
-  return cmd_generate(&c);
+  int status;
+  size_t out_len = c.out ? strlen(c.out) : 0;
+  if (c.ninputs > 1 || (c.ninputs == 1 && orf_cli_is_dir(c.inputs[0])) ||
+      (out_len && c.out[out_len - 1] == '/'))
+    status =
+        orf_cli_generate_many(c.ninputs, c.inputs, c.out, orf_format_ext(c.params.format), generate_one, &c);
+  else
+    c.image = c.ninputs ? c.inputs[0] : NULL, status = cmd_generate(&c);
+  return status;
 }

@@ -55,6 +55,9 @@ static const err_row kErrors[] = {
     {ORF_SRV_ETOOBIG, "insufficient_memory", 507,
      "this job needs more memory than the server's whole memory budget: lower the quality or send a smaller "
      "image"},
+    {ORF_SRV_EGENERATOR, "generator_failed", 502,
+     "the remote generator failed: it could not be reached, timed out, refused the request or answered "
+     "something unreadable"},
 };
 
 static const err_row kUnknown = {0, "internal_error", 500, "unknown error"};

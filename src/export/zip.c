@@ -100,3 +100,27 @@ int orf_zip_write(const orf_zip_part *parts, size_t n, orf_buf *out) {
   zip_source_free(mem);
   return rc;
 }
+
+/* Contract (orfeas.h): the n files as parts of orf_zip_write. */
+int orf_zip_files(const char *const *names, const uint8_t *const *data, const size_t *lens, size_t n,
+                  uint8_t **out, size_t *out_size) {
+  *out = NULL;
+  *out_size = 0;
+  if (n == 0) return ORF_EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if (!names[i] || !names[i][0]) return ORF_EINVAL;
+  orf_zip_part *parts = orf_calloc(n, sizeof *parts);
+  if (!parts) return ORF_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    parts[i] = (orf_zip_part){names[i], data[i], lens[i], 0};
+  orf_buf b = {0};
+  int rc = orf_zip_write(parts, n, &b);
+  orf_free(parts);
+  if (rc) {
+    orf_buf_free(&b);
+    return rc;
+  }
+  *out = b.data;
+  *out_size = b.len;
+  return ORF_OK;
+}

@@ -111,6 +111,14 @@ static const opt_desc kOptions[] = {
      "seconds a cluster job may go without a heartbeat before another node takes it over"},
     {"cluster-token", "ORFEAS_CLUSTER_TOKEN", "TOKEN", STR(cluster_token), 0, 0, "",
      "shared secret of the nodes' internal routes (required with --redis)"},
+    /* remote generators (issue 16, generator/generators.h) */
+    {"generator", "ORFEAS_GENERATORS", "NAME=URL", STR(generators), 0, 0, "",
+     "a Hunyuan3D-2 API server requests may choose with generator=NAME (repeatable; the variable holds "
+     "several, separated by commas)"},
+    {"generator-timeout", "ORFEAS_GENERATOR_TIMEOUT", "S", K_REAL, OFF(generator_timeout_s), 0, 1, 86400,
+     "300", "seconds a remote generator has for one model"},
+    {"generator-concurrency", "ORFEAS_GENERATOR_CONCURRENCY", "N", K_INT, OFF(generator_concurrency), 0, 1,
+     1024, "1", "jobs in flight at once per remote generator (the rest wait)"},
 };
 #define N_OPTIONS (sizeof kOptions / sizeof kOptions[0])
 
@@ -240,7 +248,7 @@ static void print_help(FILE *out) {
  * Otherwise the first error found is reported (environment before argv). */
 int orf_server_config_parse(orf_server_config *c, int argc, char **argv, FILE *out, char *err,
                             size_t err_size) {
-  int failed = 0, threads_given = 0, help = 0;
+  int failed = 0, threads_given = 0, help = 0, generator_given = 0;
   set_defaults(c);
   if (err && err_size) err[0] = '\0';
 
@@ -281,6 +289,19 @@ int orf_server_config_parse(orf_server_config *c, int argc, char **argv, FILE *o
         continue;
       }
       v = argv[++i];
+    }
+    if (o->offset == OFF(generators) && generator_given++) { /* repeatable: each one added */
+      size_t have = strlen(c->generators), n = strlen(v);
+      if (have + 1 + n >= sizeof c->generators) {
+        if (!failed)
+          set_err(err, err_size, "%s: the generators take more than %zu bytes", who,
+                  sizeof c->generators - 1);
+        failed = 1;
+        continue;
+      }
+      c->generators[have] = ',';
+      memcpy(c->generators + have + 1, v, n + 1);
+      continue;
     }
     if (apply(c, o, who, v, failed ? NULL : err, err_size)) {
       failed = 1;

@@ -22,6 +22,8 @@
  *   cluster (docs/CLUSTER.md): --redis ORFEAS_REDIS (none: a single node)
  *   --node-id (host name:port)  --advertise-url (http://HOST:PORT)
  *   --job-lease (30 s)  --cluster-token (required with --redis)
+ *   --generator NAME=URL (repeatable; ORFEAS_GENERATORS, comma-separated)
+ *   --generator-timeout (300 s)  --generator-concurrency (1 per generator)
  */
 #ifndef ORF_CONFIG_H
 #define ORF_CONFIG_H
@@ -46,9 +48,9 @@ typedef struct orf_server_config {
   char sim_device[128];      /* "" = none */
   double monitor_interval_s; /* 0 = no monitor thread */
   double precision_fp32_gb, precision_fp16_gb;
-  char device[8];      /* auto | cpu | cuda: where jobs' marching cubes run */
-  char precision[8];   /* auto | fp32 | fp16 | int8: GPU field storage of jobs that do not ask */
-  char web_root[4096]; /* "" = web/ beside the binary, if it exists */
+  char device[8];           /* auto | cpu | cuda: where jobs' marching cubes run */
+  char precision[8];        /* auto | fp32 | fp16 | int8: GPU field storage of jobs that do not ask */
+  char web_root[4096];      /* "" = web/ beside the binary, if it exists */
   char segment_model[4096]; /* "" = orf_segment_default_model() (models/ beside the binary) */
   /* limits and security (server.c, http/guard.c) */
   int max_connections, max_connections_per_ip; /* per_ip 0 = no limit */
@@ -62,6 +64,10 @@ typedef struct orf_server_config {
   char advertise_url[512]; /* "" = http://HOST:PORT */
   double job_lease_s;
   char cluster_token[256];
+  /* remote generators (issue 16): "NAME=URL,NAME=URL" ("" = none) */
+  char generators[4096];
+  double generator_timeout_s; /* one model's deadline */
+  int generator_concurrency;  /* jobs in flight per generator */
 } orf_server_config;
 
 /* Fills *c from defaults, then the environment, then argv (the arguments

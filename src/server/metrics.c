@@ -32,10 +32,10 @@ enum { STATUS_MIN = 100, STATUS_SLOTS = 600 };
 enum { JOB_COMPLETE, JOB_FAILED, JOB_CANCELLED, JOB_COUNT };
 
 static const char *const kRouteNames[] = {
-    "health",     "ready",   "generate",  "progressive", "jobs",        "job_status",
-    "job_events", "results", "gpu_stats", "cache_stats", "cache_clear", "metrics",
-    "params",     "mask",    "openapi",   "static",      "repair",      "repair_progressive",
-    "repair_jobs", "internal", "other",
+    "health",      "ready",   "generate",     "progressive",   "jobs",           "job_status",
+    "job_events",  "results", "gpu_stats",    "cache_stats",   "cache_clear",    "metrics",
+    "params",      "mask",    "openapi",      "static",        "repair",         "repair_progressive",
+    "repair_jobs", "internal", "batch",   "batch_status", "compat_orfeas", "compat_hunyuan", "other",
 };
 _Static_assert(sizeof kRouteNames / sizeof kRouteNames[0] == ORF_ROUTE_COUNT, "a name for every orf_route");
 static const char *const kMethodNames[M_COUNT] = {"GET", "POST", "DELETE", "OTHER"};

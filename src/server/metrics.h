@@ -52,6 +52,10 @@ typedef enum {
   ORF_ROUTE_REPAIR_PROGRESSIVE,
   ORF_ROUTE_REPAIR_JOBS,
   ORF_ROUTE_INTERNAL, /* a cluster node's files for another (/internal/v1/files/) */
+  ORF_ROUTE_BATCH,          /* POST /api/v1/batch */
+  ORF_ROUTE_BATCH_STATUS,   /* GET /api/v1/batch/<id>[/results.zip] */
+  ORF_ROUTE_COMPAT_ORFEAS,  /* the original ORFEAS API's routes (/api/upload-image, ...) */
+  ORF_ROUTE_COMPAT_HUNYUAN, /* the Hunyuan3D-2 API server's routes (/generate, /send, /status/) */
   ORF_ROUTE_OTHER,
   ORF_ROUTE_COUNT
 } orf_route;

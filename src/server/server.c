@@ -32,7 +32,10 @@
 #include <unistd.h>
 
 #include "cluster/redis.h"
+#include "http/batch_store.h"
 #include "http/http_int.h"
+#include "http/upload_store.h"
+#include "generator/generators.h"
 #include "log.h"
 
 #define DRAIN_CONNECTIONS_S 5.0
@@ -131,6 +134,14 @@ static int check_options(server *srv, int argc, char **argv) {
                       "secret of at least 16 characters on every node\n");
       return 2;
     }
+    /* A cluster job carries the engine's parameters only (docs/CLUSTER.md):
+     * a remote generator's job run by another node would be the engine's. */
+    if (srv->cfg.generators[0]) {
+      fprintf(stderr, "orfeas serve: --generator (ORFEAS_GENERATORS) cannot be used with --redis yet: a cluster's "
+                      "shared jobs run on the geometry engine; serve remote generators from a node without "
+                      "--redis\n");
+      return 2;
+    }
   }
   if (geteuid() == 0)
     orf_log_json(
@@ -157,7 +168,8 @@ static int open_stores(server *srv) {
   snprintf(cache_dir, sizeof cache_dir, "%s/cache", srv->cfg.data_dir);
   orf_cache_config cc = {cache_dir, srv->cfg.cache_mem_bytes, srv->cfg.cache_disk_bytes, srv->cfg.cache_ttl_s,
                          srv->cfg.cache_scrub_mb_s * 1048576.0};
-  if (!srv->metrics || orf_cache_open(&srv->cache, &cc) ||
+  if (!srv->metrics || orf_cache_open(&srv->cache, &cc) || http_batches_start(srv) ||
+      http_uploads_start(srv) ||
       (srv->cfg.rate_limit > 0 &&
        orf_ratelimit_create(&srv->ratelimit, srv->cfg.rate_limit, srv->cfg.rate_burst, RATE_CLIENTS))) {
     orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "out of memory"));
@@ -253,6 +265,25 @@ static void compute_budgets(server *srv, budgets *b) {
   }
 }
 
+/* The remote generators of --generator (each one's /health asked once). */
+static int start_generators(server *srv) {
+  char err[256];
+  int rc = orf_generators_create(&srv->generators, srv->cfg.generators, srv->cfg.generator_timeout_s,
+                                 srv->cfg.generator_concurrency, err, sizeof err);
+  if (rc == ORF_EINVAL) {
+    fprintf(stderr, "orfeas serve: %s\n", err);
+    return 2;
+  }
+  if (rc) {
+    orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "out of memory"));
+    return 1;
+  }
+  if (orf_generators_count(srv->generators))
+    orf_log_json("info", "generators",
+                 json_pack("{s:o}", "generators", orf_generators_json(srv->generators)));
+  return 0;
+}
+
 /* The job manager (its workers) within the budgets, then the memory
  * monitor that samples them. */
 static int start_jobs(server *srv, const budgets *b) {
@@ -266,8 +297,9 @@ static int start_jobs(server *srv, const budgets *b) {
                         .budget_bytes = b->jobs,
                         .host_budget_bytes = b->host,
                         .device = srv->engine_device,
-                        .segmenter =
-                            srv->segmenter}; /* finished jobs: 4096 and 16 MiB at most (jobs/jobs.c) */
+                        .segmenter = srv->segmenter,
+                        .generators =
+                            srv->generators}; /* finished jobs: 4096 and 16 MiB at most (jobs/jobs.c) */
   if (orf_jobs_create(&srv->jobs, &jc)) {
     orf_log_json("error", "start_failed", json_pack("{s:s}", "reason", "cannot start the job workers"));
     return 1;
@@ -364,7 +396,8 @@ static int start(server *srv) {
   orf_limits_init(&srv->limits);
   srv->limits.max_file_bytes = srv->cfg.max_upload_bytes;
   int status;
-  if ((status = open_stores(srv)) || (status = load_segmenter(srv)) || (status = choose_device(srv)))
+  if ((status = open_stores(srv)) || (status = start_generators(srv)) || (status = load_segmenter(srv)) ||
+      (status = choose_device(srv)))
     return status;
   budgets b;
   compute_budgets(srv, &b);
@@ -406,11 +439,14 @@ static void stop(server *srv) {
   if (srv->monitor) orf_monitor_stop(srv->monitor);
   orf_cluster_stop(atomic_load(&srv->cluster));
   if (srv->jobs) orf_jobs_free(srv->jobs);
+  orf_generators_free(srv->generators);
   orf_segmenter_free(srv->segmenter);
   if (srv->mem) orf_memsources_close(srv->mem);
   if (srv->cache) orf_cache_close(srv->cache);
   if (srv->metrics) orf_metrics_free(srv->metrics);
   orf_ratelimit_free(srv->ratelimit);
+  http_batches_free(srv->batches);
+  http_uploads_free(srv->uploads);
 }
 
 int orf_server_main(int argc, char **argv) {

@@ -111,7 +111,7 @@ static json_t *echo_string(const char *text) {
 enum MHD_Result http_error(request *r, int err, const char *message, const char *param) {
   const char *code;
   unsigned status = http_status_of(err, &code);
-  if (status >= 500 && status != 501 && status != 503 && status != 507) {
+  if (status >= 500 && status != 501 && status != 502 && status != 503 && status != 507) {
     /* a 500 is a bug: it is logged with the request and the engine's code */
     json_t *f =
         json_pack("{s:s, s:o, s:i, s:s, s:s}", "request_id", r->id, "path", echo_string(r->path), "code_num",
@@ -174,6 +174,8 @@ static int apply_param(param_walk *w, const char *key, const char *value) {
     w->r->download = !strcmp(value, "1") || !strcmp(value, "true");
     return 0;
   }
+  int gen = http_generator_param(w->r, key, value, w->err, sizeof w->err);
+  if (gen) return gen < 0 ? refuse_param(w, key, ORF_EINVAL) : 0;
   if (!strcmp(key, "precision")) { /* a server parameter, not a geometry one */
     orf_precision prec;
     if (strcmp(value, "auto") && orf_precision_from_name(value, &prec)) {
@@ -231,7 +233,7 @@ enum MHD_Result http_refuse_rule(request *r, const char *sentence) {
 }
 
 int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, orf_precision prec,
-                      const char *model_id, char out[65]) {
+                      const char *model_id, const char *extra, char out[65]) {
   char canon[1024];
   size_t n = orf_params_canonical(p, canon, sizeof canon - 64);
   if (n >= sizeof canon - 64) n = sizeof canon - 65;
@@ -240,6 +242,8 @@ int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, or
   /* the network's model decides the subject wherever it may run */
   if (p->background == ORF_BG_AUTO || p->background == ORF_BG_SUBJECT)
     n += (size_t)snprintf(canon + n, 32, "&segment_model=%.16s", model_id && model_id[0] ? model_id : "none");
+  if (extra && extra[0] && n + strlen(extra) < sizeof canon)
+    n += (size_t)snprintf(canon + n, sizeof canon - n, "%s", extra);
   unsigned char md[32];
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, canon, n) &&
@@ -329,11 +333,14 @@ static enum MHD_Result form_field(void *cls, enum MHD_ValueKind kind, const char
   if (size && !data) return MHD_YES;
   /* the file part: `image`, or for the repairing routes `mesh` */
   if (!strcmp(key, "image") || (http_route_repairs(r->route) && !strcmp(key, "mesh"))) {
-    if (off == 0 && r->has_image_field) {
+    if (r->route == ORF_ROUTE_BATCH) { /* several images, each noted where it starts */
+      if (off == 0 && http_batch_part(r, filename)) return MHD_NO;
+    } else if (off == 0 && r->has_image_field) {
       form_refuse(r, 400, NULL, "one image per request: the form has more than one \"image\" part");
       return MHD_YES;
     }
     r->has_image_field = 1;
+    if (off == 0 && filename) snprintf(r->upload_filename, sizeof r->upload_filename, "%s", filename);
     return body_append(r, data, size) ? MHD_NO : MHD_YES;
   }
   /* a parameter: values may arrive in pieces */
@@ -407,11 +414,18 @@ static const struct {
                     {"/api/v1/repair", ORF_ROUTE_REPAIR},
                     {"/api/v1/repair-progressive", ORF_ROUTE_REPAIR_PROGRESSIVE},
                     {"/api/v1/repair-jobs", ORF_ROUTE_REPAIR_JOBS},
+                    {"/api/v1/batch", ORF_ROUTE_BATCH},
+                    {"/api/upload-image", ORF_ROUTE_COMPAT_ORFEAS},
+                    {"/api/generate-3d", ORF_ROUTE_COMPAT_ORFEAS},
+                    {"/generate", ORF_ROUTE_COMPAT_HUNYUAN},
+                    {"/send", ORF_ROUTE_COMPAT_HUNYUAN},
                     {"/", ORF_ROUTE_STATIC},
                     {"/index.html", ORF_ROUTE_STATIC}},
-  prefix_routes[] = {{"/api/v1/results/", ORF_ROUTE_RESULTS},
-                     {"/static/", ORF_ROUTE_STATIC},
-                     {"/internal/v1/files/", ORF_ROUTE_INTERNAL}};
+  prefix_routes[] = {
+      {"/api/v1/results/", ORF_ROUTE_RESULTS},     {"/static/", ORF_ROUTE_STATIC},
+      {"/internal/v1/files/", ORF_ROUTE_INTERNAL}, {"/api/v1/batch/", ORF_ROUTE_BATCH_STATUS},
+      {"/api/job-status/", ORF_ROUTE_COMPAT_ORFEAS}, {"/api/download/", ORF_ROUTE_COMPAT_ORFEAS},
+      {"/api/preview/", ORF_ROUTE_COMPAT_ORFEAS},  {"/status/", ORF_ROUTE_COMPAT_HUNYUAN}};
 
 static orf_route route_of(const char *method, const char *url) {
   (void)method;
@@ -428,7 +442,8 @@ static orf_route route_of(const char *method, const char *url) {
 
 static int takes_body(orf_route route) {
   return route == ORF_ROUTE_GENERATE || route == ORF_ROUTE_PROGRESSIVE || route == ORF_ROUTE_JOBS ||
-         route == ORF_ROUTE_MASK || http_route_repairs(route);
+         route == ORF_ROUTE_MASK || route == ORF_ROUTE_BATCH || route == ORF_ROUTE_COMPAT_ORFEAS ||
+         route == ORF_ROUTE_COMPAT_HUNYUAN || http_route_repairs(route);
 }
 
 static enum MHD_Result method_not_allowed(request *r, const char *allow) {
@@ -436,6 +451,10 @@ static enum MHD_Result method_not_allowed(request *r, const char *allow) {
       r, json_pack("{s:s, s:s}", "error", "method not allowed here", "code", "method_not_allowed"));
   if (resp) MHD_add_response_header(resp, "Allow", allow);
   return http_queue(r, 405, resp);
+}
+
+enum MHD_Result http_method_not_allowed(request *r, const char *allow) {
+  return method_not_allowed(r, allow);
 }
 
 /* Runs the route once the whole body is in. */
@@ -471,6 +490,10 @@ static enum MHD_Result dispatch(request *r, const char *url) {
     return method_not_allowed(r, "GET, DELETE");
   case ORF_ROUTE_RESULTS: return get ? route_results(r, url + 16) : method_not_allowed(r, "GET");
   case ORF_ROUTE_INTERNAL: return get ? route_internal_files(r, url + 19) : method_not_allowed(r, "GET");
+  case ORF_ROUTE_BATCH: return post ? route_batch_submit(r) : method_not_allowed(r, "POST");
+  case ORF_ROUTE_BATCH_STATUS: return get ? route_batch_status(r, url + 14) : method_not_allowed(r, "GET");
+  case ORF_ROUTE_COMPAT_ORFEAS: return route_compat_orfeas(r, url);
+  case ORF_ROUTE_COMPAT_HUNYUAN: return route_compat_hunyuan(r, url);
   default: return http_error(r, ORF_SRV_ENOTFOUND, "no such endpoint", NULL);
   }
 }
@@ -658,6 +681,7 @@ void http_request_free(request *r) {
     free(r->keys[i]);
     free(r->vals[i]);
   }
+  http_batch_upload_free(r);
   free(r->body);
   free(r);
 }
@@ -694,7 +718,7 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const ch
   }
   http_deadline_body_done(srv, conn);
   if (r->job || r->cwatch) /* resumed by a job's wake-up: the route decides what now */
-    return route_generate(r, 0);
+    return r->route == ORF_ROUTE_COMPAT_HUNYUAN ? route_compat_hunyuan(r, url) : route_generate(r, 0);
   return dispatch(r, url);
 }
 

@@ -40,6 +40,9 @@
 #include "util.h"
 
 typedef struct http_deadlines http_deadlines;
+typedef struct http_batches http_batches; /* batch_store.h */
+typedef struct http_uploads http_uploads; /* upload_store.h */
+struct orf_generators;                    /* generator/generators.h */
 
 #define ORF_GIB (1024.0 * 1024.0 * 1024.0) /* bytes in the API's "_gb" figures */
 #define MAX_FORM_FIELDS 48
@@ -64,6 +67,11 @@ typedef struct server {
   orf_segmenter *segmenter;  /* the segmentation network and its matte cache */
   char segment_model_id[17]; /* the model file's SHA-256, 16 hex ("" without a model) */
   _Atomic(orf_cluster *) cluster; /* with --redis, once joined (routes_cluster.c); else NULL */
+
+  /* issue 16: batches, the original API's uploads, the remote generators */
+  http_batches *batches;             /* POST /api/v1/batch's (routes_batch.c) */
+  http_uploads *uploads;             /* POST /api/upload-image's (routes_compat_orfeas.c) */
+  struct orf_generators *generators; /* --generator's (generator/generators.h) */
 } server;
 
 /* What a client asked to download a mesh as: a format, the texture
@@ -122,6 +130,17 @@ typedef struct request {
   size_t host_estimate; /* on a GPU server: its peak host bytes (the host budget's); else 0 */
   orf_precision prec;   /* the job's field storage, resolved (http_job_precision) */
   char hash[65];
+
+  /* issue 16 */
+  char upload_filename[128];              /* the `image` part's file name, "" when none */
+  struct http_batch_upload *batch_upload; /* POST /api/v1/batch: where each image part starts */
+  struct {
+    char name[32]; /* generator=NAME: a remote generator; "" for the engine (geometry) */
+    int index;     /* its index in srv->generators */
+    long long seed;
+    int steps;
+    int seed_given, steps_given;
+  } gen; /* generator_params.c */
 } request;
 
 /* A JSON error in docs/API.md's shape; err is an ORF_E* or ORF_SRV_E* code,
@@ -175,11 +194,13 @@ enum MHD_Result http_refuse_rule(request *r, const char *sentence);
  * GPU server share their hashes).  Where the segmentation network may
  * decide the subject (background auto or subject), its model is too:
  * model_id, the start of the model file's SHA-256 ("" or NULL: no model),
- * so that results of another model are never served from the cache.
+ * so that results of another model are never served from the cache;
+ * extra (may be NULL) is appended to the canonical text (the remote
+ * generator and its values: http_generator_canonical).
  * Returns ORF_OK, or ORF_ENOMEM when libcrypto cannot run (out is then not
  * written). */
 int http_request_hash(const uint8_t *image, size_t size, const orf_params *p, orf_precision prec,
-                      const char *model_id, char out[65]);
+                      const char *model_id, const char *extra, char out[65]);
 
 /* The field precision recommended for the free part of the memory budget
  * (the --precision-fp32-gb / --precision-fp16-gb thresholds). */
@@ -203,6 +224,10 @@ http_variant http_variant_of(const orf_params *p);
  * the URLs' query). */
 json_t *http_generate_response(const char *meta_json, const char *hash, const http_variant *v, int cached);
 
+/* "/api/v1/results/<hash>/<stage>.<ext>" for variant v as a JSON string:
+ * compress when not none, texture=off when asked. */
+json_t *http_result_url(const char *hash, const char *stage, const http_variant *v);
+
 /* Adds "url" to the data of one event (JSON text) for hash and variant v;
  * returns a malloc'd line ending in '\n' (or NULL on error). */
 char *http_event_line(const char *event, const char *hash, const http_variant *v);
@@ -213,6 +238,27 @@ char *http_event_line(const char *event, const char *hash, const http_variant *v
  * stage is unknown to the cache; 422 naming `texture` for texture=on of a
  * result without one. */
 enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage, const http_variant *v);
+
+/* The file of one variant of a stage in the cache (http_mesh_convert). */
+typedef struct http_mesh_file {
+  char name[80];   /* its cache name: "<stage>[.tex][.meshopt|.draco].<ext>" */
+  const char *ext; /* its download's extension: a textured OBJ is a zip of the OBJ, MTL and image */
+  int textured;    /* the result's texture is applied */
+  int converted;   /* made by this call (not a cache hit) */
+} http_mesh_file;
+
+/* http_mesh_convert's answer for texture=on of a result without a texture
+ * (not an ORF_E* code). */
+#define HTTP_ENOTEXTURE 1
+
+/* Makes sure the cache holds the mesh of (hash, stage) as variant v,
+ * converting it from the stage's PLY and the result's texture
+ * (result_texture.h), and caching that, when it does not; *file names it.
+ * ORF_OK, ORF_SRV_ENOTFOUND (no such stage in the cache), HTTP_ENOTEXTURE,
+ * ORF_EINTERNAL (its PLY cannot be read), or the texture's, the export's or
+ * the cache's error. */
+int http_mesh_convert(server *srv, const char *hash, const char *stage, const http_variant *v,
+                      http_mesh_file *file);
 
 /* The media type of a format (model/gltf-binary, model/stl, ...). */
 const char *http_media_type(orf_format f);
@@ -264,6 +310,92 @@ int http_request_feed(request *r, const char *data, size_t size);
  * request hash into r, and the format and Accept of its answer.  Returns
  * 0, or non-zero with the error queued in *ret. */
 int http_read_input(request *r, orf_params *p, enum MHD_Result *ret);
+
+/* The upload's refusals (http_refuse_upload), the parameters
+ * (http_parse_params) and what the server does not serve yet (a texture,
+ * compressed GLB: 422 naming it), for a route that reads its images
+ * itself.  0, or -1 with the error queued in *ret. */
+int http_read_params(request *r, orf_params *p, enum MHD_Result *ret);
+
+/* ---- routes_batch.c: POST /api/v1/batch, GET /api/v1/batch/<id> ---- */
+
+/* A multipart `image` part of a batch begins (filename as the form gives
+ * it, may be NULL) at r->body_len: noted, or the form refused past
+ * HTTP_BATCH_MAX_ITEMS parts.  0, or -1 when out of memory. */
+int http_batch_part(request *r, const char *filename);
+/* Frees what http_batch_part noted. */
+void http_batch_upload_free(request *r);
+enum MHD_Result route_batch_submit(request *r);
+/* rest: what follows /api/v1/batch/ ("<id>" or "<id>/results.zip"). */
+enum MHD_Result route_batch_status(request *r, const char *rest);
+/* The server's batch store into srv->batches: 0, or ORF_ENOMEM. */
+int http_batches_start(server *srv);
+
+/* ---- job_view.c: where a submitted image stands ---- */
+typedef struct http_job_view {
+  const char *status; /* queued, running, complete, failed, cancelled, or expired (no record, no result) */
+  int progress;       /* 0..100 */
+  int stage;          /* last stage done, -1 before the first */
+  size_t position;    /* in the queue while queued */
+  char error[200];    /* a failed, cancelled or expired job's sentence, else "" */
+  char code[40];      /* and its code */
+} http_job_view;
+/* The job of job_id (may be "" or NULL: none was made) while the manager
+ * keeps it, else "complete" when the cache holds hash's result, else
+ * "expired". */
+void http_job_view_get(server *srv, const char *job_id, const char *hash, http_job_view *v);
+
+/* ---- routes_compat_orfeas.c: the original ORFEAS API ---- */
+/* /api/upload-image, /api/generate-3d, /api/job-status/<id>,
+ * /api/download/<id>/<file>, /api/preview/<file>: url is the path. */
+enum MHD_Result route_compat_orfeas(request *r, const char *url);
+/* The store of its uploads into srv->uploads: 0, or ORF_ENOMEM. */
+int http_uploads_start(server *srv);
+
+/* ---- generator_params.c: generator=NAME, seed, steps ---- */
+/* A parameter of the remote generators into r->gen: 1 when key is one
+ * (generator, seed, steps) and its value is good, -1 with the sentence in
+ * err when it is not, 0 when key is another parameter. */
+int http_generator_param(request *r, const char *key, const char *value, char *err, size_t err_size);
+/* Once the parameters are read: seed or steps without a remote generator,
+ * or a parameter a remote generator does not take: 422 naming it in *ret,
+ * -1.  0 when fine. */
+int http_generator_check(request *r, enum MHD_Result *ret);
+/* "&generator=NAME[&seed=S][&steps=N]" for the request hash into buf, or
+ * "" for the engine; its length. */
+size_t http_generator_canonical(const request *r, char *buf, size_t size);
+/* Registers a remote generation of hash with srv->generators, for its
+ * job's run (nothing for the engine). */
+void http_generator_register(request *r, const orf_params *p, const char *hash);
+/* The server_params entries of /api/v1/params: generator, seed, steps. */
+json_t *http_generator_server_params(server *srv);
+
+/* ---- routes_compat_hunyuan.c: the Hunyuan3D-2 API server's contract ---- */
+/* POST /generate, POST /send, GET /status/<uid> (url: the path); also
+ * called again when a /generate waiting on its job is resumed. */
+enum MHD_Result route_compat_hunyuan(request *r, const char *url);
+
+/* Suspends r until its job (r->job) has more than `have` events or has
+ * finished; the route is called again then (http_on_request). */
+enum MHD_Result http_wait_job(request *r, size_t have);
+
+/* 405 with Allow: allow. */
+enum MHD_Result http_method_not_allowed(request *r, const char *allow);
+
+/* Whether the cache holds a whole, readable result for hash (meta.json and
+ * every stage it lists, the last one read back): 1 or 0. */
+int http_cached_result(server *srv, const char *hash);
+
+/* One image's generation with parameters p, as a kept job (the /jobs
+ * API's), for the routes that take several images or another client's
+ * contract: the image probed (its type and size from its header), the
+ * job's estimate and request hash (into hash) taken as POST /api/v1/jobs
+ * does, the cache asked (a whole result there: ORF_OK with *job NULL),
+ * else the job submitted or joined (*job a new reference, *coalesced).
+ * Returns ORF_OK or the error a single request would get (the probe's,
+ * ORF_SRV_EDRAINING, ORF_SRV_EQUEUEFULL, ORF_SRV_ETOOBIG, ORF_ENOMEM). */
+int http_submit_image(request *r, const uint8_t *image, size_t size, const orf_params *p, char hash[65],
+                      orf_job **job, int *coalesced);
 
 /* 1 for the routes that repair a mesh (their twins generate from an
  * image), else 0. */

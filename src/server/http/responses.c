@@ -18,7 +18,7 @@ http_variant http_variant_of(const orf_params *p) {
 /* A stage's URL for variant v: compress when not none, texture=off when
  * asked (texture=on is auto's file where the result has a texture, which
  * the request's validation promised). */
-static json_t *result_url(const char *hash, const char *stage, const http_variant *v) {
+json_t *http_result_url(const char *hash, const char *stage, const http_variant *v) {
   char url[200];
   int n = snprintf(url, sizeof url, "/api/v1/results/%s/%s.%s", hash, stage, orf_format_ext(v->format));
   char sep = '?';
@@ -40,10 +40,10 @@ json_t *http_generate_response(const char *meta_json, const char *hash, const ht
   const char *last = NULL; /* the final stage: its mesh is the download */
   json_array_foreach(json_object_get(j, "stages"), i, st) {
     const char *name = json_string_value(json_object_get(st, "stage"));
-    if (name) json_object_set_new(st, "url", result_url(hash, name, v));
+    if (name) json_object_set_new(st, "url", http_result_url(hash, name, v));
     last = name;
   }
-  if (last) json_object_set_new(j, "download_url", result_url(hash, last, v));
+  if (last) json_object_set_new(j, "download_url", http_result_url(hash, last, v));
   return j;
 }
 
@@ -52,6 +52,6 @@ char *http_event_line(const char *event, const char *hash, const http_variant *v
   if (!j) return NULL;
   const char *stage = json_string_value(json_object_get(j, "stage"));
   json_t *data = json_object_get(j, "data");
-  if (stage && json_is_object(data)) json_object_set_new(data, "url", result_url(hash, stage, v));
+  if (stage && json_is_object(data)) json_object_set_new(data, "url", http_result_url(hash, stage, v));
   return http_json_line(j, NULL);
 }

@@ -91,75 +91,78 @@ static int try_cached(request *r, const char *hash, const served *sv, int hit, e
   return 0;
 }
 
-/* The file of (stage, v) given whether a texture is applied. */
-static void name_file(served *sv, const char *stage, const http_variant *v, int textured) {
-  const char *ext = orf_format_ext(v->format);
-  snprintf(sv->name, sizeof sv->name, "%s%s%s%s.%s", stage, textured ? ".tex" : "",
-           v->compress == ORF_COMPRESS_NONE ? "" : ".",
-           v->compress == ORF_COMPRESS_NONE ? "" : orf_compress_name(v->compress), ext);
-  sv->textured = textured;
-  int zip = textured && v->format == ORF_FMT_OBJ;
-  sv->type = zip ? "application/zip" : http_media_type(v->format);
-  sv->ext = zip ? "zip" : ext;
-}
-
-enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage, const http_variant *v) {
+/* See http_int.h. */
+int http_mesh_convert(server *srv, const char *hash, const char *stage, const http_variant *v,
+                      http_mesh_file *file) {
   orf_format f = v->format;
   char ply[64];
   snprintf(ply, sizeof ply, "%s.ply", stage);
+  memset(file, 0, sizeof *file);
   orf_cached_texture tex = {0};
-  int textured = 0, rc;
+  int rc;
   if (orf_format_holds_texture(f) && v->texture != ORF_TEXTURE_OFF) {
-    rc = orf_result_texture_get(r->srv->cache, hash, &tex);
-    if (rc && rc != ORF_SRV_ENOTFOUND) return http_error(r, rc, NULL, NULL);
-    textured = rc == ORF_OK;
+    rc = orf_result_texture_get(srv->cache, hash, &tex);
+    if (rc && rc != ORF_SRV_ENOTFOUND) return rc;
+    file->textured = rc == ORF_OK;
   }
-  if (v->texture == ORF_TEXTURE_ON && !textured) {
-    if (!orf_cache_has(r->srv->cache, hash, ply))
-      return http_error(r, ORF_SRV_ENOTFOUND, "no such result", NULL);
-    return http_error(
-        r, ORF_EINVAL,
-        "texture=on: this result has no texture (style=plain, a cylinder lithophane, a repair, or a "
-        "job still running: the texture is made after its final stage); ask for texture=auto or off",
-        "texture");
-  }
-  served sv;
-  name_file(&sv, stage, v, textured);
-  /* The file is settled once the result's texture step is (its texture,
-   * or that it has none: result_texture.h), or its meta.json is there (a
-   * repair's, which has no texture step).  Until then an untextured auto
-   * file is what the URL gives only for now. */
-  sv.settled = textured || v->texture == ORF_TEXTURE_OFF || !orf_format_holds_texture(f) ||
-               orf_cache_has(r->srv->cache, hash, "texture.json") ||
-               orf_cache_has(r->srv->cache, hash, "meta.json");
-  enum MHD_Result ret;
-  if (try_cached(r, hash, &sv, 1, &ret)) {
-    orf_result_texture_release(&tex);
-    return ret;
-  }
-  if (f == ORF_FMT_PLY) return http_error(r, ORF_SRV_ENOTFOUND, "no such result", NULL);
+  if (v->texture == ORF_TEXTURE_ON && !file->textured)
+    return orf_cache_has(srv->cache, hash, ply) ? HTTP_ENOTEXTURE : ORF_SRV_ENOTFOUND;
+  const char *ext = orf_format_ext(f);
+  snprintf(file->name, sizeof file->name, "%s%s%s%s.%s", stage, file->textured ? ".tex" : "",
+           v->compress == ORF_COMPRESS_NONE ? "" : ".",
+           v->compress == ORF_COMPRESS_NONE ? "" : orf_compress_name(v->compress), ext);
+  file->ext = file->textured && f == ORF_FMT_OBJ ? "zip" : ext;
   orf_blob *src;
-  if (orf_cache_get(r->srv->cache, hash, ply, 0, &src)) {
+  if (orf_cache_has(srv->cache, hash, file->name) || f == ORF_FMT_PLY ||
+      orf_cache_get(srv->cache, hash, ply, 0, &src)) {
     orf_result_texture_release(&tex);
-    return http_error(r, ORF_SRV_ENOTFOUND, "no such result", NULL);
+    return orf_cache_has(srv->cache, hash, file->name) ? ORF_OK : ORF_SRV_ENOTFOUND;
   }
   orf_mesh m;
   rc = orf_mesh_read_ply(src->data, src->size, &m);
   orf_blob_release(src);
   if (rc) {
     orf_result_texture_release(&tex);
-    return http_error(r, ORF_EINTERNAL, "the cached mesh could not be read", NULL);
+    return ORF_EINTERNAL;
   }
   uint8_t *out;
   size_t size;
-  rc = orf_export_textured(&m, textured ? &tex.t : NULL, f, v->compress, &out, &size);
+  rc = orf_export_textured(&m, file->textured ? &tex.t : NULL, f, v->compress, &out, &size);
   orf_mesh_free(&m);
   orf_result_texture_release(&tex);
-  if (rc) return http_error(r, rc, NULL, NULL);
-  rc = orf_cache_put(r->srv->cache, hash, sv.name, out, size);
+  if (rc) return rc;
+  rc = orf_cache_put(srv->cache, hash, file->name, out, size);
   orf_buffer_free(out);
+  file->converted = rc == ORF_OK;
+  return rc;
+}
+
+enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage, const http_variant *v) {
+  http_mesh_file file;
+  int rc = http_mesh_convert(r->srv, hash, stage, v, &file);
+  if (rc == ORF_SRV_ENOTFOUND) return http_error(r, rc, "no such result", NULL);
+  if (rc == HTTP_ENOTEXTURE)
+    return http_error(
+        r, ORF_EINVAL,
+        "texture=on: this result has no texture (style=plain, a cylinder lithophane, a repair, or a "
+        "job still running: the texture is made after its final stage); ask for texture=auto or off",
+        "texture");
+  if (rc == ORF_EINTERNAL) return http_error(r, rc, "the cached mesh could not be read", NULL);
   if (rc) return http_error(r, rc, NULL, NULL);
-  if (try_cached(r, hash, &sv, 0, &ret)) return ret;
+  served sv;
+  snprintf(sv.name, sizeof sv.name, "%s", file.name);
+  sv.ext = file.ext;
+  sv.textured = file.textured;
+  sv.type = file.textured && v->format == ORF_FMT_OBJ ? "application/zip" : http_media_type(v->format);
+  /* The file is settled once the result's texture step is (its texture,
+   * or that it has none: result_texture.h), or its meta.json is there (a
+   * repair's, which has no texture step).  Until then an untextured auto
+   * file is what the URL gives only for now. */
+  sv.settled = file.textured || v->texture == ORF_TEXTURE_OFF || !orf_format_holds_texture(v->format) ||
+               orf_cache_has(r->srv->cache, hash, "texture.json") ||
+               orf_cache_has(r->srv->cache, hash, "meta.json");
+  enum MHD_Result ret;
+  if (try_cached(r, hash, &sv, !file.converted, &ret)) return ret;
   return http_error(r, ORF_EINTERNAL, "the converted mesh was not kept", NULL);
 }
 

@@ -73,23 +73,37 @@ static int probe_image(request *r, uint32_t *w, uint32_t *h, enum MHD_Result *re
  * (jobs that stay on the CPU hold none of it), and the host budget takes
  * the job's host peak, bounded by the CPU path's (which also counts the
  * field the GPU holds instead: an over-estimate, never under). */
-static void estimate_job(request *r, const orf_params *p, uint32_t w, uint32_t h) {
-  r->prec = http_job_precision(r, p);
+static void job_estimate(request *r, const orf_params *p, uint32_t w, uint32_t h, size_t size,
+                         orf_precision *prec, size_t *estimate, size_t *host_estimate) {
   orf_params job = *p; /* the job runs with texture auto (run.c), whatever the request asked */
   job.texture = ORF_TEXTURE_AUTO;
-  size_t host_peak = orf_estimate_peak_bytes(&job, w, h, r->body_len);
+  /* a remote generation holds none of this server's GPU: its previews run on the CPU */
+  *prec = r->gen.name[0] ? ORF_PRECISION_FP32 : http_job_precision(r, &job);
+  size_t host_peak = orf_estimate_peak_bytes(&job, w, h, size);
   int cuda = r->srv->engine_device == ORF_DEVICE_CUDA;
-  r->estimate = cuda ? orf_estimate_device_bytes(&job, r->prec) : host_peak;
-  r->host_estimate = cuda ? host_peak : 0;
+  if (r->gen.name[0]) {
+    *estimate = cuda ? 0 : host_peak;
+    *host_estimate = cuda ? host_peak : 0;
+    return;
+  }
+  *estimate = cuda ? orf_estimate_device_bytes(&job, *prec) : host_peak;
+  *host_estimate = cuda ? host_peak : 0;
+}
+
+static void estimate_job(request *r, const orf_params *p, uint32_t w, uint32_t h) {
+  job_estimate(r, p, w, h, r->body_len, &r->prec, &r->estimate, &r->host_estimate);
 }
 
 /* The request hash (http_request_hash) into r->hash. */
 static int hash_request(request *r, const orf_params *p, enum MHD_Result *ret) {
-  int rc = http_request_hash(r->body, r->body_len, p, r->prec, r->srv->segment_model_id, r->hash);
+  char extra[128];
+  http_generator_canonical(r, extra, sizeof extra);
+  int rc = http_request_hash(r->body, r->body_len, p, r->prec, r->srv->segment_model_id, extra, r->hash);
   if (rc) {
     *ret = http_error(r, rc, NULL, NULL);
     return -1;
   }
+  http_generator_register(r, p, r->hash);
   return 0;
 }
 
@@ -101,9 +115,12 @@ void http_read_accept(request *r, const http_variant *v) {
 
 /* The upload, the parameters and the image's header, checked; w and h are
  * the image's size. */
+int http_read_params(request *r, orf_params *p, enum MHD_Result *ret) {
+  return http_refuse_upload(r, ret) || http_parse_params(r, p, ret) || http_generator_check(r, ret) ? -1 : 0;
+}
+
 static int read_image(request *r, orf_params *p, uint32_t *w, uint32_t *h, enum MHD_Result *ret) {
-  if (http_refuse_upload(r, ret) || http_parse_params(r, p, ret) || probe_image(r, w, h, ret)) return -1;
-  return 0;
+  return http_read_params(r, p, ret) || probe_image(r, w, h, ret) ? -1 : 0;
 }
 
 int http_read_image(request *r, orf_params *p, enum MHD_Result *ret) {
@@ -194,7 +211,7 @@ static enum MHD_Result answer_failed(request *r, const orf_job_state *st) {
 }
 
 /* Suspends r until its job has more than `have` events or has finished. */
-static enum MHD_Result wait_for_job(request *r, size_t have) {
+enum MHD_Result http_wait_job(request *r, size_t have) {
   MHD_suspend_connection(r->conn);
   r->armed = 1;
   if (orf_job_wait(r->job, have, http_wake, r)) {
@@ -419,7 +436,7 @@ enum MHD_Result route_generate(request *r, int progressive) {
     orf_job_get_state(r->job, &st);
     if (st.status == ORF_JOB_COMPLETE) return http_answer_complete(r, 0);
     if (st.status >= ORF_JOB_FAILED) return answer_failed(r, &st);
-    return wait_for_job(r, st.events);
+    return http_wait_job(r, st.events);
   }
   if (read_job_input(r, &ret)) return ret;
   int found = http_cached_result(r->srv, r->hash);
@@ -435,7 +452,30 @@ enum MHD_Result route_generate(request *r, int progressive) {
   r->body_len = r->body_cap = 0;
   if (progressive) return start_stream(r, job, 0);
   r->job = job;
-  return wait_for_job(r, 0);
+  return http_wait_job(r, 0);
+}
+
+int http_submit_image(request *r, const uint8_t *image, size_t size, const orf_params *p, char hash[65],
+                      orf_job **job, int *coalesced) {
+  *job = NULL;
+  *coalesced = 0;
+  orf_image_type t;
+  uint32_t w, h;
+  int rc = orf_image_probe(image, size, &r->srv->limits, &t, &w, &h);
+  if (rc) return rc;
+  orf_precision prec;
+  size_t estimate, host_estimate;
+  job_estimate(r, p, w, h, size, &prec, &estimate, &host_estimate);
+  char extra[128];
+  http_generator_canonical(r, extra, sizeof extra);
+  if ((rc = http_request_hash(image, size, p, prec, r->srv->segment_model_id, extra, hash))) return rc;
+  int found = http_cached_result(r->srv, hash);
+  orf_cache_note_lookup(r->srv->cache, found);
+  if (found) return ORF_OK;
+  if (atomic_load(&r->srv->draining)) return ORF_SRV_EDRAINING;
+  http_generator_register(r, p, hash);
+  return orf_jobs_submit(r->srv->jobs, hash, image, size, p, prec, estimate, host_estimate, 1, job,
+                         coalesced);
 }
 
 enum MHD_Result route_job_submit(request *r) {

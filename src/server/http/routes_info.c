@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "generator/generators.h"
 #include "http_int.h"
 
 static double uptime_s(server *srv) { return orf_now_mono() - srv->started; }
@@ -40,6 +41,7 @@ enum MHD_Result route_health(request *r) {
                         "version", ORF_VERSION, "uptime_s", uptime_s(r->srv), "engine", cuda ? "cuda" : "cpu",
                         "gpu", "available", cuda, "disk", "ok", cs.disk_ok, "error", cs.last_disk_error);
   add_cluster(r, j);
+  json_object_set_new(j, "generators", orf_generators_json(r->srv->generators));
   return http_json(r, 200, j);
 }
 
@@ -151,6 +153,7 @@ enum MHD_Result route_gpu_stats(request *r) {
                         json_pack("{s:f, s:f}", "available_for_jobs_gb", host_budget / ORF_GIB, "in_use_gb",
                                   host_in_use / ORF_GIB));
   add_cluster(r, j);
+  json_object_set_new(j, "generators", orf_generators_json(srv->generators));
   return http_json(r, 200, j);
 }
 
@@ -235,6 +238,10 @@ enum MHD_Result route_metrics(request *r) {
   if (orf_metrics_render(r->srv->metrics, &g, &text, &len)) return http_error(r, ORF_ENOMEM, NULL, NULL);
   orf_cluster *c = atomic_load(&r->srv->cluster);
   if (c) orf_cluster_metrics(c, &text, &len);
+  if (orf_generators_metrics(r->srv->generators, &text, &len)) {
+    free(text);
+    return http_error(r, ORF_ENOMEM, NULL, NULL);
+  }
   r->bytes = len;
   struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
   MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
@@ -261,6 +268,9 @@ enum MHD_Result route_params(request *r) {
                                 "choices", "auto", "fp32", "fp16", "int8", "default", "auto", "name",
                                 "download", "type", "bool", "help",
                                 "answer with the file itself instead of JSON", "default", 0));
+  json_t *gp = http_generator_server_params(r->srv);
+  json_array_extend(json_object_get(j, "server_params"), gp);
+  json_decref(gp);
   return http_json(r, 200, j);
 }
 

@@ -89,7 +89,7 @@
 
 #define KEEP_FINISHED_MAX 4096          /* default keep_finished_max */
 #define KEEP_FINISHED_BYTES (16u << 20) /* default keep_finished_bytes */
-#define MAX_EVENTS 4                    /* three stage events and a final one */
+#define MAX_EVENTS 128                  /* 3 stages, status lines, a final one */
 #define ERR_EVENT_CAP 768               /* the error event lives inside the job (a 256-byte reason, escaped) */
 #define RATE_WINDOW_S 60.0              /* orf_jobs_retry_after looks this far back */
 #define RATE_RING 256                   /* finish times remembered for it */

@@ -95,6 +95,10 @@ typedef struct orf_jobs_config {
   int keep_finished_max;      /* finished jobs kept findable, at most; <= 0: 4096 */
   size_t keep_finished_bytes; /* bytes those jobs hold, at most; 0: 16 MiB */
   orf_segmenter *segmenter;   /* the segmentation network jobs use; may be NULL */
+  /* remote generators (issue 16): a generation whose hash is registered
+   * there (orf_generators_register) is made by one (jobs/run_remote.c);
+   * may be NULL */
+  struct orf_generators *generators;
 } orf_jobs_config;
 
 /* What a job computes. */

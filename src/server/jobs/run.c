@@ -44,26 +44,39 @@ static double now_ms(void) { return orf_now_mono() * 1e3; }
 
 /* One stage's mesh: into the cache as "<stage>.ply", then its event. */
 static int stage_done(run_ctx *c, int s, const orf_mesh *m, int grid, double elapsed_ms) {
-  const orf_jobs__run *run = c->run;
+  return orf_jobs__store_stage(c->run, s, m, grid, elapsed_ms, c->stages, &c->export_ms, NULL);
+}
+
+int orf_jobs__store_stage(const orf_jobs__run *run, int s, const orf_mesh *m, int grid, double elapsed_ms,
+                          orf_stage_info *stages, double *export_ms, json_t *extra) {
   const char *stage = orf_job_stage_name(run->kind, s);
-  if (!stage) return ORF_EINTERNAL;
-  c->stages[s] = (orf_stage_info){1, grid, m->vertex_count, m->face_count, elapsed_ms};
+  if (!stage) {
+    json_decref(extra);
+    return ORF_EINTERNAL;
+  }
+  stages[s] = (orf_stage_info){1, grid, m->vertex_count, m->face_count, elapsed_ms};
   uint8_t *ply;
   size_t size;
   double t0 = now_ms();
   int rc = orf_export(m, ORF_FMT_PLY, &ply, &size);
-  c->export_ms += now_ms() - t0;
-  if (rc) return rc;
+  *export_ms += now_ms() - t0;
+  if (rc) {
+    json_decref(extra);
+    return rc;
+  }
   char name[64];
   snprintf(name, sizeof name, "%s.ply", stage);
   rc = orf_cache_put(run->cfg->cache, run->hash, name, ply, size);
   orf_buffer_free(ply);
-  if (rc) return rc;
   /* the stage histogram's series are a generation's stages */
-  if (run->cfg->metrics && run->kind == ORF_JOB_GENERATE) orf_metrics_stage(run->cfg->metrics, s, elapsed_ms / 1000.0);
-  if (s == orf_job_stage_count(run->kind) - 1) return ORF_OK; /* published after meta.json */
+  if (!rc && run->cfg->metrics && run->kind == ORF_JOB_GENERATE)
+    orf_metrics_stage(run->cfg->metrics, s, elapsed_ms / 1000.0);
+  if (rc || s == orf_job_stage_count(run->kind) - 1) { /* the last is published after meta.json */
+    json_decref(extra);
+    return rc;
+  }
   char *event;
-  if ((rc = orf_jobev_stage(&event, &size, run->kind, s, &c->stages[s], NULL))) return rc;
+  if ((rc = orf_jobev_stage(&event, &size, run->kind, s, &stages[s], extra))) return rc;
   run->publish(run->ctx, event, s);
   return ORF_OK;
 }
@@ -175,6 +188,12 @@ int orf_jobs__run_engine(const orf_jobs__run *run, char **final_event, char *msg
   }
   *final_event = NULL;
   if (msg_size) msg[0] = '\0';
+  orf_remote_request remote; /* a generation a remote generator makes (generator/generators.h) */
+  if (run->kind == ORF_JOB_GENERATE && cfg->generators &&
+      orf_generators_lookup(cfg->generators, run->hash, &remote)) {
+    engine_returned(&c);
+    return orf_jobs__run_remote(run, &remote, &o, final_event, msg, msg_size);
+  }
   int rc = run->kind == ORF_JOB_REPAIR ? run_repair(&c, &o, final_event, msg, msg_size)
                                        : run_generate(&c, &o, final_event);
   engine_returned(&c); /* in case the run ended before the engine was called */

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "generator/generators.h"
+#include "job_events.h"
 #include "jobs.h"
 #include "orfeas.h"
 
@@ -45,5 +47,21 @@ typedef struct orf_jobs__run {
  * with the engine's own reason for it in msg (msg_size bytes; "" when it
  * gives none: the code's sentence is then the reason). */
 int orf_jobs__run_engine(const orf_jobs__run *run, char **final_event, char *msg, size_t msg_size);
+
+/* A stage's mesh m into the cache as "<stage>.ply", its figures into
+ * stages[s] and the export's time added to *export_ms, then, but for the
+ * last stage (published after meta.json), its event with extra's members
+ * (taken over; may be NULL) published.  ORF_OK or the export's, the
+ * cache's or the event's error. */
+int orf_jobs__store_stage(const orf_jobs__run *run, int s, const orf_mesh *m, int grid, double elapsed_ms,
+                          orf_stage_info *stages, double *export_ms, json_t *extra);
+
+/* A generation made by a remote generator (run_remote.c): the geometry
+ * engine's first stages as previews, the generator's mesh repaired as the
+ * final stage, meta.json; as orf_jobs__run_engine returns, with
+ * ORF_SRV_EGENERATOR and the reason in msg when the generator failed.
+ * o: the engine's options for this job. */
+int orf_jobs__run_remote(const orf_jobs__run *run, const orf_remote_request *remote, orf_job_opts *o,
+                         char **final_event, char *msg, size_t msg_size);
 
 #endif
