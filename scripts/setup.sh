@@ -34,6 +34,7 @@ runtime_pkgs=(libspng0 libturbojpeg0 libwebp7 libexif12 libssl3 libjansson4 libm
 runtime_pkgs+=(libassimp5) # orfeas repair's importer
 runtime_pkgs+=(libhiredis0.14) # the cluster's Redis client
 runtime_pkgs+=(libdraco7) # compress=draco
+runtime_pkgs+=(libcurl4) # the remote generators' client (HTTP to Hunyuan3D-2 servers)
 build_pkgs+=(jq python3-yaml wrk)
 
 case "${1:-build}" in

@@ -72,8 +72,11 @@ static const size_t kStageFaces[3] = {8000, 30000, 120000};
 /* The final stage meshes on a grid matched to its budget (see
  * final_grid_of()): one whose mesh has about final_face_ratio() times the
  * budget's faces. */
-#define FINAL_FACE_RATIO_INFLATE 1.0
+#define FINAL_FACE_RATIO_INFLATE 0.95
 #define FINAL_FACE_RATIO_OTHER 2.0
+/* inflate's final grid may be this much coarser than the refined grid or
+ * half R(q) (final_grid_of()). */
+#define INFLATE_GRID_FLOOR 0.8
 
 typedef struct job {
   const orf_params *p;
@@ -247,12 +250,27 @@ static int prepare(job *j, const orf_image *img, orf_inflate *f, orf_modefield *
 /* The final stage's grid: R(q) at most, but no finer than the one whose
  * mesh has about final_face_ratio() x budget faces, predicted from the
  * refined stage's mesh at 128 cells (faces grow as the square of the grid),
- * and no coarser than half R(q) or the refined grid.  Extracting 300k-1.3M
- * faces to decimate them to 80k-250k spent most of a job in meshoptimizer,
- * smoothing and checking faces that were thrown away.
+ * and no coarser than half R(q) or the refined grid (inflate: see below).
+ * Extracting 300k-1.3M faces to decimate them to 80k-250k spent most of a
+ * job in meshoptimizer, smoothing and checking faces that were thrown away.
  *
- * inflate: a grid matched to the budget itself (ratio 1), so the
- * simplifier only trims the prediction's excess.  Its surface is smooth
+ * inflate: a grid matched to the budget itself (FINAL_FACE_RATIO_INFLATE,
+ * a little under 1, so that the mesh usually lands under the budget and
+ * is not simplified at all), and no coarser than INFLATE_GRID_FLOOR of the
+ * bound above (102 cells at q7).  A clean subject
+ * just over the budget on the refined grid: samples/heart.png at q7 meshes
+ * at 123 cells, 75,068 faces, rather than at 128 and trimming 81,320 faces
+ * to 80,000 with a whole simplifier pass (40 ms); at q10 at 218 cells,
+ * 236,036 faces, rather than simplifying 325k faces to 250k; its q7 mesh
+ * lies 0.037 mm on average from the q10 one (0.042 mm for the trimmed
+ * one), with no sliver face against 5.  A ragged subject far over the
+ * budget is still simplified piece by piece on that floor rather than
+ * meshed coarser: a floor of 0.5 saved the noise mask of tests/hostile.c
+ * at q7 its 237 ms of simplifying (85 cells, 74,044 faces, rather than
+ * 102 cells and 108k faces in thousands of pieces), but at max_faces=3000
+ * the speck field's disc, meshed at 64 cells and given its share of the
+ * budget, came out a third of its width (tests/test_budget.c,
+ * test_dropped_reported).  Its surface is smooth
  * (a height field of the distance transform, Taubin-smoothed), where a
  * decimator has little to gain from choosing where the faces go: measured
  * against the R(q)-cell mesh before decimation (samples/heart.png, q7, 2
@@ -262,7 +280,7 @@ static int prepare(job *j, const orf_image *img, orf_inflate *f, orf_modefield *
  * 1e-2) instead of 324, for 164 ms of CPU instead of 295; fruits.jpg
  * (opencv-doc): 0.066 mm on average against 0.004, the job's CPU 204 ms
  * against 348; the benchmark's 1024 JPEG at q7 187 against 398 ms of CPU
- * (BENCHMARKS.md, issue 13).  Ratios 0.9 and 1.25 measured no better.
+ * (BENCHMARKS.md, issue 13); ratio 1.25 measured no closer.
  *
  * relief, lithophane, extrude: ratio 2 - a decimated mesh of twice the
  * budget, which keeps the faces where the height field steps.  A
@@ -280,6 +298,7 @@ static int final_grid_of(const job *j) {
   if (!j->refined_faces) return r;
   double g = refined * sqrt(final_face_ratio(j->p) * (double)budget / (double)j->refined_faces);
   int lo = r / 2 > kStageGrid[ORF_STAGE_REFINED_MESH] ? r / 2 : kStageGrid[ORF_STAGE_REFINED_MESH];
+  if (j->p->mode == ORF_MODE_INFLATE) lo = (int)(INFLATE_GRID_FLOOR * lo);
   if (lo > r) lo = r;
   if (g < lo) return lo;
   return g < r ? (int)g : r;
