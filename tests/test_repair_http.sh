@@ -155,7 +155,10 @@ done
 coal1=$(coalesced)
 curl -s -X DELETE "$url/api/v1/jobs/$blocker" >/dev/null
 wait "${pids[-1]}" "${pids[-2]}"
-unset 'pids[-1]' 'pids[-2]'
+# both curls by index: "unset 'pids[-1]' 'pids[-2]'" counted -2 from the
+# array already shortened, dropped the server's pid, and left it running
+n=${#pids[@]}
+unset "pids[$((n - 1))]" "pids[$((n - 2))]"
 for _ in $(seq 50); do
   [ "$(metric 'orfeas_jobs_total{status="complete"}')" != "$done0" ] && break
   sleep 0.1
