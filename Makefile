@@ -279,7 +279,8 @@ TSAN_TESTS := test_core test_jobs test_cache test_metrics test_log test_ratelimi
 .PHONY: tsan
 tsan:
 	$(MAKE) BUILD=build-tsan NVCC= OPT=-O1 SANFLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
-	  build-tsan/orfeas $(patsubst %,build-tsan/tests/%,$(filter-out %.sh,$(TSAN_TESTS)))
+	  build-tsan/orfeas $(patsubst %,build-tsan/tests/%,$(filter-out %.sh,$(TSAN_TESTS))) \
+	  build-tsan/tools/gltf-validator/node_modules/gltf-validator/package.json # test_server's variants
 	ORFEAS_SEGMENT_MODEL=none \
 	TSAN_OPTIONS="halt_on_error=1 abort_on_error=0 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp $(TSAN_OPTIONS)" \
 	  bash tests/run.sh build-tsan $(TSAN_TESTS)

@@ -310,6 +310,11 @@ async function run(browser, base) {
   });
 
   await check('stages_show_the_texture', async () => {
+    // the run's own stages are shown in turn (each for a moment): start
+    // from the last of them, the final model, so that the click below is
+    // what shows the rough mesh (a slow build, ASan's, was still showing
+    // the run's stages here)
+    await page.waitForSelector('#viewport[data-shown="final_optimized"]');
     expect((await page.getAttribute('#viewport', 'data-textured')) === 'true', 'the final model shows its texture');
     const final = await canvasStats(page);
     await page.click('#stages li[data-stage="rough_mesh"] .stage-name');

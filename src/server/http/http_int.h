@@ -245,6 +245,7 @@ typedef struct http_mesh_file {
   const char *ext; /* its download's extension: a textured OBJ is a zip of the OBJ, MTL and image */
   int textured;    /* the result's texture is applied */
   int converted;   /* made by this call (not a cache hit) */
+  int settled;     /* it can no longer change (immutable): untextured auto files of a running job can */
 } http_mesh_file;
 
 /* http_mesh_convert's answer for texture=on of a result without a texture

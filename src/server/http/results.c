@@ -98,6 +98,13 @@ int http_mesh_convert(server *srv, const char *hash, const char *stage, const ht
   char ply[64];
   snprintf(ply, sizeof ply, "%s.ply", stage);
   memset(file, 0, sizeof *file);
+  /* Whether the result's texture step is over (its texture, or that it has
+   * none: result_texture.h), or it is a repair's (meta.json, no texture
+   * step), asked before the texture is looked up: a file converted while
+   * the job still runs is untextured for now even if the texture lands
+   * while it is being made (an ASan build's studio test served such a file
+   * as immutable, and the browser kept it). */
+  int step_over = orf_cache_has(srv->cache, hash, "texture.json") || orf_cache_has(srv->cache, hash, "meta.json");
   orf_cached_texture tex = {0};
   int rc;
   if (orf_format_holds_texture(f) && v->texture != ORF_TEXTURE_OFF) {
@@ -112,6 +119,7 @@ int http_mesh_convert(server *srv, const char *hash, const char *stage, const ht
            v->compress == ORF_COMPRESS_NONE ? "" : ".",
            v->compress == ORF_COMPRESS_NONE ? "" : orf_compress_name(v->compress), ext);
   file->ext = file->textured && f == ORF_FMT_OBJ ? "zip" : ext;
+  file->settled = file->textured || v->texture == ORF_TEXTURE_OFF || !orf_format_holds_texture(f) || step_over;
   orf_blob *src;
   if (orf_cache_has(srv->cache, hash, file->name) || f == ORF_FMT_PLY ||
       orf_cache_get(srv->cache, hash, ply, 0, &src)) {
@@ -154,13 +162,7 @@ enum MHD_Result http_serve_mesh(request *r, const char *hash, const char *stage,
   sv.ext = file.ext;
   sv.textured = file.textured;
   sv.type = file.textured && v->format == ORF_FMT_OBJ ? "application/zip" : http_media_type(v->format);
-  /* The file is settled once the result's texture step is (its texture,
-   * or that it has none: result_texture.h), or its meta.json is there (a
-   * repair's, which has no texture step).  Until then an untextured auto
-   * file is what the URL gives only for now. */
-  sv.settled = file.textured || v->texture == ORF_TEXTURE_OFF || !orf_format_holds_texture(v->format) ||
-               orf_cache_has(r->srv->cache, hash, "texture.json") ||
-               orf_cache_has(r->srv->cache, hash, "meta.json");
+  sv.settled = file.settled;
   enum MHD_Result ret;
   if (try_cached(r, hash, &sv, !file.converted, &ret)) return ret;
   return http_error(r, ORF_EINTERNAL, "the converted mesh was not kept", NULL);
