@@ -104,10 +104,12 @@ int http_mesh_convert(server *srv, const char *hash, const char *stage, const ht
    * the job still runs is untextured for now even if the texture lands
    * while it is being made (an ASan build's studio test served such a file
    * as immutable, and the browser kept it). */
-  int step_over = orf_cache_has(srv->cache, hash, "texture.json") || orf_cache_has(srv->cache, hash, "meta.json");
+  int wants = orf_format_holds_texture(f) && v->texture != ORF_TEXTURE_OFF;
+  int step_over = !wants || orf_cache_has(srv->cache, hash, "texture.json") ||
+                  orf_cache_has(srv->cache, hash, "meta.json");
   orf_cached_texture tex = {0};
   int rc;
-  if (orf_format_holds_texture(f) && v->texture != ORF_TEXTURE_OFF) {
+  if (wants) {
     rc = orf_result_texture_get(srv->cache, hash, &tex);
     if (rc && rc != ORF_SRV_ENOTFOUND) return rc;
     file->textured = rc == ORF_OK;
@@ -119,12 +121,12 @@ int http_mesh_convert(server *srv, const char *hash, const char *stage, const ht
            v->compress == ORF_COMPRESS_NONE ? "" : ".",
            v->compress == ORF_COMPRESS_NONE ? "" : orf_compress_name(v->compress), ext);
   file->ext = file->textured && f == ORF_FMT_OBJ ? "zip" : ext;
-  file->settled = file->textured || v->texture == ORF_TEXTURE_OFF || !orf_format_holds_texture(f) || step_over;
+  file->settled = file->textured || step_over;
+  int cached = orf_cache_has(srv->cache, hash, file->name);
   orf_blob *src;
-  if (orf_cache_has(srv->cache, hash, file->name) || f == ORF_FMT_PLY ||
-      orf_cache_get(srv->cache, hash, ply, 0, &src)) {
+  if (cached || f == ORF_FMT_PLY || orf_cache_get(srv->cache, hash, ply, 0, &src)) {
     orf_result_texture_release(&tex);
-    return orf_cache_has(srv->cache, hash, file->name) ? ORF_OK : ORF_SRV_ENOTFOUND;
+    return cached ? ORF_OK : ORF_SRV_ENOTFOUND;
   }
   orf_mesh m;
   rc = orf_mesh_read_ply(src->data, src->size, &m);
