@@ -106,6 +106,16 @@ int orf_result_texture_settled(orf_cache *c, const char *hash) {
   return 1;
 }
 
+/* See result_texture.h. */
+int orf_result_texture_files(orf_cache *c, const char *hash, const char *names[2]) {
+  int n = 0;
+  static const char *const images[] = {"image/jpeg", "image/png"};
+  for (size_t i = 0; i < sizeof images / sizeof *images && !n; i++)
+    if (orf_cache_has(c, hash, image_name(images[i]))) names[n++] = image_name(images[i]);
+  if (orf_cache_has(c, hash, DESCRIPTION)) names[n++] = DESCRIPTION;
+  return n;
+}
+
 void orf_result_texture_release(orf_cached_texture *ct) {
   if (ct->image) orf_blob_release(ct->image);
   memset(ct, 0, sizeof *ct);

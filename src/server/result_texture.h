@@ -48,6 +48,11 @@ int orf_result_texture_get(orf_cache *c, const char *hash, orf_cached_texture *o
  * one whose image is there too. */
 int orf_result_texture_settled(orf_cache *c, const char *hash);
 
+/* The cache names of hash's texture step that the cache holds, image first
+ * and description last (the order they must be stored in), into names;
+ * returns how many (0 to 2).  For a node copying a result (cluster/). */
+int orf_result_texture_files(orf_cache *c, const char *hash, const char *names[2]);
+
 void orf_result_texture_release(orf_cached_texture *ct);
 
 #endif

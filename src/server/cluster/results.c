@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cluster_int.h"
+#include "result_texture.h"
 #include "log.h"
 
 #define FETCH_TIMEOUT_MS 10000 /* a holder the registry lists */
@@ -50,9 +51,10 @@ static int result_files(orf_cache *cache, const char *hash, char names[MAX_FILES
   }
   json_decref(meta);
   if (!n) return 0;
-  static const char *const texture[] = {"texture.jpg", "texture.png", "texture.json"};
-  for (size_t i = 0; i < sizeof texture / sizeof *texture && n < MAX_FILES - 1; i++)
-    if (orf_cache_has(cache, hash, texture[i])) snprintf(names[n++], 64, "%s", texture[i]);
+  const char *texture[2];
+  int nt = orf_result_texture_files(cache, hash, texture);
+  for (int i = 0; i < nt && n < MAX_FILES - 1; i++)
+    snprintf(names[n++], 64, "%s", texture[i]);
   snprintf(names[n++], 64, "meta.json");
   return n;
 }
