@@ -29,7 +29,7 @@ extern "C" {
 
 #define ORF_VERSION "0.1.0"
 /* Part of every request hash: bump when any output byte may change. */
-#define ORF_ENGINE_VERSION "orfeas-engine-3" /* 2: the subject of photographs from the network (issue 12); 3: inflate's final grid matched to its budget (issue 13) */
+#define ORF_ENGINE_VERSION "orfeas-engine-4" /* 2: the subject of photographs from the network (issue 12); 3: inflate's final grid matched to its budget (issue 13); 4: its floor follows a ragged subject's refined grid */
 
 /* ---- errors ----------------------------------------------------------- */
 

@@ -195,31 +195,47 @@ static void test_hostile_comb(void **state) {
 }
 
 /* The noise mask at q7: its refined preview, 174k faces at 128 cells, is
- * meshed coarser to fit 120k rather than decimated; its final stage is
- * decimated on the grid of inflate's floor (pipeline.c, final_grid_of: 0.8
- * of R(7)/2, 102 cells, where the grid predicted for 0.95 of the budget is
- * 85), which works since the fins meshoptimizer folds into its piece of
- * genus 300 are flipped away (simplify.c, flip_fins): before, every
- * attempt there was rejected and the stage was meshed again at 81 cells. */
-static void test_noise_final_grid_kept(void **state) {
+ * meshed coarser to fit 120k rather than decimated (100 cells).  Its final
+ * stage's floor follows that grid (pipeline.c, final_grid_of: 0.8 of R(7)/2
+ * scaled by 100/128, 80 cells), so it is meshed on the grid predicted for
+ * 0.95 of the budget (85) and not decimated: before, it was decimated on
+ * the clean subjects' floor of 102 cells, 108k faces to 80k, 200 ms of a
+ * 366 ms final stage.  At max_faces=40000 the floor holds: the piece of
+ * genus 300 is decimated on it, which works since the fins meshoptimizer
+ * folds into it are flipped away (simplify.c, flip_fins: before, every
+ * attempt there was rejected and the stage was meshed again coarser). */
+static void test_noise_final_grid(void **state) {
   (void)state;
   size_t size;
   uint8_t *png = hi_png(HI_NOISE, SIDE, &size);
   assert_non_null(png);
-  orf_params p;
-  orf_params_init(&p);
-  p.quality = 7;
-  orf_result r;
-  seen s;
-  assert_int_equal(run(png, size, &p, 2, &r, &s), ORF_OK);
-  print_message("noise at q7: grids %d %d %d %d, faces %zu %zu %zu %zu\n", s.grid[0], s.grid[1], s.grid[2],
-                s.grid[3], s.faces[0], s.faces[1], s.faces[2], s.faces[3]);
-  assert_true(s.grid[ORF_STAGE_REFINED_MESH] < 128);
-  assert_true(s.faces[ORF_STAGE_REFINED_MESH] <= 120000);
-  assert_int_equal(s.grid[ORF_STAGE_FINAL_OPTIMIZED], (int)(0.8 * (orf_quality_resolution(7) / 2)));
-  assert_true(s.faces[ORF_STAGE_FINAL_OPTIMIZED] > 80000 * 9 / 10); /* simplified to the budget, not coarser */
-  assert_true(r.report.faces <= 80000 && r.report.watertight && r.report.manifold);
-  orf_result_free(&r);
+  static const int max_faces[2] = {0, 40000};
+  for (int i = 0; i < 2; i++) {
+    orf_params p;
+    orf_params_init(&p);
+    p.quality = 7;
+    p.max_faces = max_faces[i];
+    size_t budget = orf_stage_face_budget(&p, ORF_STAGE_FINAL_OPTIMIZED);
+    orf_result r;
+    seen s;
+    assert_int_equal(run(png, size, &p, 2, &r, &s), ORF_OK);
+    print_message("noise at q7, %zu faces: grids %d %d %d %d, faces %zu %zu %zu %zu\n", budget, s.grid[0],
+                  s.grid[1], s.grid[2], s.grid[3], s.faces[0], s.faces[1], s.faces[2], s.faces[3]);
+    int refined = s.grid[ORF_STAGE_REFINED_MESH];
+    assert_true(refined < 128);
+    assert_true(s.faces[ORF_STAGE_REFINED_MESH] <= 120000);
+    int floor = (int)(0.8 * ((double)refined / 128) * (orf_quality_resolution(7) / 2));
+    if (!max_faces[i]) {
+      assert_true(s.grid[ORF_STAGE_FINAL_OPTIMIZED] > floor);
+      assert_true(s.grid[ORF_STAGE_FINAL_OPTIMIZED] < (int)(0.8 * (orf_quality_resolution(7) / 2)));
+    } else {
+      assert_int_equal(s.grid[ORF_STAGE_FINAL_OPTIMIZED], floor);
+      assert_true(s.faces[ORF_STAGE_FINAL_OPTIMIZED] > budget * 9 / 10); /* decimated, not meshed coarser */
+    }
+    assert_true(r.report.faces <= budget && r.report.watertight && r.report.manifold);
+    assert_int_equal(r.dropped_components, 0);
+    orf_result_free(&r);
+  }
   free(png);
 }
 
@@ -298,7 +314,7 @@ int main(void) {
       cmocka_unit_test(test_fit_keeps_all_when_floors_fit),
       cmocka_unit_test(test_fit_within_budget_untouched),
       cmocka_unit_test(test_dropped_reported),
-      cmocka_unit_test(test_noise_final_grid_kept),
+      cmocka_unit_test(test_noise_final_grid),
       cmocka_unit_test(test_hostile_noise),
       cmocka_unit_test(test_hostile_blobs),
       cmocka_unit_test(test_hostile_specks),

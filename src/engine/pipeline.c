@@ -257,7 +257,9 @@ static int prepare(job *j, const orf_image *img, orf_inflate *f, orf_modefield *
  * inflate: a grid matched to the budget itself (FINAL_FACE_RATIO_INFLATE,
  * a little under 1, so that the mesh usually lands under the budget and
  * is not simplified at all), and no coarser than INFLATE_GRID_FLOOR of the
- * bound above (102 cells at q7).  A clean subject
+ * bound above (102 cells at q7), scaled by the refined grid over 128 where
+ * the refined stage was meshed coarser to hold its own budget (see
+ * below).  A clean subject
  * just over the budget on the refined grid: samples/heart.png at q7 meshes
  * at 123 cells, 75,068 faces, rather than at 128 and trimming 81,320 faces
  * to 80,000 with a whole simplifier pass (40 ms); at q10 at 218 cells,
@@ -265,12 +267,22 @@ static int prepare(job *j, const orf_image *img, orf_inflate *f, orf_modefield *
  * lies 0.037 mm on average from the q10 one (0.042 mm for the trimmed
  * one), with no sliver face against 5.  A ragged subject far over the
  * budget is still simplified piece by piece on that floor rather than
- * meshed coarser: a floor of 0.5 saved the noise mask of tests/hostile.c
- * at q7 its 237 ms of simplifying (85 cells, 74,044 faces, rather than
- * 102 cells and 108k faces in thousands of pieces), but at max_faces=3000
- * the speck field's disc, meshed at 64 cells and given its share of the
- * budget, came out a third of its width (tests/test_budget.c,
- * test_dropped_reported).  Its surface is smooth
+ * meshed coarser: a floor of 0.5 for every image saved the noise mask of
+ * tests/hostile.c at q7 its 200 ms of simplifying (85 cells, 74,044 faces,
+ * rather than 102 cells and 108k faces, one piece of genus 345), but at
+ * max_faces=3000 the speck field's disc, meshed at 64 cells and given its
+ * share of the budget, came out a third of its width (tests/test_budget.c,
+ * test_dropped_reported).  So the floor drops only for a subject so ragged
+ * that 128 cells gave more than the refined stage's 120k faces (a clean
+ * silhouette gives about 80k there): the refined stage was meshed coarser
+ * (stage_mesh), and the floor follows it by the same factor.  The noise
+ * mask's refined grid is 100, its floor 80, its final grid the predicted
+ * 85: the final stage 366 -> 160 ms cumulative at q7 (bench_budget, 2
+ * threads), its peak 30.4 -> 13.5 MB.  The text of tests/hostile.c goes
+ * from 102 cells to 96 (72,768 faces, not decimated; rendered, its rows
+ * read the same but for the smallest, 2 px dots, unreadable in both).
+ * The speck field's refined mesh (69k faces at 128) keeps the floor.
+ * inflate's surface is smooth
  * (a height field of the distance transform, Taubin-smoothed), where a
  * decimator has little to gain from choosing where the faces go: measured
  * against the R(q)-cell mesh before decimation (samples/heart.png, q7, 2
@@ -298,7 +310,12 @@ static int final_grid_of(const job *j) {
   if (!j->refined_faces) return r;
   double g = refined * sqrt(final_face_ratio(j->p) * (double)budget / (double)j->refined_faces);
   int lo = r / 2 > kStageGrid[ORF_STAGE_REFINED_MESH] ? r / 2 : kStageGrid[ORF_STAGE_REFINED_MESH];
-  if (j->p->mode == ORF_MODE_INFLATE) lo = (int)(INFLATE_GRID_FLOOR * lo);
+  if (j->p->mode == ORF_MODE_INFLATE) {
+    double ragged = refined < kStageGrid[ORF_STAGE_REFINED_MESH]
+                        ? (double)refined / kStageGrid[ORF_STAGE_REFINED_MESH]
+                        : 1.0;
+    lo = (int)(INFLATE_GRID_FLOOR * ragged * lo);
+  }
   if (lo > r) lo = r;
   if (g < lo) return lo;
   return g < r ? (int)g : r;
