@@ -96,7 +96,7 @@ static int fields_of(const uint8_t *data, size_t size, uint32_t side, double thi
   orf_image src = {0}, img = {0};
   orf_mask mask = {0};
   int rc = orf_image_decode(data, size, &lim, 0, &src);
-  if (!rc) rc = orf_image_downscale(&src, side, &img);
+  if (!rc) rc = orf_image_downscale(&src, side, 2, &img);
   if (!rc) rc = orf_mask_build(&img, ORF_BG_AUTO, orf_cpu_count(), &mask);
   if (!rc)
     rc = orf_inflate_build(mask.data, img.rgba, img.width, img.height, thickness, 0.2, orf_cpu_count(), NULL,

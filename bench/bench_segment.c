@@ -114,8 +114,8 @@ int main(void) {
       fprintf(stderr, "bench_segment: cannot read %s (opencv-doc)\n", path);
       return 1;
     }
-    orf_image_downscale(&img, 160, &small);
-    orf_image_downscale(&img, 512, &work);
+    orf_image_downscale(&img, 160, THREADS, &small);
+    orf_image_downscale(&img, 512, THREADS, &work);
     double t[RUNS], cpu[RUNS], pt[RUNS], pcpu[RUNS], c1[RUNS], c2[RUNS];
     int pv = orf__net_has_preview(net);
     orf__net_run(net, img.rgba, img.width, img.height, 0, matte); /* warm-up: the layers' buffers */

@@ -72,7 +72,8 @@ static void mask_once(const orf_image *img) {
 /* Compressed inputs reach the mask only through pictures the decoders
  * accept, and PNG's CRCs reject most mutations.  So an input that is no
  * image is read as raw pixels instead: width and height (1..64) from the
- * first two bytes, the alpha flag from the third, then RGBA (missing bytes
+ * first two bytes, from the third the alpha flag (bit 0), the downscale's
+ * threads (bit 1: 1 or 2) and side (bits 3-7), then RGBA (missing bytes
  * are 0), and goes through the same downscale and masks. */
 static void raw_pixels(const uint8_t *data, size_t size) {
   if (size < 3) return;
@@ -95,7 +96,7 @@ static void raw_pixels(const uint8_t *data, size_t size) {
   if (orf_mask_build(&img, ORF_BG_ALPHA, 1, &m) == ORF_OK) check_mask(&img, &m);
   orf_mask_free(&m);
   orf_image small;
-  if (orf_image_downscale(&img, 1 + data[2] / 8, &small) == ORF_OK) {
+  if (orf_image_downscale(&img, 1 + data[2] / 8, 1 + ((data[2] >> 1) & 1), &small) == ORF_OK) {
     CHECK(small.width <= 1u + data[2] / 8 && small.height <= 1u + data[2] / 8);
     mask_once(&small);
   }
@@ -124,7 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     mask_once(&full);
 
     orf_image small;
-    rc = orf_image_downscale(&full, 64, &small);
+    rc = orf_image_downscale(&full, 64, 2, &small);
     if (rc == ORF_OK) {
       CHECK(small.width <= 64 && small.height <= 64 && small.width > 0 && small.height > 0);
       mask_once(&small);

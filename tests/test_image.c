@@ -889,7 +889,7 @@ static void test_decode_out_of_memory(void **state) {
       int rc = orf_image_decode(files[f], sizes[f], NULL, 0, &img);
       orf_image small;
       if (rc == ORF_OK) {
-        int rc2 = orf_image_downscale(&img, 10, &small);
+        int rc2 = orf_image_downscale(&img, 10, 1, &small);
         assert_true(rc2 == ORF_OK || rc2 == ORF_ENOMEM);
         orf_image_free(&small);
       }
@@ -962,7 +962,7 @@ static void test_downscale_size_and_constant(void **state) {
   static const uint32_t ew[] = {100, 73, 999, 1, 3}, eh[] = {50, 37, 500, 1, 2};
   for (int i = 0; i < 5; i++) {
     orf_image dst;
-    assert_int_equal(orf_image_downscale(&src, max[i], &dst), ORF_OK);
+    assert_int_equal(orf_image_downscale(&src, max[i], 1, &dst), ORF_OK);
     assert_int_equal(dst.width, ew[i]);
     assert_int_equal(dst.height, eh[i]);
     assert_int_equal(dst.source_width, w);
@@ -974,7 +974,7 @@ static void test_downscale_size_and_constant(void **state) {
   /* portrait: the height is the longest side; a sliver keeps 1 px */
   orf_image tall = make_image(5, 1000, rgba);
   orf_image dst;
-  assert_int_equal(orf_image_downscale(&tall, 100, &dst), ORF_OK);
+  assert_int_equal(orf_image_downscale(&tall, 100, 1, &dst), ORF_OK);
   assert_int_equal(dst.width, 1);
   assert_int_equal(dst.height, 100);
   orf_image_free(&dst);
@@ -989,7 +989,7 @@ static void test_downscale_exact_weights(void **state) {
   const uint8_t row[12] = {0, 0, 0, 255, 90, 90, 90, 255, 180, 180, 180, 255};
   orf_image src = make_image(3, 1, row);
   orf_image dst;
-  assert_int_equal(orf_image_downscale(&src, 2, &dst), ORF_OK);
+  assert_int_equal(orf_image_downscale(&src, 2, 1, &dst), ORF_OK);
   assert_int_equal(dst.width, 2);
   assert_int_equal(dst.height, 1);
   assert_px_near(dst.rgba, 30, 30, 30, 255, 0);
@@ -1001,7 +1001,7 @@ static void test_downscale_exact_weights(void **state) {
   for (int i = 0; i < 16; i++)
     sq[4 * i] = sq[4 * i + 1] = sq[4 * i + 2] = (uint8_t)(i * 10), sq[4 * i + 3] = 255;
   src = make_image(4, 4, sq);
-  assert_int_equal(orf_image_downscale(&src, 2, &dst), ORF_OK);
+  assert_int_equal(orf_image_downscale(&src, 2, 1, &dst), ORF_OK);
   /* top-left block: 0, 10, 40, 50 -> 25 */
   assert_int_equal(dst.rgba[0], 25);
   /* bottom-right block: 100, 110, 140, 150 -> 125 */
@@ -1016,7 +1016,7 @@ static void test_downscale_alpha_weighting(void **state) {
   const uint8_t a[8] = {255, 0, 0, 0, 0, 0, 255, 255};
   orf_image src = make_image(2, 1, a);
   orf_image dst;
-  assert_int_equal(orf_image_downscale(&src, 1, &dst), ORF_OK);
+  assert_int_equal(orf_image_downscale(&src, 1, 1, &dst), ORF_OK);
   assert_px_near(dst.rgba, 0, 0, 255, 128, 0);
   orf_image_free(&dst);
   orf_image_free(&src);
@@ -1024,7 +1024,7 @@ static void test_downscale_alpha_weighting(void **state) {
    * red = 255*128/383 = 85, blue = 255*255/383 = 170 */
   const uint8_t b[8] = {255, 0, 0, 128, 0, 0, 255, 255};
   src = make_image(2, 1, b);
-  assert_int_equal(orf_image_downscale(&src, 1, &dst), ORF_OK);
+  assert_int_equal(orf_image_downscale(&src, 1, 1, &dst), ORF_OK);
   assert_px_near(dst.rgba, 85, 0, 170, 192, 0);
   assert_true(dst.rgba[2] > dst.rgba[0]);
   orf_image_free(&dst);
@@ -1032,7 +1032,7 @@ static void test_downscale_alpha_weighting(void **state) {
   /* fully transparent everywhere: the plain average keeps a colour */
   const uint8_t c[8] = {200, 0, 0, 0, 0, 0, 100, 0};
   src = make_image(2, 1, c);
-  assert_int_equal(orf_image_downscale(&src, 1, &dst), ORF_OK);
+  assert_int_equal(orf_image_downscale(&src, 1, 1, &dst), ORF_OK);
   assert_px_near(dst.rgba, 100, 0, 50, 0, 0);
   orf_image_free(&dst);
   orf_image_free(&src);
@@ -1057,8 +1057,8 @@ static void test_downscale_opaque_path(void **state) {
     orf_image general = make_image(w, h, rgba);
     for (int m = 0; m < 3; m++) {
       orf_image a, b;
-      assert_int_equal(orf_image_downscale(&opaque, max[m], &a), ORF_OK);
-      assert_int_equal(orf_image_downscale(&general, max[m], &b), ORF_OK);
+      assert_int_equal(orf_image_downscale(&opaque, max[m], 1, &a), ORF_OK);
+      assert_int_equal(orf_image_downscale(&general, max[m], 1, &b), ORF_OK);
       assert_int_equal(a.width, b.width);
       assert_int_equal(a.height, b.height);
       size_t n = (size_t)a.width * a.height;
@@ -1076,6 +1076,36 @@ static void test_downscale_opaque_path(void **state) {
   }
 }
 
+/* The same bytes for any thread count (the output rows are shared among
+ * workers; a source row across two workers' ranges is reduced by both):
+ * opaque and with alpha, at ratios with odd totals and whole ones. */
+static void test_downscale_threads(void **state) {
+  (void)state;
+  static const uint32_t sizes[][2] = {{1001, 777}, {1024, 1024}, {333, 999}};
+  static const uint32_t max[] = {160, 512, 97};
+  for (int s = 0; s < 3; s++) {
+    for (int opaque = 0; opaque < 2; opaque++) {
+      uint32_t w = sizes[s][0], h = sizes[s][1];
+      uint8_t *rgba = noise_rgba(w, h, 11u + (unsigned)s, opaque);
+      orf_image src = make_image(w, h, rgba);
+      for (int m = 0; m < 3; m++) {
+        orf_image one, many;
+        assert_int_equal(orf_image_downscale(&src, max[m], 1, &one), ORF_OK);
+        for (int t = 2; t <= 5; t += 3) {
+          assert_int_equal(orf_image_downscale(&src, max[m], t, &many), ORF_OK);
+          assert_int_equal(one.width, many.width);
+          assert_int_equal(one.height, many.height);
+          assert_memory_equal(one.rgba, many.rgba, (size_t)one.width * one.height * 4);
+          orf_image_free(&many);
+        }
+        orf_image_free(&one);
+      }
+      orf_image_free(&src);
+      free(rgba);
+    }
+  }
+}
+
 static void test_downscale_copy_when_small(void **state) {
   (void)state;
   uint8_t *rgba = noise_rgba(20, 10, 31, 0);
@@ -1083,7 +1113,7 @@ static void test_downscale_copy_when_small(void **state) {
   src.type = ORF_IMG_WEBP;
   for (uint32_t max = 20; max <= 21; max++) {
     orf_image dst;
-    assert_int_equal(orf_image_downscale(&src, max, &dst), ORF_OK);
+    assert_int_equal(orf_image_downscale(&src, max, 1, &dst), ORF_OK);
     assert_int_equal(dst.width, 20);
     assert_int_equal(dst.height, 10);
     assert_int_equal(dst.type, ORF_IMG_WEBP);
@@ -1092,7 +1122,7 @@ static void test_downscale_copy_when_small(void **state) {
     orf_image_free(&dst);
   }
   orf_image dst;
-  assert_int_equal(orf_image_downscale(&src, 0, &dst), ORF_EINVAL);
+  assert_int_equal(orf_image_downscale(&src, 0, 1, &dst), ORF_EINVAL);
   assert_null(dst.rgba);
   orf_image_free(&src);
   free(rgba);
@@ -1134,6 +1164,7 @@ int main(void) {
       cmocka_unit_test(test_downscale_exact_weights),
       cmocka_unit_test(test_downscale_alpha_weighting),
       cmocka_unit_test(test_downscale_opaque_path),
+      cmocka_unit_test(test_downscale_threads),
       cmocka_unit_test(test_downscale_copy_when_small),
   };
   return cmocka_run_group_tests_name("image", tests, NULL, NULL);

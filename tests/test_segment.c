@@ -80,7 +80,7 @@ static uint8_t *photo_crop(const char *path, uint32_t n) {
   orf_image img = load(path), small;
   uint32_t s = img.width < img.height ? img.width : img.height;
   uint32_t longest = img.width > img.height ? img.width : img.height;
-  assert_int_equal(orf_image_downscale(&img, (uint32_t)((uint64_t)longest * n / s) + 1, &small), 0);
+  assert_int_equal(orf_image_downscale(&img, (uint32_t)((uint64_t)longest * n / s) + 1, 1, &small), 0);
   orf_image_free(&img);
   assert_true(small.width >= n && small.height >= n);
   uint8_t *rgb = malloc((size_t)n * n * 3);

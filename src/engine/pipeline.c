@@ -513,7 +513,7 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   helper pre = {0}, ref = {0};
   double t1 = now_ms();
   if ((rc = orf_image_decode(data, size, &o->limits, type == ORF_IMG_JPEG ? SMALL_SIDE : 0, &src))) goto out;
-  if ((rc = orf_image_downscale(&src, SMALL_SIDE, &small))) goto out;
+  if ((rc = orf_image_downscale(&src, SMALL_SIDE, o->threads, &small))) goto out;
   if (type == ORF_IMG_JPEG) orf_image_free(&src);
   j->res->timings.decode += now_ms() - t1;
   if ((rc = prepare(j, &small, &f, mf, 1))) goto out;
@@ -533,7 +533,7 @@ static int generate(job *j, const uint8_t *data, size_t size) {
   /* refined_mesh and final_optimized: the working image. */
   t1 = now_ms();
   if (type == ORF_IMG_JPEG && (rc = orf_image_decode(data, size, &o->limits, work_side, &src))) goto out;
-  if ((rc = orf_image_downscale(&src, work_side, &work))) goto out;
+  if ((rc = orf_image_downscale(&src, work_side, o->threads, &work))) goto out;
   orf_image_free(&src);
   j->res->timings.decode += now_ms() - t1;
   if (atomic_load(j->abort)) goto out;
@@ -635,10 +635,10 @@ int orf_subject_png(const uint8_t *data, size_t size, const orf_params *p, const
   orf_mask mask = {0};
   orf__subject st = {0};
   int rc = orf_image_decode(data, size, &o.limits, max_side, &src);
-  if (!rc) rc = orf_image_downscale(&src, max_side, &img);
+  if (!rc) rc = orf_image_downscale(&src, max_side, o.threads, &img);
   orf_image_free(&src);
   /* the source is decided on the small image, as a job decides it */
-  if (!rc) rc = orf_image_downscale(&img, SMALL_SIDE, &small);
+  if (!rc) rc = orf_image_downscale(&img, SMALL_SIDE, o.threads, &small);
   if (!rc) rc = subject_mask(&small, p, &o, &st, data, size, 0, &mask);
   orf_mask_free(&mask);
   orf_image_free(&small);

@@ -37,9 +37,10 @@ int orf_image_decode(const uint8_t *data, size_t size, const orf_limits *lim, ui
 
 /* Area-averaging (box filter) downscale of src so that its longest side is
  * at most max_side, into *dst (a plain copy when src is already small
- * enough).  Deterministic; colour averaged with alpha weighting so that
+ * enough), on up to `threads` threads.  Deterministic, the same bytes for
+ * any thread count; colour averaged with alpha weighting so that
  * transparent pixels do not bleed their colour. */
-int orf_image_downscale(const orf_image *src, uint32_t max_side, orf_image *dst);
+int orf_image_downscale(const orf_image *src, uint32_t max_side, int threads, orf_image *dst);
 
 /* Frees the pixels and zeroes *img. */
 void orf_image_free(orf_image *img);

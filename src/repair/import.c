@@ -401,7 +401,7 @@ static const orf_image *tex_get(tex_cache *c, unsigned i) {
     }
   }
   if (rc == ORF_OK) {
-    rc = orf_image_downscale(&full, TEX_SIDE, &c->img[i]);
+    rc = orf_image_downscale(&full, TEX_SIDE, 1, &c->img[i]);
     orf_image_free(&full);
   }
   if (rc != ORF_OK) {

@@ -121,7 +121,7 @@ int orf_texture_plan_make(const orf_texture_plan *t, const uint8_t *data, size_t
   uint32_t cw = (uint32_t)(x1 - x0), ch = (uint32_t)(y1 - y0);
   if ((rc = crop(&src, x0, y0, cw, ch, &cut))) goto out;
   orf_image_free(&src);
-  if ((rc = orf_image_downscale(&cut, side, &tex))) goto out;
+  if ((rc = orf_image_downscale(&cut, side, threads, &tex))) goto out;
   orf_image_free(&cut);
 
   /* 3. the subject's own texels, the rest filled */
