@@ -360,7 +360,25 @@ static void test_floaters(void **state) {
   assert_int_equal(res.info.floaters_dropped, 500);
   assert_int_equal(res.report.components, 1);
   expect_volume(&res, want);
+  /* on R(7) cells across the body (80 mm), not across the file (110 mm) */
+  assert_true(fabs(res.info.cell_mm - 80.0 / orf_quality_resolution(7)) < 0.01);
   orf_repair_result_free(&res);
+  /* size_mm is the body's longest side, the floaters gone (they spanned
+   * 110 mm, the body 80): passed through exactly, remeshed within a cell */
+  p.size_mm = 100;
+  for (int remesh = 0; remesh < 2; remesh++) {
+    p.remesh = remesh ? ORF_REMESH_ALWAYS : ORF_REMESH_AUTO;
+    repair_mesh("floaters_size", &acc, ORF_FMT_PLY, &p, &res);
+    assert_int_equal(res.info.floaters_dropped, 500);
+    double longest = 0;
+    for (int k = 0; k < 3; k++)
+      if (res.report.bbox_max[k] - res.report.bbox_min[k] > longest)
+        longest = res.report.bbox_max[k] - res.report.bbox_min[k];
+    print_message("floaters dropped, size_mm=100, remesh=%s: longest side %.3f mm\n",
+                  remesh ? "always" : "auto", longest);
+    assert_true(fabs(longest - 100) < (remesh ? 100.0 / orf_quality_resolution(7) : 1e-3));
+    orf_repair_result_free(&res);
+  }
   orf_mesh_free(&body);
   orf_mesh_free(&acc);
 }

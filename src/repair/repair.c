@@ -7,10 +7,10 @@
  *         imported --winding number on a grid--> --marching cubes at 1/2-->
  *         --Taubin--> --simplify--> --colours--> --place--> --check--> final
  *
- * The work happens in a unit frame (the input centred, its longest side 1)
- * so that float precision does not depend on the file's units; the result
- * is scaled to millimetres at the end: size_mm when given, else the file's
- * size in `units`.  A mesh that is closed and manifold after welding and
+ * The work happens in a unit frame (the input centred, its longest side 1,
+ * and again once its floaters are dropped) so that float precision does
+ * not depend on the file's units; the result is scaled to millimetres at
+ * the end: its longest side size_mm when given, else its size in `units`.  A mesh that is closed and manifold after welding and
  * orientation is passed through with remesh=auto (its faces kept exactly,
  * only turned, scaled and placed).  Otherwise the generalized winding
  * number (winding.c) of the oriented soup is thresholded at 1/2 on a grid
@@ -727,6 +727,21 @@ static int repair(rjob *j, const uint8_t *data, size_t size, const char *hint) {
              "the mesh encloses no volume (an open sheet or a flat surface): nothing solid to print");
     rc = ORF_EBADMESH;
     goto out;
+  }
+  /* The unit frame again, on what is kept: with the floaters gone the
+   * body may be smaller than the file's extent, and it is the body that
+   * size_mm measures and the grid's R(quality) cells span (a speck far
+   * from the body made the body come out smaller than asked, on a coarser
+   * grid). */
+  orf_mesh_bounds(&in, lo, hi);
+  double kept = 0;
+  for (int a = 0; a < 3; a++)
+    if ((double)hi[a] - lo[a] > kept) kept = (double)hi[a] - lo[a];
+  if (kept > 0 && kept < 1) {
+    float k = (float)(1 / kept), s[3] = {k, k, k};
+    float o[3] = {-0.5f * (lo[0] + hi[0]) * k, -0.5f * (lo[1] + hi[1]) * k, -0.5f * (lo[2] + hi[2]) * k};
+    orf_mesh_transform(&in, s, o);
+    j->mm_per_unit = p->size_mm > 0 ? p->size_mm : j->mm_per_unit * kept;
   }
   if ((rc = orf_mesh_check(&in, &rep))) goto out;
   info->input_volume_mm3 = rep.volume * j->mm_per_unit * j->mm_per_unit * j->mm_per_unit;

@@ -13,8 +13,8 @@
  *     from a dead one (at most MAX_STATUS_LINES, the job's event list being
  *     bounded);
  *  4. its mesh through the repair pipeline (orf_repair: closed, 2-manifold,
- *     outward, within the face budget, in millimetres at size_mm, scaled
- *     again to size_mm once its floaters are gone: fit_size), stored
+ *     outward, within the face budget, its longest side size_mm once its
+ *     floaters are gone), stored
  *     as final_optimized, then the description of no texture
  *     (result_texture.h), meta.json (with "generator") and the final
  *     event.
@@ -23,7 +23,6 @@
  * nothing is recorded as a result (the previews' files stay until the
  * cache drops them, but without meta.json no result is served from them).
  */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -105,29 +104,6 @@ static int repair_glb(const orf_jobs__run *run, orf_job_opts *o, const uint8_t *
   return orf_repair(glb, n, "glb", &rp, o, NULL, NULL, res);
 }
 
-/* The repaired mesh scaled about the origin so that its longest side is
- * size_mm: the repair places the input at that size before it drops the
- * floaters, so a generator's mesh with a floater far from the body would
- * come out smaller than asked.  A uniform scale about the origin keeps it
- * closed, manifold, outward, centred and resting on z = 0; its report's
- * figures are scaled with it. */
-static void fit_size(orf_repair_result *rr, double size_mm) {
-  orf_mesh_report *m = &rr->report;
-  double longest = 0;
-  for (int k = 0; k < 3; k++)
-    if (m->bbox_max[k] - m->bbox_min[k] > longest) longest = m->bbox_max[k] - m->bbox_min[k];
-  if (size_mm <= 0 || longest <= 0 || fabs(longest - size_mm) <= 1e-4 * size_mm) return;
-  double s = size_mm / longest;
-  for (size_t i = 0; i < 3 * rr->mesh.vertex_count; i++)
-    rr->mesh.positions[i] = (float)(rr->mesh.positions[i] * s);
-  for (int k = 0; k < 3; k++) {
-    m->bbox_min[k] = (float)(m->bbox_min[k] * s);
-    m->bbox_max[k] = (float)(m->bbox_max[k] * s);
-  }
-  m->volume *= s * s * s;
-  m->area *= s * s;
-}
-
 /* meta.json (the generate response's record, with "generator") and the
  * final event. */
 static int finish(remote_ctx *c, const orf_repair_result *rr, int mask_source, char **final_event) {
@@ -201,7 +177,6 @@ int orf_jobs__run_remote(const orf_jobs__run *run, const orf_remote_request *rem
                rr.info.message[0] ? rr.info.message : orf_strerror(rrc));
       rc = ORF_SRV_EGENERATOR;
     } else {
-      fit_size(&rr, run->params->size_mm);
       rc = orf_jobs__store_stage(run, ORF_STAGE_COUNT - 1, &rr.mesh, rr.info.grid,
                                  (orf_now_mono() - c.t0) * 1e3, c.stages, &c.export_ms, NULL);
       if (rc == ORF_OK) rc = finish(&c, &rr, source, final_event);
