@@ -169,20 +169,17 @@ uint8_t *hi_png(hi_kind k, uint32_t n, size_t *size) {
 
 /* ---- the budget check of every stage ------------------------------------ */
 
-typedef struct seen {
-  size_t faces[ORF_STAGE_COUNT];
-  int count;
-} seen;
-
 static int on_stage(void *user, orf_stage stage, const orf_mesh *mesh, int grid, double ms) {
-  (void)grid, (void)ms;
-  seen *s = user;
+  (void)ms;
+  hi_seen *s = user;
   s->faces[stage] = mesh->face_count;
+  s->grid[stage] = grid;
   s->count++;
   return 0;
 }
 
-static int run(const uint8_t *img, size_t size, const orf_params *p, int threads, orf_result *res, seen *s) {
+/* See hostile.h. */
+int hi_run(const uint8_t *img, size_t size, const orf_params *p, int threads, orf_result *res, hi_seen *s) {
   orf_job_opts o;
   orf_job_opts_init(&o);
   o.threads = threads;
@@ -216,8 +213,8 @@ static const mode_case kModes[] = {
 static int check_job(hi_kind k, const uint8_t *png, size_t size, const orf_params *p, const char *mode,
                      char *why, size_t why_len) {
   orf_result r1, r2;
-  seen s1, s2;
-  int rc = run(png, size, p, 2, &r2, &s2), bad = -1;
+  hi_seen s1, s2;
+  int rc = hi_run(png, size, p, 2, &r2, &s2), bad = -1;
   printf("%-9s q%-2d %-10s rc %d: %6zu faces (budget %6zu), %zu pieces dropped (%.3f%% of the volume), euler "
          "%ld, %.0f ms\n",
          hi_name(k), p->quality, mode, rc, r2.report.faces,
@@ -229,7 +226,7 @@ static int check_job(hi_kind k, const uint8_t *png, size_t size, const orf_param
   /* hairlines of one pixel are thinner than the silhouette modes' grid at
    * low quality: ORF_ETOOTHIN, as README.md says, with both thread counts */
   if (rc == ORF_ETOOTHIN && k == HI_HAIRLINES && (p->mode == ORF_MODE_EXTRUDE || p->cutout)) {
-    rc = run(png, size, p, 1, &r1, &s1);
+    rc = hi_run(png, size, p, 1, &r1, &s1);
     if (rc != ORF_ETOOTHIN) {
       snprintf(why + at, why_len - at, "1 thread gave %d, 2 threads too thin", rc);
       orf_result_free(&r1);
@@ -263,7 +260,7 @@ static int check_job(hi_kind k, const uint8_t *png, size_t size, const orf_param
     snprintf(why + at, why_len - at, "dropped volume share %g", r2.dropped_volume_share);
     goto out_free2;
   }
-  if ((rc = run(png, size, p, 1, &r1, &s1))) {
+  if ((rc = hi_run(png, size, p, 1, &r1, &s1))) {
     snprintf(why + at, why_len - at, "1 thread failed: %s", orf_strerror(rc));
     goto out_free2;
   }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "orfeas.h"
+
 typedef enum hi_kind {
   HI_NOISE,     /* every pixel in or out at random, half of them in */
   HI_BLOBS,     /* value noise thresholded: clusters of every size */
@@ -32,6 +34,17 @@ uint8_t *hi_rgba(hi_kind k, uint32_t n);
 
 /* Image k encoded as an RGBA PNG (*size bytes), malloc'd. */
 uint8_t *hi_png(hi_kind k, uint32_t n, size_t *size);
+
+/* What a job handed out: each stage's faces and grid, and how many stages. */
+typedef struct hi_seen {
+  size_t faces[ORF_STAGE_COUNT];
+  int grid[ORF_STAGE_COUNT];
+  int count;
+} hi_seen;
+
+/* One job of img on the CPU with `threads` threads, its stages recorded in
+ * *s: orf_generate's result. */
+int hi_run(const uint8_t *img, size_t size, const orf_params *p, int threads, orf_result *res, hi_seen *s);
 
 /* Runs image k (n x n) at qualities 3, 7 and 10 in every mode (inflate,
  * relief, relief with cutout, lithophane, extrude) with 2 threads and

@@ -143,32 +143,6 @@ static void test_fit_within_budget_untouched(void **state) {
 
 #define SIDE 384
 
-typedef struct seen {
-  size_t faces[ORF_STAGE_COUNT];
-  int grid[ORF_STAGE_COUNT];
-  int count;
-} seen;
-
-static int on_stage(void *user, orf_stage stage, const orf_mesh *mesh, int grid, double ms) {
-  (void)ms;
-  seen *s = user;
-  s->faces[stage] = mesh->face_count;
-  s->grid[stage] = grid;
-  s->count++;
-  return 0;
-}
-
-static int run(const uint8_t *img, size_t size, const orf_params *p, int threads, orf_result *res, seen *s) {
-  orf_job_opts o;
-  orf_job_opts_init(&o);
-  o.threads = threads;
-  o.device = ORF_DEVICE_CPU;
-  o.on_stage = on_stage;
-  o.user = s;
-  memset(s, 0, sizeof *s);
-  return orf_generate(img, size, p, &o, res);
-}
-
 /* Image k at qualities 3, 7 and 10 in every mode (hi_check_image). */
 static void hostile_case(hi_kind k) {
   char why[200];
@@ -217,8 +191,8 @@ static void test_noise_final_grid(void **state) {
     p.max_faces = max_faces[i];
     size_t budget = orf_stage_face_budget(&p, ORF_STAGE_FINAL_OPTIMIZED);
     orf_result r;
-    seen s;
-    assert_int_equal(run(png, size, &p, 2, &r, &s), ORF_OK);
+    hi_seen s;
+    assert_int_equal(hi_run(png, size, &p, 2, &r, &s), ORF_OK);
     print_message("noise at q7, %zu faces: grids %d %d %d %d, faces %zu %zu %zu %zu\n", budget, s.grid[0],
                   s.grid[1], s.grid[2], s.grid[3], s.faces[0], s.faces[1], s.faces[2], s.faces[3]);
     int refined = s.grid[ORF_STAGE_REFINED_MESH];
@@ -254,8 +228,8 @@ static void test_dropped_reported(void **state) {
     orf_params_init(&p);
     p.quality = qualities[i];
     orf_result r;
-    seen s;
-    assert_int_equal(run(png, size, &p, 2, &r, &s), ORF_OK);
+    hi_seen s;
+    assert_int_equal(hi_run(png, size, &p, 2, &r, &s), ORF_OK);
     assert_int_equal(r.dropped_components, 0);
     assert_true(r.dropped_volume_share == 0);
     assert_int_equal(r.report.components, 1);
@@ -271,8 +245,8 @@ static void test_dropped_reported(void **state) {
   p.quality = 3;
   p.max_faces = 3000;
   orf_result r;
-  seen s;
-  assert_int_equal(run(png, size, &p, 2, &r, &s), ORF_OK);
+  hi_seen s;
+  assert_int_equal(hi_run(png, size, &p, 2, &r, &s), ORF_OK);
   print_message("specks at q3, 3,000 faces: %zu pieces dropped, %.3f%% of the volume, %zu kept\n",
                 r.dropped_components, 100 * r.dropped_volume_share, r.report.components);
   assert_true(r.dropped_components > 0);
