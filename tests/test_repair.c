@@ -360,8 +360,8 @@ static void test_floaters(void **state) {
   assert_int_equal(res.info.floaters_dropped, 500);
   assert_int_equal(res.report.components, 1);
   expect_volume(&res, want);
-  /* on R(7) cells across the body (80 mm), not across the file (110 mm) */
-  assert_true(fabs(res.info.cell_mm - 80.0 / orf_quality_resolution(7)) < 0.01);
+  /* on R(q) cells across the body (80 mm), not across the file (110 mm) */
+  assert_true(fabs(res.info.cell_mm - 80.0 / orf_quality_resolution(p.quality)) < 0.01);
   orf_repair_result_free(&res);
   /* size_mm is the body's longest side, the floaters gone (they spanned
    * 110 mm, the body 80): passed through exactly, remeshed within a cell */
@@ -376,7 +376,7 @@ static void test_floaters(void **state) {
         longest = res.report.bbox_max[k] - res.report.bbox_min[k];
     print_message("floaters dropped, size_mm=100, remesh=%s: longest side %.3f mm\n",
                   remesh ? "always" : "auto", longest);
-    assert_true(fabs(longest - 100) < (remesh ? 100.0 / orf_quality_resolution(7) : 1e-3));
+    assert_true(fabs(longest - 100) < (remesh ? 100.0 / orf_quality_resolution(p.quality) : 1e-3));
     orf_repair_result_free(&res);
   }
   orf_mesh_free(&body);
