@@ -10,8 +10,9 @@
  * The work happens in a unit frame (the input centred, its longest side 1,
  * and again once its floaters are dropped) so that float precision does
  * not depend on the file's units; the result is scaled to millimetres at
- * the end: its longest side size_mm when given, else its size in `units`.  A mesh that is closed and manifold after welding and
- * orientation is passed through with remesh=auto (its faces kept exactly,
+ * the end: its longest side size_mm when given, else its size in `units`.
+ * A mesh that is closed and manifold after welding and orientation is
+ * passed through with remesh=auto (its faces kept exactly,
  * only turned, scaled and placed).  Otherwise the generalized winding
  * number (winding.c) of the oriented soup is thresholded at 1/2 on a grid
  * of R(quality) cells along the longest side: marching cubes (mc.h),
@@ -656,6 +657,23 @@ static int final_ok(const orf_mesh_report *rep) {
   return rep->watertight && rep->manifold && rep->volume > 0;
 }
 
+/* The longest side of m's bounding box, whose corners go to lo and hi. */
+static double longest_side(const orf_mesh *m, float lo[3], float hi[3]) {
+  orf_mesh_bounds(m, lo, hi);
+  double ext = 0;
+  for (int a = 0; a < 3; a++)
+    if ((double)hi[a] - lo[a] > ext) ext = (double)hi[a] - lo[a];
+  return ext;
+}
+
+/* m, whose box is lo..hi with longest side ext > 0, centred on the origin
+ * and scaled to a longest side of 1: the unit frame. */
+static void to_unit_frame(orf_mesh *m, const float lo[3], const float hi[3], double ext) {
+  float k = (float)(1 / ext), s[3] = {k, k, k};
+  float o[3] = {-0.5f * (lo[0] + hi[0]) * k, -0.5f * (lo[1] + hi[1]) * k, -0.5f * (lo[2] + hi[2]) * k};
+  orf_mesh_transform(m, s, o);
+}
+
 static int repair(rjob *j, const uint8_t *data, size_t size, const char *hint) {
   const orf_repair_params *p = j->p;
   orf_repair_info *info = &j->res->info;
@@ -690,10 +708,7 @@ static int repair(rjob *j, const uint8_t *data, size_t size, const char *hint) {
       q[2] = y;
     }
   float lo[3], hi[3];
-  orf_mesh_bounds(&in, lo, hi);
-  double ext = 0;
-  for (int a = 0; a < 3; a++)
-    if ((double)hi[a] - lo[a] > ext) ext = (double)hi[a] - lo[a];
+  double ext = longest_side(&in, lo, hi);
   if (!(ext > 0) || !isfinite(ext)) {
     snprintf(info->message, sizeof info->message, "the mesh has no extent (all its vertices coincide)");
     rc = ORF_EBADMESH;
@@ -702,11 +717,7 @@ static int repair(rjob *j, const uint8_t *data, size_t size, const char *hint) {
   static const double kUnitMm[] = {1, 1, 10, 1000, 25.4};
   double unit_mm = p->units == ORF_UNITS_AUTO ? (gltf ? 1000 : 1) : kUnitMm[p->units];
   j->mm_per_unit = p->size_mm > 0 ? p->size_mm : ext * unit_mm;
-  {
-    float k = (float)(1 / ext), s[3] = {k, k, k};
-    float o[3] = {-0.5f * (lo[0] + hi[0]) * k, -0.5f * (lo[1] + hi[1]) * k, -0.5f * (lo[2] + hi[2]) * k};
-    orf_mesh_transform(&in, s, o);
-  }
+  to_unit_frame(&in, lo, hi, ext);
   if ((rc = orf_repair_weld(&in, p->weld * sqrt(3.0), info))) goto out;
   orf_mesh_report rep;
   if ((rc = orf_mesh_check(&in, &rep))) goto out;
@@ -733,14 +744,9 @@ static int repair(rjob *j, const uint8_t *data, size_t size, const char *hint) {
    * size_mm measures and the grid's R(quality) cells span (a speck far
    * from the body made the body come out smaller than asked, on a coarser
    * grid). */
-  orf_mesh_bounds(&in, lo, hi);
-  double kept = 0;
-  for (int a = 0; a < 3; a++)
-    if ((double)hi[a] - lo[a] > kept) kept = (double)hi[a] - lo[a];
+  double kept = longest_side(&in, lo, hi);
   if (kept > 0 && kept < 1) {
-    float k = (float)(1 / kept), s[3] = {k, k, k};
-    float o[3] = {-0.5f * (lo[0] + hi[0]) * k, -0.5f * (lo[1] + hi[1]) * k, -0.5f * (lo[2] + hi[2]) * k};
-    orf_mesh_transform(&in, s, o);
+    to_unit_frame(&in, lo, hi, kept);
     j->mm_per_unit = p->size_mm > 0 ? p->size_mm : j->mm_per_unit * kept;
   }
   if ((rc = orf_mesh_check(&in, &rep))) goto out;
