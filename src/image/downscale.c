@@ -201,7 +201,8 @@ static void rows(void *arg, size_t begin, size_t end, int worker) {
   orf_free(acc);
 }
 
-/* Output rows below which a second thread costs more than it saves. */
+/* The fewest output rows a worker takes (a chosen bound, not a measured
+ * one: a thumbnail of a few rows stays on the calling thread). */
 #define ROWS_PER_THREAD 32
 
 /* See image.h.  Returns ORF_EINVAL for an empty src or max_side 0,
